@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from op25b_cfg.cli import app
+
+app()

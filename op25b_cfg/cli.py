@@ -1,0 +1,242 @@
+"""The ``op25b`` command line. Commands are thin: the logic lives in importable modules.
+
+Exit codes (every command):
+
+* 0: success (``audit``: every device compliant)
+* 1: the job ran but something is wrong (a device failed to render or push; ``audit``: findings)
+* 2: bad input or an error that stopped the job (invalid inventory, unreadable file; ``audit``: UNKNOWN)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from op25b_cfg.errors import InventoryError, Op25bError
+from op25b_cfg.generate import generate as generate_devices
+from op25b_cfg.inventory import Device, Inventory, load_inventory
+from op25b_cfg.platforms import PLATFORMS
+
+app = typer.Typer(
+    help="Generate, push and audit Outbound Port 25 Blocking (OP25B) on ISP routers, BRAS and Linux hosts.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+inventory_app = typer.Typer(help="Validate and inspect the intent (policy + devices).", no_args_is_help=True)
+app.add_typer(inventory_app, name="inventory")
+
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+
+
+InventoryOpt = Annotated[
+    Path,
+    typer.Option(
+        "--inventory", "-i", help="Inventory directory (policy.yaml, hosts.yaml, groups.yaml, defaults.yaml)."
+    ),
+]
+DeviceOpt = Annotated[list[str] | None, typer.Option("--device", "-d", help="Only this device (repeatable).")]
+FilterOpt = Annotated[
+    str | None,
+    typer.Option("--filter", "-f", help="Only devices matching KEY=VALUE (platform, group, mode, site, name)."),
+]
+FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")]
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _fail(exc: Op25bError) -> typer.Exit:
+    if isinstance(exc, InventoryError):
+        err.print(f"[bold red]error:[/] {len(exc.problems)} problem(s) in the inventory:", highlight=False)
+        for p in exc.problems:
+            err.print(f"  {p}", highlight=False, markup=False)
+    else:
+        err.print("[bold red]error:[/] ", end="", highlight=False)
+        err.print(str(exc), highlight=False, markup=False)
+    return typer.Exit(EXIT_ERROR)
+
+
+def _load(path: Path, names: list[str] | None, where: str | None) -> tuple[Inventory, list[Device]]:
+    inv = load_inventory(path)
+    return inv, inv.select(names, where)
+
+
+@app.command()
+def generate(
+    inventory: InventoryOpt = Path("inventory"),
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory for the rendered configs.")] = Path("out"),
+    device: DeviceOpt = None,
+    filter_: FilterOpt = None,
+    fmt: FormatOpt = Format.table,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Render the OP25B config of every device (or --device / --filter) to OUT/<device>.<ext>."""
+    _setup_logging(verbose)
+    try:
+        _, devices = _load(inventory, device, filter_)
+    except Op25bError as exc:
+        raise _fail(exc) from None
+    results = generate_devices(devices, out_dir)
+    failed = [r for r in results if r.failed]
+    if fmt is Format.json:
+        print(
+            json.dumps(
+                {"schema": "op25b.generate/1", "out": str(out_dir), "devices": [r.to_dict() for r in results]}, indent=2
+            )
+        )
+    else:
+        table = Table(title=f"op25b generate -> {out_dir}")
+        for col in ("device", "platform", "mode", "filters", "rules", "lines", "file / error"):
+            table.add_column(col, overflow="fold")
+        for r in results:
+            table.add_row(
+                r.device,
+                r.platform,
+                r.mode,
+                r.filters,
+                str(r.rules),
+                str(r.lines),
+                f"[red]{r.error}[/]" if r.failed else r.path,
+            )
+        out.print(table)
+        out.print(f"{len(results) - len(failed)} rendered, {len(failed)} failed")
+    raise typer.Exit(EXIT_FINDINGS if failed else EXIT_OK)
+
+
+@inventory_app.command("validate")
+def inventory_validate(inventory: InventoryOpt = Path("inventory")) -> None:
+    """Check the inventory and policy; print every problem with file, field and fix."""
+    try:
+        inv = load_inventory(inventory)
+    except Op25bError as exc:
+        raise _fail(exc) from None
+    out.print(
+        f"{inventory}: valid: policy '{inv.policy.name}', {len(inv.policy.pools)} pools, {len(inv.devices)} devices",
+        highlight=False,
+    )
+
+
+@inventory_app.command("show")
+def inventory_show(
+    inventory: InventoryOpt = Path("inventory"),
+    device: DeviceOpt = None,
+    filter_: FilterOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Show each device with its values resolved (host -> groups -> defaults -> policy)."""
+    try:
+        inv, devices = _load(inventory, device, filter_)
+    except Op25bError as exc:
+        raise _fail(exc) from None
+    if fmt is Format.json:
+        print(
+            json.dumps(
+                {
+                    "schema": "op25b.inventory/1",
+                    "policy": inv.policy.model_dump(mode="json"),
+                    "devices": [
+                        {
+                            "name": d.name,
+                            "hostname": d.hostname,
+                            "platform": d.platform,
+                            "groups": list(d.groups),
+                            "pools": [p.name for p in d.pools],
+                            "mode": d.mode,
+                            "log": d.log,
+                            "counters": d.counters,
+                            "flow_control": d.flow_control.model_dump(mode="json")
+                            if d.mode == "flow-control"
+                            else None,
+                            "attach": [a.model_dump(mode="json", exclude_none=True) for a in d.attach],
+                            "sources": {k: v for k, v in d.sources.items() if k != "site_value"},
+                        }
+                        for d in devices
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return
+    table = Table(title=f"policy '{inv.policy.name}' ({inventory})")
+    for col in ("device", "hostname", "platform", "groups", "pools", "mode", "attach"):
+        table.add_column(col, overflow="fold")
+    for d in devices:
+        table.add_row(
+            d.name,
+            d.hostname,
+            d.platform,
+            ", ".join(d.groups),
+            ", ".join(p.name for p in d.pools),
+            d.mode,
+            "\n".join(f"{a.kind} {a.name} {a.direction}" for a in d.attach),
+        )
+    out.print(table)
+
+
+@app.command()
+def platforms(fmt: FormatOpt = Format.table) -> None:
+    """List the supported platforms and what each can do."""
+    if fmt is Format.json:
+        rows = [
+            {
+                "platform": name,
+                "napalm_driver": cls.napalm_driver,
+                "netmiko_device_type": cls.netmiko_device_type,
+                "attach": sorted(cls.attach_kinds),
+                "modes": sorted(cls.modes),
+                "flow_control_sessions": cls.flow_sessions,
+                "flow_control_rate_on": sorted(cls.flow_rate_kinds),
+                "commit_confirm": cls.commit_confirm,
+            }
+            for name, cls in PLATFORMS.items()
+        ]
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title="op25b platforms")
+    for col in ("platform", "napalm / netmiko", "attach", "modes", "flow control", "commit-confirm"):
+        table.add_column(col, overflow="fold")
+    for name, cls in PLATFORMS.items():
+        if cls.flow_sessions:
+            fc = "sessions + rate"
+        elif cls.flow_rate_kinds:
+            fc = f"rate only, on {', '.join(sorted(cls.flow_rate_kinds))}"
+        else:
+            fc = "no"
+        table.add_row(
+            name,
+            f"{cls.napalm_driver or '-'} / {cls.netmiko_device_type}",
+            ", ".join(sorted(cls.attach_kinds)),
+            ", ".join(sorted(cls.modes)),
+            fc,
+            "yes" if cls.commit_confirm else "no",
+        )
+    out.print(table)
+
+
+def main() -> None:  # pragma: no cover - console entry point alias
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,194 @@
+"""The :class:`Platform` base class: one subclass per platform, each naming its drivers and capabilities.
+
+A platform turns the vendor-neutral :class:`~op25b_cfg.rules.FilterPlan` into device configuration through
+its Jinja template ``templates/<platform>/filter.j2``. It decides *how* a rule is written, never *what* is
+permitted: that is fixed by :func:`op25b_cfg.rules.build_plan`.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import jinja2
+
+from op25b_cfg.errors import PlatformError
+from op25b_cfg.rules import AddrMatch, FilterPlan, PortRange, Rule, build_plan
+
+if TYPE_CHECKING:
+    from op25b_cfg.inventory import Attachment, Device
+
+log = logging.getLogger(__name__)
+
+
+def templates_dir() -> Path:
+    """The ``templates/`` directory: inside the installed package, or at the top of a source checkout."""
+    pkg = Path(__file__).resolve().parent.parent
+    for cand in (pkg / "templates", pkg.parent / "templates"):
+        if cand.is_dir():
+            return cand
+    raise PlatformError(f"templates directory not found next to {pkg}; reinstall op25b")
+
+
+@lru_cache(maxsize=1)
+def jinja_env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters["ports"] = lambda ports: [str(p) for p in ports]
+    return env
+
+
+class Platform:
+    """Base class of every platform. Subclasses set the class attributes and may override the hooks.
+
+    Class attributes:
+
+    ``name``
+        The ``platform`` value in the inventory, the template folder, and the golden-test folder.
+    ``netmiko_device_type``
+        The netmiko ``device_type`` used for SSH CLI access.
+    ``napalm_driver``
+        The napalm driver name, or None where push goes through netmiko (Linux).
+    ``file_extension``
+        Extension of rendered files (``op25b generate`` writes ``<device>.<ext>``).
+    ``attach_kinds``
+        Attachment kinds the platform can render.
+    ``modes``
+        OP25B modes the platform can enforce.
+    ``flow_sessions``
+        True when the platform can cap concurrent port-25 sessions per subscriber.
+    ``flow_rate_kinds``
+        Attachment kinds on which a new-connection rate limit is really per subscriber (a policer on a
+        plain interface would be shared by every subscriber behind it).
+    ``commit_confirm``
+        True when the platform has a commit with automatic revert timer.
+    """
+
+    name: ClassVar[str]
+    netmiko_device_type: ClassVar[str]
+    napalm_driver: ClassVar[str | None]
+    file_extension: ClassVar[str] = "cfg"
+    attach_kinds: ClassVar[frozenset[str]]
+    modes: ClassVar[frozenset[str]] = frozenset({"block", "targeted"})
+    flow_sessions: ClassVar[bool] = False
+    flow_rate_kinds: ClassVar[frozenset[str]] = frozenset()
+    commit_confirm: ClassVar[bool] = False
+    max_name_length: ClassVar[int] = 64
+    template: ClassVar[str] = "filter.j2"
+
+    # ------------------------------------------------------------------ validation
+
+    def check(self, device: Device) -> None:
+        """Raise :class:`PlatformError` (message with a ``Fix:``) when this platform cannot render the device's
+        intent exactly. Called by inventory validation, so an unsupported combination never reaches render."""
+        for att in device.attach:
+            if att.kind not in self.attach_kinds:
+                raise PlatformError(
+                    f"platform {self.name} cannot attach a filter to a {att.kind} ({att.name})"
+                    f" [{device.source_of('attach')}]. Fix: use kind {' or '.join(sorted(self.attach_kinds))}"
+                )
+            self.check_attachment(att)
+        if device.mode not in self.modes:
+            raise PlatformError(
+                f"platform {self.name} cannot enforce mode '{device.mode}' [{device.source_of('mode')}]."
+                f" Fix: use mode {' or '.join(sorted(self.modes))} for this device"
+            )
+        if device.mode == "flow-control":
+            fc = device.flow_control
+            if fc.max_sessions is not None and not self.flow_sessions:
+                raise PlatformError(
+                    f"platform {self.name} cannot cap concurrent port-25 sessions per subscriber"
+                    f" (flow_control.max_sessions={fc.max_sessions}) [{device.source_of('flow_control')}]."
+                    " Fix: set flow_control.max_sessions to null for a per-subscriber rate limit only, or use mode"
+                    " block"
+                )
+            shared = [a for a in device.attach if a.kind not in self.flow_rate_kinds]
+            if shared:
+                raise PlatformError(
+                    f"platform {self.name}: a port-25 rate limit on {shared[0].kind} {shared[0].name} would be shared"
+                    " by every subscriber behind it, not enforced per subscriber."
+                    f" Fix: attach flow control to a {' or '.join(sorted(self.flow_rate_kinds))}, or use mode block"
+                )
+
+    def check_attachment(self, att: Attachment) -> None:
+        """Platform-specific checks of one attachment (name syntax). Raise PlatformError with a Fix."""
+        if att.name.endswith("*"):
+            raise PlatformError(
+                f"platform {self.name}: attachment name {att.name!r} has a wildcard, which only linux_nftables"
+                " interface names support. Fix: list each interface or template by its exact name"
+            )
+
+    # ------------------------------------------------------------------ rendering
+
+    def context(self, device: Device, plan: FilterPlan) -> dict[str, Any]:
+        """Extra template variables for this platform. The base gives ``device``, ``plan``, ``platform``."""
+        return {}
+
+    def render(self, device: Device, plan: FilterPlan | None = None) -> str:
+        """The complete OP25B configuration of one device: filters, prefix sets and attachments."""
+        plan = plan if plan is not None else build_plan(device)
+        tmpl = jinja_env().get_template(f"{self.name}/{self.template}")
+        ctx: dict[str, Any] = {"device": device, "plan": plan, "platform": self, "rule_line": self.rule_line}
+        ctx.update(self.context(device, plan))
+        return tmpl.render(ctx)
+
+    def rule_line(self, rule: Rule, plan: FilterPlan) -> list[str]:
+        """Lines for one rule, for line-oriented ACL platforms (Cisco, Arista). Others render in Jinja."""
+        raise NotImplementedError(f"{self.name} renders rules in its template")
+
+    # helpers shared by ACL-style platforms -----------------------------------------
+
+    @staticmethod
+    def addr(match: AddrMatch | None, style: str) -> str:
+        """One address term: ``any``, ``host A``, ``A W`` (wildcard) or ``A/L`` (prefix)."""
+        if match is None:
+            return "any"
+        pfx = match.prefix()
+        if pfx is None:
+            raise PlatformError(f"non-contiguous mask {match} cannot be rendered")
+        full = 32 if match.family == 4 else 128
+        if pfx.prefixlen == full and style != "prefix":
+            return f"host {pfx.network_address}"
+        if style == "wildcard":
+            return f"{pfx.network_address} {pfx.hostmask}"
+        return str(pfx)
+
+    # ACL-style platforms set these three and get :meth:`aces` for free.
+    addr_style: ClassVar[dict[int, str]] = {4: "prefix", 6: "prefix"}
+    any_protocol: ClassVar[dict[int, str]] = {4: "ip", 6: "ipv6"}
+    log_keyword: ClassVar[str] = "log"
+
+    def aces(self, rule: Rule, action: str | None = None, flags: str = "") -> list[str]:
+        """Access-control entries for one rule: the cross product of its sources, destinations and
+        destination port ranges, e.g. ``deny tcp 100.64.0.0 0.0.255.255 any eq 25 log``."""
+        style = self.addr_style[rule.family]
+        proto = (
+            "tcp"
+            if rule.protocol == 6
+            else self.any_protocol[rule.family]
+            if rule.protocol is None
+            else str(rule.protocol)
+        )
+        act = action or str(rule.action)
+        log_kw = f" {self.log_keyword}" if rule.log and act == "deny" else ""
+        out = []
+        for src in rule.src or (None,):
+            for dst in rule.dst or (None,):
+                for port in self.port_terms(rule.dst_ports):
+                    out.append(f"{act} {proto} {self.addr(src, style)} {self.addr(dst, style)}{port}{flags}{log_kw}")
+        return out
+
+    @staticmethod
+    def port_terms(ports: tuple[PortRange, ...]) -> list[str]:
+        """``eq 25`` / ``range 20 30`` terms, one per range ([''] for any port)."""
+        if not ports:
+            return [""]
+        return [f" eq {p.lo}" if p.lo == p.hi else f" range {p.lo} {p.hi}" for p in ports]

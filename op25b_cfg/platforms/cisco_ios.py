@@ -1,0 +1,57 @@
+"""Cisco IOS / IOS-XE, including BRAS (filters on ``interface Virtual-Template``)."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from op25b_cfg.errors import PlatformError
+from op25b_cfg.platforms.base import Platform
+from op25b_cfg.rules import Action, FilterPlan, Rule
+
+if TYPE_CHECKING:
+    from op25b_cfg.inventory import Attachment, Device
+
+_VT = re.compile(r"Virtual-Template\d{1,4}")
+
+
+class CiscoIos(Platform):
+    """IOS/IOS-XE: ``ip access-list extended`` + ``ipv6 access-list``, applied with ``ip access-group`` /
+    ``ipv6 traffic-filter`` on interfaces and Virtual-Templates.
+
+    Flow control: a per-subscriber policer on port-25 SYNs (``police rate N pps``) in a service-policy on the
+    Virtual-Template, which IOS clones per subscriber session. IOS cannot count concurrent sessions, so
+    ``max_sessions`` must be null, and a policer on a plain interface would be shared, so it is refused.
+    """
+
+    name = "cisco_ios"
+    netmiko_device_type = "cisco_ios"
+    napalm_driver = "ios"
+    file_extension = "ios"
+    attach_kinds: ClassVar[frozenset[str]] = frozenset({"interface", "virtual-template"})
+    modes: ClassVar[frozenset[str]] = frozenset({"block", "targeted", "flow-control"})
+    flow_sessions = False
+    flow_rate_kinds: ClassVar[frozenset[str]] = frozenset({"virtual-template"})
+    commit_confirm = True
+    addr_style: ClassVar[dict[int, str]] = {4: "wildcard", 6: "prefix"}
+    any_protocol: ClassVar[dict[int, str]] = {4: "ip", 6: "ipv6"}
+
+    def check_attachment(self, att: Attachment) -> None:
+        super().check_attachment(att)
+        if att.kind == "virtual-template" and not _VT.fullmatch(att.name):
+            raise PlatformError(
+                f"platform {self.name}: virtual-template name {att.name!r} is not of the form Virtual-Template<N>."
+                " Fix: write e.g. Virtual-Template1"
+            )
+
+    def class_aces(self, rule: Rule) -> list[str]:
+        """Flow control: the class ACL matches the new port-25 connections to police. Earlier port-25 permits
+        (exemptions, MTAs) become ``deny`` so they are left out of the class; the final permit-any is dropped."""
+        if rule.action is Action.LIMIT:
+            return self.aces(rule, action="permit", flags=" syn")
+        if rule.action is Action.PERMIT and any(25 in p for p in rule.dst_ports):
+            return self.aces(rule, action="deny")
+        return []
+
+    def context(self, device: Device, plan: FilterPlan) -> dict[str, Any]:
+        return {"policy_map": f"OP25B-FC-{plan.version}"}

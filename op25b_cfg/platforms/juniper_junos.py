@@ -1,0 +1,62 @@
+"""Juniper Junos (MX BNG and routers)."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from op25b_cfg.errors import PlatformError
+from op25b_cfg.platforms.base import Platform
+
+if TYPE_CHECKING:
+    from op25b_cfg.inventory import Attachment, Device
+    from op25b_cfg.rules import FilterPlan, PrefixSet
+
+_UNIT = re.compile(r"([a-z]{2,5}-?[0-9/:]*|[a-z]+[0-9]+)\.([0-9]{1,5})")
+
+
+class JuniperJunos(Platform):
+    """Junos: ``firewall family inet|inet6 filter`` with ``policy-options prefix-list`` (all names carry the
+    version id, so a merge never mixes old and new entries), applied as ``filter input|output`` on interface
+    units and in BNG ``dynamic-profiles``. Rendered in brace format with ``/* */`` annotations.
+
+    Flow control: ``interface-specific`` filter with a packets-per-second policer on ``tcp-initial`` port-25
+    packets, in a dynamic-profile (one instance per subscriber). No concurrent-session cap.
+    """
+
+    name = "juniper_junos"
+    netmiko_device_type = "juniper_junos"
+    napalm_driver = "junos"
+    file_extension = "junos"
+    attach_kinds: ClassVar[frozenset[str]] = frozenset({"unit", "dynamic-profile"})
+    modes: ClassVar[frozenset[str]] = frozenset({"block", "targeted", "flow-control"})
+    flow_sessions = False
+    flow_rate_kinds: ClassVar[frozenset[str]] = frozenset({"dynamic-profile"})
+    commit_confirm = True
+
+    def check_attachment(self, att: Attachment) -> None:
+        super().check_attachment(att)
+        if att.kind == "unit" and not _UNIT.fullmatch(att.name):
+            raise PlatformError(
+                f"platform {self.name}: unit {att.name!r} is not an interface unit name."
+                " Fix: write interface.unit, e.g. ge-0/0/1.100 or ae0.200"
+            )
+
+    def set_name(self, pset: PrefixSet, plan: FilterPlan) -> str:
+        return f"{pset.name}-{plan.version}"
+
+    def context(self, device: Device, plan: FilterPlan) -> dict[str, Any]:
+        units: dict[str, list[tuple[str, str]]] = {}
+        for att in device.attach:
+            if att.kind == "unit":
+                ifd, _, unit = att.name.rpartition(".")
+                units.setdefault(ifd, []).append((unit, "input" if att.direction == "in" else "output"))
+        profiles = [
+            (a.name, "input" if a.direction == "in" else "output") for a in device.attach if a.kind == "dynamic-profile"
+        ]
+        return {
+            "units": units,
+            "profiles": profiles,
+            "policer": f"OP25B-SMTP-{plan.version}",
+            "inet": {4: "inet", 6: "inet6"},
+        }

@@ -1,0 +1,374 @@
+"""The vendor-neutral rule model, and the one function that builds it from the intent.
+
+Every platform renders the :class:`FilterPlan` that :func:`build_plan` returns, and the auditor parses
+running configs into the same :class:`Rule` type. Nothing platform-specific decides what is permitted.
+
+Rule order (per address family, first match wins)::
+
+    1 permit tcp EXEMPT      -> any     dport 25        exemptions that lie inside the pools
+    2 permit tcp POOL        -> MTA     dport 25        the ISP's own relays
+    3 permit tcp POOL        -> any     dport 587,465   submission stays open
+    4 deny   tcp POOL        -> any     dport 25        mode block     (log, counter)
+      deny   tcp POOL        -> TARGET  dport 25        mode targeted  (log, counter)
+      limit  tcp POOL        -> any     dport 25        mode flow-control (per-source limits)
+    5 permit ip  any         -> any                     everything else is untouched
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from op25b_cfg.netaddr import Network, collapse, intersect
+
+if TYPE_CHECKING:
+    from op25b_cfg.inventory import Device
+
+TCP = 6
+UDP = 17
+ICMP = 1
+ICMPV6 = 58
+SMTP = 25
+
+# TCP flag bits, as in the TCP header.
+FIN, SYN, RST, PSH, ACK, URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+FlagMatch = tuple[tuple[int, int], ...]
+"""Alternatives of (mask, value) over the TCP flags byte; a packet matches when any alternative does.
+``()`` matches every packet."""
+ESTABLISHED: FlagMatch = ((ACK, ACK), (RST, RST))
+NEW_CONNECTION: FlagMatch = ((SYN, SYN),)
+
+
+class Action(StrEnum):
+    PERMIT = "permit"
+    DENY = "deny"
+    LIMIT = "limit"
+    """Flow control: packets over the per-source limits are dropped, the rest go on to the next rule."""
+    NEXT = "next"
+    """No verdict (Junos ``next term``, a counter-only nft rule): evaluation goes on."""
+
+
+@dataclass(frozen=True, slots=True)
+class PortRange:
+    """An inclusive port range.
+
+    >>> str(PortRange(25, 25)), str(PortRange(20, 30))
+    ('25', '20-30')
+    """
+
+    lo: int
+    hi: int
+
+    def __str__(self) -> str:
+        return str(self.lo) if self.lo == self.hi else f"{self.lo}-{self.hi}"
+
+    def __contains__(self, port: object) -> bool:
+        return isinstance(port, int) and self.lo <= port <= self.hi
+
+
+@dataclass(frozen=True, slots=True)
+class AddrMatch:
+    """An address pattern: the bits set in ``mask`` must equal ``value``. A prefix has a contiguous mask;
+    Cisco wildcard masks may be non-contiguous.
+
+    >>> from op25b_cfg.netaddr import parse_prefix
+    >>> a = AddrMatch.from_prefix(parse_prefix("192.0.2.0/24"))
+    >>> str(a), a.is_prefix
+    ('192.0.2.0/24', True)
+    >>> str(AddrMatch(4, 0x0A000001, 0xFF0000FF))
+    '10.0.0.1/0.255.255.0'
+    """
+
+    family: int
+    value: int
+    mask: int
+
+    @staticmethod
+    def from_prefix(net: Network) -> AddrMatch:
+        return AddrMatch(net.version, int(net.network_address), int(net.netmask))
+
+    @property
+    def bits(self) -> int:
+        return 32 if self.family == 4 else 128
+
+    @property
+    def is_prefix(self) -> bool:
+        inv = ~self.mask & ((1 << self.bits) - 1)
+        return (inv & (inv + 1)) == 0
+
+    def prefix(self) -> Network | None:
+        """The prefix this pattern is, or None for a non-contiguous mask."""
+        if not self.is_prefix:
+            return None
+        plen = bin(self.mask).count("1")
+        return (
+            ipaddress.ip_network((self.value, plen)) if self.family == 4 else ipaddress.IPv6Network((self.value, plen))
+        )
+
+    def matches(self, addr: int) -> bool:
+        return (addr & self.mask) == self.value
+
+    def __str__(self) -> str:
+        pfx = self.prefix()
+        if pfx is not None:
+            return str(pfx)
+        make = ipaddress.IPv4Address if self.family == 4 else ipaddress.IPv6Address
+        inv = ~self.mask & ((1 << self.bits) - 1)
+        return f"{make(self.value)}/{make(inv)}"
+
+
+@dataclass(frozen=True, slots=True)
+class PrefixSet:
+    """A named set of prefixes of one family (Junos prefix-list, nft set, object-group)."""
+
+    name: str
+    family: int
+    prefixes: tuple[Network, ...]
+
+    def matches(self) -> tuple[AddrMatch, ...]:
+        return tuple(AddrMatch.from_prefix(p) for p in self.prefixes)
+
+
+@dataclass(frozen=True, slots=True)
+class FlowLimit:
+    """Per-source limits for port 25: concurrent sessions (None: not capped) and new connections/second."""
+
+    max_sessions: int | None
+    new_per_second: int
+    burst: int
+    ipv6_subscriber_length: int = 64
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One ordered rule. Empty address/port tuples mean *any*; ``protocol`` None means any IP protocol.
+
+    ``name`` is a short purpose label (generator: exempt, mta, submission, block, limit, default; parsers:
+    the Junos term name or the ACL sequence number). ``src_set`` / ``dst_set`` name the :class:`PrefixSet`
+    a rule was built from (renderers with named sets use them); ``src`` / ``dst`` always hold the concrete
+    patterns. ``line`` and ``text`` locate a parsed rule in the running config it came from.
+    """
+
+    action: Action
+    family: int
+    protocol: int | None = None
+    name: str = ""
+    src: tuple[AddrMatch, ...] = ()
+    dst: tuple[AddrMatch, ...] = ()
+    src_except: tuple[AddrMatch, ...] = ()
+    dst_except: tuple[AddrMatch, ...] = ()
+    src_ports: tuple[PortRange, ...] = ()
+    dst_ports: tuple[PortRange, ...] = ()
+    tcp_flags: FlagMatch = ()
+    src_set: str | None = None
+    dst_set: str | None = None
+    log: bool = False
+    counter: str | None = None
+    remark: str = ""
+    limit: FlowLimit | None = None
+    line: int | None = None
+    text: str = ""
+
+    @property
+    def dst_port_list(self) -> list[str]:
+        return [str(p) for p in self.dst_ports]
+
+
+@dataclass(frozen=True)
+class FilterPlan:
+    """Everything a platform renders for one device: named prefix sets and the ordered rules."""
+
+    policy_name: str
+    mode: str
+    version: str
+    sets: dict[str, PrefixSet]
+    rules: tuple[Rule, ...]
+    families: tuple[int, ...]
+    flow: FlowLimit | None = None
+    submission_ports: tuple[int, ...] = field(default=())
+
+    def family_rules(self, family: int) -> list[Rule]:
+        return [r for r in self.rules if r.family == family]
+
+    def family_sets(self, family: int) -> list[PrefixSet]:
+        return [s for s in self.sets.values() if s.family == family]
+
+    def filter_name(self, family: int) -> str:
+        """Versioned filter name, e.g. ``OP25B-V4-1a2b3c4d``: a changed intent gets a new name, so a push can
+        build the new filter before it re-points the attachment (make-before-break)."""
+        return f"OP25B-V{family}-{self.version}"
+
+    @property
+    def header(self) -> str:
+        return f"{self.policy_name} {self.version} mode {self.mode}"
+
+
+def _set_name(kind: str, family: int) -> str:
+    return f"OP25B-{kind}-V{family}"
+
+
+@lru_cache(maxsize=4096)
+def _plan(
+    policy_name: str,
+    mode: str,
+    pools: tuple[Network, ...],
+    mtas: tuple[Network, ...],
+    exempt: tuple[Network, ...],
+    targets: tuple[Network, ...],
+    submission: tuple[int, ...],
+    log: bool,
+    counters: bool,
+    flow: FlowLimit | None,
+) -> FilterPlan:
+    sets: dict[str, PrefixSet] = {}
+    rules: list[Rule] = []
+    families = tuple(f for f in (4, 6) if any(p.version == f for p in pools))
+    smtp = (PortRange(SMTP, SMTP),)
+    for fam in families:
+        pool = PrefixSet(_set_name("POOL", fam), fam, tuple(collapse(p for p in pools if p.version == fam)))
+        sets[pool.name] = pool
+        carved = collapse(
+            x for e in exempt if e.version == fam for p in pool.prefixes if (x := intersect(e, p)) is not None
+        )
+        if carved:
+            ex = PrefixSet(_set_name("EXEMPT", fam), fam, tuple(carved))
+            sets[ex.name] = ex
+            rules.append(
+                Rule(
+                    Action.PERMIT,
+                    fam,
+                    TCP,
+                    "exempt",
+                    src=ex.matches(),
+                    src_set=ex.name,
+                    dst_ports=smtp,
+                    counter="OP25B-EXEMPT" if counters else None,
+                    remark="exempt static customers and opt-outs",
+                )
+            )
+        fam_mtas = collapse(m for m in mtas if m.version == fam)
+        if fam_mtas:
+            mta = PrefixSet(_set_name("MTA", fam), fam, tuple(fam_mtas))
+            sets[mta.name] = mta
+            rules.append(
+                Rule(
+                    Action.PERMIT,
+                    fam,
+                    TCP,
+                    "mta",
+                    src=pool.matches(),
+                    src_set=pool.name,
+                    dst=mta.matches(),
+                    dst_set=mta.name,
+                    dst_ports=smtp,
+                    counter="OP25B-MTA" if counters else None,
+                    remark="ISP mail relays",
+                )
+            )
+        if submission:
+            rules.append(
+                Rule(
+                    Action.PERMIT,
+                    fam,
+                    TCP,
+                    "submission",
+                    src=pool.matches(),
+                    src_set=pool.name,
+                    dst_ports=tuple(PortRange(p, p) for p in submission),
+                    counter="OP25B-SUBMISSION" if counters else None,
+                    remark="mail submission stays open",
+                )
+            )
+        if mode == "block":
+            rules.append(
+                Rule(
+                    Action.DENY,
+                    fam,
+                    TCP,
+                    "block",
+                    src=pool.matches(),
+                    src_set=pool.name,
+                    dst_ports=smtp,
+                    log=log,
+                    counter="OP25B-BLOCK" if counters else None,
+                    remark="block direct SMTP from dynamic pools",
+                )
+            )
+        elif mode == "targeted":
+            fam_targets = collapse(t for t in targets if t.version == fam)
+            if fam_targets:
+                tgt = PrefixSet(_set_name("TARGET", fam), fam, tuple(fam_targets))
+                sets[tgt.name] = tgt
+                rules.append(
+                    Rule(
+                        Action.DENY,
+                        fam,
+                        TCP,
+                        "block",
+                        src=pool.matches(),
+                        src_set=pool.name,
+                        dst=tgt.matches(),
+                        dst_set=tgt.name,
+                        dst_ports=smtp,
+                        log=log,
+                        counter="OP25B-BLOCK" if counters else None,
+                        remark="block direct SMTP to targeted destinations",
+                    )
+                )
+        else:
+            assert flow is not None
+            rules.append(
+                Rule(
+                    Action.LIMIT,
+                    fam,
+                    TCP,
+                    "limit",
+                    src=pool.matches(),
+                    src_set=pool.name,
+                    dst_ports=smtp,
+                    log=log,
+                    tcp_flags=NEW_CONNECTION,
+                    counter="OP25B-LIMIT" if counters else None,
+                    limit=flow,
+                    remark="per-subscriber SMTP flow control",
+                )
+            )
+        rules.append(Rule(Action.PERMIT, fam, None, "default", remark="all other traffic"))
+    digest = hashlib.sha256(
+        repr((policy_name, mode, sorted(sets.items()), rules, flow, submission)).encode()
+    ).hexdigest()[:8]
+    return FilterPlan(policy_name, mode, digest, sets, tuple(rules), families, flow, submission)
+
+
+def build_plan(device: Device) -> FilterPlan:
+    """The rule list for one device, from its resolved intent. Pure and cached: devices with the same
+    pools and settings share one plan.
+
+    The version id is a hash of the plan's content, so the same intent always yields the same filter names
+    (a re-push is a no-op) and any change yields new ones.
+    """
+    pol = device.policy
+    pools = tuple(p for pool in device.pools for p in pool.all())
+    exempt = tuple([s.prefix for s in pol.exemptions.static] + [o.prefix for o in pol.exemptions.opt_out])
+    fc = device.flow_control
+    flow = (
+        FlowLimit(fc.max_sessions, fc.new_per_second, fc.burst, fc.ipv6_subscriber_length)
+        if device.mode == "flow-control"
+        else None
+    )
+    return _plan(
+        pol.name,
+        device.mode,
+        pools,
+        tuple(pol.mtas.all()),
+        exempt,
+        tuple(pol.targeted.all()),
+        tuple(pol.submission_ports),
+        device.log,
+        device.counters,
+        flow,
+    )
