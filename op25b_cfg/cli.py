@@ -240,3 +240,7 @@ def main() -> None:  # pragma: no cover - console entry point alias
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+
+
+# Command modules register their commands on ``app``.
+from op25b_cfg import cli_audit, cli_lab, cli_push  # noqa: E402,F401

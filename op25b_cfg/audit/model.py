@@ -1,0 +1,172 @@
+"""Data model shared by the parsers, the semantic engine, the reports and the push post-check.
+
+Parsers turn running-config text into a :class:`ParsedConfig`: the filters defined (each an ordered list
+of :class:`~op25b_cfg.rules.Rule`, the same type the generator builds), where filters are attached
+(:class:`Binding`), the flow-control constructs found (:class:`FlowControlSeen`), and everything that was
+not understood (:class:`Unparsed`). Parsers never raise on bad input: what they cannot read they report.
+
+The engine turns a device's intent and its ParsedConfig into a :class:`DeviceReport` of :class:`Finding`s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from op25b_cfg.rules import Action, Rule
+
+
+@dataclass
+class Filter:
+    """One filter as defined in the running config.
+
+    ``family`` is 4 or 6; nftables chains in an ``inet`` table hold both and use 0. ``default`` is what
+    happens to a packet no rule decides (Cisco/Arista ACL: implicit deny; Junos: implicit discard; nft base
+    chain: its policy; nft regular chain: return, expressed as Action.NEXT).
+    """
+
+    name: str
+    family: int
+    rules: list[Rule] = field(default_factory=list)
+    default: Action = Action.DENY
+    line: int | None = None
+    kind: str = "acl"  # acl | junos-filter | nft-chain | class-map
+    hook: str | None = None  # nft base chains: "forward", "input", ...
+
+
+@dataclass
+class Binding:
+    """A filter attached somewhere: ``kind``/``name``/``direction`` use the intent's vocabulary
+    (interface, virtual-template, dynamic-template, unit, dynamic-profile, nft-forward), so the engine can
+    compare them with :class:`op25b_cfg.inventory.Attachment` directly.
+
+    ``filters`` is the evaluation chain (one name, or a Junos input-list). ``in_use`` says whether a template
+    or profile is referenced by anything that instantiates it (bba-group/vpdn-group for a Virtual-Template);
+    None where the question does not apply or could not be answered.
+    """
+
+    kind: str
+    name: str
+    direction: str  # "in" | "out"
+    family: int  # 4 | 6 | 0 (both: nft inet)
+    filters: tuple[str, ...]
+    line: int | None = None
+    in_use: bool | None = None
+    shutdown: bool = False
+
+
+@dataclass
+class FlowControlSeen:
+    """A flow-control construct found on a binding: session cap and/or new-connection rate."""
+
+    binding_kind: str
+    binding_name: str
+    direction: str
+    family: int
+    max_sessions: int | None = None
+    new_per_second: int | None = None
+    burst: int | None = None
+    line: int | None = None
+    text: str = ""
+
+
+@dataclass
+class Unparsed:
+    """A line that was not understood. ``filter`` names the filter it sits in (None: outside any filter).
+    Inside a filter that is evaluated it makes the verdict UNKNOWN, never COMPLIANT."""
+
+    line: int
+    text: str
+    reason: str
+    filter: str | None = None
+
+
+@dataclass
+class ParsedConfig:
+    """Everything the auditor needs from one running config."""
+
+    platform: str
+    filters: dict[tuple[int, str], Filter] = field(default_factory=dict)
+    bindings: list[Binding] = field(default_factory=list)
+    flow: list[FlowControlSeen] = field(default_factory=list)
+    unparsed: list[Unparsed] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def filter(self, family: int, name: str) -> Filter | None:
+        """The filter ``name`` usable for ``family`` (exact family, then a both-families nft chain)."""
+        return self.filters.get((family, name)) or self.filters.get((0, name))
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+
+class Code(StrEnum):
+    FILTER_MISSING = "FILTER_MISSING"
+    NOT_APPLIED = "NOT_APPLIED"
+    WRONG_DIRECTION = "WRONG_DIRECTION"
+    SMTP_LEAK = "SMTP_LEAK"
+    MTA_BLOCKED = "MTA_BLOCKED"
+    SUBMISSION_BLOCKED = "SUBMISSION_BLOCKED"
+    EXEMPT_BLOCKED = "EXEMPT_BLOCKED"
+    FLOW_CONTROL_MISSING = "FLOW_CONTROL_MISSING"
+    UNPARSED = "UNPARSED"
+    DRIFT = "DRIFT"
+
+
+class Verdict(StrEnum):
+    COMPLIANT = "COMPLIANT"
+    NONCOMPLIANT = "NONCOMPLIANT"
+    UNKNOWN = "UNKNOWN"
+    ERROR = "ERROR"
+
+
+@dataclass(frozen=True)
+class Packet:
+    """A concrete counterexample packet."""
+
+    family: int
+    src: str
+    dst: str
+    protocol: int
+    dst_port: int
+    src_port: int = 40000
+    tcp_flags: str = "S"
+
+    def __str__(self) -> str:
+        return f"tcp {self.src}:{self.src_port} -> {self.dst}:{self.dst_port} flags {self.tcp_flags}"
+
+
+@dataclass
+class Finding:
+    """One result of one check on one device."""
+
+    code: Code
+    severity: Severity
+    device: str
+    message: str
+    family: int | None = None
+    pool: str | None = None
+    binding: str | None = None
+    lines: list[int] = field(default_factory=list)
+    config_lines: list[str] = field(default_factory=list)
+    counterexample: Packet | None = None
+    cause: str | None = None  # SMTP_LEAK: "shadowed" | "not covered"
+    remediation: str = ""
+
+
+@dataclass
+class DeviceReport:
+    """The audit of one device: the verdict, the findings, and the checks that passed (for JUnit)."""
+
+    device: str
+    platform: str
+    verdict: Verdict
+    findings: list[Finding] = field(default_factory=list)
+    checks: list[tuple[str, bool]] = field(default_factory=list)  # (check id, passed)
+    error: str = ""
+    source: str = ""  # where the config came from (file path or "live")

@@ -1,0 +1,5 @@
+"""`op25b lab` commands (thin: logic lives in importable modules). Registered on the main app."""
+
+from __future__ import annotations
+
+from op25b_cfg.cli import app  # noqa: F401
