@@ -1,0 +1,85 @@
+"""The :class:`Session` interface every device connection implements (napalm drivers, netmiko Linux).
+
+Every library exception is mapped to :class:`~op25b_cfg.errors.ConnectionError_` (could not reach, log in,
+or talk) or :class:`~op25b_cfg.errors.PushError` (a config step failed) with a clear message that never
+contains a secret.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from op25b_cfg.inventory import Device
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Login secrets. ``repr`` never shows the password."""
+
+    username: str
+    password: str = field(repr=False)
+    secret: str = field(default="", repr=False)  # enable secret (ios)
+
+
+@dataclass(frozen=True)
+class ConnectOptions:
+    timeout: float = 30.0
+    verify_host_key: bool = True
+    known_hosts: str | None = None  # path; None = ~/.ssh/known_hosts
+    port: int | None = None  # overrides the inventory port (lab/emulators)
+
+
+class Session(abc.ABC):
+    """One open management session to one device. Use as a context manager."""
+
+    def __init__(self, device: Device, creds: Credentials, opts: ConnectOptions) -> None:
+        self.device = device
+        self.creds = creds
+        self.opts = opts
+
+    def __enter__(self) -> Session:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @abc.abstractmethod
+    def open(self) -> None:
+        """Connect and log in (host key verified unless opts.verify_host_key is False)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Disconnect; never raises."""
+
+    @abc.abstractmethod
+    def get_running(self) -> str:
+        """The running configuration as text (``nft list ruleset`` on Linux)."""
+
+    @abc.abstractmethod
+    def load_candidate(self, text: str) -> None:
+        """Load ``text`` (only the OP25B part) as a merge candidate; nothing is applied yet."""
+
+    @abc.abstractmethod
+    def diff(self) -> str:
+        """The candidate's diff against running ('' when loading changes nothing)."""
+
+    @abc.abstractmethod
+    def discard(self) -> None:
+        """Drop the loaded candidate."""
+
+    @abc.abstractmethod
+    def commit(self, revert_seconds: int | None) -> None:
+        """Apply the candidate. With ``revert_seconds`` and a platform revert timer, the device rolls back by
+        itself unless :meth:`confirm` is called in time."""
+
+    @abc.abstractmethod
+    def confirm(self) -> None:
+        """Make a timed commit permanent (cancel the revert timer); no-op where there is no timer."""
+
+    @abc.abstractmethod
+    def rollback(self) -> None:
+        """Return to the configuration that ran before the last commit."""
