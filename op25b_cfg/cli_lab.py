@@ -1,5 +1,131 @@
-"""`op25b lab` commands (thin: logic lives in importable modules). Registered on the main app."""
+"""`op25b lab` commands (thin: logic lives in importable modules). Registered on the main app.
+
+``op25b lab up`` builds the network-namespace lab (:mod:`op25b_cfg.lab.netns`): a Linux BRAS with real sshd
+and nftables between a subscriber and real SMTP servers, so a newcomer can try generate -> push -> audit on
+one machine. ``down`` removes everything recorded in the state file; ``status`` shows what is up.
+"""
 
 from __future__ import annotations
 
-from op25b_cfg.cli import app  # noqa: F401
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from op25b_cfg.cli import EXIT_FINDINGS, EXIT_OK, Format, FormatOpt, _fail, _setup_logging, app, err, out
+from op25b_cfg.errors import Op25bError
+
+lab_app = typer.Typer(
+    help="A network-namespace lab (needs root): a Linux BRAS with real sshd + nftables, subscribers and real SMTP"
+    " servers, to try generate -> push -> audit.",
+    no_args_is_help=True,
+)
+app.add_typer(lab_app, name="lab")
+
+WorkdirOpt = Annotated[
+    Path | None,
+    typer.Option("--workdir", help="State directory of the lab (default /run/op25b-lab).", show_default=False),
+]
+
+
+def _workdir(path: Path | None) -> Path:
+    from op25b_cfg.lab.netns import CLI_WORKDIR
+
+    return path or CLI_WORKDIR
+
+
+def _guide(lab_workdir: Path) -> str:
+    """How to use a running lab: the commands a newcomer types next (no secret in it)."""
+    from op25b_cfg.lab.netns import EXTERNAL_V4, ISP_MTA_V4, OPERATOR, Lab
+
+    lab = Lab.load(lab_workdir)
+    assert lab is not None
+    inv = lab.inventory_dir
+    sub = lab.ns("subscriber")
+    smtp = f"sudo ip netns exec {sub} {sys.executable} -m op25b_cfg.lab.smtp probe"
+    return "\n".join(
+        [
+            f"bras management: ssh {lab.username}@{lab.mgmt_bras_ip} -p {lab.ssh_port}",
+            f"  host key in:   {lab.known_hosts}",
+            f"  password in:   {lab.password_file}  (random, valid only for the lab's sshd)",
+            f"  users:         {lab.username} (nft directly) and {OPERATOR} (same password; nft through sudo)",
+            f"inventory:       {inv}  (devices lab-bras = block, lab-bras-targeted, lab-bras-flow)",
+            "",
+            "Try it:",
+            f"  export OP25B_USERNAME={lab.username}",
+            f'  export OP25B_PASSWORD="$(sudo cat {lab.password_file})"',
+            f"  {smtp} {EXTERNAL_V4} 25 {ISP_MTA_V4} 25          # before: both delivered",
+            f"  op25b generate -i {inv} -o out",
+            f"  op25b push -i {inv} -d lab-bras --known-hosts {lab.known_hosts}            # dry run: the diff",
+            f"  op25b push -i {inv} -d lab-bras --known-hosts {lab.known_hosts} --commit   # commit-confirm",
+            f"  op25b audit --live -i {inv} -d lab-bras --known-hosts {lab.known_hosts}",
+            f"  {smtp} {EXTERNAL_V4} 25 {ISP_MTA_V4} 25          # after: foreign MX refused, ISP relay delivered",
+            f"  ssh -o UserKnownHostsFile={lab.known_hosts} {lab.username}@{lab.mgmt_bras_ip} nft list ruleset",
+            "  op25b lab down",
+        ]
+    )
+
+
+@lab_app.command("up")
+def lab_up(
+    workdir: WorkdirOpt = None,
+    prefix: Annotated[str, typer.Option("--prefix", hidden=True, help="Name prefix (tests).")] = "op25b-lab-",
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Build the lab (names op25b-lab-*); print the management address, user, known_hosts and next steps."""
+    from op25b_cfg.lab.netns import Lab
+    from op25b_cfg.lab.target import write_inventory
+
+    _setup_logging(verbose)
+    lab = Lab.for_cli(_workdir(workdir), prefix)
+    try:
+        lab.up()
+        write_inventory(lab)
+    except Op25bError as exc:
+        raise _fail(exc) from None
+    out.print("[bold green]op25b lab is up[/]", highlight=False)
+    out.print(_guide(lab.workdir), highlight=False, markup=False, soft_wrap=True)
+
+
+@lab_app.command("down")
+def lab_down(workdir: WorkdirOpt = None) -> None:
+    """Remove everything the lab recorded in its state file (processes, namespaces, the management link)."""
+    from op25b_cfg.lab.netns import Lab
+
+    path = _workdir(workdir)
+    lab = Lab.load(path)
+    if lab is None:
+        err.print(f"no lab recorded in {path}; nothing to remove", highlight=False)
+        raise typer.Exit(EXIT_OK)
+    removed = lab.down()
+    out.print(f"op25b lab down: removed {len(removed)} item(s)", highlight=False)
+    for item in removed:
+        out.print(f"  {item}", highlight=False, markup=False)
+
+
+@lab_app.command("status")
+def lab_status(workdir: WorkdirOpt = None, fmt: FormatOpt = Format.table) -> None:
+    """Show what is up. Exit 0 when the whole lab is up, 1 when it is not (or only partly)."""
+    from op25b_cfg.lab.netns import Lab
+
+    path = _workdir(workdir)
+    lab = Lab.load(path)
+    status = lab.status() if lab is not None else None
+    up = status is not None and all(
+        all(v.values()) for k, v in status.items() if k in ("namespaces", "links", "processes")
+    )
+    if fmt is Format.json:
+        print(json.dumps({"schema": "op25b.lab/1", "up": up, "lab": status}, indent=2))
+        raise typer.Exit(EXIT_OK if up else EXIT_FINDINGS)
+    if status is None:
+        out.print(f"no lab recorded in {path} (start one with: sudo op25b lab up)", highlight=False)
+        raise typer.Exit(EXIT_FINDINGS)
+    out.print(f"op25b lab ({status['prefix']}*, state {path}): {'up' if up else 'NOT fully up'}", highlight=False)
+    for kind in ("namespaces", "links", "processes"):
+        for name, alive in status[kind].items():
+            out.print(f"  {kind[:-1] if kind != 'processes' else 'process'} {name}: {'up' if alive else 'DOWN'}")
+    if up:
+        out.print(_guide(path), highlight=False, markup=False, soft_wrap=True)
+    raise typer.Exit(EXIT_OK if up else EXIT_FINDINGS)
