@@ -1,0 +1,517 @@
+"""Audit reports: rich table, JSON (schema ``op25b.audit/1``), JUnit XML and a self-contained HTML page.
+
+Every format is rendered from the same dictionaries (:func:`device_dict`), and every string that came from
+a device config goes through :func:`op25b_cfg.redact.redact` there, so no format can leak a secret the
+others hide. The JSON schema is documented in ``audits/README.md`` and ``audits/op25b.audit-1.schema.json``.
+
+Exit code of an audit (:func:`exit_code`): 0 every device COMPLIANT, 1 a device NONCOMPLIANT (and none
+ERROR/UNKNOWN), 2 a device ERROR or UNKNOWN.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import xml.etree.ElementTree as ET
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from op25b_cfg import __version__
+from op25b_cfg.audit.model import DeviceReport, Finding, Severity, Verdict
+from op25b_cfg.errors import AuditError
+from op25b_cfg.platforms.base import data_dir
+from op25b_cfg.redact import redact
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "op25b.audit/1"
+SEVERITIES: tuple[str, ...] = tuple(s.value for s in Severity)
+VERDICTS: tuple[str, ...] = tuple(v.value for v in Verdict)
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+HTML_TEMPLATE = "report.html.j2"
+
+
+@dataclass
+class AuditMeta:
+    """What the report says about the run itself."""
+
+    policy: str = ""
+    inventory: str = ""
+    configs: str = ""  # the configs directory, or "live"
+    generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy,
+            "inventory": self.inventory,
+            "configs": self.configs,
+            "generated_at": self.generated_at.isoformat(timespec="seconds"),
+        }
+
+
+def audits_dir() -> Path:
+    """The ``audits/`` directory (report templates and the JSON schema), installed or in a checkout."""
+    found = data_dir("audits")
+    if found is None:
+        raise AuditError("audits directory (report templates) not found next to op25b_cfg; reinstall op25b")
+    return found
+
+
+# ------------------------------------------------------------------------------------------- common data
+
+
+def exit_code(reports: list[DeviceReport]) -> int:
+    """0: all COMPLIANT; 1: a device NONCOMPLIANT; 2: a device ERROR or UNKNOWN (2 wins over 1).
+
+    >>> r = lambda v: DeviceReport("d", "cisco_ios", v)
+    >>> exit_code([r(Verdict.COMPLIANT)]), exit_code([r(Verdict.COMPLIANT), r(Verdict.NONCOMPLIANT)])
+    (0, 1)
+    >>> exit_code([r(Verdict.NONCOMPLIANT), r(Verdict.UNKNOWN)]), exit_code([r(Verdict.ERROR)])
+    (2, 2)
+    """
+    verdicts = {r.verdict for r in reports}
+    if verdicts & {Verdict.ERROR, Verdict.UNKNOWN}:
+        return EXIT_ERROR
+    if Verdict.NONCOMPLIANT in verdicts:
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _severity_rank(f: Finding) -> int:
+    return SEVERITIES.index(str(f.severity)) if str(f.severity) in SEVERITIES else len(SEVERITIES)
+
+
+def sorted_findings(report: DeviceReport) -> list[Finding]:
+    """Findings most severe first, then by first config line."""
+    return sorted(report.findings, key=lambda f: (_severity_rank(f), min(f.lines, default=0), str(f.code)))
+
+
+def family_label(family: int | None) -> str:
+    """``IPv4``, ``IPv6``, ``IPv4+IPv6`` (0) or ``''``."""
+    return {4: "IPv4", 6: "IPv6", 0: "IPv4+IPv6"}.get(family, "") if family is not None else ""
+
+
+def finding_dict(f: Finding) -> dict[str, Any]:
+    """One finding as in the JSON schema; config-derived text redacted."""
+    ce = f.counterexample
+    return {
+        "device": f.device,
+        "code": str(f.code),
+        "severity": str(f.severity),
+        "message": redact(f.message),
+        "family": f.family,
+        "pool": f.pool,
+        "binding": f.binding,
+        "lines": list(f.lines),
+        "config_lines": [redact(line) for line in f.config_lines],
+        "counterexample": None
+        if ce is None
+        else {
+            "family": ce.family,
+            "src": ce.src,
+            "dst": ce.dst,
+            "protocol": ce.protocol,
+            "src_port": ce.src_port,
+            "dst_port": ce.dst_port,
+            "tcp_flags": ce.tcp_flags,
+            "text": str(ce),
+        },
+        "cause": f.cause,
+        "remediation": redact(f.remediation),
+    }
+
+
+def device_dict(r: DeviceReport) -> dict[str, Any]:
+    """One device as in the JSON schema."""
+    counts = Counter(str(f.severity) for f in r.findings)
+    return {
+        "device": r.device,
+        "platform": r.platform,
+        "verdict": str(r.verdict),
+        "source": r.source,
+        "error": redact(r.error),
+        "counts": {s: counts.get(s, 0) for s in SEVERITIES},
+        "checks": [{"id": cid, "passed": ok} for cid, ok in r.checks],
+        "findings": [finding_dict(f) for f in sorted_findings(r)],
+    }
+
+
+def summary_dict(reports: list[DeviceReport]) -> dict[str, Any]:
+    verdicts = Counter(str(r.verdict) for r in reports)
+    sev = Counter(str(f.severity) for r in reports for f in r.findings)
+    codes = Counter(str(f.code) for r in reports for f in r.findings)
+    return {
+        "devices": len(reports),
+        "verdicts": {v: verdicts.get(v, 0) for v in VERDICTS},
+        "findings": sum(sev.values()),
+        "severities": {s: sev.get(s, 0) for s in SEVERITIES},
+        "codes": dict(sorted(codes.items())),
+        "exit_code": exit_code(reports),
+    }
+
+
+def report_dict(reports: list[DeviceReport], meta: AuditMeta) -> dict[str, Any]:
+    """The whole report as in the JSON schema ``op25b.audit/1``."""
+    return {
+        "schema": SCHEMA,
+        "tool": {"name": "op25b", "version": __version__},
+        **meta.to_dict(),
+        "summary": summary_dict(reports),
+        "devices": [device_dict(r) for r in reports],
+    }
+
+
+# ------------------------------------------------------------------------------------------- table
+
+_VERDICT_STYLE = {"COMPLIANT": "green", "NONCOMPLIANT": "bold red", "UNKNOWN": "yellow", "ERROR": "bold magenta"}
+_SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
+
+
+def _lines_label(lines: list[int]) -> str:
+    return ",".join(str(n) for n in lines[:6]) + (",..." if len(lines) > 6 else "")
+
+
+_SHORT_SEVERITY = {"critical": "crit", "high": "high", "medium": "med", "low": "low", "info": "info"}
+
+
+WIDE_TABLE = 120
+"""Consoles at least this wide get the findings as a table; narrower ones get one block per finding."""
+
+
+def _deciding_lines(fd: dict[str, Any]) -> list[tuple[int, str]]:
+    """(line number, text) of the deciding config lines the message does not already quote."""
+    return [
+        (num, line.strip())
+        for num, line in zip(fd["lines"], fd["config_lines"], strict=False)
+        if line.strip() and line.strip() not in fd["message"]
+    ]
+
+
+def _findings_table(rows: list[tuple[str, dict[str, Any]]]) -> Table:
+    ft = Table(title="findings")
+    ft.add_column("device", overflow="fold")
+    ft.add_column("sev", no_wrap=True)
+    ft.add_column("code", no_wrap=True)
+    ft.add_column("family", no_wrap=True)
+    ft.add_column("pool", overflow="fold")
+    ft.add_column("line", overflow="fold")
+    ft.add_column("counterexample", overflow="fold")
+    ft.add_column("finding", overflow="fold", ratio=2)
+    for device, fd in rows:
+        ce = fd["counterexample"]
+        message = Text(fd["message"] + (f" [{fd['cause']}]" if fd["cause"] else ""))
+        for num, line in _deciding_lines(fd)[:3]:
+            message.append(f"\n{num}: {line}", style="dim")
+        ft.add_row(
+            Text(device),
+            Text(_SHORT_SEVERITY.get(fd["severity"], fd["severity"]), style=_SEVERITY_STYLE.get(fd["severity"], "")),
+            Text(fd["code"]),
+            Text(family_label(fd["family"])),
+            Text(fd["pool"] or ""),
+            Text(_lines_label(fd["lines"])),
+            Text(ce["text"] if ce else ""),
+            message,
+        )
+    return ft
+
+
+def _print_finding_block(console: Console, device: str, fd: dict[str, Any]) -> None:
+    head = Text.assemble(
+        (device, "bold"),
+        "  ",
+        (fd["severity"], _SEVERITY_STYLE.get(fd["severity"], "")),
+        " ",
+        (fd["code"], "bold"),
+    )
+    for part in (
+        family_label(fd["family"]),
+        f"pool {fd['pool']}" if fd["pool"] else "",
+        f"line {_lines_label(fd['lines'])}" if fd["lines"] else "",
+    ):
+        if part:
+            head.append(f"  {part}")
+    console.print(head)
+    console.print(Text("  " + fd["message"] + (f" [{fd['cause']}]" if fd["cause"] else "")))
+    if fd["counterexample"]:
+        console.print(Text(f"  counterexample: {fd['counterexample']['text']}"))
+    for num, line in _deciding_lines(fd)[:3]:
+        console.print(Text(f"  {num}: {line}", style="dim"))
+
+
+def render_table(reports: list[DeviceReport], console: Console, meta: AuditMeta | None = None) -> None:
+    """Per device: verdict and counts by severity; then why devices could not be audited; then every finding
+    (code, family, pool, line, counterexample, message and deciding config lines). Config text is never markup."""
+    title = "op25b audit" + (f" - policy '{meta.policy}'" if meta and meta.policy else "")
+    table = Table(title=title)
+    table.add_column("device", no_wrap=True)
+    table.add_column("platform", overflow="fold")
+    table.add_column("verdict", no_wrap=True)
+    for sev in SEVERITIES:
+        table.add_column(_SHORT_SEVERITY[sev], justify="right", no_wrap=True)
+    dicts = [device_dict(r) for r in reports]
+    for d in dicts:
+        table.add_row(
+            Text(d["device"]),
+            Text(d["platform"]),
+            Text(d["verdict"], style=_VERDICT_STYLE.get(d["verdict"], "")),
+            *(Text(str(d["counts"][s]) if d["counts"][s] else "-", style=_SEVERITY_STYLE[s]) for s in SEVERITIES),
+        )
+    console.print(table)
+    for d in dicts:
+        if d["error"]:
+            console.print(Text.assemble((f"{d['device']}: ", "bold"), (d["error"], "magenta")))
+    rows = [(d["device"], fd) for d in dicts for fd in d["findings"]]
+    if rows and console.width >= WIDE_TABLE:
+        console.print(_findings_table(rows))
+    elif rows:
+        console.print(Text("findings", style="bold"))
+        for device, fd in rows:
+            _print_finding_block(console, device, fd)
+    s = summary_dict(reports)
+    v = s["verdicts"]
+    console.print(
+        Text(
+            f"{s['devices']} device(s): {v['COMPLIANT']} compliant, {v['NONCOMPLIANT']} noncompliant,"
+            f" {v['UNKNOWN']} unknown, {v['ERROR']} error; {s['findings']} finding(s); exit code {s['exit_code']}"
+        )
+    )
+
+
+# ------------------------------------------------------------------------------------------- JUnit
+
+# Characters XML 1.0 cannot carry at all, even escaped.
+_XML_ILLEGAL = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(text: str) -> str:
+    return _XML_ILLEGAL.sub("\ufffd", text)
+
+
+def finding_text(fd: dict[str, Any]) -> str:
+    """The body of a JUnit failure / a plain-text block: message, where, counterexample, lines, remediation."""
+    parts = [fd["message"]]
+    where = ", ".join(
+        x
+        for x in (
+            family_label(fd["family"]),
+            f"pool {fd['pool']}" if fd["pool"] else "",
+            f"on {fd['binding']}" if fd["binding"] else "",
+            f"cause: {fd['cause']}" if fd["cause"] else "",
+        )
+        if x
+    )
+    if where:
+        parts.append(where)
+    if fd["counterexample"]:
+        parts.append(f"counterexample: {fd['counterexample']['text']}")
+    if fd["config_lines"]:
+        nums = fd["lines"]
+        parts.append("config:")
+        parts += [f"  {nums[i] if i < len(nums) else '?':>6}  {line}" for i, line in enumerate(fd["config_lines"])]
+    if fd["remediation"]:
+        parts += ["remediation:", fd["remediation"].rstrip("\n")]
+    return "\n".join(parts)
+
+
+# The engine's check ids (op25b_cfg.audit.engine) and the finding codes that refute each:
+# "applied KIND:NAME:DIR vF", "smtp-blocked KIND:NAME:DIR vF pool P", "mta-open ...", "submission-open tcp/N ...",
+# "exempt-open ...", "flow-control KIND:NAME:DIR vF", "parsed", "drift".
+CHECK_OF_CODE: dict[str, tuple[str, ...]] = {
+    "FILTER_MISSING": ("applied",),
+    "NOT_APPLIED": ("applied",),
+    "WRONG_DIRECTION": ("applied",),
+    "SMTP_LEAK": ("smtp-blocked",),
+    "MTA_BLOCKED": ("mta-open",),
+    "SUBMISSION_BLOCKED": ("submission-open",),
+    "EXEMPT_BLOCKED": ("exempt-open",),
+    "FLOW_CONTROL_MISSING": ("flow-control",),
+    "UNPARSED": ("parsed",),
+    "DRIFT": ("drift",),
+}
+
+
+def _check_matches(check_id: str, fd: dict[str, Any]) -> bool:
+    """Whether a finding belongs to a check: the check is of the kind that finding code refutes, and where the
+    check id names an attachment, family, pool or port, they are the finding's.
+
+    >>> fd = {"code": "SMTP_LEAK", "family": 4, "pool": "P1", "binding": "interface Gi1 in", "counterexample": None}
+    >>> _check_matches("smtp-blocked interface:Gi1:in v4 pool P1", fd)
+    True
+    >>> _check_matches("smtp-blocked interface:Gi1:in v6 pool P1", fd)
+    False
+    >>> _check_matches("mta-open interface:Gi1:in v4 pool P1", fd)
+    False
+    """
+    words = check_id.split()
+    if not words or words[0] not in CHECK_OF_CODE.get(fd["code"], (fd["code"].lower(),)):
+        return False
+    fam = fd["family"]
+    fams = [w for w in words if w in ("v4", "v6")]
+    if fam in (4, 6) and fams and fams[0] != f"v{fam}":
+        return False
+    if fd["pool"] and "pool" in words and words[words.index("pool") + 1 :][:1] != [fd["pool"]]:
+        return False
+    binding = fd.get("binding")
+    places = [w for w in words if w.count(":") >= 2]
+    if binding and places and places[0] != ":".join(binding.split()):
+        return False
+    ports = [w[4:] for w in words if w.startswith("tcp/")]
+    ce = fd.get("counterexample")
+    return not (ports and ce and str(ce["dst_port"]) != ports[0])
+
+
+def _finding_case_name(fd: dict[str, Any]) -> str:
+    return " ".join(x for x in (fd["code"], fd["pool"] or "", family_label(fd["family"])) if x)
+
+
+def to_junit(reports: list[DeviceReport], meta: AuditMeta | None = None) -> str:
+    """JUnit XML: one ``<testsuite>``; per device one ``<testcase>`` per check (classname = device).
+
+    A failed check carries a ``<failure>`` per finding (message + counterexample + lines + remediation);
+    UNPARSED findings and devices with verdict ERROR are ``<error>``; INFO findings (DRIFT) go to
+    ``<system-out>`` of a passing case. Findings no check names get a case of their own.
+    """
+    meta = meta or AuditMeta()
+    # JUnit's timestamp is an xs:dateTime without zone (UTC here), as Ant/Jenkins/GitLab write it
+    stamp = meta.generated_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    suite = ET.Element("testsuite", name="op25b.audit", timestamp=stamp, time="0")
+    props = ET.SubElement(suite, "properties")
+    for key, value in (("schema", SCHEMA), ("policy", meta.policy), ("configs", meta.configs)):
+        ET.SubElement(props, "property", name=key, value=_xml_text(value))
+    tests = failures = errors = 0
+
+    def case(device: str, name: str, source: str) -> ET.Element:
+        nonlocal tests
+        tests += 1
+        attrs = {"classname": f"op25b.{device}", "name": name, "time": "0"}
+        if source:
+            attrs["file"] = source
+        return ET.SubElement(suite, "testcase", {k: _xml_text(v) for k, v in attrs.items()})
+
+    def attach(tc: ET.Element, fd: dict[str, Any]) -> None:
+        nonlocal failures, errors
+        if fd["severity"] == Severity.INFO:
+            out = tc.find("system-out")
+            if out is None:
+                out = ET.SubElement(tc, "system-out")
+                out.text = ""
+            out.text = (out.text or "") + _xml_text(f"[{fd['code']}] {finding_text(fd)}\n")
+            return
+        kind = "error" if fd["code"] == "UNPARSED" else "failure"
+        if tc.find(kind) is None:
+            if kind == "error":
+                errors += 1
+            else:
+                failures += 1
+        el = ET.SubElement(tc, kind, message=_xml_text(fd["message"]), type=fd["code"])
+        el.text = _xml_text(finding_text(fd))
+
+    for r in reports:
+        d = device_dict(r)
+        if r.verdict == Verdict.ERROR and not d["findings"]:
+            tc = case(r.device, "config", r.source)
+            el = ET.SubElement(tc, "error", message=_xml_text(d["error"] or "audit error"), type="ERROR")
+            el.text = _xml_text(d["error"])
+            errors += 1
+            continue
+        used: set[int] = set()
+        for check in d["checks"]:
+            tc = case(r.device, check["id"], r.source)
+            attached = 0
+            for i, fd in enumerate(d["findings"]):
+                fits = _check_matches(check["id"], fd) and (not check["passed"] or fd["severity"] == "info")
+                if i not in used and fits:
+                    used.add(i)
+                    attach(tc, fd)
+                    attached += 1
+            if not check["passed"] and not attached:
+                el = ET.SubElement(tc, "failure", message=f"check {check['id']} failed", type="CHECK")
+                el.text = _xml_text(f"check {check['id']} failed; see the device's findings")
+                failures += 1
+        for i, fd in enumerate(d["findings"]):
+            if i not in used:
+                attach(case(r.device, _finding_case_name(fd), r.source), fd)
+        if not d["checks"] and not d["findings"]:
+            tc = case(r.device, "compliance", r.source)
+            if r.verdict != Verdict.COMPLIANT:
+                el = ET.SubElement(tc, "error", message=f"verdict {d['verdict']}", type=d["verdict"])
+                el.text = _xml_text(d["error"])
+                errors += 1
+    suite.set("tests", str(tests))
+    suite.set("failures", str(failures))
+    suite.set("errors", str(errors))
+    suite.set("skipped", "0")
+    root = ET.Element(
+        "testsuites", name="op25b audit", tests=str(tests), failures=str(failures), errors=str(errors), time="0"
+    )
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+# ------------------------------------------------------------------------------------------- HTML
+
+
+@lru_cache(maxsize=1)
+def _html_env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(audits_dir())),
+        autoescape=True,  # every value is HTML-escaped; the template has no |safe
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["family"] = family_label
+    return env
+
+
+def diff_rows(diff: str) -> list[tuple[str, str]]:
+    """(css class, line) for a unified diff: ``add``, ``del``, ``hunk`` or ``ctx``.
+
+    >>> [cls for cls, _ in diff_rows("--- running\\n+++ intended\\n@@ -1 +1 @@\\n-deny\\n+permit\\n x")]
+    ['hunk', 'hunk', 'hunk', 'del', 'add', 'ctx']
+    """
+    rows = []
+    for line in diff.splitlines():
+        if line.startswith(("+++", "---", "@@")):
+            cls = "hunk"
+        elif line.startswith("+"):
+            cls = "add"
+        elif line.startswith("-"):
+            cls = "del"
+        else:
+            cls = "ctx"
+        rows.append((cls, line))
+    return rows
+
+
+def to_html(reports: list[DeviceReport], meta: AuditMeta | None = None) -> str:
+    """One self-contained HTML page (inline CSS, no script, no external asset) for managers and auditors."""
+    meta = meta or AuditMeta()
+    data = report_dict(reports, meta)
+    for dev in data["devices"]:
+        dev["anchor"] = "dev-" + re.sub(r"[^A-Za-z0-9_-]", "-", dev["device"])
+        shared = {fd["remediation"] for fd in dev["findings"] if fd["remediation"]}
+        # one remediation for the whole device (the usual case) is shown once, after its findings
+        dev["remediation_rows"] = diff_rows(shared.pop()) if len(shared) == 1 else []
+        for fd in dev["findings"]:
+            fd["diff_rows"] = [] if dev["remediation_rows"] else diff_rows(fd["remediation"])
+            fd["numbered"] = [
+                (fd["lines"][i] if i < len(fd["lines"]) else "", line) for i, line in enumerate(fd["config_lines"])
+            ]
+    return _html_env().get_template(HTML_TEMPLATE).render(report=data, meta=data, severities=SEVERITIES)
+
+
+def to_json(reports: list[DeviceReport], meta: AuditMeta | None = None) -> str:
+    """The report as JSON text (schema ``op25b.audit/1``)."""
+    return json.dumps(report_dict(reports, meta or AuditMeta()), indent=2) + "\n"

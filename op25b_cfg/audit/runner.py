@@ -1,0 +1,314 @@
+"""Feeding running configs to the semantic engine, one device at a time, never failing the whole run.
+
+Two ways in, one audit:
+
+* :func:`audit_saved` reads a directory of saved running configs (one file per device, as Oxidized or
+  RANCID keep them) and audits every selected device;
+* :func:`audit_text` audits one config text from anywhere: a saved file, or a device (``op25b audit --live``
+  and the push post-check call it with ``source="live <host>"``).
+
+A device whose config is missing, empty, binary, truncated, or that the engine cannot audit gets a
+:class:`~op25b_cfg.audit.model.DeviceReport` with verdict ERROR and a message naming the file and the fix; the
+other devices are audited as usual.
+
+Saved-config lookup, in this order, in the configs directory (the first file that exists wins)::
+
+    <name>  <name>.cfg  <name>.conf  <name>.txt  <name>.<ext>                 (ext: what `op25b generate` writes)
+    <hostname>  <hostname>.cfg  <hostname>.conf  <hostname>.txt              (when hostname differs from name)
+
+``<name>`` is the inventory name (Oxidized's node name, RANCID's router.db name); the platform always comes from
+the inventory, never from the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import traceback
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from op25b_cfg.audit.model import DeviceReport, Verdict
+from op25b_cfg.errors import AuditError, Op25bError
+from op25b_cfg.inventory import Device
+from op25b_cfg.platforms import PLATFORMS
+from op25b_cfg.redact import redact
+
+log = logging.getLogger(__name__)
+
+CONFIG_SUFFIXES: tuple[str, ...] = ("", ".cfg", ".conf", ".txt")
+MAX_CONFIG_BYTES = 64 * 1024 * 1024
+"""Larger files are refused (a 60k-line BRAS config is about 3 MB)."""
+BINARY_RATIO = 0.02
+"""More than this share of control or undecodable bytes makes a file binary rather than text."""
+
+AuditFn = Callable[[Device, str, str], DeviceReport]
+
+
+# ------------------------------------------------------------------------------------------- finding files
+
+
+def candidate_names(device: Device) -> list[str]:
+    """File names tried for ``device``, in lookup order (see the module docstring).
+
+    The result depends only on the device's name, hostname and platform.
+    """
+    names = [device.name + s for s in CONFIG_SUFFIXES]
+    platform = PLATFORMS.get(device.platform)
+    if platform is not None:
+        names.append(f"{device.name}.{platform.file_extension}")
+    if device.hostname and device.hostname != device.name:
+        names += [device.hostname + s for s in CONFIG_SUFFIXES]
+    return list(dict.fromkeys(names))
+
+
+def find_config(configs_dir: Path, device: Device) -> Path | None:
+    """The saved config file of ``device`` in ``configs_dir``, or None when there is none."""
+    for name in candidate_names(device):
+        path = configs_dir / name
+        if path.is_file():
+            return path
+    return None
+
+
+# ------------------------------------------------------------------------------------------- checking text
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f\ufffd]")
+_PROMPT = re.compile(r"^[\w.:@/-]+(?:\([\w-]+\))?[#>]\s*$")
+
+
+def decode_config(data: bytes, where: str) -> str:
+    """Text of a saved config. Raises :class:`AuditError` for an empty or binary file.
+
+    UTF-8 (with or without BOM) is expected; a text file with a few bytes in another encoding (a Latin-1 or
+    Shift_JIS banner) is read with those bytes replaced, since they cannot change an ACL. CRLF becomes LF.
+
+    >>> decode_config(b"hostname r1\\r\\nend\\r\\n", "r1.cfg")
+    'hostname r1\\nend\\n'
+    >>> decode_config(b"\\x1f\\x8b\\x08\\x00\\x00\\x00", "r1.cfg")
+    Traceback (most recent call last):
+    ...
+    op25b_cfg.errors.AuditError: r1.cfg: binary file (NUL byte at offset 3), not a saved running config. ...
+    """
+    if not data.strip():
+        raise AuditError(
+            f"{where}: empty file ({len(data)} bytes). Fix: check the config backup job (Oxidized/RANCID) for"
+            " this device and save its running config again"
+        )
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise AuditError(
+            f"{where}: binary file (NUL byte at offset {nul}), not a saved running config. Fix: save the"
+            " plain-text output of 'show running-config' (Junos: 'show configuration'; Linux: 'nft list ruleset')"
+        )
+    text = data.decode("utf-8-sig", errors="replace")
+    bad = len(_CONTROL.findall(text))
+    if bad > max(1.0, BINARY_RATIO * len(text)):
+        raise AuditError(
+            f"{where}: binary or undecodable file ({bad} of {len(text)} characters are control bytes or not"
+            " UTF-8), not a saved running config. Fix: save the plain-text running config (UTF-8)"
+        )
+    if "\ufffd" in text:
+        log.warning("%s: not valid UTF-8; undecodable bytes replaced", where)
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _meaningful_lines(text: str, comment: str) -> list[str]:
+    return [s for line in text.splitlines() if (s := line.strip()) and not s.startswith(comment)]
+
+
+def _brace_balance(text: str, hash_comments: bool) -> tuple[int, int | None]:
+    """(final depth, first line number where depth went below zero) of ``{``/``}`` outside quoted strings,
+    ``/* */`` comments and (``hash_comments``) ``#`` comments."""
+    depth = 0
+    in_block_comment = False
+    for lineno, line in enumerate(text.splitlines(), 1):
+        i, n = 0, len(line)
+        in_quote = False
+        while i < n:
+            c = line[i]
+            if in_block_comment:
+                if line.startswith("*/", i):
+                    in_block_comment = False
+                    i += 1
+            elif in_quote:
+                if c == "\\":
+                    i += 1
+                elif c == '"':
+                    in_quote = False
+            elif c == '"':
+                in_quote = True
+            elif line.startswith("/*", i):
+                in_block_comment = True
+                i += 1
+            elif c == "#" and hash_comments:
+                break
+            elif c == "{":
+                depth += 1
+            elif c == "}":
+                depth -= 1
+                if depth < 0:
+                    return depth, lineno
+            i += 1
+    return depth, None
+
+
+def _shown(line: str) -> str:
+    line = redact(line.strip())
+    return line if len(line) <= 60 else line[:57] + "..."
+
+
+def truncation_problem(platform: str, text: str) -> str | None:
+    """Why ``text`` looks cut off for ``platform`` (None: it looks complete).
+
+    * Cisco IOS/IOS-XE, IOS-XR, Arista EOS: ``show running-config`` ends with ``end`` (trailing ``!``
+      comments, blank lines and a CLI prompt are tolerated).
+    * Junos brace format and nftables rulesets: ``{`` and ``}`` balance (outside strings and comments).
+    * Junos ``display set`` format has no end marker and is not checked.
+
+    >>> print(truncation_problem("cisco_ios", "hostname r1\\ninterface Gi1\\n ip access-group A in\\n"))
+    last line is 'ip access-group A in', not 'end': the file looks truncated (a complete ...
+    >>> truncation_problem("cisco_ios", "hostname r1\\nend\\n\\nr1#\\n") is None
+    True
+    >>> truncation_problem("linux_nftables", 'table inet f {\\n chain c {\\n  comment "}"\\n')
+    "2 unclosed '{' at the end of the file: the ruleset looks truncated"
+    """
+    if platform in ("cisco_ios", "cisco_iosxr", "arista_eos"):
+        lines = [s for s in _meaningful_lines(text, "!") if not _PROMPT.match(s)]
+        if not lines:
+            return "no configuration lines (only comments)"
+        if lines[-1] != "end":
+            return (
+                f"last line is {_shown(lines[-1])!r}, not 'end': the file looks truncated (a complete"
+                " 'show running-config' ends with 'end')"
+            )
+        return None
+    if platform == "juniper_junos":
+        lines = _meaningful_lines(text, "#")
+        if not lines:
+            return "no configuration lines (only comments)"
+        if "{" not in text and "}" not in text:
+            return None  # display set format: no end marker
+        depth, negative_at = _brace_balance(text, hash_comments=True)
+        return _brace_message(depth, negative_at, "configuration")
+    if platform == "linux_nftables":
+        if not _meaningful_lines(text, "#"):
+            return "no ruleset lines (only comments)"
+        depth, negative_at = _brace_balance(text, hash_comments=True)
+        return _brace_message(depth, negative_at, "ruleset")
+    return None
+
+
+def _brace_message(depth: int, negative_at: int | None, what: str) -> str | None:
+    if negative_at is not None:
+        return f"unbalanced '}}' at line {negative_at}: the {what} is damaged"
+    if depth > 0:
+        return f"{depth} unclosed '{{' at the end of the file: the {what} looks truncated"
+    return None
+
+
+# ------------------------------------------------------------------------------------------- auditing
+
+
+def error_report(device: Device, source: str, message: str) -> DeviceReport:
+    """A report with verdict ERROR for ``device`` (the message is redacted)."""
+    return DeviceReport(
+        device=device.name, platform=device.platform, verdict=Verdict.ERROR, error=redact(message), source=source
+    )
+
+
+def _engine() -> AuditFn:
+    """The engine's ``audit_text`` (imported late: the engine pulls in every parser)."""
+    from op25b_cfg.audit.engine import audit_text as engine_audit_text
+
+    return engine_audit_text
+
+
+def audit_text(device: Device, text: str, source: str = "") -> DeviceReport:
+    """Audit one running config text of ``device``; the place every source (saved file, ``--live``) goes through.
+
+    Never raises for bad input: a truncated text, an unknown platform or an engine failure gives a report with
+    verdict ERROR. An exception that is not an :class:`Op25bError` is a bug in op25b: it is logged (type and
+    location, no config data) and reported as an internal error for this device only.
+    """
+    where = source or device.name
+    problem = truncation_problem(device.platform, text)
+    if problem is not None:
+        return error_report(
+            device, source, f"{where}: {problem}. Fix: save the complete running config of {device.name} again"
+        )
+    try:
+        report = _engine()(device, text, source)
+    except Op25bError as exc:
+        return error_report(device, source, f"{where}: {exc}")
+    except Exception as exc:  # a bug must not stop the audit of the other devices
+        frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        at = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
+        log.error("%s: internal error %s%s", device.name, type(exc).__name__, at)
+        return error_report(
+            device,
+            source,
+            f"{where}: internal error in op25b ({type(exc).__name__}{at}). Please report it with the config"
+            " (secrets removed)",
+        )
+    if not report.source:
+        report.source = source
+    return report
+
+
+def audit_bytes(device: Device, data: bytes, source: str) -> DeviceReport:
+    """Decode raw config bytes (see :func:`decode_config`) and audit them."""
+    try:
+        text = decode_config(data, source)
+    except AuditError as exc:
+        return error_report(device, source, str(exc))
+    return audit_text(device, text, source)
+
+
+def audit_file(device: Device, path: Path) -> DeviceReport:
+    """Read and audit one saved config file."""
+    source = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            return error_report(
+                device,
+                source,
+                f"{source}: {size} bytes is larger than {MAX_CONFIG_BYTES} bytes; not a running config."
+                " Fix: point --configs at the saved running configs",
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        return error_report(
+            device, source, f"{source}: cannot be read ({exc.strerror or exc}). Fix: check the file's permissions"
+        )
+    return audit_bytes(device, data, source)
+
+
+def audit_saved(devices: Iterable[Device], configs_dir: Path) -> list[DeviceReport]:
+    """Audit every device from its saved config in ``configs_dir`` (lookup order: module docstring).
+
+    Raises :class:`AuditError` only when ``configs_dir`` itself is not a directory; every per-device problem
+    is a report with verdict ERROR.
+    """
+    if not configs_dir.is_dir():
+        raise AuditError(
+            f"{configs_dir}: not a directory of saved running configs. Fix: pass --configs DIR with one file per"
+            " device (<device>, <device>.cfg, .conf or .txt)"
+        )
+    reports = []
+    for device in devices:
+        path = find_config(configs_dir, device)
+        if path is None:
+            tried = ", ".join(candidate_names(device))
+            report = error_report(
+                device,
+                str(configs_dir),
+                f"{configs_dir}: no saved running config for {device.name} (looked for {tried}). Fix: add the"
+                " file, or check the device name in hosts.yaml against the backup's file names",
+            )
+        else:
+            report = audit_file(device, path)
+        log.info("%s: %s (%s)", device.name, report.verdict, report.source)
+        reports.append(report)
+    return reports

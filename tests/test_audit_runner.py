@@ -1,0 +1,232 @@
+"""op25b_cfg.audit.runner: saved-config lookup and the per-device input checks (missing, empty, binary,
+truncated), against the real parsers and engine on the sample inventory's saved running configs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from op25b_cfg.audit import engine, runner
+from op25b_cfg.audit.model import Code, Verdict
+from op25b_cfg.errors import AuditError
+from op25b_cfg.inventory import Device, Inventory, load_inventory
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "inventory"
+RUNNING = SAMPLE / "running"
+EXPECTED = {
+    "bras-tyo-ios1": Verdict.NONCOMPLIANT,
+    "bras-osa-xr1": Verdict.COMPLIANT,
+    "bng-tyo-mx1": Verdict.NONCOMPLIANT,
+    "edge-osa-eos1": Verdict.COMPLIANT,
+    "bras-tyo-lnx1": Verdict.COMPLIANT,
+}
+
+
+@pytest.fixture(scope="module")
+def inv() -> Inventory:
+    return load_inventory(SAMPLE)
+
+
+@pytest.fixture
+def configs(tmp_path: Path) -> Path:
+    """A copy of the sample saved configs the test may damage."""
+    dst = tmp_path / "configs"
+    shutil.copytree(RUNNING, dst)
+    return dst
+
+
+def _by_name(reports: list[runner.DeviceReport]) -> dict[str, runner.DeviceReport]:
+    return {r.device: r for r in reports}
+
+
+def test_sample_running_configs_verdicts(inv: Inventory) -> None:
+    reports = _by_name(runner.audit_saved(list(inv.devices.values()), RUNNING))
+    assert {n: r.verdict for n, r in reports.items()} == EXPECTED, {n: r.error for n, r in reports.items()}
+    ios = reports["bras-tyo-ios1"]
+    leaks = [f for f in ios.findings if f.code == Code.SMTP_LEAK]
+    assert leaks and all(f.family == 4 and f.pool == "DYN-TOKYO" and f.cause == "shadowed" for f in leaks)
+    shadow = (RUNNING / "bras-tyo-ios1.cfg").read_text().splitlines().index(" permit tcp any any range ftp-data 30")
+    assert shadow + 1 in leaks[0].lines
+    assert leaks[0].counterexample is not None and leaks[0].counterexample.dst_port == 25
+    mx = reports["bng-tyo-mx1"]
+    blocking = [f for f in mx.findings if f.code != Code.DRIFT]
+    assert blocking and all(f.family == 6 for f in blocking)
+    for r in reports.values():
+        assert r.source == str(RUNNING / f"{r.device}.cfg")
+        assert r.checks
+
+
+def test_candidate_names_order(inv: Inventory) -> None:
+    dev = inv.devices["bras-tyo-ios1"]
+    assert runner.candidate_names(dev) == [
+        "bras-tyo-ios1",
+        "bras-tyo-ios1.cfg",
+        "bras-tyo-ios1.conf",
+        "bras-tyo-ios1.txt",
+        "bras-tyo-ios1.ios",
+        "192.0.2.11",
+        "192.0.2.11.cfg",
+        "192.0.2.11.conf",
+        "192.0.2.11.txt",
+    ]
+
+
+def test_lookup_prefers_bare_name_then_suffixes(inv: Inventory, tmp_path: Path) -> None:
+    dev = inv.devices["bras-osa-xr1"]
+    text = (RUNNING / "bras-osa-xr1.cfg").read_text()
+    (tmp_path / "192.0.2.12.txt").write_text(text)
+    assert runner.find_config(tmp_path, dev) == tmp_path / "192.0.2.12.txt"
+    (tmp_path / "bras-osa-xr1.conf").write_text(text)
+    assert runner.find_config(tmp_path, dev) == tmp_path / "bras-osa-xr1.conf"
+    (tmp_path / "bras-osa-xr1").write_text(text)  # Oxidized: no extension
+    assert runner.find_config(tmp_path, dev) == tmp_path / "bras-osa-xr1"
+    report = runner.audit_saved([dev], tmp_path)[0]
+    assert report.verdict == Verdict.COMPLIANT
+    assert report.source == str(tmp_path / "bras-osa-xr1")
+
+
+def test_generated_configs_are_found(inv: Inventory, tmp_path: Path) -> None:
+    """`op25b generate -o DIR` output (<device>.<ext>) can be audited directly."""
+    from op25b_cfg.generate import generate
+    from op25b_cfg.platforms import get_platform
+
+    generate(list(inv.devices.values()), tmp_path)
+    reports = _by_name(runner.audit_saved(list(inv.devices.values()), tmp_path))
+    for name, r in reports.items():
+        ext = get_platform(inv.devices[name].platform).file_extension
+        assert r.source == str(tmp_path / f"{name}.{ext}")
+        assert r.verdict != Verdict.ERROR, r.error
+        assert not [f for f in r.findings if f.code in (Code.SMTP_LEAK, Code.FILTER_MISSING)], name
+
+
+def test_missing_empty_binary_are_per_device_errors(inv: Inventory, configs: Path) -> None:
+    (configs / "bras-tyo-ios1.cfg").unlink()
+    (configs / "bras-osa-xr1.cfg").write_bytes(b"")
+    (configs / "bng-tyo-mx1.cfg").write_bytes(b"\n  \n\t\n")
+    (configs / "edge-osa-eos1.cfg").write_bytes(b"\x1f\x8b\x08\x00" + os.urandom(200))
+    reports = _by_name(runner.audit_saved(list(inv.devices.values()), configs))
+    assert len(reports) == 5
+    missing = reports["bras-tyo-ios1"]
+    assert missing.verdict == Verdict.ERROR
+    assert "no saved running config for bras-tyo-ios1" in missing.error
+    assert "bras-tyo-ios1.cfg" in missing.error and "Fix:" in missing.error
+    for name in ("bras-osa-xr1", "bng-tyo-mx1"):
+        assert reports[name].verdict == Verdict.ERROR
+        assert "empty file" in reports[name].error
+        assert reports[name].error.startswith(str(configs / f"{name}.cfg"))
+    assert reports["edge-osa-eos1"].verdict == Verdict.ERROR
+    assert "binary" in reports["edge-osa-eos1"].error
+    assert reports["bras-tyo-lnx1"].verdict == EXPECTED["bras-tyo-lnx1"]  # the others are still audited
+
+
+def test_binary_detection() -> None:
+    with pytest.raises(AuditError, match="NUL byte at offset 5"):
+        runner.decode_config(b"host\n\x00rest", "f")
+    noise = bytes(range(1, 32)) * 20
+    with pytest.raises(AuditError, match="binary or undecodable"):
+        runner.decode_config(noise, "f")
+    with pytest.raises(AuditError, match="binary or undecodable"):
+        runner.decode_config(b"\xff\xfe\xfd\xfc" * 50, "f")
+
+
+def test_non_utf8_banner_is_read(inv: Inventory, configs: Path) -> None:
+    """A Latin-1 / Shift_JIS byte in a banner cannot change an ACL: the file is audited, not refused."""
+    path = configs / "bras-osa-xr1.cfg"
+    text = path.read_bytes().replace(
+        b"hostname bras-osa-xr1\n", b"hostname bras-osa-xr1\nbanner motd ^Caf\xe9 \x93\x8c\x8b\x9e^C\n"
+    )
+    path.write_bytes(text)
+    report = runner.audit_saved([inv.devices["bras-osa-xr1"]], configs)[0]
+    assert report.verdict == Verdict.COMPLIANT, report.error
+
+
+def test_crlf_and_bom_are_accepted(inv: Inventory, configs: Path) -> None:
+    path = configs / "edge-osa-eos1.cfg"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    report = runner.audit_saved([inv.devices["edge-osa-eos1"]], configs)[0]
+    assert report.verdict == Verdict.COMPLIANT, report.error
+
+
+def _cut(path: Path, keep: float) -> None:
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[: int(len(lines) * keep)]))
+
+
+@pytest.mark.parametrize(
+    ("device", "expect"),
+    [
+        ("bras-tyo-ios1", "not 'end': the file looks truncated"),
+        ("bras-osa-xr1", "not 'end': the file looks truncated"),
+        ("edge-osa-eos1", "not 'end': the file looks truncated"),
+        ("bng-tyo-mx1", "unclosed '{' at the end of the file: the configuration looks truncated"),
+        ("bras-tyo-lnx1", "unclosed '{' at the end of the file: the ruleset looks truncated"),
+    ],
+)
+def test_truncated_configs_are_errors(inv: Inventory, configs: Path, device: str, expect: str) -> None:
+    _cut(configs / f"{device}.cfg", 0.6)
+    report = runner.audit_saved([inv.devices[device]], configs)[0]
+    assert report.verdict == Verdict.ERROR
+    assert expect in report.error
+    assert "Fix: save the complete running config" in report.error
+
+
+def test_truncation_checks_ignore_braces_in_strings_and_comments() -> None:
+    junos = 'system {\n    host-name "r{1";\n    /* } */\n    ## }\n}\n'
+    assert runner.truncation_problem("juniper_junos", junos) is None
+    assert "unbalanced '}' at line 2" in str(runner.truncation_problem("juniper_junos", "a {\n}}\n"))
+    nft = 'table inet t {\n  chain c {\n    accept comment "{"  # }\n  }\n}\n'
+    assert runner.truncation_problem("linux_nftables", nft) is None
+    assert (
+        runner.truncation_problem("juniper_junos", "set system host-name r1\nset interfaces ge-0/0/0 unit 0\n") is None
+    )
+    assert runner.truncation_problem("cisco_ios", "hostname r1\n!\nend\n!\n\nr1#\n") is None
+    assert runner.truncation_problem("cisco_ios", "! only\n!\n") == "no configuration lines (only comments)"
+
+
+def test_truncation_message_redacts_the_last_line(inv: Inventory, configs: Path) -> None:
+    path = configs / "bras-tyo-ios1.cfg"
+    path.write_text("hostname bras-tyo-ios1\nsnmp-server community TopS3cret RO\n")
+    report = runner.audit_saved([inv.devices["bras-tyo-ios1"]], configs)[0]
+    assert report.verdict == Verdict.ERROR
+    assert "TopS3cret" not in report.error and "<redacted>" in report.error
+
+
+def test_configs_dir_must_exist(inv: Inventory, tmp_path: Path) -> None:
+    with pytest.raises(AuditError, match="not a directory of saved running configs"):
+        runner.audit_saved(list(inv.devices.values()), tmp_path / "nope")
+
+
+def test_live_entry_point_gives_the_same_verdict(inv: Inventory) -> None:
+    """The live path (`--live`, push post-check) calls audit_text with the fetched text and a 'live' source."""
+    dev = inv.devices["bras-tyo-ios1"]
+    text = (RUNNING / "bras-tyo-ios1.cfg").read_text()
+    live = runner.audit_text(dev, text, "live 192.0.2.11")
+    saved = runner.audit_saved([dev], RUNNING)[0]
+    assert live.source == "live 192.0.2.11"
+    assert live.verdict == saved.verdict == Verdict.NONCOMPLIANT
+    assert [f.code for f in live.findings] == [f.code for f in saved.findings]
+    cut = runner.audit_text(dev, text[: len(text) // 2], "live 192.0.2.11")
+    assert cut.verdict == Verdict.ERROR and cut.error.startswith("live 192.0.2.11: ")
+
+
+def test_engine_bug_is_isolated_to_its_device(inv: Inventory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unexpected exception (a bug) in the engine becomes an ERROR for that device only, without the
+    exception text (which could quote config and secrets)."""
+    real = engine.audit_text
+
+    def buggy(device: Device, text: str, source: str = "") -> runner.DeviceReport:
+        if device.name == "bras-osa-xr1":
+            raise RuntimeError("boom: snmp-server community Osk-ro-2025 RO")
+        return real(device, text, source)
+
+    monkeypatch.setattr(engine, "audit_text", buggy)
+    reports = _by_name(runner.audit_saved(list(inv.devices.values()), RUNNING))
+    bad = reports["bras-osa-xr1"]
+    assert bad.verdict == Verdict.ERROR
+    assert "internal error in op25b (RuntimeError at test_audit_runner.py:" in bad.error
+    assert "Osk-ro-2025" not in bad.error
+    assert reports["edge-osa-eos1"].verdict == Verdict.COMPLIANT
