@@ -1,0 +1,193 @@
+"""A small paramiko SSH server for the SSH-based emulators (password auth, shell, exec, subsystems)."""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+import queue
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+import paramiko
+
+from op25b_cfg.lab.emulators.base import LOOPBACK, EmulatorBase
+from op25b_cfg.lab.emulators.faults import EmulatorDropped
+
+log = logging.getLogger(__name__)
+
+_KEY_LOCK = threading.Lock()
+_HOST_KEY: paramiko.ECDSAKey | None = None
+
+
+def process_host_key() -> paramiko.ECDSAKey:
+    """One ECDSA P-256 host key per process.
+
+    ECDSA, not RSA: with a known_hosts entry ncclient restricts the negotiation to the entry's key type,
+    and for RSA that is ``ssh-rsa`` (SHA-1), which paramiko >= 4 no longer offers, so strict host-key
+    checking of an RSA-only device fails with "Incompatible ssh peer".
+    """
+    global _HOST_KEY
+    with _KEY_LOCK:
+        if _HOST_KEY is None:
+            _HOST_KEY = paramiko.ECDSAKey.generate(bits=256)
+        return _HOST_KEY
+
+
+class _Server(paramiko.ServerInterface):  # type: ignore[misc]
+    """Authentication and channel requests of one SSH connection."""
+
+    def __init__(self, emu: SshEmulator) -> None:
+        self.emu = emu
+        self.requests: queue.Queue[tuple[str, paramiko.Channel, str]] = queue.Queue()
+
+    def get_allowed_auths(self, username: str) -> str:
+        return "password"
+
+    def check_auth_password(self, username: str, password: str) -> int:
+        emu = self.emu
+        if emu.faults.wrong_password:
+            return int(paramiko.AUTH_FAILED)
+        if hmac.compare_digest(username, emu.username) and hmac.compare_digest(password, emu.password):
+            return int(paramiko.AUTH_SUCCESSFUL)
+        return int(paramiko.AUTH_FAILED)
+
+    def check_channel_request(self, kind: str, chanid: int) -> int:
+        if kind == "session":
+            return int(paramiko.OPEN_SUCCEEDED)
+        return int(paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED)
+
+    def check_channel_pty_request(self, *args: Any) -> bool:
+        return True
+
+    def check_channel_window_change_request(self, *args: Any) -> bool:
+        return True
+
+    def check_channel_shell_request(self, channel: paramiko.Channel) -> bool:
+        if "shell" not in self.emu.channel_kinds:
+            return False
+        self.requests.put(("shell", channel, ""))
+        return True
+
+    def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
+        if "exec" not in self.emu.channel_kinds:
+            return False
+        self.requests.put(("exec", channel, command.decode(errors="replace")))
+        return True
+
+    def check_channel_subsystem_request(self, channel: paramiko.Channel, name: str) -> bool:
+        if f"subsystem:{name}" not in self.emu.channel_kinds:
+            return False
+        self.requests.put(("subsystem", channel, name))
+        return True
+
+
+class SshEmulator(EmulatorBase):
+    """Base of the SSH emulators: listens on 127.0.0.1:<random>, one thread per connection and channel.
+
+    Subclasses set ``channel_kinds`` (``shell``, ``exec``, ``subsystem:<name>``) and implement
+    :meth:`handle_channel`; raising :class:`EmulatorDropped` there closes the whole SSH connection.
+    """
+
+    channel_kinds: frozenset[str] = frozenset()
+
+    def __init__(self, initial_config: str = "", *, host_key: paramiko.PKey | None = None, **kwargs: Any) -> None:
+        super().__init__(initial_config, **kwargs)
+        self.host_key = host_key or process_host_key()
+        self._sock: socket.socket | None = None
+        self._transports: list[paramiko.Transport] = []
+
+    # -- life cycle -------------------------------------------------------------------------------------
+    def start(self) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((LOOPBACK, 0))
+        sock.listen(64)
+        sock.settimeout(0.2)
+        self._sock = sock
+        self.port = sock.getsockname()[1]
+        self.spawn(self._accept_loop, "accept")
+        log.debug("%s emulator %s listening on %s:%d", self.platform, self.hostname, self.host, self.port)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        for transport in list(self._transports):
+            transport.close()
+        self.on_stop()
+        self.join_threads()
+
+    def on_stop(self) -> None:
+        """Hook: cancel timers etc."""
+
+    # -- host keys --------------------------------------------------------------------------------------
+    def known_hosts_line(self) -> str:
+        """The OpenSSH known_hosts line for this emulator (``[127.0.0.1]:port``)."""
+        return f"[{self.host}]:{self.port} {self.host_key.get_name()} {self.host_key.get_base64()}"
+
+    def write_known_hosts(self, path: str | Path) -> Path:
+        """Write a known_hosts file that trusts this emulator's host key."""
+        p = Path(path)
+        p.write_text(self.known_hosts_line() + "\n")
+        return p
+
+    # -- connections ------------------------------------------------------------------------------------
+    def _accept_loop(self) -> None:
+        while not self.stop_event.is_set():
+            sock = self._sock
+            if sock is None:
+                return
+            try:
+                client, _ = sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.spawn(lambda c=client: self._serve(c), "conn")  # type: ignore[misc]
+
+    def _serve(self, client: socket.socket) -> None:
+        transport = paramiko.Transport(client)
+        transport.add_server_key(self.host_key)
+        self._transports.append(transport)
+        server = _Server(self)
+        try:
+            transport.start_server(server=server)
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            log.debug("ssh negotiation failed: %s", type(exc).__name__)
+            transport.close()
+            return
+        try:
+            while transport.is_active() and not self.stop_event.is_set():
+                chan = transport.accept(0.2)
+                if chan is None:
+                    continue
+                try:
+                    kind, channel, arg = server.requests.get(timeout=5)
+                except queue.Empty:
+                    chan.close()
+                    continue
+                self.spawn(lambda k=kind, c=channel, a=arg: self._run_channel(transport, k, c, a), "chan")  # type: ignore[misc]
+        finally:
+            if self.stop_event.is_set():
+                transport.close()
+
+    def _run_channel(self, transport: paramiko.Transport, kind: str, chan: paramiko.Channel, arg: str) -> None:
+        try:
+            self.handle_channel(kind, chan, arg)
+        except EmulatorDropped as exc:
+            log.info("%s emulator %s: dropping the connection (%s)", self.platform, self.hostname, exc)
+            transport.close()
+            return
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            log.debug("channel ended: %s", type(exc).__name__)
+        except Exception:
+            log.exception("%s emulator %s: internal error", self.platform, self.hostname)
+        with contextlib.suppress(OSError, EOFError):
+            chan.close()
+
+    def handle_channel(self, kind: str, chan: paramiko.Channel, arg: str) -> None:  # pragma: no cover
+        raise NotImplementedError
