@@ -1,0 +1,662 @@
+"""One nftables rule (a list of words and ``{ }`` blocks) -> its match condition, statements and verdict.
+
+The matches the auditor models become a :class:`Cond`: ``ip|ip6 saddr|daddr``, ``ip protocol``,
+``ip6 nexthdr``, ``meta l4proto|nfproto|protocol``, ``tcp|udp|sctp|th dport|sport``, ``iifname|oifname|iif|oif``,
+``ct state``, ``tcp flags``, ``icmp|icmpv6 type|code`` (folded into the protocol), each with ``!=``, anonymous
+``{ }`` sets, named ``@sets``, ranges and prefixes. Statements: ``counter``, ``log``, ``comment``, ``limit rate``,
+``add|update @set { key ct count over N }`` / ``{ key limit rate over R/second burst B packets }`` and
+``meter`` (per-source flow control). Verdicts: ``accept``, ``drop``, ``reject``, ``jump``, ``goto``,
+``return``, ``continue``, ``queue``; a verdict map (``vmap``) is reported, not evaluated.
+
+Anything else makes :attr:`NftRule.error` say what was not understood; the caller decides whether that
+matters (only rules with a verdict can change a packet's fate).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+from dataclasses import dataclass, field
+
+from op25b_cfg.audit.parsers._junos_algebra import (
+    ALL_FLAGS,
+    TCP_FLAG_NAMES,
+    AddrSet,
+    Cond,
+    IfSet,
+    Unrepresentable,
+    flags_not,
+    norm_ports,
+    parse_net,
+    port_range,
+    ports_complement,
+)
+from op25b_cfg.audit.parsers._nft_tree import Block, Tok
+from op25b_cfg.netaddr import Network
+from op25b_cfg.rules import ACK, RST, FlagMatch, PortRange
+
+log = logging.getLogger(__name__)
+
+PROTOCOLS = {
+    "icmp": 1,
+    "igmp": 2,
+    "ipencap": 4,
+    "tcp": 6,
+    "egp": 8,
+    "udp": 17,
+    "ipv6": 41,
+    "ipv6-route": 43,
+    "ipv6-frag": 44,
+    "rsvp": 46,
+    "gre": 47,
+    "esp": 50,
+    "ah": 51,
+    "icmpv6": 58,
+    "ipv6-icmp": 58,
+    "ipv6-nonxt": 59,
+    "ipv6-opts": 60,
+    "ospf": 89,
+    "ipip": 94,
+    "pim": 103,
+    "comp": 108,
+    "vrrp": 112,
+    "l2tp": 115,
+    "sctp": 132,
+    "udplite": 136,
+    "dccp": 33,
+}
+_L4 = {"tcp": 6, "udp": 17, "sctp": 132, "udplite": 136, "dccp": 33}
+
+CT_ESTABLISHED: FlagMatch = ((ACK, ACK), (RST, RST))
+"""``ct state established,related`` is modeled as the stateless TCP test ``ack | rst`` (Cisco ``established``)."""
+CT_NEW: FlagMatch = ((ACK | RST, 0),)
+"""``ct state new`` is modeled as the complement: neither ACK nor RST (a connection-opening SYN)."""
+_CT_STATES = frozenset({"new", "established", "related", "invalid", "untracked"})
+_VERDICTS = frozenset({"accept", "drop", "reject", "jump", "goto", "return", "continue", "queue"})
+_LOG_OPTS = frozenset({"prefix", "level", "group", "snaplen", "queue-threshold"})
+_SET_STMT_STOP = _VERDICTS | {"counter", "log", "comment", "limit"}
+_PER_SECOND = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
+
+
+@dataclass
+class FlowSeen:
+    """A per-source flow-control statement found in a rule."""
+
+    max_sessions: int | None = None
+    rate: int | None = None
+    burst: int | None = None
+    v6_length: int = 64
+    per_source: bool = True
+    text: str = ""
+
+
+@dataclass
+class NftRule:
+    """A parsed rule: condition, verdict, statements; ``error`` says what was not understood."""
+
+    line: int
+    text: str
+    cond: Cond = field(default_factory=Cond)
+    verdict: str | None = None  # accept | drop | jump | goto | return | continue | queue | vmap
+    target: str | Block | None = None
+    counter: bool = False
+    log: bool = False
+    comment: str = ""
+    flow: FlowSeen | None = None
+    global_limit: bool = False
+    error: str | None = None
+    src_set: str | None = None
+    dst_set: str | None = None
+
+
+@dataclass
+class NftSet:
+    name: str
+    line: int
+    key: str = ""
+    flags: set[str] = field(default_factory=set)
+    elements: list[str] = field(default_factory=list)
+    concat: bool = False
+    is_map: bool = False
+
+    @property
+    def dynamic(self) -> bool:
+        """Contents change at run time (packet path updates or element timeouts)."""
+        return bool(self.flags & {"dynamic", "timeout"})
+
+
+def elements_of(items: list[Tok | Block]) -> tuple[list[str], bool]:
+    """Element strings of a set literal's items (first word of each element; ``a-b`` ranges kept; ``.``
+    concatenations flagged)."""
+    out: list[str] = []
+    concat = False
+    cur: list[str] = []
+    for it in items:
+        if isinstance(it, Block):
+            concat = True  # nested blocks (maps of sets) are not modeled
+            continue
+        if it.text == "," and not it.quoted:
+            if cur:
+                out.append(cur[0])
+            cur = []
+            continue
+        if it.text == "." and not it.quoted and cur:
+            concat = True
+        cur.append(it.text)
+    if cur:
+        out.append(cur[0])
+    return out, concat
+
+
+class RuleParser:
+    """Parse the words of one rule in the context of its table's sets."""
+
+    def __init__(self, items: list[Tok | Block], sets: dict[str, NftSet], text: str, table_family: str) -> None:
+        self.items = items
+        self.i = 0
+        self.sets = sets
+        self.table_family = table_family
+        first = items[0] if items else None
+        self.rule = NftRule(first.line if first is not None else 0, text)
+        self.cond = Cond()
+
+    # -- word access -----------------------------------------------------------------------------------
+    def peek(self, k: int = 0) -> str | None:
+        j = self.i + k
+        if j < len(self.items):
+            it = self.items[j]
+            return it.text if isinstance(it, Tok) else "{"
+        return None
+
+    def take(self) -> Tok | Block:
+        it = self.items[self.i]
+        self.i += 1
+        return it
+
+    def word(self) -> str:
+        it = self.take()
+        if isinstance(it, Block):
+            raise Unrepresentable("unexpected '{'")
+        return it.text
+
+    def add(self, c: Cond) -> None:
+        r = self.cond.and_(c)
+        self.cond = r if r is not None else _NOTHING
+
+    # -- values ----------------------------------------------------------------------------------------
+    def operand(self) -> tuple[bool, str | None, list[str], str | None]:
+        """(negated, relational op, element strings, set name) of a match value."""
+        neg = False
+        rel: str | None = None
+        w = self.peek()
+        if w in ("!=", "ne"):
+            neg = True
+            self.i += 1
+        elif w in ("==", "eq"):
+            self.i += 1
+        elif w in ("<", ">", "<=", ">=", "lt", "gt", "le", "ge"):
+            rel = {"lt": "<", "gt": ">", "le": "<=", "ge": ">="}.get(w, w)
+            self.i += 1
+        if self.i >= len(self.items):
+            raise Unrepresentable("match without a value")
+        it = self.take()
+        if isinstance(it, Block):
+            vals, concat = elements_of(it.items())
+            if concat:
+                raise Unrepresentable("concatenated set elements are not modeled")
+            return neg, rel, vals, None
+        if it.text.startswith("@") and not it.quoted:
+            name = it.text[1:]
+            s = self.sets.get(name)
+            if s is None:
+                raise Unrepresentable(f"set @{name} is not defined")
+            if s.is_map or s.concat:
+                raise Unrepresentable(f"set @{name} has a concatenated or map type")
+            if s.dynamic:
+                raise Unrepresentable(f"set @{name} is updated at run time; its contents are unknown")
+            return neg, rel, list(s.elements), name
+        vals = [it.text]
+        while self.peek() == "," and self.i + 1 < len(self.items):
+            self.i += 1
+            vals.append(self.word())
+        return neg, rel, vals, None
+
+    # -- main ------------------------------------------------------------------------------------------
+    def parse(self) -> NftRule:
+        try:
+            while self.i < len(self.items):
+                self.step()
+                if self.rule.verdict is not None and self.rule.verdict != "continue" and self.i < len(self.items):
+                    # Words after a verdict: only 'comment' is expected.
+                    if self.peek() == "comment":
+                        continue
+                    raise Unrepresentable(f"'{self.peek()}' after the verdict")
+        except Unrepresentable as exc:
+            self.rule.error = str(exc)
+        except (IndexError, ValueError) as exc:
+            self.rule.error = f"malformed rule ({exc})"
+        self.rule.cond = self.cond
+        return self.rule
+
+    def step(self) -> None:
+        w = self.peek()
+        it = self.items[self.i]
+        if isinstance(it, Block):
+            raise Unrepresentable("unexpected '{'")
+        assert w is not None
+        nxt = self.peek(1)
+        if nxt == "vmap" or (nxt is not None and self.peek(2) == "vmap"):
+            self.rule.verdict = "vmap"
+            raise Unrepresentable("verdict map (vmap) decides the flow; not evaluated")
+        if w in ("ip", "ip6") and nxt in ("saddr", "daddr"):
+            self.i += 2
+            self.addr(4 if w == "ip" else 6, nxt)
+        elif (w == "ip" and nxt == "protocol") or (w == "ip6" and nxt == "nexthdr"):
+            self.i += 2
+            self.add(Cond(family=4 if w == "ip" else 6))
+            self.proto()
+        elif w == "meta" and nxt in ("l4proto", "nfproto", "protocol", "iifname", "oifname", "iif", "oif"):
+            self.i += 2
+            self.meta(nxt)
+        elif w in ("l4proto", "nfproto"):
+            self.i += 1
+            self.meta(w)
+        elif w in _L4 and nxt in ("dport", "sport"):
+            self.i += 2
+            self.add(Cond(protocols=frozenset({_L4[w]})))
+            self.ports(nxt)
+        elif w == "th" and nxt in ("dport", "sport"):
+            self.i += 2
+            self.ports(nxt)
+        elif w == "tcp" and nxt == "flags":
+            self.i += 2
+            self.add(Cond(protocols=frozenset({6})))
+            self.tcp_flags()
+        elif w in ("iifname", "oifname", "iif", "oif"):
+            self.i += 1
+            self.iface(w)
+        elif w == "ct" and nxt == "state":
+            self.i += 2
+            self.ct_state()
+        elif w == "ct" and nxt == "count":
+            raise Unrepresentable("'ct count' outside a set update is not modeled")
+        elif w in ("icmp", "icmpv6") and nxt in ("type", "code"):
+            self.i += 2
+            self.operand()
+            self.add(Cond(family=4 if w == "icmp" else 6, protocols=frozenset({1 if w == "icmp" else 58})))
+        elif w == "counter":
+            self.i += 1
+            self.rule.counter = True
+            while self.peek() in ("packets", "bytes", "name"):
+                self.i += 2
+        elif w == "log":
+            self.i += 1
+            self.rule.log = True
+            self.log_opts()
+        elif w == "comment":
+            self.i += 1
+            self.rule.comment = self.word()
+        elif w == "limit":
+            self.i += 1
+            self.limit_stmt()
+        elif w in ("add", "update") and nxt is not None and nxt.startswith("@"):
+            self.i += 2
+            self.set_update(nxt)
+        elif w == "meter":
+            self.i += 2
+            if self.peek() == "size":
+                self.i += 2
+            self.set_update("meter")
+        elif w in _VERDICTS:
+            self.verdict()
+        elif w in ("notrack", "flow") or (w == "ct" and nxt in ("helper", "mark", "zone", "event")) or w == "meta":
+            self.side_effect()
+        else:
+            raise Unrepresentable(f"expression '{w}' not modeled")
+
+    def side_effect(self) -> None:
+        """``meta mark set X``, ``ct helper set "x"``, ``notrack``, ``flow add @ft``: no effect on the verdict.
+        Anything that is a match (no ``set``) is not modeled."""
+        start = self.i
+        if self.peek() == "notrack":
+            self.i += 1
+            return
+        if self.peek() == "flow":
+            self.i += 3  # flow add|offload @ft
+            return
+        while self.i < len(self.items) and self.peek() != "set":
+            self.i += 1
+            if self.i - start > 3:
+                break
+        if self.peek() != "set":
+            self.i = start
+            raise Unrepresentable(f"expression '{self.peek()} {self.peek(1)}' not modeled")
+        self.i += 1
+        if self.i < len(self.items):
+            self.take()
+        while self.i < len(self.items) and self.peek() not in _SET_STMT_STOP:
+            self.take()
+
+    # -- matches ---------------------------------------------------------------------------------------
+    def addr(self, fam: int, which: str) -> None:
+        if self.peek() in ("&", "and"):
+            raise Unrepresentable("masked address match not modeled")
+        neg, rel, vals, name = self.operand()
+        if rel is not None:
+            raise Unrepresentable("address comparison not modeled")
+        if name is not None and not neg:
+            if which == "saddr":
+                self.rule.src_set = name
+            else:
+                self.rule.dst_set = name
+        nets: list[Network] = []
+        for v in vals:
+            nets.extend(_addr_value(v, fam))
+        aset = AddrSet(None, tuple(nets)) if neg else AddrSet(tuple(nets))
+        self.add(Cond(family=fam, **{"src" if which == "saddr" else "dst": aset}))  # type: ignore[arg-type]
+
+    def proto(self) -> None:
+        neg, rel, vals, _ = self.operand()
+        if rel is not None:
+            raise Unrepresentable("protocol comparison not modeled")
+        nums: set[int] = set()
+        for v in vals:
+            if v.isdigit() and int(v) < 256:
+                nums.add(int(v))
+            elif v in PROTOCOLS:
+                nums.add(PROTOCOLS[v])
+            else:
+                raise Unrepresentable(f"protocol {v!r} not understood")
+        self.add(Cond(protocols=frozenset(range(256)) - nums if neg else frozenset(nums)))
+
+    def meta(self, key: str) -> None:
+        if key == "l4proto":
+            self.proto()
+            return
+        if key in ("iifname", "oifname", "iif", "oif"):
+            self.iface(key)
+            return
+        neg, rel, vals, _ = self.operand()
+        if rel is not None:
+            raise Unrepresentable(f"meta {key} comparison not modeled")
+        fams: set[int] = set()
+        for v in vals:
+            f = {"ipv4": 4, "ipv6": 6, "ip": 4, "ip6": 6}.get(v)
+            if f is None and v not in ("arp", "8021q", "vlan", "bridge", "netdev"):
+                raise Unrepresentable(f"meta {key} {v!r} not understood")
+            if f is not None:
+                fams.add(f)
+        if neg:
+            fams = {4, 6} - fams
+        if not fams:
+            self.cond = _NOTHING
+        elif len(fams) == 1:
+            self.add(Cond(family=fams.pop()))
+
+    def ports(self, which: str) -> None:
+        neg, rel, vals, _ = self.operand()
+        rngs: list[PortRange] = []
+        for v in vals:
+            r = port_range(v)
+            if r is None:
+                raise Unrepresentable(f"port {v!r} not understood")
+            rngs.append(r)
+        if rel is not None:
+            if len(rngs) != 1 or rngs[0].lo != rngs[0].hi:
+                raise Unrepresentable("port comparison not understood")
+            p = rngs[0].lo
+            lo, hi = {"<": (0, p - 1), "<=": (0, p), ">": (p + 1, 65535), ">=": (p, 65535)}[rel]
+            rngs = [PortRange(lo, hi)] if lo <= hi else []
+        result = norm_ports(rngs)
+        if neg:
+            result = ports_complement(result)
+        self.add(Cond(**{"sports" if which == "sport" else "dports": result}))  # type: ignore[arg-type]
+
+    def iface(self, key: str) -> None:
+        neg, rel, vals, _ = self.operand()
+        if rel is not None:
+            raise Unrepresentable("interface comparison not modeled")
+        s = IfSet(tuple(vals), neg)
+        self.add(Cond(iif=s) if key in ("iifname", "iif") else Cond(oif=s))
+
+    def ct_state(self) -> None:
+        neg, rel, vals, _ = self.operand()
+        if rel is not None:
+            raise Unrepresentable("ct state comparison not modeled")
+        states = set(vals)
+        if not states <= _CT_STATES:
+            raise Unrepresentable(f"ct state {','.join(sorted(states - _CT_STATES))} not understood")
+        if neg:
+            states = set(_CT_STATES) - states
+        est = bool(states & {"established", "related"})
+        new = "new" in states
+        if est and new:
+            return
+        if not est and not new:
+            self.cond = _NOTHING  # invalid/untracked only: no packet the audit reasons about
+            return
+        self.add(Cond(flags=CT_ESTABLISHED if est else CT_NEW))
+
+    def tcp_flags(self) -> None:
+        w = self.peek()
+        if w in ("&", "and"):
+            self.i += 1
+            mask = self.flag_expr_words()
+            op = self.word()
+            value = self.flag_expr_words()
+            if op in ("==", "eq"):
+                self.add(Cond(flags=((mask, value & mask),)))
+            elif op in ("!=", "ne"):
+                self.add(Cond(flags=flags_not(((mask, value & mask),))))
+            else:
+                raise Unrepresentable(f"tcp flags operator {op!r}")
+            return
+        neg, rel, vals, _ = self.operand()
+        if rel is not None:
+            raise Unrepresentable("tcp flags comparison not modeled")
+        if self.peek() == "/":
+            # nft >= 1.0 listing form: tcp flags syn / syn,ack  (value / mask)
+            self.i += 1
+            mask_vals = [self.word()]
+            while self.peek() == ",":
+                self.i += 1
+                mask_vals.append(self.word())
+            value = _flag_bits(vals)
+            mask = _flag_bits(mask_vals)
+            fm: FlagMatch = ((mask, value & mask),)
+        elif len(vals) == 1 and "|" not in vals[0]:
+            bits = _flag_bits(vals)
+            fm = ((bits, bits),)
+        else:
+            # A set or list: exact flag values.
+            fm = tuple((ALL_FLAGS, _flag_bits(v.split("|"))) for v in vals)
+        self.add(Cond(flags=flags_not(fm) if neg else fm))
+
+    def flag_expr_words(self) -> int:
+        """``(fin | syn | rst | ack)``, ``syn``, ``0x02`` -> bits."""
+        bits = 0
+        depth = 0
+        while self.i < len(self.items):
+            w = self.peek()
+            assert w is not None
+            stripped = w.strip("()")
+            opens, closes = w.count("("), w.count(")")
+            if stripped in ("", "|"):
+                self.i += 1
+                depth += opens - closes
+                if depth <= 0 and closes:
+                    break
+                continue
+            bits |= _flag_bits([stripped])
+            self.i += 1
+            depth += opens - closes
+            if depth <= 0 and self.peek() != "|":
+                break
+        return bits
+
+    # -- statements ------------------------------------------------------------------------------------
+    def log_opts(self) -> None:
+        while self.i < len(self.items):
+            w = self.peek()
+            if w in _LOG_OPTS:
+                self.i += 2
+            elif w == "flags":
+                self.i += 1
+                while self.i < len(self.items):
+                    x, y = self.peek(), self.peek(1)
+                    if x in ("ip", "tcp") and y in ("options", "sequence", "sequence,options"):
+                        self.i += 2
+                    elif x in ("ether", "all", "skuid", ","):
+                        self.i += 1
+                    else:
+                        break
+            else:
+                return
+
+    def limit_stmt(self) -> None:
+        """A global ``limit rate [over] N/unit [burst M packets]``: not per subscriber."""
+        if self.word() != "rate":
+            raise Unrepresentable("limit without rate")
+        over = self.peek() == "over"
+        if over:
+            self.i += 1
+        _rate, _burst, pps = self.rate()
+        if not over:
+            raise Unrepresentable("'limit rate' without 'over' (verdict applies to packets under the rate)")
+        self.rule.global_limit = True
+        if not pps:
+            self.rule.global_limit = True
+
+    def rate(self) -> tuple[int, int, bool]:
+        """``N/unit [burst M packets]`` or ``N kbytes/second ...`` -> (per second, burst, is packets)."""
+        w = self.word()
+        pps = True
+        if "/" not in w:
+            unit = self.word()
+            pps = False
+            w = w + unit
+        num, _, unit = w.partition("/")
+        num_digits = "".join(ch for ch in num if ch.isdigit())
+        n = int(num_digits) if num_digits else 0
+        secs = _PER_SECOND.get(unit, 1)
+        per_second = math.ceil(n / secs) if n else 0
+        burst = 5
+        if self.peek() == "burst":
+            self.i += 1
+            b = self.word()
+            burst = int(b) if b.isdigit() else 0
+            if self.peek() in ("packets", "bytes", "kbytes", "mbytes") and self.word() != "packets":
+                pps = False
+        return per_second, burst, pps
+
+    def set_update(self, setname: str) -> None:
+        """``add|update @set { KEY ct count over N }`` / ``{ KEY limit rate over R/u burst B packets }``."""
+        if self.i >= len(self.items) or not isinstance(self.items[self.i], Block):
+            raise Unrepresentable(f"set update {setname} without an element")
+        blk = self.take()
+        assert isinstance(blk, Block)
+        words = [it.text for it in blk.items() if isinstance(it, Tok)]
+        flow = FlowSeen(text=" ".join(words))
+        key: list[str] = []
+        j = 0
+        while j < len(words) and words[j] not in ("ct", "limit", "counter", "timeout", "expires"):
+            key.append(words[j])
+            j += 1
+        flow.per_source = len(key) >= 2 and key[0] in ("ip", "ip6") and key[1] == "saddr" and "." not in key
+        if len(key) >= 4 and key[0] == "ip6" and key[2] in ("&", "and"):
+            try:
+                mask = int(ipaddress.IPv6Address(key[3]))
+                plen = bin(mask).count("1")
+                flow.v6_length = plen
+            except ValueError:
+                flow.per_source = False
+        elif key[:2] == ["ip6", "saddr"] and len(key) == 2:
+            flow.v6_length = 128
+        elif len(key) > 2:
+            flow.per_source = False
+        rest = words[j:]
+        found = False
+        k = 0
+        while k < len(rest):
+            if rest[k : k + 3] == ["ct", "count", "over"] and k + 3 < len(rest) and rest[k + 3].isdigit():
+                flow.max_sessions = int(rest[k + 3])
+                found = True
+                k += 4
+            elif rest[k : k + 3] == ["limit", "rate", "over"] and k + 3 < len(rest):
+                sub = RuleParser([Tok(x, self.rule.line) for x in rest[k + 3 :]], {}, "", self.table_family)
+                per_second, burst, pps = sub.rate()
+                if not pps:
+                    raise Unrepresentable("byte-rate limit is not a connection-rate limit")
+                flow.rate, flow.burst = per_second, burst
+                found = True
+                k += 3 + sub.i
+            elif rest[k] in ("counter", "timeout", "expires"):
+                k += 2 if rest[k] != "counter" else 1
+            else:
+                raise Unrepresentable(f"set update element '{' '.join(rest)}' not modeled")
+        if not found:
+            # A plain 'add @set { ip saddr }' only records the source; it changes no verdict.
+            return
+        if self.rule.flow is not None:
+            raise Unrepresentable("two flow-control statements in one rule")
+        self.rule.flow = flow
+
+    def verdict(self) -> None:
+        w = self.word()
+        if w in ("jump", "goto"):
+            it = self.take()
+            self.rule.verdict = w
+            self.rule.target = it if isinstance(it, Block) else it.text
+            return
+        if w == "reject":
+            self.rule.verdict = "drop"
+            if self.peek() == "with":
+                self.i += 1
+                while self.i < len(self.items) and self.peek() not in ("comment",):
+                    self.i += 1
+            return
+        if w == "queue":
+            self.rule.verdict = "queue"
+            raise Unrepresentable("queue: a user-space program decides the verdict")
+        self.rule.verdict = w
+
+
+_NOTHING = Cond(protocols=frozenset())
+"""A condition no packet satisfies."""
+
+
+def _flag_bits(names: list[str]) -> int:
+    bits = 0
+    for n in names:
+        n = n.strip("()").lower()
+        if not n or n == "|":
+            continue
+        if n.startswith("0x") or n.isdigit():
+            bits |= int(n, 0)
+        elif n in TCP_FLAG_NAMES:
+            bits |= TCP_FLAG_NAMES[n]
+        else:
+            raise Unrepresentable(f"tcp flag {n!r} not understood")
+    return bits & ALL_FLAGS
+
+
+def _addr_value(v: str, fam: int) -> list[Network]:
+    """An address, prefix or ``a-b`` range of family ``fam``, as prefixes."""
+    if "-" in v and "/" not in v:
+        lo, _, hi = v.partition("-")
+        try:
+            a, b = ipaddress.ip_address(lo), ipaddress.ip_address(hi)
+        except ValueError:
+            raise Unrepresentable(f"address range {v!r} not understood") from None
+        if a.version != fam or b.version != fam or int(a) > int(b):
+            raise Unrepresentable(f"address range {v!r} not of the expected family")
+        return list(ipaddress.summarize_address_range(a, b))
+    net = parse_net(v)
+    if net is None or net.version != fam:
+        raise Unrepresentable(f"address {v!r} not understood")
+    return [net]
+
+
+def set_flags(words: list[str]) -> set[str]:
+    return {w for w in words if w != ","}

@@ -1,0 +1,456 @@
+"""nftables parser: ``nft list ruleset`` text (and ``nft -f`` files such as op25b renders) -> ParsedConfig.
+
+Model:
+
+* every base chain of type ``filter`` (or ``route``) becomes a :class:`Filter` named ``"<family> <table>
+  <chain>"`` (kind ``nft-chain``, ``hook`` set, ``default`` = its policy; family 4/6 for ``ip``/``ip6``
+  tables, 0 for ``inet``/``bridge``/``netdev``);
+* regular chains are flattened into the base chains that reach them: a ``jump`` conjoins the jump rule's
+  condition with the callee's rules and comes back; ``return`` ends the callee; ``goto`` does not come back.
+  Conditional ``return``/``goto`` are made exact by subtracting their condition from the rules that follow;
+  where that cannot be expressed, an :class:`Unparsed` entry names the base chain (verdict UNKNOWN);
+* each ``forward`` base chain of an ``ip``/``ip6``/``inet`` table gets one :class:`Binding` (kind
+  ``nft-forward``, name ``*``, direction ``in``). nftables runs *every* base chain registered at a hook, in
+  priority order, and a packet is forwarded only if all of them accept it: the engine must require every
+  forward binding to pass the packet. Interface conditions are carried by ``Rule.iifname``/``oifname``;
+* per-source ``ct count over`` / ``limit rate over`` set updates and meters -> ``Action.LIMIT`` rules with a
+  :class:`FlowLimit` (consecutive session and rate rules on the same match are merged) and one
+  :class:`FlowControlSeen` per forward binding and family.
+
+Rules that carry a verdict but contain something not understood (an unknown expression, a verdict map, a
+set filled at run time) are left out and reported as :class:`Unparsed` with the base chain as filter.
+``parse`` never raises.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import re
+from dataclasses import dataclass, field, replace
+
+from op25b_cfg.audit.model import Binding, Filter, FlowControlSeen, ParsedConfig, Unparsed
+from op25b_cfg.audit.parsers._junos_algebra import Cond, Unrepresentable, and_not, to_rules
+from op25b_cfg.audit.parsers._nft_rule import _VERDICTS, NftRule, NftSet, RuleParser, elements_of, set_flags
+from op25b_cfg.audit.parsers._nft_tree import Block, Tok, line_of, parse_tree
+from op25b_cfg.rules import Action, FlowLimit, Rule
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "linux_nftables"
+FAMILIES = frozenset({"ip", "ip6", "inet", "bridge", "arp", "netdev"})
+_FILTER_FAMILY = {"ip": 4, "ip6": 6, "inet": 0, "bridge": 0, "netdev": 0}
+_RULE_FAMILIES = {"ip": (4,), "ip6": (6,), "inet": (4, 6), "bridge": (4, 6), "netdev": (4, 6)}
+_PRIORITY = {"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security": 50, "srcnat": 100, "out": 100}
+MAX_DEPTH = 16
+MAX_RULES = 100_000
+MAX_GUARDS = 512
+
+
+@dataclass
+class Chain:
+    name: str
+    line: int
+    rules: list[list[Tok | Block]] = field(default_factory=list)
+    type: str | None = None
+    hook: str | None = None
+    priority: int = 0
+    policy: str = "accept"
+    comment: str = ""
+
+
+@dataclass
+class Table:
+    family: str
+    name: str
+    line: int
+    chains: dict[str, Chain] = field(default_factory=dict)
+    sets: dict[str, NftSet] = field(default_factory=dict)
+
+
+class _Abort(Exception):
+    """Flattening of one base chain cannot continue exactly."""
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.lines = text.replace("\r", "").split("\n")
+        self.pc = ParsedConfig(PLATFORM)
+        self.tables: dict[tuple[str, str], Table] = {}
+        self.rule_cache: dict[int, NftRule] = {}
+
+    def line_text(self, line: int) -> str:
+        return self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
+
+    def unparsed(self, line: int, reason: str, filt: str | None = None) -> None:
+        self.pc.unparsed.append(Unparsed(line, self.line_text(line), reason, filt))
+
+    # -- structure -------------------------------------------------------------------------------------
+    def run(self) -> ParsedConfig:
+        tree = parse_tree(self.text.replace("\r", ""))
+        for line, reason in tree.problems:
+            self.unparsed(line, reason)
+        for st in tree.stmts:
+            try:
+                self.top(st)
+            except Exception as exc:  # never raise; report the statement
+                log.debug("statement not understood", exc_info=True)
+                self.unparsed(line_of(st), f"statement not understood ({type(exc).__name__})")
+        for table in self.tables.values():
+            for chain in table.chains.values():
+                if chain.hook is None:
+                    continue
+                try:
+                    self.base_chain(table, chain)
+                except Exception as exc:
+                    log.debug("chain %s not understood", chain.name, exc_info=True)
+                    self.unparsed(chain.line, f"chain not understood ({type(exc).__name__})", _qname(table, chain))
+        self.bindings()
+        return self.pc
+
+    def top(self, st: list[Tok | Block]) -> None:
+        words = [it.text for it in st if isinstance(it, Tok)]
+        if not words:
+            return
+        head = words[0]
+        if head == "table":
+            if len(words) < 2 or (words[1] in FAMILIES and len(words) < 3):
+                self.unparsed(line_of(st), "table statement without a name")
+                return
+            fam, name = ("ip", words[1]) if words[1] not in FAMILIES else (words[1], words[2])
+            key = (fam, name)
+            table = self.tables.get(key)
+            if table is None:
+                table = self.tables[key] = Table(fam, name, line_of(st))
+            blk = st[-1]
+            if isinstance(blk, Block):
+                self.table_body(table, blk)
+        elif head == "flush" and words[1:2] == ["ruleset"]:
+            self.tables.clear()
+        elif head in ("delete", "destroy") and words[1:2] == ["table"]:
+            if len(words) < 3 or (words[2] in FAMILIES and len(words) < 4):
+                self.unparsed(line_of(st), "delete table without a name")
+                return
+            fam, name = ("ip", words[2]) if words[2] not in FAMILIES else (words[2], words[3])
+            self.tables.pop((fam, name), None)
+        elif head == "flush" and words[1:2] == ["table"]:
+            names = words[2:4] if len(words) > 3 and words[2] in FAMILIES else ["ip", *words[2:3]]
+            t = self.tables.get((names[0], names[-1]))
+            if t is not None:
+                for c in t.chains.values():
+                    c.rules.clear()
+        else:
+            self.unparsed(line_of(st), f"top-level command '{head}' not evaluated")
+
+    def table_body(self, table: Table, blk: Block) -> None:
+        for st in blk.stmts:
+            words = [it.text for it in st if isinstance(it, Tok)]
+            if not words:
+                continue
+            kind = words[0]
+            inner = st[-1] if isinstance(st[-1], Block) else None
+            if kind == "chain" and len(words) > 1:
+                chain = table.chains.get(words[1])
+                if chain is None:
+                    chain = table.chains[words[1]] = Chain(words[1], line_of(st))
+                if inner is not None:
+                    self.chain_body(chain, inner)
+            elif kind in ("set", "map") and len(words) > 1 and inner is not None:
+                table.sets[words[1]] = self.set_body(words[1], kind == "map", inner, line_of(st))
+            # flags, comment, ct helper/timeout/expectation, flowtable, counter, quota, limit, secmark,
+            # synproxy objects do not decide a verdict by themselves.
+
+    def set_body(self, name: str, is_map: bool, blk: Block, line: int) -> NftSet:
+        s = NftSet(name, line, is_map=is_map)
+        for st in blk.stmts:
+            words = [it.text for it in st if isinstance(it, Tok)]
+            if not words:
+                continue
+            if words[0] in ("type", "typeof"):
+                s.key = " ".join(words[1:])
+                s.concat = " . " in f" {s.key} " or ":" in words
+            elif words[0] == "flags":
+                s.flags |= set_flags(words[1:])
+            elif words[0] == "elements":
+                inner = st[-1]
+                if isinstance(inner, Block):
+                    els, concat = elements_of(inner.items())
+                    s.elements.extend(els)
+                    s.concat = s.concat or concat
+        return s
+
+    def chain_body(self, chain: Chain, blk: Block) -> None:
+        for st in blk.stmts:
+            words = [it.text for it in st if isinstance(it, Tok)]
+            if not words:
+                continue
+            if words[0] == "type" and "hook" in words:
+                chain.type = words[1] if len(words) > 1 else None
+                i = words.index("hook")
+                chain.hook = words[i + 1] if i + 1 < len(words) else None
+                if "priority" in words:
+                    chain.priority = _priority(words[words.index("priority") + 1 :])
+            elif words[0] == "policy" and len(words) > 1:
+                chain.policy = words[1]
+            elif words[0] == "comment" and len(words) == 2 and len(st) == 2:
+                chain.comment = words[1]
+            elif words[0] in ("device", "devices"):
+                continue
+            else:
+                chain.rules.append(st)
+
+    # -- rules and flattening --------------------------------------------------------------------------
+    def rule(self, table: Table, st: list[Tok | Block]) -> NftRule:
+        key = id(st)
+        r = self.rule_cache.get(key)
+        if r is None:
+            line = line_of(st)
+            r = RuleParser(st, table.sets, self.line_text(line), table.family).parse()
+            if r.error is not None and r.verdict is None and _has_verdict(st):
+                r.verdict = "unknown"
+            self.rule_cache[key] = r
+        return r
+
+    def base_chain(self, table: Table, chain: Chain) -> None:
+        qname = _qname(table, chain)
+        if table.family == "arp":
+            return
+        if chain.type not in ("filter", "route"):
+            self.pc.notes.append(f"{qname}: {chain.type} chain at hook {chain.hook} not audited")
+            return
+        default = Action.DENY if chain.policy == "drop" else Action.PERMIT
+        filt = Filter(qname, _FILTER_FAMILY[table.family], [], default, chain.line, "nft-chain", chain.hook)
+        self.pc.filters[(filt.family, qname)] = filt
+        out: list[Rule] = []
+        try:
+            self.flatten(table, chain, [Cond()], 0, (chain.name,), out, qname)
+        except _Abort as exc:
+            line, reason = exc.args
+            self.unparsed(line, reason, qname)
+        filt.rules = _merge_limits(out)
+
+    def flatten(
+        self,
+        table: Table,
+        chain: Chain | Block,
+        guards: list[Cond],
+        depth: int,
+        path: tuple[str, ...],
+        out: list[Rule],
+        qname: str,
+    ) -> None:
+        """Append the rules of ``chain`` under the disjoint conditions ``guards`` to ``out``."""
+        stmts = chain.rules if isinstance(chain, Chain) else chain.stmts
+        cname = chain.name if isinstance(chain, Chain) else path[-1]
+        fams = _RULE_FAMILIES.get(table.family, (4, 6))
+        for st in stmts:
+            if not guards:
+                return
+            r = self.rule(table, st)
+            if r.verdict is None:
+                continue  # no verdict: cannot change the packet's fate
+            if r.error is not None:
+                if r.verdict in ("continue",):
+                    continue
+                self.unparsed(r.line, f"chain {cname}: {r.error}", qname)
+                if r.verdict in ("return", "goto", "jump"):
+                    raise _Abort(r.line, f"chain {cname}: cannot follow the rule's {r.verdict}")
+                continue
+            try:
+                conds = [c for g in guards if (c := g.and_(r.cond)) is not None]
+            except Unrepresentable as exc:
+                raise _Abort(r.line, f"chain {cname}: {exc}") from None
+            if r.verdict in ("accept", "drop"):
+                action = Action.PERMIT if r.verdict == "accept" else Action.DENY
+                limit: FlowLimit | None = None
+                if r.flow is not None or r.global_limit:
+                    if action is not Action.DENY:
+                        self.unparsed(r.line, f"chain {cname}: flow limit with verdict accept not modeled", qname)
+                        continue
+                    action = Action.LIMIT
+                    if r.flow is not None and r.flow.per_source:
+                        f = r.flow
+                        limit = FlowLimit(f.max_sessions, f.rate or 0, f.burst or 0, f.v6_length)
+                    else:
+                        self.pc.notes.append(f"line {r.line}: limit is not per source (not per subscriber)")
+                self.emit(conds, action, fams, r, cname, out, limit)
+            elif r.verdict == "continue":
+                continue
+            elif r.verdict in ("jump", "goto"):
+                target = r.target
+                sub: Chain | Block | None
+                if isinstance(target, Block):
+                    sub, sub_path = target, (*path, f"{cname}/anonymous")
+                else:
+                    sub = table.chains.get(str(target))
+                    sub_path = (*path, str(target))
+                    if sub is None:
+                        raise _Abort(r.line, f"chain {cname}: {r.verdict} to undefined chain {target}")
+                    if str(target) in path:
+                        raise _Abort(r.line, f"chain {cname}: {r.verdict} loop through {target}")
+                if depth + 1 > MAX_DEPTH:
+                    raise _Abort(r.line, f"chain {cname}: jumps nested deeper than {MAX_DEPTH}")
+                if conds:
+                    self.flatten(table, sub, conds, depth + 1, sub_path, out, qname)
+                if r.verdict == "goto":
+                    guards = self.subtract(guards, r, cname)
+            elif r.verdict == "return":
+                guards = self.subtract(guards, r, cname)
+            else:
+                self.unparsed(r.line, f"chain {cname}: verdict '{r.verdict}' not modeled", qname)
+            if len(out) > MAX_RULES:
+                raise _Abort(r.line, f"more than {MAX_RULES} rules after flattening jumps")
+
+    def subtract(self, guards: list[Cond], r: NftRule, cname: str) -> list[Cond]:
+        """Guards minus a rule's condition (the packets that left the chain there)."""
+        if r.cond == Cond():
+            return []
+        try:
+            res = and_not(guards, r.cond)
+        except Unrepresentable as exc:
+            raise _Abort(
+                r.line, f"chain {cname}: conditional {r.verdict} cannot be flattened exactly ({exc})"
+            ) from None
+        if len(res) > MAX_GUARDS:
+            raise _Abort(r.line, f"chain {cname}: conditional {r.verdict} too complex to flatten")
+        return res
+
+    def emit(
+        self,
+        conds: list[Cond],
+        action: Action,
+        fams: tuple[int, ...],
+        r: NftRule,
+        cname: str,
+        out: list[Rule],
+        limit: FlowLimit | None,
+    ) -> None:
+        for c in conds:
+            try:
+                out.extend(
+                    to_rules(
+                        c,
+                        action,
+                        fams,
+                        name=cname,
+                        line=r.line,
+                        text=r.text,
+                        log_=r.log,
+                        counter="counter" if r.counter else None,
+                        remark=r.comment,
+                        limit=limit,
+                        src_set=r.src_set,
+                        dst_set=r.dst_set,
+                    )
+                )
+            except Unrepresentable as exc:
+                raise _Abort(r.line, f"chain {cname}: {exc}") from None
+
+    # -- bindings --------------------------------------------------------------------------------------
+    def bindings(self) -> None:
+        fwd: list[tuple[int, Table, Chain]] = []
+        for table in self.tables.values():
+            if table.family not in ("ip", "ip6", "inet"):
+                continue
+            for chain in table.chains.values():
+                if chain.hook == "forward" and chain.type == "filter":
+                    fwd.append((chain.priority, table, chain))
+        fwd.sort(key=lambda t: t[0])
+        if len(fwd) > 1:
+            self.pc.notes.append(
+                f"{len(fwd)} forward base chains: a packet is forwarded only if every one of them accepts it"
+            )
+        for _prio, table, chain in fwd:
+            qname = _qname(table, chain)
+            fam = _FILTER_FAMILY[table.family]
+            self.pc.bindings.append(Binding("nft-forward", "*", "in", fam, (qname,), chain.line))
+            filt = self.pc.filters.get((fam, qname))
+            if filt is None:
+                continue
+            seen: dict[int, FlowControlSeen] = {}
+            for rule in filt.rules:
+                if rule.action is not Action.LIMIT or rule.limit is None:
+                    continue
+                fc = seen.get(rule.family)
+                if fc is None:
+                    fc = seen[rule.family] = FlowControlSeen(
+                        "nft-forward", "*", "in", rule.family, line=rule.line, text=rule.text
+                    )
+                    self.pc.flow.append(fc)
+                lim = rule.limit
+                if lim.max_sessions is not None and fc.max_sessions is None:
+                    fc.max_sessions = lim.max_sessions
+                if lim.new_per_second and fc.new_per_second is None:
+                    fc.new_per_second, fc.burst = lim.new_per_second, lim.burst
+
+
+def _merge_limits(rules: list[Rule]) -> list[Rule]:
+    """Merge a session-cap LIMIT rule and a rate LIMIT rule that follow each other on the same match."""
+    out: list[Rule] = []
+    for r in rules:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and r.action is Action.LIMIT
+            and prev.action is Action.LIMIT
+            and r.limit is not None
+            and prev.limit is not None
+            and replace(r, limit=None, line=None, text="", remark="")
+            == replace(prev, limit=None, line=None, text="", remark="")
+        ):
+            a, b = prev.limit, r.limit
+            merged = FlowLimit(
+                a.max_sessions if a.max_sessions is not None else b.max_sessions,
+                a.new_per_second or b.new_per_second,
+                a.burst if a.new_per_second else b.burst,
+                a.ipv6_subscriber_length
+                if a.max_sessions is not None or a.new_per_second
+                else b.ipv6_subscriber_length,
+            )
+            out[-1] = replace(prev, limit=merged)
+            continue
+        out.append(r)
+    return out
+
+
+def _has_verdict(st: list[Tok | Block]) -> bool:
+    return any(isinstance(it, Tok) and not it.quoted and (it.text in _VERDICTS or it.text == "vmap") for it in st)
+
+
+def _qname(table: Table, chain: Chain) -> str:
+    return f"{table.family} {table.name} {chain.name}"
+
+
+def _priority(words: list[str]) -> int:
+    """``filter``, ``-150``, ``dstnat + 10`` -> a number."""
+    total = 0
+    sign = 1
+    for w in words:
+        if w == "+":
+            sign = 1
+        elif w == "-":
+            sign = -1
+        elif re.fullmatch(r"-?\d+", w):
+            total += sign * int(w)
+        elif w in _PRIORITY:
+            total += sign * _PRIORITY[w]
+        else:
+            break
+    return total
+
+
+def parse(text: str) -> ParsedConfig:
+    """Parse ``nft list ruleset`` output (or an ``nft -f`` file). Never raises."""
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _Parser(text).run()
+    except Exception as exc:  # last resort: a parser reports, it does not raise
+        log.debug("nftables parser failed", exc_info=True)
+        pc = ParsedConfig(PLATFORM)
+        pc.unparsed.append(Unparsed(0, "", f"parser error ({type(exc).__name__}); ruleset not evaluated"))
+        return pc
+    finally:
+        if gc_was_enabled:
+            gc.enable()
