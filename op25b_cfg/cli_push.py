@@ -1,5 +1,277 @@
-"""`op25b push` commands (thin: logic lives in importable modules). Registered on the main app."""
+"""`op25b push` (thin: the workflow lives in op25b_cfg.push). Registered on the main app."""
 
 from __future__ import annotations
 
-from op25b_cfg.cli import app  # noqa: F401
+import json
+import threading
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from op25b_cfg.changelog import DEFAULT_CHANGELOG
+from op25b_cfg.cli import (
+    EXIT_ERROR,
+    DeviceOpt,
+    FilterOpt,
+    InventoryOpt,
+    VerboseOpt,
+    _fail,
+    _load,
+    _setup_logging,
+    app,
+    err,
+    out,
+)
+from op25b_cfg.connection.base import ConnectOptions, Session
+from op25b_cfg.connection.credentials import for_device, load_credentials, os_user
+from op25b_cfg.connection.factory import make_session, quiet_library_logs
+from op25b_cfg.errors import Op25bError, PushError
+from op25b_cfg.inventory import Device
+from op25b_cfg.push import (
+    DEFAULT_BACKUP_DIR,
+    DEFAULT_CONFIRM_TIMEOUT,
+    DeviceResult,
+    Outcome,
+    PushOptions,
+    ctrl_c_sets,
+    default_auditor,
+    run_push,
+)
+from op25b_cfg.window import check_window, parse_window
+
+PUSH_HELP = (
+    "Put the OP25B intent on devices: dry-run (show the diff) unless --commit."
+    "\n\nPer device: back up the running config, load only the OP25B part as a merge candidate, diff; with"
+    " --commit: commit with the platform's revert timer, audit the new running config, confirm only if"
+    " COMPLIANT, otherwise roll back; then remove old OP25B filter versions nothing uses any more."
+    "\n\nCredentials: OP25B_USERNAME / OP25B_PASSWORD (/ OP25B_SECRET) or a prompt; never inventory files."
+    "\n\nExit codes: 0 every device ok (unchanged, dry-run or committed); 1 a device failed, was rolled back or"
+    " was skipped (Ctrl-C, window closed); 2 bad input or a refusal before any device was touched (inventory,"
+    " --window syntax, outside the change window without --force, no credentials, change log not writable)."
+)
+
+
+class PushFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+_STYLE = {
+    Outcome.UNCHANGED: "dim",
+    Outcome.DRY_RUN: "cyan",
+    Outcome.COMMITTED: "green",
+    Outcome.ROLLED_BACK: "yellow",
+    Outcome.FAILED: "red",
+    Outcome.SKIPPED: "magenta",
+}
+
+
+def _print_diffs(results: list[DeviceResult]) -> None:
+    for r in results:
+        if not (r.diff or r.cleanup_diff):
+            continue
+        out.rule(f"{r.device} ({r.platform})", style="cyan")
+        for text in (r.diff, r.cleanup_diff):
+            if text:
+                out.print(text, markup=False, highlight=False)
+
+
+def _table(results: list[DeviceResult], title: str) -> Table:
+    table = Table(title=title)
+    for col in ("device", "platform", "result", "changed", "diff", "old removed", "verdict", "state"):
+        table.add_column(col, overflow="fold")
+    for r in results:
+        table.add_row(
+            r.device,
+            r.platform,
+            f"[{_STYLE[r.outcome]}]{r.outcome}[/]",
+            "yes" if r.changed else "no",
+            str(r.diff_lines),
+            str(len(r.cleanup_removed)) if r.cleanup_removed else ("preview" if r.cleanup_diff else "-"),
+            r.verdict or "-",
+            Text(r.state),
+        )
+    return table
+
+
+def _print_errors(results: list[DeviceResult]) -> None:
+    for r in results:
+        if r.error:
+            head = "" if r.error.startswith(r.device) else f"{r.device}: "
+            out.print(Text.assemble((head, "bold"), (r.error, "red")))
+
+
+def _driver_args(items: list[str]) -> dict[str, object]:
+    """``KEY=VALUE`` strings as napalm optional_args (whole numbers and true/false converted)."""
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise PushError(f"--driver-arg {item!r}: write KEY=VALUE, e.g. --driver-arg transport=http")
+        value: object = raw
+        if raw.lower() in ("true", "false"):
+            value = raw.lower() == "true"
+        elif raw.isdigit():
+            value = int(raw)
+        out[key.strip()] = value
+    return out
+
+
+@app.command(help=PUSH_HELP)
+def push(
+    inventory: InventoryOpt = Path("inventory"),
+    device: DeviceOpt = None,
+    filter_: FilterOpt = None,
+    commit: Annotated[bool, typer.Option("--commit", help="Apply the change (default: dry-run, diff only).")] = False,
+    confirm_timeout: Annotated[
+        int,
+        typer.Option(
+            "--confirm-timeout",
+            min=0,
+            max=7200,
+            help="Seconds of the device revert timer (ios/junos: whole minutes, rounded up); 0: no timer.",
+        ),
+    ] = DEFAULT_CONFIRM_TIMEOUT,
+    window: Annotated[
+        str | None,
+        typer.Option(
+            "--window",
+            help="Change window, e.g. 'Sat 01:00-05:00 Asia/Tokyo' or 'Mon-Fri 23:00-02:00 UTC' ([DAYS] HH:MM-HH:MM"
+            " ZONE; ';' separates several). --commit outside it is refused.",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Commit even outside the --window.")] = False,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, max=500, help="Devices in parallel.")] = 10,
+    backup_dir: Annotated[
+        Path, typer.Option("--backup-dir", help="Raw running-config backups (files mode 0600).")
+    ] = DEFAULT_BACKUP_DIR,
+    changelog: Annotated[
+        Path, typer.Option("--changelog", help="Append-only JSON-lines change log.")
+    ] = DEFAULT_CHANGELOG,
+    cleanup: Annotated[
+        bool, typer.Option("--cleanup/--no-cleanup", help="Remove old OP25B filter versions nothing uses any more.")
+    ] = True,
+    username: Annotated[
+        str | None, typer.Option("--username", "-u", help="Device login (default: OP25B_USERNAME or inventory).")
+    ] = None,
+    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Connect/command timeout, seconds.")] = 30.0,
+    known_hosts: Annotated[
+        Path | None, typer.Option("--known-hosts", help="known_hosts file (default ~/.ssh/known_hosts).")
+    ] = None,
+    verify_host_key: Annotated[
+        bool,
+        typer.Option(
+            "--verify-host-key/--no-verify-host-key",
+            help="Check SSH host keys (and eAPI TLS certificates); opting out is for labs only.",
+        ),
+    ] = True,
+    ssh_config: Annotated[Path | None, typer.Option("--ssh-config", help="OpenSSH client config file.")] = None,
+    port: Annotated[int | None, typer.Option("--port", min=1, max=65535, help="Override every device's port.")] = None,
+    driver_arg: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--driver-arg",
+            help="Extra napalm optional_args KEY=VALUE (repeatable), e.g. transport=http for an eAPI lab emulator.",
+        ),
+    ] = None,
+    show_diff: Annotated[
+        bool | None, typer.Option("--show-diff/--no-show-diff", help="Print each device's diff (default: yes).")
+    ] = None,
+    fmt: Annotated[PushFormat, typer.Option("--format", help="table (default) or json (op25b.push/1).")] = (
+        PushFormat.table
+    ),
+    verbose: VerboseOpt = False,
+) -> None:
+    _setup_logging(verbose)
+    quiet_library_logs(verbose)
+    try:
+        _, devices = _load(inventory, device, filter_)
+        if not devices:
+            err.print("error: no device selected", highlight=False)
+            raise typer.Exit(EXIT_ERROR)
+        win = parse_window(window) if window else None
+        status = check_window(win, force) if commit else (f"dry-run; window '{win}' not enforced" if win else "")
+        creds = load_credentials(username=username)
+        if commit:
+            default_auditor()
+        opts = PushOptions(
+            commit=commit,
+            confirm_timeout=confirm_timeout,
+            workers=workers,
+            backup_dir=backup_dir,
+            changelog=changelog,
+            cleanup=cleanup,
+            window=win,
+            force=force,
+            os_user=os_user(),
+            username=creds.username,
+        )
+        connect = ConnectOptions(
+            timeout=timeout,
+            verify_host_key=verify_host_key,
+            known_hosts=str(known_hosts) if known_hosts else None,
+            port=port,
+            ssh_config=str(ssh_config) if ssh_config else None,
+            driver_args=_driver_args(driver_arg or []),
+        )
+    except Op25bError as exc:
+        raise _fail(exc) from None
+    if status:
+        err.print(status, highlight=False, markup=False)
+    if not verify_host_key:
+        err.print("[yellow]warning:[/] host keys are NOT verified (--no-verify-host-key)", highlight=False)
+
+    def factory(d: Device) -> Session:
+        return make_session(d, for_device(creds, d, override_username=bool(username)), connect)
+
+    stop = threading.Event()
+    progress = Progress(
+        TextColumn("[bold]push[/] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=fmt is PushFormat.json or not err.is_terminal,
+    )
+    try:
+        with progress, ctrl_c_sets(stop, lambda msg: err.print(f"[yellow]{msg}[/]", highlight=False)):
+            bar = progress.add_task("commit" if commit else "dry-run", total=len(devices))
+            report = run_push(
+                devices,
+                opts,
+                factory,
+                stop=stop,
+                on_done=lambda r: progress.update(bar, advance=1, description=f"{r.device}: {r.outcome}"),
+            )
+    except Op25bError as exc:
+        raise _fail(exc) from None
+
+    if fmt is PushFormat.json:
+        print(
+            json.dumps(
+                {
+                    "schema": "op25b.push/1",
+                    "run_id": report.run_id,
+                    "commit": report.commit,
+                    "summary": report.summary(),
+                    "exit_code": report.exit_code,
+                    "devices": [r.to_dict() for r in report.results],
+                },
+                indent=2,
+            )
+        )
+    else:
+        if show_diff is None or show_diff:
+            _print_diffs(report.results)
+        mode = "COMMIT" if commit else "dry-run (nothing changed; --commit to apply)"
+        out.print(_table(report.results, f"op25b push: {mode}"))
+        _print_errors(report.results)
+        out.print(report.summary(), highlight=False)
+        out.print(f"change log: {changelog}   backups: {backup_dir}/<device>/", highlight=False)
+    raise typer.Exit(report.exit_code)

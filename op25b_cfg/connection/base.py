@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from op25b_cfg.inventory import Device
@@ -30,6 +30,9 @@ class ConnectOptions:
     verify_host_key: bool = True
     known_hosts: str | None = None  # path; None = ~/.ssh/known_hosts
     port: int | None = None  # overrides the inventory port (lab/emulators)
+    ssh_config: str | None = None  # OpenSSH client config file (paramiko/ncclient read it)
+    # Extra driver arguments (napalm optional_args, e.g. {"transport": "http"} for an eAPI emulator).
+    driver_args: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
 class Session(abc.ABC):

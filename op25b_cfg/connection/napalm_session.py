@@ -1,0 +1,395 @@
+"""A :class:`~op25b_cfg.connection.base.Session` over a napalm driver: ``ios``, ``iosxr``, ``junos``, ``eos``.
+
+What each call does on the device (napalm 5):
+
+=============  ==========================================================================================
+get_running    ``get_config(retrieve="running")["running"]``
+load_candidate ``load_merge_candidate(config=text)`` (merge, never replace: unrelated config is untouched)
+diff           ``compare_config()``
+commit         ``commit_config(revert_in=s)`` on ios (needs ``archive``), eos (configure session commit
+               timer) and junos (commit confirmed); iosxr has no revert timer and commits plainly
+confirm        ``confirm_commit()`` when a timed commit is pending, else nothing
+rollback       ``rollback()`` (ios ``configure revert now`` while a timer runs; eos session abort; junos
+               ``rollback 1`` + commit; iosxr ``rollback configuration last 1``)
+discard        ``discard_config()``
+=============  ==========================================================================================
+
+Host keys are verified by default (``ConnectOptions.verify_host_key``): SSH drivers reject an unknown or
+changed key, reading ``~/.ssh/known_hosts`` or ``ConnectOptions.known_hosts``. junos goes through PyEZ and
+ncclient, which napalm does not give a host-key switch, so the session sets PyEZ's ``hostkey_verify`` and,
+for a custom known_hosts file, writes a private ssh_config naming it. eos over eAPI/HTTPS verifies the TLS
+certificate against the system CAs (``ConnectOptions.driver_args['ca_file']`` for a private CA).
+
+Every exception of napalm, netmiko, paramiko, ncclient, PyEZ or pyeapi is mapped by :func:`map_exception`
+to :class:`~op25b_cfg.errors.ConnectionError_` (reach, log in, talk) or :class:`~op25b_cfg.errors.PushError`
+(a config step was refused), with a message naming device, step and cause and never containing a secret.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import math
+import shutil
+import socket
+import ssl
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from op25b_cfg.connection.base import ConnectOptions, Credentials, Session
+from op25b_cfg.connection.credentials import scrub
+from op25b_cfg.errors import ConnectionError_, Op25bError, PushError
+from op25b_cfg.platforms import get_platform
+
+if TYPE_CHECKING:
+    from op25b_cfg.inventory import Device
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DRIVERS = ("ios", "iosxr", "junos", "eos")
+TIMER_DRIVERS = frozenset({"ios", "eos", "junos"})
+"""Drivers whose ``commit_config`` takes ``revert_in`` (checked in napalm 5 source: iosxr raises
+NotImplementedError)."""
+IOS_TIMER_MAX = 120 * 60
+
+_AUTH = {
+    "AuthenticationException",
+    "NetmikoAuthenticationException",
+    "ConnectAuthError",
+    "AuthenticationError",
+    "PasswordRequiredException",
+    "BadAuthenticationType",
+}
+_UNKNOWN_KEY = {"SSHUnknownHostError"}
+_BAD_KEY = {"BadHostKeyException"}
+_TIMEOUT = {
+    "NetmikoTimeoutException",
+    "ConnectTimeoutError",
+    "TimeoutError",
+    "timeout",
+    "RpcTimeoutError",
+    "TimeoutExpiredError",
+    "ReadTimeout",
+    "CommandTimeoutException",
+}
+_REFUSED = {"ConnectRefusedError", "NoValidConnectionsError", "ConnectionRefusedError", "ConnectUnknownHostError"}
+_CLOSED = {
+    "ConnectionClosedException",
+    "SessionCloseError",
+    "ConnectClosedError",
+    "EOFError",
+    "BrokenPipeError",
+    "ConnectionResetError",
+    "ConnectionAbortedError",
+    "TransportError",
+    "SSHError",
+    "ReadException",
+    "WriteException",
+}
+_CONNECTION = {"ConnectionException", "ConnectError", "ConnectionError", "NetmikoBaseException", "ProbeError"}
+_CONFIG = {
+    "MergeConfigException",
+    "ReplaceConfigException",
+    "ConfigLoadError",
+    "CommandError",
+    "CommitError",
+    "CommitConfirmException",
+    "CommandErrorException",
+    "LockError",
+    "UnlockError",
+    "SessionLockedException",
+    "RpcError",
+    "ConfigInvalidException",
+    "InvalidInputError",
+    "XMLCLIError",
+    "NotImplementedError",
+}
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it wraps (``__cause__``, ``__context__``, PyEZ ``_orig``), outermost first."""
+    out: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and cur not in out and len(out) < 8:
+        out.append(cur)
+        nxt = getattr(cur, "_orig", None)
+        cur = nxt if isinstance(nxt, BaseException) else (cur.__cause__ or cur.__context__)
+    return out
+
+
+def _names(exc: BaseException) -> set[str]:
+    return {c.__name__ for c in type(exc).__mro__}
+
+
+def _short(exc: BaseException, creds: Credentials | None, limit: int = 300) -> str:
+    from op25b_cfg.changelog import redact_text
+
+    text = " ".join(str(exc).split())
+    if text in ("", "None"):
+        return ""
+    for boilerplate in (" Common causes of this problem are:", " Device settings:"):
+        text = text.split(boilerplate)[0]
+    text = redact_text(scrub(text, creds))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def map_exception(
+    exc: BaseException,
+    step: str,
+    where: str,
+    creds: Credentials | None = None,
+    timeout: float | None = None,
+) -> Op25bError:
+    """One op25b error for a library exception raised during ``step`` on the device ``where``.
+
+    ConnectionError_ for reach/login/host-key/timeouts/dropped sessions, PushError for a refused config step.
+    The message never contains the password or enable secret (they are scrubbed even when a library echoes
+    them) and passes through the redactor.
+    """
+    if isinstance(exc, Op25bError):
+        return exc
+    chain = _chain(exc)
+    names: set[str] = set()
+    for c in chain:
+        names |= _names(c)
+    parts: list[str] = []
+    for c in chain[:3]:
+        t = _short(c, creds)
+        if t and t != "None" and not any(t in p for p in parts):
+            parts = [p for p in parts if p not in t] + [t]
+    text = "; ".join(parts) or type(exc).__name__
+    low = text.lower()
+    prefix = f"{where}: {step} failed"
+    if names & _BAD_KEY:
+        return ConnectionError_(
+            f"{prefix}: the SSH host key does NOT match known_hosts (possible man-in-the-middle, or the device was"
+            " replaced). Fix: verify the new key out of band, then update known_hosts"
+        )
+    if names & _UNKNOWN_KEY or "not found in known_hosts" in low or "unknown host key" in low:
+        return ConnectionError_(
+            f"{prefix}: the SSH host key is not in known_hosts. Fix: add it after checking its fingerprint"
+            " (ssh-keyscan -p PORT HOST >> ~/.ssh/known_hosts, or --known-hosts FILE), or pass"
+            " --no-verify-host-key for a lab"
+        )
+    if names & _AUTH or "authentication fail" in low or ("401" in low and "unauthorized" in low):
+        user = creds.username if creds else "?"
+        return ConnectionError_(
+            f"{prefix}: authentication failed for user '{user}'. Fix: check OP25B_USERNAME / OP25B_PASSWORD"
+        )
+    if names & _TIMEOUT or "timed out" in low or "timeout" in low:
+        after = f" after {timeout:g}s" if timeout else ""
+        return ConnectionError_(f"{prefix}: timed out{after} ({text}). Fix: check reachability or raise --timeout")
+    if names & _REFUSED or isinstance(exc, socket.gaierror):
+        return ConnectionError_(
+            f"{prefix}: cannot connect ({text}). Fix: check hostname, port and that the"
+            " management service (SSH / NETCONF / eAPI) is enabled"
+        )
+    if names & _CLOSED:
+        return ConnectionError_(f"{prefix}: the connection was lost ({text})")
+    if names & _CONFIG:
+        return PushError(f"{prefix}: the device refused it ({text})")
+    if names & _CONNECTION or isinstance(exc, OSError):
+        return ConnectionError_(f"{prefix}: {text}")
+    return PushError(f"{prefix}: {type(exc).__name__}: {text}")
+
+
+def revert_in_for(driver: str, seconds: int) -> int:
+    """The ``revert_in`` napalm accepts for ``driver`` closest to ``seconds``, never shorter.
+
+    ios and junos count whole minutes (rounded up here); ios allows 1-120 minutes.
+
+    >>> revert_in_for("junos", 90), revert_in_for("ios", 10), revert_in_for("eos", 45), revert_in_for("ios", 99999)
+    (120, 60, 45, 7200)
+    """
+    if driver in ("ios", "junos"):
+        s = max(60, math.ceil(seconds / 60) * 60)
+        return min(s, IOS_TIMER_MAX) if driver == "ios" else s
+    return max(1, seconds)
+
+
+class NapalmSession(Session):
+    """One napalm driver connection to one device. ``driver`` defaults to the platform's napalm driver."""
+
+    def __init__(self, device: Device, creds: Credentials, opts: ConnectOptions, driver: str | None = None) -> None:
+        super().__init__(device, creds, opts)
+        name = driver or get_platform(device.platform).napalm_driver
+        if name not in DRIVERS:
+            raise ConnectionError_(
+                f"{device.name}: platform {device.platform} has no napalm driver op25b supports"
+                f" (got {name!r}; supported: {', '.join(DRIVERS)})"
+            )
+        self.driver_name: str = name
+        self._driver: Any = None
+        self._tmpdir: Path | None = None
+        self._timer_pending = False
+
+    # ------------------------------------------------------------------ helpers
+
+    @property
+    def where(self) -> str:
+        port = self.opts.port or self.device.port
+        return f"{self.device.name} ({self.device.hostname}{f':{port}' if port else ''}, napalm {self.driver_name})"
+
+    @property
+    def has_revert_timer(self) -> bool:
+        return self.driver_name in TIMER_DRIVERS
+
+    def _call(self, step: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if self._driver is None and step != "connect":
+            raise ConnectionError_(f"{self.where}: {step} failed: the session is not open")
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            err = map_exception(exc, step, self.where, self.creds, self.opts.timeout)
+            log.info("%s", err)
+            raise err from None
+
+    def _ssh_args(self) -> dict[str, Any]:
+        """netmiko arguments (napalm passes them through optional_args) for ios, iosxr and eos-over-ssh."""
+        o = self.opts
+        args: dict[str, Any] = {
+            "ssh_strict": o.verify_host_key,
+            "system_host_keys": o.verify_host_key and not o.known_hosts,
+            "alt_host_keys": bool(o.verify_host_key and o.known_hosts),
+            "alt_key_file": o.known_hosts or "",
+            "conn_timeout": o.timeout,
+            "auth_timeout": o.timeout,
+            "banner_timeout": o.timeout,
+            "allow_agent": False,
+            "use_keys": False,
+        }
+        if o.ssh_config:
+            args["ssh_config_file"] = o.ssh_config
+        return args
+
+    def _junos_ssh_config(self) -> str | None:
+        """An ssh_config for PyEZ/ncclient naming the known_hosts file (they take no known_hosts argument)."""
+        o = self.opts
+        if not (o.verify_host_key and o.known_hosts):
+            return o.ssh_config
+        self._tmpdir = Path(tempfile.mkdtemp(prefix="op25b-ssh-"))
+        cfg = self._tmpdir / "ssh_config"
+        text = f"Host *\n    UserKnownHostsFile {Path(o.known_hosts).expanduser().resolve()}\n"
+        if o.ssh_config:
+            text += "\n" + Path(o.ssh_config).expanduser().read_text(encoding="utf-8")
+        cfg.write_text(text, encoding="utf-8")
+        cfg.chmod(0o600)
+        return str(cfg)
+
+    def optional_args(self) -> dict[str, Any]:
+        """The napalm ``optional_args`` for this driver and these options (secrets included: never log)."""
+        o = self.opts
+        port = o.port or self.device.port
+        extra = dict(o.driver_args)
+        if self.driver_name == "eos" and extra.get("transport", "https") != "ssh" and not o.port and port == 22:
+            port = None  # the inventory's SSH port (22, nornir's default) is not the eAPI port
+        args: dict[str, Any] = {}
+        d = self.driver_name
+        if d in ("ios", "iosxr"):
+            args.update(self._ssh_args())
+            if d == "ios" and self.creds.secret:
+                args["secret"] = self.creds.secret
+        elif d == "eos":
+            transport = extra.get("transport", "https")
+            args["transport"] = transport
+            if transport == "ssh":
+                args.update(self._ssh_args())
+            elif transport == "https":
+                ca = extra.pop("ca_file", None)
+                if o.verify_host_key:
+                    args["context"] = ssl.create_default_context(cafile=ca)
+                else:
+                    args["context"] = ssl._create_unverified_context()
+            if self.creds.secret:
+                args["enable_password"] = self.creds.secret
+        elif d == "junos":
+            cfg = self._junos_ssh_config()
+            if cfg:
+                args["ssh_config_file"] = cfg
+        if port:
+            args["port"] = port
+        args.update(extra)
+        return args
+
+    # ------------------------------------------------------------------ Session
+
+    def open(self) -> None:
+        """Connect and log in with the napalm driver (host key verified unless opted out)."""
+        if self._driver is not None:
+            return
+        try:
+            napalm = importlib.import_module("napalm")
+            cls = napalm.get_network_driver(self.driver_name)
+        except Exception as exc:  # napalm missing or broken install
+            raise ConnectionError_(f"{self.where}: napalm driver {self.driver_name} unavailable ({exc})") from None
+        try:
+            driver = self._call(
+                "connect",
+                cls,
+                hostname=self.device.hostname,
+                username=self.creds.username,
+                password=self.creds.password,
+                timeout=int(max(1, math.ceil(self.opts.timeout))),
+                optional_args=self.optional_args(),
+            )
+            if self.driver_name == "junos":
+                # napalm does not pass PyEZ's hostkey_verify; PyEZ defaults it to False.
+                driver.device._hostkey_verify = self.opts.verify_host_key
+            self._call("connect", driver.open)
+        except Op25bError:
+            self._cleanup_tmp()
+            raise
+        self._driver = driver
+        log.info("%s: connected", self.where)
+
+    def _cleanup_tmp(self) -> None:
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+    def close(self) -> None:
+        """Disconnect; never raises. (eos: closing aborts an unconfirmed configure session.)"""
+        drv, self._driver = self._driver, None
+        if drv is not None:
+            with contextlib.suppress(Exception):
+                drv.close()
+        self._cleanup_tmp()
+
+    def get_running(self) -> str:
+        cfg = self._call("get running config", self._driver.get_config, retrieve="running")
+        return str(cfg.get("running", "")) if isinstance(cfg, dict) else ""
+
+    def load_candidate(self, text: str) -> None:
+        self._call("load merge candidate", self._driver.load_merge_candidate, config=text)
+
+    def diff(self) -> str:
+        return str(self._call("compare config", self._driver.compare_config) or "")
+
+    def discard(self) -> None:
+        self._call("discard candidate", self._driver.discard_config)
+
+    def commit(self, revert_seconds: int | None) -> None:
+        """Commit; with ``revert_seconds`` on ios/eos/junos the device reverts by itself unless confirmed.
+        On iosxr ``revert_seconds`` is ignored (no timer): the caller audits and rolls back explicitly."""
+        if revert_seconds and self.has_revert_timer:
+            revert = revert_in_for(self.driver_name, revert_seconds)
+            self._timer_pending = True
+            self._call(f"commit (revert timer {revert}s)", self._driver.commit_config, revert_in=revert)
+        else:
+            self._timer_pending = False
+            self._call("commit", self._driver.commit_config)
+
+    def confirm(self) -> None:
+        if not self._timer_pending:
+            return
+        self._call("confirm commit", self._driver.confirm_commit)
+        self._timer_pending = False
+
+    def rollback(self) -> None:
+        self._call("rollback", self._driver.rollback)
+        self._timer_pending = False

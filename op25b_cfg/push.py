@@ -1,0 +1,856 @@
+"""``op25b push``: put the OP25B intent on devices safely, one nornir task per device.
+
+Per device (dry-run unless ``commit``)::
+
+    render intent ──> connect ──> read running, back it up (backups/<device>/<UTC>.cfg, mode 0600)
+      ──> load ONLY the OP25B part as a merge candidate ──> diff
+          no diff ......... discard; "unchanged" (no commit ever happens without a diff)
+          dry-run ......... discard; show the diff and the old-filter removal that would follow
+          --commit ........ commit with the platform's revert timer (ios archive, eos, junos; iosxr none)
+                            ──> read running again ──> audit it (op25b_cfg.audit.engine.audit_text)
+                                COMPLIANT ──> confirm          anything else ──> rollback
+      ──> make-before-break clean-up (commit mode): old versioned OP25B objects no longer referenced by
+          anything are removed as a second small change (same commit / audit / confirm cycle)
+
+Make-before-break: filter names carry the intent's version (``OP25B-V4-<version>``), so the candidate creates
+the new filter and re-points the attachment in one merge; the old filter stays until nothing uses it. There
+is never a moment with the attachment pointing at nothing. A re-run after any partial failure converges:
+no diff means no commit, and left-over old filters are removed by the clean-up step.
+
+Concurrency: a nornir :class:`~nornir.plugins.runners.ThreadedRunner` with ``workers`` threads. One device
+failing never stops the others. :func:`run_push` checks a :class:`threading.Event` (set by Ctrl-C) and the
+change window before each device starts: once set, no new device starts and in-flight ones finish (or roll
+back). Every device ends with one :class:`DeviceResult` and one change-log line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import re
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from op25b_cfg.changelog import ChangeLog, redact_text, sha256
+from op25b_cfg.errors import Op25bError, PushError
+from op25b_cfg.platforms import get_platform
+from op25b_cfg.rules import build_plan
+from op25b_cfg.window import ChangeWindow
+
+if TYPE_CHECKING:
+    from op25b_cfg.audit.model import DeviceReport
+    from op25b_cfg.connection.base import Session
+    from op25b_cfg.inventory import Attachment, Device
+
+log = logging.getLogger(__name__)
+
+SessionFactory = Callable[["Device"], "Session"]
+Auditor = Callable[["Device", str, str], "DeviceReport"]
+DEFAULT_BACKUP_DIR = Path("backups")
+DEFAULT_CONFIRM_TIMEOUT = 300
+
+
+class Outcome(StrEnum):
+    UNCHANGED = "unchanged"  # no diff: nothing was committed
+    DRY_RUN = "dry-run"  # diff shown, candidate discarded
+    COMMITTED = "committed"  # committed, audited COMPLIANT, confirmed
+    ROLLED_BACK = "rolled-back"  # committed, audit not COMPLIANT, rolled back to the old config
+    FAILED = "failed"  # an error; ``state`` says where the device was left
+    SKIPPED = "skipped"  # never started (Ctrl-C, change window closed)
+
+
+@dataclass
+class PushOptions:
+    """Everything :func:`run_push` needs besides the devices and the sessions."""
+
+    commit: bool = False
+    confirm_timeout: int = DEFAULT_CONFIRM_TIMEOUT  # seconds of revert timer (0: no timer)
+    workers: int = 10
+    backup_dir: Path = DEFAULT_BACKUP_DIR
+    changelog: Path | None = None
+    cleanup: bool = True  # remove old, unreferenced OP25B objects after a confirmed change
+    window: ChangeWindow | None = None
+    force: bool = False  # ignore the change window
+    os_user: str = ""
+    username: str = ""  # the device login used (for the change log)
+
+
+@dataclass
+class DeviceResult:
+    """What happened on one device. ``diff`` and ``cleanup_diff`` are already redacted."""
+
+    device: str
+    platform: str
+    hostname: str = ""
+    outcome: Outcome = Outcome.FAILED
+    version: str = ""
+    diff: str = ""
+    cleanup_diff: str = ""
+    cleanup_removed: list[str] = field(default_factory=list)
+    verdict: str | None = None
+    error: str = ""
+    state: str = ""
+    backup: str = ""
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        """True for every outcome that makes the exit code 1."""
+        return self.outcome in (Outcome.FAILED, Outcome.ROLLED_BACK) or bool(self.error)
+
+    @property
+    def changed(self) -> bool:
+        """True when the device's configuration was changed and kept."""
+        return (self.outcome is Outcome.COMMITTED and bool(self.diff)) or bool(self.cleanup_removed)
+
+    @property
+    def diff_lines(self) -> int:
+        return count_diff_lines(self.diff)
+
+    @property
+    def cleanup_lines(self) -> int:
+        return count_diff_lines(self.cleanup_diff)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "device": self.device,
+            "platform": self.platform,
+            "hostname": self.hostname,
+            "result": str(self.outcome),
+            "changed": self.changed,
+            "failed": self.failed,
+            "version": self.version,
+            "diff_lines": self.diff_lines,
+            "diff": self.diff,
+            "cleanup_lines": self.cleanup_lines,
+            "cleanup_diff": self.cleanup_diff,
+            "cleanup_removed": list(self.cleanup_removed),
+            "verdict": self.verdict,
+            "state": self.state,
+            "error": self.error,
+            "backup": self.backup,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class PushReport:
+    """The results of one run, in inventory order."""
+
+    results: list[DeviceResult]
+    commit: bool
+    run_id: str
+    interrupted: bool = False
+    window_closed: bool = False
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[DeviceResult]:
+        return [r for r in self.results if r.failed]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every device ended well, 1 when one failed, rolled back, or was skipped."""
+        bad = self.failed or any(r.outcome is Outcome.SKIPPED for r in self.results)
+        return 1 if bad else 0
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.results:
+            out[str(r.outcome)] = out.get(str(r.outcome), 0) + 1
+        return out
+
+    def summary(self) -> str:
+        c = self.counts()
+        parts = [f"{n} {k}" for k, n in sorted(c.items())]
+        changed = sum(1 for r in self.results if r.changed)
+        mode = "commit" if self.commit else "dry-run"
+        text = f"{len(self.results)} device(s), {mode}: " + ", ".join(parts) + f"; {changed} changed"
+        if self.interrupted:
+            text += "; interrupted (no new device started after Ctrl-C)"
+        if self.window_closed:
+            text += "; the change window closed during the run"
+        return text
+
+
+def count_diff_lines(diff: str) -> int:
+    """Changed lines in a diff: lines starting with ``+``/``-`` (not ``+++``/``---`` headers); a diff
+    without markers counts its non-empty, non-comment lines."""
+    if not diff.strip():
+        return 0
+    marked = [ln for ln in diff.splitlines() if ln[:1] in "+-" and not ln.startswith(("+++", "---")) and ln[1:].strip()]
+    if marked:
+        return len(marked)
+    return sum(1 for ln in diff.splitlines() if ln.strip() and not ln.lstrip().startswith(("!", "#", "[edit")))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Old OP25B objects: find them in a running config, decide which are unreferenced, render their removal.
+
+OBJECT_NAME = re.compile(r"OP25B-[A-Z0-9]+(?:-[A-Z0-9]+)*?-(?P<version>[0-9a-f]{8})")
+_CISCO_DEFS = re.compile(
+    r"^(?P<kind>ip access-list(?: extended| standard)?|ipv4 access-list|ipv6 access-list|class-map(?: match-any|"
+    r" match-all)?|policy-map)\s+(?P<name>\S+)\s*$"
+)
+_JUNOS_DEFS = re.compile(r"^(?P<kind>filter|prefix-list|policer)\s+(?P<name>\S+)$")
+_CISCO_ORDER = {"policy-map": 0, "class-map": 1}
+_JUNOS_ORDER = {"filter": 0, "policer": 1, "prefix-list": 2}
+
+
+@dataclass(frozen=True)
+class ConfigLine:
+    """One meaningful line of a running config with the headers of the blocks that enclose it."""
+
+    index: int
+    text: str
+    parents: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OldObject:
+    """An OP25B object of another version: its name, kind and the command that removes it."""
+
+    name: str
+    kind: str
+    version: str
+    remove: str
+    first: int  # line range [first, last] of its definition in the running config
+    last: int
+
+
+def _cisco_lines(text: str) -> list[ConfigLine]:
+    out: list[ConfigLine] = []
+    stack: list[tuple[int, str]] = []
+    for i, raw in enumerate(text.splitlines()):
+        line = raw.rstrip()
+        body = line.strip()
+        if not body or body.startswith("!") or body == "end":
+            if line[:1] == "!" or body == "end":
+                stack = []
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        out.append(ConfigLine(i, body, tuple(h for _, h in stack)))
+        stack.append((indent, body))
+    return out
+
+
+def _junos_lines(text: str) -> list[ConfigLine]:
+    out: list[ConfigLine] = []
+    stack: list[str] = []
+    in_comment = False
+    for i, raw in enumerate(text.splitlines()):
+        body = raw.strip()
+        if in_comment:
+            in_comment = "*/" not in body
+            continue
+        if body.startswith("/*"):
+            in_comment = "*/" not in body
+            continue
+        if not body or body.startswith(("#", "##")):
+            continue
+        body = body.split(" ## ")[0].strip()
+        for prefix in ("inactive: ", "replace: ", "protect: "):
+            if body.startswith(prefix):
+                body = body[len(prefix) :]
+        if body == "}":
+            if stack:
+                stack.pop()
+            continue
+        if body.endswith("{"):
+            header = body[:-1].strip()
+            out.append(ConfigLine(i, header, tuple(stack)))
+            stack.append(header)
+        else:
+            out.append(ConfigLine(i, body.rstrip(";").strip(), tuple(stack)))
+    return out
+
+
+def _block_end(lines: list[ConfigLine], pos: int) -> int:
+    """Index into ``lines`` of the last line inside the block whose header is ``lines[pos]``."""
+    depth = len(lines[pos].parents)
+    header_path = (*lines[pos].parents, lines[pos].text)
+    end = pos
+    for j in range(pos + 1, len(lines)):
+        if len(lines[j].parents) > depth and lines[j].parents[: depth + 1] == header_path:
+            end = j
+        else:
+            break
+    return end
+
+
+def _definitions(platform: str, lines: list[ConfigLine]) -> list[tuple[int, int, str, str]]:
+    """(first, last, kind, name) of every OP25B object definition, as positions into ``lines``."""
+    out = []
+    junos = platform == "juniper_junos"
+    for pos, ln in enumerate(lines):
+        if junos:
+            m = _JUNOS_DEFS.match(ln.text)
+            if not m or not ln.parents or ln.parents[0] not in ("firewall", "policy-options"):
+                continue
+        else:
+            if ln.parents:
+                continue
+            m = _CISCO_DEFS.match(ln.text)
+            if not m:
+                continue
+        if not OBJECT_NAME.fullmatch(m["name"]):
+            continue
+        out.append((pos, _block_end(lines, pos), m["kind"], m["name"]))
+    return out
+
+
+def _attachment_context(platform: str, parents: tuple[str, ...], attach: Sequence[Attachment]) -> bool:
+    """True when a line with these enclosing headers sits in one of the intended attachments (which the
+    candidate re-points, so its reference to an old filter will be gone after the commit)."""
+    for att in attach:
+        if platform == "juniper_junos":
+            if att.kind == "dynamic-profile" and parents[:2] == ("dynamic-profiles", att.name):
+                return True
+            if att.kind == "unit":
+                ifd, _, unit = att.name.rpartition(".")
+                for k in range(len(parents) - 1):
+                    if parents[k] == ifd and parents[k + 1] == f"unit {unit}":
+                        return True
+        else:
+            for h in parents:
+                words = h.split()
+                if len(words) >= 2 and words[0] in ("interface", "type") and words[-1] == att.name:
+                    return True
+    return False
+
+
+def old_objects(
+    platform: str, running: str, keep_version: str, assume_repointed: Sequence[Attachment] = ()
+) -> list[OldObject]:
+    """OP25B objects of a version other than ``keep_version`` that nothing outside themselves references,
+    in the order they can be removed (users before the things they use).
+
+    References from inside other removable objects do not count (an old class-map used only by an old
+    policy-map goes with it). ``assume_repointed``: references from these attachments are ignored (the
+    dry-run preview: the candidate re-points them). Linux nftables replaces its whole table: always [].
+    """
+    if platform == "linux_nftables":
+        return []
+    junos = platform == "juniper_junos"
+    lines = _junos_lines(running) if junos else _cisco_lines(running)
+    defs = [d for d in _definitions(platform, lines) if OBJECT_NAME.fullmatch(d[3])]
+    cands = {i: d for i, d in enumerate(defs) if (m := OBJECT_NAME.fullmatch(d[3])) and m["version"] != keep_version}
+    patterns = {i: re.compile(rf"(?<![\w-]){re.escape(d[3])}(?![\w-])") for i, d in cands.items()}
+    changed = True
+    while changed:
+        changed = False
+        inside: set[int] = set()
+        for first, last, _, _ in cands.values():
+            inside.update(range(first, last + 1))
+        for i in list(cands):
+            pat = patterns[i]
+            for pos, ln in enumerate(lines):
+                if pos in inside or not pat.search(ln.text):
+                    continue
+                if assume_repointed and _attachment_context(platform, ln.parents, assume_repointed):
+                    continue
+                del cands[i]
+                changed = True
+                break
+            if changed:
+                break
+    out = []
+    for first, last, kind, name in cands.values():
+        version = OBJECT_NAME.fullmatch(name)["version"]  # type: ignore[index]
+        if junos:
+            path = " ".join(lines[first].parents)
+            remove = f"delete {path} {kind} {name}"
+        elif kind.startswith("class-map"):
+            remove = f"no class-map {name}"
+        else:
+            remove = f"no {kind} {name}"
+        short = (
+            kind if junos or kind == "policy-map" else "class-map" if kind.startswith("class-map") else "access-list"
+        )
+        out.append(OldObject(name, short, version, remove, lines[first].index, lines[last].index))
+    order = _JUNOS_ORDER if junos else _CISCO_ORDER
+    out.sort(key=lambda o: (order.get(o.kind, 9), o.first))
+    return out
+
+
+def removal_config(platform: str, objects: Sequence[OldObject]) -> str:
+    """The merge candidate that removes ``objects`` ('' for none)."""
+    if not objects:
+        return ""
+    lines = [o.remove for o in objects]
+    if platform != "juniper_junos":
+        lines.append("end")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Backups
+
+
+def write_backup(backup_dir: Path, device: str, text: str, when: datetime | None = None) -> Path:
+    """Write the raw running config to ``backup_dir/<device>/<UTC timestamp>.cfg``.
+
+    The file is created with mode 0600 (directories 0700): it is the exact config, secrets included, so it
+    can be restored; op25b never prints it unredacted. Never overwrites: a clash gets a ``-N`` suffix.
+    """
+    when = when or datetime.now(UTC)
+    folder = backup_dir / device
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with contextlib.suppress(OSError):
+            os.chmod(folder, 0o700)
+        stamp = when.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+        for n in range(1000):
+            path = folder / (f"{stamp}.cfg" if n == 0 else f"{stamp}-{n}.cfg")
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                continue
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            return path
+    except OSError as exc:
+        raise PushError(f"{device}: backup to {folder} failed ({exc.strerror or exc}); nothing was changed") from None
+    raise PushError(f"{device}: backup to {folder} failed (too many backups in the same second)")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The per-device workflow
+
+
+def default_auditor() -> Auditor:
+    """:func:`op25b_cfg.audit.engine.audit_text`; PushError when the auditor is not installed."""
+    try:
+        from op25b_cfg.audit import engine
+    except ImportError as exc:  # pragma: no cover - only in a broken install
+        raise PushError(
+            f"the auditor cannot be imported ({exc}); --commit needs it for the post-change audit"
+        ) from None
+    fn = getattr(engine, "audit_text", None)
+    if fn is None:
+        raise PushError("the auditor (op25b_cfg.audit.engine.audit_text) is not available; --commit needs it")
+    auditor: Auditor = fn
+    return auditor
+
+
+def _op25b_lines(text: str) -> list[str]:
+    """The lines of a config that concern OP25B (for 'did the commit apply?' checks)."""
+    return [ln.strip() for ln in text.splitlines() if "OP25B" in ln]
+
+
+class _Step(Exception):
+    """Internal: ends the workflow of one device with a filled-in result."""
+
+
+class DevicePush:
+    """The workflow for one device. ``run()`` never raises: every error ends in the returned result."""
+
+    def __init__(
+        self, device: Device, open_session: SessionFactory, opts: PushOptions, auditor: Auditor | None
+    ) -> None:
+        self.device = device
+        self.open_session = open_session
+        self.opts = opts
+        self.auditor = auditor
+        self.platform = get_platform(device.platform)
+        self.timer = opts.confirm_timeout if (self.platform.commit_confirm and opts.confirm_timeout > 0) else None
+        self.result = DeviceResult(device.name, device.platform, device.hostname)
+        self.session: Session | None = None
+        self.running_before = ""
+
+    # -------------------------------------------------------------- helpers
+
+    def _fail(self, error: str, state: str, outcome: Outcome = Outcome.FAILED) -> _Step:
+        self.result.outcome = outcome
+        self.result.error = error
+        self.result.state = state
+        return _Step()
+
+    def _revert_note(self) -> str:
+        return f"the device's revert timer restores the old config within {self.timer}s" if self.timer else ""
+
+    def _audit(self, text: str, source: str) -> tuple[str | None, str]:
+        """(verdict, problem) of ``text``; verdict None when the audit itself failed."""
+        assert self.auditor is not None
+        try:
+            report = self.auditor(self.device, text, source)
+        except Op25bError as exc:
+            return None, f"post-change audit failed: {exc}"
+        except Exception as exc:  # a bug in the auditor must not leave the change unconfirmed and unreported
+            log.exception("%s: auditor crashed", self.device.name)
+            return None, f"post-change audit crashed: {type(exc).__name__}"
+        verdict = str(report.verdict)
+        if verdict != "COMPLIANT":
+            codes = sorted({str(f.code) for f in report.findings if str(f.severity) in ("critical", "high")})
+            detail = report.error or ", ".join(codes) or "see op25b audit"
+            return verdict, f"post-change audit: {verdict} ({detail})"
+        return verdict, ""
+
+    # -------------------------------------------------------------- phases
+
+    def _commit_cycle(self, label: str, before: str) -> tuple[bool, str]:
+        """Commit the loaded candidate, audit, confirm or roll back. Returns (kept, running after).
+
+        Raises _Step with the result filled in when the change was not kept.
+        """
+        s = self.session
+        assert s is not None
+        try:
+            s.commit(self.timer)
+        except Op25bError as exc:
+            raise self._fail(f"{label}: {exc}", self._state_after_failed_commit(before)) from None
+        try:
+            after = s.get_running()
+        except Op25bError as exc:
+            after = ""
+            verdict, problem = None, f"cannot read the config after the commit: {exc}"
+        else:
+            verdict, problem = self._audit(after, f"push:{label}")
+        self.result.verdict = verdict
+        if verdict == "COMPLIANT":
+            try:
+                s.confirm()
+            except Op25bError as exc:
+                state = f"not confirmed: {self._revert_note()}" if self.timer else "new config (confirm failed)"
+                raise self._fail(f"{label}: {exc}", state) from None
+            return True, after
+        # Not compliant (or unknown): back to the old config.
+        try:
+            s.rollback()
+        except Op25bError as exc:
+            if self.timer:
+                state = f"rollback failed; not confirmed, so {self._revert_note()}"
+            else:
+                state = f"NEW CONFIG ACTIVE AND NOT VERIFIED: rollback failed; restore {self.result.backup}"
+            raise self._fail(f"{label}: {problem}; rollback failed: {exc}", state) from None
+        raise self._fail(f"{label}: {problem}; rolled back", self._verify_old(before), Outcome.ROLLED_BACK)
+
+    def _verify_old(self, before: str) -> str:
+        s = self.session
+        assert s is not None
+        try:
+            now = s.get_running()
+        except Op25bError:
+            return "old config (rolled back; not re-read)"
+        if _op25b_lines(now) == _op25b_lines(before):
+            return "old config (rolled back, verified)"
+        return f"UNKNOWN: OP25B lines differ from before after rollback; compare with {self.result.backup}"
+
+    def _state_after_failed_commit(self, before: str) -> str:
+        """Where is the device after a commit raised? Read it; roll back if the change landed."""
+        s = self.session
+        assert s is not None
+        try:
+            now = s.get_running()
+        except Op25bError:
+            if self.timer:
+                return f"unknown (connection lost); not confirmed, so {self._revert_note()}"
+            return f"UNKNOWN (connection lost during commit, no revert timer): check it; backup {self.result.backup}"
+        if _op25b_lines(now) == _op25b_lines(before):
+            return "old config (the commit did not apply)"
+        try:
+            s.rollback()
+        except Op25bError:
+            if self.timer:
+                return f"partly applied, rollback failed; not confirmed, so {self._revert_note()}"
+            return f"UNKNOWN (partly applied, rollback failed): restore {self.result.backup}"
+        return self._verify_old(before)
+
+    def _cleanup(self, running: str) -> None:
+        """Remove old, unreferenced OP25B objects (commit mode, after the intent is in place)."""
+        objs = old_objects(self.device.platform, running, self.result.version)
+        if not objs:
+            return
+        s = self.session
+        assert s is not None
+        text = removal_config(self.device.platform, objs)
+        try:
+            s.load_candidate(text)
+            diff = s.diff()
+        except Op25bError as exc:
+            with contextlib.suppress(Op25bError):
+                s.discard()
+            self.result.error = f"removing old filters: {exc}"
+            self.result.state = "new config (old filters not removed; re-run to retry)"
+            return
+        if not diff.strip():
+            with contextlib.suppress(Op25bError):
+                s.discard()
+            return
+        self.result.cleanup_diff = redact_text(diff)
+        outcome = self.result.outcome
+        try:
+            self._commit_cycle("remove old filters", running)
+        except _Step:
+            # The intent itself is confirmed; only the clean-up did not stick.
+            self.result.outcome = outcome
+            self.result.state = "new config (old filters not removed; re-run to retry)"
+            return
+        self.result.cleanup_removed = [o.name for o in objs]
+
+    def _preview_cleanup(self, running: str) -> None:
+        objs = old_objects(self.device.platform, running, self.result.version, assume_repointed=self.device.attach)
+        if objs:
+            self.result.cleanup_diff = redact_text(
+                "! after the change is confirmed, old OP25B objects no longer referenced are removed:\n"
+                + removal_config(self.device.platform, objs)
+            )
+            self.result.cleanup_removed = []
+
+    def _steps(self) -> None:
+        r, opts = self.result, self.opts
+        try:
+            plan = build_plan(self.device)
+            r.version = plan.version
+            candidate = self.platform.render(self.device, plan)
+        except Op25bError as exc:
+            raise self._fail(f"render: {exc}", "untouched (not connected)") from None
+        try:
+            self.session = self.open_session(self.device)
+            self.session.open()
+        except Op25bError as exc:
+            raise self._fail(str(exc), "untouched (not connected)") from None
+        s = self.session
+        try:
+            before = s.get_running()
+        except Op25bError as exc:
+            raise self._fail(str(exc), "untouched") from None
+        self.running_before = before
+        try:
+            r.backup = str(write_backup(opts.backup_dir, self.device.name, before))
+        except PushError as exc:
+            raise self._fail(str(exc), "untouched") from None
+        try:
+            s.load_candidate(candidate)
+            diff = s.diff()
+        except Op25bError as exc:
+            with contextlib.suppress(Op25bError):
+                s.discard()
+            raise self._fail(str(exc), "old config (candidate discarded, nothing committed)") from None
+        r.diff = redact_text(diff.strip())
+        if not diff.strip() or not opts.commit:
+            try:
+                s.discard()
+            except Op25bError as exc:
+                raise self._fail(str(exc), "old config (nothing committed)") from None
+            r.outcome = Outcome.UNCHANGED if not diff.strip() else Outcome.DRY_RUN
+            r.state = "old config" if diff.strip() else "intent already in place"
+            if not opts.commit:
+                self._preview_cleanup(before)
+            elif opts.cleanup:
+                self._cleanup(before)
+            return
+        r.state = "committing"
+        _, after = self._commit_cycle("apply intent", before)
+        r.outcome = Outcome.COMMITTED
+        r.state = "new config (confirmed)" if self.timer else "new config"
+        if opts.cleanup:
+            self._cleanup(after)
+
+    def run(self) -> DeviceResult:
+        t0 = time.monotonic()
+        try:
+            self._steps()
+        except _Step:
+            pass
+        except Exception as exc:  # a bug in op25b must not stop the other devices
+            log.exception("%s: internal error", self.device.name)
+            self.result.outcome = Outcome.FAILED
+            self.result.error = f"internal error: {type(exc).__name__}: {exc}"
+            self.result.state = self.result.state or "unknown"
+        finally:
+            if self.session is not None:
+                self.session.close()
+            self.result.seconds = time.monotonic() - t0
+        return self.result
+
+
+def push_device(
+    device: Device, open_session: SessionFactory, opts: PushOptions, auditor: Auditor | None = None
+) -> DeviceResult:
+    """Run the push workflow on one device (see the module doc). Never raises."""
+    if opts.commit and auditor is None:
+        auditor = default_auditor()
+    return DevicePush(device, open_session, opts, auditor).run()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Running many devices
+
+
+@contextlib.contextmanager
+def ctrl_c_sets(event: threading.Event, notify: Callable[[str], None] | None = None) -> Iterator[None]:
+    """While active, the first Ctrl-C (SIGINT) sets ``event`` instead of raising KeyboardInterrupt: no new
+    device starts, in-flight ones finish or roll back. A second Ctrl-C raises KeyboardInterrupt (unconfirmed
+    changes then revert by their device timers). Only installs a handler in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if event.is_set():
+            raise KeyboardInterrupt
+        event.set()
+        if notify:
+            notify(
+                "interrupted: starting no new device; in-flight devices finish or roll back"
+                " (Ctrl-C again to abort at once)"
+            )
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _skipped(device: Device, why: str) -> DeviceResult:
+    return DeviceResult(device.name, device.platform, device.hostname, Outcome.SKIPPED, state=f"untouched ({why})")
+
+
+def run_push(
+    devices: Sequence[Device],
+    opts: PushOptions,
+    open_session: SessionFactory,
+    *,
+    auditor: Auditor | None = None,
+    stop: threading.Event | None = None,
+    on_start: Callable[[Device], None] | None = None,
+    on_done: Callable[[DeviceResult], None] | None = None,
+    now: Callable[[], datetime] | None = None,
+) -> PushReport:
+    """Push to every device through nornir's threaded runner with ``opts.workers`` threads.
+
+    ``stop`` (set by Ctrl-C, see :func:`ctrl_c_sets`) and the change window are checked before each device
+    starts. Every finished device gets a change-log line (when ``opts.changelog`` is set) and an ``on_done``
+    call. Raises only for errors that stop the whole run before any device is touched (auditor missing,
+    change log not writable).
+    """
+    from nornir.core import Nornir
+    from nornir.core.inventory import Defaults, Groups, Host, Hosts, Inventory
+    from nornir.core.task import Result, Task
+    from nornir.plugins.runners import ThreadedRunner
+
+    stop = stop or threading.Event()
+    now = now or (lambda: datetime.now(UTC))
+    if opts.commit and auditor is None:
+        auditor = default_auditor()
+    changelog = ChangeLog(opts.changelog) if opts.changelog else None
+    if changelog is not None:
+        changelog.prepare()
+    run_id = uuid.uuid4().hex[:12]
+    by_name = {d.name: d for d in devices}
+    if len(by_name) != len(devices):
+        raise PushError("the same device is selected twice")
+    window_closed = threading.Event()
+
+    def log_result(res: DeviceResult) -> None:
+        if changelog is None or res.outcome is Outcome.SKIPPED:
+            return
+        changelog.append(
+            {
+                "ts": now().astimezone(UTC).isoformat(),
+                "run_id": run_id,
+                "os_user": opts.os_user,
+                "username": opts.username,
+                "device": res.device,
+                "hostname": res.hostname,
+                "platform": res.platform,
+                "mode": "commit" if opts.commit else "dry-run",
+                "result": str(res.outcome),
+                "verdict": res.verdict,
+                "version": res.version,
+                "diff_sha256": sha256(res.diff),
+                "diff_lines": res.diff_lines,
+                "cleanup_sha256": sha256(res.cleanup_diff),
+                "cleanup_lines": res.cleanup_lines,
+                "cleanup_removed": res.cleanup_removed,
+                "state": res.state,
+                "error": res.error,
+                "backup": res.backup,
+            }
+        )
+
+    def task(t: Task) -> Result:
+        dev = by_name[t.host.name]
+        if stop.is_set():
+            res = _skipped(dev, "interrupted before it started")
+        elif opts.commit and opts.window is not None and not opts.force and not opts.window.contains(now()):
+            window_closed.set()
+            res = _skipped(dev, f"change window '{opts.window}' closed before it started")
+        else:
+            if on_start:
+                on_start(dev)
+            res = DevicePush(dev, open_session, opts, auditor).run()
+            try:
+                log_result(res)
+            except Op25bError as exc:
+                res.error = f"{res.error}; {exc}".strip("; ")
+        if on_done:
+            on_done(res)
+        return Result(host=t.host, result=res, failed=res.failed)
+
+    hosts = Hosts(
+        {
+            d.name: Host(name=d.name, hostname=d.hostname, port=d.port, username=d.username, platform=d.platform)
+            for d in devices
+        }
+    )
+    nr = Nornir(
+        inventory=Inventory(hosts=hosts, groups=Groups(), defaults=Defaults()),
+        runner=ThreadedRunner(num_workers=max(1, opts.workers)),
+    )
+    t0 = time.monotonic()
+    agg = nr.run(task=task, name="op25b push", raise_on_error=False)
+    results: list[DeviceResult] = []
+    for d in devices:
+        multi = agg.get(d.name)
+        res = multi[0].result if multi else None
+        if not isinstance(res, DeviceResult):  # nornir caught an exception outside our workflow
+            exc = multi[0].exception if multi else None
+            res = DeviceResult(
+                d.name, d.platform, d.hostname, Outcome.FAILED, error=f"internal error: {exc!r}", state="unknown"
+            )
+        results.append(res)
+    return PushReport(
+        results,
+        commit=opts.commit,
+        run_id=run_id,
+        interrupted=stop.is_set(),
+        window_closed=window_closed.is_set(),
+        seconds=time.monotonic() - t0,
+    )
+
+
+def with_username(opts: PushOptions, os_user: str, username: str) -> PushOptions:
+    """A copy of ``opts`` with the change-log identity filled in."""
+    return dataclasses.replace(opts, os_user=os_user, username=username)
+
+
+__all__ = [
+    "DevicePush",
+    "DeviceResult",
+    "OldObject",
+    "Outcome",
+    "PushOptions",
+    "PushReport",
+    "count_diff_lines",
+    "ctrl_c_sets",
+    "old_objects",
+    "push_device",
+    "removal_config",
+    "run_push",
+    "write_backup",
+]
