@@ -1,9 +1,1012 @@
 """The semantic engine: does the running config enforce the device's OP25B intent?
 
-Contract (implemented by the engine work of issue 3)::
+Contract::
 
     audit_parsed(device: Device, parsed: ParsedConfig, running_text: str, source: str = "") -> DeviceReport
     audit_text(device: Device, text: str, source: str = "") -> DeviceReport   # parse + audit_parsed
+
+For every intended attachment of the device and every address family its pools have, the engine finds the
+:class:`~op25b_cfg.audit.model.Binding` there (same kind, name and direction), then evaluates the bound filter
+chain first-match over the exact packet header space (:mod:`op25b_cfg.audit.space`) for each pool:
+
+* ``smtp-blocked``: tcp/25 SYNs from the pool minus its exemptions to any non-MTA destination (targeted mode: to
+  the targeted prefixes minus the MTAs) are all dropped (flow-control mode: dropped or rate limited);
+* ``mta-open``: tcp/25 from the pool to the ISP's MTAs is never dropped;
+* ``submission-open``: tcp/587 and tcp/465 from the pool are never dropped;
+* ``exempt-open``: tcp/25 from the exempt parts of the pool is never dropped;
+* ``flow-control`` (flow-control mode): the per-subscriber limits are present with the configured values.
+
+Every refutation names a concrete packet and the config lines that decide it. See :data:`SEVERITY` for the
+severity of each :class:`~op25b_cfg.audit.model.Code`.
 """
 
 from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from op25b_cfg.audit.model import (
+    Binding,
+    Code,
+    DeviceReport,
+    Filter,
+    Finding,
+    FlowControlSeen,
+    Packet,
+    ParsedConfig,
+    Severity,
+    Verdict,
+)
+from op25b_cfg.audit.space import DST, SPORT, SRC, HeaderSpace, Node, Point, flags_text, space
+from op25b_cfg.errors import Op25bError
+from op25b_cfg.netaddr import Network, collapse, intersect
+from op25b_cfg.rules import ACK, FIN, RST, SMTP, SYN, TCP, Action, AddrMatch, FlagMatch, PortRange, Rule, build_plan
+
+if TYPE_CHECKING:
+    from op25b_cfg.inventory import Device, FlowControl
+
+log = logging.getLogger(__name__)
+
+SEVERITY: dict[Code, Severity] = {
+    Code.SMTP_LEAK: Severity.CRITICAL,
+    Code.FILTER_MISSING: Severity.CRITICAL,
+    Code.NOT_APPLIED: Severity.CRITICAL,
+    Code.WRONG_DIRECTION: Severity.HIGH,
+    Code.MTA_BLOCKED: Severity.HIGH,
+    Code.SUBMISSION_BLOCKED: Severity.HIGH,
+    Code.EXEMPT_BLOCKED: Severity.HIGH,
+    Code.FLOW_CONTROL_MISSING: Severity.HIGH,
+    Code.UNPARSED: Severity.MEDIUM,
+    Code.DRIFT: Severity.INFO,
+}
+"""The one severity of each finding code (documented in the README)."""
+
+SYN_ONLY: FlagMatch = ((SYN | ACK | RST | FIN, SYN),)
+"""A connection-opening SYN: SYN set; ACK, RST and FIN clear; other bits any."""
+CONNECTION: FlagMatch = (*SYN_ONLY, (SYN | ACK | RST, ACK))
+"""The packets a client sends in a connection: the SYN, then ACK-only segments (FIN/PSH allowed)."""
+
+MAX_LEAK_FINDINGS = 5
+"""At most this many SMTP_LEAK findings (distinct deciding rules) per attachment, family and pool."""
+
+_PREFER_DST = {
+    4: [0xCB00711D, 0xC633641D, 0xC000021D],  # 203.0.113.29, 198.51.100.29, 192.0.2.29
+    6: [0x20010DB8FFFF00000000000000000025, 0x20010DB8000100000000000000000025],
+}
+_SENTINEL = "\x7f"  # an interface-name character no pattern uses: "<prefix><any other name>"
+
+
+# ---------------------------------------------------------------------------------------------- evaluation
+
+
+@dataclass(frozen=True)
+class Query:
+    """One question as a set of packets, plus its bounding box (used to skip rules that cannot match)."""
+
+    family: int
+    node: Node
+    src: tuple[AddrMatch, ...]
+    dst: tuple[AddrMatch, ...]
+    dports: tuple[int, ...]
+    flags: FlagMatch
+
+
+@dataclass
+class Decision:
+    """Packets of a query that one rule (or a filter's default, ``rule`` None) decides."""
+
+    action: Action
+    filter: Filter
+    rule: Rule | None
+    region: Node
+
+    def line(self) -> int | None:
+        return self.rule.line if self.rule is not None else self.filter.line
+
+    def text(self) -> str:
+        if self.rule is not None:
+            return self.rule.text or f"{self.rule.action} rule {self.rule.name}".strip()
+        return f"(end of {self.filter.kind} {self.filter.name}: {self.action} by default)"
+
+
+@dataclass
+class ChainResult:
+    decisions: list[Decision]
+    chain: list[Filter]
+
+    def region(self, hs: HeaderSpace, *actions: Action) -> Node:
+        return hs.union(d.region for d in self.decisions if d.action in actions)
+
+    def decision_of(self, hs: HeaderSpace, p: Point) -> Decision | None:
+        for d in self.decisions:
+            if hs.contains(d.region, p):
+                return d
+        return None
+
+
+@dataclass(frozen=True)
+class Iface:
+    """A representative interface pair for nftables ``iifname``/``oifname`` matches."""
+
+    iif: str | None
+    oif: str | None
+
+    def label(self) -> str:
+        parts = []
+        for kw, name in (("iifname", self.iif), ("oifname", self.oif)):
+            if name and name != _SENTINEL:
+                shown = name.replace(_SENTINEL, "*") if name.endswith(_SENTINEL) else name
+                parts.append(f"{kw} {shown}")
+        return " ".join(parts)
+
+
+def _compatible(a: AddrMatch, b: AddrMatch) -> bool:
+    return a.family == b.family and ((a.value ^ b.value) & a.mask & b.mask) == 0
+
+
+def _flags_compatible(a: FlagMatch, b: FlagMatch) -> bool:
+    return any(((v1 ^ v2) & m1 & m2) == 0 for m1, v1 in a for m2, v2 in b)
+
+
+def _may_match(rule: Rule, q: Query) -> bool:
+    """Cheap over-approximation: False only when ``rule`` cannot select any packet of ``q``."""
+    if rule.family not in (0, q.family):
+        return False
+    if rule.protocol is not None and rule.protocol != TCP:
+        return False
+    if rule.dst_ports and not any(r.lo <= p <= r.hi for r in rule.dst_ports for p in q.dports):
+        return False
+    if rule.tcp_flags and q.flags and not _flags_compatible(rule.tcp_flags, q.flags):
+        return False
+    if rule.src and q.src and not any(_compatible(a, b) for a in rule.src for b in q.src):
+        return False
+    return not (rule.dst and q.dst and not any(_compatible(a, b) for a in rule.dst for b in q.dst))
+
+
+def _iface_match(name: str | None, patterns: Sequence[str], negate: bool) -> bool:
+    if not patterns or name is None:
+        return True
+    hit = any(name.startswith(p[:-1]) if p.endswith("*") else name == p for p in patterns)
+    return hit != negate
+
+
+def _rule_iface_ok(rule: Rule, iface: Iface | None) -> bool:
+    if iface is None:
+        return True
+    iif = tuple(getattr(rule, "iifname", ()) or ())
+    oif = tuple(getattr(rule, "oifname", ()) or ())
+    return _iface_match(iface.iif, iif, bool(getattr(rule, "iifname_negate", False))) and _iface_match(
+        iface.oif, oif, bool(getattr(rule, "oifname_negate", False))
+    )
+
+
+def iface_representatives(attach: str, patterns: Iterable[str]) -> list[str]:
+    """Interface names that cover every way the names matching ``attach`` (exact, ``prefix*`` or ``*``) can be
+    told apart by ``patterns``: two names matched by the same patterns behave the same in every rule, so
+    evaluating one name per class is exact.
+
+    >>> sorted(n.replace("\\x7f", "~") for n in iface_representatives("ppp*", ["ppp*", "ppp7", "eth1"]))
+    ['ppp', 'ppp7', 'ppp~']
+    """
+    pats = set(patterns)
+    if not attach.endswith("*"):
+        return [attach]
+    a = attach[:-1]
+    reps = {a, a + _SENTINEL}
+    for p in pats:
+        if p.endswith("*"):
+            q = p[:-1]
+            if q.startswith(a):
+                reps.update({q, q + _SENTINEL})
+        elif p.startswith(a):
+            reps.add(p)
+    return sorted(reps)
+
+
+class Evaluator:
+    """First-match evaluation of filter chains over one family's header space, with a per-audit cache of the
+    packet set of each rule."""
+
+    def __init__(self, family: int) -> None:
+        self.family = family
+        self.hs = space(family)
+        self._rule_nodes: dict[int, tuple[Rule, Node]] = {}
+
+    def rule_node(self, rule: Rule) -> Node:
+        hit = self._rule_nodes.get(id(rule))
+        if hit is not None and hit[0] is rule:
+            return hit[1]
+        node = self.hs.rule(rule)
+        self._rule_nodes[id(rule)] = (rule, node)
+        return node
+
+    def evaluate(
+        self, chain: Sequence[Filter], q: Query, *, limit_terminal: bool, iface: Iface | None = None
+    ) -> ChainResult:
+        """Split ``q`` by the rule (or default) that decides each packet. LIMIT decides (as LIMIT) when
+        ``limit_terminal``; otherwise packets go on past it (a rate limit is not a block)."""
+        hs = self.hs
+        rem = q.node
+        out: list[Decision] = []
+        for idx, flt in enumerate(chain):
+            for rule in flt.rules:
+                if hs.is_empty(rem):
+                    break
+                act = rule.action
+                if act is Action.NEXT or (act is Action.LIMIT and not limit_terminal):
+                    continue
+                if not _may_match(rule, q) or not _rule_iface_ok(rule, iface):
+                    continue
+                rnode = self.rule_node(rule)
+                hit = rem & rnode
+                if hs.is_empty(hit):
+                    continue
+                out.append(Decision(act, flt, rule, hit))
+                rem = rem & ~rnode
+            if hs.is_empty(rem):
+                break
+            default = flt.default
+            if default is Action.NEXT or idx < len(chain) - 1:
+                continue  # a filter list (Junos input-list, XR common ACL) goes on to the next filter
+            out.append(Decision(default, flt, None, rem))
+            rem = hs.false
+            break
+        if not hs.is_empty(rem) and chain:
+            # fell off the end of a chain whose last default is "continue": nothing drops it here
+            out.append(Decision(Action.PERMIT, chain[-1], None, rem))
+        return ChainResult(out, list(chain))
+
+    def later_blocks(self, res: ChainResult, d: Decision, q: Query, limit_terminal: bool) -> list[Rule]:
+        """DENY (and LIMIT when terminal) rules after ``d``'s rule in the chain that could match ``q``."""
+        out: list[Rule] = []
+        seen = False
+        for flt in res.chain:
+            for rule in flt.rules:
+                if not seen:
+                    seen = rule is d.rule
+                    continue
+                act = rule.action
+                if (act is Action.DENY or (act is Action.LIMIT and limit_terminal)) and _may_match(rule, q):
+                    out.append(rule)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------- the audit
+
+
+def _matches(prefixes: Iterable[Network]) -> tuple[AddrMatch, ...]:
+    return tuple(AddrMatch.from_prefix(p) for p in prefixes)
+
+
+def _packet(p: Point) -> Packet:
+    return Packet(p.family, p.src_text(), p.dst_text(), p.protocol, p.dst_port, p.src_port, flags_text(p.flags))
+
+
+def _prefer(src: Sequence[Network], dst: Sequence[Network], family: int, sport: int = 40000) -> dict[str, list[int]]:
+    """Counterexample preferences: an address inside the pool, a documentation destination, a SYN."""
+    srcs = [int(n.network_address) + min(10, n.num_addresses - 1) for n in src]
+    dsts = [int(n.network_address) + min(25, n.num_addresses - 1) for n in dst] + _PREFER_DST[family]
+    return {SRC: srcs, DST: dsts, SPORT: [sport], "flags": [SYN, ACK]}
+
+
+@dataclass
+class _Ctx:
+    """State of one device's audit."""
+
+    device_name: str
+    platform: str
+    mode: str
+    parsed: ParsedConfig
+    findings: list[Finding] = field(default_factory=list)
+    checks: list[tuple[str, bool]] = field(default_factory=list)
+    uncertain: set[int] = field(default_factory=set)  # ids of findings an unparsed line could overturn
+    evaluated: dict[tuple[int, str], Filter] = field(default_factory=dict)
+    bindings_used: list[Binding] = field(default_factory=list)
+
+    def add(
+        self,
+        code: Code,
+        message: str,
+        *,
+        family: int | None = None,
+        pool: str | None = None,
+        binding: str | None = None,
+        lines: Sequence[tuple[int | None, str]] = (),
+        counterexample: Packet | None = None,
+        cause: str | None = None,
+        uncertain: bool = False,
+    ) -> Finding:
+        f = Finding(
+            code,
+            SEVERITY[code],
+            self.device_name,
+            message,
+            family=family,
+            pool=pool,
+            binding=binding,
+            lines=[n for n, _ in lines if n is not None],
+            config_lines=[t for n, t in lines if n is not None],
+            counterexample=counterexample,
+            cause=cause,
+        )
+        self.findings.append(f)
+        if uncertain:
+            self.uncertain.add(id(f))
+        return f
+
+
+def _att_label(kind: str, name: str, direction: str) -> str:
+    return f"{kind} {name} {direction}"
+
+
+def _unparsed_before(ctx: _Ctx, chain: Sequence[Filter], line: int | None) -> bool:
+    """True when an unparsed line inside ``chain`` sits before ``line`` (None: anywhere in it)."""
+    names = {f.name for f in chain}
+    return any(u.filter in names and (line is None or u.line <= line) for u in ctx.parsed.unparsed)
+
+
+def _candidates(parsed: ParsedConfig, kind: str, name: str, family: int) -> list[Binding]:
+    if kind == "nft-forward":
+        return [b for b in parsed.bindings if b.kind == kind and b.family in (family, 0)]
+    return [b for b in parsed.bindings if b.kind == kind and b.name == name and b.family in (family, 0)]
+
+
+def _blocks_pool(ev: Evaluator, flt: Filter, q: Query) -> bool:
+    res = ev.evaluate([flt], q, limit_terminal=True)
+    return any(d.action in (Action.DENY, Action.LIMIT) and d.rule is not None for d in res.decisions)
+
+
+def _iface_reps(kind: str, name: str, direction: str, chains: Sequence[Sequence[Filter]]) -> list[Iface | None]:
+    if kind != "nft-forward":
+        return [None]
+    iif_p: set[str] = set()
+    oif_p: set[str] = set()
+    for chain in chains:
+        for flt in chain:
+            for r in flt.rules:
+                iif_p.update(getattr(r, "iifname", ()) or ())
+                oif_p.update(getattr(r, "oifname", ()) or ())
+    iifs = iface_representatives(name if direction == "in" else "*", iif_p)
+    oifs = iface_representatives(name if direction == "out" else "*", oif_p)
+    return [Iface(i, o) for i in iifs for o in oifs]
+
+
+@dataclass
+class _Target:
+    """One attachment x family under test."""
+
+    kind: str
+    name: str
+    direction: str
+    family: int
+    label: str
+    chains: list[list[Filter]]
+    bindings: list[Binding]
+
+
+def _structural(
+    ctx: _Ctx, ev: Evaluator, plan_name: str, kind: str, name: str, direction: str, fam: int, leak_q: Query | None
+) -> _Target | None:
+    """FILTER_MISSING / NOT_APPLIED / WRONG_DIRECTION for one attachment and family; the target to evaluate
+    semantically when the filter is applied."""
+    parsed = ctx.parsed
+    label = _att_label(kind, name, direction)
+    check = f"applied {kind}:{name}:{direction} v{fam}"
+    cands = _candidates(parsed, kind, name, fam)
+    same = cands if kind == "nft-forward" else [b for b in cands if b.direction == direction]
+    if not same:
+        other = [b for b in cands if b.direction != direction]
+        if other:
+            b = other[0]
+            ctx.add(
+                Code.WRONG_DIRECTION,
+                f"IPv{fam} filter {', '.join(b.filters)} is bound to {kind} {name} in direction {b.direction},"
+                f" but the intent filters direction {direction} (traffic from subscribers passes unfiltered)",
+                family=fam,
+                binding=label,
+                lines=[(b.line, f"{kind} {name}: filter {', '.join(b.filters)} {b.direction}")],
+            )
+        else:
+            defined = parsed.filter(fam, plan_name)
+            if defined is None and leak_q is not None:
+                defined = next(
+                    (
+                        f
+                        for f in parsed.filters.values()
+                        if f.family in (fam, 0) and not _is_bound(parsed, f) and _blocks_pool(ev, f, leak_q)
+                    ),
+                    None,
+                )
+            if defined is not None:
+                ctx.add(
+                    Code.NOT_APPLIED,
+                    f"IPv{fam} filter {defined.name} is defined but not bound to {label}",
+                    family=fam,
+                    binding=label,
+                    lines=[(defined.line, f"filter {defined.name} (not bound to {kind} {name})")],
+                )
+            else:
+                ctx.add(
+                    Code.FILTER_MISSING,
+                    f"no IPv{fam} filter is bound to {label}: nothing blocks port 25 there",
+                    family=fam,
+                    binding=label,
+                )
+        ctx.checks.append((check, False))
+        return None
+    usable = [b for b in same if b.in_use is not False and not b.shutdown]
+    if not usable:
+        b = same[0]
+        why = "is shut down" if b.shutdown else "is not used by anything that instantiates it"
+        ctx.add(
+            Code.NOT_APPLIED,
+            f"IPv{fam} filter {', '.join(b.filters)} is bound to {kind} {name}, but {kind} {name} {why}",
+            family=fam,
+            binding=label,
+            lines=[(b.line, f"{kind} {name}: filter {', '.join(b.filters)} {b.direction}")],
+        )
+        ctx.checks.append((check, False))
+        return None
+    chains: list[list[Filter]] = []
+    ok = True
+    for b in usable:
+        chain: list[Filter] = []
+        for fname in b.filters:
+            flt = parsed.filter(fam, fname)
+            if flt is None:
+                ok = False
+                ctx.add(
+                    Code.FILTER_MISSING,
+                    f"{label} references IPv{fam} filter {fname}, which is not defined"
+                    " (an undefined filter permits everything)",
+                    family=fam,
+                    binding=label,
+                    lines=[(b.line, f"{kind} {name}: filter {fname} {b.direction}")],
+                )
+            else:
+                chain.append(flt)
+                ctx.evaluated[(fam, flt.name)] = flt
+        chains.append(chain)
+        ctx.bindings_used.append(b)
+    ctx.checks.append((check, ok))
+    if not ok:
+        return None
+    return _Target(kind, name, direction, fam, label, chains, usable)
+
+
+def _is_bound(parsed: ParsedConfig, flt: Filter) -> bool:
+    return any(flt.name in b.filters for b in parsed.bindings)
+
+
+def _leak_check(
+    ctx: _Ctx, ev: Evaluator, t: _Target, q: Query, pool: str, prefer: dict[str, list[int]], limit_terminal: bool
+) -> bool:
+    """SMTP_LEAK findings for one pool; True when nothing leaks."""
+    hs = ev.hs
+    for iface in _iface_reps(t.kind, t.name, t.direction, t.chains):
+        results = [ev.evaluate(chain, q, limit_terminal=limit_terminal, iface=iface) for chain in t.chains]
+        leak = q.node
+        for res in results:
+            leak = leak & res.region(hs, Action.PERMIT)
+        if hs.is_empty(leak):
+            continue
+        if t.kind == "nft-forward" and all(d.rule is None for res in results for d in res.decisions):
+            # no rule of any forward chain even looks at these packets: the filter is not hooked for them
+            if _wrong_direction_nft(ev, t, q, limit_terminal):
+                ctx.add(
+                    Code.WRONG_DIRECTION,
+                    f"IPv{t.family} port-25 blocking in the forward chain matches the other direction of"
+                    f" {t.name} (oifname/iifname swapped): traffic from pool {pool} passes unfiltered",
+                    family=t.family,
+                    pool=pool,
+                    binding=t.label,
+                    counterexample=_packet(_must_pick(hs, leak, prefer)),
+                    lines=[(b.line, f"forward chain {', '.join(b.filters)}") for b in t.bindings],
+                )
+            elif not any(
+                _blocks_pool(ev, f, q) for f in ctx.parsed.filters.values() if f.family in (0, t.family)
+            ):  # no chain anywhere (bound or not, if the parser lists unbound ones) blocks it
+                ctx.add(
+                    Code.FILTER_MISSING,
+                    f"no rule of the forward chain(s) blocks IPv{t.family} port 25 from pool {pool} for any interface",
+                    family=t.family,
+                    pool=pool,
+                    binding=t.label,
+                    counterexample=_packet(_must_pick(hs, leak, prefer)),
+                    lines=[(b.line, f"forward chain {', '.join(b.filters)}") for b in t.bindings],
+                )
+            else:
+                ctx.add(
+                    Code.NOT_APPLIED,
+                    f"no rule of the forward chain(s) handles IPv{t.family} traffic of {iface.label() if iface else ''}"
+                    f" ({t.label}): the port-25 filter is not applied to it",
+                    family=t.family,
+                    pool=pool,
+                    binding=t.label,
+                    counterexample=_packet(_must_pick(hs, leak, prefer)),
+                    lines=[(b.line, f"forward chain {', '.join(b.filters)}") for b in t.bindings],
+                )
+            return False
+        first = results[0]
+        n = 0
+        for d in first.decisions:
+            if d.action is not Action.PERMIT or n >= MAX_LEAK_FINDINGS:
+                continue
+            part = d.region & leak
+            if hs.is_empty(part):
+                continue
+            n += 1
+            shadowed: Rule | None = None
+            if d.rule is not None:
+                for r in ev.later_blocks(first, d, q, limit_terminal):
+                    x = part & ev.rule_node(r)
+                    if not hs.is_empty(x):
+                        shadowed, part = r, x
+                        break
+            pt = _must_pick(hs, part, prefer)
+            lines: list[tuple[int | None, str]] = []
+            for res in results:
+                dd = res.decision_of(hs, pt)
+                if dd is not None:
+                    lines.append((dd.line(), dd.text()))
+            where = f" ({iface.label()})" if iface is not None and iface.label() else ""
+            if shadowed is not None:
+                cause = "shadowed"
+                lines.append((shadowed.line, shadowed.text))
+                msg = (
+                    f"IPv{t.family} SMTP from pool {pool} leaks through {t.label}{where}: {_packet(pt)} is permitted"
+                    f" by line {d.line()} `{d.text()}`, which shadows the deny at line {shadowed.line}"
+                    f" `{shadowed.text}`"
+                )
+            else:
+                cause = "not covered"
+                msg = (
+                    f"IPv{t.family} SMTP from pool {pool} leaks through {t.label}{where}: {_packet(pt)} is not"
+                    f" covered by any deny and is permitted by line {d.line()} `{d.text()}`"
+                )
+            unsure = any(_unparsed_before(ctx, res.chain, ln) for res in results for ln in [d.line()])
+            ctx.add(
+                Code.SMTP_LEAK,
+                msg,
+                family=t.family,
+                pool=pool,
+                binding=t.label,
+                lines=lines,
+                counterexample=_packet(pt),
+                cause=cause,
+                uncertain=unsure,
+            )
+        return False
+    return True
+
+
+def _wrong_direction_nft(ev: Evaluator, t: _Target, q: Query, limit_terminal: bool) -> bool:
+    other = "out" if t.direction == "in" else "in"
+    key = "oifname" if t.direction == "in" else "iifname"  # a block that matches on the swapped interface
+    for iface in _iface_reps(t.kind, t.name, other, t.chains):
+        for chain in t.chains:
+            res = ev.evaluate(chain, q, limit_terminal=limit_terminal, iface=iface)
+            if any(
+                d.rule is not None and d.action in (Action.DENY, Action.LIMIT) and getattr(d.rule, key, ())
+                for d in res.decisions
+            ):
+                return True
+    return False
+
+
+def _must_pick(hs: HeaderSpace, node: Node, prefer: dict[str, list[int]]) -> Point:
+    p = hs.pick(node, prefer)
+    assert p is not None
+    return p
+
+
+def _open_check(
+    ctx: _Ctx,
+    ev: Evaluator,
+    t: _Target,
+    q: Query,
+    code: Code,
+    what: str,
+    pool: str,
+    prefer: dict[str, list[int]],
+) -> bool:
+    """Traffic that must pass (MTA, submission, exempt): a finding for the first rule that drops some of it."""
+    hs = ev.hs
+    for iface in _iface_reps(t.kind, t.name, t.direction, t.chains):
+        for chain in t.chains:
+            res = ev.evaluate(chain, q, limit_terminal=False, iface=iface)
+            for d in res.decisions:
+                if d.action is not Action.DENY:
+                    continue
+                pt = _must_pick(hs, d.region, prefer)
+                where = f" ({iface.label()})" if iface is not None and iface.label() else ""
+                ctx.add(
+                    code,
+                    f"IPv{t.family} {what} from pool {pool} is dropped at {t.label}{where}: {_packet(pt)} is denied"
+                    f" by line {d.line()} `{d.text()}`",
+                    family=t.family,
+                    pool=pool,
+                    binding=t.label,
+                    lines=[(d.line(), d.text())],
+                    counterexample=_packet(pt),
+                    uncertain=_unparsed_before(ctx, res.chain, d.line()),
+                )
+                return False
+    return True
+
+
+def _flow_check(ctx: _Ctx, kind: str, name: str, direction: str, fam: int, fc: FlowControl, sessions: bool) -> None:
+    seen: list[FlowControlSeen] = [
+        f
+        for f in ctx.parsed.flow
+        if f.binding_kind == kind
+        and f.family in (fam, 0)
+        and (kind == "nft-forward" or (f.binding_name == name and f.direction == direction))
+    ]
+    want_rate, want_burst = fc.new_per_second, fc.burst
+    want_sess = fc.max_sessions if sessions else None
+    problems = []
+    if not seen:
+        problems.append("no per-subscriber limit found")
+    else:
+        rates = {f.new_per_second for f in seen if f.new_per_second is not None}
+        bursts = {f.burst for f in seen if f.burst is not None}
+        sess = {f.max_sessions for f in seen if f.max_sessions is not None}
+        if want_rate not in rates:
+            problems.append(f"new connections/second {sorted(rates) or 'none'} (intended {want_rate})")
+        if want_burst not in bursts:
+            problems.append(f"burst {sorted(bursts) or 'none'} (intended {want_burst})")
+        if want_sess is not None and want_sess not in sess:
+            problems.append(f"max sessions {sorted(sess) or 'none'} (intended {want_sess})")
+    label = _att_label(kind, name, direction)
+    ctx.checks.append((f"flow-control {kind}:{name}:{direction} v{fam}", not problems))
+    if problems:
+        ctx.add(
+            Code.FLOW_CONTROL_MISSING,
+            f"IPv{fam} per-subscriber SMTP flow control at {label}: {'; '.join(problems)}",
+            family=fam,
+            binding=label,
+            lines=[(f.line, f.text) for f in seen],
+        )
+
+
+# ---------------------------------------------------------------------------------------------- intent, drift
+
+
+@dataclass
+class _Intent:
+    rendered: str
+    parsed: ParsedConfig | None
+
+
+def _render(device: Device) -> str:
+    from op25b_cfg.platforms import get_platform
+
+    return get_platform(device.platform).render(device)
+
+
+@lru_cache(maxsize=256)
+def _intent_cached(platform: str, rendered: str) -> _Intent:
+    from op25b_cfg.audit.parsers import parse
+
+    try:
+        intended: ParsedConfig | None = parse(platform, rendered)
+    except Exception as exc:  # a missing or broken parser must not stop the audit
+        log.warning("cannot parse the rendered intent of platform %s: %s", platform, exc)
+        intended = None
+    return _Intent(rendered, intended)
+
+
+def _norm_rule(r: Rule) -> tuple[object, ...]:
+    return (
+        r.action,
+        r.family,
+        r.protocol,
+        r.src,
+        r.dst,
+        r.src_except,
+        r.dst_except,
+        r.src_ports,
+        r.dst_ports,
+        r.tcp_flags,
+        r.limit,
+        tuple(getattr(r, "iifname", ()) or ()),
+        tuple(getattr(r, "oifname", ()) or ()),
+        bool(getattr(r, "iifname_negate", False)),
+        bool(getattr(r, "oifname_negate", False)),
+    )
+
+
+def _drift(intended: ParsedConfig, running: ParsedConfig) -> list[tuple[str, int | None]]:
+    """What of the intended OP25B configuration is absent or different in the running config."""
+    out: list[tuple[str, int | None]] = []
+    for key, want in intended.filters.items():
+        have = running.filters.get(key)
+        if have is None:
+            out.append((f"filter {want.name} (IPv{want.family or '4+6'}) is not in the running config", None))
+            continue
+        w, h = [_norm_rule(r) for r in want.rules], [_norm_rule(r) for r in have.rules]
+        if w != h:
+            i = next((k for k, (a, b) in enumerate(zip(w, h, strict=False)) if a != b), min(len(w), len(h)))
+            if i < len(h):
+                note = f"intended `{want.rules[i].text}`" if i < len(want.rules) else "not intended"
+                out.append((f"filter {want.name} entry {i + 1} is `{have.rules[i].text}` ({note})", have.rules[i].line))
+            else:
+                out.append((f"filter {want.name} lacks intended entry `{want.rules[i].text}`", have.line))
+        elif want.default != have.default:
+            out.append((f"filter {want.name} default is {have.default}, intended {want.default}", have.line))
+    for b in intended.bindings:
+        match = [
+            x
+            for x in running.bindings
+            if (x.kind, x.name, x.direction, x.family) == (b.kind, b.name, b.direction, b.family)
+        ]
+        if not any(x.filters == b.filters for x in match):
+            now = ", ".join("/".join(x.filters) for x in match) or "nothing"
+            out.append(
+                (
+                    f"{b.kind} {b.name} {b.direction} IPv{b.family or '4+6'} should use {'/'.join(b.filters)},"
+                    f" uses {now}",
+                    match[0].line if match else None,
+                )
+            )
+    want_flow = {
+        (f.binding_kind, f.binding_name, f.family, f.max_sessions, f.new_per_second, f.burst) for f in intended.flow
+    }
+    have_flow = {
+        (f.binding_kind, f.binding_name, f.family, f.max_sessions, f.new_per_second, f.burst) for f in running.flow
+    }
+    for f in sorted(want_flow - have_flow, key=str):
+        out.append((f"flow control {f[0]} {f[1]} (sessions {f[3]}, rate {f[4]}/s, burst {f[5]}) is not running", None))
+    return out
+
+
+def _relevant_running(ctx: _Ctx, text_lines: list[str], names: Iterable[str]) -> list[str]:
+    """The running-config lines of the evaluated / intended filters and their bindings, in config order."""
+    wanted: set[int] = set()
+    parsed = ctx.parsed
+    name_set = set(names)
+    for flt in parsed.filters.values():
+        if (flt.family, flt.name) in ctx.evaluated or flt.name in name_set:
+            nums = [n for n in (flt.line, *(r.line for r in flt.rules)) if n is not None]
+            nums += [u.line for u in parsed.unparsed if u.filter == flt.name]
+            if nums:
+                wanted.update(range(min(nums), max(nums) + 1))
+    for b in parsed.bindings:
+        if b.line is not None and (b in ctx.bindings_used or name_set.intersection(b.filters)):
+            wanted.add(b.line)
+    return [text_lines[n - 1] for n in sorted(wanted) if 0 < n <= len(text_lines)]
+
+
+def _remediation(ctx: _Ctx, intent: _Intent, running_text: str, names: Iterable[str]) -> str:
+    running_part = _relevant_running(ctx, running_text.splitlines(), names)
+    diff = difflib.unified_diff(
+        [ln + "\n" for ln in running_part],
+        intent.rendered.splitlines(keepends=True),
+        fromfile="running (OP25B-relevant lines)",
+        tofile="intended (op25b generate)",
+        n=3,
+    )
+    return "".join(diff)
+
+
+# ---------------------------------------------------------------------------------------------- entry points
+
+
+def _verdict(ctx: _Ctx) -> Verdict:
+    certain = [
+        f
+        for f in ctx.findings
+        if f.severity is not Severity.INFO and f.code is not Code.UNPARSED and id(f) not in ctx.uncertain
+    ]
+    if certain:
+        return Verdict.NONCOMPLIANT
+    if any(f.code is Code.UNPARSED or id(f) in ctx.uncertain for f in ctx.findings):
+        return Verdict.UNKNOWN
+    return Verdict.COMPLIANT
+
+
+def audit_parsed(device: Device, parsed: ParsedConfig, running_text: str, source: str = "") -> DeviceReport:
+    """Audit one device's parsed running config against its intent. Never raises: an internal problem
+    becomes an ERROR report."""
+    name, platform = device.name, device.platform
+    try:
+        return _audit(device, parsed, running_text, source)
+    except Op25bError as exc:
+        return DeviceReport(name, platform, Verdict.ERROR, error=str(exc), source=source)
+    except Exception as exc:  # an engine bug must not stop a 1,000-device run
+        log.exception("audit of %s failed", name)
+        return DeviceReport(
+            name,
+            platform,
+            Verdict.ERROR,
+            error=f"internal error in the audit engine: {type(exc).__name__}: {exc}",
+            source=source,
+        )
+
+
+def _pool_sets(device: Device, fam: int) -> list[tuple[str, list[Network], list[Network]]]:
+    """(pool name, its prefixes of ``fam``, the exempt parts of them) per pool with prefixes of ``fam``."""
+    pol = device.policy
+    exempt = [s.prefix for s in pol.exemptions.static] + [o.prefix for o in pol.exemptions.opt_out]
+    out = []
+    for pool in device.pools:
+        nets = [n for n in pool.family(fam)]
+        if not nets:
+            continue
+        carved = collapse(x for e in exempt if e.version == fam for p in nets if (x := intersect(e, p)) is not None)
+        out.append((pool.name, nets, carved))
+    return out
+
+
+def _query(
+    ev: Evaluator,
+    *,
+    src: Sequence[Network],
+    src_except: Sequence[Network] = (),
+    dst: Sequence[Network] = (),
+    dst_except: Sequence[Network] = (),
+    ports: Sequence[int],
+    flags: FlagMatch,
+) -> Query:
+    s, se, d, de = _matches(src), _matches(src_except), _matches(dst), _matches(dst_except)
+    node = ev.hs.box(
+        protocol=TCP,
+        src=s,
+        src_except=se,
+        dst=d,
+        dst_except=de,
+        dst_ports=tuple(PortRange(p, p) for p in ports),
+        flags=flags,
+    )
+    return Query(ev.family, node, s, d, tuple(ports), flags)
+
+
+def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str) -> DeviceReport:
+    from op25b_cfg.platforms import get_platform
+
+    plan = build_plan(device)
+    platform = get_platform(device.platform)
+    mode: str = device.mode
+    pol = device.policy
+    ctx = _Ctx(device.name, device.platform, mode, parsed)
+    flow_mode = mode == "flow-control"
+    for att in device.attach:
+        for fam in plan.families:
+            ev = Evaluator(fam)
+            pools = _pool_sets(device, fam)
+            mtas = collapse(pol.mtas.family(fam))
+            targets = collapse(pol.targeted.family(fam))
+            all_pool = [n for _, nets, _ in pools for n in nets]
+            leak_any = _query(ev, src=all_pool, ports=(SMTP,), flags=SYN_ONLY)
+            if flow_mode:
+                _flow_check(ctx, att.kind, att.name, att.direction, fam, device.flow_control, platform.flow_sessions)
+            target = _structural(ctx, ev, plan.filter_name(fam), att.kind, att.name, att.direction, fam, leak_any)
+            if target is None:
+                continue
+            for pool_name, nets, carved in pools:
+                if mode == "targeted":
+                    leak_q = (
+                        _query(
+                            ev, src=nets, src_except=carved, dst=targets, dst_except=mtas, ports=(SMTP,), flags=SYN_ONLY
+                        )
+                        if targets
+                        else None
+                    )
+                    dst_pref = targets
+                else:
+                    leak_q = _query(ev, src=nets, src_except=carved, dst_except=mtas, ports=(SMTP,), flags=SYN_ONLY)
+                    dst_pref = []
+                tag = f"{att.kind}:{att.name}:{att.direction} v{fam} pool {pool_name}"
+                if leak_q is not None:
+                    prefer = _prefer(nets, dst_pref, fam)
+                    ok = _leak_check(ctx, ev, target, leak_q, pool_name, prefer, limit_terminal=flow_mode)
+                    ctx.checks.append((f"smtp-blocked {tag}", ok))
+                if mtas:
+                    q = _query(ev, src=nets, dst=mtas, ports=(SMTP,), flags=CONNECTION)
+                    ok = _open_check(
+                        ctx,
+                        ev,
+                        target,
+                        q,
+                        Code.MTA_BLOCKED,
+                        "SMTP to the ISP MTAs",
+                        pool_name,
+                        _prefer(nets, mtas, fam),
+                    )
+                    ctx.checks.append((f"mta-open {tag}", ok))
+                for port in plan.submission_ports:
+                    q = _query(ev, src=nets, ports=(port,), flags=CONNECTION)
+                    ok = _open_check(
+                        ctx,
+                        ev,
+                        target,
+                        q,
+                        Code.SUBMISSION_BLOCKED,
+                        f"mail submission tcp/{port}",
+                        pool_name,
+                        _prefer(nets, [], fam),
+                    )
+                    ctx.checks.append((f"submission-open tcp/{port} {tag}", ok))
+                if carved:
+                    q = _query(ev, src=carved, ports=(SMTP,), flags=CONNECTION)
+                    ok = _open_check(
+                        ctx,
+                        ev,
+                        target,
+                        q,
+                        Code.EXEMPT_BLOCKED,
+                        "SMTP of exempt subscribers",
+                        pool_name,
+                        _prefer(carved, [], fam),
+                    )
+                    ctx.checks.append((f"exempt-open {tag}", ok))
+    # lines not understood inside evaluated filters
+    seen_unparsed: set[int] = set()
+    for (fam, fname), _flt in ctx.evaluated.items():
+        for u in parsed.unparsed:
+            if u.filter == fname and u.line not in seen_unparsed:
+                seen_unparsed.add(u.line)
+                ctx.add(
+                    Code.UNPARSED,
+                    f"line {u.line} in applied filter {fname} is not understood ({u.reason}); the verdict cannot be"
+                    " proved while it is there",
+                    family=fam or None,
+                    lines=[(u.line, u.text)],
+                )
+    ctx.checks.append(("parsed", not seen_unparsed))
+    # drift against the rendered intent
+    rendered = _render(device)
+    # the device name only appears in the header comment: devices with the same intent share one parsed intent
+    intent = _intent_cached(device.platform, rendered.replace(f" device {device.name}", " device -", 1))
+    intent = _Intent(rendered, intent.parsed)
+    names = [plan.filter_name(f) for f in plan.families]
+    if intent.parsed is not None:
+        diffs = _drift(intent.parsed, parsed)
+        names += [k[1] for k in intent.parsed.filters]
+        ctx.checks.append(("drift", not diffs))
+        if diffs:
+            ctx.add(
+                Code.DRIFT,
+                "running OP25B configuration differs from the rendered intent: " + "; ".join(d for d, _ in diffs),
+                lines=[(ln, d) for d, ln in diffs if ln is not None],
+            )
+    if ctx.findings:
+        remediation = _remediation(ctx, intent, running_text, names)
+        for f in ctx.findings:
+            f.remediation = remediation
+    return DeviceReport(ctx.device_name, ctx.platform, _verdict(ctx), ctx.findings, ctx.checks, source=source)
+
+
+def audit_text(device: Device, text: str, source: str = "") -> DeviceReport:
+    """Parse ``text`` with the device platform's parser, then :func:`audit_parsed`. Empty or binary input is an
+    ERROR report, never an exception."""
+    from op25b_cfg.audit.parsers import parse
+
+    name, platform = device.name, device.platform
+    if not text.strip():
+        return DeviceReport(name, platform, Verdict.ERROR, error="the running config is empty", source=source)
+    if "\x00" in text:
+        return DeviceReport(
+            name, platform, Verdict.ERROR, error="the running config is binary (NUL bytes), not text", source=source
+        )
+    try:
+        parsed = parse(platform, text)
+    except Op25bError as exc:
+        return DeviceReport(name, platform, Verdict.ERROR, error=str(exc), source=source)
+    except ImportError as exc:
+        return DeviceReport(name, platform, Verdict.ERROR, error=f"no {platform} parser: {exc}", source=source)
+    except Exception as exc:  # parsers must not raise; if one does, report it per device
+        log.exception("parser %s failed on %s", platform, name)
+        return DeviceReport(
+            name,
+            platform,
+            Verdict.ERROR,
+            error=f"the {platform} parser failed: {type(exc).__name__}: {exc}",
+            source=source,
+        )
+    return audit_parsed(device, parsed, text, source)
