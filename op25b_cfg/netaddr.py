@@ -102,9 +102,34 @@ def collapse(prefixes: Iterable[Network]) -> list[Network]:
     ['10.0.0.0/23', '2001:db8::/32']
     """
     items = list(prefixes)
-    v4 = [p for p in items if p.version == 4]
-    v6 = [p for p in items if p.version == 6]
-    return [*ipaddress.collapse_addresses(v4), *ipaddress.collapse_addresses(v6)]
+    if len(items) <= 1:
+        return items
+    out: list[Network] = []
+    for version in (4, 6):
+        nets = sorted(
+            ((int(n.network_address), int(n.broadcast_address), n) for n in items if n.version == version),
+            key=lambda r: (r[0], -r[1]),
+        )
+        if not nets:
+            continue
+        # merge overlapping or adjacent ranges; a range that is exactly one input prefix keeps that object
+        start, end, only = nets[0]
+        single: Network | None = only
+        for lo, hi, net in nets[1:]:
+            if lo <= end + 1:
+                if hi > end:
+                    end, single = hi, None
+                continue
+            out += [single] if single is not None else _summarise(version, start, end)
+            start, end, single = lo, hi, net
+        out += [single] if single is not None else _summarise(version, start, end)
+    return out
+
+
+def _summarise(version: int, start: int, end: int) -> list[Network]:
+    """The fewest prefixes covering the address range ``start``-``end``."""
+    make = ipaddress.IPv4Address if version == 4 else ipaddress.IPv6Address
+    return list(ipaddress.summarize_address_range(make(start), make(end)))
 
 
 def wildcard(net: Network) -> str:

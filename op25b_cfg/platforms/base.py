@@ -23,13 +23,24 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def templates_dir() -> Path:
-    """The ``templates/`` directory: inside the installed package, or at the top of a source checkout."""
+def data_dir(name: str) -> Path | None:
+    """A data directory shipped with op25b (``templates``, ``audits``): inside the installed package (the
+    wheel force-includes it), or at the top of a source checkout. None when neither exists."""
     pkg = Path(__file__).resolve().parent.parent
-    for cand in (pkg / "templates", pkg.parent / "templates"):
+    for cand in (pkg / name, pkg.parent / name):
         if cand.is_dir():
             return cand
-    raise PlatformError(f"templates directory not found next to {pkg}; reinstall op25b")
+    return None
+
+
+def templates_dir() -> Path:
+    """The ``templates/`` directory: inside the installed package, or at the top of a source checkout."""
+    found = data_dir("templates")
+    if found is None:
+        raise PlatformError(
+            f"templates directory not found next to {Path(__file__).resolve().parent.parent}; reinstall op25b"
+        )
+    return found
 
 
 @lru_cache(maxsize=1)
@@ -41,9 +52,15 @@ def jinja_env() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,
+        auto_reload=False,  # templates ship with the package: no stat() per render
     )
     env.filters["ports"] = lambda ports: [str(p) for p in ports]
     return env
+
+
+_PLAN_BLOCKS: dict[tuple[str, str, int, bool, bool], tuple[FilterPlan, str]] = {}
+_PLAN_BLOCKS_MAX = 16384
+_VERIFIED: set[str] = set()
 
 
 class Platform:
@@ -105,16 +122,18 @@ class Platform:
             fc = device.flow_control
             if fc.max_sessions is not None and not self.flow_sessions:
                 raise PlatformError(
-                    f"platform {self.name} cannot cap concurrent port-25 sessions per subscriber"
-                    f" (flow_control.max_sessions={fc.max_sessions}) [{device.source_of('flow_control')}]."
+                    f"platform {self.name} cannot enforce mode 'flow-control' with a cap on concurrent port-25"
+                    f" sessions per subscriber (flow_control.max_sessions={fc.max_sessions})"
+                    f" [{device.source_of('flow_control')}]."
                     " Fix: set flow_control.max_sessions to null for a per-subscriber rate limit only, or use mode"
                     " block"
                 )
             shared = [a for a in device.attach if a.kind not in self.flow_rate_kinds]
             if shared:
                 raise PlatformError(
-                    f"platform {self.name}: a port-25 rate limit on {shared[0].kind} {shared[0].name} would be shared"
-                    " by every subscriber behind it, not enforced per subscriber."
+                    f"platform {self.name} cannot enforce mode 'flow-control' on {shared[0].kind} {shared[0].name}:"
+                    " a port-25 rate limit there would be shared by every subscriber behind it, not enforced per"
+                    f" subscriber [{device.source_of('attach')}]."
                     f" Fix: attach flow control to a {' or '.join(sorted(self.flow_rate_kinds))}, or use mode block"
                 )
 
@@ -133,12 +152,44 @@ class Platform:
         return {}
 
     def render(self, device: Device, plan: FilterPlan | None = None) -> str:
-        """The complete OP25B configuration of one device: filters, prefix sets and attachments."""
+        """The complete OP25B configuration of one device: filters, prefix sets and attachments.
+
+        Raises :class:`PlatformError` (with a ``Fix:``) when the platform cannot enforce the device's intent
+        exactly, also for a :class:`Device` built without :func:`~op25b_cfg.inventory.load_inventory`: a
+        config that silently does less than asked is never rendered."""
+        self.check(device)
         plan = plan if plan is not None else build_plan(device)
         tmpl = jinja_env().get_template(f"{self.name}/{self.template}")
         ctx: dict[str, Any] = {"device": device, "plan": plan, "platform": self, "rule_line": self.rule_line}
         ctx.update(self.context(device, plan))
-        return tmpl.render(ctx)
+        if not tmpl.blocks:
+            return tmpl.render(ctx)
+        text = self._render_blocks(tmpl, ctx, device, plan)
+        if tmpl.name not in _VERIFIED:
+            # once per template and process: the blocks must cover the whole template (no text between them)
+            if text != tmpl.render(ctx):
+                raise PlatformError(f"template {tmpl.name}: text outside its blocks; reinstall op25b")
+            _VERIFIED.add(str(tmpl.name))
+        return text
+
+    def _render_blocks(self, tmpl: jinja2.Template, ctx: dict[str, Any], device: Device, plan: FilterPlan) -> str:
+        """Render the template block by block, in order. Blocks named ``plan_*`` depend only on the plan (and
+        the device's log/counters switches), so each is rendered once per plan and reused for every device
+        that shares it: filters are rendered once, attachments per device."""
+        context = tmpl.new_context(ctx)
+        out = []
+        for name, block in tmpl.blocks.items():
+            if not name.startswith("plan_"):
+                out.append("".join(block(context)))
+                continue
+            key = (self.name, name, id(plan), device.counters, device.log)
+            hit = _PLAN_BLOCKS.get(key)
+            if hit is None or hit[0] is not plan:  # the plan object is kept alive, so its id is not reused
+                if len(_PLAN_BLOCKS) >= _PLAN_BLOCKS_MAX:
+                    _PLAN_BLOCKS.clear()
+                hit = _PLAN_BLOCKS[key] = (plan, "".join(block(context)))
+            out.append(hit[1])
+        return "".join(out)
 
     def rule_line(self, rule: Rule, plan: FilterPlan) -> list[str]:
         """Lines for one rule, for line-oriented ACL platforms (Cisco, Arista). Others render in Jinja."""

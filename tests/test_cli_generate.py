@@ -1,0 +1,146 @@
+"""``op25b generate`` and ``op25b platforms`` through the real CLI (typer's CliRunner, one subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from op25b_cfg import cli
+from op25b_cfg.cli import app
+from op25b_cfg.inventory import load_inventory
+from op25b_cfg.platforms import PLATFORMS, get_platform
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "inventory"
+EXPECTED = {
+    "bras-tyo-ios1.ios",
+    "bras-osa-xr1.iosxr",
+    "bng-tyo-mx1.junos",
+    "edge-osa-eos1.eos",
+    "bras-tyo-lnx1.nft",
+}
+
+runner = CliRunner()
+
+
+def test_generate_sample_writes_one_file_per_platform(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["generate", "-i", str(SAMPLE), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert {p.name for p in out.iterdir()} == EXPECTED
+    assert "5 rendered, 0 failed" in res.stdout
+    inv = load_inventory(SAMPLE)
+    for dev in inv.devices.values():
+        f = out / f"{dev.name}.{get_platform(dev.platform).file_extension}"
+        assert f.read_text(encoding="utf-8") == get_platform(dev.platform).render(dev)
+
+
+def test_generate_json(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["generate", "-i", str(SAMPLE), "-o", str(tmp_path), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["schema"] == "op25b.generate/1"
+    assert doc["out"] == str(tmp_path)
+    rows = {r["device"]: r for r in doc["devices"]}
+    assert set(rows) == {n.split(".")[0] for n in EXPECTED}
+    for r in rows.values():
+        assert r["error"] == ""
+        assert Path(r["path"]).is_file()
+        assert r["version"] and r["version"] in r["filters"]
+        assert r["rules"] > 0 and r["lines"] > 0
+        assert r["platform"] in PLATFORMS
+    assert rows["edge-osa-eos1"]["mode"] == "targeted"
+    assert rows["bras-tyo-lnx1"]["mode"] == "flow-control"
+
+
+def test_generate_one_device(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["generate", "-i", str(SAMPLE), "-o", str(tmp_path), "--device", "bng-tyo-mx1"])
+    assert res.exit_code == 0, res.output
+    assert [p.name for p in tmp_path.iterdir()] == ["bng-tyo-mx1.junos"]
+
+
+def test_generate_repeated_device(tmp_path: Path) -> None:
+    args = ["generate", "-i", str(SAMPLE), "-o", str(tmp_path), "-d", "bng-tyo-mx1", "-d", "edge-osa-eos1"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bng-tyo-mx1.junos", "edge-osa-eos1.eos"]
+
+
+@pytest.mark.parametrize(
+    ("where", "files"),
+    [
+        ("platform=cisco_iosxr", ["bras-osa-xr1.iosxr"]),
+        ("platform=linux_nftables", ["bras-tyo-lnx1.nft"]),
+        ("group=osaka", ["bras-osa-xr1.iosxr", "edge-osa-eos1.eos"]),
+        ("mode=targeted", ["edge-osa-eos1.eos"]),
+        ("name=bras-tyo-ios1", ["bras-tyo-ios1.ios"]),
+    ],
+)
+def test_generate_filter(tmp_path: Path, where: str, files: list[str]) -> None:
+    res = runner.invoke(app, ["generate", "-i", str(SAMPLE), "-o", str(tmp_path), "--filter", where])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(files)
+
+
+def test_generate_unknown_device_exit_2(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["generate", "-i", str(SAMPLE), "-o", str(tmp_path), "--device", "no-such-router"])
+    assert res.exit_code == 2
+    assert "no-such-router" in res.stderr and "no such device" in res.stderr
+    assert "bng-tyo-mx1" in res.stderr, "the error lists the known devices"
+    assert not list(tmp_path.iterdir())
+
+
+def test_generate_bad_filter_exit_2(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["generate", "-i", str(SAMPLE), "-o", str(tmp_path), "--filter", "colour=red"])
+    assert res.exit_code == 2
+    assert "KEY=VALUE" in res.stderr
+
+
+def test_generate_invalid_inventory_exit_2(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["generate", "-i", str(tmp_path / "missing"), "-o", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert "is not a directory" in res.stderr
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+
+
+def test_platforms_json() -> None:
+    res = runner.invoke(app, ["platforms", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    rows = {r["platform"]: r for r in json.loads(res.stdout)}
+    assert set(rows) == set(PLATFORMS)
+    assert rows["linux_nftables"]["flow_control_sessions"] is True
+    assert "flow-control" not in rows["cisco_iosxr"]["modes"]
+    assert "flow-control" not in rows["arista_eos"]["modes"]
+    assert rows["cisco_ios"]["flow_control_rate_on"] == ["virtual-template"]
+    assert rows["juniper_junos"]["flow_control_rate_on"] == ["dynamic-profile"]
+    assert rows["cisco_iosxr"]["netmiko_device_type"] == "cisco_xr"
+    assert rows["linux_nftables"]["napalm_driver"] is None
+
+
+def test_platforms_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli.out, "_width", 200)  # a wide terminal, so cells are not folded
+    res = runner.invoke(app, ["platforms"])
+    assert res.exit_code == 0
+    rows = {line.split("│")[1].strip(): line for line in res.stdout.splitlines() if line.startswith("│")}
+    assert set(rows) == set(PLATFORMS)
+    assert "sessions + rate" in rows["linux_nftables"]
+    assert "rate only, on virtual-template" in rows["cisco_ios"]
+
+
+def test_generate_subprocess_no_traceback(tmp_path: Path) -> None:
+    """The installed entry point, end to end: exit 2 and a one-line reason for an unknown device."""
+    res = subprocess.run(
+        [sys.executable, "-m", "op25b_cfg", "generate", "-i", str(SAMPLE), "-o", str(tmp_path), "-d", "ghost"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr
+    assert "ghost" in res.stderr
