@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -10,8 +11,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from op25b_cfg import cli_options as opt
 from op25b_cfg.audit import report as rep
-from op25b_cfg.audit.runner import audit_saved
+from op25b_cfg.audit.model import DeviceReport
+from op25b_cfg.audit.runner import SessionFactory, audit_live, audit_saved, prepare_save_dir
 from op25b_cfg.cli import (
     EXIT_ERROR,
     DeviceOpt,
@@ -24,7 +27,10 @@ from op25b_cfg.cli import (
     app,
     err,
 )
+from op25b_cfg.connection.factory import quiet_library_logs
 from op25b_cfg.errors import Op25bError
+from op25b_cfg.fanout import ctrl_c_sets
+from op25b_cfg.inventory import Device
 
 DEFAULT_HTML = Path("op25b-audit.html")
 
@@ -40,9 +46,38 @@ AUDIT_HELP = (
     "Prove OP25B on each device's running config: can a subscriber in a dynamic pool reach a foreign port 25?"
     "\n\nThe platform of each device comes from the inventory. A missing, empty, binary or truncated config is"
     " reported for that device (verdict ERROR) and does not stop the run."
+    "\n\n--live fetches the running configs from the devices instead (napalm get_config; 'nft list ruleset' on"
+    " Linux), --workers at a time, with the connection options of 'op25b push'; a device that cannot be"
+    " reached or logged in to is ERROR and the others are still audited. --save DIR keeps what was fetched"
+    f" (DIR/<device>/<UTC>.cfg, mode 0600). {opt.CREDENTIALS_HELP}"
     "\n\nExit codes: 0 every device COMPLIANT; 1 findings (a device NONCOMPLIANT); 2 a device UNKNOWN or ERROR,"
-    " no device selected, or a bad inventory or configs directory."
+    " no device selected, no credentials for --live, or a bad inventory or configs directory."
 )
+
+
+def _refuse_without_live(given: dict[str, object]) -> None:
+    """Connection options without ``--live`` are a mistake (nothing would connect): say so, exit 2."""
+    names = [name for name, value in given.items() if value]
+    if names:
+        raise Op25bError(f"{', '.join(names)} only apply with --live (fetching configs from the devices)")
+
+
+def _audit_live(
+    devices: list[Device], session: SessionFactory, workers: int, save: Path | None, quiet: bool
+) -> list[DeviceReport]:
+    """Fetch and audit every device with a progress bar; the first Ctrl-C starts no new device."""
+    stop = threading.Event()
+    progress = opt.device_progress(err, "audit --live", disable=quiet)
+    with progress, ctrl_c_sets(stop, opt.stop_notice(err)):
+        bar = progress.add_task("fetching", total=len(devices))
+        return audit_live(
+            devices,
+            session,
+            workers=workers,
+            save_dir=save,
+            stop=stop,
+            on_done=lambda r: progress.update(bar, advance=1, description=f"{r.device}: {r.verdict}"),
+        )
 
 
 @app.command(help=AUDIT_HELP)
@@ -66,16 +101,27 @@ def audit(
         Path | None,
         typer.Option("--output", "-o", help="Write the report to FILE (default: stdout; html: op25b-audit.html)."),
     ] = None,
+    live: Annotated[
+        bool,
+        typer.Option("--live", help="Fetch the running configs from the devices instead of reading saved ones."),
+    ] = False,
+    save: Annotated[
+        Path | None,
+        typer.Option(
+            "--save", help="With --live: also save each fetched config raw to DIR/<device>/<UTC>.cfg (mode 0600)."
+        ),
+    ] = None,
+    workers: opt.WorkersOpt = opt.DEFAULT_WORKERS,
+    username: opt.UsernameOpt = None,
+    timeout: opt.TimeoutOpt = opt.DEFAULT_TIMEOUT,
+    known_hosts: opt.KnownHostsOpt = None,
+    verify_host_key: opt.VerifyHostKeyOpt = True,
+    ssh_config: opt.SshConfigOpt = None,
+    port: opt.PortOpt = None,
+    driver_arg: opt.DriverArgOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Prove OP25B on each device's running config: can a subscriber in a dynamic pool reach a foreign port 25?
-
-    The platform of each device comes from the inventory. A missing, empty, binary or truncated config is
-    reported for that device (verdict ERROR) and does not stop the run.
-
-    Exit codes: 0 every device COMPLIANT; 1 findings (a device NONCOMPLIANT); 2 a device UNKNOWN or ERROR, no
-    device selected, or a bad inventory / configs directory.
-    """
+    """Prove OP25B on each device's running config (see AUDIT_HELP)."""
     _setup_logging(verbose)
     try:
         inv, devices = _load(inventory, device, filter_)
@@ -84,11 +130,34 @@ def audit(
                 f"no device matches --filter {filter_!r} in {inventory}; nothing was audited."
                 " Fix: check the filter with 'op25b inventory show'"
             )
-        configs_dir = configs if configs is not None else inventory / "running"
-        reports = audit_saved(devices, configs_dir)
+        if live:
+            if configs is not None:
+                raise Op25bError("--configs and --live exclude each other: audit saved configs or the devices")
+            quiet_library_logs(verbose)
+            conn = opt.connection_setup(username, timeout, known_hosts, verify_host_key, ssh_config, port, driver_arg)
+            if save is not None:
+                prepare_save_dir(save)
+            source = "live"
+        else:
+            _refuse_without_live(
+                {
+                    "--save": save,
+                    "--username": username,
+                    "--known-hosts": known_hosts,
+                    "--no-verify-host-key": not verify_host_key,
+                    "--ssh-config": ssh_config,
+                    "--port": port,
+                    "--driver-arg": driver_arg,
+                }
+            )
+            source = str(configs if configs is not None else inventory / "running")
+            reports = audit_saved(devices, Path(source))
     except Op25bError as exc:
         raise _fail(exc) from None
-    meta = rep.AuditMeta(policy=inv.policy.name, inventory=str(inventory), configs=str(configs_dir))
+    if live:
+        opt.warn_unverified(err, verify_host_key)
+        reports = _audit_live(devices, conn.session, workers, save, quiet=fmt is not AuditFormat.table)
+    meta = rep.AuditMeta(policy=inv.policy.name, inventory=str(inventory), configs=source)
     target = output if output is not None else (DEFAULT_HTML if fmt is AuditFormat.html else None)
     try:
         if fmt is AuditFormat.table:

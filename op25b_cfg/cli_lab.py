@@ -8,6 +8,7 @@ one machine. ``down`` removes everything recorded in the state file; ``status`` 
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -37,14 +38,21 @@ def _workdir(path: Path | None) -> Path:
 
 
 def _guide(lab_workdir: Path) -> str:
-    """How to use a running lab: the commands a newcomer types next (no secret in it)."""
-    from op25b_cfg.lab.netns import EXTERNAL_V4, ISP_MTA_V4, OPERATOR, Lab
+    """How to use a running lab: the commands a newcomer types next (no secret in it).
+
+    Every line under "Try it:" is a real shell command; tests/test_push_linux_lab.py runs them, in order,
+    against a lab built by ``op25b lab up``.
+    """
+    from op25b_cfg.lab.netns import CLI_WORKDIR, EXTERNAL_V4, ISP_MTA_V4, OPERATOR, Lab
 
     lab = Lab.load(lab_workdir)
     assert lab is not None
-    inv = lab.inventory_dir
+    q = shlex.quote
+    inv = q(str(lab.inventory_dir))
     sub = lab.ns("subscriber")
-    smtp = f"sudo ip netns exec {sub} {sys.executable} -m op25b_cfg.lab.smtp probe"
+    smtp = f"sudo ip netns exec {sub} {q(sys.executable)} -m op25b_cfg.lab.smtp probe"
+    conn = f"-i {inv} -d lab-bras --known-hosts {q(str(lab.known_hosts))}"
+    workdir = "" if lab_workdir == CLI_WORKDIR else f" --workdir {q(str(lab_workdir))}"
     return "\n".join(
         [
             f"bras management: ssh {lab.username}@{lab.mgmt_bras_ip} -p {lab.ssh_port}",
@@ -55,15 +63,15 @@ def _guide(lab_workdir: Path) -> str:
             "",
             "Try it:",
             f"  export OP25B_USERNAME={lab.username}",
-            f'  export OP25B_PASSWORD="$(sudo cat {lab.password_file})"',
+            f'  export OP25B_PASSWORD="$(sudo cat {q(str(lab.password_file))})"',
             f"  {smtp} {EXTERNAL_V4} 25 {ISP_MTA_V4} 25          # before: both delivered",
             f"  op25b generate -i {inv} -o out",
-            f"  op25b push -i {inv} -d lab-bras --known-hosts {lab.known_hosts}            # dry run: the diff",
-            f"  op25b push -i {inv} -d lab-bras --known-hosts {lab.known_hosts} --commit   # commit-confirm",
-            f"  op25b audit --live -i {inv} -d lab-bras --known-hosts {lab.known_hosts}",
+            f"  op25b push {conn}            # dry run: the diff",
+            f"  op25b push {conn} --commit   # commit, post-audit, confirm",
+            f"  op25b audit --live {conn}    # fetch the running ruleset over SSH and audit it",
             f"  {smtp} {EXTERNAL_V4} 25 {ISP_MTA_V4} 25          # after: foreign MX refused, ISP relay delivered",
-            f"  ssh -o UserKnownHostsFile={lab.known_hosts} {lab.username}@{lab.mgmt_bras_ip} nft list ruleset",
-            "  op25b lab down",
+            f"  sudo ip netns exec {lab.ns('bras')} nft list table inet op25b",
+            f"  op25b lab down{workdir}",
         ]
     )
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from op25b_cfg import cli_options as opt
 from op25b_cfg.changelog import DEFAULT_CHANGELOG
 from op25b_cfg.cli import (
     EXIT_ERROR,
@@ -27,18 +27,16 @@ from op25b_cfg.cli import (
     err,
     out,
 )
-from op25b_cfg.connection.base import ConnectOptions, Session
-from op25b_cfg.connection.credentials import for_device, load_credentials, os_user
-from op25b_cfg.connection.factory import make_session, quiet_library_logs
-from op25b_cfg.errors import Op25bError, PushError
-from op25b_cfg.inventory import Device
+from op25b_cfg.connection.credentials import os_user
+from op25b_cfg.connection.factory import quiet_library_logs
+from op25b_cfg.errors import Op25bError
+from op25b_cfg.fanout import ctrl_c_sets
 from op25b_cfg.push import (
     DEFAULT_BACKUP_DIR,
     DEFAULT_CONFIRM_TIMEOUT,
     DeviceResult,
     Outcome,
     PushOptions,
-    ctrl_c_sets,
     default_auditor,
     run_push,
 )
@@ -49,7 +47,7 @@ PUSH_HELP = (
     "\n\nPer device: back up the running config, load only the OP25B part as a merge candidate, diff; with"
     " --commit: commit with the platform's revert timer, audit the new running config, confirm only if"
     " COMPLIANT, otherwise roll back; then remove old OP25B filter versions nothing uses any more."
-    "\n\nCredentials: OP25B_USERNAME / OP25B_PASSWORD (/ OP25B_SECRET) or a prompt; never inventory files."
+    f"\n\n{opt.CREDENTIALS_HELP}"
     "\n\nExit codes: 0 every device ok (unchanged, dry-run or committed); 1 a device failed, was rolled back or"
     " was skipped (Ctrl-C, window closed); 2 bad input or a refusal before any device was touched (inventory,"
     " --window syntax, outside the change window without --force, no credentials, change log not writable)."
@@ -106,22 +104,6 @@ def _print_errors(results: list[DeviceResult]) -> None:
             out.print(Text.assemble((head, "bold"), (r.error, "red")))
 
 
-def _driver_args(items: list[str]) -> dict[str, object]:
-    """``KEY=VALUE`` strings as napalm optional_args (whole numbers and true/false converted)."""
-    out: dict[str, object] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise PushError(f"--driver-arg {item!r}: write KEY=VALUE, e.g. --driver-arg transport=http")
-        value: object = raw
-        if raw.lower() in ("true", "false"):
-            value = raw.lower() == "true"
-        elif raw.isdigit():
-            value = int(raw)
-        out[key.strip()] = value
-    return out
-
-
 @app.command(help=PUSH_HELP)
 def push(
     inventory: InventoryOpt = Path("inventory"),
@@ -146,7 +128,7 @@ def push(
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Commit even outside the --window.")] = False,
-    workers: Annotated[int, typer.Option("--workers", "-w", min=1, max=500, help="Devices in parallel.")] = 10,
+    workers: opt.WorkersOpt = opt.DEFAULT_WORKERS,
     backup_dir: Annotated[
         Path, typer.Option("--backup-dir", help="Raw running-config backups (files mode 0600).")
     ] = DEFAULT_BACKUP_DIR,
@@ -156,29 +138,13 @@ def push(
     cleanup: Annotated[
         bool, typer.Option("--cleanup/--no-cleanup", help="Remove old OP25B filter versions nothing uses any more.")
     ] = True,
-    username: Annotated[
-        str | None, typer.Option("--username", "-u", help="Device login (default: OP25B_USERNAME or inventory).")
-    ] = None,
-    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Connect/command timeout, seconds.")] = 30.0,
-    known_hosts: Annotated[
-        Path | None, typer.Option("--known-hosts", help="known_hosts file (default ~/.ssh/known_hosts).")
-    ] = None,
-    verify_host_key: Annotated[
-        bool,
-        typer.Option(
-            "--verify-host-key/--no-verify-host-key",
-            help="Check SSH host keys (and eAPI TLS certificates); opting out is for labs only.",
-        ),
-    ] = True,
-    ssh_config: Annotated[Path | None, typer.Option("--ssh-config", help="OpenSSH client config file.")] = None,
-    port: Annotated[int | None, typer.Option("--port", min=1, max=65535, help="Override every device's port.")] = None,
-    driver_arg: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--driver-arg",
-            help="Extra napalm optional_args KEY=VALUE (repeatable), e.g. transport=http for an eAPI lab emulator.",
-        ),
-    ] = None,
+    username: opt.UsernameOpt = None,
+    timeout: opt.TimeoutOpt = opt.DEFAULT_TIMEOUT,
+    known_hosts: opt.KnownHostsOpt = None,
+    verify_host_key: opt.VerifyHostKeyOpt = True,
+    ssh_config: opt.SshConfigOpt = None,
+    port: opt.PortOpt = None,
+    driver_arg: opt.DriverArgOpt = None,
     show_diff: Annotated[
         bool | None, typer.Option("--show-diff/--no-show-diff", help="Print each device's diff (default: yes).")
     ] = None,
@@ -196,7 +162,7 @@ def push(
             raise typer.Exit(EXIT_ERROR)
         win = parse_window(window) if window else None
         status = check_window(win, force) if commit else (f"dry-run; window '{win}' not enforced" if win else "")
-        creds = load_credentials(username=username)
+        conn = opt.connection_setup(username, timeout, known_hosts, verify_host_key, ssh_config, port, driver_arg)
         if commit:
             default_auditor()
         opts = PushOptions(
@@ -209,43 +175,22 @@ def push(
             window=win,
             force=force,
             os_user=os_user(),
-            username=creds.username,
-        )
-        connect = ConnectOptions(
-            timeout=timeout,
-            verify_host_key=verify_host_key,
-            known_hosts=str(known_hosts) if known_hosts else None,
-            port=port,
-            ssh_config=str(ssh_config) if ssh_config else None,
-            driver_args=_driver_args(driver_arg or []),
+            username=conn.creds.username,
         )
     except Op25bError as exc:
         raise _fail(exc) from None
     if status:
         err.print(status, highlight=False, markup=False)
-    if not verify_host_key:
-        err.print("[yellow]warning:[/] host keys are NOT verified (--no-verify-host-key)", highlight=False)
-
-    def factory(d: Device) -> Session:
-        return make_session(d, for_device(creds, d, override_username=bool(username)), connect)
-
+    opt.warn_unverified(err, verify_host_key)
     stop = threading.Event()
-    progress = Progress(
-        TextColumn("[bold]push[/] {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=fmt is PushFormat.json or not err.is_terminal,
-    )
+    progress = opt.device_progress(err, "push", disable=fmt is PushFormat.json)
     try:
-        with progress, ctrl_c_sets(stop, lambda msg: err.print(f"[yellow]{msg}[/]", highlight=False)):
+        with progress, ctrl_c_sets(stop, opt.stop_notice(err)):
             bar = progress.add_task("commit" if commit else "dry-run", total=len(devices))
             report = run_push(
                 devices,
                 opts,
-                factory,
+                conn.session,
                 stop=stop,
                 on_done=lambda r: progress.update(bar, advance=1, description=f"{r.device}: {r.outcome}"),
             )

@@ -17,7 +17,7 @@ the new filter and re-points the attachment in one merge; the old filter stays u
 is never a moment with the attachment pointing at nothing. A re-run after any partial failure converges:
 no diff means no commit, and left-over old filters are removed by the clean-up step.
 
-Concurrency: a nornir :class:`~nornir.plugins.runners.ThreadedRunner` with ``workers`` threads. One device
+Concurrency: :func:`op25b_cfg.fanout.run_each` (nornir's threaded runner) with ``workers`` threads. One device
 failing never stops the others. :func:`run_push` checks a :class:`threading.Event` (set by Ctrl-C) and the
 change window before each device starts: once set, no new device starts and in-flight ones finish (or roll
 back). Every device ends with one :class:`DeviceResult` and one change-log line.
@@ -30,11 +30,10 @@ import dataclasses
 import logging
 import os
 import re
-import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -43,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from op25b_cfg.changelog import ChangeLog, redact_text, sha256
 from op25b_cfg.errors import Op25bError, PushError
+from op25b_cfg.fanout import ctrl_c_sets, run_each
 from op25b_cfg.platforms import get_platform
 from op25b_cfg.rules import build_plan
 from op25b_cfg.window import ChangeWindow
@@ -690,32 +690,6 @@ def push_device(
 # Running many devices
 
 
-@contextlib.contextmanager
-def ctrl_c_sets(event: threading.Event, notify: Callable[[str], None] | None = None) -> Iterator[None]:
-    """While active, the first Ctrl-C (SIGINT) sets ``event`` instead of raising KeyboardInterrupt: no new
-    device starts, in-flight ones finish or roll back. A second Ctrl-C raises KeyboardInterrupt (unconfirmed
-    changes then revert by their device timers). Only installs a handler in the main thread."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        if event.is_set():
-            raise KeyboardInterrupt
-        event.set()
-        if notify:
-            notify(
-                "interrupted: starting no new device; in-flight devices finish or roll back"
-                " (Ctrl-C again to abort at once)"
-            )
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def _skipped(device: Device, why: str) -> DeviceResult:
     return DeviceResult(device.name, device.platform, device.hostname, Outcome.SKIPPED, state=f"untouched ({why})")
 
@@ -738,11 +712,6 @@ def run_push(
     call. Raises only for errors that stop the whole run before any device is touched (auditor missing,
     change log not writable).
     """
-    from nornir.core import Nornir
-    from nornir.core.inventory import Defaults, Groups, Host, Hosts, Inventory
-    from nornir.core.task import Result, Task
-    from nornir.plugins.runners import ThreadedRunner
-
     stop = stop or threading.Event()
     now = now or (lambda: datetime.now(UTC))
     if opts.commit and auditor is None:
@@ -751,9 +720,6 @@ def run_push(
     if changelog is not None:
         changelog.prepare()
     run_id = uuid.uuid4().hex[:12]
-    by_name = {d.name: d for d in devices}
-    if len(by_name) != len(devices):
-        raise PushError("the same device is selected twice")
     window_closed = threading.Event()
 
     def log_result(res: DeviceResult) -> None:
@@ -783,8 +749,7 @@ def run_push(
             }
         )
 
-    def task(t: Task) -> Result:
-        dev = by_name[t.host.name]
+    def task(dev: Device) -> DeviceResult:
         if stop.is_set():
             res = _skipped(dev, "interrupted before it started")
         elif opts.commit and opts.window is not None and not opts.force and not opts.window.contains(now()):
@@ -800,30 +765,15 @@ def run_push(
                 res.error = f"{res.error}; {exc}".strip("; ")
         if on_done:
             on_done(res)
-        return Result(host=t.host, result=res, failed=res.failed)
+        return res
 
-    hosts = Hosts(
-        {
-            d.name: Host(name=d.name, hostname=d.hostname, port=d.port, username=d.username, platform=d.platform)
-            for d in devices
-        }
-    )
-    nr = Nornir(
-        inventory=Inventory(hosts=hosts, groups=Groups(), defaults=Defaults()),
-        runner=ThreadedRunner(num_workers=max(1, opts.workers)),
-    )
+    def crashed(d: Device, exc: BaseException | None) -> DeviceResult:
+        return DeviceResult(
+            d.name, d.platform, d.hostname, Outcome.FAILED, error=f"internal error: {exc!r}", state="unknown"
+        )
+
     t0 = time.monotonic()
-    agg = nr.run(task=task, name="op25b push", raise_on_error=False)
-    results: list[DeviceResult] = []
-    for d in devices:
-        multi = agg.get(d.name)
-        res = multi[0].result if multi else None
-        if not isinstance(res, DeviceResult):  # nornir caught an exception outside our workflow
-            exc = multi[0].exception if multi else None
-            res = DeviceResult(
-                d.name, d.platform, d.hostname, Outcome.FAILED, error=f"internal error: {exc!r}", state="unknown"
-            )
-        results.append(res)
+    results = run_each(devices, opts.workers, task, crashed, failed=lambda r: r.failed, name="op25b push")
     return PushReport(
         results,
         commit=opts.commit,

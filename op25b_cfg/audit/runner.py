@@ -5,7 +5,9 @@ Two ways in, one audit:
 * :func:`audit_saved` reads a directory of saved running configs (one file per device, as Oxidized or
   RANCID keep them) and audits every selected device;
 * :func:`audit_text` audits one config text from anywhere: a saved file, or a device (``op25b audit --live``
-  and the push post-check call it with ``source="live <host>"``).
+  and the push post-check call it with ``source="live <host>"``);
+* :func:`audit_live` fetches running configs through the shared connection layer, concurrently, and audits
+  each with :func:`audit_text` (``op25b audit --live``; ``--save DIR`` keeps them as backups).
 
 A device whose config is missing, empty, binary, truncated, or that the engine cannot audit gets a
 :class:`~op25b_cfg.audit.model.DeviceReport` with verdict ERROR and a message naming the file and the fix; the
@@ -23,16 +25,22 @@ the inventory, never from the file.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import threading
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from op25b_cfg.audit.model import DeviceReport, Verdict
 from op25b_cfg.errors import AuditError, Op25bError
 from op25b_cfg.inventory import Device
 from op25b_cfg.platforms import PLATFORMS
 from op25b_cfg.redact import redact
+
+if TYPE_CHECKING:
+    from op25b_cfg.connection.base import Session
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +51,7 @@ BINARY_RATIO = 0.02
 """More than this share of control or undecodable bytes makes a file binary rather than text."""
 
 AuditFn = Callable[[Device, str, str], DeviceReport]
+SessionFactory = Callable[[Device], "Session"]
 
 
 # ------------------------------------------------------------------------------------------- finding files
@@ -217,6 +226,20 @@ def error_report(device: Device, source: str, message: str) -> DeviceReport:
     )
 
 
+def _internal_error(device: Device, source: str, where: str, exc: BaseException) -> DeviceReport:
+    """An ERROR report for an exception that is not an :class:`Op25bError` (a bug in op25b or a library):
+    logged with type and location only, never the config or a secret."""
+    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    at = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
+    log.error("%s: internal error %s%s", device.name, type(exc).__name__, at)
+    return error_report(
+        device,
+        source,
+        f"{where}: internal error in op25b ({type(exc).__name__}{at}). Please report it with the config"
+        " (secrets removed)",
+    )
+
+
 def _engine() -> AuditFn:
     """The engine's ``audit_text`` (imported late: the engine pulls in every parser)."""
     from op25b_cfg.audit.engine import audit_text as engine_audit_text
@@ -242,15 +265,7 @@ def audit_text(device: Device, text: str, source: str = "") -> DeviceReport:
     except Op25bError as exc:
         return error_report(device, source, f"{where}: {exc}")
     except Exception as exc:  # a bug must not stop the audit of the other devices
-        frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
-        at = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
-        log.error("%s: internal error %s%s", device.name, type(exc).__name__, at)
-        return error_report(
-            device,
-            source,
-            f"{where}: internal error in op25b ({type(exc).__name__}{at}). Please report it with the config"
-            " (secrets removed)",
-        )
+        return _internal_error(device, source, where, exc)
     if not report.source:
         report.source = source
     return report
@@ -312,3 +327,97 @@ def audit_saved(devices: Iterable[Device], configs_dir: Path) -> list[DeviceRepo
         log.info("%s: %s (%s)", device.name, report.verdict, report.source)
         reports.append(report)
     return reports
+
+
+# ------------------------------------------------------------------------------------------- live
+
+
+def live_source(device: Device) -> str:
+    """The ``source`` of a report whose config was fetched from the device: ``live <host>``."""
+    return f"live {device.hostname or device.name}"
+
+
+def prepare_save_dir(path: Path) -> None:
+    """Create the ``--save`` directory up front, so an unusable one stops the run before any device is
+    contacted. Raises :class:`AuditError`."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AuditError(
+            f"--save {path}: cannot create the directory ({exc.strerror or exc}). Fix: pass a writable directory"
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise AuditError(f"--save {path}: the directory is not writable. Fix: pass a writable directory")
+
+
+def audit_live_device(device: Device, open_session: SessionFactory, save_dir: Path | None = None) -> DeviceReport:
+    """Fetch the running config of ``device`` (:meth:`Session.get_running`: napalm ``get_config``, ``nft list
+    ruleset`` on Linux) and audit it with :func:`audit_text`; never raises.
+
+    ``open_session(device)`` returns an unopened session (``op25b_cfg.connection.factory.make_session``). A
+    connection or login failure is a report with verdict ERROR carrying the connection layer's message (no
+    secret). With ``save_dir`` the fetched text is also written, raw, as a backup (``op25b push``'s writer:
+    ``save_dir/<device>/<UTC timestamp>.cfg``, mode 0600); if that fails the verdict is ERROR and the
+    findings are kept.
+    """
+    from op25b_cfg.push import write_backup
+
+    source = live_source(device)
+    try:
+        with open_session(device) as session:
+            text = session.get_running()
+    except Op25bError as exc:
+        return error_report(device, source, str(exc))
+    except Exception as exc:  # a library or op25b bug: this device only
+        return _internal_error(device, source, source, exc)
+    report = audit_text(device, text.replace("\r\n", "\n"), source)
+    if save_dir is not None:
+        try:
+            saved = write_backup(save_dir, device.name, text)
+        except Op25bError as exc:
+            report.error = redact(
+                f"{exc} (the fetched config audited {report.verdict}"
+                + (f"; {report.error}" if report.error else "")
+                + ")"
+            )
+            report.verdict = Verdict.ERROR
+        else:
+            log.info("%s: running config saved to %s", device.name, saved)
+    return report
+
+
+def audit_live(
+    devices: Sequence[Device],
+    open_session: SessionFactory,
+    *,
+    workers: int = 10,
+    save_dir: Path | None = None,
+    stop: threading.Event | None = None,
+    on_done: Callable[[DeviceReport], None] | None = None,
+) -> list[DeviceReport]:
+    """:func:`audit_live_device` for every device, ``workers`` at a time (the runner ``op25b push`` uses:
+    :func:`op25b_cfg.fanout.run_each`); reports in the order of ``devices``.
+
+    Once ``stop`` is set (Ctrl-C, see :func:`op25b_cfg.fanout.ctrl_c_sets`) no new device starts: those get
+    verdict ERROR ("not audited"). One device failing never stops the others.
+    """
+    from op25b_cfg.fanout import run_each
+
+    def work(device: Device) -> DeviceReport:
+        if stop is not None and stop.is_set():
+            report = error_report(device, live_source(device), f"{device.name}: not audited: interrupted (Ctrl-C)")
+        else:
+            report = audit_live_device(device, open_session, save_dir)
+        log.info("%s: %s (%s)", device.name, report.verdict, report.source)
+        if on_done is not None:
+            on_done(report)
+        return report
+
+    def crashed(device: Device, exc: BaseException | None) -> DeviceReport:
+        if exc is None:
+            return error_report(device, live_source(device), f"{device.name}: internal error in op25b")
+        return _internal_error(device, live_source(device), live_source(device), exc)
+
+    return run_each(
+        devices, workers, work, crashed, failed=lambda r: r.verdict is Verdict.ERROR, name="op25b audit --live"
+    )

@@ -1,0 +1,142 @@
+"""Command-line options every command that talks to devices shares (``op25b push``, ``op25b audit --live``).
+
+They are defined once here: the option names, help texts and defaults, and :func:`connection_setup`, which
+turns their values into credentials, :class:`~op25b_cfg.connection.base.ConnectOptions` and a session
+factory. A command declares them with these ``Annotated`` types and the ``DEFAULT_*`` values::
+
+    def push(..., username: UsernameOpt = None, timeout: TimeoutOpt = DEFAULT_TIMEOUT, ...):
+        conn = connection_setup(username, timeout, known_hosts, verify_host_key, ssh_config, port, driver_arg)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from op25b_cfg.connection.base import ConnectOptions, Credentials, Session
+from op25b_cfg.connection.credentials import for_device, load_credentials
+from op25b_cfg.connection.factory import make_session
+from op25b_cfg.errors import Op25bError
+from op25b_cfg.inventory import Device
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_WORKERS = 10
+
+WorkersOpt = Annotated[int, typer.Option("--workers", "-w", min=1, max=500, help="Devices in parallel.")]
+UsernameOpt = Annotated[
+    str | None, typer.Option("--username", "-u", help="Device login (default: OP25B_USERNAME or inventory).")
+]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", min=1, help="Connect/command timeout, seconds.")]
+KnownHostsOpt = Annotated[
+    Path | None, typer.Option("--known-hosts", help="known_hosts file (default ~/.ssh/known_hosts).")
+]
+VerifyHostKeyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--verify-host-key/--no-verify-host-key",
+        help="Check SSH host keys (and eAPI TLS certificates); opting out is for labs only.",
+    ),
+]
+SshConfigOpt = Annotated[Path | None, typer.Option("--ssh-config", help="OpenSSH client config file.")]
+PortOpt = Annotated[int | None, typer.Option("--port", min=1, max=65535, help="Override every device's port.")]
+DriverArgOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--driver-arg",
+        help="Extra napalm optional_args KEY=VALUE (repeatable), e.g. transport=http for an eAPI lab emulator.",
+    ),
+]
+
+CREDENTIALS_HELP = "Credentials: OP25B_USERNAME / OP25B_PASSWORD (/ OP25B_SECRET) or a prompt; never inventory files."
+
+
+class OptionError(Op25bError):
+    """A command-line option value is malformed."""
+
+
+def driver_args(items: list[str]) -> dict[str, object]:
+    """``KEY=VALUE`` strings as napalm optional_args (whole numbers and true/false converted).
+
+    >>> driver_args(["transport=http", "port=8080", "fast_cli=false"])
+    {'transport': 'http', 'port': 8080, 'fast_cli': False}
+    """
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise OptionError(f"--driver-arg {item!r}: write KEY=VALUE, e.g. --driver-arg transport=http")
+        value: object = raw
+        if raw.lower() in ("true", "false"):
+            value = raw.lower() == "true"
+        elif raw.isdigit():
+            value = int(raw)
+        out[key.strip()] = value
+    return out
+
+
+@dataclass(frozen=True)
+class Connection:
+    """What the connection options resolve to: credentials (never printed), options, and a session factory."""
+
+    creds: Credentials
+    options: ConnectOptions
+    override_username: bool
+
+    def session(self, device: Device) -> Session:
+        """An unopened session to ``device`` (use it in a ``with`` block)."""
+        return make_session(device, for_device(self.creds, device, self.override_username), self.options)
+
+
+def connection_setup(
+    username: str | None,
+    timeout: float,
+    known_hosts: Path | None,
+    verify_host_key: bool,
+    ssh_config: Path | None,
+    port: int | None,
+    driver_arg: list[str] | None,
+) -> Connection:
+    """Credentials (environment or prompt) and connection options from the shared options' values.
+
+    Raises :class:`Op25bError` (no credentials, malformed ``--driver-arg``) before any device is touched.
+    """
+    options = ConnectOptions(
+        timeout=timeout,
+        verify_host_key=verify_host_key,
+        known_hosts=str(known_hosts) if known_hosts else None,
+        port=port,
+        ssh_config=str(ssh_config) if ssh_config else None,
+        driver_args=driver_args(driver_arg or []),
+    )
+    creds = load_credentials(username=username)
+    return Connection(creds, options, override_username=bool(username))
+
+
+def warn_unverified(console: Console, verify_host_key: bool) -> None:
+    """The warning printed when host keys are not verified."""
+    if not verify_host_key:
+        console.print("[yellow]warning:[/] host keys are NOT verified (--no-verify-host-key)", highlight=False)
+
+
+def device_progress(console: Console, command: str, disable: bool) -> Progress:
+    """The per-device progress bar (transient, on ``console``; off when ``disable`` or not a terminal)."""
+    return Progress(
+        TextColumn(f"[bold]{command}[/] {{task.description}}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=disable or not console.is_terminal,
+    )
+
+
+def stop_notice(console: Console) -> Callable[[str], None]:
+    """What :func:`op25b_cfg.fanout.ctrl_c_sets` prints on the first Ctrl-C."""
+    return lambda msg: console.print(f"[yellow]{msg}[/]", highlight=False)

@@ -1,0 +1,110 @@
+"""One job per device, many devices at once: the concurrency shared by ``op25b push`` and ``op25b audit --live``.
+
+:func:`run_each` runs a per-device function through nornir's
+:class:`~nornir.plugins.runners.ThreadedRunner` with ``workers`` threads and returns one result per device,
+in the order the devices were given. The per-device function is expected never to raise (it turns every
+error into its own result); should it raise anyway (a bug), ``crashed`` makes that device's result and the
+other devices carry on.
+
+:func:`ctrl_c_sets` turns the first Ctrl-C into a :class:`threading.Event` the per-device functions check
+before they start: no new device starts, in-flight ones finish (or roll back).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+from op25b_cfg.errors import Op25bError
+
+if TYPE_CHECKING:
+    from op25b_cfg.inventory import Device
+
+log = logging.getLogger(__name__)
+
+R = TypeVar("R")
+
+
+@contextlib.contextmanager
+def ctrl_c_sets(event: threading.Event, notify: Callable[[str], None] | None = None) -> Iterator[None]:
+    """While active, the first Ctrl-C (SIGINT) sets ``event`` instead of raising KeyboardInterrupt: no new
+    device starts, in-flight ones finish or roll back. A second Ctrl-C raises KeyboardInterrupt (unconfirmed
+    changes then revert by their device timers). Only installs a handler in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if event.is_set():
+            raise KeyboardInterrupt
+        event.set()
+        if notify:
+            notify(
+                "interrupted: starting no new device; in-flight devices finish or roll back"
+                " (Ctrl-C again to abort at once)"
+            )
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run_each(
+    devices: Sequence[Device],
+    workers: int,
+    work: Callable[[Device], R],
+    crashed: Callable[[Device, BaseException | None], R],
+    *,
+    failed: Callable[[R], bool] = lambda _r: False,
+    name: str = "op25b",
+) -> list[R]:
+    """``work(device)`` for every device, ``workers`` at a time (nornir ThreadedRunner); results in the
+    order of ``devices``.
+
+    ``failed`` tells nornir which results count as failed (for its own bookkeeping only). When ``work``
+    raises, nornir catches it and ``crashed(device, exception)`` gives that device's result. Raises
+    :class:`Op25bError` when a device is given twice (nornir keys hosts by name).
+    """
+    from nornir.core import Nornir
+    from nornir.core.inventory import Defaults, Groups, Host, Hosts, Inventory
+    from nornir.core.task import Result, Task
+    from nornir.plugins.runners import ThreadedRunner
+
+    by_name = {d.name: d for d in devices}
+    if len(by_name) != len(devices):
+        raise Op25bError("the same device is selected twice")
+
+    def task(t: Task) -> Result:
+        res = work(by_name[t.host.name])
+        return Result(host=t.host, result=res, failed=failed(res))
+
+    hosts = Hosts(
+        {
+            d.name: Host(name=d.name, hostname=d.hostname, port=d.port, username=d.username, platform=d.platform)
+            for d in devices
+        }
+    )
+    nr = Nornir(
+        inventory=Inventory(hosts=hosts, groups=Groups(), defaults=Defaults()),
+        runner=ThreadedRunner(num_workers=max(1, workers)),
+    )
+    agg = nr.run(task=task, name=name, raise_on_error=False)
+    results: list[R] = []
+    for d in devices:
+        multi = agg.get(d.name)
+        if multi and not multi[0].exception:
+            results.append(multi[0].result)
+        else:  # nornir caught an exception outside the per-device workflow
+            exc = multi[0].exception if multi else None
+            log.error("%s: internal error %r", d.name, exc)
+            results.append(crashed(d, exc))
+    return results
+
+
+__all__ = ["ctrl_c_sets", "run_each"]
