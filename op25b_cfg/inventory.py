@@ -279,6 +279,22 @@ class DeviceData(_Strict):
     site: SafeText | None = None
 
 
+class PluginOptions(_Strict):
+    """Nornir ``connection_options.<plugin>``: a port and driver extras (never credentials).
+
+    ``napalm.extras.optional_args`` are passed to the napalm driver (e.g. ``{transport: https}`` for eAPI);
+    ``--driver-arg`` on the command line overrides them.
+    """
+
+    port: Port | None = None
+    extras: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConnectionOptions(_Strict):
+    napalm: PluginOptions | None = None
+    netmiko: PluginOptions | None = None
+
+
 class _Entry(_Strict):
     """A host, group or defaults entry in Nornir's SimpleInventory format."""
 
@@ -288,11 +304,11 @@ class _Entry(_Strict):
     platform: str | None = None
     groups: list[str] = Field(default_factory=list)
     data: DeviceData = Field(default_factory=DeviceData)
-    connection_options: dict[str, Any] = Field(default_factory=dict)
+    connection_options: ConnectionOptions = Field(default_factory=ConnectionOptions)
 
-    @field_validator("connection_options")
+    @field_validator("connection_options", mode="before")
     @classmethod
-    def _no_secrets(cls, value: dict[str, Any]) -> dict[str, Any]:
+    def _no_secrets(cls, value: Any) -> Any:
         """Nornir allows passwords under ``connection_options``; op25b never keeps them in files."""
         found = _secret_paths(value, "connection_options")
         if found:
@@ -338,6 +354,8 @@ class Device:
     description: str
     policy: Policy
     sources: dict[str, str] = field(default_factory=dict)
+    connection_options: dict[str, PluginOptions] = field(default_factory=dict)
+    """Per connection plugin (``napalm``, ``netmiko``), the first host/group/defaults layer that sets it."""
 
     def source_of(self, key: str) -> str:
         """Where a resolved value came from, e.g. ``groups.yaml: bras.data.mode``."""
@@ -675,6 +693,13 @@ def load_inventory(path: str | Path) -> Inventory:
                         return getattr(layer.entry, key), f"{layer.file}: {layer.path}.{key}"
                 return None, f"{POLICY_FILE}: {key}"
 
+            conn_opts: dict[str, PluginOptions] = {}
+            for plugin in ("napalm", "netmiko"):
+                for layer in chain:
+                    found = getattr(layer.entry.connection_options, plugin)
+                    if found is not None:
+                        conn_opts[plugin] = found
+                        break
             hostname, _ = resolve("hostname")
             port, _ = resolve("port")
             username, _ = resolve("username")
@@ -798,6 +823,7 @@ def load_inventory(path: str | Path) -> Inventory:
                 description=descr or "",
                 policy=policy,
                 sources=sources,
+                connection_options=conn_opts,
             )
             try:
                 get_platform(platform).check(dev)

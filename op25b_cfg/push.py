@@ -7,7 +7,7 @@ Per device (dry-run unless ``commit``)::
           no diff ......... discard; "unchanged" (no commit ever happens without a diff)
           dry-run ......... discard; show the diff and the old-filter removal that would follow
           --commit ........ commit with the platform's revert timer (ios archive, eos, junos; iosxr none)
-                            ──> read running again ──> audit it (op25b_cfg.audit.engine.audit_text)
+                            ──> read running again ──> audit it (op25b_cfg.audit.runner.audit_text)
                                 COMPLIANT ──> confirm          anything else ──> rollback
       ──> make-before-break clean-up (commit mode): old versioned OP25B objects no longer referenced by
           anything are removed as a second small change (same commit / audit / confirm cycle)
@@ -431,18 +431,11 @@ def write_backup(backup_dir: Path, device: str, text: str, when: datetime | None
 
 
 def default_auditor() -> Auditor:
-    """:func:`op25b_cfg.audit.engine.audit_text`; PushError when the auditor is not installed."""
-    try:
-        from op25b_cfg.audit import engine
-    except ImportError as exc:  # pragma: no cover - only in a broken install
-        raise PushError(
-            f"the auditor cannot be imported ({exc}); --commit needs it for the post-change audit"
-        ) from None
-    fn = getattr(engine, "audit_text", None)
-    if fn is None:
-        raise PushError("the auditor (op25b_cfg.audit.engine.audit_text) is not available; --commit needs it")
-    auditor: Auditor = fn
-    return auditor
+    """:func:`op25b_cfg.audit.runner.audit_text`: the one entry point every audit source goes through (saved
+    file, ``--live``, post-change check), so a truncated read-back is an ERROR, never a verdict."""
+    from op25b_cfg.audit.runner import audit_text
+
+    return audit_text
 
 
 def _op25b_lines(text: str) -> list[str]:

@@ -187,7 +187,8 @@ class LinuxNftSession(Session):
 
     @property
     def _port(self) -> int:
-        return self.opts.port or self.device.port or 22
+        plugin = self.device.connection_options.get("netmiko")
+        return self.opts.port or (plugin.port if plugin is not None else None) or self.device.port or 22
 
     @property
     def _where(self) -> str:

@@ -284,8 +284,11 @@ class NapalmSession(Session):
     def optional_args(self) -> dict[str, Any]:
         """The napalm ``optional_args`` for this driver and these options (secrets included: never log)."""
         o = self.opts
-        port = o.port or self.device.port
-        extra = dict(o.driver_args)
+        plugin = self.device.connection_options.get("napalm")
+        port = o.port or (plugin.port if plugin is not None and plugin.port else None) or self.device.port
+        # inventory connection_options.napalm.extras.optional_args, overridden by --driver-arg
+        inventory_args = dict(plugin.extras.get("optional_args", {})) if plugin is not None else {}
+        extra = {**inventory_args, **o.driver_args}
         if self.driver_name == "eos" and extra.get("transport", "https") != "ssh" and not o.port and port == 22:
             port = None  # the inventory's SSH port (22, nornir's default) is not the eAPI port
         args: dict[str, Any] = {}
