@@ -137,3 +137,68 @@ def lab_status(workdir: WorkdirOpt = None, fmt: FormatOpt = Format.table) -> Non
     if up:
         out.print(_guide(path), highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(EXIT_OK if up else EXIT_FINDINGS)
+
+
+@lab_app.command("emulators")
+def lab_emulators(
+    workdir: Annotated[
+        Path,
+        typer.Option("--workdir", help="Where the inventory, known_hosts and password file are written (kept)."),
+    ] = Path("op25b-emulators"),
+    inventory: Annotated[
+        Path | None,
+        typer.Option(
+            "--inventory",
+            "-i",
+            help="Inventory whose policy and router devices to emulate (default ./inventory, else the example).",
+            show_default=False,
+        ),
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option("--duration", min=0, hidden=True, help="Stop after SECONDS (tests).")
+    ] = None,
+    timer_scale: Annotated[
+        float, typer.Option("--timer-scale", min=0.001, hidden=True, help="Scale commit-confirm timers (tests).")
+    ] = 1.0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Emulated routers (no root needed): one per platform (ios, iosxr, junos, eos) on 127.0.0.1, serving the
+    real protocols (SSH CLI + SCP, XML agent, NETCONF, eAPI) until Ctrl-C, to try push and audit --live."""
+    import signal
+    import threading
+
+    from op25b_cfg.connection.factory import quiet_library_logs
+    from op25b_cfg.fanout import ctrl_c_sets
+    from op25b_cfg.lab.emulated import READY, EmulatorLab, default_inventory, serve
+
+    _setup_logging(verbose)
+    quiet_library_logs(verbose)  # paramiko logs every client that hangs up as an ERROR
+    lab = EmulatorLab(workdir, inventory or default_inventory(), timer_scale=timer_scale)
+    stop = threading.Event()
+
+    def ready(lab: EmulatorLab) -> None:
+        out.print(lab.guide(), highlight=False, markup=False, soft_wrap=True)
+        until = "Ctrl-C" if duration is None else f"Ctrl-C or {duration:g} s"
+        out.print(
+            f"{READY}: {len(lab.devices)} emulated router(s) on 127.0.0.1; serving until {until}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        sys.stdout.flush()
+
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with ctrl_c_sets(stop, lambda _msg: err.print("stopping the emulators...", highlight=False)):
+            serve(lab, duration, stop, on_ready=ready)
+    except Op25bError as exc:
+        raise _fail(exc) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    out.print(
+        f"stopped {len(lab.devices)} emulator(s); their ports are closed. {lab.workdir} stays (inventory,"
+        " known_hosts, password, start/ and your push backups/ and logs/); the next run rewrites its files.",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )

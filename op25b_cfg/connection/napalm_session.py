@@ -232,7 +232,8 @@ class NapalmSession(Session):
 
     @property
     def where(self) -> str:
-        port = self.opts.port or self.device.port
+        plugin = self.device.connection_options.get("napalm")
+        port = self.opts.port or (plugin.port if plugin is not None else None) or self.device.port
         return f"{self.device.name} ({self.device.hostname}{f':{port}' if port else ''}, napalm {self.driver_name})"
 
     @property
