@@ -88,17 +88,18 @@ def main() -> None:
         jobs = write_configs(devices, args.configs, args.noise, root)
         total_lines = sum(p.read_text().count("\n") for _, p in jobs)
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         verdicts: Counter[str] = Counter()
         per_platform: Counter[str] = Counter()
         for dev, path in jobs:
             rep = audit_text(dev, path.read_text(encoding="utf-8", errors="replace"), source=str(path))
             verdicts[rep.verdict.value] += 1
             per_platform[f"{dev.platform}:{rep.verdict.value}"] += 1
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(f"{len(jobs)} configs ({total_lines:,} lines) in {root}")
         print(f"wall time     : {wall:8.2f} s  ({len(jobs) / wall:,.0f} configs/s, {total_lines / wall:,.0f} lines/s)")
+        print(f"CPU time      : {cpu:8.2f} s")
         print(f"peak RSS      : {rss1 / 1024:8.1f} MiB (before the audits: {rss0 / 1024:.1f} MiB)")
         print(f"verdicts      : {dict(verdicts)}")
         print(f"per platform  : {dict(sorted(per_platform.items()))}")

@@ -133,7 +133,7 @@ def main() -> None:
         floor = a.devices * cpu_per_device
         print(
             f"  workers {w:>3}: wall {res['wall']:7.2f} s   ideal {ideal:7.2f} s   ratio {res['wall'] / ideal:5.2f}x"
-            f"   CPU floor {floor:5.2f} s   peak RSS {res['rss_mb']:6.1f} MB"
+            f"   CPU floor {floor:5.2f} s   CPU used {res['cpu']:5.2f} s   peak RSS {res['rss_mb']:6.1f} MB"
         )
 
 

@@ -23,6 +23,7 @@ severity of each :class:`~op25b_cfg.audit.model.Code`.
 from __future__ import annotations
 
 import difflib
+import itertools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -39,8 +40,10 @@ from op25b_cfg.audit.model import (
     Packet,
     ParsedConfig,
     Severity,
+    Unparsed,
     Verdict,
 )
+from op25b_cfg.audit.parsers._lazy import paused_gc, resolve_named
 from op25b_cfg.audit.space import DST, SPORT, SRC, HeaderSpace, Node, Point, flags_text, space
 from op25b_cfg.errors import Op25bError
 from op25b_cfg.netaddr import Network, collapse, intersect
@@ -207,14 +210,71 @@ def iface_representatives(attach: str, patterns: Iterable[str]) -> list[str]:
     return sorted(reps)
 
 
+def _rule_key(r: Rule) -> tuple[object, ...]:
+    """Everything of a rule that :meth:`Evaluator.evaluate` reads (its action and every match field)."""
+    return (
+        r.action,
+        r.family,
+        r.protocol,
+        r.src,
+        r.dst,
+        r.src_except,
+        r.dst_except,
+        r.src_ports,
+        r.dst_ports,
+        r.tcp_flags,
+        tuple(getattr(r, "iifname", ()) or ()),
+        tuple(getattr(r, "oifname", ()) or ()),
+        bool(getattr(r, "iifname_negate", False)),
+        bool(getattr(r, "oifname_negate", False)),
+    )
+
+
+_FILTER_IDS: dict[tuple[object, ...], int] = {}
+"""Filter contents (default + rule keys) seen by this process, each interned as a small int."""
+_EVALS: dict[tuple[object, ...], tuple[Query, list[tuple[Action, int, int | None, Node]]]] = {}
+"""First-match results by (chain contents, query, limit_terminal, interface): the devices of a push or of a
+directory of configs evaluate the same filter against the same questions. Values hold positions, not objects."""
+_NEXT_FILTER_ID = itertools.count(1)
+_MEMO_MAX = 20_000
+_MEMO_RULES = 1000
+"""Chains longer than this are evaluated without the memo: a long ACL is seldom shared by many devices, and
+keying it would cost more than it saves."""
+
+
+def clear_memos() -> None:
+    """Forget every process-wide memo of the engine (queries, filter contents, evaluations, rule sets): a
+    benchmark measuring cold audits calls this between runs. Results never depend on it."""
+    _EVALS.clear()
+    _QUERIES.clear()
+    _FILTER_IDS.clear()
+    for fam in (4, 6):
+        space(fam).clear_rule_cache()
+
+
 class Evaluator:
     """First-match evaluation of filter chains over one family's header space, with a per-audit cache of the
-    packet set of each rule."""
+    packet set of each rule and a process-wide memo of results by content (:data:`_EVALS`)."""
 
     def __init__(self, family: int) -> None:
         self.family = family
         self.hs = space(family)
         self._rule_nodes: dict[int, tuple[Rule, Node]] = {}
+        self._filter_ids: dict[int, tuple[Filter, int]] = {}
+
+    def filter_id(self, flt: Filter) -> int:
+        """The interned id of ``flt``'s contents (computed once per filter object and audit)."""
+        hit = self._filter_ids.get(id(flt))
+        if hit is not None and hit[0] is flt:
+            return hit[1]
+        key = (flt.default, tuple(_rule_key(r) for r in flt.rules))
+        fid = _FILTER_IDS.get(key)
+        if fid is None:
+            if len(_FILTER_IDS) >= _MEMO_MAX:
+                _FILTER_IDS.clear()  # ids are never reused, so the memo's keys stay unambiguous
+            fid = _FILTER_IDS[key] = next(_NEXT_FILTER_ID)
+        self._filter_ids[id(flt)] = (flt, fid)
+        return fid
 
     def rule_node(self, rule: Rule) -> Node:
         hit = self._rule_nodes.get(id(rule))
@@ -229,6 +289,39 @@ class Evaluator:
     ) -> ChainResult:
         """Split ``q`` by the rule (or default) that decides each packet. LIMIT decides (as LIMIT) when
         ``limit_terminal``; otherwise packets go on past it (a rate limit is not a block)."""
+        if sum(len(f.rules) for f in chain) > _MEMO_RULES:
+            return self._evaluate(chain, q, limit_terminal=limit_terminal, iface=iface)
+        key = (tuple(self.filter_id(f) for f in chain), id(q), limit_terminal, iface)
+        hit = _EVALS.get(key)
+        if hit is not None and hit[0] is q:
+            return ChainResult(
+                [
+                    Decision(act, chain[fpos], chain[fpos].rules[rpos] if rpos is not None else None, region)
+                    for act, fpos, rpos, region in hit[1]
+                ],
+                list(chain),
+            )
+        res = self._evaluate(chain, q, limit_terminal=limit_terminal, iface=iface)
+        fpos_of = {id(f): i for i, f in enumerate(chain)}
+        rpos_of: dict[int, dict[int, int]] = {}
+        compact: list[tuple[Action, int, int | None, Node]] = []
+        for d in res.decisions:
+            fpos = fpos_of[id(d.filter)]
+            rpos: int | None = None
+            if d.rule is not None:
+                index = rpos_of.get(fpos)
+                if index is None:
+                    index = rpos_of[fpos] = {id(r): i for i, r in enumerate(chain[fpos].rules)}
+                rpos = index[id(d.rule)]
+            compact.append((d.action, fpos, rpos, d.region))
+        if len(_EVALS) >= _MEMO_MAX:
+            _EVALS.clear()
+        _EVALS[key] = (q, compact)
+        return res
+
+    def _evaluate(
+        self, chain: Sequence[Filter], q: Query, *, limit_terminal: bool, iface: Iface | None = None
+    ) -> ChainResult:
         hs = self.hs
         rem = q.node
         out: list[Decision] = []
@@ -306,6 +399,7 @@ class _Ctx:
     uncertain: set[int] = field(default_factory=set)  # ids of findings an unparsed line could overturn
     evaluated: dict[tuple[int, str], Filter] = field(default_factory=dict)
     bindings_used: list[Binding] = field(default_factory=list)
+    bindings_at: dict[tuple[str, str | None], list[Binding]] | None = None  # see _candidates
 
     def add(
         self,
@@ -343,16 +437,29 @@ def _att_label(kind: str, name: str, direction: str) -> str:
     return f"{kind} {name} {direction}"
 
 
+def _unparsed_of(ctx: _Ctx, names: Iterable[str]) -> list[Unparsed]:
+    """The unparsed lines inside the filters called ``names`` (any family), in line order. Their rules are
+    built first: a lazily parsed config reports a filter's unparsed lines when its rules are first read."""
+    wanted = set(names)
+    resolve_named(ctx.parsed, wanted)
+    return sorted((u for u in ctx.parsed.unparsed if u.filter in wanted), key=lambda u: u.line)
+
+
 def _unparsed_before(ctx: _Ctx, chain: Sequence[Filter], line: int | None) -> bool:
     """True when an unparsed line inside ``chain`` sits before ``line`` (None: anywhere in it)."""
-    names = {f.name for f in chain}
-    return any(u.filter in names and (line is None or u.line <= line) for u in ctx.parsed.unparsed)
+    return any(line is None or u.line <= line for u in _unparsed_of(ctx, (f.name for f in chain)))
 
 
-def _candidates(parsed: ParsedConfig, kind: str, name: str, family: int) -> list[Binding]:
-    if kind == "nft-forward":
-        return [b for b in parsed.bindings if b.kind == kind and b.family in (family, 0)]
-    return [b for b in parsed.bindings if b.kind == kind and b.name == name and b.family in (family, 0)]
+def _candidates(ctx: _Ctx, kind: str, name: str, family: int) -> list[Binding]:
+    """The bindings of ``kind`` (and ``name``, except nft-forward) usable for ``family``, in config order."""
+    if ctx.bindings_at is None:  # indexed once per audit: a BNG config has thousands of bindings
+        ctx.bindings_at = {}
+        for b in ctx.parsed.bindings:
+            ctx.bindings_at.setdefault((b.kind, b.name), []).append(b)
+            if b.kind == "nft-forward":
+                ctx.bindings_at.setdefault((b.kind, None), []).append(b)
+    found = ctx.bindings_at.get((kind, None if kind == "nft-forward" else name), [])
+    return [b for b in found if b.family in (family, 0)]
 
 
 def _blocks_pool(ev: Evaluator, flt: Filter, q: Query) -> bool:
@@ -396,7 +503,7 @@ def _structural(
     parsed = ctx.parsed
     label = _att_label(kind, name, direction)
     check = f"applied {kind}:{name}:{direction} v{fam}"
-    cands = _candidates(parsed, kind, name, fam)
+    cands = _candidates(ctx, kind, name, fam)
     same = cands if kind == "nft-forward" else [b for b in cands if b.direction == direction]
     if not same:
         other = [b for b in cands if b.direction != direction]
@@ -739,12 +846,14 @@ def _drift(intended: ParsedConfig, running: ParsedConfig) -> list[tuple[str, int
                 out.append((f"filter {want.name} lacks intended entry `{want.rules[i].text}`", have.line))
         elif want.default != have.default:
             out.append((f"filter {want.name} default is {have.default}, intended {want.default}", have.line))
+    wanted = {(b.kind, b.name, b.direction, b.family) for b in intended.bindings}
+    running_at: dict[tuple[str, str, str, int], list[Binding]] = {}
+    for x in running.bindings:  # one pass: a BNG config has thousands of bindings
+        at = (x.kind, x.name, x.direction, x.family)
+        if at in wanted:
+            running_at.setdefault(at, []).append(x)
     for b in intended.bindings:
-        match = [
-            x
-            for x in running.bindings
-            if (x.kind, x.name, x.direction, x.family) == (b.kind, b.name, b.direction, b.family)
-        ]
+        match = running_at.get((b.kind, b.name, b.direction, b.family), [])
         if not any(x.filters == b.filters for x in match):
             now = ", ".join("/".join(x.filters) for x in match) or "nothing"
             out.append(
@@ -770,12 +879,13 @@ def _relevant_running(ctx: _Ctx, text_lines: list[str], names: Iterable[str]) ->
     wanted: set[int] = set()
     parsed = ctx.parsed
     name_set = set(names)
-    for flt in parsed.filters.values():
-        if (flt.family, flt.name) in ctx.evaluated or flt.name in name_set:
-            nums = [n for n in (flt.line, *(r.line for r in flt.rules)) if n is not None]
-            nums += [u.line for u in parsed.unparsed if u.filter == flt.name]
-            if nums:
-                wanted.update(range(min(nums), max(nums) + 1))
+    shown = [f for f in parsed.filters.values() if (f.family, f.name) in ctx.evaluated or f.name in name_set]
+    unparsed = _unparsed_of(ctx, (f.name for f in shown))
+    for flt in shown:
+        nums = [n for n in (flt.line, *(r.line for r in flt.rules)) if n is not None]
+        nums += [u.line for u in unparsed if u.filter == flt.name]
+        if nums:
+            wanted.update(range(min(nums), max(nums) + 1))
     for b in parsed.bindings:
         if b.line is not None and (b in ctx.bindings_used or name_set.intersection(b.filters)):
             wanted.add(b.line)
@@ -853,6 +963,10 @@ def _query(
     ports: Sequence[int],
     flags: FlagMatch,
 ) -> Query:
+    key = (ev.family, tuple(src), tuple(src_except), tuple(dst), tuple(dst_except), tuple(ports), flags)
+    hit = _QUERIES.get(key)
+    if hit is not None:
+        return hit
     s, se, d, de = _matches(src), _matches(src_except), _matches(dst), _matches(dst_except)
     node = ev.hs.box(
         protocol=TCP,
@@ -863,7 +977,16 @@ def _query(
         dst_ports=tuple(PortRange(p, p) for p in ports),
         flags=flags,
     )
-    return Query(ev.family, node, s, d, tuple(ports), flags)
+    q = Query(ev.family, node, s, d, tuple(ports), flags)
+    if len(_QUERIES) >= _QUERIES_MAX:
+        _QUERIES.clear()
+    _QUERIES[key] = q
+    return q
+
+
+_QUERIES: dict[tuple[object, ...], Query] = {}
+"""Queries by content: the devices of one policy ask the same questions (same pools, MTAs, ports)."""
+_QUERIES_MAX = 4096
 
 
 def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str) -> DeviceReport:
@@ -947,8 +1070,9 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
                     ctx.checks.append((f"exempt-open {tag}", ok))
     # lines not understood inside evaluated filters
     seen_unparsed: set[int] = set()
+    in_evaluated = _unparsed_of(ctx, (fname for _, fname in ctx.evaluated))
     for (fam, fname), _flt in ctx.evaluated.items():
-        for u in parsed.unparsed:
+        for u in in_evaluated:
             if u.filter == fname and u.line not in seen_unparsed:
                 seen_unparsed.add(u.line)
                 ctx.add(
@@ -985,17 +1109,28 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
 def audit_text(device: Device, text: str, source: str = "") -> DeviceReport:
     """Parse ``text`` with the device platform's parser, then :func:`audit_parsed`. Empty or binary input is an
     ERROR report, never an exception."""
-    from op25b_cfg.audit.parsers import parse
 
     name, platform = device.name, device.platform
-    if not text.strip():
+    if not text or text.isspace():
         return DeviceReport(name, platform, Verdict.ERROR, error="the running config is empty", source=source)
     if "\x00" in text:
         return DeviceReport(
             name, platform, Verdict.ERROR, error="the running config is binary (NUL bytes), not text", source=source
         )
+    # The collector stays off for the parse and the audit: a lazily parsed config keeps its parser's state
+    # (tokens, statements) alive until the audit ends, and collector passes over it would cost more than the
+    # audit. That state holds no reference cycles, so it is freed the moment the audit drops it.
+    with paused_gc():
+        report = _parse_and_audit(device, text, source)
+    return report
+
+
+def _parse_and_audit(device: Device, text: str, source: str) -> DeviceReport:
+    from op25b_cfg.audit.parsers import parse
+
+    name, platform = device.name, device.platform
     try:
-        parsed = parse(platform, text)
+        parsed = parse(platform, text, lazy=True)  # only the filters the audit evaluates are tokenised
     except Op25bError as exc:
         return DeviceReport(name, platform, Verdict.ERROR, error=str(exc), source=source)
     except ImportError as exc:

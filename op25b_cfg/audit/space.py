@@ -141,6 +141,7 @@ class HeaderSpace:
         self._ports_cache: dict[tuple[str, tuple[PortRange, ...]], Node] = {}
         self._flags_cache: dict[FlagMatch, Node] = {}
         self._addr_cache: dict[tuple[str, tuple[AddrMatch, ...], tuple[AddrMatch, ...]], Node] = {}
+        self._rule_cache: dict[tuple[object, ...], Node] = {}
 
     # ------------------------------------------------------------------ builders
 
@@ -220,6 +221,31 @@ class HeaderSpace:
         evaluates them per interface before it asks for the rule's set."""
         if rule.family not in (0, self.family):
             return self.false
+        # the set depends only on these fields: rules of the same content (the same filter seen on many
+        # devices, or at several attachments) share one node
+        key = (
+            rule.protocol,
+            rule.tcp_flags,
+            rule.dst_ports,
+            rule.src,
+            rule.src_except,
+            rule.dst,
+            rule.dst_except,
+            rule.src_ports,
+        )
+        node = self._rule_cache.get(key)
+        if node is None:
+            node = self._rule(rule)
+            if len(self._rule_cache) >= 100_000:
+                self._rule_cache.clear()
+            self._rule_cache[key] = node
+        return node
+
+    def clear_rule_cache(self) -> None:
+        """Forget the rule sets cached by content (benchmarks of cold audits)."""
+        self._rule_cache.clear()
+
+    def _rule(self, rule: Rule) -> Node:
         node = self.proto(rule.protocol)
         if rule.tcp_flags:
             node = node & self.value(PROTO, TCP) & self.flags(rule.tcp_flags)

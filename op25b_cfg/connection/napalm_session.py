@@ -231,9 +231,14 @@ class NapalmSession(Session):
     # ------------------------------------------------------------------ helpers
 
     @property
-    def where(self) -> str:
+    def port(self) -> int | None:
+        """--port, else the inventory's ``connection_options.napalm.port``, else the device's port."""
         plugin = self.device.connection_options.get("napalm")
-        port = self.opts.port or (plugin.port if plugin is not None else None) or self.device.port
+        return self.opts.port or (plugin.port if plugin is not None else None) or self.device.port
+
+    @property
+    def where(self) -> str:
+        port = self.port
         return f"{self.device.name} ({self.device.hostname}{f':{port}' if port else ''}, napalm {self.driver_name})"
 
     @property
@@ -286,7 +291,7 @@ class NapalmSession(Session):
         """The napalm ``optional_args`` for this driver and these options (secrets included: never log)."""
         o = self.opts
         plugin = self.device.connection_options.get("napalm")
-        port = o.port or (plugin.port if plugin is not None and plugin.port else None) or self.device.port
+        port = self.port
         # inventory connection_options.napalm.extras.optional_args, overridden by --driver-arg
         inventory_args = dict(plugin.extras.get("optional_args", {})) if plugin is not None else {}
         extra = {**inventory_args, **o.driver_args}

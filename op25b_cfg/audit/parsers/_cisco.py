@@ -17,6 +17,7 @@ Nothing here raises on bad input: :class:`AceError` is internal and always caugh
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import itertools
 import logging
@@ -27,6 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from op25b_cfg.audit.model import Filter, ParsedConfig, Unparsed
+from op25b_cfg.audit.parsers._lazy import DeferredFilter as DeferredFilter  # re-exported
+from op25b_cfg.audit.parsers._lazy import ResultRef
+from op25b_cfg.audit.parsers._lazy import resolve_all as resolve_all  # re-exported
 from op25b_cfg.rules import ACK, ESTABLISHED, FIN, PSH, RST, SYN, URG, Action, AddrMatch, FlagMatch, PortRange, Rule
 
 log = logging.getLogger(__name__)
@@ -607,6 +611,14 @@ _FAST_ACE = re.compile(
 )
 
 
+_FAST_MEMO: dict[tuple[str, int], Parsed] = {}
+"""Entries of the common shape (:data:`_FAST_ACE`) parsed by any config of this process, by (text, family).
+Such an entry names no object-group, so what it matches does not depend on the config it is in: the many
+devices of a push or of a directory of saved configs share the parse of their identical OP25B entries.
+The values are never mutated (rules copy them)."""
+_FAST_MEMO_MAX = 100_000
+
+
 def spec(
     action: Action,
     family: int,
@@ -674,12 +686,21 @@ class AceParser:
 
     def _parse(self, text: str, family: int, standard: bool) -> Parsed:
         if not standard:
+            memo_key = (text, family)
+            known = _FAST_MEMO.get(memo_key)
+            if known is not None:
+                return known
             m = _FAST_ACE.match(text)
             if m is not None:
                 try:
-                    return self._fast(m, family)
+                    known = self._fast(m, family)
                 except AceError:
                     pass  # the general path below gives the precise reason
+                else:
+                    if len(_FAST_MEMO) >= _FAST_MEMO_MAX:
+                        _FAST_MEMO.clear()
+                    _FAST_MEMO[memo_key] = known
+                    return known
         toks = text.split()
         seq = ""
         if toks[0].isdigit():
@@ -980,11 +1001,20 @@ class FilterBuilder:
     def __init__(
         self, result: ParsedConfig, groups: Groups, dialect: str, settings: frozenset[str] = frozenset()
     ) -> None:
-        self.result = result
+        self._result = ResultRef(result)
         self.ace = AceParser(groups, dialect)
         self.acls: dict[tuple[int, str], AclBlock] = {}
         self.settings = settings
         """First words of ACL-level settings that change no verdict (``counters per-entry``...)."""
+
+    @property
+    def result(self) -> ParsedConfig:
+        """The config being built (held weakly once the parse is over: see :class:`ResultRef`)."""
+        return self._result.get()
+
+    def detach(self) -> None:
+        """The parse is over: keep only a weak link to the config (deferred filters hold this builder)."""
+        self._result.detach()
 
     def acl(self, family: int, name: str, line: int, standard: bool = False) -> AclBlock:
         """The ACL block ``(family, name)``, created on first use (a second header appends, as config mode)."""
@@ -994,17 +1024,18 @@ class FilterBuilder:
             blk = self.acls[key] = AclBlock(family, name, line, standard)
         return blk
 
-    def build(self, referenced: set[tuple[int, str]] | None = None) -> None:
+    def build(self, referenced: set[tuple[int, str]] | None = None, lazy: bool = False) -> None:
         """Create every filter. Those in ``referenced`` (attached, chained or policed: the ones that can decide
         a verdict) are parsed now; the others become :class:`DeferredFilter` s, parsed on first read.
-        ``referenced=None`` parses everything now."""
+        ``referenced=None`` parses everything now; ``lazy`` defers every filter (the audit path: the engine
+        reads the rules of the filters it evaluates, which parses them and reports their unparsed lines)."""
         for key, blk in self.acls.items():
-            if referenced is None or key in referenced:
+            if not lazy and (referenced is None or key in referenced):
                 flt = Filter(blk.name, blk.family, line=blk.line)
                 flt.rules = self.rules(blk)
             else:
                 flt = DeferredFilter(blk.name, blk.family, line=blk.line)
-                flt.defer(self, blk)
+                flt.defer_call(functools.partial(self.rules, blk))
             self.result.filters[key] = flt
 
     def rules(self, blk: AclBlock) -> list[Rule]:
@@ -1016,7 +1047,8 @@ class FilterBuilder:
         fam = blk.family
         std = blk.standard
         bodies = blk.bodies
-        unparsed = self.result.unparsed
+        result = self.result
+        unparsed = result.unparsed
         settings = self.settings
         fast = _FAST_RULE
         new = object.__new__
@@ -1030,7 +1062,7 @@ class FilterBuilder:
             try:
                 _, seq, res = parse(body, fam, std) if hit is None or isinstance(hit, AceError) else hit
             except NeverMatches as exc:
-                self.result.notes.append(f"line {line}: entry in {blk.name} matches no packet ({exc}); left out")
+                result.notes.append(f"line {line}: entry in {blk.name} matches no packet ({exc}); left out")
                 continue
             except AceError as exc:
                 unparsed.append(Unparsed(line, text, str(exc), blk.name))
@@ -1058,7 +1090,7 @@ class FilterBuilder:
                     rule = Rule(**{**defaults, **values, "name": seq, "remark": remark, "line": line, "text": text})
                 rules.append(rule)
         if loose_lines:
-            self.result.notes.append(
+            result.notes.append(
                 f"{blk.name}: qualifiers on non-TCP entries (ICMP type/code, dscp, ...) are not modelled; those"
                 f" entries are kept for their whole protocol (they never match TCP): lines "
                 + ", ".join(str(x) for x in sorted(set(loose_lines))[:10])
@@ -1069,44 +1101,8 @@ class FilterBuilder:
             nums = [int(s) for s in seqs]
             if any(b < a for a, b in itertools.pairwise(nums)):
                 rules.sort(key=lambda r: int(r.name))
-                self.result.notes.append(f"{blk.name}: entries were not in sequence order; evaluated in that order")
+                result.notes.append(f"{blk.name}: entries were not in sequence order; evaluated in that order")
         return rules
-
-
-class DeferredFilter(Filter):
-    """A filter nothing in the config attaches, chains or polices: it cannot decide a verdict, and large
-    configs hold thousands of them, so its entries are parsed when :attr:`rules` is first read. What cannot
-    be modelled is then appended to the owning ParsedConfig's ``unparsed`` / ``notes``. Everything else
-    (name, family, line, kind) is known at once. :func:`resolve_all` parses every deferred filter now."""
-
-    def defer(self, builder: FilterBuilder, blk: AclBlock) -> None:
-        self.__dict__["_pending"] = (builder, blk)
-
-    @property
-    def rules(self) -> list[Rule]:
-        pending = self.__dict__.pop("_pending", None)
-        if pending is not None:
-            self.__dict__["rules"] = pending[0].rules(pending[1])
-        rules: list[Rule] = self.__dict__["rules"]
-        return rules
-
-    @rules.setter
-    def rules(self, value: list[Rule]) -> None:
-        self.__dict__.pop("_pending", None)
-        self.__dict__["rules"] = value
-
-    @property
-    def deferred(self) -> bool:
-        """True until the entries have been parsed."""
-        return "_pending" in self.__dict__
-
-
-def resolve_all(parsed: ParsedConfig) -> ParsedConfig:
-    """Parse every deferred filter now, so ``unparsed`` and ``notes`` are complete (tests, reports)."""
-    for flt in list(parsed.filters.values()):
-        _ = flt.rules
-    parsed.unparsed.sort(key=lambda u: u.line)
-    return parsed
 
 
 def numbered_acl_kind(name: str) -> str | None:

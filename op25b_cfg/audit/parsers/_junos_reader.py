@@ -12,6 +12,7 @@ Nothing here raises on bad input: unbalanced braces and unknown set verbs become
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from dataclasses import dataclass, field
@@ -48,6 +49,11 @@ _SET_VERBS = (
     "unprotect ",
 )
 _TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"?|([{};])|(#.*)|([^\s{};"]+)')
+_PLAIN_LEAF = re.compile(r'[^"#{};]+;').fullmatch
+"""A (stripped) leaf statement without anything the slow path must see: quotes, comments, braces."""
+_PLAIN_OPEN = re.compile(r'[^"#{};]+\{').fullmatch
+_PRUNABLE = frozenset({"filter", "disable"})
+"""With ``prune``, an ``interfaces`` leaf matters only when its path holds one of these words."""
 _PROMPT = re.compile(r"\{(master|backup|primary|secondary|linecard|local|hidden)[^{}]*\}")
 
 
@@ -61,6 +67,15 @@ class Stmt:
     group: str | None = None  # set when inherited from a configuration group
 
 
+@dataclass(frozen=True)
+class DeferredBlock:
+    """A firewall filter block read later (``defer``): its path and the lines of its ``{`` and ``}``."""
+
+    path: tuple[str, ...]
+    open_line: int
+    close_line: int
+
+
 @dataclass
 class ReadResult:
     stmts: list[Stmt] = field(default_factory=list)
@@ -69,6 +84,10 @@ class ReadResult:
     notes: list[str] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
     set_lines: int = 0
+    deferred: list[DeferredBlock] = field(default_factory=list)
+    """With ``defer``: filter blocks not read; each stands in ``stmts`` as one statement of its bare path."""
+    defer_failed: bool = False
+    """With ``defer``: set commands deactivate or delete statements; the caller must read again without it."""
 
 
 def _tokens(s: str) -> list[str]:
@@ -107,10 +126,14 @@ def _strip_comments(s: str, in_comment: bool) -> tuple[str, bool]:
 class _Reader:
     """State machine over the lines of one config."""
 
-    def __init__(self, text: str, keep: frozenset[str] = RELEVANT) -> None:
+    def __init__(
+        self, lines: list[str], keep: frozenset[str] = RELEVANT, prune: bool = False, defer: bool = False
+    ) -> None:
         self.keep = keep
+        self.prune = prune
+        self.defer = defer
         self.res = ReadResult()
-        self.res.lines = text.split("\n")
+        self.res.lines = lines
         self.stack: list[tuple[tuple[str, ...], bool, int]] = []  # (path, inactive, line)
         self.skip = 0  # depth inside an irrelevant top-level block
         self.skip_line = 0
@@ -119,6 +142,7 @@ class _Reader:
         self.deact: set[tuple[str, ...]] = set()
         self.act: set[tuple[str, ...]] = set()
         self.deletes: list[tuple[tuple[str, ...], int]] = []
+        self.base = 0  # stack entries given by the caller (reread): not reported as unclosed
 
     # -- structure -----------------------------------------------------------------------------------------
     def open(self, toks: list[str], line: int) -> None:
@@ -196,14 +220,20 @@ class _Reader:
             self.res.unparsed.append(Unparsed(line, s, f"'{verb}' command not evaluated (order/names may change)"))
 
     # -- main loop -----------------------------------------------------------------------------------------
-    def run(self) -> ReadResult:
+    def run(self, start: int = 0, stop: int | None = None) -> ReadResult:
+        """Read ``lines[start:stop]`` (all of them by default)."""
         in_comment = False
         lines = self.res.lines
         stack = self.stack
+        defer = self.defer
+        numbered = enumerate(itertools.islice(lines, start, stop), start + 1)
         emit = self.res.stmts.append
         block_lines = self.res.block_lines
         markers = _MARKERS
-        for line, raw in enumerate(lines, 1):
+        plain_leaf = _PLAIN_LEAF
+        plain_open = _PLAIN_OPEN
+        prune = self.prune
+        for line, raw in numbered:
             s = raw.strip()
             if not s:
                 continue
@@ -214,6 +244,40 @@ class _Reader:
                     continue
             if s[0] == "#":
                 continue
+            # Fastest path: a plain leaf, block opening or closing inside a kept section (one regex call
+            # checks there are no quotes, comments, braces or other semicolons).
+            if stack and not self.pending:
+                last = s[-1]
+                if last == ";":
+                    if plain_leaf(s) is not None:
+                        toks = s[:-1].split()
+                        if toks[0] not in markers:
+                            top = stack[-1]
+                            path = top[0] + tuple(toks)
+                            if not (prune and path[0] == "interfaces" and _PRUNABLE.isdisjoint(path)):
+                                emit(Stmt(path, line, top[1]))
+                            continue
+                elif last == "{":
+                    if plain_open(s) is not None:
+                        toks = s[:-1].split()
+                        if toks[0] not in markers:
+                            top = stack[-1]
+                            path = top[0] + tuple(toks)
+                            if path not in block_lines:
+                                block_lines[path] = line
+                            if defer and not top[1] and not in_comment and _deferrable(path):
+                                close = _simple_block_end(lines, line)
+                                if close is not None:
+                                    self.res.deferred.append(DeferredBlock(path, line, close))
+                                    if close > 0:  # the block holds statements: it stands as one
+                                        emit(Stmt(path, line))
+                                    next(itertools.islice(numbered, abs(close) - line - 1, None), None)
+                                    continue
+                            stack.append((path, top[1], line))
+                            continue
+                elif s == "}":
+                    stack.pop()
+                    continue
             # Fast path: one plain statement, block opening or closing inside a kept section.
             if stack and not self.pending and s[-1] == ";" and s.count('"') == 2 and s[-2] == '"':
                 # `description "some text";`: one quoted value at the end.
@@ -223,7 +287,9 @@ class _Reader:
                     toks = head.split()
                     if toks and toks[0] not in markers:
                         top = stack[-1]
-                        emit(Stmt((*top[0], *toks, s[q + 1 : -2]), line, top[1]))
+                        path = (*top[0], *toks, s[q + 1 : -2])
+                        if not (prune and path[0] == "interfaces" and _PRUNABLE.isdisjoint(path)):
+                            emit(Stmt(path, line, top[1]))
                         continue
             if stack and not self.pending and '"' not in s and "#" not in s:
                 last = s[-1]
@@ -278,6 +344,8 @@ class _Reader:
                 continue
             self.slow(s, line)
         self.finish(len(lines))
+        if self.deact or self.deletes:
+            self.res.defer_failed = bool(self.res.deferred)
         return self.res
 
     def slow(self, s: str, line: int) -> None:
@@ -319,7 +387,7 @@ class _Reader:
             res.unparsed.append(
                 Unparsed(self.skip_line, res.lines[self.skip_line - 1].strip(), "block not closed (truncated config?)")
             )
-        for path, _inactive, line in self.stack:
+        for path, _inactive, line in self.stack[self.base :]:
             res.unparsed.append(
                 Unparsed(line, res.lines[line - 1].strip(), "block not closed (truncated config?)", _filter_of(path))
             )
@@ -337,6 +405,64 @@ class _Reader:
             res.stmts = kept
 
 
+def _deferrable(path: tuple[str, ...]) -> bool:
+    """A top-level ``firewall family F filter NAME`` or ``firewall filter NAME`` block."""
+    n = len(path)
+    return path[0] == "firewall" and (
+        (n == 5 and path[1] == "family" and path[3] == "filter") or (n == 3 and path[1] == "filter")
+    )
+
+
+_MARKER_PREFIXES = tuple(_MARKERS)
+
+
+def _simple_block_end(lines: list[str], open_line: int) -> int | None:
+    """The line of the ``}`` closing the block opened at ``open_line`` when every line of it is a plain leaf
+    (``words;``), a plain block opening (``words {``), ``}`` or blank, none names a policer (building such a
+    filter records flow control, so it is read at once), and no statement inherits a marker; else None.
+    Negative when the block holds no statement at all. Reading the block later gives exactly what reading it
+    now would: plain lines carry no state (quotes, comments, pending words) across the block's end."""
+    depth = 1
+    leaf = False
+    for i in range(open_line, len(lines)):
+        s = lines[i].strip()
+        if not s:
+            continue
+        if '"' in s or "#" in s or "/*" in s or s.startswith(_MARKER_PREFIXES) or "policer" in s:
+            return None
+        last = s[-1]
+        if last == ";":
+            if "{" in s or "}" in s:
+                return None
+            leaf = True
+        elif last == "{":
+            if "}" in s or ";" in s or s.count("{") != 1:
+                return None
+            depth += 1
+        elif s == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1 if leaf else -(i + 1)
+        else:
+            return None
+    return None
+
+
+def reread(res: ReadResult, block: DeferredBlock, keep: frozenset[str] = RELEVANT) -> ReadResult:
+    """The statements of a deferred block, as the first :func:`read` would have given them (``res`` is that
+    read's result: its lines)."""
+    r = _Reader(res.lines, keep)
+    r.stack.append((block.path, False, block.open_line))
+    r.base = 1
+    r.run(block.open_line, abs(block.close_line) - 1)
+    if len(r.stack) == 1 and r.stack[0][0] == block.path and not r.pending:
+        r.stack.pop()
+        return r.res
+    # a plain block is balanced; should that ever not hold, report it rather than guess
+    r.res.unparsed.append(Unparsed(block.open_line, res.lines[block.open_line - 1].strip(), "block not read"))
+    return r.res
+
+
 def _filter_of(path: tuple[str, ...]) -> str | None:
     """The firewall filter a path lies in, if any."""
     for i, tok in enumerate(path[:-1]):
@@ -345,6 +471,14 @@ def _filter_of(path: tuple[str, ...]) -> str | None:
     return None
 
 
-def read(text: str, extra: frozenset[str] = frozenset()) -> ReadResult:
-    """Read one Junos config (brace, set, or both); ``extra`` names more top-level sections to keep."""
-    return _Reader(text.replace("\r", ""), RELEVANT | extra).run()
+def read(text: str, extra: frozenset[str] = frozenset(), prune: bool = False, defer: bool = False) -> ReadResult:
+    """Read one Junos config (brace, set, or both); ``extra`` names more top-level sections to keep.
+
+    ``prune`` drops the ``interfaces`` leaves whose path holds neither ``filter`` nor ``disable`` (descriptions,
+    addresses, VLAN ids: thousands on a BNG) on the common fast paths. Only for callers that read nothing
+    else of that section: not with configuration groups (wildcards match existing names) or ``apply-path``.
+
+    ``defer`` leaves top-level firewall filter blocks made of plain lines unread (see :func:`_simple_block_end`):
+    each stands in ``stmts`` as one statement of its bare path, is listed in ``deferred``, and
+    :func:`reread` gives its statements. Same conditions as ``prune``; see also ``defer_failed``."""
+    return _Reader(text.replace("\r", "").split("\n"), RELEVANT | extra, prune, defer).run()

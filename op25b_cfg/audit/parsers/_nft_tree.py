@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 _TOK = re.compile(
     r"(?P<nl>\n)|(?P<ws>[ \t\r\f\v]+|\\\r?\n)|(?P<comment>\#[^\n]*)"
@@ -18,9 +19,9 @@ _TOK = re.compile(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Tok:
-    """One word. ``quoted`` words came from a ``"..."`` string (quotes removed)."""
+class Tok(NamedTuple):
+    """One word. ``quoted`` words came from a ``"..."`` string (quotes removed). A named tuple: rulesets
+    have tens of thousands of words, and a tuple is built several times faster than a frozen dataclass."""
 
     text: str
     line: int
@@ -46,10 +47,14 @@ class Tree:
     problems: list[tuple[int, str]] = field(default_factory=list)
 
 
-def _scan(text: str) -> list[Tok | str]:
+_SPECIAL = re.compile(r'[{};,"#\\]')
+"""Characters after which a line needs the full tokenizer; a line without them is words and blanks."""
+
+
+def _scan_regex(text: str, first_line: int = 1) -> list[Tok | str]:
     """Tokens; ``"\\n"``, ``";"``, ``"{"``, ``"}"``, ``","`` stay as plain strings (structure)."""
     out: list[Tok | str] = []
-    line = 1
+    line = first_line
     for m in _TOK.finditer(text):
         kind = m.lastgroup
         if kind == "nl":
@@ -126,51 +131,86 @@ def _subst(val: list[Tok | str], defs: dict[str, list[Tok | str]], problems: lis
     return out
 
 
+class _Builder:
+    """Statements and blocks from a token stream (see :func:`parse_tree`)."""
+
+    def __init__(self, tree: Tree) -> None:
+        self.tree = tree
+        self.root = Block([], 0)
+        self.stack: list[Block] = [self.root]
+        self.cur: list[Tok | Block] = []
+        self.cur_stack: list[list[Tok | Block]] = []
+        self.last_line = 1
+
+    def feed(self, toks: list[Tok | str]) -> None:
+        stack = self.stack
+        cur = self.cur
+        for t in toks:
+            if isinstance(t, Tok):
+                cur.append(t)
+                self.last_line = t.line
+            elif t in ("\n", ";"):
+                if cur:
+                    stack[-1].stmts.append(cur)
+                    cur = []
+            elif t == "{":
+                blk = Block([], self.last_line if not cur else _line_of(cur))
+                cur.append(blk)
+                self.cur_stack.append(cur)
+                stack.append(blk)
+                cur = []
+            elif t == "}":
+                if cur:
+                    stack[-1].stmts.append(cur)
+                if len(stack) == 1:
+                    self.tree.problems.append((self.last_line, "unbalanced '}'"))
+                    cur = []
+                    continue
+                stack.pop()
+                cur = self.cur_stack.pop()
+        self.cur = cur
+
+    def finish(self) -> Tree:
+        stack, tree = self.stack, self.tree
+        if self.cur:
+            stack[-1].stmts.append(self.cur)
+        while len(stack) > 1:
+            blk = stack.pop()
+            blk.closed = False
+            tree.problems.append((blk.line, "block not closed (truncated ruleset?)"))
+            parent = self.cur_stack.pop()
+            if parent and not any(st is parent for st in stack[-1].stmts):
+                stack[-1].stmts.append(parent)
+        tree.stmts = self.root.stmts
+        return tree
+
+
 def parse_tree(text: str) -> Tree:
-    """The statement tree of one ruleset text."""
+    """The statement tree of one ruleset text.
+
+    A line without structure, quotes, comments or backslashes (most rule lines) is one whole statement:
+    it is split on blanks and added directly; the other lines go through the full tokenizer. Texts with
+    line continuations or ``$variables`` are tokenized as a whole first."""
     tree = Tree()
-    toks = _scan(text)
-    if any(isinstance(t, Tok) and t.text.startswith("$") for t in toks):
-        toks = _defines(toks, tree.problems)
-    root = Block([], 0)
-    stack: list[Block] = [root]
-    cur: list[Tok | Block] = []
-    cur_stack: list[list[Tok | Block]] = []
-    last_line = 1
-    for t in toks:
-        if isinstance(t, Tok):
-            cur.append(t)
-            last_line = t.line
-        elif t in ("\n", ";"):
-            if cur:
-                stack[-1].stmts.append(cur)
-                cur = []
-        elif t == "{":
-            blk = Block([], last_line if not cur else _line_of(cur))
-            cur.append(blk)
-            cur_stack.append(cur)
-            stack.append(blk)
-            cur = []
-        elif t == "}":
-            if cur:
-                stack[-1].stmts.append(cur)
-            if len(stack) == 1:
-                tree.problems.append((last_line, "unbalanced '}'"))
-                cur = []
-                continue
-            stack.pop()
-            cur = cur_stack.pop()
-    if cur:
-        stack[-1].stmts.append(cur)
-    while len(stack) > 1:
-        blk = stack.pop()
-        blk.closed = False
-        tree.problems.append((blk.line, "block not closed (truncated ruleset?)"))
-        parent = cur_stack.pop()
-        if parent and not any(st is parent for st in stack[-1].stmts):
-            stack[-1].stmts.append(parent)
-    tree.stmts = root.stmts
-    return tree
+    b = _Builder(tree)
+    if "\\" in text or "$" in text:
+        toks = _scan_regex(text)
+        if any(isinstance(t, Tok) and t.text.startswith("$") for t in toks):
+            toks = _defines(toks, tree.problems)
+        b.feed(toks)
+        return b.finish()
+    special = _SPECIAL.search
+    newline: list[Tok | str] = ["\n"]
+    for line, raw in enumerate(text.split("\n"), 1):
+        if special(raw) is None:
+            words = raw.split()
+            if words:  # the statement before ended with the previous line: this line is a statement
+                b.stack[-1].stmts.append([Tok(w, line) for w in words])
+                b.last_line = line
+        else:
+            b.feed(_scan_regex(raw, line))
+            b.feed(newline)
+    return b.finish()
 
 
 def _line_of(items: list[Tok | Block]) -> int:

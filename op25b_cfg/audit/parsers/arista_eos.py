@@ -17,6 +17,7 @@ import logging
 
 from op25b_cfg.audit.model import Binding, ParsedConfig, Unparsed
 from op25b_cfg.audit.parsers._cisco import Block, FilterBuilder, Groups, safe_line, scan, split_lines
+from op25b_cfg.audit.parsers._lazy import paused_gc
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ def _classify(toks: list[str]) -> str | None:
 
 
 class _EosParser:
-    def __init__(self) -> None:
+    def __init__(self, lazy: bool = False) -> None:
+        self.lazy = lazy
         self.result = ParsedConfig(PLATFORM)
         self.groups = Groups()
         self.filters = FilterBuilder(self.result, self.groups, "eos", _ACL_SETTINGS)
@@ -50,7 +52,7 @@ class _EosParser:
         handlers = {"acl": self._acl, "interface": self._interface, "traffic-policies": self._traffic_policies}
         for blk in res.blocks:
             safe_line(self.result, blk.line, blk.text, blk.kind, handlers[blk.kind], blk)
-        self.filters.build({(b.family, f) for b in self.result.bindings for f in b.filters})
+        self.filters.build({(b.family, f) for b in self.result.bindings for f in b.filters}, self.lazy)
         return self.result
 
     def _acl(self, blk: Block) -> None:
@@ -96,12 +98,18 @@ class _EosParser:
                 self.result.notes.append(f"line {line}: {reason}")
 
 
-def parse(text: str) -> ParsedConfig:
-    """Parse an Arista EOS running config. Never raises: what is not understood is reported."""
-    parser = _EosParser()
+def parse(text: str, *, lazy: bool = False) -> ParsedConfig:
+    """Parse an Arista EOS running config. Never raises: what is not understood is reported.
+
+    ``lazy``: every filter's entries are parsed on first read of its rules (the audit path; see
+    :mod:`op25b_cfg.audit.parsers._lazy`); otherwise only the filters nothing references are.
+    """
+    parser = _EosParser(lazy)
     try:
-        return parser.run(text)
+        with paused_gc():
+            parser.run(text)
     except Exception as exc:  # last resort; per-block errors are caught earlier
         log.debug("arista_eos parser failed", exc_info=True)
         parser.result.unparsed.append(Unparsed(1, "", f"internal parser error: {type(exc).__name__}"))
-        return parser.result
+    parser.filters.detach()
+    return parser.result

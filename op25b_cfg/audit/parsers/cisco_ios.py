@@ -34,6 +34,7 @@ from op25b_cfg.audit.parsers._cisco import (
     scan,
     split_lines,
 )
+from op25b_cfg.audit.parsers._lazy import paused_gc
 from op25b_cfg.rules import Action, FlowLimit
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,8 @@ class _PolicyClass:
 
 
 class _IosParser:
-    def __init__(self) -> None:
+    def __init__(self, lazy: bool = False) -> None:
+        self.lazy = lazy
         self.result = ParsedConfig(PLATFORM)
         self.groups = Groups()
         self.filters = FilterBuilder(self.result, self.groups, "ios", frozenset({"statistics"}))
@@ -117,7 +119,7 @@ class _IosParser:
             safe_line(self.result, blk.line, blk.text, blk.kind, handlers[blk.kind], blk)
         referenced = {(b.family, f) for b in self.result.bindings for f in b.filters}
         referenced |= {(fam, acl) for cls in self.class_maps.values() for acl in cls.acls for fam in (4, 6)}
-        self.filters.build(referenced)
+        self.filters.build(referenced, self.lazy)
         self._flow_control()
         return self.result
 
@@ -333,15 +335,21 @@ def _parse_police(line: int, text: str, t: list[str]) -> _Police:
     return pol
 
 
-def parse(text: str) -> ParsedConfig:
-    """Parse an IOS / IOS-XE running config. Never raises: what is not understood is reported."""
-    parser = _IosParser()
+def parse(text: str, *, lazy: bool = False) -> ParsedConfig:
+    """Parse an IOS / IOS-XE running config. Never raises: what is not understood is reported.
+
+    ``lazy``: every filter's entries are parsed on first read of its rules (the audit path; see
+    :mod:`op25b_cfg.audit.parsers._lazy`); otherwise only the filters nothing references are.
+    """
+    parser = _IosParser(lazy)
     try:
-        return parser.run(text)
+        with paused_gc():
+            parser.run(text)
     except Exception as exc:  # last resort; per-block errors are caught earlier
         log.debug("cisco_ios parser failed", exc_info=True)
         parser.result.unparsed.append(Unparsed(1, "", f"internal parser error: {type(exc).__name__}"))
-        return parser.result
+    parser.filters.detach()
+    return parser.result
 
 
 __all__ = ["parse"]

@@ -19,6 +19,7 @@ import re
 
 from op25b_cfg.audit.model import Binding, ParsedConfig, Unparsed
 from op25b_cfg.audit.parsers._cisco import Block, FilterBuilder, Groups, RawGroup, safe_line, scan, split_lines
+from op25b_cfg.audit.parsers._lazy import paused_gc
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,8 @@ def _classify(toks: list[str]) -> str | None:
 
 
 class _XrParser:
-    def __init__(self) -> None:
+    def __init__(self, lazy: bool = False) -> None:
+        self.lazy = lazy
         self.result = ParsedConfig(PLATFORM)
         self.groups = Groups()
         self.filters = FilterBuilder(self.result, self.groups, "xr")
@@ -63,7 +65,7 @@ class _XrParser:
         }
         for blk in res.blocks:
             safe_line(self.result, blk.line, blk.text, blk.kind, handlers[blk.kind], blk)
-        self.filters.build({(b.family, f) for b in self.result.bindings for f in b.filters})
+        self.filters.build({(b.family, f) for b in self.result.bindings for f in b.filters}, self.lazy)
         return self.result
 
     def _acl(self, blk: Block) -> None:
@@ -133,12 +135,18 @@ class _XrParser:
                 self.result.bindings.append(b)
 
 
-def parse(text: str) -> ParsedConfig:
-    """Parse an IOS-XR running config. Never raises: what is not understood is reported."""
-    parser = _XrParser()
+def parse(text: str, *, lazy: bool = False) -> ParsedConfig:
+    """Parse an IOS-XR running config. Never raises: what is not understood is reported.
+
+    ``lazy``: every filter's entries are parsed on first read of its rules (the audit path; see
+    :mod:`op25b_cfg.audit.parsers._lazy`); otherwise only the filters nothing references are.
+    """
+    parser = _XrParser(lazy)
     try:
-        return parser.run(text)
+        with paused_gc():
+            parser.run(text)
     except Exception as exc:  # last resort; per-block errors are caught earlier
         log.debug("cisco_iosxr parser failed", exc_info=True)
         parser.result.unparsed.append(Unparsed(1, "", f"internal parser error: {type(exc).__name__}"))
-        return parser.result
+    parser.filters.detach()
+    return parser.result

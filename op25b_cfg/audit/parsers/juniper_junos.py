@@ -17,7 +17,7 @@ term is left out), so the engine answers UNKNOWN rather than COMPLIANT. ``parse`
 
 from __future__ import annotations
 
-import gc
+import functools
 import logging
 import re
 from dataclasses import dataclass, field
@@ -40,7 +40,8 @@ from op25b_cfg.audit.parsers._junos_algebra import (
     to_rules,
 )
 from op25b_cfg.audit.parsers._junos_groups import expand
-from op25b_cfg.audit.parsers._junos_reader import Stmt, read
+from op25b_cfg.audit.parsers._junos_reader import RELEVANT, DeferredBlock, ReadResult, Stmt, read, reread
+from op25b_cfg.audit.parsers._lazy import DeferredFilter, ResultRef, paused_gc
 from op25b_cfg.netaddr import Network
 from op25b_cfg.rules import ACK, RST, SYN, Action, FlagMatch, FlowLimit, PortRange, Rule
 
@@ -159,6 +160,14 @@ class _Slot:
     single: bool
 
 
+def _filter_key(path: tuple[str, ...]) -> tuple[int, str] | None:
+    """(family, name) of a ``firewall [family F] filter NAME`` path; None for families not audited."""
+    if len(path) == 3:
+        return 4, path[2]
+    fam = _FAMILY.get(path[2])
+    return None if fam is None else (fam, path[4])
+
+
 def _vals(toks: tuple[str, ...]) -> list[str]:
     return [t for t in toks if t not in ("[", "]")]
 
@@ -234,9 +243,13 @@ TCP_INITIAL: FlagMatch = ((SYN | ACK, SYN),)
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, lazy: bool = False, defer_blocks: bool = True) -> None:
         self.text = text
-        self.pc = ParsedConfig(PLATFORM)
+        self.lazy = lazy
+        self.defer_blocks = defer_blocks
+        self.rr = ReadResult()
+        self.keep: frozenset[str] = frozenset()
+        self._pc = ResultRef(ParsedConfig(PLATFORM))
         self.lines: list[str] = []
         self.filters: dict[tuple[int, str], _FilterDef] = {}
         self.policers: dict[str, _Policer] = {}
@@ -255,6 +268,16 @@ class _Parser:
         self.plset_cache: dict[tuple[int, tuple[tuple[str, bool], ...]], AddrSet] = {}
 
     # -- helpers -------------------------------------------------------------------------------------------
+
+    @property
+    def pc(self) -> ParsedConfig:
+        """The config being built (held weakly once the parse is over: see :class:`ResultRef`)."""
+        return self._pc.get()
+
+    def detach(self) -> None:
+        """The parse is over: keep only a weak link to the config (its deferred filters hold this parser)."""
+        self._pc.detach()
+
     def line_text(self, line: int) -> str:
         return self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
 
@@ -269,7 +292,14 @@ class _Parser:
     # -- driver --------------------------------------------------------------------------------------------
     def run(self) -> ParsedConfig:
         extra = frozenset(m.group(1) for m in _APPLY_PATH.finditer(self.text)) if "apply-path" in self.text else None
-        rr = read(self.text, extra or frozenset())
+        # interface statements other than filters and disable only matter to groups and apply-path; lazily,
+        # plain firewall filter blocks are read when the engine first reads the filter (same conditions)
+        prune = "apply-groups" not in self.text and "apply-path" not in self.text
+        self.keep = RELEVANT | (extra or frozenset())
+        rr = read(self.text, extra or frozenset(), prune, prune and self.lazy and self.defer_blocks)
+        if rr.defer_failed:
+            rr = read(self.text, extra or frozenset(), prune)
+        self.rr = rr
         self.lines = rr.lines
         self.block_lines = rr.block_lines
         self.pc.unparsed.extend(rr.unparsed)
@@ -290,12 +320,32 @@ class _Parser:
             except Exception as exc:  # a parser never raises; report the statement instead
                 log.debug("statement at line %d not understood", st.line, exc_info=True)
                 self.unparsed(st.line, f"statement not understood ({type(exc).__name__})")
+        blocks: dict[tuple[int, str], list[DeferredBlock]] = {}
+        for blk in rr.deferred:
+            key = _filter_key(blk.path)
+            if key is not None and blk.close_line > 0:  # (an empty block yields nothing, read or not)
+                blocks.setdefault(key, []).append(blk)
+        if any(len(b) > 1 or self.filters[k].terms or self.filters[k].options for k, b in blocks.items()):
+            # statements of a deferred filter elsewhere too: their order matters, so read everything now
+            fresh = _Parser(self.text, self.lazy, defer_blocks=False)
+            pc = fresh.run()
+            self.__dict__.update(fresh.__dict__)
+            return pc
         for fdef in self.filters.values():
-            try:
-                self.pc.filters[(fdef.family, fdef.name)] = self.build_filter(fdef)
-            except Exception as exc:
-                log.debug("filter %s not understood", fdef.name, exc_info=True)
-                self.unparsed(fdef.line, f"filter not understood ({type(exc).__name__})", fdef.name)
+            deferred = blocks.get((fdef.family, fdef.name))
+            filt: Filter
+            if deferred is not None or (self.lazy and not self.polices(fdef)):
+                # built when the engine first reads its rules (only filters it evaluates); policing filters
+                # are built now, since building them yields the flow-control constructs of the bindings
+                later = DeferredFilter(fdef.name, fdef.family, [], Action.DENY, fdef.line, "junos-filter")
+                if deferred is not None:
+                    later.defer_call(functools.partial(self.deferred_rules, fdef, deferred))
+                else:
+                    later.defer_call(functools.partial(self.filter_rules, fdef))
+                filt = later
+            else:
+                filt = self.build_filter(fdef)
+            self.pc.filters[(fdef.family, fdef.name)] = filt
         self.build_bindings()
         return self.pc
 
@@ -486,13 +536,43 @@ class _Parser:
 
     # -- filters -------------------------------------------------------------------------------------------
     def build_filter(self, fdef: _FilterDef) -> Filter:
-        filt = Filter(fdef.name, fdef.family, [], Action.DENY, fdef.line, "junos-filter")
+        return Filter(fdef.name, fdef.family, self.filter_rules(fdef), Action.DENY, fdef.line, "junos-filter")
+
+    @staticmethod
+    def polices(fdef: _FilterDef) -> bool:
+        """Whether a term of ``fdef`` names a policer (building such a filter records flow control)."""
+        return any(toks[0] == "policer" for term in fdef.terms.values() for toks, _ in term.then)
+
+    def deferred_rules(self, fdef: _FilterDef, blocks: list[DeferredBlock]) -> list[Rule]:
+        """Read the filter's deferred block (as the first read would have), then build its rules."""
+        for blk in blocks:
+            res = reread(self.rr, blk, self.keep)
+            for path, line in res.block_lines.items():
+                self.block_lines.setdefault(path, line)
+            self.pc.unparsed.extend(res.unparsed)
+            self.pc.notes.extend(res.notes)
+            for st in res.stmts:
+                if st.inactive:
+                    continue
+                try:
+                    self.statement(st)
+                except Exception as exc:  # a parser never raises; report the statement instead
+                    log.debug("statement at line %d not understood", st.line, exc_info=True)
+                    self.unparsed(st.line, f"statement not understood ({type(exc).__name__})")
+        return self.filter_rules(fdef)
+
+    def filter_rules(self, fdef: _FilterDef) -> list[Rule]:
+        """The rules of one filter, term by term; a term that is not understood is reported and left out."""
+        rules: list[Rule] = []
         for term in fdef.terms.values():
             try:
-                filt.rules.extend(self.term_rules(fdef, term))
+                rules.extend(self.term_rules(fdef, term))
             except Unrepresentable as exc:
                 self.unparsed(exc.args[1] if len(exc.args) > 1 else term.line, str(exc.args[0]), fdef.name)
-        return filt
+            except Exception as exc:  # a parser never raises: report the term instead
+                log.debug("term %s of filter %s not understood", term.name, fdef.name, exc_info=True)
+                self.unparsed(term.line, f"term {term.name} not understood ({type(exc).__name__})", fdef.name)
+        return rules
 
     def term_rules(self, fdef: _FilterDef, term: _Term) -> list[Rule]:
         fam = fdef.family
@@ -787,17 +867,15 @@ class _Parser:
         return found & self.profiles
 
 
-def parse(text: str) -> ParsedConfig:
+def parse(text: str, *, lazy: bool = False) -> ParsedConfig:
     """Parse one Junos running config (brace or set format, detected per line). Never raises."""
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # the parser allocates many small acyclic objects; cyclic GC passes over them cost ~30%
+    parser = _Parser(text, lazy)
     try:
-        return _Parser(text).run()
+        with paused_gc():  # the parser allocates many small acyclic objects; collector passes cost ~30%
+            pc = parser.run()
     except Exception as exc:  # last resort: a parser reports, it does not raise
         log.debug("junos parser failed", exc_info=True)
         pc = ParsedConfig(PLATFORM)
         pc.unparsed.append(Unparsed(0, "", f"parser error ({type(exc).__name__}); config not evaluated"))
-        return pc
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+    parser.detach()
+    return pc

@@ -24,13 +24,14 @@ set filled at run time) are left out and reported as :class:`Unparsed` with the 
 
 from __future__ import annotations
 
-import gc
+import functools
 import logging
 import re
 from dataclasses import dataclass, field, replace
 
 from op25b_cfg.audit.model import Binding, Filter, FlowControlSeen, ParsedConfig, Unparsed
 from op25b_cfg.audit.parsers._junos_algebra import Cond, Unrepresentable, and_not, to_rules
+from op25b_cfg.audit.parsers._lazy import DeferredFilter, ResultRef, paused_gc
 from op25b_cfg.audit.parsers._nft_rule import _VERDICTS, NftRule, NftSet, RuleParser, elements_of, set_flags
 from op25b_cfg.audit.parsers._nft_tree import Block, Tok, line_of, parse_tree
 from op25b_cfg.rules import Action, FlowLimit, Rule
@@ -42,6 +43,8 @@ FAMILIES = frozenset({"ip", "ip6", "inet", "bridge", "arp", "netdev"})
 _FILTER_FAMILY = {"ip": 4, "ip6": 6, "inet": 0, "bridge": 0, "netdev": 0}
 _RULE_FAMILIES = {"ip": (4,), "ip6": (6,), "inet": (4, 6), "bridge": (4, 6), "netdev": (4, 6)}
 _PRIORITY = {"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security": 50, "srcnat": 100, "out": 100}
+_CHAIN_WORDS = frozenset({"type", "policy", "comment", "device", "devices"})
+"""First words of the chain-body statements that are not rules."""
 MAX_DEPTH = 16
 MAX_RULES = 100_000
 MAX_GUARDS = 512
@@ -73,12 +76,22 @@ class _Abort(Exception):
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, lazy: bool = False) -> None:
         self.text = text
+        self.lazy = lazy
         self.lines = text.replace("\r", "").split("\n")
-        self.pc = ParsedConfig(PLATFORM)
+        self._pc = ResultRef(ParsedConfig(PLATFORM))
         self.tables: dict[tuple[str, str], Table] = {}
         self.rule_cache: dict[int, NftRule] = {}
+
+    @property
+    def pc(self) -> ParsedConfig:
+        """The config being built (held weakly once the parse is over: see :class:`ResultRef`)."""
+        return self._pc.get()
+
+    def detach(self) -> None:
+        """The parse is over: keep only a weak link to the config (its deferred filters hold this parser)."""
+        self._pc.detach()
 
     def line_text(self, line: int) -> str:
         return self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
@@ -182,6 +195,10 @@ class _Parser:
 
     def chain_body(self, chain: Chain, blk: Block) -> None:
         for st in blk.stmts:
+            first = st[0]
+            if isinstance(first, Tok) and first.text not in _CHAIN_WORDS:
+                chain.rules.append(st)  # a rule (the common case: no need to list its words)
+                continue
             words = [it.text for it in st if isinstance(it, Tok)]
             if not words:
                 continue
@@ -220,15 +237,30 @@ class _Parser:
             self.pc.notes.append(f"{qname}: {chain.type} chain at hook {chain.hook} not audited")
             return
         default = Action.DENY if chain.policy == "drop" else Action.PERMIT
-        filt = Filter(qname, _FILTER_FAMILY[table.family], [], default, chain.line, "nft-chain", chain.hook)
+        fam = _FILTER_FAMILY[table.family]
+        if self.lazy and chain.hook != "forward":
+            # the audit evaluates forward chains; another hook's chain is built if something reads it
+            later = DeferredFilter(qname, fam, [], default, chain.line, "nft-chain", chain.hook)
+            later.defer_call(functools.partial(self.chain_rules, table, chain, qname))
+            filt: Filter = later
+        else:
+            filt = Filter(
+                qname, fam, self.chain_rules(table, chain, qname), default, chain.line, "nft-chain", chain.hook
+            )
         self.pc.filters[(filt.family, qname)] = filt
+
+    def chain_rules(self, table: Table, chain: Chain, qname: str) -> list[Rule]:
+        """The flattened rules of one base chain; what cannot be followed exactly is reported."""
         out: list[Rule] = []
         try:
             self.flatten(table, chain, [Cond()], 0, (chain.name,), out, qname)
         except _Abort as exc:
             line, reason = exc.args
             self.unparsed(line, reason, qname)
-        filt.rules = _merge_limits(out)
+        except Exception as exc:  # a parser never raises (a lazy build runs when the engine reads the rules)
+            log.debug("chain %s not understood", chain.name, exc_info=True)
+            self.unparsed(chain.line, f"chain not understood ({type(exc).__name__})", qname)
+        return _merge_limits(out)
 
     def flatten(
         self,
@@ -440,17 +472,15 @@ def _priority(words: list[str]) -> int:
     return total
 
 
-def parse(text: str) -> ParsedConfig:
+def parse(text: str, *, lazy: bool = False) -> ParsedConfig:
     """Parse ``nft list ruleset`` output (or an ``nft -f`` file). Never raises."""
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
+    parser = _Parser(text, lazy)
     try:
-        return _Parser(text).run()
+        with paused_gc():  # the parser allocates many small acyclic objects; collector passes cost ~30%
+            pc = parser.run()
     except Exception as exc:  # last resort: a parser reports, it does not raise
         log.debug("nftables parser failed", exc_info=True)
         pc = ParsedConfig(PLATFORM)
         pc.unparsed.append(Unparsed(0, "", f"parser error ({type(exc).__name__}); ruleset not evaluated"))
-        return pc
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+    parser.detach()
+    return pc
