@@ -256,14 +256,17 @@ class Attachment(_Strict):
 
     ``kind`` per platform: cisco_ios ``interface`` | ``virtual-template``; cisco_iosxr ``interface`` |
     ``dynamic-template`` (``template_type`` ppp or ipsubscriber); juniper_junos ``unit`` (e.g. ge-0/0/1.100) |
-    ``dynamic-profile``; arista_eos ``interface``; linux_nftables ``nft-forward`` (name = subscriber-facing
-    interface). ``direction`` ``in`` filters traffic arriving from subscribers.
+    ``dynamic-profile`` (``profile_interface``: the interface stanza subscribers are created on, e.g. ``pp0``
+    for PPPoE or ``demux0``; default ``"$junos-interface-ifd-name"``); arista_eos ``interface``; linux_nftables
+    ``nft-forward`` (name = subscriber-facing interface). ``direction`` ``in`` filters traffic arriving from
+    subscribers.
     """
 
     kind: AttachKind
     name: AttachName
     direction: Direction = "in"
     template_type: Literal["ppp", "ipsubscriber"] | None = None
+    profile_interface: SafeName | None = None
 
 
 class DeviceData(_Strict):

@@ -388,3 +388,30 @@ def test_cli_validate_ok() -> None:
     res = _cli("inventory", "validate", "-i", str(SAMPLE))
     assert res.returncode == 0, res.stderr
     assert "valid" in res.stdout
+
+
+@pytest.mark.parametrize(
+    ("device", "index", "option", "value", "wants"),
+    [
+        ("bras-tyo-ios1", 0, "template_type", "ppp", "dynamic-template"),
+        ("bng-tyo-mx1", 1, "profile_interface", "pp0", "dynamic-profile"),
+        ("bras-tyo-lnx1", 0, "profile_interface", "pp0", "dynamic-profile"),
+    ],
+)
+def test_attachment_option_on_the_wrong_kind(
+    tmp_path: Path, device: str, index: int, option: str, value: str, wants: str
+) -> None:
+    """An option that only means something for another attachment kind is refused, not silently ignored."""
+
+    def mutate(inv: Inv) -> None:
+        inv["hosts.yaml"][device]["data"]["attach"][index][option] = value
+
+    p = only(problems(tmp_path, mutate), "hosts.yaml", device, option, wants)
+    assert f"remove {option}" in p.fix
+
+
+def test_unsafe_profile_interface_is_refused(tmp_path: Path) -> None:
+    def mutate(inv: Inv) -> None:
+        inv["hosts.yaml"]["bng-tyo-mx1"]["data"]["attach"][0]["profile_interface"] = "pp0 { }"
+
+    only(problems(tmp_path, mutate), "hosts.yaml", "bng-tyo-mx1.data.attach[0].profile_interface", "not a safe name")

@@ -18,6 +18,11 @@ chain first-match over the exact packet header space (:mod:`op25b_cfg.audit.spac
 
 Every refutation names a concrete packet and the config lines that decide it. See :data:`SEVERITY` for the
 severity of each :class:`~op25b_cfg.audit.model.Code`.
+
+Speed: :func:`audit_text` parses lazily (only the filters the audit reads are tokenised; before it reports
+UNPARSED it builds every filter named like one it evaluated) with the garbage collector paused, and the
+engine memoises by content what the devices of one policy share: queries, policy sets, first-match results
+and passing checks (:func:`clear_memos` forgets them; results never depend on them).
 """
 
 from __future__ import annotations
@@ -248,6 +253,9 @@ def clear_memos() -> None:
     _EVALS.clear()
     _QUERIES.clear()
     _FILTER_IDS.clear()
+    _POLICY_SETS.clear()
+    _PREFER.clear()
+    _OK.clear()
     for fam in (4, 6):
         space(fam).clear_rule_cache()
 
@@ -380,7 +388,22 @@ def _packet(p: Point) -> Packet:
 
 
 def _prefer(src: Sequence[Network], dst: Sequence[Network], family: int, sport: int = 40000) -> dict[str, list[int]]:
-    """Counterexample preferences: an address inside the pool, a documentation destination, a SYN."""
+    """Counterexample preferences: an address inside the pool, a documentation destination, a SYN (memoised by
+    content; callers must not mutate the result)."""
+    key = (tuple(src), tuple(dst), family, sport)
+    hit = _PREFER.get(key)
+    if hit is None:
+        hit = _prefer_new(src, dst, family, sport)
+        if len(_PREFER) >= _QUERIES_MAX:
+            _PREFER.clear()
+        _PREFER[key] = hit
+    return hit
+
+
+_PREFER: dict[tuple[object, ...], dict[str, list[int]]] = {}
+
+
+def _prefer_new(src: Sequence[Network], dst: Sequence[Network], family: int, sport: int) -> dict[str, list[int]]:
     srcs = [int(n.network_address) + min(10, n.num_addresses - 1) for n in src]
     dsts = [int(n.network_address) + min(25, n.num_addresses - 1) for n in dst] + _PREFER_DST[family]
     return {SRC: srcs, DST: dsts, SPORT: [sport], "flags": [SYN, ACK]}
@@ -593,6 +616,39 @@ def _leak_check(
     ctx: _Ctx, ev: Evaluator, t: _Target, q: Query, pool: str, prefer: dict[str, list[int]], limit_terminal: bool
 ) -> bool:
     """SMTP_LEAK findings for one pool; True when nothing leaks."""
+    ok_key = _ok_key(ev, "leak", t, q, limit_terminal)
+    if ok_key is not None and _OK.get(ok_key) is q:
+        return True
+    if _leak_check_new(ctx, ev, t, q, pool, prefer, limit_terminal):
+        _remember_ok(ok_key, q)
+        return True
+    return False
+
+
+def _ok_key(ev: Evaluator, check: str, t: _Target, q: Query, limit_terminal: bool) -> tuple[object, ...] | None:
+    """Key of a check's outcome: it depends only on the attachment, the chains' contents, the question and
+    ``limit_terminal``. None for long chains (see :data:`_MEMO_RULES`)."""
+    if sum(len(f.rules) for chain in t.chains for f in chain) > _MEMO_RULES:
+        return None
+    chains = tuple(tuple(ev.filter_id(f) for f in chain) for chain in t.chains)
+    return (check, t.kind, t.name, t.direction, t.family, chains, id(q), limit_terminal)
+
+
+def _remember_ok(key: tuple[object, ...] | None, q: Query) -> None:
+    if key is not None:
+        if len(_OK) >= _MEMO_MAX:
+            _OK.clear()
+        _OK[key] = q  # the query is kept alive, so its id in the key is not reused
+
+
+_OK: dict[tuple[object, ...], Query] = {}
+"""Checks that passed, by :func:`_ok_key`. A passing check adds no finding, so knowing that it passes is all
+there is to remember; a failing check is always evaluated again (its findings name this device's lines)."""
+
+
+def _leak_check_new(
+    ctx: _Ctx, ev: Evaluator, t: _Target, q: Query, pool: str, prefer: dict[str, list[int]], limit_terminal: bool
+) -> bool:
     hs = ev.hs
     for iface in _iface_reps(t.kind, t.name, t.direction, t.chains):
         results = [ev.evaluate(chain, q, limit_terminal=limit_terminal, iface=iface) for chain in t.chains]
@@ -722,6 +778,9 @@ def _open_check(
     prefer: dict[str, list[int]],
 ) -> bool:
     """Traffic that must pass (MTA, submission, exempt): a finding for the first rule that drops some of it."""
+    ok_key = _ok_key(ev, "open", t, q, False)
+    if ok_key is not None and _OK.get(ok_key) is q:
+        return True
     hs = ev.hs
     for iface in _iface_reps(t.kind, t.name, t.direction, t.chains):
         for chain in t.chains:
@@ -743,6 +802,7 @@ def _open_check(
                     uncertain=_unparsed_before(ctx, res.chain, d.line()),
                 )
                 return False
+    _remember_ok(ok_key, q)
     return True
 
 
@@ -953,6 +1013,34 @@ def _pool_sets(device: Device, fam: int) -> list[tuple[str, list[Network], list[
     return out
 
 
+def _policy_sets(
+    device: Device, fam: int
+) -> tuple[list[tuple[str, list[Network], list[Network]]], list[Network], list[Network]]:
+    """(:func:`_pool_sets`, the MTAs, the targeted destinations) of ``fam``, memoised by their inputs: the
+    devices of one policy share them. Callers must not mutate the lists."""
+    pol = device.policy
+    key = (
+        fam,
+        tuple((p.name, tuple(p.ipv4), tuple(p.ipv6)) for p in device.pools),
+        tuple(s.prefix for s in pol.exemptions.static),
+        tuple(o.prefix for o in pol.exemptions.opt_out),
+        tuple(pol.mtas.family(fam)),
+        tuple(pol.targeted.family(fam)),
+    )
+    hit = _POLICY_SETS.get(key)
+    if hit is None:
+        hit = (_pool_sets(device, fam), collapse(pol.mtas.family(fam)), collapse(pol.targeted.family(fam)))
+        if len(_POLICY_SETS) >= _QUERIES_MAX:
+            _POLICY_SETS.clear()
+        _POLICY_SETS[key] = hit
+    return hit
+
+
+_POLICY_SETS: dict[
+    tuple[object, ...], tuple[list[tuple[str, list[Network], list[Network]]], list[Network], list[Network]]
+] = {}
+
+
 def _query(
     ev: Evaluator,
     *,
@@ -995,15 +1083,12 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
     plan = build_plan(device)
     platform = get_platform(device.platform)
     mode: str = device.mode
-    pol = device.policy
     ctx = _Ctx(device.name, device.platform, mode, parsed)
     flow_mode = mode == "flow-control"
     for att in device.attach:
         for fam in plan.families:
             ev = Evaluator(fam)
-            pools = _pool_sets(device, fam)
-            mtas = collapse(pol.mtas.family(fam))
-            targets = collapse(pol.targeted.family(fam))
+            pools, mtas, targets = _policy_sets(device, fam)
             all_pool = [n for _, nets, _ in pools for n in nets]
             leak_any = _query(ev, src=all_pool, ports=(SMTP,), flags=SYN_ONLY)
             if flow_mode:

@@ -112,6 +112,12 @@ class Platform:
                     f"platform {self.name} cannot attach a filter to a {att.kind} ({att.name})"
                     f" [{device.source_of('attach')}]. Fix: use kind {' or '.join(sorted(self.attach_kinds))}"
                 )
+            for option, kind in (("template_type", "dynamic-template"), ("profile_interface", "dynamic-profile")):
+                if getattr(att, option) is not None and att.kind != kind:
+                    raise PlatformError(
+                        f"platform {self.name}: {option} applies only to a {kind} attachment, not to {att.kind}"
+                        f" {att.name} [{device.source_of('attach')}]. Fix: remove {option} from that attachment"
+                    )
             self.check_attachment(att)
         if device.mode not in self.modes:
             raise PlatformError(

@@ -52,7 +52,9 @@ class JuniperJunos(Platform):
                 ifd, _, unit = att.name.rpartition(".")
                 units.setdefault(ifd, []).append((unit, "input" if att.direction == "in" else "output"))
         profiles = [
-            (a.name, "input" if a.direction == "in" else "output") for a in device.attach if a.kind == "dynamic-profile"
+            (a.name, a.profile_interface or '"$junos-interface-ifd-name"', "input" if a.direction == "in" else "output")
+            for a in device.attach
+            if a.kind == "dynamic-profile"
         ]
         return {
             "units": units,

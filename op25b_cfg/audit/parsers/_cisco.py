@@ -9,7 +9,9 @@ other block is skipped without being tokenised. The blocks that matter are then 
   :class:`~op25b_cfg.rules.AddrMatch` incl. non-contiguous wildcard masks, port ranges, TCP flags, log);
 * :class:`FilterBuilder` collects ACL entries into :class:`~op25b_cfg.audit.model.Filter` objects and turns
   every entry it cannot model exactly into an :class:`~op25b_cfg.audit.model.Unparsed` (never widened, never
-  silently dropped).
+  silently dropped). Entries are tokenised when a filter's rules are first read (:mod:`._lazy`): at once for
+  referenced filters by default, on demand for every filter on the audit path (``parse(text, lazy=True)``).
+  Entries of the common shape are memoised process-wide (:data:`_FAST_MEMO`): they name no object-group.
 
 Nothing here raises on bad input: :class:`AceError` is internal and always caught per line.
 """

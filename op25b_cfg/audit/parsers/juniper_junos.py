@@ -13,6 +13,12 @@ expanded (:mod:`._junos_groups`), and then the statements the auditor needs are 
 
 Anything inside a filter that is not understood becomes an :class:`Unparsed` entry naming the filter (the
 term is left out), so the engine answers UNKNOWN rather than COMPLIANT. ``parse`` never raises.
+
+``parse(text, lazy=True)`` (the audit path) builds a filter's terms when its rules are first read
+(:mod:`._lazy`); filters that use a policer are built at once (they yield flow control). Without groups and
+``apply-path``, plain top-level firewall filter blocks are not even tokenised until then
+(:func:`._junos_reader.reread`), and interface leaves other than filters and ``disable`` are dropped while
+reading.
 """
 
 from __future__ import annotations

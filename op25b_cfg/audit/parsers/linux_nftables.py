@@ -19,7 +19,8 @@ Model:
 
 Rules that carry a verdict but contain something not understood (an unknown expression, a verdict map, a
 set filled at run time) are left out and reported as :class:`Unparsed` with the base chain as filter.
-``parse`` never raises.
+``parse`` never raises. ``parse(text, lazy=True)`` (the audit path) flattens a base chain of another hook
+than ``forward`` only when its rules are first read (:mod:`._lazy`).
 """
 
 from __future__ import annotations
