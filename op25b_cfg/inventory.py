@@ -770,7 +770,7 @@ def load_inventory(path: str | Path) -> Inventory:
                     )
                 )
             else:
-                keys = [(a.kind, a.name, a.direction) for a in attach_v]
+                keys = [(a.kind, a.name, a.direction, a.profile_interface) for a in attach_v]
                 for k, key in enumerate(keys):
                     if keys.index(key) != k:
                         f, p = attach_src.split(": ")
@@ -778,7 +778,7 @@ def load_inventory(path: str | Path) -> Inventory:
                             Problem(
                                 f,
                                 f"{p}[{k}]",
-                                f"attachment {key[0]} {key[1]} {key[2]} is listed twice.",
+                                f"attachment {' '.join(str(k) for k in key if k)} is listed twice.",
                                 "list each attachment once",
                             )
                         )

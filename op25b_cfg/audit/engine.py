@@ -584,6 +584,17 @@ def _structural(
     chains: list[list[Filter]] = []
     ok = True
     for b in usable:
+        if not b.filters:
+            ok = False
+            ctx.add(
+                Code.FILTER_MISSING,
+                f"IPv{fam} subscribers created on {kind} {name} through the stanza at line {b.line} get no filter"
+                " (another stanza of it is filtered): nothing blocks port 25 for them",
+                family=fam,
+                binding=label,
+                lines=[(b.line, f"{kind} {name}: family without filter {b.direction}")],
+            )
+            continue
         chain: list[Filter] = []
         for fname in b.filters:
             flt = parsed.filter(fam, fname)
@@ -652,9 +663,14 @@ def _leak_check_new(
     hs = ev.hs
     for iface in _iface_reps(t.kind, t.name, t.direction, t.chains):
         results = [ev.evaluate(chain, q, limit_terminal=limit_terminal, iface=iface) for chain in t.chains]
-        leak = q.node
-        for res in results:
-            leak = leak & res.region(hs, Action.PERMIT)
+        if t.kind == "nft-forward":  # every forward base chain must accept a packet
+            leak = q.node
+            for res in results:
+                leak = leak & res.region(hs, Action.PERMIT)
+        else:  # each binding (Junos dynamic-profile stanza) is another way subscribers come up: any one leaks
+            leak = hs.false
+            for res in results:
+                leak = leak | (q.node & res.region(hs, Action.PERMIT))
         if hs.is_empty(leak):
             continue
         if t.kind == "nft-forward" and all(d.rule is None for res in results for d in res.decisions):

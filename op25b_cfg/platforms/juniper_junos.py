@@ -51,11 +51,11 @@ class JuniperJunos(Platform):
             if att.kind == "unit":
                 ifd, _, unit = att.name.rpartition(".")
                 units.setdefault(ifd, []).append((unit, "input" if att.direction == "in" else "output"))
-        profiles = [
-            (a.name, a.profile_interface or '"$junos-interface-ifd-name"', "input" if a.direction == "in" else "output")
-            for a in device.attach
-            if a.kind == "dynamic-profile"
-        ]
+        profiles: dict[str, list[tuple[str, str]]] = {}
+        for a in device.attach:
+            if a.kind == "dynamic-profile":
+                ifd = a.profile_interface or '"$junos-interface-ifd-name"'
+                profiles.setdefault(a.name, []).append((ifd, "input" if a.direction == "in" else "output"))
         return {
             "units": units,
             "profiles": profiles,

@@ -260,9 +260,12 @@ class _Parser:
         self.filters: dict[tuple[int, str], _FilterDef] = {}
         self.policers: dict[str, _Policer] = {}
         self.prefix_lists: dict[str, _PrefixList] = {}
-        self.slots: dict[tuple[str, str, int, str], _Slot] = {}
+        # (kind, name, family, direction, stanza): stanza is the dynamic-profile interface stanza ("" for units)
+        self.slots: dict[tuple[str, str, int, str, str], _Slot] = {}
+        # dynamic-profile interface stanzas that carry a family, with the line that first shows it
+        self.profile_stanzas: dict[tuple[str, int], dict[str, int]] = {}
         self.local_terms: set[tuple[int, str, str]] = set()
-        self.local_slots: set[tuple[str, str, int, str]] = set()
+        self.local_slots: set[tuple[str, str, int, str, str]] = set()
         self.local_policers: set[str] = set()
         self.ifd_disabled: set[str] = set()
         self.unit_disabled: set[tuple[str, str]] = set()
@@ -469,20 +472,30 @@ class _Parser:
             self.note("ifrange", f"filter on an interface-range (line {st.line}) is not audited")
 
     def profile_interface(self, prof: str, rest: tuple[str, ...], st: Stmt) -> None:
+        """One statement under ``dynamic-profiles PROF interfaces``. Each interface stanza (``pp0 unit
+        "$junos-interface-unit"``, ``"$junos-interface-ifd-name" unit ...``) is a separate way subscribers get
+        instantiated, so its filters are a separate binding; a stanza with a family but no filter is one too."""
         for i, tok in enumerate(rest):
-            if tok == "family" and len(rest) > i + 3 and rest[i + 2] == "filter":
-                names = _vals(rest[i + 4 :])
-                if any(n.startswith("$") for n in names):
-                    self.unparsed(st.line, "filter name is a variable supplied at subscriber login; not evaluated")
-                    return
-                self.slot("dynamic-profile", prof, rest[i + 1], rest[i + 3], names, st)
+            if tok == "family" and len(rest) > i + 1:
+                stanza = " ".join(rest[:i])
+                fam = _FAMILY.get(rest[i + 1])
+                if fam is not None:
+                    self.profile_stanzas.setdefault((prof, fam), {}).setdefault(stanza, st.line)
+                if len(rest) > i + 3 and rest[i + 2] == "filter":
+                    names = _vals(rest[i + 4 :])
+                    if any(n.startswith("$") for n in names):
+                        self.unparsed(st.line, "filter name is a variable supplied at subscriber login; not evaluated")
+                        return
+                    self.slot("dynamic-profile", prof, rest[i + 1], rest[i + 3], names, st, stanza)
                 return
 
-    def slot(self, kind: str, name: str, famword: str, fkind: str, names: list[str], st: Stmt) -> None:
+    def slot(
+        self, kind: str, name: str, famword: str, fkind: str, names: list[str], st: Stmt, stanza: str = ""
+    ) -> None:
         fam = _FAMILY.get(famword)
         if fam is None or fkind not in ("input", "output", "input-list", "output-list") or not names:
             return
-        key = (kind, name, fam, "in" if fkind.startswith("input") else "out")
+        key = (kind, name, fam, "in" if fkind.startswith("input") else "out", stanza)
         if st.group is not None and key in self.local_slots:
             return
         if st.group is None:
@@ -841,7 +854,7 @@ class _Parser:
     # -- bindings ------------------------------------------------------------------------------------------
     def build_bindings(self) -> None:
         referenced = self.referenced_profiles() if self.profiles else set()
-        for (kind, name, fam, direction), slot in self.slots.items():
+        for (kind, name, fam, direction, _stanza), slot in self.slots.items():
             shutdown = False
             in_use: bool | None = None
             if kind == "unit":
@@ -856,6 +869,21 @@ class _Parser:
                     self.pc.flow.append(
                         FlowControlSeen(kind, name, direction, fam, None, limit.new_per_second, limit.burst, line, text)
                     )
+        self.unfiltered_stanzas(referenced)
+
+    def unfiltered_stanzas(self, referenced: set[str]) -> None:
+        """A dynamic-profile stanza that has a family but no filter, while another stanza of the same profile
+        filters that family and direction: subscribers created on it are unfiltered (a Binding with no
+        filters, which the engine reports). A profile with no filter at all needs no such entry."""
+        for (prof, fam), stanzas in self.profile_stanzas.items():
+            for direction in ("in", "out"):
+                filtered = {k[4] for k in self.slots if k[:4] == ("dynamic-profile", prof, fam, direction)}
+                if not filtered:
+                    continue
+                for stanza, line in stanzas.items():
+                    if stanza not in filtered:
+                        in_use = True if prof in referenced else None
+                        self.pc.bindings.append(Binding("dynamic-profile", prof, direction, fam, (), line, in_use))
 
     def referenced_profiles(self) -> set[str]:
         """Profile names that follow a ``dynamic-profile`` keyword anywhere (PPPoE/VLAN auto-configuration,
