@@ -155,6 +155,9 @@ _ASSIGN_RE = re.compile(
     re.IGNORECASE,
 )
 _QUOTED_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
+# Every pattern above needs one of these words (case-insensitively) on the line: a line without any is returned
+# as it is, which is most of a config (ACL entries, interfaces) and most of the time redaction takes.
+_MAYBE_SECRET_RE = re.compile(r"\$|secret|pass|key|psk|communit|auth|priv|snmp", re.IGNORECASE)
 _PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
 _PEM_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY-----")
 
@@ -206,7 +209,7 @@ def _redact_keywords(line: str) -> str:
 
 def redact_line(line: str) -> str:
     """Redact one line (no newline inside). See :func:`redact`."""
-    if not line.strip():
+    if not _MAYBE_SECRET_RE.search(line):
         return line
     new = _HASH_RE.sub(MASK, line)
     new = _SNMP_COMMUNITY_RE.sub(lambda m: m.group(1) + _mask_value(m.group(2)), new)
