@@ -228,10 +228,10 @@ def _rule_key(r: Rule) -> tuple[object, ...]:
         r.src_ports,
         r.dst_ports,
         r.tcp_flags,
-        tuple(getattr(r, "iifname", ()) or ()),
-        tuple(getattr(r, "oifname", ()) or ()),
-        bool(getattr(r, "iifname_negate", False)),
-        bool(getattr(r, "oifname_negate", False)),
+        r.iifname,
+        r.oifname,
+        r.iifname_negate,
+        r.oifname_negate,
     )
 
 
@@ -885,23 +885,8 @@ def _intent_cached(platform: str, rendered: str) -> _Intent:
 
 
 def _norm_rule(r: Rule) -> tuple[object, ...]:
-    return (
-        r.action,
-        r.family,
-        r.protocol,
-        r.src,
-        r.dst,
-        r.src_except,
-        r.dst_except,
-        r.src_ports,
-        r.dst_ports,
-        r.tcp_flags,
-        r.limit,
-        tuple(getattr(r, "iifname", ()) or ()),
-        tuple(getattr(r, "oifname", ()) or ()),
-        bool(getattr(r, "iifname_negate", False)),
-        bool(getattr(r, "oifname_negate", False)),
-    )
+    """A rule's meaning for drift: what the evaluator reads, plus the flow-control limit."""
+    return (*_rule_key(r), r.limit)
 
 
 def _drift(intended: ParsedConfig, running: ParsedConfig) -> list[tuple[str, int | None]]:

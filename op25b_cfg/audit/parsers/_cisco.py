@@ -27,11 +27,11 @@ import re
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from op25b_cfg.audit.model import Filter, ParsedConfig, Unparsed
 from op25b_cfg.audit.parsers._lazy import DeferredFilter as DeferredFilter  # re-exported
-from op25b_cfg.audit.parsers._lazy import ResultRef
+from op25b_cfg.audit.parsers._lazy import ResultRef, paused_gc
 from op25b_cfg.audit.parsers._lazy import resolve_all as resolve_all  # re-exported
 from op25b_cfg.rules import ACK, ESTABLISHED, FIN, PSH, RST, SYN, URG, Action, AddrMatch, FlagMatch, PortRange, Rule
 
@@ -81,6 +81,28 @@ KEYWORDS = (
 ) | {"sequence", "dscp", "precedence", "tos", "ttl", "fragments", "time-range", "option", "timeout"}
 GROUP_WORDS = frozenset({"object-group", "addrgroup", "net-group"})
 PORTGROUP_WORDS = frozenset({"portgroup", "port-group"})
+
+
+class CiscoFamilyParser(Protocol):
+    """What :func:`run_parser` needs of a platform parser (IOS, IOS-XR, EOS)."""
+
+    result: ParsedConfig
+    filters: FilterBuilder
+
+    def run(self, text: str) -> ParsedConfig: ...
+
+
+def run_parser(parser: CiscoFamilyParser, text: str, platform: str) -> ParsedConfig:
+    """Run ``parser`` on ``text`` with the garbage collector paused; never raises (a last-resort error becomes
+    an UNPARSED entry naming only the exception type, never config text)."""
+    try:
+        with paused_gc():
+            parser.run(text)
+    except Exception as exc:  # last resort; per-block errors are caught earlier
+        log.debug("%s parser failed", platform, exc_info=True)
+        parser.result.unparsed.append(Unparsed(1, "", f"internal parser error: {type(exc).__name__}"))
+    parser.filters.detach()
+    return parser.result
 
 
 class AceError(ValueError):

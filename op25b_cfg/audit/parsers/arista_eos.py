@@ -16,8 +16,7 @@ from __future__ import annotations
 import logging
 
 from op25b_cfg.audit.model import Binding, ParsedConfig, Unparsed
-from op25b_cfg.audit.parsers._cisco import Block, FilterBuilder, Groups, safe_line, scan, split_lines
-from op25b_cfg.audit.parsers._lazy import paused_gc
+from op25b_cfg.audit.parsers._cisco import Block, FilterBuilder, Groups, run_parser, safe_line, scan, split_lines
 
 log = logging.getLogger(__name__)
 
@@ -104,12 +103,4 @@ def parse(text: str, *, lazy: bool = False) -> ParsedConfig:
     ``lazy``: every filter's entries are parsed on first read of its rules (the audit path; see
     :mod:`op25b_cfg.audit.parsers._lazy`); otherwise only the filters nothing references are.
     """
-    parser = _EosParser(lazy)
-    try:
-        with paused_gc():
-            parser.run(text)
-    except Exception as exc:  # last resort; per-block errors are caught earlier
-        log.debug("arista_eos parser failed", exc_info=True)
-        parser.result.unparsed.append(Unparsed(1, "", f"internal parser error: {type(exc).__name__}"))
-    parser.filters.detach()
-    return parser.result
+    return run_parser(_EosParser(lazy), text, "arista_eos")

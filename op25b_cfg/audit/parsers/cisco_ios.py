@@ -30,11 +30,11 @@ from op25b_cfg.audit.parsers._cisco import (
     Groups,
     RawGroup,
     numbered_acl_kind,
+    run_parser,
     safe_line,
     scan,
     split_lines,
 )
-from op25b_cfg.audit.parsers._lazy import paused_gc
 from op25b_cfg.rules import Action, FlowLimit
 
 log = logging.getLogger(__name__)
@@ -341,15 +341,7 @@ def parse(text: str, *, lazy: bool = False) -> ParsedConfig:
     ``lazy``: every filter's entries are parsed on first read of its rules (the audit path; see
     :mod:`op25b_cfg.audit.parsers._lazy`); otherwise only the filters nothing references are.
     """
-    parser = _IosParser(lazy)
-    try:
-        with paused_gc():
-            parser.run(text)
-    except Exception as exc:  # last resort; per-block errors are caught earlier
-        log.debug("cisco_ios parser failed", exc_info=True)
-        parser.result.unparsed.append(Unparsed(1, "", f"internal parser error: {type(exc).__name__}"))
-    parser.filters.detach()
-    return parser.result
+    return run_parser(_IosParser(lazy), text, "cisco_ios")
 
 
 __all__ = ["parse"]

@@ -18,8 +18,16 @@ import logging
 import re
 
 from op25b_cfg.audit.model import Binding, ParsedConfig, Unparsed
-from op25b_cfg.audit.parsers._cisco import Block, FilterBuilder, Groups, RawGroup, safe_line, scan, split_lines
-from op25b_cfg.audit.parsers._lazy import paused_gc
+from op25b_cfg.audit.parsers._cisco import (
+    Block,
+    FilterBuilder,
+    Groups,
+    RawGroup,
+    run_parser,
+    safe_line,
+    scan,
+    split_lines,
+)
 
 log = logging.getLogger(__name__)
 
@@ -141,12 +149,4 @@ def parse(text: str, *, lazy: bool = False) -> ParsedConfig:
     ``lazy``: every filter's entries are parsed on first read of its rules (the audit path; see
     :mod:`op25b_cfg.audit.parsers._lazy`); otherwise only the filters nothing references are.
     """
-    parser = _XrParser(lazy)
-    try:
-        with paused_gc():
-            parser.run(text)
-    except Exception as exc:  # last resort; per-block errors are caught earlier
-        log.debug("cisco_iosxr parser failed", exc_info=True)
-        parser.result.unparsed.append(Unparsed(1, "", f"internal parser error: {type(exc).__name__}"))
-    parser.filters.detach()
-    return parser.result
+    return run_parser(_XrParser(lazy), text, "cisco_iosxr")
