@@ -19,8 +19,9 @@ from op25b_cfg.cli import EXIT_FINDINGS, EXIT_OK, Format, FormatOpt, _fail, _set
 from op25b_cfg.errors import Op25bError
 
 lab_app = typer.Typer(
-    help="A network-namespace lab (needs root): a Linux BRAS with real sshd + nftables, subscribers and real SMTP"
-    " servers, to try generate -> push -> audit.",
+    help="Labs to try generate -> push -> audit: 'emulators' (emulated ios/iosxr/junos/eos routers, no root) or"
+    " 'up|down|status' (network namespaces with a Linux BRAS running real sshd + nftables, subscribers and real SMTP"
+    " servers; needs root).",
     no_args_is_help=True,
 )
 app.add_typer(lab_app, name="lab")
