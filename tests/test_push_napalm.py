@@ -92,7 +92,12 @@ def lab(tmp_path: Path) -> Iterator[Callable[..., Any]]:
 
 
 def factory(
-    emu: Any, tmp_path: Path, creds: Credentials | None = None, verify: bool = True, **driver_args: Any
+    emu: Any,
+    tmp_path: Path,
+    creds: Credentials | None = None,
+    verify: bool = True,
+    timeout: float = 15,
+    **driver_args: Any,
 ) -> Callable[[Device], Session]:
     """Sessions to ``emu`` with strict host-key checking against a known_hosts file holding its key."""
     known = None
@@ -103,7 +108,7 @@ def factory(
         extra["read_timeout_override"] = 4  # pyIOSXR waits a full read timeout when leaving XML mode
     if not isinstance(emu, EosEmulator) and not isinstance(emu, JunosEmulator):
         extra.update(driver_args)
-    opts = ConnectOptions(timeout=15, verify_host_key=verify, known_hosts=known, port=emu.port, driver_args=extra)
+    opts = ConnectOptions(timeout=timeout, verify_host_key=verify, known_hosts=known, port=emu.port, driver_args=extra)
     creds = creds or Credentials(emu.username, emu.password)
     return lambda d: NapalmSession(d, creds, opts)
 
@@ -258,3 +263,31 @@ def test_cli_push_dry_run_commit_and_exit_codes(lab, devices, tmp_path: Path, mo
     emu.faults.wrong_password = True
     failed = runner.invoke(app, base)
     assert failed.exit_code == 1 and "authentication failed" in failed.stdout
+
+
+# Faults during the push itself, through the real napalm drivers: whatever happens, the device ends on its old
+# config or (reverted by its own timer) back on it, the result names the step, and nothing is half-applied.
+FAULTS: dict[str, Callable[[], Faults]] = {  # a fresh Faults per test: the emulator changes it (release())
+    "drop-during-load": lambda: Faults(drop_on={"load"}),
+    "drop-during-commit": lambda: Faults(drop_on={"commit"}),
+    "drop-after-commit-applied": lambda: Faults(drop_on={"commit"}, drop_after_apply=True),
+    "device-stops-answering-at-commit": lambda: Faults(hang_on={"commit"}),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+@pytest.mark.parametrize("name", ["ios-e", "eos-e", "mx-e"])
+def test_fault_during_push_leaves_old_or_reverted_config(name: str, fault: str, lab, devices, tmp_path: Path) -> None:
+    emu = lab(name, timer_scale=0.03, faults=FAULTS[fault]())
+    before = emu.running_config
+    # a silent device must fail the step in seconds, not minutes
+    make = factory(emu, tmp_path, timeout=6, read_timeout_override=4)
+    res = push_device(devices[name], make, popts(tmp_path, commit=True, confirm_timeout=60))
+    assert res.outcome is Outcome.FAILED, (res.outcome, res.state)
+    assert res.error and emu.password not in res.error
+    emu.faults.release()  # the device answers again: what it holds now is what it ends on
+    # a commit that got applied is reverted by the device's own timer (never confirmed); otherwise nothing
+    # was applied at all
+    assert wait_for(lambda: not emu.pending_commit() and "OP25B" not in emu.running_config, 40), emu.running_config
+    now = "\n".join(ln for ln in emu.running_config.strip().splitlines() if ln != "file prompt quiet")
+    assert now.strip() == before.strip()
