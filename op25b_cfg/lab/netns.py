@@ -257,8 +257,9 @@ class Lab:
 
     def op25b_table(self) -> str:
         """``nft list table inet op25b`` in the bras, or '' when there is none."""
-        tables = self.nft("list", "tables")
-        return self.nft("list", "table", "inet", "op25b") if "table inet op25b" in tables else ""
+        # one nft call: a revert job may delete the table at any moment, so "is it there?" and "list it" must
+        # not be two calls (nft fails with 'No such file or directory' and prints nothing when it is gone)
+        return self.nft("list", "table", "inet", "op25b", check=False)
 
     def reset_bras(self) -> None:
         """Delete the op25b table (if any) and stop revert timers left by sessions, leaving the host firewall."""
