@@ -21,7 +21,7 @@ import ipaddress
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from op25b_cfg.netaddr import Network, collapse
 
@@ -332,110 +332,57 @@ def _family(
     smtp = (PortRange(SMTP, SMTP),)
     pool = PrefixSet(_set_name("POOL", fam), fam, tuple(collapse(p for p in pools if p.version == fam)))
     sets[pool.name] = pool
+
+    def tcp(
+        action: Action,
+        name: str,
+        src: PrefixSet,
+        remark: str,
+        dst: PrefixSet | None = None,
+        dst_ports: tuple[PortRange, ...] = smtp,
+        **kw: Any,
+    ) -> Rule:
+        """One tcp rule from a prefix set (to a prefix set, or any), counted as OP25B-<NAME> when counters are on."""
+        return Rule(
+            action,
+            fam,
+            TCP,
+            name,
+            src=src.matches(),
+            src_set=src.name,
+            dst=dst.matches() if dst is not None else (),
+            dst_set=dst.name if dst is not None else None,
+            dst_ports=dst_ports,
+            counter=f"OP25B-{name.upper()}" if counters else None,
+            remark=remark,
+            **kw,
+        )
+
     carved = collapse(_carve(exempt, pool.prefixes))
     if carved:
         ex = PrefixSet(_set_name("EXEMPT", fam), fam, tuple(carved))
         sets[ex.name] = ex
-        rules.append(
-            Rule(
-                Action.PERMIT,
-                fam,
-                TCP,
-                "exempt",
-                src=ex.matches(),
-                src_set=ex.name,
-                dst_ports=smtp,
-                counter="OP25B-EXEMPT" if counters else None,
-                remark="exempt static customers and opt-outs",
-            )
-        )
+        rules.append(tcp(Action.PERMIT, "exempt", ex, "exempt static customers and opt-outs"))
     fam_mtas = collapse(m for m in mtas if m.version == fam)
     if fam_mtas:
         mta = PrefixSet(_set_name("MTA", fam), fam, tuple(fam_mtas))
         sets[mta.name] = mta
-        rules.append(
-            Rule(
-                Action.PERMIT,
-                fam,
-                TCP,
-                "mta",
-                src=pool.matches(),
-                src_set=pool.name,
-                dst=mta.matches(),
-                dst_set=mta.name,
-                dst_ports=smtp,
-                counter="OP25B-MTA" if counters else None,
-                remark="ISP mail relays",
-            )
-        )
+        rules.append(tcp(Action.PERMIT, "mta", pool, "ISP mail relays", mta))
     if submission:
-        rules.append(
-            Rule(
-                Action.PERMIT,
-                fam,
-                TCP,
-                "submission",
-                src=pool.matches(),
-                src_set=pool.name,
-                dst_ports=tuple(PortRange(p, p) for p in submission),
-                counter="OP25B-SUBMISSION" if counters else None,
-                remark="mail submission stays open",
-            )
-        )
+        ports = tuple(PortRange(p, p) for p in submission)
+        rules.append(tcp(Action.PERMIT, "submission", pool, "mail submission stays open", dst_ports=ports))
     if mode == "block":
-        rules.append(
-            Rule(
-                Action.DENY,
-                fam,
-                TCP,
-                "block",
-                src=pool.matches(),
-                src_set=pool.name,
-                dst_ports=smtp,
-                log=log,
-                counter="OP25B-BLOCK" if counters else None,
-                remark="block direct SMTP from dynamic pools",
-            )
-        )
+        rules.append(tcp(Action.DENY, "block", pool, "block direct SMTP from dynamic pools", log=log))
     elif mode == "targeted":
         fam_targets = collapse(t for t in targets if t.version == fam)
         if fam_targets:
             tgt = PrefixSet(_set_name("TARGET", fam), fam, tuple(fam_targets))
             sets[tgt.name] = tgt
-            rules.append(
-                Rule(
-                    Action.DENY,
-                    fam,
-                    TCP,
-                    "block",
-                    src=pool.matches(),
-                    src_set=pool.name,
-                    dst=tgt.matches(),
-                    dst_set=tgt.name,
-                    dst_ports=smtp,
-                    log=log,
-                    counter="OP25B-BLOCK" if counters else None,
-                    remark="block direct SMTP to targeted destinations",
-                )
-            )
+            rules.append(tcp(Action.DENY, "block", pool, "block direct SMTP to targeted destinations", tgt, log=log))
     else:
         assert flow is not None
-        rules.append(
-            Rule(
-                Action.LIMIT,
-                fam,
-                TCP,
-                "limit",
-                src=pool.matches(),
-                src_set=pool.name,
-                dst_ports=smtp,
-                log=log,
-                tcp_flags=NEW_CONNECTION,
-                counter="OP25B-LIMIT" if counters else None,
-                limit=flow,
-                remark="per-subscriber SMTP flow control",
-            )
-        )
+        remark = "per-subscriber SMTP flow control"
+        rules.append(tcp(Action.LIMIT, "limit", pool, remark, log=log, tcp_flags=NEW_CONNECTION, limit=flow))
     rules.append(Rule(Action.PERMIT, fam, None, "default", remark="all other traffic"))
     return _FamilyPart(
         tuple(sets.values()),
