@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
-from op25b_cfg.audit.model import Filter, ParsedConfig
+from op25b_cfg.audit.model import Filter, ParsedConfig, Unparsed
 from op25b_cfg.rules import Rule
 
 
@@ -51,6 +51,30 @@ class ResultRef:
 
     def detach(self) -> None:
         self._strong = None
+
+
+class ParserState:
+    """What the Junos and nftables parsers share: the config being built (through a :class:`ResultRef`), the
+    text's lines, and UNPARSED entries that quote their line."""
+
+    def __init__(self, platform: str, lines: list[str]) -> None:
+        self._pc = ResultRef(ParsedConfig(platform))
+        self.lines = lines
+
+    @property
+    def pc(self) -> ParsedConfig:
+        """The config being built (held weakly once the parse is over: see :class:`ResultRef`)."""
+        return self._pc.get()
+
+    def detach(self) -> None:
+        """The parse is over: keep only a weak link to the config (its deferred filters hold this parser)."""
+        self._pc.detach()
+
+    def line_text(self, line: int) -> str:
+        return self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
+
+    def unparsed(self, line: int, reason: str, filt: str | None = None) -> None:
+        self.pc.unparsed.append(Unparsed(line, self.line_text(line), reason, filt))
 
 
 class DeferredFilter(Filter):

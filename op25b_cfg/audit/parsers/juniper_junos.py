@@ -47,7 +47,7 @@ from op25b_cfg.audit.parsers._junos_algebra import (
 )
 from op25b_cfg.audit.parsers._junos_groups import expand
 from op25b_cfg.audit.parsers._junos_reader import RELEVANT, DeferredBlock, ReadResult, Stmt, read, reread
-from op25b_cfg.audit.parsers._lazy import DeferredFilter, ResultRef, paused_gc
+from op25b_cfg.audit.parsers._lazy import DeferredFilter, ParserState, paused_gc
 from op25b_cfg.netaddr import Network
 from op25b_cfg.rules import ACK, RST, SYN, Action, FlagMatch, FlowLimit, PortRange, Rule
 
@@ -248,15 +248,14 @@ TCP_ESTABLISHED: FlagMatch = ((ACK, ACK), (RST, RST))
 TCP_INITIAL: FlagMatch = ((SYN | ACK, SYN),)
 
 
-class _Parser:
+class _Parser(ParserState):
     def __init__(self, text: str, lazy: bool = False, defer_blocks: bool = True) -> None:
+        super().__init__(PLATFORM, [])
         self.text = text
         self.lazy = lazy
         self.defer_blocks = defer_blocks
         self.rr = ReadResult()
         self.keep: frozenset[str] = frozenset()
-        self._pc = ResultRef(ParsedConfig(PLATFORM))
-        self.lines: list[str] = []
         self.filters: dict[tuple[int, str], _FilterDef] = {}
         self.policers: dict[str, _Policer] = {}
         self.prefix_lists: dict[str, _PrefixList] = {}
@@ -277,21 +276,6 @@ class _Parser:
         self.plset_cache: dict[tuple[int, tuple[tuple[str, bool], ...]], AddrSet] = {}
 
     # -- helpers -------------------------------------------------------------------------------------------
-
-    @property
-    def pc(self) -> ParsedConfig:
-        """The config being built (held weakly once the parse is over: see :class:`ResultRef`)."""
-        return self._pc.get()
-
-    def detach(self) -> None:
-        """The parse is over: keep only a weak link to the config (its deferred filters hold this parser)."""
-        self._pc.detach()
-
-    def line_text(self, line: int) -> str:
-        return self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
-
-    def unparsed(self, line: int, reason: str, filt: str | None = None) -> None:
-        self.pc.unparsed.append(Unparsed(line, self.line_text(line), reason, filt))
 
     def note(self, key: str, text: str) -> None:
         if key not in self.noted:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 
 from op25b_cfg.audit.model import Binding, Filter, FlowControlSeen, ParsedConfig, Unparsed
 from op25b_cfg.audit.parsers._junos_algebra import Cond, Unrepresentable, and_not, to_rules
-from op25b_cfg.audit.parsers._lazy import DeferredFilter, ResultRef, paused_gc
+from op25b_cfg.audit.parsers._lazy import DeferredFilter, ParserState, paused_gc
 from op25b_cfg.audit.parsers._nft_rule import _VERDICTS, NftRule, NftSet, RuleParser, elements_of, set_flags
 from op25b_cfg.audit.parsers._nft_tree import Block, Tok, line_of, parse_tree
 from op25b_cfg.rules import Action, FlowLimit, Rule
@@ -76,29 +76,13 @@ class _Abort(Exception):
     """Flattening of one base chain cannot continue exactly."""
 
 
-class _Parser:
+class _Parser(ParserState):
     def __init__(self, text: str, lazy: bool = False) -> None:
+        super().__init__(PLATFORM, text.replace("\r", "").split("\n"))
         self.text = text
         self.lazy = lazy
-        self.lines = text.replace("\r", "").split("\n")
-        self._pc = ResultRef(ParsedConfig(PLATFORM))
         self.tables: dict[tuple[str, str], Table] = {}
         self.rule_cache: dict[int, NftRule] = {}
-
-    @property
-    def pc(self) -> ParsedConfig:
-        """The config being built (held weakly once the parse is over: see :class:`ResultRef`)."""
-        return self._pc.get()
-
-    def detach(self) -> None:
-        """The parse is over: keep only a weak link to the config (its deferred filters hold this parser)."""
-        self._pc.detach()
-
-    def line_text(self, line: int) -> str:
-        return self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
-
-    def unparsed(self, line: int, reason: str, filt: str | None = None) -> None:
-        self.pc.unparsed.append(Unparsed(line, self.line_text(line), reason, filt))
 
     # -- structure -------------------------------------------------------------------------------------
     def run(self) -> ParsedConfig:
