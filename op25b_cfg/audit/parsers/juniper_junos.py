@@ -28,7 +28,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from op25b_cfg.audit.model import Binding, Filter, FlowControlSeen, ParsedConfig, Unparsed
+from op25b_cfg.audit.model import Binding, Filter, FlowControlSeen, ParsedConfig
 from op25b_cfg.audit.parsers._junos_algebra import (
     ALL_FLAGS,
     TCP_FLAG_NAMES,
@@ -47,7 +47,7 @@ from op25b_cfg.audit.parsers._junos_algebra import (
 )
 from op25b_cfg.audit.parsers._junos_groups import expand
 from op25b_cfg.audit.parsers._junos_reader import RELEVANT, DeferredBlock, ReadResult, Stmt, read, reread
-from op25b_cfg.audit.parsers._lazy import DeferredFilter, ParserState, paused_gc
+from op25b_cfg.audit.parsers._lazy import DeferredFilter, ParserState
 from op25b_cfg.netaddr import Network
 from op25b_cfg.rules import ACK, RST, SYN, Action, FlagMatch, FlowLimit, PortRange, Rule
 
@@ -887,13 +887,4 @@ class _Parser(ParserState):
 
 def parse(text: str, *, lazy: bool = False) -> ParsedConfig:
     """Parse one Junos running config (brace or set format, detected per line). Never raises."""
-    parser = _Parser(text, lazy)
-    try:
-        with paused_gc():  # the parser allocates many small acyclic objects; collector passes cost ~30%
-            pc = parser.run()
-    except Exception as exc:  # last resort: a parser reports, it does not raise
-        log.debug("junos parser failed", exc_info=True)
-        pc = ParsedConfig(PLATFORM)
-        pc.unparsed.append(Unparsed(0, "", f"parser error ({type(exc).__name__}); config not evaluated"))
-    parser.detach()
-    return pc
+    return _Parser(text, lazy).parse("config")

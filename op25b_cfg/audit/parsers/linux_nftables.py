@@ -30,9 +30,9 @@ import logging
 import re
 from dataclasses import dataclass, field, replace
 
-from op25b_cfg.audit.model import Binding, Filter, FlowControlSeen, ParsedConfig, Unparsed
+from op25b_cfg.audit.model import Binding, Filter, FlowControlSeen, ParsedConfig
 from op25b_cfg.audit.parsers._junos_algebra import Cond, Unrepresentable, and_not, to_rules
-from op25b_cfg.audit.parsers._lazy import DeferredFilter, ParserState, paused_gc
+from op25b_cfg.audit.parsers._lazy import DeferredFilter, ParserState
 from op25b_cfg.audit.parsers._nft_rule import _VERDICTS, NftRule, NftSet, RuleParser, elements_of, set_flags
 from op25b_cfg.audit.parsers._nft_tree import Block, Tok, line_of, parse_tree
 from op25b_cfg.rules import Action, FlowLimit, Rule
@@ -459,13 +459,4 @@ def _priority(words: list[str]) -> int:
 
 def parse(text: str, *, lazy: bool = False) -> ParsedConfig:
     """Parse ``nft list ruleset`` output (or an ``nft -f`` file). Never raises."""
-    parser = _Parser(text, lazy)
-    try:
-        with paused_gc():  # the parser allocates many small acyclic objects; collector passes cost ~30%
-            pc = parser.run()
-    except Exception as exc:  # last resort: a parser reports, it does not raise
-        log.debug("nftables parser failed", exc_info=True)
-        pc = ParsedConfig(PLATFORM)
-        pc.unparsed.append(Unparsed(0, "", f"parser error ({type(exc).__name__}); ruleset not evaluated"))
-    parser.detach()
-    return pc
+    return _Parser(text, lazy).parse("ruleset")
