@@ -13,14 +13,16 @@ device's push ends (dry-runs included, so a review can see what was proposed). F
 ``verdict``       post-change audit verdict (COMPLIANT, NONCOMPLIANT, ...) or null
 ``version``       the intent's filter version id (``OP25B-V4-<version>``)
 ``diff_sha256``   SHA-256 of the redacted diff (``null`` when there was no diff); ``diff_lines``
-``cleanup_sha256`` / ``cleanup_lines``  the same for the removal of old filters
+``cleanup_sha256`` / ``cleanup_lines``  the same for the clean-up change (stale references, old filters)
+``cleanup_removed`` / ``cleanup_detached``  old objects removed / stale attachment lines removed
 ``state``         where the device was left (``old config``, ``new config``, ...)
 ``error``         the error message (redacted) or ""
 ``backup``        path of the raw backup of the running config taken before the change
 
-The file is only ever opened in append mode; each record is written with a single ``write`` call under a
-process-wide lock, so concurrent workers never interleave lines. Every text field passes through
-:func:`redact_text` before it is written.
+The file is only ever opened in append mode (``O_APPEND``); each record is one ``write`` call, which the
+kernel appends whole, so concurrent workers (and concurrent op25b runs) never interleave lines. During a run
+the file stays open (``with changelog:``), so a finishing device costs one system call and holds no lock.
+Every text field passes through :func:`redact_text` before it is written.
 """
 
 from __future__ import annotations
@@ -29,10 +31,10 @@ import hashlib
 import json
 import logging
 import os
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from op25b_cfg.errors import Op25bError
@@ -42,7 +44,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CHANGELOG = Path("logs/changes.jsonl")
 SCHEMA = "op25b.change/1"
-_LOCK = threading.Lock()
 
 
 class ChangeLogError(Op25bError):
@@ -71,6 +72,25 @@ class ChangeLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> ChangeLog:
+        """Keep the file open for appending until the block ends (raises :class:`ChangeLogError`)."""
+        self._fd = self._open()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def _open(self) -> int:
+        try:
+            return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        except OSError as exc:
+            raise ChangeLogError(f"change log {self.path} cannot be written ({exc.strerror or exc})") from None
 
     def prepare(self) -> None:
         """Create the directory and check the file can be opened for appending (before any device is touched)."""
@@ -91,16 +111,17 @@ class ChangeLog:
         }
         clean.setdefault("schema", SCHEMA)
         clean.setdefault("ts", utc_now())
-        line = json.dumps(clean, sort_keys=False, ensure_ascii=False) + "\n"
-        with _LOCK:
-            try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-                try:
-                    os.write(fd, line.encode())
-                finally:
-                    os.close(fd)
-            except OSError as exc:
-                raise ChangeLogError(f"change log {self.path} cannot be written ({exc.strerror or exc})") from None
+        data = (json.dumps(clean, sort_keys=False, ensure_ascii=False) + "\n").encode()
+        fd = self._fd if self._fd is not None else self._open()
+        try:
+            written = os.write(fd, data)
+            if written != len(data):  # only on a full disk: never leave half a line unexplained
+                raise OSError(f"short write ({written} of {len(data)} bytes)")
+        except OSError as exc:
+            raise ChangeLogError(f"change log {self.path} cannot be written ({exc.strerror or exc})") from None
+        finally:
+            if fd != self._fd:
+                os.close(fd)
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every record in the file, oldest first (lines that are not JSON objects are skipped)."""

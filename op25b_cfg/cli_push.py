@@ -79,6 +79,14 @@ def _print_diffs(results: list[DeviceResult]) -> None:
                 out.print(text, markup=False, highlight=False)
 
 
+def _removed(r: DeviceResult) -> str:
+    """The 'old removed' cell: objects removed (+ stale attachment lines), 'preview' in a dry run."""
+    if r.cleanup_removed or r.cleanup_detached:
+        n = str(len(r.cleanup_removed))
+        return f"{n} (+{len(r.cleanup_detached)} detached)" if r.cleanup_detached else n
+    return "preview" if r.cleanup_diff else "-"
+
+
 def _table(results: list[DeviceResult], title: str) -> Table:
     table = Table(title=title)
     for col in ("device", "platform", "result", "changed", "diff", "old removed", "verdict", "state"):
@@ -90,7 +98,7 @@ def _table(results: list[DeviceResult], title: str) -> Table:
             f"[{_STYLE[r.outcome]}]{r.outcome}[/]",
             "yes" if r.changed else "no",
             str(r.diff_lines),
-            str(len(r.cleanup_removed)) if r.cleanup_removed else ("preview" if r.cleanup_diff else "-"),
+            _removed(r),
             r.verdict or "-",
             Text(r.state),
         )

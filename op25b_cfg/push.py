@@ -97,6 +97,7 @@ class DeviceResult:
     diff: str = ""
     cleanup_diff: str = ""
     cleanup_removed: list[str] = field(default_factory=list)
+    cleanup_detached: list[str] = field(default_factory=list)  # stale references removed ("parents: line")
     verdict: str | None = None
     error: str = ""
     state: str = ""
@@ -111,7 +112,9 @@ class DeviceResult:
     @property
     def changed(self) -> bool:
         """True when the device's configuration was changed and kept."""
-        return (self.outcome is Outcome.COMMITTED and bool(self.diff)) or bool(self.cleanup_removed)
+        return (self.outcome is Outcome.COMMITTED and bool(self.diff)) or bool(
+            self.cleanup_removed or self.cleanup_detached
+        )
 
     @property
     def diff_lines(self) -> int:
@@ -135,6 +138,7 @@ class DeviceResult:
             "cleanup_lines": self.cleanup_lines,
             "cleanup_diff": self.cleanup_diff,
             "cleanup_removed": list(self.cleanup_removed),
+            "cleanup_detached": list(self.cleanup_detached),
             "verdict": self.verdict,
             "state": self.state,
             "error": self.error,
@@ -331,47 +335,126 @@ def _attachment_context(platform: str, parents: tuple[str, ...], attach: Sequenc
     return False
 
 
-def old_objects(
-    platform: str, running: str, keep_version: str, assume_repointed: Sequence[Attachment] = ()
-) -> list[OldObject]:
-    """OP25B objects of a version other than ``keep_version`` that nothing outside themselves references,
-    in the order they can be removed (users before the things they use).
+@dataclass(frozen=True)
+class StaleReference:
+    """A line inside an intended attachment that still points at an OP25B object of another version, in a
+    slot the current intent does not fill: e.g. the flow-control ``service-policy input OP25B-FC-<old>`` left
+    on a Virtual-Template after a switch to block mode (a merge adds ``ip access-group`` but never removes
+    the policy), or ``ipv6 traffic-filter OP25B-V6-<old>`` after IPv6 left the intent."""
 
-    References from inside other removable objects do not count (an old class-map used only by an old
-    policy-map goes with it). ``assume_repointed``: references from these attachments are ignored (the
-    dry-run preview: the candidate re-points them). Linux nftables replaces its whole table: always [].
-    """
-    if platform == "linux_nftables":
-        return []
-    junos = platform == "juniper_junos"
-    lines = _junos_lines(running) if junos else _cisco_lines(running)
-    defs = [d for d in _definitions(platform, lines) if OBJECT_NAME.fullmatch(d[3])]
-    cands = {i: d for i, d in enumerate(defs) if (m := OBJECT_NAME.fullmatch(d[3])) and m["version"] != keep_version}
+    name: str  # the OP25B object it references
+    text: str  # the line, stripped
+    parents: tuple[str, ...]  # the headers of the blocks that enclose it
+    index: int  # its line number in the running config
+
+
+def _slot(text: str, name: str) -> str:
+    """The line with the object name replaced by ``*``: two lines with the same slot replace each other."""
+    return " ".join("*" if w == name else w for w in text.split())
+
+
+def _old_names(text: str, keep_version: str) -> list[str]:
+    """OP25B object names of another version than ``keep_version`` on one line (whole words only)."""
+    out = []
+    for word in text.split():
+        m = OBJECT_NAME.fullmatch(word.strip(";\"'"))
+        if m and m["version"] != keep_version:
+            out.append(m.group(0))
+    return out
+
+
+def _references(
+    platform: str, lines: list[ConfigLine], keep_version: str, attach: Sequence[Attachment]
+) -> list[tuple[int, StaleReference]]:
+    """(position in ``lines``, reference) of every old-version OP25B reference inside an intended attachment."""
+    out = []
+    for pos, ln in enumerate(lines):
+        if not ln.parents or "OP25B-" not in ln.text:
+            continue
+        names = _old_names(ln.text, keep_version)
+        if names and _attachment_context(platform, ln.parents, attach):
+            out.append((pos, StaleReference(names[0], ln.text, ln.parents, ln.index)))
+    return out
+
+
+def _unreferenced(
+    platform: str, lines: list[ConfigLine], keep_version: str, gone: set[int]
+) -> list[tuple[int, int, str, str]]:
+    """Definitions (see :func:`_definitions`) of old-version objects that no line outside themselves (and
+    outside ``gone``, positions of lines that are going away) references."""
+    cands = {
+        i: d
+        for i, d in enumerate(_definitions(platform, lines))
+        if (m := OBJECT_NAME.fullmatch(d[3])) and m["version"] != keep_version
+    }
     patterns = {i: re.compile(rf"(?<![\w-]){re.escape(d[3])}(?![\w-])") for i, d in cands.items()}
     changed = True
     while changed:
         changed = False
-        inside: set[int] = set()
+        inside = set(gone)
         for first, last, _, _ in cands.values():
             inside.update(range(first, last + 1))
         for i in list(cands):
             pat = patterns[i]
-            for pos, ln in enumerate(lines):
-                if pos in inside or not pat.search(ln.text):
-                    continue
-                if assume_repointed and _attachment_context(platform, ln.parents, assume_repointed):
-                    continue
+            if any(pos not in inside and pat.search(ln.text) for pos, ln in enumerate(lines)):
                 del cands[i]
                 changed = True
                 break
-            if changed:
-                break
-    out = []
-    for first, last, kind, name in cands.values():
+    return list(cands.values())
+
+
+def _config_lines(platform: str, text: str) -> list[ConfigLine]:
+    return _junos_lines(text) if platform == "juniper_junos" else _cisco_lines(text)
+
+
+def cleanup_plan(
+    platform: str,
+    running: str,
+    keep_version: str,
+    attach: Sequence[Attachment] = (),
+    candidate: str | None = None,
+) -> tuple[list[StaleReference], list[OldObject]]:
+    """What the make-before-break clean-up removes once the intent of ``keep_version`` is in place:
+
+    - stale references: lines in the intended attachments (``attach``) that point at an OP25B object of
+      another version. With ``candidate`` (the dry-run preview, before the merge), a reference whose slot
+      the candidate fills (``ip access-group * in`` re-pointed to the new filter) is not stale: the merge
+      replaces it. Without it (after the commit), every remaining old-version reference there is stale.
+    - old objects: OP25B objects of another version that nothing references once those lines are gone,
+      in the order they can be removed (users before the things they use). References from inside other
+      removable objects do not count (an old class-map used only by an old policy-map goes with it).
+
+    Linux nftables replaces its whole table: always nothing. Fast when the config holds no other version.
+
+    >>> cfg = "interface Virtual-Template1\\n service-policy input OP25B-FC-0000aaaa\\n"
+    >>> from op25b_cfg.inventory import Attachment
+    >>> vt = [Attachment(kind="virtual-template", name="Virtual-Template1", direction="in")]
+    >>> refs, objs = cleanup_plan("cisco_ios", cfg, "1111bbbb", vt)
+    >>> [r.text for r in refs], objs
+    (['service-policy input OP25B-FC-0000aaaa'], [])
+    """
+    if platform == "linux_nftables" or not any(m["version"] != keep_version for m in OBJECT_NAME.finditer(running)):
+        return [], []
+    lines = _config_lines(platform, running)
+    refs = _references(platform, lines, keep_version, attach)
+    gone = {pos for pos, _ in refs}
+    if candidate is not None:
+        filled = {
+            (ln.parents, _slot(ln.text, name))
+            for ln in _config_lines(platform, candidate)
+            for name in (m.group(0) for m in OBJECT_NAME.finditer(ln.text))
+        }
+        refs = [(pos, r) for pos, r in refs if (r.parents, _slot(r.text, r.name)) not in filled]
+    if platform == "juniper_junos":  # a delete names the statement: only 'input NAME'-style leaves
+        kept = [(pos, r) for pos, r in refs if r.text.split()[-1].strip('"') != r.name]
+        gone -= {pos for pos, _ in kept}
+        refs = [(pos, r) for pos, r in refs if (pos, r) not in kept]
+    objects = []
+    junos = platform == "juniper_junos"
+    for first, last, kind, name in _unreferenced(platform, lines, keep_version, gone):
         version = OBJECT_NAME.fullmatch(name)["version"]  # type: ignore[index]
         if junos:
-            path = " ".join(lines[first].parents)
-            remove = f"delete {path} {kind} {name}"
+            remove = f"delete {' '.join(lines[first].parents)} {kind} {name}"
         elif kind.startswith("class-map"):
             remove = f"no class-map {name}"
         else:
@@ -379,17 +462,34 @@ def old_objects(
         short = (
             kind if junos or kind == "policy-map" else "class-map" if kind.startswith("class-map") else "access-list"
         )
-        out.append(OldObject(name, short, version, remove, lines[first].index, lines[last].index))
+        objects.append(OldObject(name, short, version, remove, lines[first].index, lines[last].index))
     order = _JUNOS_ORDER if junos else _CISCO_ORDER
-    out.sort(key=lambda o: (order.get(o.kind, 9), o.first))
-    return out
+    objects.sort(key=lambda o: (order.get(o.kind, 9), o.first))
+    return [r for _, r in refs], objects
 
 
-def removal_config(platform: str, objects: Sequence[OldObject]) -> str:
-    """The merge candidate that removes ``objects`` ('' for none)."""
-    if not objects:
+def old_objects(
+    platform: str, running: str, keep_version: str, assume_repointed: Sequence[Attachment] = ()
+) -> list[OldObject]:
+    """The old objects of :func:`cleanup_plan`. ``assume_repointed``: every old-version reference from
+    these attachments counts as gone (the candidate re-points or removes them)."""
+    return cleanup_plan(platform, running, keep_version, assume_repointed)[1]
+
+
+def removal_config(platform: str, objects: Sequence[OldObject], references: Sequence[StaleReference] = ()) -> str:
+    """The merge candidate that removes ``references`` (first: they use the objects) and then ``objects``
+    ('' for none)."""
+    if not objects and not references:
         return ""
-    lines = [o.remove for o in objects]
+    lines: list[str] = []
+    for ref in references:
+        if platform == "juniper_junos":
+            words = ref.text.split()
+            lines.append(f"delete {' '.join(ref.parents)} {' '.join(words[:-1])}")
+        else:
+            lines.extend(" " * depth + header for depth, header in enumerate(ref.parents))
+            lines.extend((" " * len(ref.parents) + "no " + ref.text, "!"))
+    lines.extend(o.remove for o in objects)
     if platform != "juniper_junos":
         lines.append("end")
     return "\n".join(lines) + "\n"
@@ -418,8 +518,12 @@ def write_backup(backup_dir: Path, device: str, text: str, when: datetime | None
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:
                 continue
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
+            try:
+                data = text.encode()
+                while data:
+                    data = data[os.write(fd, data) :]
+            finally:
+                os.close(fd)
             return path
     except OSError as exc:
         raise PushError(f"{device}: backup to {folder} failed ({exc.strerror or exc}); nothing was changed") from None
@@ -562,13 +666,14 @@ class DevicePush:
         return self._verify_old(before)
 
     def _cleanup(self, running: str) -> None:
-        """Remove old, unreferenced OP25B objects (commit mode, after the intent is in place)."""
-        objs = old_objects(self.device.platform, running, self.result.version)
-        if not objs:
+        """Remove stale OP25B references from the intended attachments, then old OP25B objects nothing
+        references any more (commit mode, after the intent is in place and confirmed)."""
+        refs, objs = cleanup_plan(self.device.platform, running, self.result.version, self.device.attach)
+        if not objs and not refs:
             return
         s = self.session
         assert s is not None
-        text = removal_config(self.device.platform, objs)
+        text = removal_config(self.device.platform, objs, refs)
         try:
             s.load_candidate(text)
             diff = s.diff()
@@ -592,13 +697,14 @@ class DevicePush:
             self.result.state = "new config (old filters not removed; re-run to retry)"
             return
         self.result.cleanup_removed = [o.name for o in objs]
+        self.result.cleanup_detached = [f"{' / '.join(r.parents)}: {r.text}" for r in refs]
 
-    def _preview_cleanup(self, running: str) -> None:
-        objs = old_objects(self.device.platform, running, self.result.version, assume_repointed=self.device.attach)
-        if objs:
+    def _preview_cleanup(self, running: str, candidate: str) -> None:
+        refs, objs = cleanup_plan(self.device.platform, running, self.result.version, self.device.attach, candidate)
+        if objs or refs:
             self.result.cleanup_diff = redact_text(
-                "! after the change is confirmed, old OP25B objects no longer referenced are removed:\n"
-                + removal_config(self.device.platform, objs)
+                "! after the change is confirmed, stale OP25B references and old OP25B objects no longer"
+                " referenced are removed:\n" + removal_config(self.device.platform, objs, refs)
             )
             self.result.cleanup_removed = []
 
@@ -641,7 +747,7 @@ class DevicePush:
             r.outcome = Outcome.UNCHANGED if not diff.strip() else Outcome.DRY_RUN
             r.state = "old config" if diff.strip() else "intent already in place"
             if not opts.commit:
-                self._preview_cleanup(before)
+                self._preview_cleanup(before, candidate)
             elif opts.cleanup:
                 self._cleanup(before)
             return
@@ -736,6 +842,7 @@ def run_push(
                 "cleanup_sha256": sha256(res.cleanup_diff),
                 "cleanup_lines": res.cleanup_lines,
                 "cleanup_removed": res.cleanup_removed,
+                "cleanup_detached": res.cleanup_detached,
                 "state": res.state,
                 "error": res.error,
                 "backup": res.backup,
@@ -766,7 +873,8 @@ def run_push(
         )
 
     t0 = time.monotonic()
-    results = run_each(devices, opts.workers, task, crashed, failed=lambda r: r.failed, name="op25b push")
+    with changelog if changelog is not None else contextlib.nullcontext():  # open once for the whole run
+        results = run_each(devices, opts.workers, task, crashed, failed=lambda r: r.failed, name="op25b push")
     return PushReport(
         results,
         commit=opts.commit,

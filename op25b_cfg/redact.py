@@ -235,10 +235,15 @@ def redact(text: str) -> str:
     -----END RSA PRIVATE KEY-----
     end
     """
+    if not _MAYBE_SECRET_RE.search(text):  # every secret (a PEM header says KEY) matches this: nothing to do
+        return text
     lines = text.splitlines(keepends=True)
     out: list[str] = []
     in_pem = False
     for raw in lines:
+        if not in_pem and not _MAYBE_SECRET_RE.search(raw):
+            out.append(raw)
+            continue
         body = raw.rstrip("\r\n")
         ending = raw[len(body) :]
         if in_pem:

@@ -3,8 +3,9 @@
 :class:`FakeDevice` keeps an IOS/EOS/XR-style running config (indented blocks) and applies a merge the way
 those devices do: new blocks are added, lines are added to existing blocks, an interface's
 ``ip access-group NAME in`` (and friends) replaces the previous one for that direction, ``no <header>``
-removes a block. It has a commit-confirm timer (``revert_timer=True``): an unconfirmed timed commit is
-reverted when the session closes, standing in for the timer expiring. Faults can be injected per step, and
+removes a block, ``no <line>`` inside a block removes that line. It has a commit-confirm timer
+(``revert_timer=True``): an unconfirmed timed commit is reverted when the session closes, standing in for the
+timer expiring. Faults can be injected per step, and
 ``mangle`` models a device that silently drops lines when it applies a commit (so the post-change audit of
 the real running config fails). ``latency`` adds a sleep to every call (benchmarks).
 
@@ -103,6 +104,9 @@ def _merge(running: str, candidate: str) -> str:
             index[header] = len(blocks) - 1
         existing = blocks[index[header]][1]
         for child in children:
+            if child.strip().startswith("no "):  # 'no <line>' inside a block removes that line
+                existing[:] = [e for e in existing if e.strip() != child.strip()[3:]]
+                continue
             key = _repoint_key(child)
             if key is not None:
                 existing[:] = [e for e in existing if _repoint_key(e) != key]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from pathlib import Path
@@ -33,21 +34,28 @@ def test_text_fields_are_redacted(tmp_path: Path) -> None:
     assert "Pr1vateRW" not in text and "<redacted>" in text
 
 
-def test_concurrent_appends_never_interleave(tmp_path: Path) -> None:
-    log = ChangeLog(tmp_path / "c.jsonl")
+@pytest.mark.parametrize("kept_open", [False, True])
+def test_concurrent_appends_never_interleave(tmp_path: Path, kept_open: bool) -> None:
+    """8 threads of this log plus a second ChangeLog on the same file (another op25b run) append at once."""
+    log, other = ChangeLog(tmp_path / "c.jsonl"), ChangeLog(tmp_path / "c.jsonl")
 
     def writer(n: int) -> None:
         for i in range(50):
-            log.append({"device": f"d{n}-{i}", "pad": "x" * 3000})
+            (other if n == 0 else log).append({"device": f"d{n}-{i}", "pad": "x" * 30000})
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    lines = log.path.read_text().splitlines()
+    with log if kept_open else contextlib.nullcontext():
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        lines = log.path.read_text().splitlines()  # written through, not buffered until the block ends
     assert len(lines) == 400
     assert len({json.loads(x)["device"] for x in lines}) == 400
+    if kept_open:
+        assert log._fd is None  # closed at the end of the block
+        log.append({"device": "after"})  # and appending still works (open, write, close)
+        assert list(log.records())[-1]["device"] == "after"
 
 
 def test_unwritable_path_is_a_clear_error(tmp_path: Path) -> None:

@@ -48,6 +48,15 @@ HOSTS = {
         "platform": "juniper_junos",
         "data": {"attach": [{"kind": "unit", "name": "ge-0/0/1.100", "direction": "in"}]},
     },
+    "ios-fc": {  # the same IOS BRAS with the flow-control variant (per-subscriber SYN policer)
+        "hostname": "127.0.0.1",
+        "platform": "cisco_ios",
+        "data": {
+            "mode": "flow-control",
+            "flow_control": {"max_sessions": None},
+            "attach": [{"kind": "virtual-template", "name": "Virtual-Template1", "direction": "in"}],
+        },
+    },
 }
 # An IOS BRAS whose Virtual-Template is used by a PPPoE bba-group (else the filter protects nobody).
 IOS_BRAS = ios_default("ios-e").replace(
@@ -150,6 +159,30 @@ def test_dry_run_commit_and_rerun(name: str, lab, devices, tmp_path: Path) -> No
     again = push_device(dev, make, popts(tmp_path, commit=True, confirm_timeout=60))
     assert again.outcome is Outcome.UNCHANGED and not again.failed, f"{again.error} {again.diff}"
     assert emu.running_config == after
+
+
+def test_ios_mode_switch_leaves_no_stale_policy(lab, devices, tmp_path: Path) -> None:
+    """flow control -> block through napalm ios: the merge adds the ACLs to the Virtual-Template, the clean-up
+    removes the old service-policy, then the old policy-map, class-map and ACLs (read back from the device)."""
+    emu = lab("ios-e", timer_scale=0.2)
+    make = factory(emu, tmp_path)
+    fc, block = devices["ios-fc"], devices["ios-e"]
+    fc_v, block_v = build_plan(fc).version, build_plan(block).version
+    first = push_device(fc, make, popts(tmp_path, commit=True, confirm_timeout=60))
+    assert first.outcome is Outcome.COMMITTED, f"{first.error} / {first.state}"
+    assert f" service-policy input OP25B-FC-{fc_v}" in emu.running_config.splitlines()
+
+    dry = push_device(block, make, popts(tmp_path))
+    assert f" no service-policy input OP25B-FC-{fc_v}" in dry.cleanup_diff.splitlines()
+    res = push_device(block, make, popts(tmp_path, commit=True, confirm_timeout=60))
+    assert res.outcome is Outcome.COMMITTED and not res.failed, f"{res.error} / {res.state}"
+    assert res.cleanup_detached == [f"interface Virtual-Template1: service-policy input OP25B-FC-{fc_v}"]
+    after = emu.running_config
+    assert fc_v not in after and not emu.pending_commit()
+    assert f" ip access-group OP25B-V4-{block_v} in" in after.splitlines()
+    assert audit_text(block, after, "emulator").verdict == "COMPLIANT"
+    again = push_device(block, make, popts(tmp_path, commit=True, confirm_timeout=60))
+    assert again.outcome is Outcome.UNCHANGED and not again.cleanup_diff, f"{again.error} {again.diff}"
 
 
 def test_ios_noncompliant_result_rolls_back(lab, devices, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ for real: inventory, rendering, merge candidate, diff handling, the auditor, nor
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import stat
@@ -25,9 +26,11 @@ from op25b_cfg.platforms import get_platform
 from op25b_cfg.push import (
     Outcome,
     PushOptions,
+    cleanup_plan,
     ctrl_c_sets,
     old_objects,
     push_device,
+    removal_config,
     run_push,
 )
 from op25b_cfg.rules import build_plan
@@ -313,6 +316,108 @@ def test_make_before_break_and_cleanup(tmp_path: Path, fleet_of, auditor) -> Non
     for cfg in [*snapshots, fake.config]:
         assert attached_acls(cfg) <= defined_acls(cfg)
         assert attached_acls(cfg), "the attachment was never removed"
+
+
+FLOW_CONTROL = {
+    "mode": "flow-control",
+    "flow_control": {"max_sessions": None, "new_per_second": 1, "burst": 5, "ipv6_subscriber_length": 64},
+}
+
+
+def vt_lines(config: str) -> list[str]:
+    return [c.strip() for h, ch in parse_blocks(config) if h == "interface Virtual-Template1" for c in ch]
+
+
+def op25b_objects(config: str) -> set[str]:
+    return {h.split()[-1] for h, _ in parse_blocks(config) if "OP25B-" in h.split()[-1]}
+
+
+def test_mode_switch_removes_the_other_modes_attachment(tmp_path: Path, fleet_of, auditor) -> None:
+    """flow control -> block -> flow control on an IOS Virtual-Template: a merge only adds lines, so the old
+    mode's attachment (service-policy / access-group) must go in the clean-up, then its objects."""
+    fc_devs, fc_fleet = fleet_of(1, policy_patch=FLOW_CONTROL)
+    fc_dev, fake = fc_devs[0], fc_fleet.fakes["ios1"]
+    first = push_device(fc_dev, fc_fleet.session, opts(tmp_path, commit=True), auditor)
+    assert first.outcome is Outcome.COMMITTED, first.error
+    fc_version = build_plan(fc_dev).version
+    assert f"service-policy input OP25B-FC-{fc_version}" in vt_lines(fake.config)
+
+    devs, fleet = fleet_of(1)  # block mode
+    dev, block_version = devs[0], build_plan(devs[0]).version
+    fleet.fakes["ios1"] = fake
+    snapshots: list[str] = []
+    fake.on_call = lambda step: snapshots.append(fake.config)
+
+    dry = push_device(dev, fleet.session, opts(tmp_path), auditor)
+    assert dry.outcome is Outcome.DRY_RUN
+    preview = dry.cleanup_diff.splitlines()
+    stale = f" no service-policy input OP25B-FC-{fc_version}"
+    assert preview.index("interface Virtual-Template1") + 1 == preview.index(stale)
+    assert preview.index(stale) < preview.index(f"no policy-map OP25B-FC-{fc_version}")
+    assert f"no ip access-list extended OP25B-V4-{fc_version}" in preview
+
+    res = push_device(dev, fleet.session, opts(tmp_path, commit=True), auditor)
+    assert res.outcome is Outcome.COMMITTED and not res.failed, (res.error, res.state)
+    assert res.verdict == "COMPLIANT" and res.changed
+    assert res.cleanup_detached == [f"interface Virtual-Template1: service-policy input OP25B-FC-{fc_version}"]
+    assert vt_lines(fake.config) == [
+        "ip unnumbered Loopback0",
+        "ppp authentication chap",
+        f"ppp chap password 7 {SECRETS[3]}",
+        "peer default ip address pool DYN",
+        f"ip access-group OP25B-V4-{block_version} in",
+        f"ipv6 traffic-filter OP25B-V6-{block_version} in",
+    ]
+    assert op25b_objects(fake.config) == {f"OP25B-V4-{block_version}", f"OP25B-V6-{block_version}"}
+    # the block filter was in place before the policer left: never a moment without either
+    for cfg in [*snapshots, fake.config]:
+        assert attached_acls(cfg) or any(ln.startswith("service-policy input OP25B") for ln in vt_lines(cfg))
+        assert attached_acls(cfg) <= defined_acls(cfg)
+    again = push_device(dev, fleet.session, opts(tmp_path, commit=True), auditor)
+    assert again.outcome is Outcome.UNCHANGED and not again.cleanup_diff and not again.changed
+
+    # and back to flow control: the block ACLs leave the Virtual-Template and the device
+    back = push_device(fc_dev, fc_fleet.session, opts(tmp_path, commit=True), auditor)
+    assert back.outcome is Outcome.COMMITTED and not back.failed, (back.error, back.state)
+    assert sorted(back.cleanup_detached) == [
+        f"interface Virtual-Template1: ip access-group OP25B-V4-{block_version} in",
+        f"interface Virtual-Template1: ipv6 traffic-filter OP25B-V6-{block_version} in",
+    ]
+    assert [ln for ln in vt_lines(fake.config) if "OP25B" in ln] == [f"service-policy input OP25B-FC-{fc_version}"]
+    assert op25b_objects(fake.config) == {
+        f"OP25B-V4-{fc_version}",
+        f"OP25B-V6-{fc_version}",
+        f"OP25B-FC-{fc_version}",
+    }
+
+
+def test_cleanup_plan_junos_family_left_the_intent() -> None:
+    """IPv6 pools leave the intent: the unit's inet6 filter input points at the old filter and nothing fills
+    that slot any more, so the clean-up deletes the statement, then the old IPv6 filter and prefix lists."""
+    from op25b_cfg.lab.emulators.junostree import load_set, parse, render
+
+    inv = load_inventory(REPO / "inventory")
+    dev = inv.devices["bng-tyo-mx1"]
+    version = build_plan(dev).version
+    old = get_platform(dev.platform).render(dev).replace(version, "0123abcd")
+    v4_only = dataclasses.replace(dev, pools=tuple(p for p in dev.pools if p.ipv4))
+    cur = build_plan(v4_only).version
+    candidate = get_platform(dev.platform).render(v4_only)
+    assert cur != "0123abcd" and "inet6" not in candidate.split("dynamic-profiles")[-1]
+
+    refs, objs = cleanup_plan("juniper_junos", old, cur, dev.attach, candidate)
+    assert refs and {r.text for r in refs} == {"input OP25B-V6-0123abcd"}  # one per attachment stanza
+    text = removal_config("juniper_junos", objs, refs)
+    for line in text.splitlines()[: len(refs)]:
+        assert line.startswith("delete ") and line.endswith(" family inet6 filter input"), line
+    assert "delete firewall family inet6 filter OP25B-V6-0123abcd" in text
+    # the IPv4 filter is re-pointed by the candidate, so the preview also lists it (the merge frees it)
+    assert "delete firewall family inet filter OP25B-V4-0123abcd" in text
+    tree = parse(old)
+    load_set(tree, text)
+    after = render(tree)
+    assert "OP25B-V6-0123abcd" not in after
+    assert "input OP25B-V4-0123abcd" in after  # the merge (not the clean-up) re-points IPv4
 
 
 def test_old_objects_keep_what_is_still_referenced() -> None:

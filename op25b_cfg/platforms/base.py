@@ -61,6 +61,10 @@ def jinja_env() -> jinja2.Environment:
 _PLAN_BLOCKS: dict[tuple[str, str, int, bool, bool], tuple[FilterPlan, str]] = {}
 _PLAN_BLOCKS_MAX = 16384
 _VERIFIED: set[str] = set()
+_RENDERED: dict[tuple[str, int], tuple[Device, FilterPlan, str]] = {}
+"""The last render per (platform, device object), with the plan it used: push renders the candidate and its post-change
+audit renders the same intent again. Devices and plans are immutable; both are kept alive in the value, so
+their ids are not reused while cached."""
 
 
 class Platform:
@@ -163,8 +167,19 @@ class Platform:
         Raises :class:`PlatformError` (with a ``Fix:``) when the platform cannot enforce the device's intent
         exactly, also for a :class:`Device` built without :func:`~op25b_cfg.inventory.load_inventory`: a
         config that silently does less than asked is never rendered."""
+        key = (self.name, id(device))
+        hit = _RENDERED.get(key)  # a hit means this very device object passed check() before
+        if hit is not None and hit[0] is device and hit[1] is (plan if plan is not None else build_plan(device)):
+            return hit[2]
         self.check(device)
         plan = plan if plan is not None else build_plan(device)
+        text = self._render(device, plan)
+        if len(_RENDERED) >= _PLAN_BLOCKS_MAX:
+            _RENDERED.clear()
+        _RENDERED[key] = (device, plan, text)
+        return text
+
+    def _render(self, device: Device, plan: FilterPlan) -> str:
         tmpl = jinja_env().get_template(f"{self.name}/{self.template}")
         ctx: dict[str, Any] = {"device": device, "plan": plan, "platform": self, "rule_line": self.rule_line}
         ctx.update(self.context(device, plan))

@@ -43,6 +43,10 @@ def line_key(text: str) -> str:
         return f"{m.group(1)} {m.group(2)} *{m.group(3) or ''}"
     if text.startswith("ip address ") and not text.endswith(" secondary"):
         return "ip address"
+    if text.startswith("class-map "):  # 'no class-map NAME' removes 'class-map match-any NAME'
+        return f"class-map {text.split()[-1]}"
+    if text.startswith("service-policy ") and len(text.split()) == 3:  # one policy per direction
+        return " ".join(text.split()[:2])
     for prefix in SINGLE_VALUE_PREFIXES:
         if text.startswith(prefix):
             return prefix
