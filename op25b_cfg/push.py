@@ -353,14 +353,13 @@ def _slot(text: str, name: str) -> str:
     return " ".join("*" if w == name else w for w in text.split())
 
 
-def _old_names(text: str, keep_version: str) -> list[str]:
-    """OP25B object names of another version than ``keep_version`` on one line (whole words only)."""
-    out = []
+def _old_name(text: str, keep_version: str) -> str | None:
+    """The first OP25B object name of another version than ``keep_version`` on one line (whole words only)."""
     for word in text.split():
         m = OBJECT_NAME.fullmatch(word.strip(";\"'"))
         if m and m["version"] != keep_version:
-            out.append(m.group(0))
-    return out
+            return m.group(0)
+    return None
 
 
 def _references(
@@ -371,9 +370,9 @@ def _references(
     for pos, ln in enumerate(lines):
         if not ln.parents or "OP25B-" not in ln.text:
             continue
-        names = _old_names(ln.text, keep_version)
-        if names and _attachment_context(platform, ln.parents, attach):
-            out.append((pos, StaleReference(names[0], ln.text, ln.parents, ln.index)))
+        name = _old_name(ln.text, keep_version)
+        if name and _attachment_context(platform, ln.parents, attach):
+            out.append((pos, StaleReference(name, ln.text, ln.parents, ln.index)))
     return out
 
 
@@ -445,12 +444,12 @@ def cleanup_plan(
             for name in (m.group(0) for m in OBJECT_NAME.finditer(ln.text))
         }
         refs = [(pos, r) for pos, r in refs if (r.parents, _slot(r.text, r.name)) not in filled]
-    if platform == "juniper_junos":  # a delete names the statement: only 'input NAME'-style leaves
-        kept = [(pos, r) for pos, r in refs if r.text.split()[-1].strip('"') != r.name]
-        gone -= {pos for pos, _ in kept}
-        refs = [(pos, r) for pos, r in refs if (pos, r) not in kept]
-    objects = []
     junos = platform == "juniper_junos"
+    if junos:  # a delete names the statement: only 'input NAME'-style leaves; a list member stays (and its object)
+        kept = {pos for pos, r in refs if r.text.split()[-1].strip('"') != r.name}
+        gone -= kept
+        refs = [(pos, r) for pos, r in refs if pos not in kept]
+    objects = []
     for first, last, kind, name in _unreferenced(platform, lines, keep_version, gone):
         version = OBJECT_NAME.fullmatch(name)["version"]  # type: ignore[index]
         if junos:
@@ -466,14 +465,6 @@ def cleanup_plan(
     order = _JUNOS_ORDER if junos else _CISCO_ORDER
     objects.sort(key=lambda o: (order.get(o.kind, 9), o.first))
     return [r for _, r in refs], objects
-
-
-def old_objects(
-    platform: str, running: str, keep_version: str, assume_repointed: Sequence[Attachment] = ()
-) -> list[OldObject]:
-    """The old objects of :func:`cleanup_plan`. ``assume_repointed``: every old-version reference from
-    these attachments counts as gone (the candidate re-points or removes them)."""
-    return cleanup_plan(platform, running, keep_version, assume_repointed)[1]
 
 
 def removal_config(platform: str, objects: Sequence[OldObject], references: Sequence[StaleReference] = ()) -> str:
@@ -897,9 +888,10 @@ __all__ = [
     "Outcome",
     "PushOptions",
     "PushReport",
+    "StaleReference",
+    "cleanup_plan",
     "count_diff_lines",
     "ctrl_c_sets",
-    "old_objects",
     "push_device",
     "removal_config",
     "run_push",

@@ -2,7 +2,7 @@
 
 ``need(cond, reason)`` skips with the reason where a lab prerequisite (root, network namespaces, nft,
 sshd, chromium, ../shared/) is missing, but fails under ``OP25B_REQUIRE_LAB=1`` (set by .ci/run), so CI
-always runs those tests.
+always runs those tests. ``sample_render`` and ``napalm_driver`` are shared by the protocol-emulator tests.
 """
 
 from __future__ import annotations
@@ -11,8 +11,12 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from napalm.base.base import NetworkDriver
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -64,3 +68,27 @@ def need_netns() -> None:
 def need_corpus() -> Path:
     need(CORPUS.is_dir(), f"public config corpus not found at {CORPUS} (only in the developers' workspace)")
     return CORPUS
+
+
+def sample_render(device: str) -> str:
+    """The rendered OP25B configuration of one device of the bundled sample inventory (what the emulator
+    tests load as a candidate)."""
+    from op25b_cfg.generate import render_device
+    from op25b_cfg.inventory import load_inventory
+
+    text, res = render_device(load_inventory(REPO / "inventory").devices[device])
+    assert not res.failed, res.error
+    return text
+
+
+def napalm_driver(
+    driver: str, emu: Any, opened: list[Any], timeout: int = 10, **optional_args: object
+) -> NetworkDriver:
+    """A real napalm ``driver`` for an emulator (its own optional args, then ``optional_args``), recorded in
+    ``opened`` so the test can close it while the emulator still runs."""
+    import napalm
+
+    args = {**emu.napalm_optional_args(), **optional_args}
+    dev = napalm.get_network_driver(driver)(emu.host, emu.username, emu.password, timeout=timeout, optional_args=args)
+    opened.append(dev)
+    return dev

@@ -5,35 +5,26 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-import napalm
 import pytest
 from napalm.base.base import NetworkDriver
 from napalm.base.exceptions import MergeConfigException
 
-from op25b_cfg.generate import render_device
-from op25b_cfg.inventory import load_inventory
 from op25b_cfg.lab.emulators import EosEmulator, Faults
-from tests.labutil import REPO
+from tests.labutil import napalm_driver, sample_render
 
 DEVICE = "edge-osa-eos1"
 
 
 @pytest.fixture(scope="module")
 def rendered() -> str:
-    inv = load_inventory(REPO / "inventory")
-    text, res = render_device(inv.devices[DEVICE])
-    assert not res.failed, res.error
-    return text
+    return sample_render(DEVICE)
 
 
 _OPENED: list[NetworkDriver] = []
 
 
 def driver(emu: EosEmulator, timeout: int = 10) -> NetworkDriver:
-    cls = napalm.get_network_driver("eos")
-    dev = cls(emu.host, emu.username, emu.password, timeout=timeout, optional_args=emu.napalm_optional_args())
-    _OPENED.append(dev)
-    return dev
+    return napalm_driver("eos", emu, _OPENED, timeout)
 
 
 def close_all() -> None:

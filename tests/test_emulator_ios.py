@@ -6,15 +6,12 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import napalm
 import pytest
 from napalm.base.base import NetworkDriver
 from napalm.base.exceptions import MergeConfigException
 
-from op25b_cfg.generate import render_device
-from op25b_cfg.inventory import load_inventory
 from op25b_cfg.lab.emulators import Faults, IosEmulator
-from tests.labutil import REPO
+from tests.labutil import napalm_driver, sample_render
 
 DEVICE = "bras-tyo-ios1"
 _OPENED: list[NetworkDriver] = []
@@ -22,18 +19,11 @@ _OPENED: list[NetworkDriver] = []
 
 @pytest.fixture(scope="module")
 def rendered() -> str:
-    inv = load_inventory(REPO / "inventory")
-    text, res = render_device(inv.devices[DEVICE])
-    assert not res.failed, res.error
-    return text
+    return sample_render(DEVICE)
 
 
 def driver(emu: IosEmulator, timeout: int = 10, **extra: object) -> NetworkDriver:
-    cls = napalm.get_network_driver("ios")
-    args = {**emu.napalm_optional_args(), **extra}
-    dev = cls(emu.host, emu.username, emu.password, timeout=timeout, optional_args=args)
-    _OPENED.append(dev)
-    return dev
+    return napalm_driver("ios", emu, _OPENED, timeout, **extra)
 
 
 def close_all() -> None:

@@ -5,15 +5,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-import napalm
 import pytest
 from napalm.base.base import NetworkDriver
 from napalm.base.exceptions import MergeConfigException
 
-from op25b_cfg.generate import render_device
-from op25b_cfg.inventory import load_inventory
 from op25b_cfg.lab.emulators import Faults, IosxrEmulator
-from tests.labutil import REPO
+from tests.labutil import napalm_driver, sample_render
 
 DEVICE = "bras-osa-xr1"
 _OPENED: list[NetworkDriver] = []
@@ -21,18 +18,11 @@ _OPENED: list[NetworkDriver] = []
 
 @pytest.fixture(scope="module")
 def rendered() -> str:
-    inv = load_inventory(REPO / "inventory")
-    text, res = render_device(inv.devices[DEVICE])
-    assert not res.failed, res.error
-    return text
+    return sample_render(DEVICE)
 
 
 def driver(emu: IosxrEmulator, **extra: object) -> NetworkDriver:
-    cls = napalm.get_network_driver("iosxr")
-    args = {**emu.napalm_optional_args(), "read_timeout_override": 4, **extra}
-    dev = cls(emu.host, emu.username, emu.password, timeout=5, optional_args=args)
-    _OPENED.append(dev)
-    return dev
+    return napalm_driver("iosxr", emu, _OPENED, 5, **{"read_timeout_override": 4, **extra})
 
 
 @pytest.fixture

@@ -28,7 +28,6 @@ from op25b_cfg.push import (
     PushOptions,
     cleanup_plan,
     ctrl_c_sets,
-    old_objects,
     push_device,
     removal_config,
     run_push,
@@ -420,7 +419,7 @@ def test_cleanup_plan_junos_family_left_the_intent() -> None:
     assert "input OP25B-V4-0123abcd" in after  # the merge (not the clean-up) re-points IPv4
 
 
-def test_old_objects_keep_what_is_still_referenced() -> None:
+def test_cleanup_keeps_objects_still_referenced() -> None:
     cfg = """ip access-list extended OP25B-V4-aaaaaaaa
  deny tcp any any eq 25
 ip access-list extended OP25B-V4-bbbbbbbb
@@ -437,12 +436,14 @@ interface Virtual-Template1
 !
 end
 """
-    assert old_objects("cisco_ios", cfg, "cccccccc") == []  # everything is in use
-    kept_b = old_objects("cisco_ios", cfg.replace("ip access-group OP25B-V4-bbbbbbbb in", "description x"), "cccccccc")
+    assert cleanup_plan("cisco_ios", cfg, "cccccccc") == ([], [])  # everything is in use
+    kept_b = cleanup_plan(
+        "cisco_ios", cfg.replace("ip access-group OP25B-V4-bbbbbbbb in", "description x"), "cccccccc"
+    )[1]
     assert [o.name for o in kept_b] == ["OP25B-V4-bbbbbbbb"]
-    gone = old_objects(
+    gone = cleanup_plan(
         "cisco_ios", cfg.replace(" service-policy input OP25B-FC-aaaaaaaa", " description y"), "bbbbbbbb"
-    )
+    )[1]
     assert [o.remove for o in gone] == [
         "no policy-map OP25B-FC-aaaaaaaa",
         "no class-map OP25B-FC-aaaaaaaa",
@@ -450,18 +451,18 @@ end
     ]
 
 
-def test_old_objects_junos() -> None:
+def test_cleanup_plan_junos_objects() -> None:
     inv = load_inventory(REPO / "inventory")
     dev = inv.devices["bng-tyo-mx1"]
     text = get_platform(dev.platform).render(dev)
     version = build_plan(dev).version
     old = text.replace(version, "0123abcd")
-    assert old_objects("juniper_junos", old, version) == []  # still attached
-    preview = old_objects("juniper_junos", old, version, assume_repointed=dev.attach)
+    assert cleanup_plan("juniper_junos", old, version) == ([], [])  # still attached
+    preview = cleanup_plan("juniper_junos", old, version, dev.attach)[1]
     removes = [o.remove for o in preview]
     assert removes[0] == "delete firewall family inet filter OP25B-V4-0123abcd"
     assert "delete policy-options prefix-list OP25B-POOL-V4-0123abcd" in removes
-    assert old_objects("juniper_junos", text, version) == []  # current version is never removed
+    assert cleanup_plan("juniper_junos", text, version) == ([], [])  # current version is never removed
 
 
 # ------------------------------------------------------------------ faults

@@ -62,9 +62,9 @@ _PLAN_BLOCKS: dict[tuple[str, str, int, bool, bool], tuple[FilterPlan, str]] = {
 _PLAN_BLOCKS_MAX = 16384
 _VERIFIED: set[str] = set()
 _RENDERED: dict[tuple[str, int], tuple[Device, FilterPlan, str]] = {}
-"""The last render per (platform, device object), with the plan it used: push renders the candidate and its post-change
-audit renders the same intent again. Devices and plans are immutable; both are kept alive in the value, so
-their ids are not reused while cached."""
+"""The last render per (platform, device object), with the plan it used: push renders the candidate and its
+post-change audit renders the same intent again. Devices and plans are immutable; both are kept alive in the
+value, so their ids are not reused while cached."""
 
 
 class Platform:
