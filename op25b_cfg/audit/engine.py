@@ -437,6 +437,8 @@ class _Ctx:
         cause: str | None = None,
         uncertain: bool = False,
     ) -> Finding:
+        if uncertain:
+            message += " (not proven: a line not understood, listed as UNPARSED, could decide these packets first)"
         f = Finding(
             code,
             SEVERITY[code],
@@ -468,9 +470,34 @@ def _unparsed_of(ctx: _Ctx, names: Iterable[str]) -> list[Unparsed]:
     return sorted((u for u in ctx.parsed.unparsed if u.filter in wanted), key=lambda u: u.line)
 
 
-def _unparsed_before(ctx: _Ctx, chain: Sequence[Filter], line: int | None) -> bool:
-    """True when an unparsed line inside ``chain`` sits before ``line`` (None: anywhere in it)."""
-    return any(line is None or u.line <= line for u in _unparsed_of(ctx, (f.name for f in chain)))
+_LINE_ORDERED = frozenset({"acl", "class-map"})
+"""Filter kinds whose evaluation order is their line order. A Junos filter's terms may be spread over set
+lines, and an nft base chain holds the flattened rules of the chains it jumps to, so for them the position of
+a line not understood relative to a rule is unknown."""
+
+
+def _unparsed_before(ctx: _Ctx, chain: Sequence[Filter], d: Decision | None) -> bool:
+    """True when a line not understood may decide some of ``d``'s packets before ``d`` does (None: any such
+    line in ``chain``). The packets passed every filter of ``chain`` before ``d.filter``, so any such line
+    there counts; inside ``d.filter`` a default decision (the implicit deny, a chain policy) passed every
+    line of it, a rule only the lines before it (where line order is evaluation order, else all of them).
+
+    Every line not understood in a filter counts for every family the filter is evaluated for: the parser
+    could not tell which packets it selects.
+    """
+    unparsed = _unparsed_of(ctx, (f.name for f in chain))
+    if not unparsed or d is None:
+        return bool(unparsed)
+    names: set[str] = set()
+    for flt in chain:
+        if flt is d.filter:
+            break
+        names.add(flt.name)
+    own = d.filter
+    line = d.rule.line if d.rule is not None else None
+    if line is None or own.kind not in _LINE_ORDERED:
+        return any(u.filter in names or u.filter == own.name for u in unparsed)
+    return any(u.filter in names or (u.filter == own.name and u.line <= line) for u in unparsed)
 
 
 def _candidates(ctx: _Ctx, kind: str, name: str, family: int) -> list[Binding]:
@@ -674,7 +701,9 @@ def _leak_check_new(
         if hs.is_empty(leak):
             continue
         if t.kind == "nft-forward" and all(d.rule is None for res in results for d in res.decisions):
-            # no rule of any forward chain even looks at these packets: the filter is not hooked for them
+            # no rule of any forward chain even looks at these packets: the filter is not hooked for them.
+            # Every decision is a chain's default, so every line not understood in the chains could overturn it.
+            unsure = any(_unparsed_before(ctx, chain, None) for chain in t.chains)
             if _wrong_direction_nft(ev, t, q, limit_terminal):
                 ctx.add(
                     Code.WRONG_DIRECTION,
@@ -685,6 +714,7 @@ def _leak_check_new(
                     binding=t.label,
                     counterexample=_packet(_must_pick(hs, leak, prefer)),
                     lines=[(b.line, f"forward chain {', '.join(b.filters)}") for b in t.bindings],
+                    uncertain=unsure,
                 )
             elif not any(
                 _blocks_pool(ev, f, q) for f in ctx.parsed.filters.values() if f.family in (0, t.family)
@@ -697,6 +727,7 @@ def _leak_check_new(
                     binding=t.label,
                     counterexample=_packet(_must_pick(hs, leak, prefer)),
                     lines=[(b.line, f"forward chain {', '.join(b.filters)}") for b in t.bindings],
+                    uncertain=unsure,
                 )
             else:
                 ctx.add(
@@ -708,6 +739,7 @@ def _leak_check_new(
                     binding=t.label,
                     counterexample=_packet(_must_pick(hs, leak, prefer)),
                     lines=[(b.line, f"forward chain {', '.join(b.filters)}") for b in t.bindings],
+                    uncertain=unsure,
                 )
             return False
         first = results[0]
@@ -747,7 +779,9 @@ def _leak_check_new(
                     f"IPv{t.family} SMTP from pool {pool} leaks through {t.label}{where}: {_packet(pt)} is not"
                     f" covered by any deny and is permitted by line {d.line()} `{d.text()}`"
                 )
-            unsure = any(_unparsed_before(ctx, res.chain, ln) for res in results for ln in [d.line()])
+            # the packet must pass every chain: a line not understood before its decision in any of them could
+            # drop it
+            unsure = any(_unparsed_before(ctx, res.chain, res.decision_of(hs, pt)) for res in results)
             ctx.add(
                 Code.SMTP_LEAK,
                 msg,
@@ -815,7 +849,7 @@ def _open_check(
                     binding=t.label,
                     lines=[(d.line(), d.text())],
                     counterexample=_packet(pt),
-                    uncertain=_unparsed_before(ctx, res.chain, d.line()),
+                    uncertain=_unparsed_before(ctx, res.chain, d),
                 )
                 return False
     _remember_ok(ok_key, q)
@@ -1157,17 +1191,21 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
     # lines not understood inside evaluated filters
     seen_unparsed: set[int] = set()
     in_evaluated = _unparsed_of(ctx, (fname for _, fname in ctx.evaluated))
-    for (fam, fname), _flt in ctx.evaluated.items():
-        for u in in_evaluated:
-            if u.filter == fname and u.line not in seen_unparsed:
-                seen_unparsed.add(u.line)
-                ctx.add(
-                    Code.UNPARSED,
-                    f"line {u.line} in applied filter {fname} is not understood ({u.reason}); the verdict cannot be"
-                    " proved while it is there",
-                    family=fam or None,
-                    lines=[(u.line, u.text)],
-                )
+    families: dict[str, set[int]] = {}  # the families each filter name is evaluated for
+    for fam, fname in ctx.evaluated:
+        families.setdefault(fname, set()).add(fam)
+    for u in in_evaluated:
+        if u.line not in seen_unparsed and u.filter is not None:
+            seen_unparsed.add(u.line)
+            fams = families[u.filter]
+            # the line belongs to every family its filter is evaluated for (None: both)
+            ctx.add(
+                Code.UNPARSED,
+                f"line {u.line} in applied filter {u.filter} is not understood ({u.reason}); the verdict cannot be"
+                " proved while it is there",
+                family=next(iter(fams)) if len(fams) == 1 else None,
+                lines=[(u.line, u.text)],
+            )
     ctx.checks.append(("parsed", not seen_unparsed))
     # drift against the rendered intent
     rendered = _render(device)
