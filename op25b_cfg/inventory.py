@@ -139,7 +139,31 @@ def _with_fix(msg: str) -> str:
     return f"{msg}. Fix: write a prefix such as 192.0.2.0/24 or 2001:db8::/32, or a single address"
 
 
+def port_range(value: object) -> tuple[int, int]:
+    """``"LO-HI"`` (or one port) -> ``(LO, HI)`` with 1 <= LO <= HI <= 65535.
+
+    >>> port_range("1024-65535"), port_range(25)
+    ((1024, 65535), (25, 25))
+    """
+    if isinstance(value, tuple) and len(value) == 2:  # the default, or a value already validated
+        value = f"{value[0]}-{value[1]}"
+    text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    m = re.fullmatch(r"(\d{1,5})(?:\s*-\s*(\d{1,5}))?", text)
+    lo, hi = (int(m.group(1)), int(m.group(2) or m.group(1))) if m else (0, -1)
+    if not 1 <= lo <= hi <= 65535:
+        raise ValueError(
+            f"{value!r} is not a port range. Fix: write LO-HI with 1 <= LO <= HI <= 65535, e.g. 1024-65535"
+        )
+    return lo, hi
+
+
 _ser = PlainSerializer(str, return_type=str)
+PortRangeText = Annotated[
+    tuple[int, int],
+    PlainValidator(port_range),
+    PlainSerializer(lambda v: f"{v[0]}-{v[1]}", return_type=str),
+    WithJsonSchema({"type": "string"}),
+]
 V4Prefix = Annotated[
     ipaddress.IPv4Network, PlainValidator(_prefix_validator(4)), _ser, WithJsonSchema({"type": "string"})
 ]
@@ -236,6 +260,9 @@ class Policy(_Strict):
     description: SafeText = ""
     mode: Mode = "block"
     submission_ports: list[Port] = Field(default_factory=lambda: [587, 465])
+    must_pass_source_ports: PortRangeText = (1024, 65535)
+    """Source ports of the connections that must pass (to the MTAs, submission, exemptions): mail clients and
+    relays use ephemeral ports. The audit's leak check still covers every source port."""
     log: bool = True
     counters: bool = True
     flow_control: FlowControl = Field(default_factory=FlowControl)

@@ -1085,8 +1085,11 @@ def _query(
     dst_except: Sequence[Network] = (),
     ports: Sequence[int],
     flags: FlagMatch,
+    sports: tuple[int, int] | None = None,
 ) -> Query:
-    key = (ev.family, tuple(src), tuple(src_except), tuple(dst), tuple(dst_except), tuple(ports), flags)
+    """The question as a set of packets: tcp from ``src`` minus ``src_except`` to ``dst`` (empty: any) minus
+    ``dst_except``, to one of ``ports``, with ``flags``, from source ports ``sports`` (None: any)."""
+    key = (ev.family, tuple(src), tuple(src_except), tuple(dst), tuple(dst_except), tuple(ports), flags, sports)
     hit = _QUERIES.get(key)
     if hit is not None:
         return hit
@@ -1098,6 +1101,7 @@ def _query(
         dst=d,
         dst_except=de,
         dst_ports=tuple(PortRange(p, p) for p in ports),
+        src_ports=(PortRange(*sports),) if sports is not None else (),
         flags=flags,
     )
     q = Query(ev.family, node, s, d, tuple(ports), flags)
@@ -1120,6 +1124,8 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
     mode: str = device.mode
     ctx = _Ctx(device.name, device.platform, mode, parsed)
     flow_mode = mode == "flow-control"
+    # must-pass checks ask about the source ports mail clients and relays use; the leak check asks about all
+    sports = device.policy.must_pass_source_ports
     for att in device.attach:
         for fam in plan.families:
             ev = Evaluator(fam)
@@ -1150,7 +1156,7 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
                     ok = _leak_check(ctx, ev, target, leak_q, pool_name, prefer, limit_terminal=flow_mode)
                     ctx.checks.append((f"smtp-blocked {tag}", ok))
                 if mtas:
-                    q = _query(ev, src=nets, dst=mtas, ports=(SMTP,), flags=CONNECTION)
+                    q = _query(ev, src=nets, dst=mtas, ports=(SMTP,), flags=CONNECTION, sports=sports)
                     ok = _open_check(
                         ctx,
                         ev,
@@ -1163,7 +1169,7 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
                     )
                     ctx.checks.append((f"mta-open {tag}", ok))
                 for port in plan.submission_ports:
-                    q = _query(ev, src=nets, ports=(port,), flags=CONNECTION)
+                    q = _query(ev, src=nets, ports=(port,), flags=CONNECTION, sports=sports)
                     ok = _open_check(
                         ctx,
                         ev,
@@ -1176,7 +1182,7 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
                     )
                     ctx.checks.append((f"submission-open tcp/{port} {tag}", ok))
                 if carved:
-                    q = _query(ev, src=carved, ports=(SMTP,), flags=CONNECTION)
+                    q = _query(ev, src=carved, ports=(SMTP,), flags=CONNECTION, sports=sports)
                     ok = _open_check(
                         ctx,
                         ev,
