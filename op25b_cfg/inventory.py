@@ -21,6 +21,7 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -210,16 +211,38 @@ class Pool(FamilyPrefixes):
     description: SafeText = ""
 
 
-class StaticExemption(_Strict):
-    """A static-IP customer prefix that is never blocked (carved out of any pool it lies in)."""
+class _Scoped(_Strict):
+    """Where an exemption applies: on the ``devices`` listed and the devices of the ``groups`` listed; both
+    absent (the default): on every device."""
+
+    devices: list[SafeName] | None = None
+    groups: list[SafeName] | None = None
+
+    def applies_to(self, device: str, groups: tuple[str, ...]) -> bool:
+        """Whether this exemption applies on ``device`` (a member of ``groups``).
+
+        >>> OptOut(subscriber="c1", prefix="192.0.2.7", groups=["tokyo"]).applies_to("bras1", ("tokyo",))
+        True
+        >>> OptOut(subscriber="c1", prefix="192.0.2.7", devices=["bras2"]).applies_to("bras1", ("tokyo",))
+        False
+        """
+        if self.devices is None and self.groups is None:
+            return True
+        return device in (self.devices or ()) or any(g in (self.groups or ()) for g in groups)
+
+
+class StaticExemption(_Scoped):
+    """A static-IP customer prefix that is never blocked where it applies (carved out of any pool it lies in;
+    the audit checks it wherever it lies)."""
 
     name: SafeName
     prefix: AnyPrefix
     description: SafeText = ""
 
 
-class OptOut(_Strict):
-    """A per-subscriber opt-out: the subscriber's address (or delegated prefix) is not blocked."""
+class OptOut(_Scoped):
+    """A per-subscriber opt-out: the subscriber's address (or delegated prefix) is not blocked where it
+    applies."""
 
     subscriber: SafeName
     prefix: AnyPrefix
@@ -390,6 +413,16 @@ class Device:
     def source_of(self, key: str) -> str:
         """Where a resolved value came from, e.g. ``groups.yaml: bras.data.mode``."""
         return self.sources.get(key, f"{HOSTS_FILE}: {self.name}")
+
+    @cached_property
+    def exemptions(self) -> tuple[tuple[str, Network], ...]:
+        """(name, prefix) of every static exemption and opt-out that applies on this device (see
+        ``devices``/``groups`` on each entry), static ones first, in policy order."""
+        ex = self.policy.exemptions
+        return tuple(
+            [(s.name, s.prefix) for s in ex.static if s.applies_to(self.name, self.groups)]
+            + [(o.subscriber, o.prefix) for o in ex.opt_out if o.applies_to(self.name, self.groups)]
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -620,6 +653,27 @@ def _check_policy(policy: Policy, file: str) -> list[Problem]:
     return problems
 
 
+def _check_exemption_scopes(policy: Policy, file: str, hosts: dict[str, Any], groups: dict[str, Any]) -> list[Problem]:
+    """Every device and group an exemption names must exist."""
+    problems: list[Problem] = []
+    entries: list[tuple[str, int, _Scoped]] = [("static", i, e) for i, e in enumerate(policy.exemptions.static)]
+    entries += [("opt_out", i, e) for i, e in enumerate(policy.exemptions.opt_out)]
+    for kind, i, entry in entries:
+        for key, known, where in (("devices", hosts, HOSTS_FILE), ("groups", groups, GROUPS_FILE)):
+            for k, name in enumerate(getattr(entry, key) or ()):
+                if name not in known:
+                    problems.append(
+                        Problem(
+                            file,
+                            f"exemptions.{kind}[{i}].{key}[{k}]",
+                            f"unknown {key[:-1]} {name!r}.",
+                            f"use one defined in {where} ({', '.join(sorted(known)) or 'none defined'}),"
+                            f" or remove {key} to apply the exemption on every device",
+                        )
+                    )
+    return problems
+
+
 @dataclass
 class _Layer:
     file: str
@@ -707,6 +761,8 @@ def load_inventory(path: str | Path) -> Inventory:
                         )
                     )
 
+    if policy is not None:
+        problems += _check_exemption_scopes(policy, pol_file, hosts, groups)
     devices: dict[str, Device] = {}
     if policy is not None:
         pool_names = {p.name for p in policy.pools}

@@ -412,12 +412,12 @@ def build_plan(device: Device) -> FilterPlan:
     )
     # Fast path: devices loaded from one inventory share the Policy and Pool objects. Keyed by identity (the
     # objects are kept alive in the value, so an id is never reused while cached), cheap to hash.
-    key = (id(pol), tuple(id(p) for p in device.pools), device.mode, device.log, device.counters, flow_key)
+    exempt = tuple(prefix for _, prefix in device.exemptions)  # the exemptions that apply on this device
+    key = (id(pol), tuple(id(p) for p in device.pools), device.mode, device.log, device.counters, flow_key, exempt)
     hit = _BY_INTENT.get(key)
     if hit is not None and hit[0] is pol:
         return hit[2]
     pools = tuple(p for pool in device.pools for p in pool.all())
-    exempt = tuple([s.prefix for s in pol.exemptions.static] + [o.prefix for o in pol.exemptions.opt_out])
     plan = _plan(
         pol.name,
         device.mode,

@@ -133,3 +133,85 @@ def test_must_pass_source_ports_is_validated(tmp_path, bad: object) -> None:  # 
         load_inventory(tmp_path / "inv")
     [problem] = err.value.problems
     assert problem.field == "must_pass_source_ports" and "policy.yaml" in problem.file and "LO-HI" in problem.fix
+
+
+# ------------------------------------------------------------------- defect 1: exemptions wherever they lie
+
+
+def _scoped(dev: Device, **scope: object) -> Device:
+    """``dev`` with one extra static exemption, 100.66.10.0/24 (outside every pool), scoped by ``scope``."""
+    pol = dev.policy.model_dump(mode="json")
+    pol["exemptions"]["static"].append({"name": "BIZ", "prefix": "100.66.10.0/24", **scope})
+    return dataclasses.replace(dev, policy=Policy.model_validate(pol))
+
+
+def _deny_any_25(L: Lines) -> list[Rule]:
+    rules = good_v4(L)
+    rules[3] = L(Action.DENY, dst_ports=port(25), text="deny tcp any any eq smtp")
+    return rules
+
+
+def test_static_exemption_outside_the_pools_is_checked(ios: Device) -> None:
+    rep = audit_parsed(ios, config(good_v4(Lines())), "")
+    assert rep.verdict is Verdict.COMPLIANT
+    dev = _scoped(ios)
+    assert audit_parsed(dev, config(good_v4(Lines())), "").verdict is Verdict.COMPLIANT
+    rules = _deny_any_25(Lines())
+    rep = audit_parsed(dev, config(rules), "")
+    [f] = [f for f in rep.findings if f.code is Code.EXEMPT_BLOCKED]
+    assert "BIZ" in f.message and f.lines == [rules[3].line] and rep.verdict is Verdict.NONCOMPLIANT
+    assert f.counterexample is not None and f.counterexample.src.startswith("100.66.10.")
+    assert f.counterexample.dst not in ("192.0.2.25", "192.0.2.26")  # to a foreign host
+    assert ("exempt-open virtual-template:Virtual-Template1:in v4", False) in rep.checks
+
+
+def test_exemption_scope_devices_and_groups(ios: Device) -> None:
+    rules = _deny_any_25(Lines())
+    blocked = [
+        {"devices": ["bras-tyo-ios1"]},
+        {"groups": ["tokyo"]},
+        {"devices": ["edge-osa-eos1"], "groups": ["tokyo"]},
+    ]
+    for scope in blocked:
+        assert Code.EXEMPT_BLOCKED in codes(audit_parsed(_scoped(ios, **scope), config(rules), "")), scope
+    for scope in ({"devices": ["edge-osa-eos1"]}, {"groups": ["osaka"]}, {"devices": [], "groups": []}):
+        dev = _scoped(ios, **scope)
+        assert [n for n, _ in dev.exemptions].count("BIZ") == 0
+        assert audit_parsed(dev, config(rules), "").verdict is Verdict.COMPLIANT, scope
+
+
+def test_exemption_not_applying_here_is_blocked_in_the_pool(ios: Device) -> None:
+    """An in-pool exemption scoped to another device is pool space here: permitting it is a leak, and the
+    rendered filter of this device does not carve it out."""
+    from op25b_cfg.rules import build_plan
+
+    pol = ios.policy.model_dump(mode="json")
+    pol["exemptions"]["static"][0]["groups"] = ["osaka"]  # ACME-STATIC, inside DYN-TOKYO
+    dev = dataclasses.replace(ios, policy=Policy.model_validate(pol))
+    assert not any(r.name == "exempt" and r.family == 4 for r in build_plan(dev).rules)
+    rep = audit_parsed(dev, config(good_v4(Lines())), "")  # permits ACME's SMTP first
+    leak = [f for f in rep.findings if f.code is Code.SMTP_LEAK]
+    assert leak and leak[0].counterexample is not None and leak[0].counterexample.src.startswith("100.64.200.")
+
+
+@pytest.mark.parametrize(
+    ("entry", "field"),
+    [
+        ({"name": "X", "prefix": "100.66.0.0/24", "devices": ["no-such-bras"]}, "exemptions.static[1].devices[0]"),
+        ({"name": "X", "prefix": "100.66.0.0/24", "groups": ["tokyo", "nowhere"]}, "exemptions.static[1].groups[1]"),
+    ],
+)
+def test_exemption_scope_names_are_validated(tmp_path, entry: dict[str, object], field: str) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    import yaml
+
+    shutil.copytree(INVENTORY, tmp_path / "inv")
+    pol = yaml.safe_load((tmp_path / "inv" / "policy.yaml").read_text())
+    pol["exemptions"]["static"].append(entry)
+    (tmp_path / "inv" / "policy.yaml").write_text(yaml.safe_dump(pol))
+    with pytest.raises(InventoryError) as err:
+        load_inventory(tmp_path / "inv")
+    [problem] = err.value.problems
+    assert problem.field == field and problem.file.endswith("policy.yaml")
+    assert "unknown" in problem.message and "defined in" in problem.fix

@@ -824,10 +824,11 @@ def _open_check(
     q: Query,
     code: Code,
     what: str,
-    pool: str,
+    pool: str | None,
     prefer: dict[str, list[int]],
 ) -> bool:
-    """Traffic that must pass (MTA, submission, exempt): a finding for the first rule that drops some of it."""
+    """Traffic that must pass (MTA, submission, exempt): a finding for the first rule that drops some of it.
+    ``what`` names the traffic, ``pool`` the pool it comes from (None: ``what`` says where)."""
     ok_key = _ok_key(ev, "open", t, q, False)
     if ok_key is not None and _OK.get(ok_key) is q:
         return True
@@ -842,7 +843,8 @@ def _open_check(
                 where = f" ({iface.label()})" if iface is not None and iface.label() else ""
                 ctx.add(
                     code,
-                    f"IPv{t.family} {what} from pool {pool} is dropped at {t.label}{where}: {_packet(pt)} is denied"
+                    f"IPv{t.family} {what}{f' from pool {pool}' if pool else ''} is dropped at {t.label}{where}:"
+                    f" {_packet(pt)} is denied"
                     f" by line {d.line()} `{d.text()}`",
                     family=t.family,
                     pool=pool,
@@ -854,6 +856,35 @@ def _open_check(
                 return False
     _remember_ok(ok_key, q)
     return True
+
+
+def _exempt_check(
+    ctx: _Ctx,
+    ev: Evaluator,
+    t: _Target,
+    exempts: Sequence[tuple[str, Network]],
+    mtas: Sequence[Network],
+    sports: tuple[int, int],
+) -> bool:
+    """tcp/25 from every static exemption and opt-out that applies on the device (wherever its prefix lies: in a
+    pool or not) to any foreign host passes ``t``. One question for all of them; only when it fails, one per
+    exemption, so each blocked one is named (at most :data:`MAX_LEAK_FINDINGS`)."""
+    prefixes = [p for _, p in exempts]
+    q = _query(ev, src=prefixes, dst_except=mtas, ports=(SMTP,), flags=CONNECTION, sports=sports)
+    ok_key = _ok_key(ev, "open", t, q, False)
+    if ok_key is not None and _OK.get(ok_key) is q:
+        return True
+    before = len(ctx.findings)
+    for name, prefix in exempts:
+        one = _query(ev, src=[prefix], dst_except=mtas, ports=(SMTP,), flags=CONNECTION, sports=sports)
+        what = f"SMTP of exemption {name} ({prefix})"
+        _open_check(ctx, ev, t, one, Code.EXEMPT_BLOCKED, what, None, _prefer([prefix], [], t.family))
+        if len(ctx.findings) - before >= MAX_LEAK_FINDINGS:
+            break
+    if len(ctx.findings) == before:
+        _remember_ok(ok_key, q)
+        return True
+    return False
 
 
 def _flow_check(ctx: _Ctx, kind: str, name: str, direction: str, fam: int, fc: FlowControl, sessions: bool) -> None:
@@ -1036,8 +1067,7 @@ def audit_parsed(device: Device, parsed: ParsedConfig, running_text: str, source
 
 def _pool_sets(device: Device, fam: int) -> list[tuple[str, list[Network], list[Network]]]:
     """(pool name, its prefixes of ``fam``, the exempt parts of them) per pool with prefixes of ``fam``."""
-    pol = device.policy
-    exempt = [s.prefix for s in pol.exemptions.static] + [o.prefix for o in pol.exemptions.opt_out]
+    exempt = [prefix for _, prefix in device.exemptions]
     out = []
     for pool in device.pools:
         nets = [n for n in pool.family(fam)]
@@ -1057,8 +1087,7 @@ def _policy_sets(
     key = (
         fam,
         tuple((p.name, tuple(p.ipv4), tuple(p.ipv6)) for p in device.pools),
-        tuple(s.prefix for s in pol.exemptions.static),
-        tuple(o.prefix for o in pol.exemptions.opt_out),
+        tuple(prefix for _, prefix in device.exemptions),
         tuple(pol.mtas.family(fam)),
         tuple(pol.targeted.family(fam)),
     )
@@ -1181,19 +1210,10 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
                         _prefer(nets, [], fam),
                     )
                     ctx.checks.append((f"submission-open tcp/{port} {tag}", ok))
-                if carved:
-                    q = _query(ev, src=carved, ports=(SMTP,), flags=CONNECTION, sports=sports)
-                    ok = _open_check(
-                        ctx,
-                        ev,
-                        target,
-                        q,
-                        Code.EXEMPT_BLOCKED,
-                        "SMTP of exempt subscribers",
-                        pool_name,
-                        _prefer(carved, [], fam),
-                    )
-                    ctx.checks.append((f"exempt-open {tag}", ok))
+            exempts = [(n, p) for n, p in device.exemptions if p.version == fam]
+            if exempts:
+                ok = _exempt_check(ctx, ev, target, exempts, mtas, sports)
+                ctx.checks.append((f"exempt-open {att.kind}:{att.name}:{att.direction} v{fam}", ok))
     # lines not understood inside evaluated filters
     seen_unparsed: set[int] = set()
     in_evaluated = _unparsed_of(ctx, (fname for _, fname in ctx.evaluated))
