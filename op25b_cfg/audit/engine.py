@@ -423,6 +423,8 @@ class _Ctx:
     evaluated: dict[tuple[int, str], Filter] = field(default_factory=dict)
     bindings_used: list[Binding] = field(default_factory=list)
     bindings_at: dict[tuple[str, str | None], list[Binding]] | None = None  # see _candidates
+    text: str = ""  # the running config (to tell whether a filter is referenced by anything else)
+    intended: frozenset[tuple[str, str, str]] = frozenset()  # (kind, name, direction) of the intended attachments
 
     def add(
         self,
@@ -546,7 +548,7 @@ class _Target:
 
 
 def _structural(
-    ctx: _Ctx, ev: Evaluator, plan_name: str, kind: str, name: str, direction: str, fam: int, leak_q: Query | None
+    ctx: _Ctx, ev: Evaluator, plan_name: str, kind: str, name: str, direction: str, fam: int, pool: Sequence[Network]
 ) -> _Target | None:
     """FILTER_MISSING / NOT_APPLIED / WRONG_DIRECTION for one attachment and family; the target to evaluate
     semantically when the filter is applied."""
@@ -568,20 +570,13 @@ def _structural(
                 lines=[(b.line, f"{kind} {name}: filter {', '.join(b.filters)} {b.direction}")],
             )
         else:
-            defined = parsed.filter(fam, plan_name)
-            if defined is None and leak_q is not None:
-                defined = next(
-                    (
-                        f
-                        for f in parsed.filters.values()
-                        if f.family in (fam, 0) and not _is_bound(parsed, f) and _blocks_pool(ev, f, leak_q)
-                    ),
-                    None,
-                )
-            if defined is not None:
+            found = _unapplied_op25b(ctx, ev, fam, pool, plan_name)
+            if found is not None:
+                defined, why = found
                 ctx.add(
                     Code.NOT_APPLIED,
-                    f"IPv{fam} filter {defined.name} is defined but not bound to {label}",
+                    f"IPv{fam} filter {defined.name} (line {defined.line}) implements OP25B for the pool but is not"
+                    f" applied at {label}: {why}. Bind it at {label}",
                     family=fam,
                     binding=label,
                     lines=[(defined.line, f"filter {defined.name} (not bound to {kind} {name})")],
@@ -646,8 +641,85 @@ def _structural(
     return _Target(kind, name, direction, fam, label, chains, usable)
 
 
-def _is_bound(parsed: ParsedConfig, flt: Filter) -> bool:
-    return any(flt.name in b.filters for b in parsed.bindings)
+def _unapplied_op25b(
+    ctx: _Ctx, ev: Evaluator, fam: int, pool: Sequence[Network], plan_name: str
+) -> tuple[Filter, str] | None:
+    """A filter to name in NOT_APPLIED, with why it does not act, or None (then nothing is there: FILTER_MISSING).
+
+    The intended filter (by its versioned name) if defined. Else a filter that implements OP25B for ``pool`` and
+    is not in use for another purpose, so that binding it cannot break anything:
+
+    * evaluated alone, a rule of it drops tcp/25 from the pool, and it lets other traffic of the pool through
+      (tcp/80; a management ACL that drops everything but its own sources is no OP25B filter);
+    * it is not an nft base chain (those are hooked: in use), and no binding in effect (a template in use, an
+      interface not shut down) names it except at the device's intended attachments (where it does OP25B);
+    * nothing else in the config names it: no line outside its own definition and its idle bindings mentions it
+      (``access-class`` on vty lines, a class-map, SNMP, NTP, route-maps, an nft jump or verdict map...).
+    """
+    parsed = ctx.parsed
+    own = parsed.filter(fam, plan_name)
+    if own is not None:
+        return own, _idle_reason(parsed, own)
+    if not pool:
+        return None
+    smtp = _query(ev, src=pool, ports=(SMTP,), flags=SYN_ONLY)
+    other = _query(ev, src=pool, ports=(80,), flags=SYN_ONLY)
+    for flt in parsed.filters.values():
+        if flt.family not in (fam, 0) or flt.hook is not None:
+            continue
+        bound = [b for b in parsed.bindings if flt.name in b.filters]
+        if any(_in_effect(b) and (b.kind, b.name, b.direction) not in ctx.intended for b in bound):
+            continue  # it filters somewhere the intent does not name: in use for another purpose
+        if not _blocks_pool(ev, flt, smtp):
+            continue
+        if ev.hs.is_empty(ev.evaluate([flt], other, limit_terminal=True).region(ev.hs, Action.PERMIT)):
+            continue
+        if _named_elsewhere(ctx, flt, bound):  # (its bindings at intended attachments are OP25B's own)
+            continue
+        return flt, _idle_reason(parsed, flt)
+    return None
+
+
+def _in_effect(b: Binding) -> bool:
+    return b.in_use is not False and not b.shutdown
+
+
+def _idle_reason(parsed: ParsedConfig, flt: Filter) -> str:
+    """Why ``flt`` does not act where the intent wants it: where it is bound, and which of those do not act."""
+    bound = [b for b in parsed.bindings if flt.name in b.filters]
+    if not bound:
+        return "no base chain jumps to it" if flt.kind == "nft-chain" else "it is not bound anywhere"
+    active = [f"{b.kind} {b.name} {b.direction}" for b in bound if _in_effect(b)]
+    idle = [
+        f"{b.kind} {b.name} ({'shut down' if b.shutdown else 'nothing instantiates it'})"
+        for b in bound
+        if not _in_effect(b)
+    ]
+    parts = [f"it filters only {', '.join(active)}"] if active else []
+    if idle:
+        parts.append(f"it is bound to {', '.join(idle)}, which does not act")
+    return "; ".join(parts)
+
+
+def _named_elsewhere(ctx: _Ctx, flt: Filter, idle: Sequence[Binding]) -> bool:
+    """Whether a line of the running config other than ``flt``'s own definition and its idle bindings names it
+    (as a whole word)."""
+    import re
+
+    if not ctx.text:
+        return False
+    body = [n for n in (flt.line, *(r.line for r in flt.rules)) if n is not None]
+    first, last = (min(body), max(body)) if body else (0, -1)
+    own = {b.line for b in idle if b.line is not None}
+    short = flt.name.rsplit(" ", 1)[-1]  # an nft chain is named "<family> <table> <chain>"
+    word = re.compile(rf"(?<![\w.:/-]){re.escape(short)}(?![\w.:/-])")
+    for number, line in enumerate(ctx.text.splitlines(), 1):
+        if first <= number <= last or number in own or not word.search(line):
+            continue
+        if "firewall " in line and f"filter {short} " in line + " ":  # Junos set-style line of the filter itself
+            continue
+        return True
+    return False
 
 
 def _leak_check(
@@ -1151,7 +1223,8 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
     plan = build_plan(device)
     platform = get_platform(device.platform)
     mode: str = device.mode
-    ctx = _Ctx(device.name, device.platform, mode, parsed)
+    intended = frozenset((a.kind, a.name, a.direction) for a in device.attach)
+    ctx = _Ctx(device.name, device.platform, mode, parsed, text=running_text, intended=intended)
     flow_mode = mode == "flow-control"
     # must-pass checks ask about the source ports mail clients and relays use; the leak check asks about all
     sports = device.policy.must_pass_source_ports
@@ -1160,10 +1233,9 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
             ev = Evaluator(fam)
             pools, mtas, targets = _policy_sets(device, fam)
             all_pool = [n for _, nets, _ in pools for n in nets]
-            leak_any = _query(ev, src=all_pool, ports=(SMTP,), flags=SYN_ONLY)
             if flow_mode:
                 _flow_check(ctx, att.kind, att.name, att.direction, fam, device.flow_control, platform.flow_sessions)
-            target = _structural(ctx, ev, plan.filter_name(fam), att.kind, att.name, att.direction, fam, leak_any)
+            target = _structural(ctx, ev, plan.filter_name(fam), att.kind, att.name, att.direction, fam, all_pool)
             if target is None:
                 continue
             for pool_name, nets, carved in pools:
