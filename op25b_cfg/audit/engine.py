@@ -706,8 +706,8 @@ def _named_elsewhere(ctx: _Ctx, flt: Filter, idle: Sequence[Binding]) -> bool:
     (as a whole word)."""
     import re
 
-    if not ctx.text:
-        return False
+    if not ctx.text or flt.kind == "nft-chain":
+        return False  # the nft parser lists a regular chain only when nothing jumps to it
     body = [n for n in (flt.line, *(r.line for r in flt.rules)) if n is not None]
     first, last = (min(body), max(body)) if body else (0, -1)
     own = {b.line for b in idle if b.line is not None}
@@ -723,13 +723,20 @@ def _named_elsewhere(ctx: _Ctx, flt: Filter, idle: Sequence[Binding]) -> bool:
 
 
 def _leak_check(
-    ctx: _Ctx, ev: Evaluator, t: _Target, q: Query, pool: str, prefer: dict[str, list[int]], limit_terminal: bool
+    ctx: _Ctx,
+    ev: Evaluator,
+    t: _Target,
+    q: Query,
+    pool: str,
+    nets: Sequence[Network],
+    prefer: dict[str, list[int]],
+    limit_terminal: bool,
 ) -> bool:
     """SMTP_LEAK findings for one pool; True when nothing leaks."""
     ok_key = _ok_key(ev, "leak", t, q, limit_terminal)
     if ok_key is not None and _OK.get(ok_key) is q:
         return True
-    if _leak_check_new(ctx, ev, t, q, pool, prefer, limit_terminal):
+    if _leak_check_new(ctx, ev, t, q, pool, nets, prefer, limit_terminal):
         _remember_ok(ok_key, q)
         return True
     return False
@@ -757,7 +764,14 @@ there is to remember; a failing check is always evaluated again (its findings na
 
 
 def _leak_check_new(
-    ctx: _Ctx, ev: Evaluator, t: _Target, q: Query, pool: str, prefer: dict[str, list[int]], limit_terminal: bool
+    ctx: _Ctx,
+    ev: Evaluator,
+    t: _Target,
+    q: Query,
+    pool: str,
+    nets: Sequence[Network],
+    prefer: dict[str, list[int]],
+    limit_terminal: bool,
 ) -> bool:
     hs = ev.hs
     for iface in _iface_reps(t.kind, t.name, t.direction, t.chains):
@@ -788,12 +802,11 @@ def _leak_check_new(
                     lines=[(b.line, f"forward chain {', '.join(b.filters)}") for b in t.bindings],
                     uncertain=unsure,
                 )
-            elif not any(
-                _blocks_pool(ev, f, q) for f in ctx.parsed.filters.values() if f.family in (0, t.family)
-            ):  # no chain anywhere (bound or not, if the parser lists unbound ones) blocks it
-                ctx.add(
-                    Code.FILTER_MISSING,
-                    f"no rule of the forward chain(s) blocks IPv{t.family} port 25 from pool {pool} for any interface",
+            elif any(_blocks_pool(ev, f, q) for chain in t.chains for f in chain):
+                ctx.add(  # a forward chain blocks port 25 of the pool, but only on other interfaces
+                    Code.NOT_APPLIED,
+                    f"no rule of the forward chain(s) handles IPv{t.family} traffic of {iface.label() if iface else ''}"
+                    f" ({t.label}): the port-25 filter is not applied to it; extend its interface match to {t.name}",
                     family=t.family,
                     pool=pool,
                     binding=t.label,
@@ -801,11 +814,24 @@ def _leak_check_new(
                     lines=[(b.line, f"forward chain {', '.join(b.filters)}") for b in t.bindings],
                     uncertain=unsure,
                 )
-            else:
+            elif (found := _unapplied_op25b(ctx, ev, t.family, nets, "")) is not None:
+                idle, why = found
                 ctx.add(
                     Code.NOT_APPLIED,
-                    f"no rule of the forward chain(s) handles IPv{t.family} traffic of {iface.label() if iface else ''}"
-                    f" ({t.label}): the port-25 filter is not applied to it",
+                    f"chain {idle.name} (line {idle.line}) implements OP25B for pool {pool} but is not applied:"
+                    f" {why}. Jump to it from the forward chain for {t.label}"
+                    f' (e.g. `iifname "{t.name}" jump {idle.name.rsplit(" ", 1)[-1]}`)',
+                    family=t.family,
+                    pool=pool,
+                    binding=t.label,
+                    counterexample=_packet(_must_pick(hs, leak, prefer)),
+                    lines=[(idle.line, f"chain {idle.name} (nothing jumps to it)")],
+                    uncertain=unsure,
+                )
+            else:  # no chain anywhere blocks it
+                ctx.add(
+                    Code.FILTER_MISSING,
+                    f"no rule of the forward chain(s) blocks IPv{t.family} port 25 from pool {pool} for any interface",
                     family=t.family,
                     pool=pool,
                     binding=t.label,
@@ -1254,7 +1280,7 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
                 tag = f"{att.kind}:{att.name}:{att.direction} v{fam} pool {pool_name}"
                 if leak_q is not None:
                     prefer = _prefer(nets, dst_pref, fam)
-                    ok = _leak_check(ctx, ev, target, leak_q, pool_name, prefer, limit_terminal=flow_mode)
+                    ok = _leak_check(ctx, ev, target, leak_q, pool_name, nets, prefer, limit_terminal=flow_mode)
                     ctx.checks.append((f"smtp-blocked {tag}", ok))
                 if mtas:
                     q = _query(ev, src=nets, dst=mtas, ports=(SMTP,), flags=CONNECTION, sports=sports)

@@ -104,6 +104,7 @@ class _Parser(ParserState):
                 except Exception as exc:
                     log.debug("chain %s not understood", chain.name, exc_info=True)
                     self.unparsed(chain.line, f"chain not understood ({type(exc).__name__})", _qname(table, chain))
+        self.idle_chains()
         self.bindings()
         return self.pc
 
@@ -140,6 +141,29 @@ class _Parser(ParserState):
                     c.rules.clear()
         else:
             self.unparsed(line_of(st), f"top-level command '{head}' not evaluated")
+
+    def idle_chains(self) -> None:
+        """Each regular chain nothing jumps to (or gotos, or names in a verdict map) becomes a :class:`Filter`
+        without hook (default: return), so the audit can say "this chain would block port 25, but no base chain
+        jumps to it" (NOT_APPLIED) instead of "nothing blocks" (FILTER_MISSING). A name after ``jump``/``goto``
+        anywhere in the text counts as a reference, in any table."""
+        referenced = set(re.findall(r"\b(?:jump|goto)\s+\"?([^\s;,{}\"]+)", self.text))
+        for table in self.tables.values():
+            if table.family not in ("ip", "ip6", "inet"):
+                continue
+            for chain in table.chains.values():
+                if chain.hook is not None or chain.name in referenced:
+                    continue
+                qname = _qname(table, chain)
+                fam = _FILTER_FAMILY[table.family]
+                build = functools.partial(self.chain_rules, table, chain, qname)
+                if self.lazy:
+                    later = DeferredFilter(qname, fam, [], Action.NEXT, chain.line, "nft-chain", None)
+                    later.defer_call(build)
+                    filt: Filter = later
+                else:
+                    filt = Filter(qname, fam, build(), Action.NEXT, chain.line, "nft-chain", None)
+                self.pc.filters[(fam, qname)] = filt
 
     def table_body(self, table: Table, blk: Block) -> None:
         for st in blk.stmts:
