@@ -13,7 +13,7 @@ from rich.console import Console
 
 from op25b_cfg import cli_options as opt
 from op25b_cfg.audit import report as rep
-from op25b_cfg.audit.model import DeviceReport
+from op25b_cfg.audit.model import DEFAULT_TIME_BUDGET, DeviceReport, set_time_budget
 from op25b_cfg.audit.runner import SessionFactory, audit_live, audit_saved, prepare_save_dir
 from op25b_cfg.cli import (
     EXIT_ERROR,
@@ -119,10 +119,22 @@ def audit(
     ssh_config: opt.SshConfigOpt = None,
     port: opt.PortOpt = None,
     driver_arg: opt.DriverArgOpt = None,
+    time_budget: Annotated[
+        float,
+        typer.Option(
+            "--time-budget",
+            min=0.1,
+            max=86400,
+            metavar="SECONDS",
+            help="Stop the audit of one device after SECONDS (parse and proof); it is then UNKNOWN with the"
+            " reason and the run goes on.",
+        ),
+    ] = DEFAULT_TIME_BUDGET,
     verbose: VerboseOpt = False,
 ) -> None:
     """Prove OP25B on each device's running config (see AUDIT_HELP)."""
     _setup_logging(verbose)
+    set_time_budget(time_budget)
     try:
         inv, devices = _load(inventory, device, filter_)
         if not devices:

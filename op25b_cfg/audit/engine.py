@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from op25b_cfg.audit.model import (
     Binding,
+    BudgetExceeded,
     Code,
     DeviceReport,
     Filter,
@@ -47,6 +48,9 @@ from op25b_cfg.audit.model import (
     Severity,
     Unparsed,
     Verdict,
+    check_deadline,
+    deadline,
+    default_time_budget,
 )
 from op25b_cfg.audit.parsers._lazy import paused_gc, resolve_named
 from op25b_cfg.audit.space import DST, SPORT, SRC, HeaderSpace, Node, Point, flags_text, space
@@ -334,9 +338,11 @@ class Evaluator:
         rem = q.node
         out: list[Decision] = []
         for idx, flt in enumerate(chain):
-            for rule in flt.rules:
+            for n, rule in enumerate(flt.rules):
                 if hs.is_empty(rem):
                     break
+                if not n & 63:
+                    check_deadline()
                 act = rule.action
                 if act is Action.NEXT or (act is Action.LIMIT and not limit_terminal):
                     continue
@@ -1354,9 +1360,33 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
     return DeviceReport(ctx.device_name, ctx.platform, _verdict(ctx), ctx.findings, ctx.checks, source=source)
 
 
-def audit_text(device: Device, text: str, source: str = "") -> DeviceReport:
+def audit_text(device: Device, text: str, source: str = "", time_budget: float | None = None) -> DeviceReport:
     """Parse ``text`` with the device platform's parser, then :func:`audit_parsed`. Empty or binary input is an
-    ERROR report, never an exception."""
+    ERROR report, never an exception.
+
+    The audit stops after ``time_budget`` seconds (None: the process default, see
+    :func:`~op25b_cfg.audit.model.set_time_budget`); the
+    device is then UNKNOWN with the reason, and the run goes on with the next device.
+    """
+    budget = default_time_budget() if time_budget is None else time_budget
+    try:
+        with deadline(budget):
+            return _audit_text(device, text, source)
+    except BudgetExceeded:
+        log.warning("%s: audit stopped at its time budget of %s s", device.name, budget)
+        return DeviceReport(
+            device.name,
+            device.platform,
+            Verdict.UNKNOWN,
+            checks=[("time-budget", False)],
+            error=f"the audit of {device.name} did not finish within its time budget of {budget:g} s, so nothing"
+            " is proven. Fix: raise --time-budget, or simplify the filters (e.g. fewer nft chains jumping to"
+            " each other)",
+            source=source,
+        )
+
+
+def _audit_text(device: Device, text: str, source: str) -> DeviceReport:
 
     name, platform = device.name, device.platform
     if not text or text.isspace():

@@ -10,6 +10,10 @@ The engine turns a device's intent and its ParsedConfig into a :class:`DeviceRep
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -170,3 +174,46 @@ class DeviceReport:
     checks: list[tuple[str, bool]] = field(default_factory=list)  # (check id, passed)
     error: str = ""
     source: str = ""  # where the config came from (file path or "live")
+
+
+class BudgetExceeded(BaseException):
+    """The audit of one device ran past its time budget. A BaseException, like KeyboardInterrupt, so that the
+    parsers' and the engine's "never raise, report it" handlers (``except Exception``) let it through to
+    :func:`op25b_cfg.audit.engine.audit_text`, which turns it into an UNKNOWN report."""
+
+
+DEFAULT_TIME_BUDGET = 30.0
+"""Seconds one device's audit (parse and proof) may take unless told otherwise (``op25b audit --time-budget``)."""
+_time_budget: list[float | None] = [DEFAULT_TIME_BUDGET]
+
+
+def set_time_budget(seconds: float | None) -> None:
+    """Set the time budget of every later device audit of this process that names none (None: no budget).
+    The CLI sets it from ``--time-budget``; a process pool's workers must set it too."""
+    _time_budget[0] = seconds
+
+
+def default_time_budget() -> float | None:
+    """The time budget :func:`set_time_budget` set (default :data:`DEFAULT_TIME_BUDGET`)."""
+    return _time_budget[0]
+
+
+_DEADLINE: ContextVar[float | None] = ContextVar("op25b_audit_deadline", default=None)
+
+
+def check_deadline() -> None:
+    """Raise :class:`BudgetExceeded` once the deadline of the device audit running in this thread has passed.
+    Cheap: the evaluation loops (rules, chains, jumps) call it as they go. No deadline set: never raises."""
+    end = _DEADLINE.get()
+    if end is not None and time.monotonic() > end:
+        raise BudgetExceeded
+
+
+@contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """Run the body with a deadline ``seconds`` from now (None: none) for :func:`check_deadline`; per thread."""
+    token = _DEADLINE.set(None if seconds is None else time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)

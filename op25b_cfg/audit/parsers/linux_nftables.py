@@ -30,7 +30,7 @@ import logging
 import re
 from dataclasses import dataclass, field, replace
 
-from op25b_cfg.audit.model import Binding, Filter, FlowControlSeen, ParsedConfig
+from op25b_cfg.audit.model import Binding, Filter, FlowControlSeen, ParsedConfig, check_deadline
 from op25b_cfg.audit.parsers._junos_algebra import Cond, Unrepresentable, and_not, to_rules
 from op25b_cfg.audit.parsers._lazy import DeferredFilter, ParserState
 from op25b_cfg.audit.parsers._nft_rule import _VERDICTS, NftRule, NftSet, RuleParser, elements_of, set_flags
@@ -288,6 +288,7 @@ class _Parser(ParserState):
         for st in stmts:
             if not guards:
                 return
+            check_deadline()  # flattening can take long (jumps multiply): the audit's time budget
             r = self.rule(table, st)
             if r.verdict is None:
                 continue  # no verdict: cannot change the packet's fate
