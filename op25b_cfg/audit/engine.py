@@ -728,26 +728,6 @@ def _named_elsewhere(ctx: _Ctx, flt: Filter, idle: Sequence[Binding]) -> bool:
     return False
 
 
-def _leak_check(
-    ctx: _Ctx,
-    ev: Evaluator,
-    t: _Target,
-    q: Query,
-    pool: str,
-    nets: Sequence[Network],
-    prefer: dict[str, list[int]],
-    limit_terminal: bool,
-) -> bool:
-    """SMTP_LEAK findings for one pool; True when nothing leaks."""
-    ok_key = _ok_key(ev, "leak", t, q, limit_terminal)
-    if ok_key is not None and _OK.get(ok_key) is q:
-        return True
-    if _leak_check_new(ctx, ev, t, q, pool, nets, prefer, limit_terminal):
-        _remember_ok(ok_key, q)
-        return True
-    return False
-
-
 def _ok_key(ev: Evaluator, check: str, t: _Target, q: Query, limit_terminal: bool) -> tuple[object, ...] | None:
     """Key of a check's outcome: it depends only on the attachment, the chains' contents, the question and
     ``limit_terminal``. None for long chains (see :data:`_MEMO_RULES`)."""
@@ -769,7 +749,7 @@ _OK: dict[tuple[object, ...], Query] = {}
 there is to remember; a failing check is always evaluated again (its findings name this device's lines)."""
 
 
-def _leak_check_new(
+def _leak_check(
     ctx: _Ctx,
     ev: Evaluator,
     t: _Target,
@@ -779,6 +759,11 @@ def _leak_check_new(
     prefer: dict[str, list[int]],
     limit_terminal: bool,
 ) -> bool:
+    """SMTP_LEAK (or, when no rule looks at the pool's packets, NOT_APPLIED / FILTER_MISSING / WRONG_DIRECTION)
+    findings for one pool; True when nothing leaks."""
+    ok_key = _ok_key(ev, "leak", t, q, limit_terminal)
+    if ok_key is not None and _OK.get(ok_key) is q:
+        return True
     hs = ev.hs
     for iface in _iface_reps(t.kind, t.name, t.direction, t.chains):
         results = [ev.evaluate(chain, q, limit_terminal=limit_terminal, iface=iface) for chain in t.chains]
@@ -796,55 +781,43 @@ def _leak_check_new(
             # no rule of any forward chain even looks at these packets: the filter is not hooked for them.
             # Every decision is a chain's default, so every line not understood in the chains could overturn it.
             unsure = any(_unparsed_before(ctx, chain, None) for chain in t.chains)
+            lines: list[tuple[int | None, str]] = [
+                (b.line, f"forward chain {', '.join(b.filters)}") for b in t.bindings
+            ]
             if _wrong_direction_nft(ev, t, q, limit_terminal):
-                ctx.add(
-                    Code.WRONG_DIRECTION,
+                code = Code.WRONG_DIRECTION
+                msg = (
                     f"IPv{t.family} port-25 blocking in the forward chain matches the other direction of"
-                    f" {t.name} (oifname/iifname swapped): traffic from pool {pool} passes unfiltered",
-                    family=t.family,
-                    pool=pool,
-                    binding=t.label,
-                    counterexample=_packet(_must_pick(hs, leak, prefer)),
-                    lines=[(b.line, f"forward chain {', '.join(b.filters)}") for b in t.bindings],
-                    uncertain=unsure,
+                    f" {t.name} (oifname/iifname swapped): traffic from pool {pool} passes unfiltered"
                 )
             elif any(_blocks_pool(ev, f, q) for chain in t.chains for f in chain):
-                ctx.add(  # a forward chain blocks port 25 of the pool, but only on other interfaces
-                    Code.NOT_APPLIED,
+                code = Code.NOT_APPLIED  # a forward chain blocks port 25 of the pool, but only on other interfaces
+                msg = (
                     f"no rule of the forward chain(s) handles IPv{t.family} traffic of {iface.label() if iface else ''}"
-                    f" ({t.label}): the port-25 filter is not applied to it; extend its interface match to {t.name}",
-                    family=t.family,
-                    pool=pool,
-                    binding=t.label,
-                    counterexample=_packet(_must_pick(hs, leak, prefer)),
-                    lines=[(b.line, f"forward chain {', '.join(b.filters)}") for b in t.bindings],
-                    uncertain=unsure,
+                    f" ({t.label}): the port-25 filter is not applied to it; extend its interface match to {t.name}"
                 )
             elif (found := _unapplied_op25b(ctx, ev, t.family, nets, "")) is not None:
                 idle, why = found
-                ctx.add(
-                    Code.NOT_APPLIED,
+                code = Code.NOT_APPLIED
+                msg = (
                     f"chain {idle.name} (line {idle.line}) implements OP25B for pool {pool} but is not applied:"
                     f" {why}. Jump to it from the forward chain for {t.label}"
-                    f' (e.g. `iifname "{t.name}" jump {idle.name.rsplit(" ", 1)[-1]}`)',
-                    family=t.family,
-                    pool=pool,
-                    binding=t.label,
-                    counterexample=_packet(_must_pick(hs, leak, prefer)),
-                    lines=[(idle.line, f"chain {idle.name} (nothing jumps to it)")],
-                    uncertain=unsure,
+                    f' (e.g. `iifname "{t.name}" jump {idle.name.rsplit(" ", 1)[-1]}`)'
                 )
+                lines = [(idle.line, f"chain {idle.name} (nothing jumps to it)")]
             else:  # no chain anywhere blocks it
-                ctx.add(
-                    Code.FILTER_MISSING,
-                    f"no rule of the forward chain(s) blocks IPv{t.family} port 25 from pool {pool} for any interface",
-                    family=t.family,
-                    pool=pool,
-                    binding=t.label,
-                    counterexample=_packet(_must_pick(hs, leak, prefer)),
-                    lines=[(b.line, f"forward chain {', '.join(b.filters)}") for b in t.bindings],
-                    uncertain=unsure,
-                )
+                code = Code.FILTER_MISSING
+                msg = f"no rule of the forward chain(s) blocks IPv{t.family} port 25 from pool {pool} for any interface"
+            ctx.add(
+                code,
+                msg,
+                family=t.family,
+                pool=pool,
+                binding=t.label,
+                counterexample=_packet(_must_pick(hs, leak, prefer)),
+                lines=lines,
+                uncertain=unsure,
+            )
             return False
         first = results[0]
         n = 0
@@ -863,7 +836,7 @@ def _leak_check_new(
                         shadowed, part = r, x
                         break
             pt = _must_pick(hs, part, prefer)
-            lines: list[tuple[int | None, str]] = []
+            lines = []
             for res in results:
                 dd = res.decision_of(hs, pt)
                 if dd is not None:
@@ -898,6 +871,7 @@ def _leak_check_new(
                 uncertain=unsure,
             )
         return False
+    _remember_ok(ok_key, q)
     return True
 
 
