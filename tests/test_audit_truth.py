@@ -139,9 +139,12 @@ def test_must_pass_source_ports_is_validated(tmp_path, bad: object) -> None:  # 
 
 
 def _scoped(dev: Device, **scope: object) -> Device:
-    """``dev`` with one extra static exemption, 100.66.10.0/24 (outside every pool), scoped by ``scope``."""
+    """``dev`` with the exemptions ACME-STATIC (inside DYN-TOKYO) and BIZ, 100.66.10.0/24 (outside every pool),
+    scoped by ``scope``."""
     pol = dev.policy.model_dump(mode="json")
-    pol["exemptions"]["static"].append({"name": "BIZ", "prefix": "100.66.10.0/24", **scope})
+    pol["exemptions"] = {
+        "static": [pol["exemptions"]["static"][0], {"name": "BIZ", "prefix": "100.66.10.0/24", **scope}]
+    }
     return dataclasses.replace(dev, policy=Policy.model_validate(pol))
 
 
