@@ -48,7 +48,7 @@ def test_slow_device_is_unknown_with_the_reason(lnx: Device) -> None:
     rep = audit_text(lnx, slow_ruleset(), source="slow.nft", time_budget=0.2)
     assert rep.verdict is Verdict.UNKNOWN and not rep.findings
     assert "time budget of 0.2 s" in rep.error and "--time-budget" in rep.error
-    assert ("time-budget", False) in rep.checks and rep.source == "slow.nft"
+    assert not rep.checks and rep.source == "slow.nft"  # no check ran to the end (JUnit: one <error>)
 
 
 def test_budget_only_bounds_the_audit_it_was_set_for(lnx: Device) -> None:
