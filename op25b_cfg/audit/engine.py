@@ -13,8 +13,15 @@ chain first-match over the exact packet header space (:mod:`op25b_cfg.audit.spac
   the targeted prefixes minus the MTAs) are all dropped (flow-control mode: dropped or rate limited);
 * ``mta-open``: tcp/25 from the pool to the ISP's MTAs is never dropped;
 * ``submission-open``: tcp/587 and tcp/465 from the pool are never dropped;
-* ``exempt-open``: tcp/25 from the exempt parts of the pool is never dropped;
+* ``exempt-open``: tcp/25 from every static exemption and opt-out that applies on the device (wherever its prefix
+  lies) to any non-MTA host is never dropped;
+
 * ``flow-control`` (flow-control mode): the per-subscriber limits are present with the configured values.
+
+The must-pass checks (MTA, submission, exempt) ask about the source ports ``must_pass_source_ports`` of the policy
+(ephemeral ports, default 1024-65535); the leak check about every source port. A finding that a line not
+understood could overturn (see :func:`_unparsed_before`) is not proven: the verdict is then UNKNOWN. Every device
+audit has a time budget (:func:`audit_text`).
 
 Every refutation names a concrete packet and the config lines that decide it. See :data:`SEVERITY` for the
 severity of each :class:`~op25b_cfg.audit.model.Code`.
@@ -1339,8 +1346,8 @@ def audit_text(device: Device, text: str, source: str = "", time_budget: float |
     ERROR report, never an exception.
 
     The audit stops after ``time_budget`` seconds (None: the process default, see
-    :func:`~op25b_cfg.audit.model.set_time_budget`); the
-    device is then UNKNOWN with the reason, and the run goes on with the next device.
+    :func:`~op25b_cfg.audit.model.set_time_budget`); the device is then UNKNOWN with the reason, and the run goes
+    on with the next device.
     """
     budget = default_time_budget() if time_budget is None else time_budget
     try:
@@ -1360,6 +1367,7 @@ def audit_text(device: Device, text: str, source: str = "", time_budget: float |
 
 
 def _audit_text(device: Device, text: str, source: str) -> DeviceReport:
+    """:func:`audit_text` without the time budget."""
 
     name, platform = device.name, device.platform
     if not text or text.isspace():

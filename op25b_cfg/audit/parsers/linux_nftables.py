@@ -8,7 +8,8 @@ Model:
 * regular chains are flattened into the base chains that reach them: a ``jump`` conjoins the jump rule's
   condition with the callee's rules and comes back; ``return`` ends the callee; ``goto`` does not come back.
   Conditional ``return``/``goto`` are made exact by subtracting their condition from the rules that follow;
-  where that cannot be expressed, an :class:`Unparsed` entry names the base chain (verdict UNKNOWN);
+  where that cannot be expressed, an :class:`Unparsed` entry names the base chain (verdict UNKNOWN); a regular
+  chain nothing jumps to is a :class:`Filter` without hook (the audit can then say it is not applied);
 * each ``forward`` base chain of an ``ip``/``ip6``/``inet`` table gets one :class:`Binding` (kind
   ``nft-forward``, name ``*``, direction ``in``). nftables runs *every* base chain registered at a hook, in
   priority order, and a packet is forwarded only if all of them accept it: the engine must require every
