@@ -15,7 +15,6 @@ chain first-match over the exact packet header space (:mod:`op25b_cfg.audit.spac
 * ``submission-open``: tcp/587 and tcp/465 from the pool are never dropped;
 * ``exempt-open``: tcp/25 from every static exemption and opt-out that applies on the device (wherever its prefix
   lies) to any non-MTA host is never dropped;
-
 * ``flow-control`` (flow-control mode): the per-subscriber limits are present with the configured values.
 
 The must-pass checks (MTA, submission, exempt) ask about the source ports ``must_pass_source_ports`` of the policy
