@@ -55,7 +55,7 @@ def test_implicit_deny_counts_unparsed_lines_after_the_filter_header(ios: Device
     assert Code.SUBMISSION_BLOCKED in codes(rep)
     assert rep.verdict is Verdict.UNKNOWN  # the implicit deny at the end is passed after line 40
     sub = next(f for f in rep.findings if f.code is Code.SUBMISSION_BLOCKED)
-    assert "not proven" in sub.message
+    assert "not proven: line 40, not understood" in sub.message
     # a rule that decides before the line not understood stays certain
     first = Rule(Action.DENY, 4, 6, dst_ports=port(587), line=1, text="deny tcp any any eq 587")
     pc = config([first, *rules])

@@ -449,10 +449,12 @@ class _Ctx:
         lines: Sequence[tuple[int | None, str]] = (),
         counterexample: Packet | None = None,
         cause: str | None = None,
-        uncertain: bool = False,
+        unproven: Sequence[Unparsed] = (),
     ) -> Finding:
-        if uncertain:
-            message += " (not proven: a line not understood, listed as UNPARSED, could decide these packets first)"
+        if unproven:
+            nums = sorted({u.line for u in unproven})
+            shown = ", ".join(map(str, nums[:3])) + (f" and {len(nums) - 3} more" if len(nums) > 3 else "")
+            message += f" (not proven: line {shown}, not understood, could decide these packets first)"
         f = Finding(
             code,
             SEVERITY[code],
@@ -467,7 +469,7 @@ class _Ctx:
             cause=cause,
         )
         self.findings.append(f)
-        if uncertain:
+        if unproven:
             self.uncertain.add(id(f))
         return f
 
@@ -490,18 +492,19 @@ lines, and an nft base chain holds the flattened rules of the chains it jumps to
 a line not understood relative to a rule is unknown."""
 
 
-def _unparsed_before(ctx: _Ctx, chain: Sequence[Filter], d: Decision | None) -> bool:
-    """True when a line not understood may decide some of ``d``'s packets before ``d`` does (None: any such
-    line in ``chain``). The packets passed every filter of ``chain`` before ``d.filter``, so any such line
-    there counts; inside ``d.filter`` a default decision (the implicit deny, a chain policy) passed every
-    line of it, a rule only the lines before it (where line order is evaluation order, else all of them).
+def _unparsed_before(ctx: _Ctx, chain: Sequence[Filter], d: Decision | None) -> list[Unparsed]:
+    """The lines not understood that may decide some of ``d``'s packets before ``d`` does (None: every such
+    line in ``chain``); empty when ``d`` is proven. The packets passed every filter of ``chain`` before
+    ``d.filter``, so any such line there counts; inside ``d.filter`` a default decision (the implicit deny, a
+    chain policy) passed every line of it, a rule only the lines before it (where line order is evaluation
+    order, else all of them).
 
     Every line not understood in a filter counts for every family the filter is evaluated for: the parser
     could not tell which packets it selects.
     """
     unparsed = _unparsed_of(ctx, (f.name for f in chain))
     if not unparsed or d is None:
-        return bool(unparsed)
+        return unparsed
     names: set[str] = set()
     for flt in chain:
         if flt is d.filter:
@@ -510,8 +513,8 @@ def _unparsed_before(ctx: _Ctx, chain: Sequence[Filter], d: Decision | None) -> 
     own = d.filter
     line = d.rule.line if d.rule is not None else None
     if line is None or own.kind not in _LINE_ORDERED:
-        return any(u.filter in names or u.filter == own.name for u in unparsed)
-    return any(u.filter in names or (u.filter == own.name and u.line <= line) for u in unparsed)
+        return [u for u in unparsed if u.filter in names or u.filter == own.name]
+    return [u for u in unparsed if u.filter in names or (u.filter == own.name and u.line <= line)]
 
 
 def _candidates(ctx: _Ctx, kind: str, name: str, family: int) -> list[Binding]:
@@ -786,7 +789,7 @@ def _leak_check(
         if t.kind == "nft-forward" and all(d.rule is None for res in results for d in res.decisions):
             # no rule of any forward chain even looks at these packets: the filter is not hooked for them.
             # Every decision is a chain's default, so every line not understood in the chains could overturn it.
-            unsure = any(_unparsed_before(ctx, chain, None) for chain in t.chains)
+            unsure = [u for chain in t.chains for u in _unparsed_before(ctx, chain, None)]
             lines: list[tuple[int | None, str]] = [
                 (b.line, f"forward chain {', '.join(b.filters)}") for b in t.bindings
             ]
@@ -822,7 +825,7 @@ def _leak_check(
                 binding=t.label,
                 counterexample=_packet(_must_pick(hs, leak, prefer)),
                 lines=lines,
-                uncertain=unsure,
+                unproven=unsure,
             )
             return False
         first = results[0]
@@ -864,7 +867,7 @@ def _leak_check(
                 )
             # the packet must pass every chain: a line not understood before its decision in any of them could
             # drop it
-            unsure = any(_unparsed_before(ctx, res.chain, res.decision_of(hs, pt)) for res in results)
+            unsure = [u for res in results for u in _unparsed_before(ctx, res.chain, res.decision_of(hs, pt))]
             ctx.add(
                 Code.SMTP_LEAK,
                 msg,
@@ -874,7 +877,7 @@ def _leak_check(
                 lines=lines,
                 counterexample=_packet(pt),
                 cause=cause,
-                uncertain=unsure,
+                unproven=unsure,
             )
         return False
     _remember_ok(ok_key, q)
@@ -935,7 +938,7 @@ def _open_check(
                     binding=t.label,
                     lines=[(d.line(), d.text())],
                     counterexample=_packet(pt),
-                    uncertain=_unparsed_before(ctx, res.chain, d),
+                    unproven=_unparsed_before(ctx, res.chain, d),
                 )
                 return False
     _remember_ok(ok_key, q)
