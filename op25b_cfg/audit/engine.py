@@ -33,9 +33,11 @@ and passing checks (:func:`clear_memos` forgets them; results never depend on th
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import itertools
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -437,6 +439,7 @@ class _Ctx:
     bindings_at: dict[tuple[str, str | None], list[Binding]] | None = None  # see _candidates
     text: str = ""  # the running config (to tell whether a filter is referenced by anything else)
     intended: frozenset[tuple[str, str, str]] = frozenset()  # (kind, name, direction) of the intended attachments
+    line_starts: list[int] | None = None  # offsets in ``text`` where each line starts (see _named_elsewhere)
 
     def add(
         self,
@@ -716,22 +719,26 @@ def _idle_reason(parsed: ParsedConfig, flt: Filter) -> str:
     return "; ".join(parts)
 
 
-def _named_elsewhere(ctx: _Ctx, flt: Filter, idle: Sequence[Binding]) -> bool:
-    """Whether a line of the running config other than ``flt``'s own definition and its idle bindings names it
-    (as a whole word)."""
-    import re
-
+def _named_elsewhere(ctx: _Ctx, flt: Filter, bound: Sequence[Binding]) -> bool:
+    """Whether a line of the running config other than ``flt``'s own definition and ``bound`` (its bindings that
+    do not count as another use) names it as a whole word."""
     if not ctx.text or flt.kind == "nft-chain":
         return False  # the nft parser lists a regular chain only when nothing jumps to it
     body = [n for n in (flt.line, *(r.line for r in flt.rules)) if n is not None]
     first, last = (min(body), max(body)) if body else (0, -1)
-    own = {b.line for b in idle if b.line is not None}
-    short = flt.name.rsplit(" ", 1)[-1]  # an nft chain is named "<family> <table> <chain>"
-    word = re.compile(rf"(?<![\w.:/-]){re.escape(short)}(?![\w.:/-])")
-    for number, line in enumerate(ctx.text.splitlines(), 1):
-        if first <= number <= last or number in own or not word.search(line):
+    own = {b.line for b in bound if b.line is not None}
+    text = ctx.text
+    if ctx.line_starts is None:  # offsets of the line starts, once per audit
+        ctx.line_starts = [0, *(m.end() for m in re.finditer("\n", text))]
+    word = re.compile(rf"(?<![\w.:/-]){re.escape(flt.name)}(?![\w.:/-])")
+    for m in word.finditer(text):  # one scan of the whole text
+        number = bisect.bisect_right(ctx.line_starts, m.start())
+        if first <= number <= last or number in own:
             continue
-        if "firewall " in line and f"filter {short} " in line + " ":  # Junos set-style line of the filter itself
+        start = ctx.line_starts[number - 1]
+        end = text.find("\n", m.end())
+        line = text[start : end if end >= 0 else len(text)]
+        if "firewall " in line and f"filter {flt.name} " in line + " ":  # a Junos set-style line of the filter itself
             continue
         return True
     return False
