@@ -218,3 +218,12 @@ def test_exemption_scope_names_are_validated(tmp_path, entry: dict[str, object],
     [problem] = err.value.problems
     assert problem.field == field and problem.file.endswith("policy.yaml")
     assert "unknown" in problem.message and "defined in" in problem.fix
+
+
+def test_blocked_exemptions_are_named_at_most_five_per_attachment(ios: Device) -> None:
+    pol = ios.policy.model_dump(mode="json")
+    pol["exemptions"] = {"static": [{"name": f"BIZ{i}", "prefix": f"100.66.{i}.0/24"} for i in range(7)]}
+    dev = dataclasses.replace(ios, policy=Policy.model_validate(pol))
+    rep = audit_parsed(dev, config(_deny_any_25(Lines())), "")
+    named = [f.message.split(" ")[4] for f in rep.findings if f.code is Code.EXEMPT_BLOCKED]
+    assert named == ["BIZ0", "BIZ1", "BIZ2", "BIZ3", "BIZ4"]
