@@ -425,7 +425,8 @@ class Groups:
     def __init__(self) -> None:
         self.raw: dict[tuple[str, str], RawGroup] = {}
         self._net: dict[tuple[str, int], tuple[AddrMatch, ...] | AceError] = {}
-        self._svc: dict[str, tuple[ServiceEntry, ...] | AceError] = {}
+        self._svc: dict[tuple[str, int], tuple[ServiceEntry, ...] | AceError] = {}
+        """by (name, family): a member such as ``ip`` or ``icmp`` means another protocol in each family"""
         self._port: dict[str, tuple[PortRange, ...] | AceError] = {}
 
     def add(self, group: RawGroup) -> None:
@@ -542,13 +543,14 @@ class Groups:
 
     # services -------------------------------------------------------------------
     def services(self, name: str, family: int, _stack: tuple[str, ...] = ()) -> tuple[ServiceEntry, ...]:
-        hit = self._svc.get(name)
+        key = (name, family)
+        hit = self._svc.get(key)
         if hit is None:
             try:
                 hit = self._resolve_services(name, family, _stack)
             except AceError as exc:
                 hit = exc
-            self._svc[name] = hit
+            self._svc[key] = hit
         if isinstance(hit, AceError):
             raise hit
         return hit
