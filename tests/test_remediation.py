@@ -16,7 +16,6 @@ from op25b_cfg.audit.report import AuditMeta, to_html, to_json, to_junit
 from op25b_cfg.inventory import Device, load_inventory
 from op25b_cfg.lab.emulators import junostree
 from op25b_cfg.lab.emulators.cliconfig import CliConfig
-from op25b_cfg.platforms import get_platform
 
 REPO = Path(__file__).resolve().parent.parent
 INV = load_inventory(REPO / "inventory")
@@ -94,7 +93,9 @@ def test_ios_remediation_replaces_only_the_drifted_acl() -> None:
 def _respelled(dev: Device) -> str:
     """The shipped running config (without the IOS leak) in other spelling than the rendered intent: named
     ports, upper-case IPv6, ``host X`` for ``X/128``."""
-    text = "".join(ln for ln in _running(dev).splitlines(keepends=True) if "TT#48213" not in ln and "ftp-data 30" not in ln)
+    text = "".join(
+        ln for ln in _running(dev).splitlines(keepends=True) if "TT#48213" not in ln and "ftp-data 30" not in ln
+    )
     text = text.replace(" eq 25", " eq smtp").replace("2001:db8:", "2001:DB8:")
     return re.sub(r"(2001:DB8:[0-9A-Fa-f:]+)/128", r"host \1", text)
 

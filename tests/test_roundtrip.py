@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_remediation import apply_remediation
 from op25b_cfg.audit.engine import audit_text
 from op25b_cfg.audit.model import Code, DeviceReport, Verdict
 from op25b_cfg.errors import PlatformError
 from op25b_cfg.inventory import MODES, Device, FlowControl, load_inventory
 from op25b_cfg.platforms import get_platform
 from tests.labutil import need_nft
+from tests.test_remediation import apply_remediation
 
 INVENTORY = Path(__file__).resolve().parent.parent / "inventory"
 

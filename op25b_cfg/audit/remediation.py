@@ -19,10 +19,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from op25b_cfg.audit.engine import _norm_rule
 from op25b_cfg.audit.model import Filter, ParsedConfig
 from op25b_cfg.inventory import Attachment
 from op25b_cfg.push import ConfigLine, _block_end, _config_lines, cleanup_plan, removal_config
-from op25b_cfg.rules import Rule
 
 log = logging.getLogger(__name__)
 
@@ -30,32 +30,11 @@ _CISCO_OBJECTS = ("ip access-list", "ipv4 access-list", "ipv6 access-list")
 _QOS = ("class-map", "policy-map")
 
 
-def _meaning(r: Rule) -> tuple[object, ...]:
-    """What a rule does, whatever its spelling (the fields the evaluator reads, plus the flow limit)."""
-    return (
-        r.action,
-        r.family,
-        r.protocol,
-        tuple(sorted(set(r.src), key=repr)),
-        tuple(sorted(set(r.dst), key=repr)),
-        tuple(sorted(set(r.src_except), key=repr)),
-        tuple(sorted(set(r.dst_except), key=repr)),
-        r.src_ports,
-        r.dst_ports,
-        r.tcp_flags,
-        r.iifname,
-        r.oifname,
-        r.iifname_negate,
-        r.oifname_negate,
-        r.limit,
-    )
-
-
 def same_filter(want: Filter, have: Filter | None) -> bool:
     """Whether the running filter ``have`` decides every packet as the intended ``want`` does, rule by rule."""
     if have is None or have.default != want.default or len(have.rules) != len(want.rules):
         return False
-    return all(_meaning(a) == _meaning(b) for a, b in zip(want.rules, have.rules, strict=True))
+    return all(_norm_rule(a) == _norm_rule(b) for a, b in zip(want.rules, have.rules, strict=True))
 
 
 def changed_filters(intended: ParsedConfig, running: ParsedConfig) -> set[str]:
@@ -192,10 +171,7 @@ def _set_path(path: tuple[str, ...]) -> str:
     >>> _set_path(("interfaces", "pp0", "unit", "$junos-interface-unit", "family", "inet"))
     'interfaces pp0 unit "$junos-interface-unit" family inet'
     """
-    return " ".join(
-        w if not any(c in w for c in ' $";{}#') else '"' + w.replace('"', '\\"') + '"'
-        for w in path
-    )
+    return " ".join(w if not any(c in w for c in ' $";{}#') else '"' + w.replace('"', '\\"') + '"' for w in path)
 
 
 def _junos_object(path: tuple[str, ...]) -> tuple[str, ...] | None:

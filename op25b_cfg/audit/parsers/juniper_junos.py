@@ -815,9 +815,7 @@ class _Parser(ParserState):
         return got
 
     @staticmethod
-    def addr_dim(
-        fam: int, addrs: list[tuple[Network | AddrMatch, bool]] | None, pls: AddrSet | None
-    ) -> AddrSet | None:
+    def addr_dim(fam: int, addrs: list[tuple[Network | AddrMatch, bool]] | None, pls: AddrSet | None) -> AddrSet | None:
         result = pls
         if addrs is not None:
             a = AddrSet.longest_match([e for e in addrs if _family(e[0]) == fam])
