@@ -129,8 +129,9 @@ def _junos_change(rendered: str, running_text: str, intended: ParsedConfig, runn
     from op25b_cfg.audit.parsers._junos_reader import read
 
     want = [p for s in read(rendered).stmts if not s.inactive for p in _one_value(s.path)]
-    have = {s.path for s in read(running_text).stmts if not s.inactive}
+    have = {p for s in read(_object_sections(running_text)).stmts if not s.inactive for p in _one_value(s.path)}
     changed = changed_filters(intended, running)
+    missing = missing_bindings(intended, running)
     objects: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
     leaves: list[tuple[str, ...]] = []
     for path in want:
@@ -149,8 +150,33 @@ def _junos_change(rendered: str, running_text: str, intended: ParsedConfig, runn
             if present:
                 out.append("delete " + _set_path(obj))
             out.extend("set " + _set_path(p) for p in paths)
-    out.extend("set " + _set_path(p) for p in leaves if p not in have)
+    out.extend("set " + _set_path(p) for p in leaves if _binds(p, missing))
     return out
+
+
+def _binds(path: tuple[str, ...], missing: set[tuple[str, str]]) -> bool:
+    """Whether the attachment statement ``path`` (``interfaces IFD unit N ... filter input F``, ``dynamic-profiles
+    P ... filter input F``) binds a filter the running config does not bind there (from the parsed bindings)."""
+    where = {path[1], f"{path[1]}.{path[3]}" if len(path) > 3 else path[1]}
+    return any(f == path[-1] and a in where for a, f in missing)
+
+
+def _object_sections(text: str) -> str:
+    """The ``policy-options`` and ``firewall`` parts of a Junos config (brace blocks and set/delete/deactivate
+    commands): all the remediation compares statement by statement. One pass over the lines, so a large BNG
+    config is not read a second time (its bindings come from the parsed model)."""
+    out: list[str] = []
+    inside = False
+    for line in text.splitlines():
+        if inside:
+            out.append(line)
+            inside = line != "}"
+        elif line.startswith(("policy-options {", "firewall {")):
+            out.append(line)
+            inside = True
+        elif line.split(" ", 2)[1:2] in (["policy-options"], ["firewall"]):
+            out.append(line)
+    return "\n".join(out) + "\n"
 
 
 def _one_value(path: tuple[str, ...]) -> list[tuple[str, ...]]:
