@@ -343,3 +343,35 @@ def test_lazy_parse_of_mutated_configs_resolves_to_the_full_parse(platform: str,
         elif i < len(lines):
             lines[i] += data.draw(st.sampled_from(_EDITS))
     _lazy_parse_is_complete(platform, "\n".join(lines))
+
+
+SERVICE_GROUP_BOTH_FAMILIES = """\
+object-group service OTHER
+ ip
+ tcp eq smtp
+!
+ipv6 access-list CUST6
+ deny tcp any any eq 25
+ permit object-group OTHER any any
+!
+ip access-list extended CUST
+ deny tcp any any eq 25
+ permit object-group OTHER any any
+!
+interface Virtual-Template1
+ ip access-group CUST in
+ ipv6 traffic-filter CUST6 in
+!
+bba-group pppoe global
+ virtual-template 1
+"""
+
+
+def test_service_group_used_by_both_families_does_not_depend_on_read_order() -> None:
+    """A service object-group resolves per family (``ip`` is any protocol in IPv4 and not an IPv6 protocol):
+    the eager parse reads the IPv6 ACL first, the lazy audit the IPv4 one; both must give the same report,
+    with the IPv6 entry not understood and the IPv4 entry permitting everything else."""
+    rep = _same(SAMPLE["cisco_ios"], SERVICE_GROUP_BOTH_FAMILIES)
+    assert [(f.family, f.lines) for f in rep.findings if f.code == "UNPARSED"] == [(6, [7])]
+    v4 = resolve_all(parse("cisco_ios", SERVICE_GROUP_BOTH_FAMILIES)).filters[(4, "CUST")]
+    assert [(str(r.action), r.protocol) for r in v4.rules] == [("deny", 6), ("permit", None), ("permit", 6)]

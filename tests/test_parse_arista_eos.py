@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from op25b_cfg.audit.parsers import parse
+from op25b_cfg.audit.parsers import parse, resolve_all
 from op25b_cfg.inventory import Mode
+from op25b_cfg.rules import Action
 from tests.test_parse_cisco_ios import case_dirs, check_round_trip, run_case
 
 PLATFORM = "arista_eos"
@@ -33,9 +34,37 @@ def test_traffic_policy_is_reported_never_ignored() -> None:
         "traffic-policies\n   traffic-policy TP\n      match M ipv4\n         destination port 25\n"
         "         actions\n            drop\n"
     )
-    parsed = parse(PLATFORM, text)
-    assert [(u.line, u.filter) for u in parsed.unparsed] == [(2, "traffic-policy TP"), (5, "traffic-policy TP")]
-    assert len(parsed.notes) == 2 and all("not modelled" in n for n in parsed.notes)
+    parsed = resolve_all(parse(PLATFORM, text))
+    assert [(u.line, u.filter) for u in parsed.unparsed] == [(6, "traffic-policy TP")]  # the unmodelled match
+    assert "destination port 25" in parsed.unparsed[0].reason
+    assert [(b.name, b.family, b.filters) for b in parsed.bindings] == [
+        ("Ethernet1", 4, ("traffic-policy TP",)),
+        ("Ethernet1", 6, ("traffic-policy TP",)),
+    ]
+
+
+def test_traffic_policy_rules_and_defaults() -> None:
+    text = (
+        "interface Ethernet1\n   traffic-policy input TP\n!\n"
+        "traffic-policies\n   field-set l4-port MAIL\n      25,465-587\n   !\n"
+        "   field-set ipv4 prefix POOL\n      100.64.0.0/16 100.65.0.0/16\n   !\n"
+        "   traffic-policy TP\n      match SMTP ipv4\n         source prefix field-set POOL\n"
+        "         protocol tcp destination port field-set MAIL\n         protocol icmp type echo code all\n"
+        "         !\n         actions\n            count C\n            drop\n      !\n"
+        "      match OK ipv6\n         destination prefix 2001:db8::/32\n         actions\n            log\n"
+        "      !\n      match ipv4-all-default ipv4\n      !\n      match ipv6-all-default ipv6\n"
+        "         actions\n            drop\n"
+    )
+    parsed = resolve_all(parse(PLATFORM, text))
+    assert parsed.unparsed == []
+    v4, v6 = parsed.filter(4, "traffic-policy TP"), parsed.filter(6, "traffic-policy TP")
+    assert v4 is not None and v6 is not None
+    assert (v4.default, v6.default) == (Action.PERMIT, Action.DENY)
+    assert [(r.action, r.protocol, [str(a) for a in r.src], [str(p) for p in r.dst_ports]) for r in v4.rules] == [
+        (Action.DENY, 6, ["100.64.0.0/16", "100.65.0.0/16"], ["25", "465-587"]),
+        (Action.DENY, 1, ["100.64.0.0/16", "100.65.0.0/16"], []),
+    ]
+    assert [(r.action, [str(a) for a in r.dst]) for r in v6.rules] == [(Action.PERMIT, ["2001:db8::/32"])]
 
 
 def test_multiple_ports_after_eq() -> None:

@@ -18,6 +18,7 @@ from op25b_cfg.errors import PlatformError
 from op25b_cfg.inventory import MODES, Device, FlowControl, load_inventory
 from op25b_cfg.platforms import get_platform
 from tests.labutil import need_nft
+from tests.test_remediation import apply_remediation
 
 INVENTORY = Path(__file__).resolve().parent.parent / "inventory"
 
@@ -243,8 +244,10 @@ def test_single_mutation_is_caught(name: str, mode: str, mutation: str) -> None:
     assert hits, f"{mutation}: expected {code}, got {_codes(rep)}"
     if cause is not None:
         assert any(f.cause == cause for f in hits), [f.cause for f in hits]
+    assert rep.remediation and all(f.remediation == "" for f in rep.findings), "one remediation per device"
+    fixed = audit_text(dev, apply_remediation(dev.platform, text, rep.remediation))
+    assert fixed.verdict is Verdict.COMPLIANT, (rep.remediation, [f.message for f in fixed.findings])
     for f in hits:
-        assert f.remediation.startswith("--- running"), "every finding carries the rendered intent as a diff"
         if code in (Code.SMTP_LEAK, Code.SUBMISSION_BLOCKED):
             assert f.counterexample is not None and f.lines and f.config_lines
     assert any(f.code is Code.DRIFT for f in rep.findings)

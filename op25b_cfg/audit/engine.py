@@ -34,7 +34,6 @@ and passing checks (:func:`clear_memos` forgets them; results never depend on th
 from __future__ import annotations
 
 import bisect
-import difflib
 import itertools
 import logging
 import re
@@ -1094,34 +1093,13 @@ def _drift(intended: ParsedConfig, running: ParsedConfig) -> list[tuple[str, int
     return out
 
 
-def _relevant_running(ctx: _Ctx, text_lines: list[str], names: Iterable[str]) -> list[str]:
-    """The running-config lines of the evaluated / intended filters and their bindings, in config order."""
-    wanted: set[int] = set()
-    parsed = ctx.parsed
-    name_set = set(names)
-    shown = [f for f in parsed.filters.values() if (f.family, f.name) in ctx.evaluated or f.name in name_set]
-    unparsed = _unparsed_of(ctx, (f.name for f in shown))
-    for flt in shown:
-        nums = [n for n in (flt.line, *(r.line for r in flt.rules)) if n is not None]
-        nums += [u.line for u in unparsed if u.filter == flt.name]
-        if nums:
-            wanted.update(range(min(nums), max(nums) + 1))
-    for b in parsed.bindings:
-        if b.line is not None and (b in ctx.bindings_used or name_set.intersection(b.filters)):
-            wanted.add(b.line)
-    return [text_lines[n - 1] for n in sorted(wanted) if 0 < n <= len(text_lines)]
+def _remediation(device: Device, intent: _Intent, parsed: ParsedConfig, running_text: str, version: str) -> str:
+    """The device's remediation (:func:`op25b_cfg.audit.remediation.plan`); '' without a parsed intent."""
+    from op25b_cfg.audit.remediation import plan
 
-
-def _remediation(ctx: _Ctx, intent: _Intent, running_text: str, names: Iterable[str]) -> str:
-    running_part = _relevant_running(ctx, running_text.splitlines(), names)
-    diff = difflib.unified_diff(
-        [ln + "\n" for ln in running_part],
-        intent.rendered.splitlines(keepends=True),
-        fromfile="running (OP25B-relevant lines)",
-        tofile="intended (op25b generate)",
-        n=3,
-    )
-    return "".join(diff)
+    if intent.parsed is None:
+        return ""
+    return plan(device.platform, intent.rendered, intent.parsed, parsed, running_text, device.attach, version)
 
 
 # ---------------------------------------------------------------------------------------------- entry points
@@ -1332,10 +1310,8 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
     # the device name only appears in the header comment: devices with the same intent share one parsed intent
     intent = _intent_cached(device.platform, rendered.replace(f" device {device.name}", " device -", 1))
     intent = _Intent(rendered, intent.parsed)
-    names = [plan.filter_name(f) for f in plan.families]
     if intent.parsed is not None:
         diffs = _drift(intent.parsed, parsed)
-        names += [k[1] for k in intent.parsed.filters]
         ctx.checks.append(("drift", not diffs))
         if diffs:
             ctx.add(
@@ -1343,11 +1319,10 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
                 "running OP25B configuration differs from the rendered intent: " + "; ".join(d for d, _ in diffs),
                 lines=[(ln, d) for d, ln in diffs if ln is not None],
             )
-    if ctx.findings:
-        remediation = _remediation(ctx, intent, running_text, names)
-        for f in ctx.findings:
-            f.remediation = remediation
-    return DeviceReport(ctx.device_name, ctx.platform, _verdict(ctx), ctx.findings, ctx.checks, source=source)
+    remediation = _remediation(device, intent, parsed, running_text, plan.version) if ctx.findings else ""
+    return DeviceReport(
+        ctx.device_name, ctx.platform, _verdict(ctx), ctx.findings, ctx.checks, source=source, remediation=remediation
+    )
 
 
 def audit_text(device: Device, text: str, source: str = "", time_budget: float | None = None) -> DeviceReport:

@@ -160,7 +160,7 @@ class Finding:
     config_lines: list[str] = field(default_factory=list)
     counterexample: Packet | None = None
     cause: str | None = None  # SMTP_LEAK: "shadowed" | "not covered"
-    remediation: str = ""
+    remediation: str = ""  # unused since the remediation moved to DeviceReport (kept: JSON schema op25b.audit/1)
 
 
 @dataclass
@@ -174,6 +174,8 @@ class DeviceReport:
     checks: list[tuple[str, bool]] = field(default_factory=list)  # (check id, passed)
     error: str = ""
     source: str = ""  # where the config came from (file path or "live")
+    remediation: str = ""
+    """The platform commands that take the running OP25B part to the intent, once per device (audit.remediation)."""
 
 
 class BudgetExceeded(BaseException):

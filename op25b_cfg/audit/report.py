@@ -143,6 +143,7 @@ def device_dict(r: DeviceReport) -> dict[str, Any]:
         "counts": {s: counts.get(s, 0) for s in SEVERITIES},
         "checks": [{"id": cid, "passed": ok} for cid, ok in r.checks],
         "findings": [finding_dict(f) for f in sorted_findings(r)],
+        "remediation": redact(r.remediation),
     }
 
 
@@ -425,8 +426,12 @@ def to_junit(reports: list[DeviceReport], meta: AuditMeta | None = None) -> str:
             errors += 1
             continue
         used: set[int] = set()
+        fix = d["remediation"]  # once per device: in the first failed check's system-out
         for check in d["checks"]:
             tc = case(r.device, check["id"], r.source)
+            if fix and not check["passed"]:
+                ET.SubElement(tc, "system-out").text = _xml_text(f"remediation for {r.device}:\n{fix}")
+                fix = ""
             attached = 0
             for i, fd in enumerate(d["findings"]):
                 fits = _check_matches(check["id"], fd) and (not check["passed"] or fd["severity"] == "info")
@@ -501,11 +506,10 @@ def to_html(reports: list[DeviceReport], meta: AuditMeta | None = None) -> str:
     data = report_dict(reports, meta)
     for dev in data["devices"]:
         dev["anchor"] = "dev-" + re.sub(r"[^A-Za-z0-9_-]", "-", dev["device"])
-        shared = {fd["remediation"] for fd in dev["findings"] if fd["remediation"]}
-        # one remediation for the whole device (the usual case) is shown once, after its findings
-        dev["remediation_rows"] = diff_rows(shared.pop()) if len(shared) == 1 else []
+        # the device's remediation is shown once, after its findings
+        dev["remediation_rows"] = diff_rows(dev["remediation"])
         for fd in dev["findings"]:
-            fd["diff_rows"] = [] if dev["remediation_rows"] else diff_rows(fd["remediation"])
+            fd["diff_rows"] = diff_rows(fd["remediation"])
             fd["numbered"] = [
                 (fd["lines"][i] if i < len(fd["lines"]) else "", line) for i, line in enumerate(fd["config_lines"])
             ]

@@ -148,6 +148,9 @@ class Block:
     line: int
     text: str
     children: list[tuple[int, str]] = field(default_factory=list)
+    unsure: dict[int, str] = field(default_factory=dict)
+    """Unindented children that belong to this block only if an unrecognised line before them did not leave
+    its configuration mode: line -> the reason (see :func:`scan` ``submode``)."""
 
 
 @dataclass
@@ -160,19 +163,33 @@ class ScanResult:
 _BANNER_RE = re.compile(r"^banner\s+\S+\s?(.*)$")
 
 
+SubMode = Callable[[str, list[str]], str | None]
+"""Where an unindented line belongs while a block of the given kind is open: ``"child"`` (a sub-command of
+that mode), ``"global"`` (a command that leaves it), or None (not known: the mode is no longer certain)."""
+
+
 def scan(
     lines: list[str],
     classify: Callable[[list[str]], str | None],
     watch: str | None = None,
     eos_banners: bool = False,
+    submode: SubMode | None = None,
 ) -> ScanResult:
     """One pass over ``lines``: the blocks ``classify`` names (from the tokens of a top-level line), plus
     every line containing ``watch``. Banners (IOS delimiter style, or EOS ``EOF`` style) and IOS macros are
-    skipped; comment lines (``!``) never end or enter a block."""
+    skipped; comment lines (``!``) never end or enter a block of indented children.
+
+    ``submode`` reads configs whose indentation was lost (flattened archives, pasted configs) the way the
+    device's configuration mode does: after a block's header, an unindented line that is a sub-command of
+    that mode stays in it (a child of the block) until a global command, ``exit``/``end`` or a ``!`` line
+    leaves it. Once a line ``submode`` does not know was read in the mode, later unindented children are kept
+    with the reason they are not certain (:attr:`Block.unsure`)."""
     blocks: list[Block] = []
     watched: list[tuple[int, str]] = []
     notes: list[str] = []
     cur: list[tuple[int, str]] | None = None
+    mode: Block | None = None  # the block whose configuration mode unindented lines may still be in
+    doubt = ""  # why that mode is no longer certain ("" = certain)
     n = len(lines)
     i = 0
     while i < n:
@@ -190,6 +207,7 @@ def scan(
                     cur.append((i, s))
             continue
         if c == "!" or c == "#":
+            mode = None
             continue
         toks = raw.split(None, 4)
         if not toks:
@@ -197,21 +215,38 @@ def scan(
         first = toks[0]
         if first == "banner":
             i = _skip_banner(lines, i - 1, raw, eos_banners, notes)
-            cur = None
+            cur = mode = None
             continue
         if first == "macro" and len(toks) > 1 and toks[1] == "name":
             i = _skip_until(lines, i, "@", i - 1, "macro", notes)
-            cur = None
+            cur = mode = None
             continue
         if watch is not None and watch in raw:
             watched.append((i, raw.strip()))
         kind = classify(toks)
         if kind is None:
-            cur = None
+            where = "global" if mode is None or submode is None else submode(mode.kind, toks)
+            if where == "global":
+                cur = mode = None
+                continue
+            s = raw.strip()
+            assert mode is not None
+            if where == "child":
+                mode.children.append((i, s))
+                if doubt:
+                    mode.unsure[i] = doubt
+                cur = mode.children
+            else:  # unknown: IOS keeps the mode if the line is a sub-command, else leaves it
+                doubt = doubt or (
+                    f"the indentation is lost and line {i} (`{s[:60]}`) is not known as a sub-command or a global"
+                    f" command, so it is not certain that this line still belongs to `{mode.text}`"
+                )
+                cur = None
             continue
         blk = Block(kind, raw.split(), i, raw.strip())
         blocks.append(blk)
         cur = blk.children
+        mode, doubt = blk, ""
     return ScanResult(blocks, watched, notes)
 
 
@@ -425,7 +460,8 @@ class Groups:
     def __init__(self) -> None:
         self.raw: dict[tuple[str, str], RawGroup] = {}
         self._net: dict[tuple[str, int], tuple[AddrMatch, ...] | AceError] = {}
-        self._svc: dict[str, tuple[ServiceEntry, ...] | AceError] = {}
+        self._svc: dict[tuple[str, int], tuple[ServiceEntry, ...] | AceError] = {}
+        """by (name, family): a member such as ``ip`` or ``icmp`` means another protocol in each family"""
         self._port: dict[str, tuple[PortRange, ...] | AceError] = {}
 
     def add(self, group: RawGroup) -> None:
@@ -542,13 +578,14 @@ class Groups:
 
     # services -------------------------------------------------------------------
     def services(self, name: str, family: int, _stack: tuple[str, ...] = ()) -> tuple[ServiceEntry, ...]:
-        hit = self._svc.get(name)
+        key = (name, family)
+        hit = self._svc.get(key)
         if hit is None:
             try:
                 hit = self._resolve_services(name, family, _stack)
             except AceError as exc:
                 hit = exc
-            self._svc[name] = hit
+            self._svc[key] = hit
         if isinstance(hit, AceError):
             raise hit
         return hit

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import lru_cache
@@ -195,23 +196,38 @@ def ports_and(a: tuple[PortRange, ...] | None, b: tuple[PortRange, ...] | None) 
 
 @dataclass(frozen=True)
 class AddrSet:
-    """Addresses in ``inc`` (None: every address) and not in ``exc``. ``inc == ()`` matches nothing."""
+    """Addresses in ``inc`` (None: every address) or matching a pattern of ``wild``, and not in ``exc``.
+    ``inc == ()`` without ``wild`` matches nothing.
+
+    ``wild`` holds non-contiguous address/mask patterns (Junos ``192.0.2.1/255.0.255.0``); it is only ever set
+    together with a tuple ``inc`` and no ``exc``. Sets with patterns are conjoined only with *any* and never
+    negated: those results are not unions of prefixes, and :class:`Unrepresentable` says so.
+    """
 
     inc: tuple[Network, ...] | None
     exc: tuple[Network, ...] = ()
+    wild: tuple[AddrMatch, ...] = ()
 
     @staticmethod
-    def longest_match(entries: list[tuple[Network, bool]]) -> AddrSet:
+    def longest_match(entries: Sequence[tuple[Network | AddrMatch, bool]]) -> AddrSet:
         """Junos semantics of an address list with ``except`` entries (cached: lists repeat across terms)."""
         return _longest_match(tuple(entries))
 
     @staticmethod
-    def _longest_match(entries: tuple[tuple[Network, bool], ...]) -> AddrSet:
+    def _longest_match(entries: tuple[tuple[Network | AddrMatch, bool], ...]) -> AddrSet:
         """Junos semantics of an address list with ``except`` entries: the longest matching entry decides,
         and an implicit ``0/0 except`` closes the list. Kept as include/except lists when that is exact
-        (no include lies strictly inside an except), flattened to plain prefixes otherwise."""
-        incs = [n for n, ex in entries if not ex]
-        excs = [n for n, ex in entries if ex]
+        (no include lies strictly inside an except), flattened to plain prefixes otherwise. Non-contiguous
+        patterns are exact in a list without ``except`` (the union); beside an ``except`` "longest" is not
+        defined for them, so such a list is :class:`Unrepresentable`."""
+        wild = tuple(dict.fromkeys(n for n, _ in entries if isinstance(n, AddrMatch)))
+        if wild:
+            if any(ex for _, ex in entries):
+                raise Unrepresentable("a non-contiguous address mask in a list with 'except' is not modelled")
+            nets = [n for n, _ in entries if not isinstance(n, AddrMatch)]
+            return AddrSet(fast_collapse(nets), (), wild)
+        incs = [n for n, ex in entries if not ex and not isinstance(n, AddrMatch)]
+        excs = [n for n, ex in entries if ex and not isinstance(n, AddrMatch)]
         if not incs:
             return AddrSet(())
         nested = any(i != e and i.version == e.version and i.subnet_of(e) for i in incs for e in excs)  # type: ignore[arg-type]
@@ -220,21 +236,33 @@ class AddrSet:
             keep = fast_collapse([e for e in excs if any(e.version == i.version and e.overlaps(i) for i in inc)])
             return AddrSet(inc, keep)
         cur: list[Network] = []
-        for net, ex in sorted(entries, key=lambda t: (t[0].prefixlen, t[1])):
-            cur = exclude(cur, [net]) if ex else list(fast_collapse([*cur, net]))
+        for net, ex in sorted(entries, key=lambda t: (t[0].prefixlen, t[1])):  # type: ignore[union-attr]
+            cur = exclude(cur, [net]) if ex else list(fast_collapse([*cur, net]))  # type: ignore[list-item]
         return AddrSet(tuple(cur))
 
     def family(self, fam: int) -> AddrSet:
-        if self.inc is not None and all(n.version == fam for n in self.inc) and all(n.version == fam for n in self.exc):
+        if (
+            self.inc is not None
+            and all(n.version == fam for n in self.inc)
+            and all(n.version == fam for n in self.exc)
+            and all(w.family == fam for w in self.wild)
+        ):
             return self
         inc = None if self.inc is None else tuple(n for n in self.inc if n.version == fam)
-        return AddrSet(inc, tuple(n for n in self.exc if n.version == fam))
+        wild = tuple(w for w in self.wild if w.family == fam)
+        return AddrSet(inc, tuple(n for n in self.exc if n.version == fam), wild)
 
     def families(self) -> set[int]:
         """Families this set can match (inc None: both)."""
-        return {4, 6} if self.inc is None else {n.version for n in self.inc}
+        return {4, 6} if self.inc is None else {n.version for n in self.inc} | {w.family for w in self.wild}
 
     def and_(self, other: AddrSet) -> AddrSet:
+        if self.wild or other.wild:
+            if other.inc is None and not other.exc:
+                return self
+            if self.inc is None and not self.exc:
+                return other
+            raise Unrepresentable("a non-contiguous address mask combined with another address match")
         if self.inc is None:
             inc = other.inc
         elif other.inc is None:
@@ -254,6 +282,8 @@ class AddrSet:
 
     def negate(self) -> AddrSet:
         """Every address not in this set."""
+        if self.wild:
+            raise Unrepresentable("the complement of a non-contiguous address mask is not modelled")
         if self.inc is None:
             return AddrSet(tuple(collapse(self.exc))) if self.exc else AddrSet(())
         if not self.exc:
@@ -263,11 +293,11 @@ class AddrSet:
 
     @property
     def empty(self) -> bool:
-        return self.inc is not None and len(self.inc) == 0
+        return self.inc is not None and len(self.inc) == 0 and not self.wild
 
 
 @lru_cache(maxsize=8192)
-def _longest_match(entries: tuple[tuple[Network, bool], ...]) -> AddrSet:
+def _longest_match(entries: tuple[tuple[Network | AddrMatch, bool], ...]) -> AddrSet:
     return AddrSet._longest_match(entries)
 
 
@@ -492,8 +522,8 @@ def to_rules(
         if len(protos) > max_protocols:
             raise Unrepresentable(f"{len(protos)} protocols after expansion")
         kw = dict(
-            src=_matches(src.inc) if src is not None and src.inc is not None else (),
-            dst=_matches(dst.inc) if dst is not None and dst.inc is not None else (),
+            src=_matches(src.inc) + src.wild if src is not None and src.inc is not None else (),
+            dst=_matches(dst.inc) + dst.wild if dst is not None and dst.inc is not None else (),
             src_except=_matches(src.exc) if src is not None else (),
             dst_except=_matches(dst.exc) if dst is not None else (),
             src_ports=cond.sports if cond.sports is not None and cond.sports != ANY_PORTS else (),
@@ -529,6 +559,31 @@ def _flags_out(flags: FlagMatch | None) -> FlagMatch:
 
 def _matches(nets: tuple[Network, ...]) -> tuple[AddrMatch, ...]:
     return tuple(AddrMatch.from_prefix(n) for n in nets)
+
+
+def parse_addr_mask(text: str) -> Network | AddrMatch | None:
+    """A Junos address: a prefix, an address (a host), or an IPv4 address with a dotted mask after the slash.
+    The mask is a network mask (bits set must match), contiguous or not; a non-contiguous one gives an
+    :class:`~op25b_cfg.rules.AddrMatch`. Host bits are ignored, as the data plane does. None: not an address.
+
+    >>> a = parse_addr_mask("192.0.2.1/255.0.255.0")
+    >>> (a.family, hex(a.value), hex(a.mask))  # type: ignore[union-attr]
+    (4, '0xc0000200', '0xff00ff00')
+    >>> parse_addr_mask("10.1.2.3/255.255.0.0"), parse_addr_mask("10.0.0.0/0.255.255.255").mask
+    (IPv4Network('10.1.0.0/16'), 16777215)
+    """
+    addr, slash, mask = text.partition("/")
+    if not slash or "." not in mask:
+        return parse_net(text)
+    try:
+        a = int(ipaddress.IPv4Address(addr))
+        m = int(ipaddress.IPv4Address(mask))
+    except ValueError:
+        return None
+    inv = ~m & 0xFFFFFFFF
+    if inv & (inv + 1) == 0:  # contiguous: a prefix
+        return ipaddress.IPv4Network((a & m, 32 - inv.bit_length()))
+    return AddrMatch(4, a & m, m)
 
 
 @lru_cache(maxsize=65536)

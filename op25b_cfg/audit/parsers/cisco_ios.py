@@ -62,6 +62,143 @@ def _classify(toks: list[str]) -> str | None:
     return None
 
 
+# --------------------------------------------------------------------------- configuration modes
+# Configs whose indentation was lost are read the way IOS reads pasted lines: a line that is a sub-command of
+# the current mode stays in it; a global command leaves it (see _cisco.scan). Words of each mode below; a line
+# in none of the lists leaves the mode uncertain (the interface lines after it are kept, flagged not certain).
+
+_GLOBAL = frozenset(
+    {
+        "aaa", "access-list", "alias", "archive", "banner", "bba-group", "boot", "boot-end-marker",
+        "boot-start-marker", "call-home", "card", "class-map", "clock", "config-register", "control-plane",
+        "crypto", "dial-peer", "end", "enable", "event", "exit", "hostname", "interface", "kron", "license",
+        "line", "login", "memory", "multilink", "ntp", "object-group", "parameter-map", "policy-map",
+        "radius", "radius-server", "redundancy", "route-map", "router", "scheduler", "snmp", "snmp-server",
+        "subscriber", "tacacs", "tacacs-server", "track", "username", "version", "voice", "vpdn",
+        "vpdn-group", "zone", "zone-pair", "platform", "diagnostic", "key", "service", "spanning-tree",
+        "vlan", "mpls", "flow", "template", "errdisable", "lldp", "cdp", "logging", "vrf",
+    }
+)  # fmt: skip
+_IFACE = frozenset(
+    {
+        "description", "shutdown", "encapsulation", "bandwidth", "mtu", "duplex", "speed", "negotiation",
+        "keepalive", "load-interval", "peer", "ppp", "pppoe", "standby", "vrrp", "channel-group",
+        "switchport", "xconnect", "tunnel", "media-type", "carrier-delay", "delay", "service-policy", "pvc",
+        "dialer", "hold-queue", "service-instance", "dampening", "authentication", "dot1x",
+        "mab", "storm-control", "snmp", "zone-member", "crypto", "mpls", "cdp", "lldp", "logging",
+        "spanning-tree", "vrf", "flow", "channel-protocol", "macro", "isis",
+    }
+)  # fmt: skip
+# first words that are both: which mode wins depends on the second word
+_BOTH_IFACE_2 = {
+    "snmp": {"trap"},
+    "crypto": {"map"},
+    "mpls": {"ip", "mtu", "label", "traffic-eng", "bgp", "ldp"},
+    "cdp": {"enable"},
+    "lldp": {"transmit", "receive"},
+    "logging": {"event"},
+    "spanning-tree": {"portfast", "bpduguard", "bpdufilter", "guard", "cost", "port-priority", "link-type"},
+    "vrf": {"forwarding"},
+    "flow": {"monitor"},
+    "macro": {"apply", "trace", "description"},
+    "arp": {"timeout", "arpa", "snap", "probe"},
+    "bfd": {"interval", "echo", "template"},
+}
+_IP_IFACE = frozenset(
+    {
+        "address", "unnumbered", "access-group", "helper-address", "mtu", "redirects", "proxy-arp",
+        "unreachables", "directed-broadcast", "verify", "ospf", "pim", "igmp", "policy", "route-cache",
+        "virtual-reassembly", "mask-reply", "information-reply", "accounting", "load-sharing", "split-horizon",
+        "summary-address", "authentication", "hello-interval", "hold-time", "rip", "traffic-filter", "enable",
+        "mld", "flowspec", "wccp", "irdp", "vrf", "nbar", "flow", "dhcp", "nat", "tcp", "router", "nd",
+        "subscriber", "mroute-cache", "local-proxy-arp", "sticky-arp", "bandwidth-percent",
+    }
+)  # fmt: skip
+# `ip|ipv6 <word>` that are interface commands only with one of these third words (otherwise: not known)
+_IP_IFACE_3 = {
+    "vrf": {"forwarding", "receive", "sitemap"},
+    "flow": {"ingress", "egress", "monitor"},
+    "dhcp": {"relay", "server", "client"},
+    "nat": {"inside", "outside", "enable"},  # an interface's `ip nat inside` has nothing after it
+    "tcp": {"adjust-mss", "header-compression"},
+    "router": {"isis"},
+    "pim": {"sparse-mode", "dense-mode", "sparse-dense-mode", "passive", "dr-priority", "query-interval", "bfd"},
+    "igmp": {"version", "join-group", "static-group", "query-interval", "access-group", "limit", "helper-address"},
+    "ospf": {
+        "cost", "network", "authentication", "authentication-key", "message-digest-key", "hello-interval",
+        "dead-interval", "priority", "area", "bfd", "mtu-ignore", "retransmit-interval", "transmit-delay",
+    },
+}  # fmt: skip
+_IP_GLOBAL = frozenset(
+    {
+        "route", "domain", "domain-name", "domain-lookup", "name-server", "cef", "prefix-list", "ssh", "http",
+        "scp", "forward-protocol", "local", "multicast-routing", "sla", "flow-export", "flow-cache", "radius",
+        "tacacs", "bgp-community", "community-list", "extcommunity-list", "as-path", "explicit-path", "routing",
+        "unicast-routing", "source-route", "finger", "ftp", "tftp", "host", "subnet-zero", "classless",
+        "default-gateway", "access-list", "general-prefix", "icmp", "options", "rcmd", "dns", "telnet",
+    }
+)  # fmt: skip
+_ACL_CHILD = frozenset({"permit", "deny", "remark", "evaluate", "dynamic", "no", "default", "statistics"})
+_GROUP_CHILD = frozenset(
+    {
+        "host", "network-object", "group-object", "description", "range", "any", "port-object",
+        "service-object", "icmp-object", "protocol-object", "eq", "neq", "lt", "gt", "tcp", "udp", "tcp-udp",
+        "icmp", "ip", "ipv6", "sctp", "esp", "ahp", "gre", "ospf", "eigrp", "pim", "no",
+    }
+)  # fmt: skip
+_CLASS_CHILD = frozenset({"match", "description", "no"})
+_POLICY_CHILD = frozenset(
+    {
+        "class", "police", "conform-action", "exceed-action", "violate-action", "set", "bandwidth",
+        "priority", "shape", "queue-limit", "random-detect", "fair-queue", "drop", "description",
+        "service-policy", "no", "trust", "count", "rate", "cir", "pir", "bc", "be",
+    }
+)  # fmt: skip
+
+
+def _submode(kind: str, toks: list[str]) -> str | None:
+    """Where an unindented line goes while a block of ``kind`` is open (see :data:`_cisco.SubMode`).
+
+    >>> _submode("interface", ["ip", "access-group", "X", "in"]), _submode("interface", ["ip", "route", "0.0.0.0"])
+    ('child', 'global')
+    >>> _submode("interface", ["no", "ip", "redirects"]), _submode("interface", ["frobnicate"])
+    ('child', None)
+    >>> _submode("acl4", ["10", "permit", "ip", "any", "any"]), _submode("acl4", ["hostname", "x"])
+    ('child', 'global')
+    """
+    t0 = toks[0]
+    if t0 == "exit" or t0 == "end":
+        return "global"
+    if kind in ("acl4", "acl6"):
+        return "child" if t0 in _ACL_CHILD or t0.isdigit() else "global"
+    if kind == "object-group":
+        return "child" if t0 in _GROUP_CHILD or t0[:1].isdigit() or ":" in t0 else "global"
+    if kind == "class-map":
+        return "child" if t0 in _CLASS_CHILD else "global"
+    if kind == "policy-map":
+        return "child" if t0 in _POLICY_CHILD else "global"
+    if kind != "interface":
+        return "global"
+    if (t0 == "no" or t0 == "default") and len(toks) > 1:
+        return _submode(kind, [*toks[1].split(), *toks[2:]]) if toks[1] not in ("no", "default") else None
+    t1 = toks[1] if len(toks) > 1 else ""
+    if t0 == "ip" or t0 == "ipv6":
+        if t1 in _IP_IFACE:
+            third = _IP_IFACE_3.get(t1)
+            if third is None or (t1 == "nat" and len(toks) == 3) or (len(toks) > 2 and toks[2] in third):
+                return "child"
+            return None
+        return "global" if t1 in _IP_GLOBAL else None
+    both = _BOTH_IFACE_2.get(t0)
+    if both is not None:
+        return "child" if t1 in both else "global"
+    if t0 in _IFACE:
+        return "child"
+    if t0 in _GLOBAL:
+        return "global"
+    return None
+
+
 @dataclasses.dataclass
 class _Class:
     name: str
@@ -94,11 +231,11 @@ class _IosParser:
         self.class_maps: dict[str, _Class] = {}
         self.policies: dict[str, list[_PolicyClass]] = {}
         self.vt_refs: set[str] = set()
-        # service-policy attachments: (kind, name, direction, policy, line, shutdown)
-        self.service_policies: list[tuple[str, str, str, str, int, bool]] = []
+        # service-policy attachments: (kind, name, direction, policy, line, shutdown, why not certain)
+        self.service_policies: list[tuple[str, str, str, str, int, bool, str]] = []
 
     def run(self, text: str) -> ParsedConfig:
-        res = scan(split_lines(text), _classify, watch="virtual-template")
+        res = scan(split_lines(text), _classify, watch="virtual-template", submode=_submode)
         self.result.notes.extend(res.notes)
         for _, s in res.watched:
             if s.startswith(("description", "remark", "interface")):
@@ -223,29 +360,38 @@ class _IosParser:
         name = blk.tokens[1]
         kind = "virtual-template" if name.startswith("Virtual-Template") else "interface"
         found: list[Binding] = []
-        policies: list[tuple[str, str, int]] = []
-        shutdown = False
+        policies: list[tuple[str, str, int, str]] = []
+        shutdown = ""  # why the interface may be shut down: "" = not, "shutdown" = certainly
+        shut_line = blk.line
         for line, s in blk.children:
+            unsure = blk.unsure.get(line, "")
             if s == "shutdown":
-                shutdown = True
+                if shutdown != "shutdown":
+                    shutdown, shut_line = unsure or "shutdown", line
             elif s.startswith(("ip access-group ", "ipv6 traffic-filter ")):
                 t = s.split()
                 if len(t) == 4 and t[3] in ("in", "out"):
                     fam = 4 if t[0] == "ip" else 6
                     found.append(Binding(kind, name, t[3], fam, (t[2],), line))
+                    if unsure:  # bound as IOS would if it stayed in the mode; not understood in that filter
+                        self.result.unparsed.append(Unparsed(line, s, f"{kind} {name}: {unsure}", t[2]))
                 else:
                     self.result.unparsed.append(Unparsed(line, s, f"{kind} {name}: direction in|out expected"))
             elif s.startswith("service-policy "):
                 t = s.split()
                 if len(t) == 3 and t[1] in ("input", "output"):
-                    policies.append(("in" if t[1] == "input" else "out", t[2], line))
+                    policies.append(("in" if t[1] == "input" else "out", t[2], line, unsure))
                 elif len(t) == 5 and t[1:3] == ["type", "qos"] and t[3] in ("input", "output"):
-                    policies.append(("in" if t[3] == "input" else "out", t[4], line))
+                    policies.append(("in" if t[3] == "input" else "out", t[4], line, unsure))
+        if shutdown and shutdown != "shutdown":  # an uncertain shutdown: the filters' verdicts are not certain
+            for b in found:
+                reason = f"{kind} {name} may be shut down: {shutdown}"
+                self.result.unparsed.append(Unparsed(shut_line, "shutdown", reason, b.filters[0]))
         for b in found:
-            b.shutdown = shutdown
+            b.shutdown = shutdown == "shutdown"
             self.result.bindings.append(b)
-        for direction, pm, line in policies:
-            self.service_policies.append((kind, name, direction, pm, line, shutdown))
+        for direction, pm, line, unsure in policies:
+            self.service_policies.append((kind, name, direction, pm, line, shutdown == "shutdown", unsure))
 
     # ------------------------------------------------------------------ after the scan
     def _in_use(self, kind: str, name: str) -> bool | None:
@@ -258,7 +404,7 @@ class _IosParser:
             b.in_use = self._in_use(b.kind, b.name)
         bound = {(b.family, f) for b in self.result.bindings for f in b.filters}
         converted: set[tuple[int, str]] = set()
-        for kind, name, direction, pm, line, shutdown in self.service_policies:
+        for kind, name, direction, pm, line, shutdown, unsure in self.service_policies:
             classes = self.policies.get(pm)
             if classes is None:
                 self.result.unparsed.append(
@@ -296,6 +442,9 @@ class _IosParser:
                         self.result.bindings.append(
                             Binding(kind, name, direction, fam, (acl,), line, self._in_use(kind, name), shutdown)
                         )
+                        if unsure:
+                            text = f"service-policy {pm}"
+                            self.result.unparsed.append(Unparsed(line, text, f"{kind} {name}: {unsure}", acl))
                         self.result.flow.append(
                             FlowControlSeen(
                                 kind, name, direction, fam, None, pol.rate, pol.burst, line=pol.line, text=pol.text

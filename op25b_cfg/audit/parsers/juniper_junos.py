@@ -24,6 +24,7 @@ reading.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import logging
 import re
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from op25b_cfg.audit.parsers._junos_algebra import (
     flags_not,
     match_wild,
     norm_ports,
+    parse_addr_mask,
     parse_net,
     port_range,
     ports_complement,
@@ -49,7 +51,7 @@ from op25b_cfg.audit.parsers._junos_groups import expand
 from op25b_cfg.audit.parsers._junos_reader import RELEVANT, DeferredBlock, ReadResult, Stmt, read, reread
 from op25b_cfg.audit.parsers._lazy import DeferredFilter, ParserState
 from op25b_cfg.netaddr import Network
-from op25b_cfg.rules import ACK, RST, SYN, Action, FlagMatch, FlowLimit, PortRange, Rule
+from op25b_cfg.rules import ACK, RST, SYN, Action, AddrMatch, FlagMatch, FlowLimit, PortRange, Rule
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,10 @@ _FILTER_OPTIONS = frozenset(
     }
 )
 _NO_EFFECT_FROM = frozenset({"destination-port-range-optimize", "source-port-range-optimize"})
+
+
+def _family(addr: Network | AddrMatch) -> int:
+    return addr.family if isinstance(addr, AddrMatch) else addr.version
 
 
 @dataclass
@@ -510,8 +516,8 @@ class _Parser(ParserState):
             raise Unrepresentable(f"prefix-list {name} is not defined")
         out: list[Network] = []
         for text, _line in pl.entries:
-            net = parse_net(text)
-            if net is None:
+            net = parse_addr_mask(text)  # a dotted mask is a network mask, never the host mask ipaddress assumes
+            if not isinstance(net, ipaddress.IPv4Network | ipaddress.IPv6Network):
                 raise Unrepresentable(f"prefix-list {name}: entry {text!r} is not a prefix")
             if net.version == fam:
                 out.append(net)
@@ -659,8 +665,17 @@ class _Parser(ParserState):
         return action or Action.PERMIT, counter, logged, policer, pline
 
     def match(self, fdef: _FilterDef, term: _Term) -> tuple[list[Cond], str | None, str | None]:
+        """The term's match as disjoint conditions, its source and destination set names."""
+        try:
+            return self._match(fdef, term)
+        except Unrepresentable as exc:
+            if len(exc.args) > 1:
+                raise
+            raise Unrepresentable(f"term {term.name}: {exc}", term.line) from None
+
+    def _match(self, fdef: _FilterDef, term: _Term) -> tuple[list[Cond], str | None, str | None]:
         fam = fdef.family
-        addr: dict[str, list[tuple[Network, bool]]] = {}
+        addr: dict[str, list[tuple[Network | AddrMatch, bool]]] = {}
         plist: dict[str, list[tuple[Network, bool]]] = {}
         pl_refs: dict[str, list[tuple[str, bool]]] = {}
         pl_names: dict[str, list[str]] = {}
@@ -675,7 +690,7 @@ class _Parser(ParserState):
             if key in ("source-address", "destination-address", "address"):
                 if not vals:
                     raise Unrepresentable(f"term {term.name}: {key} without a value", line)
-                net = parse_net(vals[0]) if ("." in vals[0] or ":" in vals[0]) else None
+                net = parse_addr_mask(vals[0]) if ("." in vals[0] or ":" in vals[0]) else None
                 if net is None:
                     raise Unrepresentable(f"term {term.name}: address {vals[0]!r} not understood", line)
                 addr.setdefault(key, []).append((net, "except" in vals[1:]))
@@ -759,7 +774,7 @@ class _Parser(ParserState):
         alts: list[Cond] = [] if base.empty else [base]
         either: list[list[Cond]] = []
         if "address" in addr:
-            a = AddrSet.longest_match([e for e in addr["address"] if e[0].version == fam])
+            a = AddrSet.longest_match([e for e in addr["address"] if _family(e[0]) == fam])
             either.append([Cond(src=a), Cond(dst=a)])
         a_pl = self.pl_set(fam, pl_refs, plist, "prefix-list")
         if a_pl is not None:
@@ -777,7 +792,7 @@ class _Parser(ParserState):
         return alts, src_set, dst_set
 
     @staticmethod
-    def set_name(addrs: list[tuple[Network, bool]] | None, names: list[str] | None) -> str | None:
+    def set_name(addrs: list[tuple[Network | AddrMatch, bool]] | None, names: list[str] | None) -> str | None:
         if addrs or not names or len(names) != 1 or not names[0]:
             return None
         return names[0]
@@ -800,10 +815,10 @@ class _Parser(ParserState):
         return got
 
     @staticmethod
-    def addr_dim(fam: int, addrs: list[tuple[Network, bool]] | None, pls: AddrSet | None) -> AddrSet | None:
+    def addr_dim(fam: int, addrs: list[tuple[Network | AddrMatch, bool]] | None, pls: AddrSet | None) -> AddrSet | None:
         result = pls
         if addrs is not None:
-            a = AddrSet.longest_match([e for e in addrs if e[0].version == fam])
+            a = AddrSet.longest_match([e for e in addrs if _family(e[0]) == fam])
             result = a if result is None else result.and_(a)
         return result
 
