@@ -296,7 +296,11 @@ def _set_doc(ps: PrefixSet) -> dict[str, Any]:
 
 
 def _flow_doc(flow: FlowLimit) -> dict[str, Any]:
-    doc = {"new_per_second": flow.new_per_second, "burst": flow.burst, "ipv6_subscriber_length": flow.ipv6_subscriber_length}
+    doc = {
+        "new_per_second": flow.new_per_second,
+        "burst": flow.burst,
+        "ipv6_subscriber_length": flow.ipv6_subscriber_length,
+    }
     if flow.max_sessions is not None:
         doc["max_sessions"] = flow.max_sessions
     return doc
