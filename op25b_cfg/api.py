@@ -214,6 +214,9 @@ def push(
 
 
 __all__ = [
+    "DEFAULT_BACKUP_DIR",
+    "DEFAULT_CHANGELOG",
+    "DEFAULT_CONFIRM_TIMEOUT",
     "Connection",
     "Device",
     "DeviceReport",
