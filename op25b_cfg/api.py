@@ -22,19 +22,19 @@ failed :class:`DeviceResult`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from op25b_cfg.audit.model import DeviceReport, Verdict
+from op25b_cfg.audit.runner import SessionFactory, audit_live_device
 from op25b_cfg.audit.runner import audit_file as _audit_file
-from op25b_cfg.audit.runner import audit_live_device
 from op25b_cfg.audit.runner import audit_saved as _audit_saved
 from op25b_cfg.audit.runner import audit_text as _audit_text
 from op25b_cfg.changelog import DEFAULT_CHANGELOG
-from op25b_cfg.cli_options import Connection
-from op25b_cfg.connection.base import ConnectOptions, Session
-from op25b_cfg.connection.credentials import load_credentials, os_user
+from op25b_cfg.cli_options import Connection, connection_setup
+from op25b_cfg.connection.credentials import os_user
 from op25b_cfg.errors import InventoryError, Op25bError
 from op25b_cfg.generate import Rendered
 from op25b_cfg.generate import generate as _generate
@@ -44,9 +44,6 @@ from op25b_cfg.push import DEFAULT_BACKUP_DIR, DEFAULT_CONFIRM_TIMEOUT, DeviceRe
 from op25b_cfg.push import run_push as _run_push
 from op25b_cfg.rules import FilterPlan, build_plan
 from op25b_cfg.window import ChangeWindow
-
-SessionFactory = Callable[[Device], Session]
-"""Returns an unopened session to a device (:meth:`Connection.session`)."""
 
 
 def load(inventory: str | Path) -> Inventory:
@@ -143,30 +140,26 @@ def connect(
     ssh_config: str | Path | None = None,
     port: int | None = None,
     driver_args: Mapping[str, Any] | None = None,
-    env: Mapping[str, str] | None = None,
 ) -> Connection:
-    """Credentials and connection options for live audits and pushes, as the ``op25b`` connection options set
-    them. Credentials come from ``OP25B_USERNAME`` / ``OP25B_PASSWORD`` (/ ``OP25B_SECRET``) in ``env``
-    (default: the process environment), else a prompt on a terminal; never from inventory files. ``username``
-    overrides the environment's and the inventory's per-device username.
+    """Credentials and connection options for live audits and pushes, exactly as the ``op25b`` connection
+    options (``--username``, ``--timeout``, ``--known-hosts``, ...) set them. Credentials come from
+    ``OP25B_USERNAME`` / ``OP25B_PASSWORD`` (/ ``OP25B_SECRET``) in the environment, else a prompt on a
+    terminal; never from inventory files. ``username`` overrides the environment's and the inventory's
+    per-device username; ``driver_args`` are napalm optional_args.
 
-    Raises :class:`Op25bError` when no credentials can be had. The result's ``session(device)`` opens nothing
+    Raises :class:`Op25bError` when no credentials can be had. ``connect().session(device)`` opens nothing
     until used in a ``with`` block.
-
-    >>> conn = connect(env={"OP25B_USERNAME": "ops", "OP25B_PASSWORD": "example"}, port=2222)
-    >>> conn.creds.username, conn.options.port, conn.options.verify_host_key
-    ('ops', 2222, True)
     """
-    options = ConnectOptions(
-        timeout=timeout,
-        verify_host_key=verify_host_key,
-        known_hosts=str(known_hosts) if known_hosts else None,
-        port=port,
-        ssh_config=str(ssh_config) if ssh_config else None,
-        driver_args=dict(driver_args or {}),
+    conn = connection_setup(
+        username,
+        timeout,
+        Path(known_hosts) if known_hosts is not None else None,
+        verify_host_key,
+        Path(ssh_config) if ssh_config is not None else None,
+        port,
+        None,
     )
-    creds = load_credentials(username=username, env=env)
-    return Connection(creds, options, override_username=bool(username))
+    return dataclasses.replace(conn, options=dataclasses.replace(conn.options, driver_args=dict(driver_args or {})))
 
 
 def audit_device(device: Device, connection: Connection, save_dir: str | Path | None = None) -> DeviceReport:

@@ -81,11 +81,15 @@ def test_audit_saved_equals_what_op25b_audit_reports(intent: api.Inventory) -> N
     assert device_dict(api.audit_text(intent.devices["bras-tyo-ios1"], text, one.source)) == cli[0]
 
 
-def test_connect_takes_credentials_from_the_given_environment_only() -> None:
+def test_connect_takes_credentials_from_the_environment_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OP25B_USERNAME", "ops")
+    monkeypatch.delenv("OP25B_PASSWORD", raising=False)
     with pytest.raises(api.Op25bError, match="OP25B_PASSWORD"):
-        api.connect(env={"OP25B_USERNAME": "ops"})
-    conn = api.connect("admin", env={"OP25B_USERNAME": "ops", "OP25B_PASSWORD": "s3cret-value"}, timeout=5)
+        api.connect()
+    monkeypatch.setenv("OP25B_PASSWORD", "s3cret-value")
+    conn = api.connect("admin", timeout=5, port=2222, driver_args={"transport": "http"})
     assert conn.creds.username == "admin" and "s3cret-value" not in repr(conn)
+    assert (conn.options.timeout, conn.options.port, conn.options.driver_args) == (5, 2222, {"transport": "http"})
 
 
 CONCURRENT_AUDITS = """
@@ -177,7 +181,7 @@ def ios_emulator() -> Iterator[IosEmulator]:
 
 
 def test_nornir_push_dry_run_commit_and_rerun_against_the_ios_emulator(
-    ios_emulator: IosEmulator, tmp_path: Path
+    ios_emulator: IosEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     inv = tmp_path / "inventory"
     inv.mkdir()
@@ -191,8 +195,9 @@ def test_nornir_push_dry_run_commit_and_rerun_against_the_ios_emulator(
     (inv / "hosts.yaml").write_text(yaml.safe_dump({"ios-e": host}))
     intent = api.load(inv)
     emu = ios_emulator
+    monkeypatch.setenv("OP25B_USERNAME", emu.username)
+    monkeypatch.setenv("OP25B_PASSWORD", emu.password)
     conn = api.connect(
-        env={"OP25B_USERNAME": emu.username, "OP25B_PASSWORD": emu.password},
         port=emu.port,
         known_hosts=emu.write_known_hosts(tmp_path / "known_hosts"),
         timeout=15,
