@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -226,3 +227,12 @@ def test_nornir_push_dry_run_commit_and_rerun_against_the_ios_emulator(
     log = [json.loads(line) for line in (tmp_path / "changes.jsonl").read_text().splitlines()]
     assert [e["result"] for e in log] == ["dry-run", "committed", "unchanged"]
     assert all(e["version"] == version and e["username"] == emu.username for e in log)
+
+
+def test_the_readme_example_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Python API and Nornir tasks", 1)[1].split("\n## ", 1)[0]
+    (code,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    monkeypatch.chdir(REPO)
+    exec(compile(code, "README.md", "exec"), {})
+    assert capsys.readouterr().out.splitlines() == ["NONCOMPLIANT", "['bng-tyo-mx1', 'bras-tyo-ios1']"]
