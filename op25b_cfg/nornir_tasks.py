@@ -70,11 +70,15 @@ def op25b_generate(task: Task, intent: Inventory, out_dir: str | Path | None = N
     if out_dir is None:
         return Result(host=task.host, result=text)
     path = Path(out_dir) / f"{device.name}.{get_platform(device.platform).file_extension}"
-    old = path.read_text(encoding="utf-8") if path.is_file() else ""
-    if old == text:
-        return Result(host=task.host, result=text)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    try:
+        old = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if old == text:
+            return Result(host=task.host, result=text)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return Result(host=task.host, failed=True, result=f"{path}: cannot be written ({why}). Fix: check out_dir")
     diff = "".join(difflib.unified_diff(old.splitlines(True), text.splitlines(True), str(path), str(path)))
     return Result(host=task.host, result=text, changed=True, diff=diff)
 

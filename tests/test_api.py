@@ -236,3 +236,14 @@ def test_the_readme_example_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest
     monkeypatch.chdir(REPO)
     exec(compile(code, "README.md", "exec"), {})
     assert capsys.readouterr().out.splitlines() == ["NONCOMPLIANT", "['bng-tyo-mx1', 'bras-tyo-ios1']"]
+
+
+def test_nornir_generate_into_an_unwritable_place_fails_that_host_with_a_message(
+    intent: api.Inventory, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    agg = nornir_over(SAMPLE).run(task=op25b_generate, intent=intent, out_dir=blocker / "out")
+    res = agg["bras-osa-xr1"][0]
+    assert res.failed and res.exception is None
+    assert str(res.result) == f"{blocker / 'out' / 'bras-osa-xr1.iosxr'}: cannot be written (Not a directory). Fix: check out_dir"
