@@ -246,4 +246,5 @@ def test_nornir_generate_into_an_unwritable_place_fails_that_host_with_a_message
     agg = nornir_over(SAMPLE).run(task=op25b_generate, intent=intent, out_dir=blocker / "out")
     res = agg["bras-osa-xr1"][0]
     assert res.failed and res.exception is None
-    assert str(res.result) == f"{blocker / 'out' / 'bras-osa-xr1.iosxr'}: cannot be written (Not a directory). Fix: check out_dir"
+    path = blocker / "out" / "bras-osa-xr1.iosxr"
+    assert str(res.result) == f"{path}: cannot be written (Not a directory). Fix: check out_dir"
