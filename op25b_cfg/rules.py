@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from dataclasses import dataclass, field, fields
+import json
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -182,7 +183,7 @@ class Rule:
     limit: FlowLimit | None = None
     line: int | None = None
     text: str = ""
-    # repr=False: build_plan's version digest hashes repr(rules); these parser-only fields must not change it.
+    # Parser-only fields (repr=False keeps them out of rule reprs); not part of the generator's plans.
     iifname: tuple[str, ...] = field(default=(), repr=False)
     oifname: tuple[str, ...] = field(default=(), repr=False)
     iifname_negate: bool = field(default=False, repr=False)
@@ -222,6 +223,117 @@ class FilterPlan:
         return f"{self.policy_name} {self.version} mode {self.mode}"
 
 
+PLAN_FORMAT = "op25b.plan/1"
+"""Version tag of the canonical plan serialisation that filter version ids hash (see :func:`canonical_plan`)."""
+
+_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
+def version_id(canonical: str) -> str:
+    """The 8-hex-digit version id of a canonical plan text: the first 32 bits of its SHA-256 (UTF-8).
+
+    >>> version_id("op25b.plan/1\\n{}")
+    '603460f9'
+    """
+    return hashlib.sha256(canonical.encode()).hexdigest()[:8]
+
+
+def canonical_plan(plan: FilterPlan) -> str:
+    """The canonical serialisation of a plan, whose :func:`version_id` is ``plan.version``.
+
+    Format ``op25b.plan/1``: the tag, a newline, then :func:`plan_document` as JSON with sorted keys, no
+    whitespace, UTF-8 (non-ASCII characters not escaped). It depends only on what the plan means, never on
+    Python class or field names; changing it means a new tag and renames every filter once.
+
+    >>> from op25b_cfg.netaddr import parse_prefix
+    >>> plan = _plan("isp", "block", (parse_prefix("192.0.2.0/24"),), (), (), (), (587,), False, False, None)
+    >>> print(canonical_plan(plan))  # doctest: +ELLIPSIS
+    op25b.plan/1
+    {"mode":"block","policy":"isp","rules":[{"action":"permit","dst_ports":[587],...,"submission_ports":[587]}
+    >>> version_id(canonical_plan(plan)) == plan.version
+    True
+    """
+    return f"{PLAN_FORMAT}\n{_dumps(plan_document(plan))}"
+
+
+def plan_document(plan: FilterPlan) -> dict[str, Any]:
+    """The plan as plain data, the content of format ``op25b.plan/1``:
+
+    * ``policy``, ``mode``: strings; ``flow`` (flow-control only): a limit, see below;
+      ``submission_ports`` (when any): integers in intent order.
+    * ``sets``: ``{name: {"family": 4|6, "prefixes": [canonical prefix text, ...]}}``.
+    * ``rules``: in evaluation order, each ``{"action", "family", "protocol", "name", "src", "dst",
+      "src_set", "dst_set", "src_except", "dst_except", "src_ports", "dst_ports", "tcp_flags", "log",
+      "counter", "remark", "limit", "iifname", "oifname", "iifname_negate", "oifname_negate"}``; a member that
+      is null, false, ``""`` or ``[]`` is left out. Addresses are canonical text (``192.0.2.0/24``,
+      ``2001:db8::/32``; a non-contiguous mask as ``address/wildcard``); a rule that names a set gives no
+      addresses for that side (the set holds them). A port is an integer, a range ``[lo, hi]``; TCP flags are
+      ``[[mask, value], ...]``. A limit is ``{"max_sessions"?, "new_per_second", "burst",
+      "ipv6_subscriber_length"}``. The position of a parsed rule in a config (``line``, ``text``) is not
+      part of the plan.
+
+    Raises ValueError when a rule's addresses differ from the set it names.
+    """
+    for rule in plan.rules:
+        for name, addrs in ((rule.src_set, rule.src), (rule.dst_set, rule.dst)):
+            if name is not None and (name not in plan.sets or plan.sets[name].matches() != addrs):
+                raise ValueError(f"rule {rule.name!r}: addresses differ from set {name!r}")
+    doc: dict[str, Any] = {
+        "policy": plan.policy_name,
+        "mode": plan.mode,
+        "sets": {ps.name: _set_doc(ps) for ps in plan.sets.values()},
+        "rules": [_rule_doc(r) for r in plan.rules],
+    }
+    if plan.flow is not None:
+        doc["flow"] = _flow_doc(plan.flow)
+    if plan.submission_ports:
+        doc["submission_ports"] = list(plan.submission_ports)
+    return doc
+
+
+def _set_doc(ps: PrefixSet) -> dict[str, Any]:
+    return {"family": ps.family, "prefixes": [str(p) for p in ps.prefixes]}
+
+
+def _flow_doc(flow: FlowLimit) -> dict[str, Any]:
+    doc = {
+        "new_per_second": flow.new_per_second,
+        "burst": flow.burst,
+        "ipv6_subscriber_length": flow.ipv6_subscriber_length,
+    }
+    if flow.max_sessions is not None:
+        doc["max_sessions"] = flow.max_sessions
+    return doc
+
+
+def _rule_doc(rule: Rule) -> dict[str, Any]:
+    """One rule of :func:`plan_document`: only members that are set."""
+    doc: dict[str, Any] = {"action": rule.action.value, "family": rule.family}
+    members: tuple[tuple[str, Any], ...] = (
+        ("protocol", rule.protocol),
+        ("name", rule.name),
+        ("src", [str(a) for a in rule.src] if rule.src_set is None else None),
+        ("dst", [str(a) for a in rule.dst] if rule.dst_set is None else None),
+        ("src_set", rule.src_set),
+        ("dst_set", rule.dst_set),
+        ("src_except", [str(a) for a in rule.src_except]),
+        ("dst_except", [str(a) for a in rule.dst_except]),
+        ("src_ports", [p.lo if p.lo == p.hi else [p.lo, p.hi] for p in rule.src_ports]),
+        ("dst_ports", [p.lo if p.lo == p.hi else [p.lo, p.hi] for p in rule.dst_ports]),
+        ("tcp_flags", [list(alt) for alt in rule.tcp_flags]),
+        ("log", rule.log),
+        ("counter", rule.counter),
+        ("remark", rule.remark),
+        ("limit", _flow_doc(rule.limit) if rule.limit is not None else None),
+        ("iifname", list(rule.iifname)),
+        ("oifname", list(rule.oifname)),
+        ("iifname_negate", rule.iifname_negate),
+        ("oifname_negate", rule.oifname_negate),
+    )
+    doc.update((k, v) for k, v in members if v is not None and v is not False and v != "" and v != [])
+    return doc
+
+
 def _set_name(kind: str, family: int) -> str:
     return f"OP25B-{kind}-V{family}"
 
@@ -241,8 +353,8 @@ def _plan(
 ) -> FilterPlan:
     sets: dict[str, PrefixSet] = {}
     rules: list[Rule] = []
-    set_reprs: list[tuple[str, str]] = []
-    rule_reprs: list[str] = []
+    set_docs: list[tuple[str, str]] = []
+    rule_docs: list[str] = []
     families = tuple(f for f in (4, 6) if any(p.version == f for p in pools))
     for fam in families:
         part = _family(
@@ -259,12 +371,15 @@ def _plan(
         )
         sets.update((ps.name, ps) for ps in part.sets)
         rules += part.rules
-        set_reprs += zip((ps.name for ps in part.sets), part.set_reprs, strict=True)
-        rule_reprs += part.rule_reprs
-    # == repr((policy_name, mode, sorted(sets.items()), rules, flow, submission)), from cached parts
-    sets_text = "[" + ", ".join(f"({name!r}, {text})" for name, text in sorted(set_reprs)) + "]"
-    text = f"({policy_name!r}, {mode!r}, {sets_text}, [{', '.join(rule_reprs)}], {flow!r}, {submission!r})"
-    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+        set_docs += zip((ps.name for ps in part.sets), part.set_docs, strict=True)
+        rule_docs += part.rule_docs
+    # == canonical_plan(plan), assembled from the per-family JSON fragments, members in sorted key order
+    members = [f'"flow":{_dumps(_flow_doc(flow))}'] if flow is not None else []
+    members += [f'"mode":{_dumps(mode)}', f'"policy":{_dumps(policy_name)}', f'"rules":[{",".join(rule_docs)}]']
+    members.append('"sets":{' + ",".join(doc for _, doc in sorted(set_docs)) + "}")
+    if submission:
+        members.append(f'"submission_ports":{_dumps(list(submission))}')
+    digest = version_id(PLAN_FORMAT + "\n{" + ",".join(members) + "}")
     return FilterPlan(policy_name, mode, digest, sets, tuple(rules), families, flow, submission)
 
 
@@ -281,35 +396,14 @@ def _carve(exempt: tuple[Network, ...], prefixes: tuple[Network, ...]) -> list[N
     return out
 
 
-def _repr(obj: object) -> str:
-    """``repr(obj)`` for the plan's dataclasses, tuples and leaves, without dataclass repr's recursion guard
-    (which dominates building a plan). Must stay byte-identical to ``repr``: the version id hashes it."""
-    if isinstance(obj, tuple):
-        items = [_repr(x) for x in obj]
-        return "(" + items[0] + ",)" if len(items) == 1 else "(" + ", ".join(items) + ")"
-    if isinstance(obj, Rule | PrefixSet | AddrMatch | PortRange | FlowLimit):
-        args = ", ".join(f"{name}={_repr(getattr(obj, name))}" for name in _fields(type(obj)))
-        return f"{type(obj).__qualname__}({args})"
-    return repr(obj)
-
-
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _fields(cls: type) -> tuple[str, ...]:
-    """Names of the fields a dataclass's repr shows, in order."""
-    names = _FIELDS.get(cls)
-    if names is None:
-        names = _FIELDS[cls] = tuple(f.name for f in fields(cls) if f.repr)
-    return names
-
-
 @dataclass(frozen=True)
 class _FamilyPart:
     sets: tuple[PrefixSet, ...]
     rules: tuple[Rule, ...]
-    set_reprs: tuple[str, ...]
-    rule_reprs: tuple[str, ...]
+    set_docs: tuple[str, ...]
+    """``"<name>":{...}`` per set: one member of the canonical document's ``sets``."""
+    rule_docs: tuple[str, ...]
+    """The canonical JSON of each rule."""
 
 
 @lru_cache(maxsize=4096)
@@ -387,8 +481,8 @@ def _family(
     return _FamilyPart(
         tuple(sets.values()),
         tuple(rules),
-        tuple(_repr(ps) for ps in sets.values()),
-        tuple(_repr(r) for r in rules),
+        tuple(f"{_dumps(ps.name)}:{_dumps(_set_doc(ps))}" for ps in sets.values()),
+        tuple(_dumps(_rule_doc(r)) for r in rules),
     )
 
 

@@ -85,7 +85,7 @@ CASES: dict[str, dict[str, Callable[[], str]]] = {
         EOS: lambda: without(bundled(EOS), "ip access-group"),  # filters defined, not applied
         MX: lambda: bundled(MX),  # no IPv6 filter
         XR: lambda: bundled(XR).replace(
-            "ipv4 access-group OP25B-V4-2491a43c ingress", "ipv4 access-group OP25B-V4-2491a43c egress", 1
+            "ipv4 access-group OP25B-V4-79b17a7e ingress", "ipv4 access-group OP25B-V4-79b17a7e egress", 1
         ),
     },
 }

@@ -66,19 +66,19 @@ def test_merge_diff_commit_confirm_rollback(emu: EosEmulator, rendered: str) -> 
         assert "OP25B" not in running
         dev.load_merge_candidate(config=rendered)
         diff = dev.compare_config()
-        assert "+ip access-list OP25B-V4-33e853de" in diff
+        assert "+ip access-list OP25B-V4-f88acf66" in diff
         assert "+   30 permit tcp 100.65.3.7/32 any eq 25" in diff
-        assert "+   ip access-group OP25B-V4-33e853de in" in diff
+        assert "+   ip access-group OP25B-V4-f88acf66 in" in diff
         assert not any(line.startswith("-") for line in diff.splitlines())
         assert emu.running_config == before  # a candidate is not live
         dev.commit_config(revert_in=300)
         assert dev.has_pending_commit()
-        assert "ip access-list OP25B-V4-33e853de" in emu.running_config
+        assert "ip access-list OP25B-V4-f88acf66" in emu.running_config
         dev.confirm_commit()
         assert not dev.has_pending_commit()
         running = dev.get_config(retrieve="running")["running"]
         assert "   110 deny tcp 100.65.0.0/16 198.51.100.0/24 eq 25 log" in running
-        assert "   ipv6 access-group OP25B-V6-33e853de in" in running
+        assert "   ipv6 access-group OP25B-V6-f88acf66 in" in running
         # idempotent: the same merge again is an empty diff
         dev.load_merge_candidate(config=rendered)
         assert dev.compare_config() == ""

@@ -76,10 +76,10 @@ def test_merge_diff_commit_confirm_rollback(emu: IosEmulator, rendered: str) -> 
     dev.load_merge_candidate(config=rendered)
     assert emu.files["merge_config.txt"].decode() == rendered  # arrived by SCP, byte for byte
     diff = dev.compare_config()
-    assert "+ip access-list extended OP25B-V4-3f29d3ba" in diff
+    assert "+ip access-list extended OP25B-V4-b1a88b08" in diff
     assert "+ deny tcp 100.64.0.0 0.0.255.255 any eq 25 log" in diff
     assert "+interface Virtual-Template1" in diff
-    assert "+ ipv6 traffic-filter OP25B-V6-3f29d3ba in" in diff
+    assert "+ ipv6 traffic-filter OP25B-V6-b1a88b08 in" in diff
     assert "+ ip unnumbered Loopback0" not in diff  # unchanged lines are not listed
     assert emu.running_config == before
     dev.commit_config(revert_in=300)
@@ -87,7 +87,7 @@ def test_merge_diff_commit_confirm_rollback(emu: IosEmulator, rendered: str) -> 
     dev.confirm_commit()
     assert not dev.has_pending_commit()
     running = dev.get_config(retrieve="running")["running"]
-    assert " ip access-group OP25B-V4-3f29d3ba in" in running
+    assert " ip access-group OP25B-V4-b1a88b08 in" in running
     assert " permit tcp 100.64.0.0 0.0.255.255 host 192.0.2.25 eq 25" in running
     dev.load_merge_candidate(config=rendered)
     assert dev.compare_config() == ""  # idempotent

@@ -64,8 +64,8 @@ def test_merge_diff_commit_confirm_rollback(emu: JunosEmulator, rendered: str) -
     dev.load_merge_candidate(config=rendered)
     diff = dev.compare_config()
     assert "[edit]" in diff
-    assert "+       prefix-list OP25B-POOL-V4-3f29d3ba {" in diff
-    assert "+   /* op25b example-isp-op25b 3f29d3ba mode block device bng-tyo-mx1 */" in diff
+    assert "+       prefix-list OP25B-POOL-V4-b1a88b08 {" in diff
+    assert "+   /* op25b example-isp-op25b b1a88b08 mode block device bng-tyo-mx1 */" in diff
     assert "[edit interfaces ge-0/0/1 unit 100 family inet]" in diff
     assert emu.running_config == before
     dev.commit_config(revert_in=60)
@@ -73,8 +73,8 @@ def test_merge_diff_commit_confirm_rollback(emu: JunosEmulator, rendered: str) -
     dev.confirm_commit()
     assert not dev.has_pending_commit()
     running = dev.get_config(retrieve="running")["running"]
-    assert "filter OP25B-V4-3f29d3ba {" in running
-    assert "input OP25B-V6-3f29d3ba;" in running
+    assert "filter OP25B-V4-b1a88b08 {" in running
+    assert "input OP25B-V6-b1a88b08;" in running
     dev.load_merge_candidate(config=rendered)  # idempotent
     assert dev.compare_config() == ""
     dev.discard_config()

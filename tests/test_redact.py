@@ -60,7 +60,7 @@ UNCHANGED = [
     " permit tcp 100.64.0.0 0.0.255.255 host 192.0.2.25 eq smtp",
     " deny   tcp 100.64.0.0 0.0.255.255 any eq smtp log",
     "   110 deny tcp 100.65.0.0/16 198.51.100.0/24 eq smtp log",
-    " ipv6 traffic-filter OP25B-V6-3f29d3ba in",
+    " ipv6 traffic-filter OP25B-V6-b1a88b08 in",
     "                    destination-port [ 587 465 ];",
     "\t\tip saddr @OP25B-POOL-V4 tcp dport 25 ct state new add @op25b_conn_v4 { ip saddr ct count over 10 } accept",
     "   neighbor 192.0.2.1 send-community standard extended",

@@ -8,7 +8,6 @@ what the intent says; structural invariants (order, coverage, families, version)
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import ipaddress
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import pytest
 
 from op25b_cfg.inventory import Device, FlowControl, Inventory, load_inventory
 from op25b_cfg.netaddr import Network, collapse, parse_prefix
-from op25b_cfg.rules import ACK, SYN, Action, FilterPlan, Rule, build_plan
+from op25b_cfg.rules import ACK, SYN, Action, FilterPlan, Rule, build_plan, canonical_plan, version_id
 
 SAMPLE = Path(__file__).resolve().parent.parent / "inventory"
 ORDER = ("exempt", "mta", "submission", "block", "limit", "default")
@@ -186,22 +185,8 @@ def assert_plan_invariants(device: Device, plan: FilterPlan) -> None:
                 assert tuple(plan.sets[r.src_set].matches()) == r.src, "a named set and its patterns agree"
             if r.dst_set:
                 assert tuple(plan.sets[r.dst_set].matches()) == r.dst
-    assert plan.version == content_version(plan), "the version id is the hash of the plan's content"
+    assert plan.version == version_id(canonical_plan(plan)), "the version id is the hash of the plan's content"
     assert all(plan.version in plan.filter_name(f) for f in fams)
-
-
-def content_version(plan: FilterPlan) -> str:
-    """The version id as first defined: sha256 of the repr of the plan's content. Filter names already on
-    devices carry it, so a faster implementation must give the same ids."""
-    content = (
-        plan.policy_name,
-        plan.mode,
-        sorted(plan.sets.items()),
-        list(plan.rules),
-        plan.flow,
-        plan.submission_ports,
-    )
-    return hashlib.sha256(repr(content).encode()).hexdigest()[:8]
 
 
 # ---------------------------------------------------------------- fixtures

@@ -53,6 +53,10 @@ BINARY_RATIO = 0.02
 AuditFn = Callable[[Device, str, str], DeviceReport]
 SessionFactory = Callable[[Device], "Session"]
 
+_ENGINE_LOCK = threading.Lock()
+"""The engine's BDD manager and caches are process-wide and not thread-safe: one audit at a time (audits are
+CPU-bound, so threads gain nothing by running them together; fetching and pushing stay parallel)."""
+
 
 # ------------------------------------------------------------------------------------------- finding files
 
@@ -261,7 +265,8 @@ def audit_text(device: Device, text: str, source: str = "") -> DeviceReport:
             device, source, f"{where}: {problem}. Fix: save the complete running config of {device.name} again"
         )
     try:
-        report = _engine()(device, text, source)
+        with _ENGINE_LOCK:
+            report = _engine()(device, text, source)
     except Op25bError as exc:
         return error_report(device, source, f"{where}: {exc}")
     except Exception as exc:  # a bug must not stop the audit of the other devices
