@@ -86,7 +86,7 @@ def test_junos_remediation_leaves_present_prefix_lists_and_filters_alone() -> No
 def test_ios_remediation_replaces_only_the_drifted_acl() -> None:
     dev = DEV["cisco_ios"]
     fix = audit_text(dev, _running(dev)).remediation.splitlines()
-    assert fix[0] == "no ip access-list extended OP25B-V4-3f29d3ba" and fix[-1] == "end"
+    assert fix[0] == "no ip access-list extended OP25B-V4-b1a88b08" and fix[-1] == "end"
     assert not any("ipv6" in ln or ln.startswith("interface") for ln in fix)
 
 
