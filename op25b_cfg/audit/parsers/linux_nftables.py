@@ -30,8 +30,8 @@ import logging
 import re
 from dataclasses import dataclass, field, replace
 
-from op25b_cfg.audit.model import Binding, Filter, FlowControlSeen, ParsedConfig
-from op25b_cfg.audit.parsers._junos_algebra import Cond, Unrepresentable, and_not, to_rules
+from op25b_cfg.audit.model import Binding, Call, Filter, FlowControlSeen, ParsedConfig
+from op25b_cfg.audit.parsers._junos_algebra import Cond, Unrepresentable, to_rules
 from op25b_cfg.audit.parsers._lazy import DeferredFilter, ParserState
 from op25b_cfg.audit.parsers._nft_rule import _VERDICTS, NftRule, NftSet, RuleParser, elements_of, set_flags
 from op25b_cfg.audit.parsers._nft_tree import Block, Tok, line_of, parse_tree
@@ -48,7 +48,6 @@ _CHAIN_WORDS = frozenset({"type", "policy", "comment", "device", "devices"})
 """First words of the chain-body statements that are not rules."""
 MAX_DEPTH = 16
 MAX_RULES = 100_000
-MAX_GUARDS = 512
 
 
 @dataclass
@@ -73,7 +72,7 @@ class Table:
 
 
 class _Abort(Exception):
-    """Flattening of one base chain cannot continue exactly."""
+    """A rule (or chain) that cannot be compiled exactly: (line, reason)."""
 
 
 class _Parser(ParserState):
@@ -83,6 +82,9 @@ class _Parser(ParserState):
         self.lazy = lazy
         self.tables: dict[tuple[str, str], Table] = {}
         self.rule_cache: dict[int, NftRule] = {}
+        self.compiled: dict[object, Filter] = {}
+        self.bad: dict[int, list[tuple[int, str]]] = {}
+        self.height: dict[int, int] = {}
 
     # -- structure -------------------------------------------------------------------------------------
     def run(self) -> ParsedConfig:
@@ -226,116 +228,141 @@ class _Parser(ParserState):
         if self.lazy and chain.hook != "forward":
             # the audit evaluates forward chains; another hook's chain is built if something reads it
             later = DeferredFilter(qname, fam, [], default, chain.line, "nft-chain", chain.hook)
-            later.defer_call(functools.partial(self.chain_rules, table, chain, qname))
+            later.defer_call(functools.partial(self.chain_rules, table, chain, qname, later))
             filt: Filter = later
         else:
-            filt = Filter(
-                qname, fam, self.chain_rules(table, chain, qname), default, chain.line, "nft-chain", chain.hook
-            )
+            filt = Filter(qname, fam, [], default, chain.line, "nft-chain", chain.hook)
+            filt.rules = self.chain_rules(table, chain, qname, filt)
         self.pc.filters[(filt.family, qname)] = filt
 
-    def chain_rules(self, table: Table, chain: Chain, qname: str) -> list[Rule]:
-        """The flattened rules of one base chain; what cannot be followed exactly is reported."""
-        out: list[Rule] = []
+    def chain_rules(self, table: Table, chain: Chain, qname: str, filt: Filter) -> list[Rule]:
+        """The rules of one base chain (setting ``filt.calls``); every line not understood in it or in a chain
+        it reaches is reported under ``qname``."""
         try:
-            self.flatten(table, chain, [Cond()], 0, (chain.name,), out, qname)
+            rules, filt.calls, bad = self.compile_body(
+                table, chain.rules, chain.name, ((table.family, table.name, chain.name),)
+            )
+            height = 1 + max((self.height.get(id(c.target), 0) for c in filt.calls.values() if c.target), default=0)
+            if height > MAX_DEPTH + 1:
+                raise _Abort(chain.line, f"chain {chain.name}: jumps nested deeper than {MAX_DEPTH}")
         except _Abort as exc:
             line, reason = exc.args
             self.unparsed(line, reason, qname)
+            filt.calls = {}
+            return []
         except Exception as exc:  # a parser never raises (a lazy build runs when the engine reads the rules)
             log.debug("chain %s not understood", chain.name, exc_info=True)
             self.unparsed(chain.line, f"chain not understood ({type(exc).__name__})", qname)
-        return _merge_limits(out)
+            filt.calls = {}
+            return []
+        seen: set[tuple[int, str]] = set()
+        for line, reason in [*bad, *(b for f in filt.reachable()[1:] for b in self.bad.get(id(f), []))]:
+            if (line, reason) not in seen:
+                seen.add((line, reason))
+                self.unparsed(line, reason, qname)
+        return rules
 
-    def flatten(
-        self,
-        table: Table,
-        chain: Chain | Block,
-        guards: list[Cond],
-        depth: int,
-        path: tuple[str, ...],
-        out: list[Rule],
-        qname: str,
-    ) -> None:
-        """Append the rules of ``chain`` under the disjoint conditions ``guards`` to ``out``."""
-        stmts = chain.rules if isinstance(chain, Chain) else chain.stmts
-        cname = chain.name if isinstance(chain, Chain) else path[-1]
+    def compile_body(
+        self, table: Table, stmts: list[list[Tok | Block]], cname: str, stack: tuple[object, ...]
+    ) -> tuple[list[Rule], dict[int, Call], list[tuple[int, str]]]:
+        """One chain's rules in order: verdict rules as they are, ``jump``/``goto``/``return`` as Action.NEXT
+        rules with a :class:`Call` at their position (each callee compiled once: see :meth:`compile_chain`), and
+        the lines not understood."""
+        out: list[Rule] = []
+        calls: dict[int, Call] = {}
+        bad: list[tuple[int, str]] = []
         fams = _RULE_FAMILIES.get(table.family, (4, 6))
         for st in stmts:
-            if not guards:
-                return
             r = self.rule(table, st)
-            if r.verdict is None:
+            if r.verdict is None or r.verdict == "continue":
                 continue  # no verdict: cannot change the packet's fate
             if r.error is not None:
-                if r.verdict in ("continue",):
-                    continue
-                self.unparsed(r.line, f"chain {cname}: {r.error}", qname)
-                if r.verdict in ("return", "goto", "jump"):
-                    raise _Abort(r.line, f"chain {cname}: cannot follow the rule's {r.verdict}")
+                bad.append((r.line, f"chain {cname}: {r.error}"))
                 continue
             try:
-                conds = [c for g in guards if (c := g.and_(r.cond)) is not None]
-            except Unrepresentable as exc:
-                raise _Abort(r.line, f"chain {cname}: {exc}") from None
-            if r.verdict in ("accept", "drop"):
-                action = Action.PERMIT if r.verdict == "accept" else Action.DENY
-                limit: FlowLimit | None = None
-                if r.flow is not None or r.global_limit:
-                    if action is not Action.DENY:
-                        self.unparsed(r.line, f"chain {cname}: flow limit with verdict accept not modeled", qname)
-                        continue
-                    action = Action.LIMIT
-                    if r.flow is not None and r.flow.per_source:
-                        f = r.flow
-                        limit = FlowLimit(f.max_sessions, f.rate or 0, f.burst or 0, f.v6_length)
-                    else:
-                        self.pc.notes.append(f"line {r.line}: limit is not per source (not per subscriber)")
-                self.emit(conds, action, fams, r, cname, out, limit)
-            elif r.verdict == "continue":
-                continue
-            elif r.verdict in ("jump", "goto"):
-                target = r.target
-                sub: Chain | Block | None
-                if isinstance(target, Block):
-                    sub, sub_path = target, (*path, f"{cname}/anonymous")
-                else:
-                    sub = table.chains.get(str(target))
-                    sub_path = (*path, str(target))
-                    if sub is None:
-                        raise _Abort(r.line, f"chain {cname}: {r.verdict} to undefined chain {target}")
-                    if str(target) in path:
-                        raise _Abort(r.line, f"chain {cname}: {r.verdict} loop through {target}")
-                if depth + 1 > MAX_DEPTH:
-                    raise _Abort(r.line, f"chain {cname}: jumps nested deeper than {MAX_DEPTH}")
-                if conds:
-                    self.flatten(table, sub, conds, depth + 1, sub_path, out, qname)
-                if r.verdict == "goto":
-                    guards = self.subtract(guards, r, cname)
-            elif r.verdict == "return":
-                guards = self.subtract(guards, r, cname)
-            else:
-                self.unparsed(r.line, f"chain {cname}: verdict '{r.verdict}' not modeled", qname)
+                self.compile_rule(table, r, cname, stack, fams, out, calls, bad)
+            except _Abort as exc:
+                bad.append(exc.args)
             if len(out) > MAX_RULES:
-                raise _Abort(r.line, f"more than {MAX_RULES} rules after flattening jumps")
+                raise _Abort(r.line, f"chain {cname}: more than {MAX_RULES} rules")
+        return out, calls, bad
 
-    def subtract(self, guards: list[Cond], r: NftRule, cname: str) -> list[Cond]:
-        """Guards minus a rule's condition (the packets that left the chain there)."""
-        if r.cond == Cond():
-            return []
-        try:
-            res = and_not(guards, r.cond)
-        except Unrepresentable as exc:
-            raise _Abort(
-                r.line, f"chain {cname}: conditional {r.verdict} cannot be flattened exactly ({exc})"
-            ) from None
-        if len(res) > MAX_GUARDS:
-            raise _Abort(r.line, f"chain {cname}: conditional {r.verdict} too complex to flatten")
-        return res
+    def compile_rule(
+        self,
+        table: Table,
+        r: NftRule,
+        cname: str,
+        stack: tuple[object, ...],
+        fams: tuple[int, ...],
+        out: list[Rule],
+        calls: dict[int, Call],
+        bad: list[tuple[int, str]],
+    ) -> None:
+        if r.verdict in ("accept", "drop"):
+            action = Action.PERMIT if r.verdict == "accept" else Action.DENY
+            limit: FlowLimit | None = None
+            if r.flow is not None or r.global_limit:
+                if action is not Action.DENY:
+                    bad.append((r.line, f"chain {cname}: flow limit with verdict accept not modeled"))
+                    return
+                action = Action.LIMIT
+                if r.flow is not None and r.flow.per_source:
+                    f = r.flow
+                    limit = FlowLimit(f.max_sessions, f.rate or 0, f.burst or 0, f.v6_length)
+                else:
+                    self.pc.notes.append(f"line {r.line}: limit is not per source (not per subscriber)")
+            self.emit(r.cond, action, fams, r, cname, out, limit)
+        elif r.verdict in ("jump", "goto", "return"):
+            target: Filter | None = None
+            if r.verdict != "return":
+                target = self.compile_chain(table, r, cname, stack)
+            first = len(out)
+            self.emit(r.cond, Action.NEXT, fams, r, cname, out, None)
+            for pos in range(first, len(out)):
+                calls[pos] = Call(r.verdict, target)
+        else:
+            bad.append((r.line, f"chain {cname}: verdict '{r.verdict}' not modeled"))
+
+    def compile_chain(self, table: Table, r: NftRule, cname: str, stack: tuple[object, ...]) -> Filter:
+        """The callee of a ``jump``/``goto`` as a regular-chain :class:`Filter` (default Action.NEXT: return),
+        compiled once per ruleset."""
+        tgt = r.target
+        key: object
+        if isinstance(tgt, Block):
+            key, name, stmts, line = id(tgt), f"{cname}/anonymous@{tgt.line}", tgt.stmts, tgt.line
+        else:
+            sub = table.chains.get(str(tgt))
+            if sub is None:
+                raise _Abort(r.line, f"chain {cname}: {r.verdict} to undefined chain {tgt}")
+            key, name, stmts, line = (table.family, table.name, sub.name), sub.name, sub.rules, sub.line
+        if key in stack:
+            raise _Abort(r.line, f"chain {cname}: {r.verdict} loop through {name}")
+        hit = self.compiled.get(key)
+        if hit is not None:
+            return hit
+        if len(stack) > MAX_DEPTH:
+            raise _Abort(r.line, f"chain {cname}: jumps nested deeper than {MAX_DEPTH}")
+        rules, calls, bad = self.compile_body(table, stmts, name, (*stack, key))
+        filt = Filter(
+            f"{table.family} {table.name} {name}",
+            _FILTER_FAMILY.get(table.family, 0),
+            rules,
+            Action.NEXT,
+            line,
+            "nft-chain",
+            None,
+            calls,
+        )
+        self.compiled[key] = filt
+        self.bad[id(filt)] = bad
+        self.height[id(filt)] = 1 + max(
+            (self.height.get(id(c.target), 0) for c in calls.values() if c.target), default=0
+        )
+        return filt
 
     def emit(
         self,
-        conds: list[Cond],
+        cond: Cond,
         action: Action,
         fams: tuple[int, ...],
         r: NftRule,
@@ -343,26 +370,25 @@ class _Parser(ParserState):
         out: list[Rule],
         limit: FlowLimit | None,
     ) -> None:
-        for c in conds:
-            try:
-                out.extend(
-                    to_rules(
-                        c,
-                        action,
-                        fams,
-                        name=cname,
-                        line=r.line,
-                        text=r.text,
-                        log_=r.log,
-                        counter="counter" if r.counter else None,
-                        remark=r.comment,
-                        limit=limit,
-                        src_set=r.src_set,
-                        dst_set=r.dst_set,
-                    )
-                )
-            except Unrepresentable as exc:
-                raise _Abort(r.line, f"chain {cname}: {exc}") from None
+        try:
+            rules = to_rules(
+                cond,
+                action,
+                fams,
+                name=cname,
+                line=r.line,
+                text=r.text,
+                log_=r.log,
+                counter="counter" if r.counter else None,
+                remark=r.comment,
+                limit=limit,
+                src_set=r.src_set,
+                dst_set=r.dst_set,
+            )
+        except Unrepresentable as exc:
+            raise _Abort(r.line, f"chain {cname}: {exc}") from None
+        for rule in rules:
+            _append_merged(out, rule)
 
     # -- bindings --------------------------------------------------------------------------------------
     def bindings(self) -> None:
@@ -386,7 +412,7 @@ class _Parser(ParserState):
             if filt is None:
                 continue
             seen: dict[int, FlowControlSeen] = {}
-            for rule in filt.rules:
+            for rule in (r for f in filt.reachable() for r in f.rules):
                 if rule.action is not Action.LIMIT or rule.limit is None:
                     continue
                 fc = seen.get(rule.family)
@@ -402,33 +428,29 @@ class _Parser(ParserState):
                     fc.new_per_second, fc.burst = lim.new_per_second, lim.burst
 
 
-def _merge_limits(rules: list[Rule]) -> list[Rule]:
-    """Merge a session-cap LIMIT rule and a rate LIMIT rule that follow each other on the same match."""
-    out: list[Rule] = []
-    for r in rules:
-        prev = out[-1] if out else None
-        if (
-            prev is not None
-            and r.action is Action.LIMIT
-            and prev.action is Action.LIMIT
-            and r.limit is not None
-            and prev.limit is not None
-            and replace(r, limit=None, line=None, text="", remark="")
-            == replace(prev, limit=None, line=None, text="", remark="")
-        ):
-            a, b = prev.limit, r.limit
-            merged = FlowLimit(
-                a.max_sessions if a.max_sessions is not None else b.max_sessions,
-                a.new_per_second or b.new_per_second,
-                a.burst if a.new_per_second else b.burst,
-                a.ipv6_subscriber_length
-                if a.max_sessions is not None or a.new_per_second
-                else b.ipv6_subscriber_length,
-            )
-            out[-1] = replace(prev, limit=merged)
-            continue
-        out.append(r)
-    return out
+def _append_merged(out: list[Rule], r: Rule) -> None:
+    """Append ``r``, merged into the rule before when both are LIMIT rules on the same match (a session-cap
+    rule and a rate rule that follow each other)."""
+    prev = out[-1] if out else None
+    if (
+        prev is not None
+        and r.action is Action.LIMIT
+        and prev.action is Action.LIMIT
+        and r.limit is not None
+        and prev.limit is not None
+        and replace(r, limit=None, line=None, text="", remark="")
+        == replace(prev, limit=None, line=None, text="", remark="")
+    ):
+        a, b = prev.limit, r.limit
+        merged = FlowLimit(
+            a.max_sessions if a.max_sessions is not None else b.max_sessions,
+            a.new_per_second or b.new_per_second,
+            a.burst if a.new_per_second else b.burst,
+            a.ipv6_subscriber_length if a.max_sessions is not None or a.new_per_second else b.ipv6_subscriber_length,
+        )
+        out[-1] = replace(prev, limit=merged)
+        return
+    out.append(r)
 
 
 def _has_verdict(st: list[Tok | Block]) -> bool:
