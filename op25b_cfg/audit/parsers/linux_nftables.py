@@ -31,9 +31,9 @@ import re
 from dataclasses import dataclass, field, replace
 
 from op25b_cfg.audit.model import Binding, Call, Filter, FlowControlSeen, ParsedConfig
-from op25b_cfg.audit.parsers._junos_algebra import Cond, Unrepresentable, to_rules
+from op25b_cfg.audit.parsers._junos_algebra import Cond, Unrepresentable, disjoint, to_rules
 from op25b_cfg.audit.parsers._lazy import DeferredFilter, ParserState
-from op25b_cfg.audit.parsers._nft_rule import _VERDICTS, NftRule, NftSet, RuleParser, elements_of, set_flags
+from op25b_cfg.audit.parsers._nft_rule import _VERDICTS, NftRule, NftSet, RuleParser, entries_of, set_flags
 from op25b_cfg.audit.parsers._nft_tree import Block, Tok, line_of, parse_tree
 from op25b_cfg.rules import Action, FlowLimit, Rule
 
@@ -175,9 +175,12 @@ class _Parser(ParserState):
             elif words[0] == "elements":
                 inner = st[-1]
                 if isinstance(inner, Block):
-                    els, concat = elements_of(inner.items())
-                    s.elements.extend(els)
-                    s.concat = s.concat or concat
+                    try:
+                        s.entries.extend(entries_of(inner.items()))
+                    except Unrepresentable as exc:
+                        s.error = str(exc)
+        s.elements = [k[0] for k, _ in s.entries]
+        s.concat = s.concat or any(len(k) > 1 for k, _ in s.entries)
         return s
 
     def chain_body(self, chain: Chain, blk: Block) -> None:
@@ -298,6 +301,9 @@ class _Parser(ParserState):
         calls: dict[int, Call],
         bad: list[tuple[int, str]],
     ) -> None:
+        if r.branches is not None or r.alts is not None:
+            self.compile_alternatives(table, r, cname, stack, fams, out, calls, bad)
+            return
         if r.verdict in ("accept", "drop"):
             action = Action.PERMIT if r.verdict == "accept" else Action.DENY
             limit: FlowLimit | None = None
@@ -322,6 +328,37 @@ class _Parser(ParserState):
                 calls[pos] = Call(r.verdict, target)
         else:
             bad.append((r.line, f"chain {cname}: verdict '{r.verdict}' not modeled"))
+
+    def compile_alternatives(
+        self,
+        table: Table,
+        r: NftRule,
+        cname: str,
+        stack: tuple[object, ...],
+        fams: tuple[int, ...],
+        out: list[Rule],
+        calls: dict[int, Call],
+        bad: list[tuple[int, str]],
+    ) -> None:
+        """A verdict map (one rule per element, keys disjoint) or a concatenation match (one rule per element;
+        made disjoint first when the verdict is a call, so that no packet is handed over twice)."""
+        try:
+            if r.branches is not None:
+                subs = [
+                    replace(r, cond=c, verdict=verdict, target=target, branches=None)
+                    for key, verdict, target in r.branches
+                    if (c := r.cond.and_(key)) is not None
+                ]
+            else:
+                alts = [c for a in r.alts or [] if (c := r.cond.and_(a)) is not None]
+                if r.verdict in ("jump", "goto", "return"):
+                    alts = disjoint(alts)
+                subs = [replace(r, cond=c, alts=None) for c in alts]
+        except Unrepresentable as exc:
+            raise _Abort(r.line, f"chain {cname}: {exc}") from None
+        for sub in subs:
+            if sub.verdict != "continue":
+                self.compile_rule(table, sub, cname, stack, fams, out, calls, bad)
 
     def compile_chain(self, table: Table, r: NftRule, cname: str, stack: tuple[object, ...]) -> Filter:
         """The callee of a ``jump``/``goto`` as a regular-chain :class:`Filter` (default Action.NEXT: return),
