@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from op25b_cfg.audit.model import Binding, Call, Filter, FlowControlSeen, ParsedConfig
-from op25b_cfg.audit.parsers._junos_algebra import Cond, Unrepresentable, disjoint, to_rules
+from op25b_cfg.audit.parsers._junos_algebra import Cond, IfSet, Unrepresentable, disjoint, to_rules
 from op25b_cfg.audit.parsers._lazy import DeferredFilter, ParserState
 from op25b_cfg.audit.parsers._nft_rule import _VERDICTS, NftRule, NftSet, RuleParser, entries_of, set_flags
 from op25b_cfg.audit.parsers._nft_tree import Block, Tok, line_of, parse_tree
@@ -47,6 +47,13 @@ _PRIORITY = {"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security
 _CHAIN_WORDS = frozenset({"type", "policy", "comment", "device", "devices"})
 """First words of the chain-body statements that are not rules."""
 MAX_DEPTH = 16
+_HOOK_ORDER = {"ingress": 0, "prerouting": 1, "forward": 2, "postrouting": 3, "egress": 4}
+_PATH_HOOKS = frozenset(
+    {(f, h) for f in ("ip", "ip6", "inet") for h in ("prerouting", "forward", "postrouting")}
+    | {("netdev", "ingress"), ("netdev", "egress"), ("inet", "ingress")}
+)
+"""(table family, hook) of the base chains a routed (forwarded) packet traverses."""
+_NO_OIF_HOOKS = frozenset({"prerouting", "ingress"})
 MAX_RULES = 100_000
 
 
@@ -60,6 +67,7 @@ class Chain:
     priority: int = 0
     policy: str = "accept"
     comment: str = ""
+    devices: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -85,6 +93,7 @@ class _Parser(ParserState):
         self.compiled: dict[object, Filter] = {}
         self.bad: dict[int, list[tuple[int, str]]] = {}
         self.height: dict[int, int] = {}
+        self.no_oif = False  # compiling for a hook before routing (no output interface yet)
 
     # -- structure -------------------------------------------------------------------------------------
     def run(self) -> ParsedConfig:
@@ -198,12 +207,13 @@ class _Parser(ParserState):
                 chain.hook = words[i + 1] if i + 1 < len(words) else None
                 if "priority" in words:
                     chain.priority = _priority(words[words.index("priority") + 1 :])
+                chain.devices.extend(_devices(st))
             elif words[0] == "policy" and len(words) > 1:
                 chain.policy = words[1]
             elif words[0] == "comment" and len(words) == 2 and len(st) == 2:
                 chain.comment = words[1]
             elif words[0] in ("device", "devices"):
-                continue
+                chain.devices.extend(_devices(st))
             else:
                 chain.rules.append(st)
 
@@ -226,7 +236,7 @@ class _Parser(ParserState):
         if chain.type not in ("filter", "route"):
             self.pc.notes.append(f"{qname}: {chain.type} chain at hook {chain.hook} not audited")
             return
-        default = Action.DENY if chain.policy == "drop" else Action.PERMIT
+        default = Action.DENY if chain.policy == "drop" and not _device_scoped(chain) else Action.PERMIT
         fam = _FILTER_FAMILY[table.family]
         if self.lazy and chain.hook != "forward":
             # the audit evaluates forward chains; another hook's chain is built if something reads it
@@ -241,9 +251,10 @@ class _Parser(ParserState):
     def chain_rules(self, table: Table, chain: Chain, qname: str, filt: Filter) -> list[Rule]:
         """The rules of one base chain (setting ``filt.calls``); every line not understood in it or in a chain
         it reaches is reported under ``qname``."""
+        self.no_oif = chain.hook in _NO_OIF_HOOKS
         try:
             rules, filt.calls, bad = self.compile_body(
-                table, chain.rules, chain.name, ((table.family, table.name, chain.name),)
+                table, chain.rules, chain.name, ((table.family, table.name, chain.name, self.no_oif),)
             )
             height = 1 + max((self.height.get(id(c.target), 0) for c in filt.calls.values() if c.target), default=0)
             if height > MAX_DEPTH + 1:
@@ -263,6 +274,27 @@ class _Parser(ParserState):
             if (line, reason) not in seen:
                 seen.add((line, reason))
                 self.unparsed(line, reason, qname)
+        if _device_scoped(chain):
+            # only packets received on (sent through) its devices traverse the chain: a goto to its rules, whose
+            # end applies the policy; the others pass (the base filter's default is accept)
+            fams = _RULE_FAMILIES.get(table.family, (4, 6))
+            fam = _FILTER_FAMILY[table.family]
+            if chain.policy == "drop":
+                rules += to_rules(Cond(), Action.DENY, fams, name=chain.name, line=chain.line, text="(policy drop)")
+            body = Filter(
+                f"{qname} (device {', '.join(chain.devices)})",
+                fam,
+                rules,
+                Action.NEXT,
+                chain.line,
+                "nft-chain",
+                None,
+                filt.calls,
+            )
+            side = "iif" if chain.hook == "ingress" else "oif"
+            scope = Cond(**{side: IfSet(tuple(chain.devices))})  # type: ignore[arg-type]
+            rules = to_rules(scope, Action.NEXT, fams, name=chain.name, line=chain.line, text=f"{chain.hook} device")
+            filt.calls = {pos: Call("goto", body) for pos in range(len(rules))}
         return rules
 
     def compile_body(
@@ -366,12 +398,12 @@ class _Parser(ParserState):
         tgt = r.target
         key: object
         if isinstance(tgt, Block):
-            key, name, stmts, line = id(tgt), f"{cname}/anonymous@{tgt.line}", tgt.stmts, tgt.line
+            key, name, stmts, line = (id(tgt), self.no_oif), f"{cname}/anonymous@{tgt.line}", tgt.stmts, tgt.line
         else:
             sub = table.chains.get(str(tgt))
             if sub is None:
                 raise _Abort(r.line, f"chain {cname}: {r.verdict} to undefined chain {tgt}")
-            key, name, stmts, line = (table.family, table.name, sub.name), sub.name, sub.rules, sub.line
+            key, name, stmts, line = (table.family, table.name, sub.name, self.no_oif), sub.name, sub.rules, sub.line
         if key in stack:
             raise _Abort(r.line, f"chain {cname}: {r.verdict} loop through {name}")
         hit = self.compiled.get(key)
@@ -381,7 +413,7 @@ class _Parser(ParserState):
             raise _Abort(r.line, f"chain {cname}: jumps nested deeper than {MAX_DEPTH}")
         rules, calls, bad = self.compile_body(table, stmts, name, (*stack, key))
         filt = Filter(
-            f"{table.family} {table.name} {name}",
+            f"{table.family} {table.name} {name}{' (before routing)' if self.no_oif else ''}",
             _FILTER_FAMILY.get(table.family, 0),
             rules,
             Action.NEXT,
@@ -407,6 +439,11 @@ class _Parser(ParserState):
         out: list[Rule],
         limit: FlowLimit | None,
     ) -> None:
+        if self.no_oif and cond.oif is not None:
+            # before routing (prerouting, ingress) the output interface is unset: its name is ""
+            if not _matches_unset(cond.oif):
+                return
+            cond = replace(cond, oif=None)
         try:
             rules = to_rules(
                 cond,
@@ -429,19 +466,19 @@ class _Parser(ParserState):
 
     # -- bindings --------------------------------------------------------------------------------------
     def bindings(self) -> None:
-        fwd: list[tuple[int, Table, Chain]] = []
+        """Every filter base chain a forwarded packet traverses, in the kernel's order (hook, then priority)."""
+        fwd: list[tuple[int, int, Table, Chain]] = []
         for table in self.tables.values():
-            if table.family not in ("ip", "ip6", "inet"):
-                continue
             for chain in table.chains.values():
-                if chain.hook == "forward" and chain.type == "filter":
-                    fwd.append((chain.priority, table, chain))
-        fwd.sort(key=lambda t: t[0])
+                if chain.type == "filter" and (table.family, chain.hook) in _PATH_HOOKS:
+                    fwd.append((_HOOK_ORDER[str(chain.hook)], chain.priority, table, chain))
+        fwd.sort(key=lambda t: t[:2])
         if len(fwd) > 1:
             self.pc.notes.append(
-                f"{len(fwd)} forward base chains: a packet is forwarded only if every one of them accepts it"
+                f"{len(fwd)} base chains on the forwarding path (ingress, prerouting, forward, postrouting): a packet"
+                " is forwarded only if every one of them accepts it"
             )
-        for _prio, table, chain in fwd:
+        for _hook, _prio, table, chain in fwd:
             qname = _qname(table, chain)
             fam = _FILTER_FAMILY[table.family]
             self.pc.bindings.append(Binding("nft-forward", "*", "in", fam, (qname,), chain.line))
@@ -488,6 +525,35 @@ def _append_merged(out: list[Rule], r: Rule) -> None:
         out[-1] = replace(prev, limit=merged)
         return
     out.append(r)
+
+
+def _device_scoped(chain: Chain) -> bool:
+    return chain.hook in ("ingress", "egress") and bool(chain.devices)
+
+
+def _matches_unset(names: IfSet) -> bool:
+    """Does an interface match accept the unset interface (name "", index 0)?
+
+    >>> _matches_unset(IfSet(("eth0",))), _matches_unset(IfSet(("eth0",), True))
+    (False, True)
+    """
+    hit = any(n == "" or n == "*" for n in names.names)
+    return hit != names.negate
+
+
+def _devices(st: list[Tok | Block]) -> list[str]:
+    """The device names of ``device "eth1"`` / ``devices = { "a", "b" }`` inside a statement."""
+    out: list[str] = []
+    for i, it in enumerate(st):
+        if isinstance(it, Tok) and not it.quoted and it.text in ("device", "devices"):
+            for nxt in st[i + 1 : i + 3]:
+                if isinstance(nxt, Block):
+                    out.extend(t.text for t in nxt.items() if isinstance(t, Tok) and t.text != ",")
+                    break
+                if nxt.text != "=":
+                    out.append(nxt.text)
+                    break
+    return out
 
 
 def _has_verdict(st: list[Tok | Block]) -> bool:
