@@ -113,6 +113,13 @@ class NftRule:
     (an OR; None: no such match)."""
     branches: list[tuple[Cond, str, str | Block | None]] | None = None
     """A verdict map: (key condition, verdict, jump/goto target) per element, keys pairwise disjoint."""
+    ct: frozenset[str] | None = None
+    """The ``ct state`` values a plain ``ct state`` match accepts (None: no such match); see :func:`ct_cond`."""
+    uses_ct: bool = False
+    """The rule matches ``ct state`` in a verdict map or a concatenation (modelled from the TCP flags: exact only
+    while no packet is untracked)."""
+    notrack: bool = False
+    """The rule has a ``notrack`` statement (the packets it matches are untracked)."""
 
 
 Element = tuple[tuple[str, ...], tuple[str, ...]]
@@ -316,7 +323,9 @@ class RuleParser:
                 if k is None:
                     raise Unrepresentable(f"concatenation with '{self.peek()}' not modeled")
                 keys.append(k)
+            self.rule.uses_ct = self.rule.uses_ct or (len(keys) > 1 and any(k[0] == "ct" for k in keys))
             if self.peek() == "vmap":
+                self.rule.uses_ct = self.rule.uses_ct or any(k[0] == "ct" for k in keys)
                 self.i += 1
                 self.vmap(keys)
             elif len(keys) > 1:
@@ -328,6 +337,9 @@ class RuleParser:
             self.rule.verdict = "vmap"
             raise Unrepresentable(f"verdict map on '{w} {nxt}' not modeled")
         if w == "ct" and nxt == "count":
+            if self.peek(2) == "over" and self.peek(3) == "0":
+                self.i += 4  # holds for every connection (it counts itself): no condition
+                return
             raise Unrepresentable("'ct count' outside a set update is not modeled")
         elif w in ("icmp", "icmpv6") and nxt in ("type", "code"):
             self.i += 2
@@ -369,6 +381,7 @@ class RuleParser:
         start = self.i
         if self.peek() == "notrack":
             self.i += 1
+            self.rule.notrack = True
             return
         if self.peek() == "flow":
             self.i += 3  # flow add|offload @ft
@@ -419,6 +432,10 @@ class RuleParser:
                 self.rule.src_set = name
             else:
                 self.rule.dst_set = name
+        if key[0] == "ct" and rel is None:
+            states = ct_states(vals, neg)
+            self.rule.ct = states if self.rule.ct is None else self.rule.ct & states
+            return  # applied when the rule is compiled: it depends on which packets are untracked
         self.add(key_cond(key, vals, neg, rel))
 
     def concat_match(self, keys: list[Key]) -> None:
@@ -606,8 +623,9 @@ class RuleParser:
         k = 0
         while k < len(rest):
             if rest[k : k + 3] == ["ct", "count", "over"] and k + 3 < len(rest) and rest[k + 3].isdigit():
-                flow.max_sessions = int(rest[k + 3])
-                found = True
+                # 'over 0' holds for every connection (it counts itself): no limit, the verdict always applies
+                flow.max_sessions = int(rest[k + 3]) or None
+                found = found or flow.max_sessions is not None
                 k += 4
             elif rest[k : k + 3] == ["limit", "rate", "over"] and k + 3 < len(rest):
                 sub = RuleParser([Tok(x, self.rule.line) for x in rest[k + 3 :]], {}, "", self.table_family)
@@ -722,19 +740,28 @@ def key_cond(key: Key, vals: list[str], neg: bool, rel: str | None) -> Cond:
     return _ct_cond(vals, neg)
 
 
-def _ct_cond(vals: list[str], neg: bool) -> Cond:
-    states = set(vals)
+def ct_states(vals: list[str], neg: bool) -> frozenset[str]:
+    """The states ``ct state [!=] vals`` accepts."""
+    states = frozenset(vals)
     if not states <= _CT_STATES:
         raise Unrepresentable(f"ct state {','.join(sorted(states - _CT_STATES))} not understood")
-    if neg:
-        states = set(_CT_STATES) - states
+    return _CT_STATES - states if neg else states
+
+
+def _ct_cond(vals: list[str], neg: bool) -> Cond:
+    return ct_cond(ct_states(vals, neg))
+
+
+def ct_cond(states: frozenset[str]) -> Cond:
+    """A tracked packet's ``ct state`` match, from its TCP flags (:data:`CT_NEW`, :data:`CT_ESTABLISHED`)."""
     est = bool(states & {"established", "related"})
     new = "new" in states
     if est and new:
         return Cond()
     if not est and not new:
-        return _NOTHING  # invalid/untracked only: no packet the audit reasons about
-    return Cond(flags=CT_ESTABLISHED if est else CT_NEW)
+        return _NOTHING  # invalid/untracked only: no tracked packet the audit reasons about
+    # a flag test holds for TCP only (the engine reads it so), which keeps complements small
+    return Cond(protocols=frozenset({6}), flags=CT_ESTABLISHED if est else CT_NEW)
 
 
 def element_cond(keys: list[Key], parts: tuple[str, ...]) -> Cond | None:

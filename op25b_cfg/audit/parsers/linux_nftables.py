@@ -31,9 +31,9 @@ import re
 from dataclasses import dataclass, field, replace
 
 from op25b_cfg.audit.model import Binding, Call, Filter, FlowControlSeen, ParsedConfig
-from op25b_cfg.audit.parsers._junos_algebra import Cond, IfSet, Unrepresentable, disjoint, to_rules
+from op25b_cfg.audit.parsers._junos_algebra import Cond, IfSet, Unrepresentable, and_not, disjoint, to_rules
 from op25b_cfg.audit.parsers._lazy import DeferredFilter, ParserState
-from op25b_cfg.audit.parsers._nft_rule import _VERDICTS, NftRule, NftSet, RuleParser, entries_of, set_flags
+from op25b_cfg.audit.parsers._nft_rule import _VERDICTS, NftRule, NftSet, RuleParser, ct_cond, entries_of, set_flags
 from op25b_cfg.audit.parsers._nft_tree import Block, Tok, line_of, parse_tree
 from op25b_cfg.rules import Action, FlowLimit, Rule
 
@@ -54,6 +54,10 @@ _PATH_HOOKS = frozenset(
 )
 """(table family, hook) of the base chains a routed (forwarded) packet traverses."""
 _NO_OIF_HOOKS = frozenset({"prerouting", "ingress"})
+_FAMILY_OF = {"ip": 4, "ip6": 6}
+_CONNTRACK_PRIORITY = -200
+"""Connection tracking runs at prerouting priority -200: a ``notrack`` in a chain before it leaves the packet
+untracked (``ct state untracked``; ``new``/``established`` never match)."""
 MAX_RULES = 100_000
 
 
@@ -94,6 +98,7 @@ class _Parser(ParserState):
         self.bad: dict[int, list[tuple[int, str]]] = {}
         self.height: dict[int, int] = {}
         self.no_oif = False  # compiling for a hook before routing (no output interface yet)
+        self.untracked_: list[tuple[int, Cond | None]] = []
 
     # -- structure -------------------------------------------------------------------------------------
     def run(self) -> ParsedConfig:
@@ -106,6 +111,7 @@ class _Parser(ParserState):
             except Exception as exc:  # never raise; report the statement
                 log.debug("statement not understood", exc_info=True)
                 self.unparsed(line_of(st), f"statement not understood ({type(exc).__name__})")
+        self.untracked_ = self.untracked()
         for table in self.tables.values():
             for chain in table.chains.values():
                 if chain.hook is None:
@@ -151,6 +157,50 @@ class _Parser(ParserState):
                     c.rules.clear()
         else:
             self.unparsed(line_of(st), f"top-level command '{head}' not evaluated")
+
+    def untracked(self) -> list[tuple[int, Cond | None]]:
+        """The ``notrack`` rules that can make forwarded TCP packets untracked (in a prerouting chain before
+        conntrack at priority -200, or in a regular chain, which may be called from one): (line, the packets it
+        makes untracked), the condition None where that set is not known exactly (a regular chain, a rule with
+        a verdict or a jump before it, a rule not understood)."""
+        out: list[tuple[int, Cond | None]] = []
+        for table in self.tables.values():
+            if table.family not in ("ip", "ip6", "inet"):
+                continue
+            for chain in table.chains.values():
+                if chain.hook is not None and (chain.hook != "prerouting" or chain.priority >= _CONNTRACK_PRIORITY):
+                    continue
+                exact = chain.hook is not None and chain.type == "filter"
+                for st in chain.rules:
+                    r = self.rule(table, st)
+                    if r.notrack or (r.error is not None and _has_word(st, "notrack")):
+                        tcp = r.cond.and_(Cond(protocols=frozenset({6}), family=_FAMILY_OF.get(table.family)))
+                        if r.error is not None or r.alts is not None or r.branches is not None or r.ct is not None:
+                            out.append((r.line, None))
+                        elif tcp is not None:
+                            out.append((r.line, tcp if exact else None))
+                    if r.verdict is not None and r.verdict != "continue":
+                        exact = False  # later notrack rules see only what this one let through
+        return out
+
+    def ct_alternatives(self, r: NftRule) -> list[Cond] | None:
+        """The packets a ``ct state`` match accepts given the untracked packets: tracked ones by their TCP flags,
+        untracked ones when ``untracked`` is listed. None when the untracked packets are not known exactly."""
+        assert r.ct is not None
+        flags = ct_cond(r.ct)
+        if not self.untracked_:
+            return [flags]
+        if any(c is None for _, c in self.untracked_):
+            return None
+        untracked = [c for _, c in self.untracked_ if c is not None]
+        try:
+            tracked: list[Cond] = [Cond()]
+            for c in untracked:
+                tracked = and_not(tracked, c)
+            alts = [x for t in tracked if (x := t.and_(flags)) is not None]
+        except Unrepresentable:
+            return None
+        return [*(untracked if "untracked" in r.ct else []), *alts]
 
     def table_body(self, table: Table, blk: Block) -> None:
         for st in blk.stmts:
@@ -314,6 +364,15 @@ class _Parser(ParserState):
             if r.error is not None:
                 bad.append((r.line, f"chain {cname}: {r.error}"))
                 continue
+            if r.ct is not None or (r.uses_ct and self.untracked_):
+                ct_alts = self.ct_alternatives(r) if r.ct is not None and not r.uses_ct else None
+                if ct_alts is None:
+                    lines = ", ".join(str(n) for n, _ in self.untracked_[:3])
+                    why = f"ct state of packets made untracked (notrack, line {lines}) is not modeled"
+                    bad.append((r.line, f"chain {cname}: {why}"))
+                    continue
+                alts = ct_alts if r.alts is None else [x for a in r.alts for b in ct_alts if (x := a.and_(b))]
+                r = replace(r, ct=None, alts=alts)
             try:
                 self.compile_rule(table, r, cname, stack, fams, out, calls, bad)
             except _Abort as exc:
@@ -554,6 +613,10 @@ def _devices(st: list[Tok | Block]) -> list[str]:
                     out.append(nxt.text)
                     break
     return out
+
+
+def _has_word(st: list[Tok | Block], word: str) -> bool:
+    return any(isinstance(it, Tok) and not it.quoted and it.text == word for it in st)
 
 
 def _has_verdict(st: list[Tok | Block]) -> bool:
