@@ -3,7 +3,9 @@ maps, concatenations, conntrack state, every hook a forwarded packet traverses, 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from op25b_cfg.audit.engine import audit_text
 from op25b_cfg.audit.model import Code, DeviceReport, Verdict
 from op25b_cfg.inventory import Device, load_inventory
+from tests.test_inventory_validation import Inv, only, problems, sample, write
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -82,3 +85,35 @@ def test_deep_jumps_leak_is_found_with_its_packet() -> None:
     for f in leaks:
         assert f.counterexample is not None and f.counterexample.src.startswith("100.64.7.")
         assert f.counterexample.dst_port == 25
+
+
+def test_without_uplinks_the_finding_names_the_egress_it_assumes() -> None:
+    """Defect 7: an accept limited to the uplink in a later chain; without ``uplinks`` the finding says which
+    egress its packet leaves through, with ``uplinks: [eth0]`` the must-pass checks hold."""
+    text = (REPO / "tests/audit_cases/linux_nftables/uplink-accept-later-chain/running.cfg").read_text()
+    rep = audit_text(device(), text)
+    blocked = [f for f in rep.findings if f.code is Code.MTA_BLOCKED]
+    assert blocked and all("oifname <any interface no rule names" in f.message for f in blocked)
+    assert audit_text(device(uplinks=("eth0",)), text).verdict is Verdict.COMPLIANT
+    assert audit_text(device(uplinks=("eth*",)), text).verdict is Verdict.NONCOMPLIANT  # eth1 is not accepted
+
+
+def test_uplinks_are_validated(tmp_path: Path) -> None:
+    def put(host: str, value: object) -> Callable[[Inv], None]:
+        return lambda inv: inv["hosts.yaml"][host]["data"].__setitem__("uplinks", value)
+
+    only(
+        problems(tmp_path, put("bras-tyo-lnx1", ["eth0;reboot"])),
+        "hosts.yaml",
+        "bras-tyo-lnx1.data.uplinks[0]",
+        "safe name",
+    )
+    only(
+        problems(tmp_path, put("bras-tyo-ios1", ["Gi0/0"])),
+        "hosts.yaml",
+        "bras-tyo-ios1.data.uplinks",
+        "linux_nftables only",
+    )
+    inv = copy.deepcopy(sample())
+    put("bras-tyo-lnx1", ["eth0", "bond*"])(inv)
+    assert load_inventory(write(tmp_path, inv)).devices["bras-tyo-lnx1"].uplinks == ("eth0", "bond*")

@@ -144,9 +144,13 @@ class Iface:
     oif: str | None
 
     def label(self) -> str:
+        """``iifname ppp7 oifname eth0``; an egress no rule names is shown as such (the counterexample assumes
+        it: without ``uplinks`` in the inventory every egress is checked)."""
         parts = []
         for kw, name in (("iifname", self.iif), ("oifname", self.oif)):
-            if name and name != _SENTINEL:
+            if name in ("", _SENTINEL) and kw == "oifname":
+                parts.append("oifname <any interface no rule names: no uplinks in the inventory>")
+            elif name and name != _SENTINEL:
                 shown = name.replace(_SENTINEL, "*") if name.endswith(_SENTINEL) else name
                 parts.append(f"{kw} {shown}")
         return " ".join(parts)
@@ -549,7 +553,11 @@ def _blocks_pool(ev: Evaluator, flt: Filter, q: Query) -> bool:
     return any(d.action in (Action.DENY, Action.LIMIT) and d.rule is not None for d in res.decisions)
 
 
-def _iface_reps(kind: str, name: str, direction: str, chains: Sequence[Sequence[Filter]]) -> list[Iface | None]:
+def _iface_reps(
+    kind: str, name: str, direction: str, chains: Sequence[Sequence[Filter]], uplinks: Sequence[str] = ()
+) -> list[Iface | None]:
+    """Interface pairs that tell apart every way the chains' interface matches can treat the attachment's
+    traffic; with ``uplinks`` (direction in) only packets that leave through one of them."""
     if kind != "nft-forward":
         return [None]
     iif_p: set[str] = set()
@@ -560,7 +568,10 @@ def _iface_reps(kind: str, name: str, direction: str, chains: Sequence[Sequence[
                 iif_p.update(getattr(r, "iifname", ()) or ())
                 oif_p.update(getattr(r, "oifname", ()) or ())
     iifs = iface_representatives(name if direction == "in" else "*", iif_p)
-    oifs = iface_representatives(name if direction == "out" else "*", oif_p)
+    if direction == "in" and uplinks:
+        oifs = sorted({o for u in uplinks for o in iface_representatives(u, oif_p)})
+    else:
+        oifs = iface_representatives(name if direction == "out" else "*", oif_p)
     return [Iface(i, o) for i in iifs for o in oifs]
 
 
@@ -575,6 +586,7 @@ class _Target:
     label: str
     chains: list[list[Filter]]
     bindings: list[Binding]
+    uplinks: tuple[str, ...] = ()  # nftables: the egress interfaces checked (empty: any)
 
 
 def _structural(
@@ -701,7 +713,7 @@ def _ok_key(ev: Evaluator, check: str, t: _Target, q: Query, limit_terminal: boo
     if sum(len(f.rules) for chain in t.chains for f in chain) > _MEMO_RULES:
         return None
     chains = tuple(tuple(ev.filter_id(f) for f in chain) for chain in t.chains)
-    return (check, t.kind, t.name, t.direction, t.family, chains, id(q), limit_terminal)
+    return (check, t.kind, t.name, t.direction, t.family, t.uplinks, chains, id(q), limit_terminal)
 
 
 def _remember_ok(key: tuple[object, ...] | None, q: Query) -> None:
@@ -720,7 +732,7 @@ def _leak_check_new(
     ctx: _Ctx, ev: Evaluator, t: _Target, q: Query, pool: str, prefer: dict[str, list[int]], limit_terminal: bool
 ) -> bool:
     hs = ev.hs
-    for iface in _iface_reps(t.kind, t.name, t.direction, t.chains):
+    for iface in _iface_reps(t.kind, t.name, t.direction, t.chains, t.uplinks):
         results = [ev.evaluate(chain, q, limit_terminal=limit_terminal, iface=iface) for chain in t.chains]
         if t.kind == "nft-forward":  # every forward base chain must accept a packet
             leak = q.node
@@ -858,7 +870,7 @@ def _open_check(
     if ok_key is not None and _OK.get(ok_key) is q:
         return True
     hs = ev.hs
-    for iface in _iface_reps(t.kind, t.name, t.direction, t.chains):
+    for iface in _iface_reps(t.kind, t.name, t.direction, t.chains, t.uplinks):
         for chain in t.chains:
             res = ev.evaluate(chain, q, limit_terminal=False, iface=iface)
             for d in res.decisions:
@@ -1169,6 +1181,7 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
             target = _structural(ctx, ev, plan.filter_name(fam), att.kind, att.name, att.direction, fam, leak_any)
             if target is None:
                 continue
+            target.uplinks = tuple(device.uplinks)
             for pool_name, nets, carved in pools:
                 if mode == "targeted":
                     leak_q = (
