@@ -117,3 +117,20 @@ def test_uplinks_are_validated(tmp_path: Path) -> None:
     inv = copy.deepcopy(sample())
     put("bras-tyo-lnx1", ["eth0", "bond*"])(inv)
     assert load_inventory(write(tmp_path, inv)).devices["bras-tyo-lnx1"].uplinks == ("eth0", "bond*")
+
+
+def test_unparsed_line_of_an_inet_chain_belongs_to_both_families() -> None:
+    """Defect 11c: a line not understood in an inet chain was reported as IPv4 only."""
+    text = (REPO / "tests/audit_cases/linux_nftables/vmap-jump-smtp/running.cfg").read_text()
+    text = text.replace("\t\tct state established,related accept\n", "\t\tip6 hoplimit 1 drop\n")
+    rep = audit_text(device(), text)
+    unparsed = [f for f in rep.findings if f.code is Code.UNPARSED]
+    assert rep.verdict is Verdict.UNKNOWN and [f.family for f in unparsed] == [None]
+
+
+def test_line_outside_every_chain_makes_the_verdict_unknown() -> None:
+    """A command op25b does not evaluate (here a rule added at a position) may change any chain."""
+    text = (REPO / "tests/audit_cases/linux_nftables/vmap-jump-smtp/running.cfg").read_text()
+    rep = audit_text(device(), text + "add rule inet filter smtp index 0 tcp dport 25 accept\n")
+    assert rep.verdict is Verdict.UNKNOWN, [f.message for f in rep.findings]
+    assert codes(rep) == ["UNPARSED"]

@@ -132,12 +132,17 @@ class NftSet:
     line: int
     key: str = ""
     flags: set[str] = field(default_factory=set)
-    elements: list[str] = field(default_factory=list)
-    concat: bool = False
     is_map: bool = False
     entries: list[Element] = field(default_factory=list)
     error: str | None = None
     """What in the set's definition was not understood (a match on it is then not modeled)."""
+
+    def add_elements(self, items: list[Tok | Block]) -> None:
+        """Add the elements of a ``{ ... }`` literal (what cannot be read makes the set not understood)."""
+        try:
+            self.entries.extend(entries_of(items))
+        except Unrepresentable as exc:
+            self.error = str(exc)
 
     @property
     def dynamic(self) -> bool:
@@ -341,10 +346,6 @@ class RuleParser:
                 self.i += 4  # holds for every connection (it counts itself): no condition
                 return
             raise Unrepresentable("'ct count' outside a set update is not modeled")
-        elif w in ("icmp", "icmpv6") and nxt in ("type", "code"):
-            self.i += 2
-            self.operand()
-            self.add(Cond(family=4 if w == "icmp" else 6, protocols=frozenset({1 if w == "icmp" else 58})))
         elif w == "counter":
             self.i += 1
             self.rule.counter = True
@@ -418,6 +419,8 @@ class RuleParser:
             key = ("port", _L4.get(str(w), 0), nxt)
         elif w == "ct" and nxt == "state":
             key = ("ct", 0, "")
+        elif w in ("icmp", "icmpv6") and nxt in ("type", "code"):
+            key = ("icmp", 4 if w == "icmp" else 6, nxt)
         if key is not None:
             self.i += n
         return key
@@ -671,7 +674,7 @@ _NOTHING = Cond(protocols=frozenset())
 
 Key = tuple[str, int, str]
 """A match selector: (kind, number, field): ("addr", 4, "saddr"), ("proto", 6, ""), ("port", 6, "dport")
-(0: ``th``, any transport), ("if", 0, "iifname"), ("nfproto", 0, ""), ("ct", 0, "")."""
+(0: ``th``, any transport), ("if", 0, "iifname"), ("nfproto", 0, ""), ("ct", 0, ""), ("icmp", 6, "type")."""
 _IFACE_KEYS = ("iifname", "oifname", "iif", "oif")
 _META_KEYS: dict[str, Key] = {
     "l4proto": ("proto", 0, ""),
@@ -737,6 +740,9 @@ def key_cond(key: Key, vals: list[str], neg: bool, rel: str | None) -> Cond:
         if neg:
             fams = {4, 6} - fams
         return _NOTHING if not fams else Cond(family=fams.pop()) if len(fams) == 1 else Cond()
+    if kind == "icmp":
+        # the type or code is not modelled: the audit's packets are TCP, and no ICMP packet is one of them
+        return Cond(family=num, protocols=frozenset({1 if num == 4 else 58}))
     return _ct_cond(vals, neg)
 
 

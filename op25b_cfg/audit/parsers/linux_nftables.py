@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from op25b_cfg.audit.model import Binding, Call, Filter, FlowControlSeen, ParsedConfig
 from op25b_cfg.audit.parsers._junos_algebra import Cond, IfSet, Unrepresentable, and_not, disjoint, to_rules
 from op25b_cfg.audit.parsers._lazy import DeferredFilter, ParserState
-from op25b_cfg.audit.parsers._nft_rule import _VERDICTS, NftRule, NftSet, RuleParser, ct_cond, entries_of, set_flags
+from op25b_cfg.audit.parsers._nft_rule import _VERDICTS, NftRule, NftSet, RuleParser, ct_cond, set_flags
 from op25b_cfg.audit.parsers._nft_tree import Block, Tok, line_of, parse_tree
 from op25b_cfg.rules import Action, FlowLimit, Rule
 
@@ -122,7 +122,14 @@ class _Parser(ParserState):
                     log.debug("chain %s not understood", chain.name, exc_info=True)
                     self.unparsed(chain.line, f"chain not understood ({type(exc).__name__})", _qname(table, chain))
         self.bindings()
-        return self.pc
+        # a line outside every chain (a command not evaluated, a truncated block) may change any of them
+        pc = self.pc
+        path = [fname for b in pc.bindings for fname in b.filters]
+        if path:
+            pc.unparsed = [
+                replace(u, filter=f) for u in pc.unparsed for f in ([u.filter] if u.filter is not None else path)
+            ]
+        return pc
 
     def top(self, st: list[Tok | Block]) -> None:
         words = [it.text for it in st if isinstance(it, Tok)]
@@ -155,8 +162,47 @@ class _Parser(ParserState):
             if t is not None:
                 for c in t.chains.values():
                     c.rules.clear()
+        elif (
+            head in ("add", "create", "insert")
+            and words[1:2]
+            and words[1] in ("chain", "set", "map", "rule", "element")
+        ):
+            self.command(st, words)
+        elif head == "add" and words[1:2] == ["table"]:
+            self.top(st[1:])
         else:
             self.unparsed(line_of(st), f"top-level command '{head}' not evaluated")
+
+    def command(self, st: list[Tok | Block], words: list[str]) -> None:
+        """``add|create chain|set|map [family] TABLE NAME {...}``, ``add|insert rule [family] TABLE CHAIN ...``,
+        ``add element [family] TABLE SET { ... }``: the same objects as inside a ``table`` block."""
+        verb, kind = words[0], words[1]
+        k = 3 if len(words) > 2 and words[2] in FAMILIES else 2
+        fam = words[2] if k == 3 else "ip"
+        if len(st) < k + 2 or not all(isinstance(it, Tok) for it in st[: k + 2]):
+            self.unparsed(line_of(st), f"{verb} {kind} without a table and a name")
+            return
+        table = self.tables.get((fam, words[k]))
+        if table is None:
+            table = self.tables[(fam, words[k])] = Table(fam, words[k], line_of(st))
+        name, rest = words[k + 1], st[k + 2 :]
+        if kind in ("chain", "set", "map"):
+            self.table_body(table, Block([[Tok(kind, line_of(st)), *st[k + 1 :]]], line_of(st)))
+        elif kind == "element":
+            target = table.sets.get(name)
+            blk = rest[0] if rest else None
+            if target is None or not isinstance(blk, Block):
+                self.unparsed(line_of(st), f"element added to an undefined set {name}")
+                return
+            target.add_elements(blk.items())
+        else:
+            chain = table.chains.get(name)
+            head = rest[0] if rest else None
+            if chain is None or not rest or (isinstance(head, Tok) and head.text in ("handle", "index", "position")):
+                why = "an undefined chain" if chain is None else "a position" if rest else "nothing"
+                self.unparsed(line_of(st), f"{verb} rule to {why} not evaluated")
+                return
+            chain.rules.insert(0, rest) if verb == "insert" else chain.rules.append(rest)
 
     def untracked(self) -> list[tuple[int, Cond | None]]:
         """The ``notrack`` rules that can make forwarded TCP packets untracked (in a prerouting chain before
@@ -228,18 +274,12 @@ class _Parser(ParserState):
                 continue
             if words[0] in ("type", "typeof"):
                 s.key = " ".join(words[1:])
-                s.concat = " . " in f" {s.key} " or ":" in words
             elif words[0] == "flags":
                 s.flags |= set_flags(words[1:])
             elif words[0] == "elements":
                 inner = st[-1]
                 if isinstance(inner, Block):
-                    try:
-                        s.entries.extend(entries_of(inner.items()))
-                    except Unrepresentable as exc:
-                        s.error = str(exc)
-        s.elements = [k[0] for k, _ in s.entries]
-        s.concat = s.concat or any(len(k) > 1 for k, _ in s.entries)
+                    s.add_elements(inner.items())
         return s
 
     def chain_body(self, chain: Chain, blk: Block) -> None:
