@@ -217,6 +217,7 @@ class RuleParser:
         first = items[0] if items else None
         self.rule = NftRule(first.line if first is not None else 0, text)
         self.cond = Cond()
+        self.form = "implicit"  # of the last operand: implicit | eq | set
 
     # -- word access -----------------------------------------------------------------------------------
     def peek(self, k: int = 0) -> str | None:
@@ -247,10 +248,12 @@ class RuleParser:
         neg = False
         rel: str | None = None
         w = self.peek()
+        self.form = "implicit"
         if w in ("!=", "ne"):
             neg = True
             self.i += 1
         elif w in ("==", "eq"):
+            self.form = "eq"
             self.i += 1
         elif w in ("<", ">", "<=", ">=", "lt", "gt", "le", "ge"):
             rel = {"lt": "<", "gt": ">", "le": "<=", "ge": ">="}.get(w, w)
@@ -262,17 +265,19 @@ class RuleParser:
             ents = entries_of(it.items())
             if any(len(k) != 1 or v for k, v in ents):
                 raise Unrepresentable("concatenated or mapped elements where one value is expected")
+            self.form = "set"
             return neg, rel, [k[0] for k, _ in ents], None
         if it.text.startswith("@") and not it.quoted:
             name = it.text[1:]
             ents = self.named(name, False)
             if any(len(k) != 1 for k, _ in ents):
                 raise Unrepresentable(f"set @{name} has a concatenated type where one value is expected")
+            self.form = "set"
             return neg, rel, [k[0] for k, _ in ents], name
         vals = [it.text]
-        while self.peek() == "," and self.i + 1 < len(self.items):
+        while self.peek() in (",", "|") and self.i + 1 < len(self.items):
             self.i += 1
-            vals.append(self.word())
+            vals.append(self.word())  # a list (or, for a bitmask, the bits of one value)
         return neg, rel, vals, None
 
     def named(self, name: str, is_map: bool) -> list[Element]:
@@ -436,7 +441,7 @@ class RuleParser:
             else:
                 self.rule.dst_set = name
         if key[0] == "ct" and rel is None:
-            states = ct_states(vals, neg)
+            states = ct_states(vals, neg, self.form)
             self.rule.ct = states if self.rule.ct is None else self.rule.ct & states
             return  # applied when the rule is compiled: it depends on which packets are untracked
         self.add(key_cond(key, vals, neg, rel))
@@ -501,22 +506,22 @@ class RuleParser:
         neg, rel, vals, _ = self.operand()
         if rel is not None:
             raise Unrepresentable("tcp flags comparison not modeled")
+        fm: FlagMatch
         if self.peek() == "/":
-            # nft >= 1.0 listing form: tcp flags syn / syn,ack  (value / mask)
+            # nft >= 1.0 listing form: tcp flags syn / syn,ack  (value / mask): (flags & mask) == value
             self.i += 1
             mask_vals = [self.word()]
-            while self.peek() == ",":
+            while self.peek() in (",", "|"):
                 self.i += 1
                 mask_vals.append(self.word())
-            value = _flag_bits(vals)
             mask = _flag_bits(mask_vals)
-            fm: FlagMatch = ((mask, value & mask),)
-        elif len(vals) == 1 and "|" not in vals[0]:
-            bits = _flag_bits(vals)
-            fm = ((bits, bits),)
+            fm = ((mask, _flag_bits(vals) & mask),)
+        elif self.form == "set":
+            fm = tuple((ALL_FLAGS, _flag_bits([v])) for v in vals)  # membership: exact values
+        elif self.form == "eq" or neg:
+            fm = ((ALL_FLAGS, _flag_bits(vals)),)  # '==' / '!=' compare the whole byte
         else:
-            # A set or list: exact flag values.
-            fm = tuple((ALL_FLAGS, _flag_bits(v.split("|"))) for v in vals)
+            fm = tuple((b, b) for b in _bits(_flag_bits(vals)))  # 'tcp flags syn,ack': any of the bits
         self.add(Cond(flags=flags_not(fm) if neg else fm))
 
     def flag_expr_words(self) -> int:
@@ -746,12 +751,28 @@ def key_cond(key: Key, vals: list[str], neg: bool, rel: str | None) -> Cond:
     return _ct_cond(vals, neg)
 
 
-def ct_states(vals: list[str], neg: bool) -> frozenset[str]:
-    """The states ``ct state [!=] vals`` accepts."""
-    states = frozenset(vals)
-    if not states <= _CT_STATES:
-        raise Unrepresentable(f"ct state {','.join(sorted(states - _CT_STATES))} not understood")
-    return _CT_STATES - states if neg else states
+def ct_states(vals: list[str], neg: bool, form: str = "set") -> frozenset[str]:
+    """The states ``ct state [==|!=] vals`` accepts. ``ct state`` is a bitmask and a packet has exactly one
+    state: a list without braces is one value, the OR of its states; without an operator it matches any of
+    them, with ``==``/``!=`` the whole value is compared (so ``!= established,related`` holds for every packet);
+    a ``{ }`` set compares each element.
+
+    >>> sorted(ct_states(["established", "related"], True, "implicit"))
+    ['established', 'invalid', 'new', 'related', 'untracked']
+    >>> sorted(ct_states(["established", "related"], True, "set"))
+    ['invalid', 'new', 'untracked']
+    """
+    parts = [set(v.split("|")) - {""} for v in vals]
+    names = set().union(*parts)
+    if not names <= _CT_STATES:
+        raise Unrepresentable(f"ct state {','.join(sorted(names - _CT_STATES))} not understood")
+    if form == "set":
+        hit = frozenset(n for p in parts if len(p) == 1 for n in p)  # an element of two states matches none
+    elif form == "eq" or neg:
+        hit = frozenset(names) if len(names) == 1 else frozenset()
+    else:
+        return frozenset(names)
+    return _CT_STATES - hit if neg else hit
 
 
 def _ct_cond(vals: list[str], neg: bool) -> Cond:
@@ -788,9 +809,13 @@ def _map_verdict(val: tuple[str, ...]) -> tuple[str, str | None]:
     raise Unrepresentable(f"verdict map value {' '.join(val) or '(none)'!r} not modeled")
 
 
+def _bits(value: int) -> list[int]:
+    return [1 << i for i in range(8) if value >> i & 1]
+
+
 def _flag_bits(names: list[str]) -> int:
     bits = 0
-    for n in names:
+    for n in (x for name in names for x in name.split("|")):
         n = n.strip("()").lower()
         if not n or n == "|":
             continue
