@@ -55,6 +55,8 @@ _PATH_HOOKS = frozenset(
 """(table family, hook) of the base chains a routed (forwarded) packet traverses."""
 _NO_OIF_HOOKS = frozenset({"prerouting", "ingress"})
 _FAMILY_OF = {"ip": 4, "ip6": 6}
+_NAT_VERDICTS = frozenset({"drop", "reject", "jump", "goto", "queue"})
+_DNAT = frozenset({"dnat", "redirect", "tproxy"})
 _CONNTRACK_PRIORITY = -200
 """Connection tracking runs at prerouting priority -200: a ``notrack`` in a chain before it leaves the packet
 untracked (``ct state untracked``; ``new``/``established`` never match)."""
@@ -325,6 +327,8 @@ class _Parser(ParserState):
             return
         if chain.type not in ("filter", "route"):
             self.pc.notes.append(f"{qname}: {chain.type} chain at hook {chain.hook} not audited")
+            if chain.type == "nat" and (table.family, chain.hook) in _PATH_HOOKS:
+                self.nat_chain(chain)
             return
         default = Action.DENY if chain.policy == "drop" and not _device_scoped(chain) else Action.PERMIT
         fam = _FILTER_FAMILY[table.family]
@@ -337,6 +341,15 @@ class _Parser(ParserState):
             filt = Filter(qname, fam, [], default, chain.line, "nft-chain", chain.hook)
             filt.rules = self.chain_rules(table, chain, qname, filt)
         self.pc.filters[(filt.family, qname)] = filt
+
+    def nat_chain(self, chain: Chain) -> None:
+        """A nat chain on the forwarding path is not evaluated: what in it can change a verdict is reported (a
+        drop of the connection's first packet; in prerouting, a destination rewrite later chains would see)."""
+        stop = _NAT_VERDICTS | (_DNAT if chain.hook == "prerouting" else frozenset())
+        for st in chain.rules:
+            hit = next((t.text for t in st if isinstance(t, Tok) and not t.quoted and t.text in stop), None)
+            if hit is not None:
+                self.unparsed(line_of(st), f"nat chain {chain.name}: '{hit}' on the forwarding path not modeled")
 
     def chain_rules(self, table: Table, chain: Chain, qname: str, filt: Filter) -> list[Rule]:
         """The rules of one base chain (setting ``filt.calls``); every line not understood in it or in a chain
