@@ -125,7 +125,7 @@ def test_unparsed_line_of_an_inet_chain_belongs_to_both_families() -> None:
     text = text.replace("\t\tct state established,related accept\n", "\t\tip6 hoplimit 1 drop\n")
     rep = audit_text(device(), text)
     unparsed = [f for f in rep.findings if f.code is Code.UNPARSED]
-    assert rep.verdict is Verdict.UNKNOWN and [f.family for f in unparsed] == [None]
+    assert rep.verdict is Verdict.UNKNOWN and [f.family for f in unparsed] == [0]
 
 
 def test_line_outside_every_chain_makes_the_verdict_unknown() -> None:

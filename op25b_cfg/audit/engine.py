@@ -1250,7 +1250,7 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
                     Code.UNPARSED,
                     f"line {u.line} in applied filter {fname} is not understood ({u.reason}); the verdict cannot be"
                     " proved while it is there",
-                    family=flt.family or None,  # an inet chain holds both families
+                    family=flt.family,  # 0: an nft inet chain (both families)
                     lines=[(u.line, u.text)],
                 )
     ctx.checks.append(("parsed", not seen_unparsed))
