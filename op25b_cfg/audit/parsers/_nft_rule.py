@@ -348,7 +348,8 @@ class RuleParser:
             raise Unrepresentable(f"verdict map on '{w} {nxt}' not modeled")
         if w == "ct" and nxt == "count":
             if self.peek(2) == "over" and self.peek(3) == "0":
-                self.i += 4  # holds for every connection (it counts itself): no condition
+                self.i += 4
+                self.count_over_zero()
                 return
             raise Unrepresentable("'ct count' outside a set update is not modeled")
         elif w == "counter":
@@ -380,6 +381,13 @@ class RuleParser:
             self.side_effect()
         else:
             raise Unrepresentable(f"expression '{w}' not modeled")
+
+    def count_over_zero(self) -> None:
+        """``ct count over 0``: the kernel counts a connection only on its first packet (not yet confirmed), and
+        an untracked packet as itself, so it holds exactly for those: ``ct state { new, untracked }``. Not a
+        flow limit: the verdict applies."""
+        states = frozenset({"new", "untracked"})
+        self.rule.ct = states if self.rule.ct is None else self.rule.ct & states
 
     def side_effect(self) -> None:
         """``meta mark set X``, ``ct helper set "x"``, ``notrack``, ``flow add @ft``: no effect on the verdict.
@@ -631,9 +639,10 @@ class RuleParser:
         k = 0
         while k < len(rest):
             if rest[k : k + 3] == ["ct", "count", "over"] and k + 3 < len(rest) and rest[k + 3].isdigit():
-                # 'over 0' holds for every connection (it counts itself): no limit, the verdict always applies
                 flow.max_sessions = int(rest[k + 3]) or None
                 found = found or flow.max_sessions is not None
+                if flow.max_sessions is None:
+                    self.count_over_zero()
                 k += 4
             elif rest[k : k + 3] == ["limit", "rate", "over"] and k + 3 < len(rest):
                 sub = RuleParser([Tok(x, self.rule.line) for x in rest[k + 3 :]], {}, "", self.table_family)
