@@ -47,6 +47,7 @@ _PRIORITY = {"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security
 _CHAIN_WORDS = frozenset({"type", "policy", "comment", "device", "devices"})
 """First words of the chain-body statements that are not rules."""
 MAX_DEPTH = 16
+"""The kernel's jump stack: a base chain and at most 15 nested jumps below it (more: ``Too many links``)."""
 _HOOK_ORDER = {"ingress": 0, "prerouting": 1, "forward": 2, "postrouting": 3, "egress": 4}
 _PATH_HOOKS = frozenset(
     {(f, h) for f in ("ip", "ip6", "inet") for h in ("prerouting", "forward", "postrouting")}
@@ -360,8 +361,8 @@ class _Parser(ParserState):
                 table, chain.rules, chain.name, ((table.family, table.name, chain.name, self.no_oif),)
             )
             height = 1 + max((self.height.get(id(c.target), 0) for c in filt.calls.values() if c.target), default=0)
-            if height > MAX_DEPTH + 1:
-                raise _Abort(chain.line, f"chain {chain.name}: jumps nested deeper than {MAX_DEPTH}")
+            if height > MAX_DEPTH:
+                raise _Abort(chain.line, f"chain {chain.name}: more than {MAX_DEPTH - 1} nested jumps (not loadable)")
         except _Abort as exc:
             line, reason = exc.args
             self.unparsed(line, reason, qname)
@@ -521,8 +522,8 @@ class _Parser(ParserState):
         hit = self.compiled.get(key)
         if hit is not None:
             return hit
-        if len(stack) > MAX_DEPTH:
-            raise _Abort(r.line, f"chain {cname}: jumps nested deeper than {MAX_DEPTH}")
+        if len(stack) >= MAX_DEPTH:
+            raise _Abort(r.line, f"chain {cname}: more than {MAX_DEPTH - 1} nested jumps (not loadable)")
         rules, calls, bad = self.compile_body(table, stmts, name, (*stack, key))
         filt = Filter(
             f"{table.family} {table.name} {name}{' (before routing)' if self.no_oif else ''}",
