@@ -384,9 +384,9 @@ class RuleParser:
 
     def count_over_zero(self) -> None:
         """``ct count over 0``: the kernel counts a connection only on its first packet (not yet confirmed), and
-        an untracked packet as itself, so it holds exactly for those: ``ct state { new, untracked }``. Not a
-        flow limit: the verdict applies."""
-        states = frozenset({"new", "untracked"})
+        a packet without a connection (untracked, invalid) as itself, so it holds exactly for those:
+        ``ct state { new, untracked, invalid }``. Not a flow limit: the verdict applies."""
+        states = frozenset({"new", "untracked", "invalid"})
         self.rule.ct = states if self.rule.ct is None else self.rule.ct & states
 
     def side_effect(self) -> None:

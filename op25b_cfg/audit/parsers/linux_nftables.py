@@ -59,6 +59,7 @@ _FAMILY_OF = {"ip": 4, "ip6": 6}
 _NAT_VERDICTS = frozenset({"drop", "reject", "jump", "goto", "queue"})
 _DNAT = frozenset({"dnat", "redirect", "tproxy"})
 _CONNTRACK_PRIORITY = -200
+_STAGE_NAMES = {"": "", "pre": " (before routing)", "raw": " (before conntrack)"}
 """Connection tracking runs at prerouting priority -200: a ``notrack`` in a chain before it leaves the packet
 untracked (``ct state untracked``; ``new``/``established`` never match)."""
 MAX_RULES = 100_000
@@ -100,7 +101,7 @@ class _Parser(ParserState):
         self.compiled: dict[object, Filter] = {}
         self.bad: dict[int, list[tuple[int, str]]] = {}
         self.height: dict[int, int] = {}
-        self.no_oif = False  # compiling for a hook before routing (no output interface yet)
+        self.stage = ""  # compiling for: "" after routing, "pre" before routing, "raw" before conntrack too
         self.untracked_: list[tuple[int, Cond | None]] = []
 
     # -- structure -------------------------------------------------------------------------------------
@@ -234,8 +235,11 @@ class _Parser(ParserState):
 
     def ct_alternatives(self, r: NftRule) -> list[Cond] | None:
         """The packets a ``ct state`` match accepts given the untracked packets: tracked ones by their TCP flags,
-        untracked ones when ``untracked`` is listed. None when the untracked packets are not known exactly."""
+        untracked ones when ``untracked`` is listed. None when the untracked packets are not known exactly.
+        Before conntrack (ingress, prerouting below priority -200) every packet's state is ``invalid``."""
         assert r.ct is not None
+        if self.stage == "raw":
+            return [Cond()] if "invalid" in r.ct else []
         flags = ct_cond(r.ct)
         if not self.untracked_:
             return [flags]
@@ -355,10 +359,10 @@ class _Parser(ParserState):
     def chain_rules(self, table: Table, chain: Chain, qname: str, filt: Filter) -> list[Rule]:
         """The rules of one base chain (setting ``filt.calls``); every line not understood in it or in a chain
         it reaches is reported under ``qname``."""
-        self.no_oif = chain.hook in _NO_OIF_HOOKS
+        self.stage = _stage(chain)
         try:
             rules, filt.calls, bad = self.compile_body(
-                table, chain.rules, chain.name, ((table.family, table.name, chain.name, self.no_oif),)
+                table, chain.rules, chain.name, ((table.family, table.name, chain.name, self.stage),)
             )
             height = 1 + max((self.height.get(id(c.target), 0) for c in filt.calls.values() if c.target), default=0)
             if height > MAX_DEPTH:
@@ -511,12 +515,12 @@ class _Parser(ParserState):
         tgt = r.target
         key: object
         if isinstance(tgt, Block):
-            key, name, stmts, line = (id(tgt), self.no_oif), f"{cname}/anonymous@{tgt.line}", tgt.stmts, tgt.line
+            key, name, stmts, line = (id(tgt), self.stage), f"{cname}/anonymous@{tgt.line}", tgt.stmts, tgt.line
         else:
             sub = table.chains.get(str(tgt))
             if sub is None:
                 raise _Abort(r.line, f"chain {cname}: {r.verdict} to undefined chain {tgt}")
-            key, name, stmts, line = (table.family, table.name, sub.name, self.no_oif), sub.name, sub.rules, sub.line
+            key, name, stmts, line = (table.family, table.name, sub.name, self.stage), sub.name, sub.rules, sub.line
         if key in stack:
             raise _Abort(r.line, f"chain {cname}: {r.verdict} loop through {name}")
         hit = self.compiled.get(key)
@@ -526,7 +530,7 @@ class _Parser(ParserState):
             raise _Abort(r.line, f"chain {cname}: more than {MAX_DEPTH - 1} nested jumps (not loadable)")
         rules, calls, bad = self.compile_body(table, stmts, name, (*stack, key))
         filt = Filter(
-            f"{table.family} {table.name} {name}{' (before routing)' if self.no_oif else ''}",
+            f"{table.family} {table.name} {name}{_STAGE_NAMES[self.stage]}",
             _FILTER_FAMILY.get(table.family, 0),
             rules,
             Action.NEXT,
@@ -552,7 +556,7 @@ class _Parser(ParserState):
         out: list[Rule],
         limit: FlowLimit | None,
     ) -> None:
-        if self.no_oif and cond.oif is not None:
+        if self.stage and cond.oif is not None:
             # before routing (prerouting, ingress) the output interface is unset: its name is ""
             if not _matches_unset(cond.oif):
                 return
@@ -638,6 +642,13 @@ def _append_merged(out: list[Rule], r: Rule) -> None:
         out[-1] = replace(prev, limit=merged)
         return
     out.append(r)
+
+
+def _stage(chain: Chain) -> str:
+    """Where a base chain runs: after routing (""), before routing ("pre"), or before conntrack too ("raw")."""
+    if chain.hook == "ingress" or (chain.hook == "prerouting" and chain.priority < _CONNTRACK_PRIORITY):
+        return "raw"
+    return "pre" if chain.hook in _NO_OIF_HOOKS else ""
 
 
 def _device_scoped(chain: Chain) -> bool:
