@@ -87,6 +87,19 @@ class Table:
     sets: dict[str, NftSet] = field(default_factory=dict)
 
 
+@dataclass
+class _Build:
+    """One chain being compiled: where it is (table, name, the chains above it) and what it produces."""
+
+    table: Table
+    name: str
+    stack: tuple[object, ...]
+    fams: tuple[int, ...]
+    out: list[Rule] = field(default_factory=list)
+    calls: dict[int, Call] = field(default_factory=dict)
+    bad: list[tuple[int, str]] = field(default_factory=list)
+
+
 class _Abort(Exception):
     """A rule (or chain) that cannot be compiled exactly: (line, reason)."""
 
@@ -411,10 +424,8 @@ class _Parser(ParserState):
         """One chain's rules in order: verdict rules as they are, ``jump``/``goto``/``return`` as Action.NEXT
         rules with a :class:`Call` at their position (each callee compiled once: see :meth:`compile_chain`), and
         the lines not understood."""
-        out: list[Rule] = []
-        calls: dict[int, Call] = {}
-        bad: list[tuple[int, str]] = []
-        fams = _RULE_FAMILIES.get(table.family, (4, 6))
+        b = _Build(table, cname, stack, _RULE_FAMILIES.get(table.family, (4, 6)))
+        out, calls, bad = b.out, b.calls, b.bad
         for st in stmts:
             r = self.rule(table, st)
             if r.verdict is None or r.verdict == "continue":
@@ -432,33 +443,23 @@ class _Parser(ParserState):
                 alts = ct_alts if r.alts is None else [x for a in r.alts for b in ct_alts if (x := a.and_(b))]
                 r = replace(r, ct=None, alts=alts)
             try:
-                self.compile_rule(table, r, cname, stack, fams, out, calls, bad)
+                self.compile_rule(b, r)
             except _Abort as exc:
                 bad.append(exc.args)
             if len(out) > MAX_RULES:
                 raise _Abort(r.line, f"chain {cname}: more than {MAX_RULES} rules")
         return out, calls, bad
 
-    def compile_rule(
-        self,
-        table: Table,
-        r: NftRule,
-        cname: str,
-        stack: tuple[object, ...],
-        fams: tuple[int, ...],
-        out: list[Rule],
-        calls: dict[int, Call],
-        bad: list[tuple[int, str]],
-    ) -> None:
+    def compile_rule(self, b: _Build, r: NftRule) -> None:
         if r.branches is not None or r.alts is not None:
-            self.compile_alternatives(table, r, cname, stack, fams, out, calls, bad)
+            self.compile_alternatives(b, r)
             return
         if r.verdict in ("accept", "drop"):
             action = Action.PERMIT if r.verdict == "accept" else Action.DENY
             limit: FlowLimit | None = None
             if r.flow is not None or r.global_limit:
                 if action is not Action.DENY:
-                    bad.append((r.line, f"chain {cname}: flow limit with verdict accept not modeled"))
+                    b.bad.append((r.line, f"chain {b.name}: flow limit with verdict accept not modeled"))
                     return
                 action = Action.LIMIT
                 if r.flow is not None and r.flow.per_source:
@@ -466,29 +467,19 @@ class _Parser(ParserState):
                     limit = FlowLimit(f.max_sessions, f.rate or 0, f.burst or 0, f.v6_length)
                 else:
                     self.pc.notes.append(f"line {r.line}: limit is not per source (not per subscriber)")
-            self.emit(r.cond, action, fams, r, cname, out, limit)
+            self.emit(b, r.cond, action, r, limit)
         elif r.verdict in ("jump", "goto", "return"):
             target: Filter | None = None
             if r.verdict != "return":
-                target = self.compile_chain(table, r, cname, stack)
-            first = len(out)
-            self.emit(r.cond, Action.NEXT, fams, r, cname, out, None)
-            for pos in range(first, len(out)):
-                calls[pos] = Call(r.verdict, target)
+                target = self.compile_chain(b.table, r, b.name, b.stack)
+            first = len(b.out)
+            self.emit(b, r.cond, Action.NEXT, r, None)
+            for pos in range(first, len(b.out)):
+                b.calls[pos] = Call(r.verdict, target)
         else:
-            bad.append((r.line, f"chain {cname}: verdict '{r.verdict}' not modeled"))
+            b.bad.append((r.line, f"chain {b.name}: verdict '{r.verdict}' not modeled"))
 
-    def compile_alternatives(
-        self,
-        table: Table,
-        r: NftRule,
-        cname: str,
-        stack: tuple[object, ...],
-        fams: tuple[int, ...],
-        out: list[Rule],
-        calls: dict[int, Call],
-        bad: list[tuple[int, str]],
-    ) -> None:
+    def compile_alternatives(self, b: _Build, r: NftRule) -> None:
         """A verdict map (one rule per element, keys disjoint) or a concatenation match (one rule per element;
         made disjoint first when the verdict is a call, so that no packet is handed over twice)."""
         try:
@@ -504,10 +495,10 @@ class _Parser(ParserState):
                     alts = disjoint(alts)
                 subs = [replace(r, cond=c, alts=None) for c in alts]
         except Unrepresentable as exc:
-            raise _Abort(r.line, f"chain {cname}: {exc}") from None
+            raise _Abort(r.line, f"chain {b.name}: {exc}") from None
         for sub in subs:
             if sub.verdict != "continue":
-                self.compile_rule(table, sub, cname, stack, fams, out, calls, bad)
+                self.compile_rule(b, sub)
 
     def compile_chain(self, table: Table, r: NftRule, cname: str, stack: tuple[object, ...]) -> Filter:
         """The callee of a ``jump``/``goto`` as a regular-chain :class:`Filter` (default Action.NEXT: return),
@@ -546,16 +537,7 @@ class _Parser(ParserState):
         )
         return filt
 
-    def emit(
-        self,
-        cond: Cond,
-        action: Action,
-        fams: tuple[int, ...],
-        r: NftRule,
-        cname: str,
-        out: list[Rule],
-        limit: FlowLimit | None,
-    ) -> None:
+    def emit(self, b: _Build, cond: Cond, action: Action, r: NftRule, limit: FlowLimit | None) -> None:
         if self.stage and cond.oif is not None:
             # before routing (prerouting, ingress) the output interface is unset: its name is ""
             if not _matches_unset(cond.oif):
@@ -565,8 +547,8 @@ class _Parser(ParserState):
             rules = to_rules(
                 cond,
                 action,
-                fams,
-                name=cname,
+                b.fams,
+                name=b.name,
                 line=r.line,
                 text=r.text,
                 log_=r.log,
@@ -577,9 +559,9 @@ class _Parser(ParserState):
                 dst_set=r.dst_set,
             )
         except Unrepresentable as exc:
-            raise _Abort(r.line, f"chain {cname}: {exc}") from None
+            raise _Abort(r.line, f"chain {b.name}: {exc}") from None
         for rule in rules:
-            _append_merged(out, rule)
+            _append_merged(b.out, rule)
 
     # -- bindings --------------------------------------------------------------------------------------
     def bindings(self) -> None:
