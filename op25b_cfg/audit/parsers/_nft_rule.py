@@ -2,11 +2,14 @@
 
 The matches the auditor models become a :class:`Cond`: ``ip|ip6 saddr|daddr``, ``ip protocol``,
 ``ip6 nexthdr``, ``meta l4proto|nfproto|protocol``, ``tcp|udp|sctp|th dport|sport``, ``iifname|oifname|iif|oif``,
-``ct state``, ``tcp flags``, ``icmp|icmpv6 type|code`` (folded into the protocol), each with ``!=``, anonymous
-``{ }`` sets, named ``@sets``, ranges and prefixes. Statements: ``counter``, ``log``, ``comment``, ``limit rate``,
-``add|update @set { key ct count over N }`` / ``{ key limit rate over R/second burst B packets }`` and
-``meter`` (per-source flow control). Verdicts: ``accept``, ``drop``, ``reject``, ``jump``, ``goto``,
-``return``, ``continue``, ``queue``; a verdict map (``vmap``) is reported, not evaluated.
+``tcp flags``, ``icmp|icmpv6 type|code`` (as the protocol), each with ``!=``, anonymous ``{ }`` sets, named
+``@sets``, ranges and prefixes; concatenations (``ip saddr . tcp dport { a . 25 }``) become alternatives
+(:attr:`NftRule.alts`); ``ct state`` is kept as a set of states (:attr:`NftRule.ct`), resolved when the chain is
+compiled (it depends on untracked packets and on the hook). Statements: ``counter``, ``log``, ``comment``,
+``limit rate``, ``notrack``, ``add|update @set { key ct count over N }`` / ``{ key limit rate over R/second burst
+B packets }`` and ``meter`` (per-source flow control). Verdicts: ``accept``, ``drop``, ``reject``, ``jump``,
+``goto``, ``return``, ``continue``, ``queue``, and verdict maps ``<selector> vmap { key : verdict }`` /
+``vmap @map`` (:attr:`NftRule.branches`).
 
 Anything else makes :attr:`NftRule.error` say what was not understood; the caller decides whether that
 matters (only rules with a verdict can change a packet's fate).

@@ -5,22 +5,26 @@ Model:
 * every base chain of type ``filter`` (or ``route``) becomes a :class:`Filter` named ``"<family> <table>
   <chain>"`` (kind ``nft-chain``, ``hook`` set, ``default`` = its policy; family 4/6 for ``ip``/``ip6``
   tables, 0 for ``inet``/``bridge``/``netdev``);
-* regular chains are flattened into the base chains that reach them: a ``jump`` conjoins the jump rule's
-  condition with the callee's rules and comes back; ``return`` ends the callee; ``goto`` does not come back.
-  Conditional ``return``/``goto`` are made exact by subtracting their condition from the rules that follow;
-  where that cannot be expressed, an :class:`Unparsed` entry names the base chain (verdict UNKNOWN);
-* each ``forward`` base chain of an ``ip``/``ip6``/``inet`` table gets one :class:`Binding` (kind
-  ``nft-forward``, name ``*``, direction ``in``). nftables runs *every* base chain registered at a hook, in
-  priority order, and a packet is forwarded only if all of them accept it: the engine must require every
-  forward binding to pass the packet. Interface conditions are carried by ``Rule.iifname``/``oifname``;
+* a regular (or anonymous) chain is compiled once into a :class:`Filter` (default Action.NEXT: return); a
+  ``jump``/``goto``/``return`` rule is an Action.NEXT rule holding the match, with a :class:`Call` at its
+  position in :attr:`Filter.calls`. The engine evaluates each called chain once per question (see
+  :meth:`op25b_cfg.audit.engine.Evaluator._call`), so chains that jump many ways stay polynomial;
+* verdict maps (``vmap``) and concatenation matches become one rule per element;
+* every filter base chain a forwarded packet traverses (``ingress``/``egress`` of netdev/inet tables, scoped to
+  their devices; ``prerouting``, ``forward``, ``postrouting`` of ip/ip6/inet tables) gets one :class:`Binding`
+  (kind ``nft-forward``, name ``*``, direction ``in``), in hook and priority order: a packet is forwarded only
+  if every one of them accepts it. Before routing ``oifname`` sees the unset interface; before conntrack every
+  packet's ``ct state`` is ``invalid``; ``notrack`` rules there make ``ct state`` exact over untracked packets;
 * per-source ``ct count over`` / ``limit rate over`` set updates and meters -> ``Action.LIMIT`` rules with a
   :class:`FlowLimit` (consecutive session and rate rules on the same match are merged) and one
-  :class:`FlowControlSeen` per forward binding and family.
+  :class:`FlowControlSeen` per forward binding and family; ``ct count over 0`` is ``ct state { new, untracked,
+  invalid }`` (a block, not a limit).
 
-Rules that carry a verdict but contain something not understood (an unknown expression, a verdict map, a
-set filled at run time) are left out and reported as :class:`Unparsed` with the base chain as filter.
-``parse`` never raises. ``parse(text, lazy=True)`` (the audit path) flattens a base chain of another hook
-than ``forward`` only when its rules are first read (:mod:`._lazy`).
+Rules that carry a verdict but contain something not understood (an unknown expression, a set filled at run
+time) are left out and reported as :class:`Unparsed` under every base chain that reaches them; a line outside
+every chain (a command not evaluated, an unclosed block) is reported under every chain on the path. ``parse``
+never raises. ``parse(text, lazy=True)`` (the audit path) builds a base chain of another hook than ``forward``
+only when its rules are first read (:mod:`._lazy`).
 """
 
 from __future__ import annotations
