@@ -63,7 +63,7 @@ _FAMILY_OF = {"ip": 4, "ip6": 6}
 _NAT_VERDICTS = frozenset({"drop", "reject", "jump", "goto", "queue"})
 _DNAT = frozenset({"dnat", "redirect", "tproxy"})
 _CONNTRACK_PRIORITY = -200
-_STAGE_NAMES = {"": "", "pre": " (before routing)", "raw": " (before conntrack)"}
+_STAGE_NAMES = {"": "", "pre": " (before routing)", "raw": " (before conntrack)", "egress": " (egress)"}
 """Connection tracking runs at prerouting priority -200: a ``notrack`` in a chain before it leaves the packet
 untracked (``ct state untracked``; ``new``/``established`` never match)."""
 MAX_RULES = 100_000
@@ -118,7 +118,7 @@ class _Parser(ParserState):
         self.compiled: dict[object, Filter] = {}
         self.bad: dict[int, list[tuple[int, str]]] = {}
         self.height: dict[int, int] = {}
-        self.stage = ""  # compiling for: "" after routing, "pre" before routing, "raw" before conntrack too
+        self.stage = ""  # compiling for: see _stage
         self.untracked_: list[tuple[int, Cond | None]] = []
 
     # -- structure -------------------------------------------------------------------------------------
@@ -542,11 +542,14 @@ class _Parser(ParserState):
         return filt
 
     def emit(self, b: _Build, cond: Cond, action: Action, r: NftRule, limit: FlowLimit | None) -> None:
-        if self.stage and cond.oif is not None:
-            # before routing (prerouting, ingress) the output interface is unset: its name is ""
-            if not _matches_unset(cond.oif):
+        unset = "iif" if self.stage == "egress" else "oif" if self.stage else None
+        ifs = getattr(cond, unset) if unset else None
+        if ifs is not None:
+            # before routing (prerouting, ingress) the output interface is unset, at netdev egress the input one:
+            # its name is ""
+            if not _matches_unset(ifs):
                 return
-            cond = replace(cond, oif=None)
+            cond = replace(cond, **{unset: None})  # type: ignore[arg-type]
         try:
             rules = to_rules(
                 cond,
@@ -631,9 +634,12 @@ def _append_merged(out: list[Rule], r: Rule) -> None:
 
 
 def _stage(chain: Chain) -> str:
-    """Where a base chain runs: after routing (""), before routing ("pre"), or before conntrack too ("raw")."""
+    """Where a base chain runs: after routing (""), before routing ("pre"), before conntrack too ("raw"), or at
+    netdev egress (no input interface: "egress")."""
     if chain.hook == "ingress" or (chain.hook == "prerouting" and chain.priority < _CONNTRACK_PRIORITY):
         return "raw"
+    if chain.hook == "egress":
+        return "egress"
     return "pre" if chain.hook in _NO_OIF_HOOKS else ""
 
 
