@@ -350,11 +350,15 @@ class RuleParser:
             self.rule.verdict = "vmap"
             raise Unrepresentable(f"verdict map on '{w} {nxt}' not modeled")
         if w == "ct" and nxt == "count":
-            if self.peek(2) == "over" and self.peek(3) == "0":
-                self.i += 4
+            n = self.peek(3)
+            if self.peek(2) != "over" or n is None or not n.isdigit():
+                raise Unrepresentable("'ct count' without 'over N' is not modeled")
+            self.i += 4
+            if n == "0":
                 self.count_over_zero()
-                return
-            raise Unrepresentable("'ct count' outside a set update is not modeled")
+            else:
+                self.rule.global_limit = True  # one count for every source: not per subscriber
+            return
         elif w == "counter":
             self.i += 1
             self.rule.counter = True
