@@ -164,3 +164,18 @@ def test_a_line_not_understood_anywhere_on_the_path_leaves_a_failure_uncertain(e
     )
     rep = audit_text(device(pools=(load_inventory(REPO / "inventory").policy.pool("DYN-TOKYO"),)), text)
     assert rep.verdict is Verdict.UNKNOWN, [f.message for f in rep.findings]
+
+
+def test_blocked_handshake_ack_is_the_counterexample() -> None:
+    """Kernel differential D3/D4: the SYN passes, the handshake's ACK (ct state established) is dropped; the
+    finding's packet is that ACK, which is what fails in the kernel."""
+    for case, code in (
+        ("limit-accept-then-drop-465", Code.SUBMISSION_BLOCKED),
+        ("ct-not-established-exempt-ack", Code.EXEMPT_BLOCKED),
+    ):
+        rep = audit_text(
+            device(attach=load_inventory(REPO / "inventory").devices["bras-tyo-lnx1"].attach[:1]),
+            (REPO / "tests/audit_cases/linux_nftables" / case / "running.cfg").read_text(),
+        )
+        hits = [f for f in rep.findings if f.code is code]
+        assert hits and all(f.counterexample is not None and f.counterexample.tcp_flags == "A" for f in hits)
