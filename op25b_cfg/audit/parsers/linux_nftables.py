@@ -231,28 +231,26 @@ class _Parser(ParserState):
     def untracked(self) -> list[_Untracked]:
         """The ``notrack`` rules that can make a forwarded TCP packet untracked: in a filter chain at prerouting
         before conntrack (priority below -200) or in a chain it reaches. Each is (line, an upper bound of the
-        packets it makes untracked (None: unknown), exactly those packets (None: not known exactly: a rule
-        reached through a jump, after a verdict that is not a plain accept or drop, or not understood))."""
+        packets it makes untracked (None: unknown), exactly those packets (None: not known exactly: a rule after
+        a verdict other than a plain accept or drop, in a chain called from several places, not understood)).
+        Each chain is walked once."""
         out: list[_Untracked] = []
         for table in self.tables.values():
             if table.family not in ("ip", "ip6", "inet"):
                 continue
-            tcp = Cond(protocols=frozenset({6}), family=_FAMILY_OF.get(table.family))
             raw = [c for c in table.chains.values() if _stage(c) == "raw" and c.type == "filter"]
-            for chain in [*raw, *_reached(table, raw)]:
-                reach: list[Cond] | None = [Cond()] if chain.hook is not None else None
+            reached = _reached(table, raw)
+            sites: dict[str, int] = {}
+            for chain in [*raw, *reached]:
                 for st in chain.rules:
-                    r = self.rule(table, st)
-                    if r.notrack or _has_word(st, "notrack", deep=True):
-                        never = r.ct is not None and "invalid" not in r.ct  # before conntrack: state invalid
-                        upper = r.cond.and_(tcp) if r.error is None else tcp
-                        if upper is not None and not never:
-                            known = r.notrack and r.error is None and r.alts is None and r.branches is None
-                            exact = None
-                            if known and reach is not None and not r.uses_ct:
-                                exact = [x for c in reach if (x := c.and_(upper)) is not None]
-                            out.append((r.line, upper if r.error is None else None, exact))
-                    reach = _reach_after(r, reach)
+                    for name in set(_targets(table, st)):
+                        sites[name] = sites.get(name, 0) + 1
+            walk = _NotrackWalk(self, table, sites, out)
+            for chain in raw:
+                walk.walk(chain.rules, [Cond()], 0)
+            for chain in reached:
+                if chain.name not in walk.done:
+                    walk.walk(chain.rules, None, 0)
         return out
 
     def relevant_untracked(self, r: NftRule) -> list[_Untracked]:
@@ -728,12 +726,59 @@ def _targets(table: Table, items: list[Tok | Block]) -> list[str]:
     return out
 
 
+@dataclass
+class _NotrackWalk:
+    """Walks the chains before conntrack, tracking exactly which packets reach each rule (see
+    :meth:`_Parser.untracked`)."""
+
+    parser: _Parser
+    table: Table
+    sites: dict[str, int]
+    out: list[_Untracked]
+    done: set[str] = field(default_factory=set)
+
+    def walk(self, stmts: list[list[Tok | Block]], reach: list[Cond] | None, depth: int) -> None:
+        tcp = Cond(protocols=frozenset({6}), family=_FAMILY_OF.get(self.table.family))
+        for st in stmts:
+            r = self.parser.rule(self.table, st)
+            if r.notrack or _has_word(st, "notrack", deep=True):
+                never = r.ct is not None and "invalid" not in r.ct  # before conntrack: state invalid
+                upper = r.cond.and_(tcp) if r.error is None else tcp
+                if upper is not None and not never:
+                    known = r.notrack and r.error is None and r.alts is None and r.branches is None
+                    exact = None
+                    if known and reach is not None and not r.uses_ct:
+                        exact = [x for c in reach if (x := c.and_(upper)) is not None]
+                    self.out.append((r.line, upper if r.error is None else None, exact))
+            reach = self.call(r, st, reach, depth)
+
+    def call(self, r: NftRule, st: list[Tok | Block], reach: list[Cond] | None, depth: int) -> list[Cond] | None:
+        """Walk what rule ``r`` calls; the packets that go on past it."""
+        tgt = r.target
+        sub = self.table.chains.get(tgt) if isinstance(tgt, str) else None
+        plain = r.error is None and r.alts is None and r.branches is None and not r.uses_ct
+        stmts = tgt.stmts if isinstance(tgt, Block) else sub.rules if sub is not None else None
+        if r.verdict in ("jump", "goto") and plain and (r.ct is None or "invalid" in r.ct) and stmts is not None:
+            once = isinstance(tgt, Block) or (sub is not None and self.sites.get(sub.name) == 1)
+            if once and depth < MAX_DEPTH:  # a chain called from one place: the packets reaching it are known
+                if sub is not None:
+                    self.done.add(sub.name)
+                self.walk(stmts, None if reach is None else [x for c in reach if (x := c.and_(r.cond))], depth + 1)
+            if r.verdict == "goto":
+                return _reach_after(replace(r, verdict="drop"), reach)
+            if any(self.parser.rule(self.table, x).verdict for x in stmts):
+                return None  # what the callee decides does not come back: not followed exactly
+            return reach
+        return _reach_after(r, reach)
+
+
 def _reach_after(r: NftRule, reach: list[Cond] | None) -> list[Cond] | None:
     """The packets that go on past rule ``r`` in a chain, given those that reach it (None: not known exactly).
-    Before conntrack a ``ct state`` match holds for all packets (``invalid`` listed) or none."""
-    if reach is None or r.verdict is None or r.verdict == "continue":
+    Before conntrack a ``ct state`` match holds for all packets (``invalid`` listed) or none; ``limit rate over``
+    and ``ct count over N`` do not hold for a single connection."""
+    if reach is None or r.verdict is None or r.verdict == "continue" or r.flow is not None or r.global_limit:
         return reach
-    if r.error is not None or r.flow is not None or r.global_limit or r.uses_ct:
+    if r.error is not None or r.uses_ct:
         return None
     if r.ct is not None and "invalid" not in r.ct:
         return reach  # never matches
