@@ -11,7 +11,7 @@ op25b_generate    ``result``: the rendered config; with ``out_dir`` the file is 
                   the platform refuses the intent (``result``: the error with its fix).
 op25b_audit       ``result``: the :class:`~op25b_cfg.audit.model.DeviceReport` of the saved config in
                   ``configs`` (default ``<inventory>/running``) or, with ``connection``, of the live running
-                  config; ``failed`` unless the verdict is COMPLIANT; ``diff``: the findings' remediation.
+                  config; ``failed`` unless the verdict is COMPLIANT; ``diff``: the device's remediation.
 op25b_push        ``result``: the :class:`~op25b_cfg.push.DeviceResult`; ``diff``: the change (and the
                   clean-up of old versions); ``changed`` when a commit was kept, or in a dry run when there
                   is something to change; ``failed`` on failure or roll-back. Dry run unless ``commit=True``.
@@ -102,8 +102,8 @@ def op25b_audit(
             (report,) = api.audit_saved([device], configs if configs is not None else intent.path / "running")
         except Op25bError as exc:
             return Result(host=task.host, failed=True, result=str(exc))
-    remediation = "\n".join(f.remediation for f in report.findings if f.remediation)
-    return Result(host=task.host, result=report, failed=report.verdict is not Verdict.COMPLIANT, diff=remediation)
+    failed = report.verdict is not Verdict.COMPLIANT
+    return Result(host=task.host, result=report, failed=failed, diff=report.remediation)
 
 
 def op25b_push(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from op25b_cfg.audit.engine import _norm_rule
+from op25b_cfg.audit.engine import _flat_rules
 from op25b_cfg.audit.model import Filter, ParsedConfig
 from op25b_cfg.inventory import Attachment
 from op25b_cfg.push import ConfigLine, _block_end, _config_lines, cleanup_plan, removal_config
@@ -32,9 +32,9 @@ _QOS = ("class-map", "policy-map")
 
 def same_filter(want: Filter, have: Filter | None) -> bool:
     """Whether the running filter ``have`` decides every packet as the intended ``want`` does, rule by rule."""
-    if have is None or have.default != want.default or len(have.rules) != len(want.rules):
+    if have is None or have.default != want.default:
         return False
-    return all(_norm_rule(a) == _norm_rule(b) for a, b in zip(want.rules, have.rules, strict=True))
+    return [k for _, k in _flat_rules(want)] == [k for _, k in _flat_rules(have)]
 
 
 def changed_filters(intended: ParsedConfig, running: ParsedConfig) -> set[str]:
