@@ -95,9 +95,9 @@ def generate(
     _setup_logging(verbose)
     try:
         _, devices = _load(inventory, device, filter_)
+        results = generate_devices(devices, out_dir)
     except Op25bError as exc:
         raise _fail(exc) from None
-    results = generate_devices(devices, out_dir)
     failed = [r for r in results if r.failed]
     if fmt is Format.json:
         print(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from op25b_cfg.errors import Op25bError
 from op25b_cfg.inventory import Device
+from op25b_cfg.paths import PathError, atomic_write, under
 from op25b_cfg.platforms import get_platform
 from op25b_cfg.rules import build_plan
 
@@ -52,17 +54,41 @@ def render_device(device: Device) -> tuple[str, Rendered]:
     return text, res
 
 
-def generate(devices: list[Device], out_dir: Path | None) -> list[Rendered]:
-    """Render ``devices``; write each to ``out_dir/<device>.<ext>`` when ``out_dir`` is given."""
-    if out_dir is not None:
+def prepare_out_dir(out_dir: Path) -> None:
+    """Create ``out_dir`` (and parents) or raise :class:`PathError` saying why it cannot hold the configs."""
+    try:
         out_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise PathError(f"-o {out_dir}: is a file, not a directory. Fix: pass a directory for the configs") from None
+    except OSError as exc:
+        raise PathError(
+            f"-o {out_dir}: cannot create the directory ({exc.strerror or exc}). Fix: pass a writable directory"
+        ) from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise PathError(f"-o {out_dir}: the directory is not writable. Fix: pass a writable directory")
+
+
+def generate(devices: list[Device], out_dir: Path | None) -> list[Rendered]:
+    """Render ``devices``; write each to ``out_dir/<device>.<ext>`` when ``out_dir`` is given.
+
+    Each file is written atomically (:func:`op25b_cfg.paths.atomic_write`): a write that fails (a full disk)
+    leaves no partial file and is reported as that device's error. Raises :class:`PathError` when
+    ``out_dir`` cannot be used at all.
+    """
+    if out_dir is not None:
+        prepare_out_dir(out_dir)
     results = []
     for dev in devices:
         text, res = render_device(dev)
         if not res.failed and out_dir is not None:
-            path = out_dir / f"{dev.name}.{get_platform(dev.platform).file_extension}"
-            path.write_text(text, encoding="utf-8")
-            res.path = str(path)
+            try:
+                path = atomic_write(under(out_dir, f"{dev.name}.{get_platform(dev.platform).file_extension}"), text)
+            except PathError as exc:
+                res.error = str(exc)
+            except OSError as exc:
+                res.error = f"cannot write {out_dir}/{dev.name}: {exc.strerror or exc}; no file was left"
+            else:
+                res.path = str(path)
         if res.failed:
             log.error("%s: %s", dev.name, res.error)
         results.append(res)

@@ -36,8 +36,9 @@ from pydantic import (
     field_validator,
 )
 
-from op25b_cfg.errors import InventoryError, PlatformError, Problem
+from op25b_cfg.errors import InventoryError, PlatformError, Problem, cut
 from op25b_cfg.netaddr import Network, overlaps, parse_prefix
+from op25b_cfg.paths import device_file_name
 
 log = logging.getLogger(__name__)
 
@@ -646,13 +647,20 @@ def load_inventory(path: str | Path) -> Inventory:
                 problems += _problems_from(exc, fpath)
             continue
         table: dict[str, _Layer] = {}
-        for name, body in raw.items():
-            name = str(name)
+        check_name = device_file_name if fname == HOSTS_FILE else safe_name
+        for key, body in raw.items():
+            name = str(key)
             try:
-                safe_name(name)
+                if not isinstance(key, str):
+                    raise ValueError(
+                        f"{fname.removesuffix('s.yaml')} names must be text; YAML read this one as"
+                        f" {type(key).__name__} {cut(key)!r}. Fix: quote the name (\"no\": rather than no:);"
+                        " YAML turns unquoted no, yes, on, off, 1:30 and numbers into other values"
+                    )
+                check_name(name)
             except ValueError as exc:
                 what, _, fix = str(exc).partition(". Fix: ")
-                problems.append(Problem(fpath, repr(name), what + ".", fix))
+                problems.append(Problem(fpath, repr(cut(name)), what + ".", fix))
                 continue
             try:
                 table[name] = _Layer(fpath, name, _Entry.model_validate(body if body is not None else {}))

@@ -269,7 +269,7 @@ def test_unsafe_host_and_group_names_are_refused(tmp_path: Path, bad: str) -> No
     def group(inv: Inv) -> None:
         inv["groups.yaml"][bad] = {"data": {"log": True}}
 
-    only(problems(tmp_path, host), "hosts.yaml", repr(bad), "not a safe name")
+    only(problems(tmp_path, host), "hosts.yaml", repr(bad), "not a valid device name")
     only(problems(tmp_path, group), "groups.yaml", repr(bad), "not a safe name")
 
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 from op25b_cfg.audit.model import DeviceReport, Verdict
 from op25b_cfg.errors import AuditError, Op25bError
 from op25b_cfg.inventory import Device
+from op25b_cfg.paths import PathError, under
 from op25b_cfg.platforms import PLATFORMS
 from op25b_cfg.redact import redact
 
@@ -72,9 +73,11 @@ def candidate_names(device: Device) -> list[str]:
 
 
 def find_config(configs_dir: Path, device: Device) -> Path | None:
-    """The saved config file of ``device`` in ``configs_dir``, or None when there is none."""
+    """The saved config file of ``device`` in ``configs_dir``, or None when there is none.
+
+    Raises :class:`~op25b_cfg.paths.PathError` when a candidate leads outside ``configs_dir``."""
     for name in candidate_names(device):
-        path = configs_dir / name
+        path = under(configs_dir, name)
         if path.is_file():
             return path
     return None
@@ -313,7 +316,11 @@ def audit_saved(devices: Iterable[Device], configs_dir: Path) -> list[DeviceRepo
         )
     reports = []
     for device in devices:
-        path = find_config(configs_dir, device)
+        try:
+            path = find_config(configs_dir, device)
+        except PathError as exc:
+            reports.append(error_report(device, str(configs_dir), str(exc)))
+            continue
         if path is None:
             tried = ", ".join(candidate_names(device))
             report = error_report(
