@@ -119,6 +119,7 @@ def audit(
     ssh_config: opt.SshConfigOpt = None,
     port: opt.PortOpt = None,
     driver_arg: opt.DriverArgOpt = None,
+    allow_cleartext: opt.AllowCleartextOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Prove OP25B on each device's running config (see AUDIT_HELP)."""
@@ -134,7 +135,9 @@ def audit(
             if configs is not None:
                 raise Op25bError("--configs and --live exclude each other: audit saved configs or the devices")
             quiet_library_logs(verbose)
-            conn = opt.connection_setup(username, timeout, known_hosts, verify_host_key, ssh_config, port, driver_arg)
+            conn = opt.connection_setup(
+                username, timeout, known_hosts, verify_host_key, ssh_config, port, driver_arg, allow_cleartext
+            )
             if save is not None:
                 prepare_save_dir(save)
             source = "live"
@@ -148,6 +151,7 @@ def audit(
                     "--ssh-config": ssh_config,
                     "--port": port,
                     "--driver-arg": driver_arg,
+                    "--allow-cleartext": allow_cleartext,
                 }
             )
             source = str(configs if configs is not None else inventory / "running")

@@ -153,6 +153,7 @@ def push(
     ssh_config: opt.SshConfigOpt = None,
     port: opt.PortOpt = None,
     driver_arg: opt.DriverArgOpt = None,
+    allow_cleartext: opt.AllowCleartextOpt = False,
     show_diff: Annotated[
         bool | None, typer.Option("--show-diff/--no-show-diff", help="Print each device's diff (default: yes).")
     ] = None,
@@ -170,7 +171,9 @@ def push(
             raise typer.Exit(EXIT_ERROR)
         win = parse_window(window) if window else None
         status = check_window(win, force) if commit else (f"dry-run; window '{win}' not enforced" if win else "")
-        conn = opt.connection_setup(username, timeout, known_hosts, verify_host_key, ssh_config, port, driver_arg)
+        conn = opt.connection_setup(
+            username, timeout, known_hosts, verify_host_key, ssh_config, port, driver_arg, allow_cleartext
+        )
         if commit:
             default_auditor()
         opts = PushOptions(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -36,6 +36,7 @@ from pydantic import (
     field_validator,
 )
 
+from op25b_cfg.connection.credentials import HOST_KEY_ARGS, is_secret_key
 from op25b_cfg.errors import InventoryError, PlatformError, Problem, cut
 from op25b_cfg.netaddr import Network, overlaps, parse_prefix
 from op25b_cfg.paths import device_file_name
@@ -56,7 +57,6 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}")
 _SAFE_TEXT = re.compile(r"[A-Za-z0-9 _.:/,()+#@=-]{0,120}")
 _HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster on large inventories
-_SECRET_KEYS = frozenset({"password", "secret", "enable_password", "enable_secret", "community", "key", "passphrase"})
 
 
 def safe_name(value: object) -> str:
@@ -313,29 +313,36 @@ class _Entry(_Strict):
     @field_validator("connection_options", mode="before")
     @classmethod
     def _no_secrets(cls, value: Any) -> Any:
-        """Nornir allows passwords under ``connection_options``; op25b never keeps them in files."""
-        found = _secret_paths(value, "connection_options")
-        if found:
+        """Nornir allows passwords under ``connection_options``; op25b never keeps them in files, and a file
+        never switches host-key verification off (only ``--no-verify-host-key`` does, with a warning)."""
+        secrets = _key_paths(value, "connection_options", is_secret_key)
+        if secrets:
             raise ValueError(
-                f"credentials never live in inventory files ({', '.join(found)}). Fix: remove them; push reads"
+                f"credentials never live in inventory files ({', '.join(secrets)}). Fix: remove them; push reads"
                 " OP25B_PASSWORD from the environment or prompts for it"
+            )
+        switches = _key_paths(value, "connection_options", HOST_KEY_ARGS.__contains__)
+        if switches:
+            raise ValueError(
+                f"{', '.join(switches)} would switch SSH host-key verification off without a word. Fix: remove"
+                " it; for a lab pass --no-verify-host-key on the command line (it warns on every run)"
             )
         return value
 
 
-def _secret_paths(value: object, path: str) -> list[str]:
-    """Dotted paths of secret-looking keys anywhere inside ``value`` (never their values)."""
+def _key_paths(value: object, path: str, match: Callable[[str], bool]) -> list[str]:
+    """Dotted paths of the keys anywhere inside ``value`` that ``match`` (never their values)."""
     found: list[str] = []
     if isinstance(value, dict):
         for k, v in value.items():
             sub = f"{path}.{k}"
-            if str(k).lower() in _SECRET_KEYS:
+            if match(str(k)):
                 found.append(sub)
             else:
-                found += _secret_paths(v, sub)
+                found += _key_paths(v, sub, match)
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            found += _secret_paths(v, f"{path}[{i}]")
+            found += _key_paths(v, f"{path}[{i}]", match)
     return found
 
 
@@ -456,7 +463,7 @@ def _problems_from(exc: ValidationError, file: str, prefix: str = "") -> list[Pr
             msg += "."
         else:
             fix = _FIXES.get(err["type"], "")
-            if err["type"] == "extra_forbidden" and loc.split(".")[-1] in _SECRET_KEYS:
+            if err["type"] == "extra_forbidden" and is_secret_key(loc.split(".")[-1]):
                 msg = "credentials never live in inventory files"
                 fix = "remove it; push reads OP25B_PASSWORD from the environment or prompts for it"
             if not msg.endswith("."):
@@ -654,7 +661,7 @@ def load_inventory(path: str | Path) -> Inventory:
                 if not isinstance(key, str):
                     raise ValueError(
                         f"{fname.removesuffix('s.yaml')} names must be text; YAML read this one as"
-                        f" {type(key).__name__} {cut(key)!r}. Fix: quote the name (\"no\": rather than no:);"
+                        f' {type(key).__name__} {cut(key)!r}. Fix: quote the name ("no": rather than no:);'
                         " YAML turns unquoted no, yes, on, off, 1:30 and numbers into other values"
                     )
                 check_name(name)

@@ -63,8 +63,7 @@ def under(base: Path, *parts: str) -> Path:
     root = base.resolve()
     if not path.resolve().is_relative_to(root):
         raise PathError(
-            f"{path}: leads outside {base} (through a symbolic link). Fix: remove the link or choose another"
-            " directory"
+            f"{path}: leads outside {base} (through a symbolic link). Fix: remove the link or choose another directory"
         )
     return path
 
@@ -106,4 +105,3 @@ def atomic_write(path: Path, data: bytes | str, mode: int = 0o644, *, replace: b
         finally:
             os.close(dfd)
     return path
-
