@@ -655,13 +655,13 @@ def load_inventory(path: str | Path) -> Inventory:
             continue
         table: dict[str, _Layer] = {}
         check_name = device_file_name if fname == HOSTS_FILE else safe_name
-        for key, body in raw.items():
-            name = str(key)
+        for raw_name, body in raw.items():
+            name = str(raw_name)
             try:
-                if not isinstance(key, str):
+                if not isinstance(raw_name, str):
                     raise ValueError(
                         f"{fname.removesuffix('s.yaml')} names must be text; YAML read this one as"
-                        f' {type(key).__name__} {cut(key)!r}. Fix: quote the name ("no": rather than no:);'
+                        f' {type(raw_name).__name__} {cut(raw_name)!r}. Fix: quote the name ("no": rather than no:);'
                         " YAML turns unquoted no, yes, on, off, 1:30 and numbers into other values"
                     )
                 check_name(name)

@@ -206,7 +206,7 @@ def test_cleartext_transport_needs_allow_cleartext(tmp_path: Path, caplog: pytes
         inventory_with(tmp_path, {"napalm": {"extras": {"optional_args": {"transport": "http"}}}})
     ).devices["edge-osa-eos1"]
     creds = Credentials("noc", PW)
-    with pytest.raises(ConnectionError_, match="clear text.*Fix: .*--allow-cleartext"):
+    with pytest.raises(ConnectionError_, match=r"clear text.*Fix: .*--allow-cleartext"):
         Connection(creds, ConnectOptions(), override_username=False).session(device)
     with caplog.at_level("WARNING"):
         session = Connection(creds, ConnectOptions(), override_username=False, allow_cleartext=True).session(device)
