@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from op25b_cfg.audit.model import DeviceReport, Verdict
-from op25b_cfg.errors import AuditError, Op25bError
+from op25b_cfg.errors import AuditError, Op25bError, cut
 from op25b_cfg.inventory import Device
 from op25b_cfg.paths import PathError, under
 from op25b_cfg.platforms import PLATFORMS
@@ -166,8 +166,7 @@ def _brace_balance(text: str, hash_comments: bool) -> tuple[int, int | None]:
 
 
 def _shown(line: str) -> str:
-    line = redact(line.strip())
-    return line if len(line) <= 60 else line[:57] + "..."
+    return cut(redact(line.strip()), 60)
 
 
 def truncation_problem(platform: str, text: str) -> str | None:
@@ -190,8 +189,10 @@ def truncation_problem(platform: str, text: str) -> str | None:
         if not lines:
             return "no configuration lines (only comments)"
         if lines[-1] != "end":
+            # redacted with its context: a file cut inside a private-key block ends on a bare key line
+            last = [s for s in _meaningful_lines(redact(text), "!") if not _PROMPT.match(s)][-1]
             return (
-                f"last line is {_shown(lines[-1])!r}, not 'end': the file looks truncated (a complete"
+                f"last line is {_shown(last)!r}, not 'end': the file looks truncated (a complete"
                 " 'show running-config' ends with 'end')"
             )
         return None
