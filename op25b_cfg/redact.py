@@ -148,7 +148,7 @@ _FHRP_RE = re.compile(
     r"(?:text\s+|md5\s+key-(?:string|chain)\s+(?:\d+\s+)?)?)([^\s;]+)",
     re.IGNORECASE,
 )
-# OSPFv3/IPsec manual keys: "authentication ipsec spi 256 sha1 [0|7] <hex>", "encryption ipsec spi 256 esp aes-cbc 128 <hex>"
+# OSPFv3 IPsec manual keys: "authentication ipsec spi 256 sha1 [0|7] <hex>", "... esp aes-cbc 128 <hex>"
 _IPSEC_KEY_RE = re.compile(
     r"(\b(?:md5|sha1|3des|des|aes-cbc(?:\s+\d{3})?)\s+(?:[07]\s+)?)([0-9A-Fa-f]{8,})", re.IGNORECASE
 )
