@@ -24,6 +24,7 @@ from op25b_cfg.errors import InventoryError, Op25bError
 from op25b_cfg.generate import generate as generate_devices
 from op25b_cfg.inventory import Device, Inventory, load_inventory
 from op25b_cfg.platforms import PLATFORMS
+from op25b_cfg.redact import printable
 
 app = typer.Typer(
     help="Generate, push and audit Outbound Port 25 Blocking (OP25B) on ISP routers, BRAS and Linux hosts.",
@@ -70,10 +71,10 @@ def _fail(exc: Op25bError) -> typer.Exit:
     if isinstance(exc, InventoryError):
         err.print(f"[bold red]error:[/] {len(exc.problems)} problem(s) in the inventory:", highlight=False)
         for p in exc.problems:
-            err.print(f"  {p}", highlight=False, markup=False)
+            err.print(f"  {printable(str(p))}", highlight=False, markup=False)
     else:
         err.print("[bold red]error:[/] ", end="", highlight=False)
-        err.print(str(exc), highlight=False, markup=False)
+        err.print(printable(str(exc)), highlight=False, markup=False)
     return typer.Exit(EXIT_ERROR)
 
 

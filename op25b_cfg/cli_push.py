@@ -40,6 +40,7 @@ from op25b_cfg.push import (
     default_auditor,
     run_push,
 )
+from op25b_cfg.redact import printable
 from op25b_cfg.window import check_window, parse_window
 
 PUSH_HELP = (
@@ -76,7 +77,7 @@ def _print_diffs(results: list[DeviceResult]) -> None:
         out.rule(f"{r.device} ({r.platform})", style="cyan")
         for text in (r.diff, r.cleanup_diff):
             if text:
-                out.print(text, markup=False, highlight=False)
+                out.print(printable(text), markup=False, highlight=False)
 
 
 def _removed(r: DeviceResult) -> str:
@@ -109,7 +110,7 @@ def _print_errors(results: list[DeviceResult]) -> None:
     for r in results:
         if r.error:
             head = "" if r.error.startswith(r.device) else f"{r.device}: "
-            out.print(Text.assemble((head, "bold"), (r.error, "red")))
+            out.print(Text.assemble((head, "bold"), (printable(r.error), "red")))
 
 
 @app.command(help=PUSH_HELP)

@@ -279,3 +279,30 @@ def redact(text: str) -> str:
             continue
         out.append(redact_line(body) + ending)
     return "".join(out)
+
+
+# Terminal control: ESC sequences (CSI ``ESC [ ... final``, OSC ``ESC ] ... BEL|ST``, DCS/APC/PM/SOS strings, any
+# other ``ESC x``), the 8-bit CSI/OSC forms, every other C0/C1 control but tab and newline, and Unicode bidi
+# overrides (which reorder what a reader sees).
+_TERMINAL_RE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]?"
+    r"|\x1b[\]PX^_][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x9b[0-?]*[ -/]*[@-~]?"
+    r"|[\x9d\x90\x98\x9e\x9f][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b.?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def printable(text: str) -> str:
+    """``text`` without terminal escapes and control characters (tab and newline kept): what every place that
+    prints config-derived text to a terminal or plain-text file shows.
+
+    >>> printable("deny ip any any\\x1b]0;owned\\x07 log\\x1b[2J")
+    'deny ip any any log'
+    >>> printable("a\\tb\\nc\\rd\\x00e")
+    'a\\tb\\ncde'
+    """
+    if text.isprintable():
+        return text
+    return _TERMINAL_RE.sub("", text)
