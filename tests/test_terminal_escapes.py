@@ -45,16 +45,28 @@ def test_audit_table_strips_escapes_from_config_text(tmp_path: Path) -> None:
     configs = tmp_path / "configs"
     shutil.copytree(REPO / "inventory" / "running", configs)
     cfg = configs / "bras-tyo-ios1.cfg"
-    # an unparsed line inside the OP25B ACL, and a truncated file whose last line is quoted in the error
-    cfg.write_text(cfg.read_text().replace("\nend", f"\nbanner motd x{OSC_TITLE}{CLEAR}\n"))
+    # an entry the parser does not understand inside the OP25B ACL: the finding quotes the line
+    entry = " permit tcp any any range ftp-data 30"
+    cfg.write_text(cfg.read_text().replace(entry, f"{entry} {OSC_TITLE}{CLEAR}weird-token", 1))
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
     res = subprocess.run(
-        [sys.executable, "-m", "op25b_cfg", "audit", "-i", str(REPO / "inventory"), "-c", str(configs)],
+        [
+            sys.executable,
+            "-m",
+            "op25b_cfg",
+            "audit",
+            "-i",
+            str(REPO / "inventory"),
+            "-c",
+            str(configs),
+            "-d",
+            "bras-tyo-ios1",
+        ],
         capture_output=True,
         text=True,
         env=env,
         timeout=120,
     )
     assert "Traceback" not in res.stderr
-    assert "banner motd x" in res.stdout  # the line is shown ...
+    assert "weird-token" in res.stdout  # the line is shown ...
     assert "\x1b" not in res.stdout and "\x07" not in res.stdout  # ... without its escapes
