@@ -40,6 +40,7 @@ from op25b_cfg.connection.credentials import HOST_KEY_ARGS, is_secret_key
 from op25b_cfg.errors import InventoryError, PlatformError, Problem, cut
 from op25b_cfg.netaddr import Network, overlaps, parse_prefix
 from op25b_cfg.paths import device_file_name
+from op25b_cfg.yamlload import YamlProblem, load_yaml
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,18 @@ AttachKind = Literal["interface", "virtual-template", "dynamic-template", "unit"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}")
 _SAFE_TEXT = re.compile(r"[A-Za-z0-9 _.:/,()+#@=-]{0,120}")
 _HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster on large inventories
+
+
+def _not_text(what: str, value: object) -> str:
+    """The message for a value YAML did not read as text (``no`` -> False, ``1:30`` -> 90, ``on`` -> True).
+
+    >>> _not_text("a name", False)
+    'expected a name (text), but YAML read False (bool). Fix: quote it ("no", "on", "1:30" are not text to YAML)'
+    """
+    return (
+        f"expected {what} (text), but YAML read {cut(value)} ({type(value).__name__}). Fix: quote it"
+        ' ("no", "on", "1:30" are not text to YAML)'
+    )
 
 
 def safe_name(value: object) -> str:
@@ -70,10 +82,10 @@ def safe_name(value: object) -> str:
     ValueError: 'x\\nno ip access-list' is not a safe name. Fix: use 1-64 letters, digits and _ . : / - ...
     """
     if not isinstance(value, str):
-        raise ValueError(f"expected a name (text), got {type(value).__name__} {value!r}")
+        raise ValueError(_not_text("a name", value))
     if not _SAFE_NAME.fullmatch(value):
         raise ValueError(
-            f"{value!r} is not a safe name. Fix: use 1-64 letters, digits and _ . : / - starting with a letter or"
+            f"{cut(value)!r} is not a safe name. Fix: use 1-64 letters, digits and _ . : / - starting with a letter or"
             " digit (spaces, newlines, quotes, braces and semicolons could inject device commands)"
         )
     return value
@@ -90,10 +102,10 @@ def safe_text(value: object) -> str:
     ValueError: 'evil"; flush ruleset' is not safe description text. Fix: ...
     """
     if not isinstance(value, str):
-        raise ValueError(f"expected text, got {type(value).__name__} {value!r}")
+        raise ValueError(_not_text("text", value))
     if not _SAFE_TEXT.fullmatch(value):
         raise ValueError(
-            f"{value!r} is not safe description text. Fix: use up to 120 letters, digits, spaces and"
+            f"{cut(value)!r} is not safe description text. Fix: use up to 120 letters, digits, spaces and"
             " _ . : / , ( ) + # @ = - (no newlines, quotes, braces or semicolons)"
         )
     return value
@@ -101,14 +113,14 @@ def safe_text(value: object) -> str:
 
 def _hostname(value: object) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"expected a host name or address, got {value!r}")
+        raise ValueError(_not_text("a host name or address", value))
     try:
         ipaddress.ip_address(value)
         return value
     except ValueError:
         pass
     if not _HOSTNAME.fullmatch(value):
-        raise ValueError(f"{value!r} is not a valid host name or IP address. Fix: give the management address")
+        raise ValueError(f"{cut(value)!r} is not a valid host name or IP address. Fix: give the management address")
     return value
 
 
@@ -118,7 +130,7 @@ def _prefix_validator(family: int | None) -> Any:
             value = str(value)
         if not isinstance(value, str):
             raise ValueError(
-                f"expected a prefix, got {type(value).__name__} {value!r}. Fix: write a prefix such as"
+                f"expected a prefix, got {type(value).__name__} {cut(value)!r}. Fix: write a prefix such as"
                 " 192.0.2.0/24 or 2001:db8::/32 (quote IPv6 prefixes in YAML)"
             )
         try:
@@ -482,13 +494,17 @@ def _read_yaml(path: Path, required: bool) -> tuple[dict[str, Any], list[Problem
     except (OSError, UnicodeDecodeError) as exc:
         return {}, [Problem(str(path), "", f"cannot be read ({exc}).", "make it a readable UTF-8 text file")]
     try:
-        data = yaml.load(raw, Loader=_YAML_LOADER)  # a safe loader (libyaml when available)
+        data = load_yaml(raw)  # safe, refuses duplicate keys and alias bombs (see op25b_cfg.yamlload)
+    except YamlProblem as exc:
+        return {}, [Problem(str(path), f"line {exc.line}" if exc.line else "", exc.message, exc.fix)]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        what = getattr(exc, "problem", None) or str(exc)
+        what = cut(getattr(exc, "problem", None) or str(exc), 200)
         return {}, [Problem(str(path), where, f"is not valid YAML: {what}.", "correct the YAML syntax there")]
     if data is None:
+        if required:
+            return {}, [Problem(str(path), "", "is empty (or only comments).", "see README: inventory schema")]
         return {}, []
     if not isinstance(data, dict):
         return {}, [Problem(str(path), "", "must be a YAML mapping at the top level.", "see README: inventory schema")]
