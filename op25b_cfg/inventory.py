@@ -675,11 +675,7 @@ def load_inventory(path: str | Path) -> Inventory:
             name = str(raw_name)
             try:
                 if not isinstance(raw_name, str):
-                    raise ValueError(
-                        f"{fname.removesuffix('s.yaml')} names must be text; YAML read this one as"
-                        f' {type(raw_name).__name__} {cut(raw_name)!r}. Fix: quote the name ("no": rather than no:);'
-                        " YAML turns unquoted no, yes, on, off, 1:30 and numbers into other values"
-                    )
+                    raise ValueError(_not_text(f"a {fname.removesuffix('s.yaml')} name", raw_name))
                 check_name(name)
             except ValueError as exc:
                 what, _, fix = str(exc).partition(". Fix: ")
