@@ -395,6 +395,7 @@ class Inventory:
         """Devices by exact name and/or a ``key=value`` filter (``platform``, ``group``, ``mode``, ``site``)."""
         devs = list(self.devices.values())
         if names:
+            names = list(dict.fromkeys(names))  # -d X -d X selects X once
             unknown = [n for n in names if n not in self.devices]
             if unknown:
                 raise InventoryError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -214,3 +215,10 @@ def test_cleartext_transport_needs_allow_cleartext(tmp_path: Path, caplog: pytes
     # the same from the command line (refused before any connection is attempted)
     res = _audit_live("-d", "edge-osa-eos1", "--driver-arg", "transport=http")
     assert res.returncode == 2 and "--allow-cleartext" in res.stdout and "Traceback" not in res.stderr
+
+
+def test_the_same_device_twice_is_selected_once() -> None:
+    """Issue 9 item 12: ``audit --live -d X -d X`` showed a traceback."""
+    res = _audit_live("-d", "edge-osa-eos1", "-d", "edge-osa-eos1", "--driver-arg", "transport=http")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert [d["device"] for d in json.loads(res.stdout)["devices"]] == ["edge-osa-eos1"]
