@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 import threading
 from enum import StrEnum
@@ -31,6 +32,7 @@ from op25b_cfg.connection.factory import quiet_library_logs
 from op25b_cfg.errors import Op25bError
 from op25b_cfg.fanout import ctrl_c_sets
 from op25b_cfg.inventory import Device
+from op25b_cfg.paths import atomic_write
 
 DEFAULT_HTML = Path("op25b-audit.html")
 
@@ -168,8 +170,9 @@ def audit(
             if target is None:
                 rep.render_table(reports, Console(), meta)
             else:
-                with target.open("w", encoding="utf-8") as fh:
-                    rep.render_table(reports, Console(file=fh, width=160, no_color=True, highlight=False), meta)
+                buf = io.StringIO()
+                rep.render_table(reports, Console(file=buf, width=160, no_color=True, highlight=False), meta)
+                atomic_write(target, buf.getvalue())
         else:
             text = {
                 AuditFormat.json: rep.to_json,
@@ -179,7 +182,7 @@ def audit(
             if target is None:
                 sys.stdout.write(text)
             else:
-                target.write_text(text, encoding="utf-8")
+                atomic_write(target, text)
     except OSError as exc:
         err.print(f"error: cannot write {target}: {exc.strerror or exc}", markup=False, highlight=False)
         raise typer.Exit(EXIT_ERROR) from None

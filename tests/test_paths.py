@@ -186,3 +186,40 @@ def test_generate_on_a_full_disk_leaves_no_partial_file(tmp_path: Path) -> None:
     listing = res.stdout.rsplit("rc=1", 1)[1].split()
     assert listing == [".", ".."], f"partial files left: {listing}"
     assert "No space left on device" in res.stdout
+
+
+def test_audit_report_on_a_full_disk_keeps_the_old_report(tmp_path: Path) -> None:
+    need(have_root() and shutil.which("unshare") is not None, "a private tmpfs needs root and unshare -m")
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    script = (
+        f"mount -t tmpfs -o size=16k tmpfs {mnt} && echo old-report > {mnt}/report.html &&"
+        f" (dd if=/dev/zero of={mnt}/fill bs=1k count=64 2>/dev/null; true) &&"
+        f" {sys.executable} -m op25b_cfg audit -i {SAMPLE} --format html -o {mnt}/report.html; echo rc=$?;"
+        f" cat {mnt}/report.html; ls -a {mnt}"
+    )
+    res = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+    )
+    assert "rc=2" in res.stdout and "Traceback" not in res.stderr, res.stdout + res.stderr
+    assert "No space left on device" in res.stderr
+    after = res.stdout.split("rc=2", 1)[1].split()
+    assert after[0] == "old-report" and sorted(after[1:]) == [".", "..", "fill", "report.html"]
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o022, 0o077])
+def test_change_log_is_0640_whatever_the_umask(tmp_path: Path, umask: int) -> None:
+    from op25b_cfg.changelog import ChangeLog
+
+    old = os.umask(umask)
+    try:
+        log = ChangeLog(tmp_path / "logs" / "changes.jsonl")
+        log.prepare()
+        log.append({"device": "r1", "result": "unchanged"})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(log.path.stat().st_mode) == 0o640
