@@ -11,32 +11,75 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
+from op25b_cfg import __version__
 from op25b_cfg.errors import InventoryError, Op25bError
 from op25b_cfg.generate import generate as generate_devices
 from op25b_cfg.inventory import Device, Inventory, load_inventory
 from op25b_cfg.platforms import PLATFORMS
 from op25b_cfg.redact import printable
 
+
+class HelpGroup(TyperGroup):
+    """A command group whose command list shows each command's first help paragraph, wrapped, never cut."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                text = cmd.short_help or (cmd.help or "").split("\n\n")[0]
+                rows.append((name, " ".join(text.split())))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
 app = typer.Typer(
+    cls=HelpGroup,
     help="Generate, push and audit Outbound Port 25 Blocking (OP25B) on ISP routers, BRAS and Linux hosts.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    rich_markup_mode=None,  # plain click help: wrapped, never cut with "..." on a narrow terminal
 )
-inventory_app = typer.Typer(help="Validate and inspect the intent (policy + devices).", no_args_is_help=True)
+inventory_app = typer.Typer(
+    cls=HelpGroup,
+    help="Validate and inspect the intent (policy + devices).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 app.add_typer(inventory_app, name="inventory")
 
-out = Console()
+# Piped (not a terminal, no COLUMNS): tables as wide as their content, so no name is split across lines.
+out = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 10_000)
 err = Console(stderr=True, soft_wrap=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"op25b {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_version, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Generate, push and audit Outbound Port 25 Blocking (OP25B) on ISP routers, BRAS and Linux hosts."""
+
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -79,8 +122,15 @@ def _fail(exc: Op25bError) -> typer.Exit:
 
 
 def _load(path: Path, names: list[str] | None, where: str | None) -> tuple[Inventory, list[Device]]:
+    """The inventory and the selected devices; nothing selected is an error (exit 2) in every command."""
     inv = load_inventory(path)
-    return inv, inv.select(names, where)
+    devices = inv.select(names, where)
+    if not devices:
+        raise Op25bError(
+            f"no device matches --filter {where!r} in {path}; nothing selected."
+            " Fix: check the filter with 'op25b inventory show'"
+        )
+    return inv, devices
 
 
 @app.command()

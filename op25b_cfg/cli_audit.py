@@ -128,11 +128,6 @@ def audit(
     _setup_logging(verbose)
     try:
         inv, devices = _load(inventory, device, filter_)
-        if not devices:
-            raise Op25bError(
-                f"no device matches --filter {filter_!r} in {inventory}; nothing was audited."
-                " Fix: check the filter with 'op25b inventory show'"
-            )
         if live:
             if configs is not None:
                 raise Op25bError("--configs and --live exclude each other: audit saved configs or the devices")

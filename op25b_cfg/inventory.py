@@ -56,7 +56,7 @@ AttachKind = Literal["interface", "virtual-template", "dynamic-template", "unit"
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}")
 _SAFE_TEXT = re.compile(r"[A-Za-z0-9 _.:/,()+#@=-]{0,120}")
-_HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+_DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
 def _not_text(what: str, value: object) -> str:
@@ -112,6 +112,15 @@ def safe_text(value: object) -> str:
 
 
 def _hostname(value: object) -> str:
+    """A management address: an IPv4/IPv6 address or a DNS name (RFC 1123 labels; not all-numeric at the end).
+
+    >>> _hostname("bras1.tokyo.example.net"), _hostname("2001:db8::11")
+    ('bras1.tokyo.example.net', '2001:db8::11')
+    >>> _hostname("192.0.2.300")
+    Traceback (most recent call last):
+    ...
+    ValueError: '192.0.2.300' is neither an IP address nor a DNS name (an all-numeric last label). Fix: ...
+    """
     if not isinstance(value, str):
         raise ValueError(_not_text("a host name or address", value))
     try:
@@ -119,8 +128,20 @@ def _hostname(value: object) -> str:
         return value
     except ValueError:
         pass
-    if not _HOSTNAME.fullmatch(value):
-        raise ValueError(f"{cut(value)!r} is not a valid host name or IP address. Fix: give the management address")
+    name = value.removesuffix(".")
+    labels = name.split(".")
+    why = ""
+    if not name or len(name) > 253:
+        why = "1-253 characters"
+    elif any(not _DNS_LABEL.fullmatch(label) for label in labels):
+        why = "labels of 1-63 letters, digits and -, not starting or ending with -"
+    elif labels[-1].isdigit():
+        why = "an all-numeric last label"
+    if why:
+        raise ValueError(
+            f"{cut(value)!r} is neither an IP address nor a DNS name ({why}). Fix: give the management address"
+            " (192.0.2.11, 2001:db8::11) or its DNS name"
+        )
     return value
 
 
@@ -446,20 +467,47 @@ def _fmt_loc(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-_FIXES = {
-    "extra_forbidden": "remove it or check its spelling",
-    "missing": "add it",
-    "literal_error": "",
-    "bool_type": "write true or false",
-    "bool_parsing": "write true or false",
-    "int_type": "write a whole number",
-    "greater_than_equal": "",
-    "less_than_equal": "",
-    "too_short": "",
-    "list_type": "write a YAML list",
-    "model_type": "write a YAML mapping (key: value lines)",
-    "dict_type": "write a YAML mapping (key: value lines)",
-}
+def _in_our_words(err: Any) -> tuple[str, str]:
+    """``(message, fix)`` for one pydantic error, in op25b's words, with the bad value (cut) and a fix.
+
+    >>> _in_our_words({"type": "literal_error", "input": "blok", "ctx": {"expected": "'block' or 'targeted'"}})
+    ("'blok' is not allowed here.", "use one of: 'block' or 'targeted'")
+    >>> _in_our_words({"type": "greater_than_equal", "input": 0, "ctx": {"ge": 1}})
+    ('0 is too small (the minimum is 1).', 'use 1 or more')
+    """
+    kind = err["type"]
+    value = err.get("input")
+    ctx = err.get("ctx") or {}
+    shown = cut(value, 60)
+    if kind == "literal_error":
+        return f"{shown!r} is not allowed here.", f"use one of: {ctx.get('expected', '')}"
+    if kind == "too_short":
+        n = ctx.get("min_length", 1)
+        return "the list is empty." if not value else f"the list has too few entries ({len(value)}).", (
+            f"list at least {n} entr{'y' if n == 1 else 'ies'}"
+        )
+    if kind in ("greater_than_equal", "greater_than"):
+        bound = ctx.get("ge", ctx.get("gt"))
+        return f"{shown} is too small (the minimum is {bound}).", f"use {bound} or more"
+    if kind in ("less_than_equal", "less_than"):
+        bound = ctx.get("le", ctx.get("lt"))
+        return f"{shown} is too large (the maximum is {bound}).", f"use {bound} or less"
+    if kind == "string_type":
+        what, _, fix = _not_text("text", value).partition(". Fix: ")
+        return what + ".", fix
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"expected a whole number, got {shown!r}.", "write a whole number such as 587"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"expected true or false, got {shown!r}.", "write true or false"
+    if kind == "list_type":
+        return f"expected a list, got {shown!r}.", "write a YAML list, e.g. [587, 465]"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"expected a mapping, got {shown!r}.", "write a YAML mapping (key: value lines)"
+    if kind == "missing":
+        return "is required.", "add it"
+    if kind == "extra_forbidden":
+        return "is not a known key.", "remove it or check its spelling (see README: inventory schema)"
+    return str(err.get("msg", kind)) + ".", ""
 
 
 def _problems_from(exc: ValidationError, file: str, prefix: str = "") -> list[Problem]:
@@ -468,19 +516,14 @@ def _problems_from(exc: ValidationError, file: str, prefix: str = "") -> list[Pr
         loc = _fmt_loc(tuple(err["loc"]))
         where = f"{prefix}.{loc}" if prefix and loc else (prefix or loc)
         msg = str(err["msg"])
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, ") :]
-        fix = ""
-        if ". Fix: " in msg:
-            msg, fix = msg.split(". Fix: ", 1)
-            msg += "."
+        if msg.startswith("Value error, "):  # our own validators: already "what. Fix: how"
+            msg, _, fix = msg[len("Value error, ") :].partition(". Fix: ")
+            msg = cut(msg, 300) + ("" if msg.endswith(".") else ".")
+        elif err["type"] == "extra_forbidden" and is_secret_key(loc.split(".")[-1]):
+            msg = "credentials never live in inventory files."
+            fix = "remove it; push reads OP25B_PASSWORD from the environment or prompts for it"
         else:
-            fix = _FIXES.get(err["type"], "")
-            if err["type"] == "extra_forbidden" and is_secret_key(loc.split(".")[-1]):
-                msg = "credentials never live in inventory files"
-                fix = "remove it; push reads OP25B_PASSWORD from the environment or prompts for it"
-            if not msg.endswith("."):
-                msg += "."
+            msg, fix = _in_our_words(err)
         problems.append(Problem(file, where, msg, fix))
     return problems
 
