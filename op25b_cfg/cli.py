@@ -15,9 +15,8 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -34,7 +33,7 @@ from op25b_cfg.redact import printable
 class HelpGroup(TyperGroup):
     """A command group whose command list shows each command's first help paragraph, wrapped, never cut."""
 
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_commands(self, ctx: Any, formatter: Any) -> None:  # typer vendors click: its types are private
         rows = []
         for name in self.list_commands(ctx):
             cmd = self.get_command(ctx, name)
