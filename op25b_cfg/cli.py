@@ -9,6 +9,7 @@ Exit codes (every command):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from op25b_cfg import __version__
-from op25b_cfg.errors import InventoryError, Op25bError
+from op25b_cfg.errors import InventoryError, Op25bError, Problem
 from op25b_cfg.generate import generate as generate_devices
 from op25b_cfg.inventory import Device, Inventory, load_inventory
 from op25b_cfg.platforms import PLATFORMS
@@ -175,12 +176,22 @@ def generate(
 
 
 @inventory_app.command("validate")
-def inventory_validate(inventory: InventoryOpt = Path("inventory")) -> None:
+def inventory_validate(inventory: InventoryOpt = Path("inventory"), fmt: FormatOpt = Format.table) -> None:
     """Check the inventory and policy; print every problem with file, field and fix."""
     try:
         inv = load_inventory(inventory)
     except Op25bError as exc:
-        raise _fail(exc) from None
+        if fmt is not Format.json:
+            raise _fail(exc) from None
+        problems = exc.problems if isinstance(exc, InventoryError) else [Problem(str(inventory), "", str(exc))]
+        doc = {"schema": "op25b.validate/1", "inventory": str(inventory), "valid": False}
+        print(json.dumps({**doc, "problems": [dataclasses.asdict(p) for p in problems]}, indent=2))
+        raise typer.Exit(EXIT_ERROR) from None
+    if fmt is Format.json:
+        doc = {"schema": "op25b.validate/1", "inventory": str(inventory), "valid": True, "problems": []}
+        summary = {"policy": inv.policy.name, "pools": len(inv.policy.pools), "devices": len(inv.devices)}
+        print(json.dumps({**doc, **summary}, indent=2))
+        return
     out.print(
         f"{inventory}: valid: policy '{inv.policy.name}', {len(inv.policy.pools)} pools, {len(inv.devices)} devices",
         highlight=False,
@@ -229,7 +240,7 @@ def inventory_show(
         )
         return
     table = Table(title=f"policy '{inv.policy.name}' ({inventory})")
-    for col in ("device", "hostname", "platform", "groups", "pools", "mode", "attach"):
+    for col in ("device", "hostname", "platform", "groups", "pools", "mode", "attach", "values from"):
         table.add_column(col, overflow="fold")
     for d in devices:
         table.add_row(
@@ -240,8 +251,15 @@ def inventory_show(
             ", ".join(p.name for p in d.pools),
             d.mode,
             "\n".join(f"{a.kind} {a.name} {a.direction}" for a in d.attach),
+            "\n".join(f"{k}: {_short_source(v)}" for k, v in d.sources.items() if k != "site_value"),
         )
-    out.print(table)
+    out.print(table, highlight=False)
+
+
+def _short_source(source: str) -> str:
+    """``/path/to/groups.yaml: tokyo.data.mode`` -> ``groups.yaml: tokyo.data.mode``."""
+    file, sep, field = source.partition(": ")
+    return f"{Path(file).name}{sep}{field}"
 
 
 @app.command()

@@ -774,7 +774,7 @@ def load_inventory(path: str | Path) -> Inventory:
                     if found is not None:
                         conn_opts[plugin] = found
                         break
-            hostname, _ = resolve("hostname")
+            hostname, hostname_src = resolve("hostname")
             port, _ = resolve("port")
             username, _ = resolve("username")
             platform, platform_src = resolve("platform")
@@ -873,6 +873,7 @@ def load_inventory(path: str | Path) -> Inventory:
             if len(problems) > here:
                 continue
             sources = {
+                "hostname": hostname_src,
                 "mode": mode_src,
                 "platform": platform_src,
                 "pools": pools_src,
