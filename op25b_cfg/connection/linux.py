@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from op25b_cfg.connection.base import ConnectOptions, Credentials, Session
 from op25b_cfg.connection.credentials import scrub
+from op25b_cfg.connection.hostkey import with_offered_key
 from op25b_cfg.errors import ConnectionError_, PushError
 
 if TYPE_CHECKING:
@@ -242,7 +243,9 @@ class LinuxNftSession(Session):
         try:
             self._conn = ConnectHandler(**args)
         except Exception as exc:
-            raise self._map(exc, "connect") from None
+            raise with_offered_key(
+                self._map(exc, "connect"), self.device.hostname, self._port, self.opts.timeout
+            ) from None
         try:
             self._preflight()
         except BaseException:
