@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from op25b_cfg.errors import Op25bError
 from op25b_cfg.inventory import Device
-from op25b_cfg.paths import PathError, atomic_write, under
+from op25b_cfg.paths import PathError, atomic_write, under, writable_dir
 from op25b_cfg.platforms import get_platform
 from op25b_cfg.rules import build_plan
 
@@ -54,20 +53,6 @@ def render_device(device: Device) -> tuple[str, Rendered]:
     return text, res
 
 
-def prepare_out_dir(out_dir: Path) -> None:
-    """Create ``out_dir`` (and parents) or raise :class:`PathError` saying why it cannot hold the configs."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise PathError(f"-o {out_dir}: is a file, not a directory. Fix: pass a directory for the configs") from None
-    except OSError as exc:
-        raise PathError(
-            f"-o {out_dir}: cannot create the directory ({exc.strerror or exc}). Fix: pass a writable directory"
-        ) from None
-    if not os.access(out_dir, os.W_OK | os.X_OK):
-        raise PathError(f"-o {out_dir}: the directory is not writable. Fix: pass a writable directory")
-
-
 def generate(devices: list[Device], out_dir: Path | None) -> list[Rendered]:
     """Render ``devices``; write each to ``out_dir/<device>.<ext>`` when ``out_dir`` is given.
 
@@ -76,7 +61,7 @@ def generate(devices: list[Device], out_dir: Path | None) -> list[Rendered]:
     ``out_dir`` cannot be used at all.
     """
     if out_dir is not None:
-        prepare_out_dir(out_dir)
+        writable_dir(out_dir, "-o")
     results = []
     for dev in devices:
         text, res = render_device(dev)

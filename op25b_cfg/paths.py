@@ -68,6 +68,21 @@ def under(base: Path, *parts: str) -> Path:
     return path
 
 
+def writable_dir(path: Path, option: str) -> None:
+    """Create ``path`` (and parents) for ``option`` (``-o``, ``--save``) or raise :class:`PathError` saying why
+    it cannot be used, before any work starts."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise PathError(f"{option} {path}: is a file, not a directory. Fix: pass a directory") from None
+    except OSError as exc:
+        raise PathError(
+            f"{option} {path}: cannot create the directory ({exc.strerror or exc}). Fix: pass a writable directory"
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise PathError(f"{option} {path}: the directory is not writable. Fix: pass a writable directory")
+
+
 def atomic_write(path: Path, data: bytes | str, mode: int = 0o644, *, replace: bool = True) -> Path:
     """Write ``data`` to ``path`` whole or not at all, with permissions ``mode`` (whatever the umask).
 

@@ -164,23 +164,23 @@ def test_generate_out_unwritable(tmp_path: Path) -> None:
     assert "Traceback" not in res.stderr and "cannot create the directory" in res.stderr and "Fix:" in res.stderr
 
 
-def test_generate_on_a_full_disk_leaves_no_partial_file(tmp_path: Path) -> None:
+def on_a_full_tmpfs(tmp_path: Path, before: str, op25b: str, after: str) -> subprocess.CompletedProcess[str]:
+    """In a private mount namespace: a 16 KiB tmpfs on ``MNT``, ``before``, fill it, run ``op25b ...``, print
+    ``rc=<exit code>``, then run ``after`` (``MNT`` replaced by the mount point everywhere)."""
     need(have_root() and shutil.which("unshare") is not None, "a private tmpfs needs root and unshare -m")
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     script = (
-        f"mount -t tmpfs -o size=16k tmpfs {mnt} && mkdir {mnt}/out &&"
-        f" (dd if=/dev/zero of={mnt}/fill bs=1k count=64 2>/dev/null; true) &&"
-        f" {sys.executable} -m op25b_cfg generate -i {SAMPLE} -o {mnt}/out --format json; echo rc=$?;"
-        f" ls -a {mnt}/out"
-    )
-    res = subprocess.run(
-        ["unshare", "-m", "sh", "-c", script],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        timeout=120,
-    )
+        f"mount -t tmpfs -o size=16k tmpfs MNT && {before} &&"
+        " (dd if=/dev/zero of=MNT/fill bs=1k count=64 2>/dev/null; true) &&"
+        f" {sys.executable} -m op25b_cfg {op25b}; echo rc=$?; {after}"
+    ).replace("MNT", str(mnt))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_generate_on_a_full_disk_leaves_no_partial_file(tmp_path: Path) -> None:
+    res = on_a_full_tmpfs(tmp_path, "mkdir MNT/out", f"generate -i {SAMPLE} -o MNT/out --format json", "ls -a MNT/out")
     assert "rc=1" in res.stdout, res.stdout + res.stderr
     assert "Traceback" not in res.stderr
     listing = res.stdout.rsplit("rc=1", 1)[1].split()
@@ -189,22 +189,8 @@ def test_generate_on_a_full_disk_leaves_no_partial_file(tmp_path: Path) -> None:
 
 
 def test_audit_report_on_a_full_disk_keeps_the_old_report(tmp_path: Path) -> None:
-    need(have_root() and shutil.which("unshare") is not None, "a private tmpfs needs root and unshare -m")
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    script = (
-        f"mount -t tmpfs -o size=16k tmpfs {mnt} && echo old-report > {mnt}/report.html &&"
-        f" (dd if=/dev/zero of={mnt}/fill bs=1k count=64 2>/dev/null; true) &&"
-        f" {sys.executable} -m op25b_cfg audit -i {SAMPLE} --format html -o {mnt}/report.html; echo rc=$?;"
-        f" cat {mnt}/report.html; ls -a {mnt}"
-    )
-    res = subprocess.run(
-        ["unshare", "-m", "sh", "-c", script],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        timeout=120,
-    )
+    op25b = f"audit -i {SAMPLE} --format html -o MNT/report.html"
+    res = on_a_full_tmpfs(tmp_path, "echo old-report > MNT/report.html", op25b, "cat MNT/report.html; ls -a MNT")
     assert "rc=2" in res.stdout and "Traceback" not in res.stderr, res.stdout + res.stderr
     assert "No space left on device" in res.stderr
     after = res.stdout.split("rc=2", 1)[1].split()

@@ -25,7 +25,6 @@ the inventory, never from the file.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import traceback
@@ -36,7 +35,7 @@ from typing import TYPE_CHECKING
 from op25b_cfg.audit.model import DeviceReport, Verdict
 from op25b_cfg.errors import AuditError, Op25bError, cut
 from op25b_cfg.inventory import Device
-from op25b_cfg.paths import PathError, under
+from op25b_cfg.paths import PathError, under, writable_dir
 from op25b_cfg.platforms import PLATFORMS
 from op25b_cfg.redact import redact
 
@@ -347,15 +346,8 @@ def live_source(device: Device) -> str:
 
 def prepare_save_dir(path: Path) -> None:
     """Create the ``--save`` directory up front, so an unusable one stops the run before any device is
-    contacted. Raises :class:`AuditError`."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise AuditError(
-            f"--save {path}: cannot create the directory ({exc.strerror or exc}). Fix: pass a writable directory"
-        ) from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise AuditError(f"--save {path}: the directory is not writable. Fix: pass a writable directory")
+    contacted. Raises :class:`~op25b_cfg.paths.PathError`."""
+    writable_dir(path, "--save")
 
 
 def audit_live_device(device: Device, open_session: SessionFactory, save_dir: Path | None = None) -> DeviceReport:
