@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import ssl
 import subprocess
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 
 from op25b_cfg.connection.base import ConnectOptions, Credentials
 from op25b_cfg.connection.factory import make_session
+from op25b_cfg.connection.napalm_session import map_exception
 from op25b_cfg.errors import ConnectionError_
 from op25b_cfg.inventory import Device, load_inventory
 from op25b_cfg.lab.emulators import EosEmulator, IosEmulator
@@ -61,3 +63,20 @@ def test_eos_tls_to_a_plain_http_port_has_a_fix() -> None:
         opts = ConnectOptions(timeout=10, port=emu.port)  # https (default) against the emulator's http
         msg = _open(_device("edge-osa-eos1"), Credentials(emu.username, emu.password), opts)
     assert "TLS handshake failed" in msg and "Fix:" in msg
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        RuntimeError("odd library failure"),
+        ConnectionResetError(104, "Connection reset by peer"),
+        EOFError(),
+        OSError(113, "No route to host"),
+        ValueError('Unauthorized. {"error": "Unable to authenticate user: Bad username/password"}'),
+        ssl.SSLError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_every_connect_error_has_a_fix(exc: BaseException) -> None:
+    err = map_exception(exc, "connect", "r1 (192.0.2.11:22, napalm ios)", Credentials("noc", "pw"), 5)
+    assert isinstance(err, ConnectionError_) and "Fix: " in str(err), str(err)

@@ -374,10 +374,15 @@ class LinuxNftSession(Session):
             )
         if isinstance(exc, NetmikoTimeoutException):
             first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
-            return ConnectionError_(f"{where}: cannot connect ({step}): {first}")
+            return ConnectionError_(f"{where}: cannot connect ({step}): {first}. Fix: check the address, port and sshd")
         if isinstance(exc, EOFError | OSError | paramiko.SSHException):
-            return ConnectionError_(f"{where}: the SSH connection failed during {step}: {type(exc).__name__} {text}")
-        return ConnectionError_(f"{where}: {step} failed: {type(exc).__name__}: {text}")
+            return ConnectionError_(
+                f"{where}: the SSH connection failed during {step}: {type(exc).__name__} {text}. Fix: check sshd's"
+                " log on the host (key exchange, MaxSessions), then retry"
+            )
+        return ConnectionError_(
+            f"{where}: {step} failed: {type(exc).__name__}: {text}. Fix: run with --verbose for the details"
+        )
 
     # ------------------------------------------------------------ reading
 

@@ -203,6 +203,8 @@ def map_exception(
         return PushError(f"{prefix}: the device refused it ({text})")
     if names & _CONNECTION or isinstance(exc, OSError):
         return ConnectionError_(f"{prefix}: {text}. Fix: check reachability, port and the management service")
+    if step == "connect":
+        return ConnectionError_(f"{prefix}: {type(exc).__name__}: {text}. Fix: run with --verbose for the details")
     return PushError(f"{prefix}: {type(exc).__name__}: {text}")
 
 
