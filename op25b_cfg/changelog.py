@@ -87,8 +87,14 @@ class ChangeLog:
             os.close(fd)
 
     def _open(self) -> int:
+        """Open for appending; a file op25b creates is mode 0640 whatever the umask."""
         try:
-            return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o640)
+            except FileExistsError:
+                return os.open(self.path, os.O_WRONLY | os.O_APPEND)
+            os.fchmod(fd, 0o640)
+            return fd
         except OSError as exc:
             raise ChangeLogError(f"change log {self.path} cannot be written ({exc.strerror or exc})") from None
 
@@ -96,13 +102,15 @@ class ChangeLog:
         """Create the directory and check the file can be opened for appending (before any device is touched)."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8"):
-                pass
         except OSError as exc:
             raise ChangeLogError(
                 f"change log {self.path} cannot be written ({exc.strerror or exc}). Fix: choose a writable"
                 " --changelog path"
             ) from None
+        try:
+            os.close(self._open())
+        except ChangeLogError as exc:
+            raise ChangeLogError(f"{exc}. Fix: choose a writable --changelog path") from None
 
     def append(self, record: dict[str, Any]) -> None:
         """Append one record (text fields redacted) as one line."""

@@ -9,33 +9,77 @@ Exit codes (every command):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
-from op25b_cfg.errors import InventoryError, Op25bError
+from op25b_cfg import __version__
+from op25b_cfg.errors import InventoryError, Op25bError, Problem
 from op25b_cfg.generate import generate as generate_devices
 from op25b_cfg.inventory import Device, Inventory, load_inventory
 from op25b_cfg.platforms import PLATFORMS
+from op25b_cfg.redact import printable
+
+
+class HelpGroup(TyperGroup):
+    """A command group whose command list shows each command's first help paragraph, wrapped, never cut."""
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:  # typer vendors click: its types are private
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                text = cmd.short_help or (cmd.help or "").split("\n\n")[0]
+                rows.append((name, " ".join(text.split())))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
 
 app = typer.Typer(
+    cls=HelpGroup,
     help="Generate, push and audit Outbound Port 25 Blocking (OP25B) on ISP routers, BRAS and Linux hosts.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    rich_markup_mode=None,  # plain click help: wrapped, never cut with "..." on a narrow terminal
 )
-inventory_app = typer.Typer(help="Validate and inspect the intent (policy + devices).", no_args_is_help=True)
+inventory_app = typer.Typer(
+    cls=HelpGroup,
+    help="Validate and inspect the intent (policy + devices).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 app.add_typer(inventory_app, name="inventory")
 
-out = Console()
+# Piped (not a terminal, no COLUMNS): tables as wide as their content, so no name is split across lines.
+out = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 10_000)
 err = Console(stderr=True, soft_wrap=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"op25b {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_version, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Generate, push and audit Outbound Port 25 Blocking (OP25B) on ISP routers, BRAS and Linux hosts."""
+
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -70,16 +114,23 @@ def _fail(exc: Op25bError) -> typer.Exit:
     if isinstance(exc, InventoryError):
         err.print(f"[bold red]error:[/] {len(exc.problems)} problem(s) in the inventory:", highlight=False)
         for p in exc.problems:
-            err.print(f"  {p}", highlight=False, markup=False)
+            err.print(f"  {printable(str(p))}", highlight=False, markup=False)
     else:
         err.print("[bold red]error:[/] ", end="", highlight=False)
-        err.print(str(exc), highlight=False, markup=False)
+        err.print(printable(str(exc)), highlight=False, markup=False)
     return typer.Exit(EXIT_ERROR)
 
 
 def _load(path: Path, names: list[str] | None, where: str | None) -> tuple[Inventory, list[Device]]:
+    """The inventory and the selected devices; nothing selected is an error (exit 2) in every command."""
     inv = load_inventory(path)
-    return inv, inv.select(names, where)
+    devices = inv.select(names, where)
+    if not devices:
+        raise Op25bError(
+            f"no device matches --filter {where!r} in {path}; nothing selected."
+            " Fix: check the filter with 'op25b inventory show'"
+        )
+    return inv, devices
 
 
 @app.command()
@@ -95,9 +146,9 @@ def generate(
     _setup_logging(verbose)
     try:
         _, devices = _load(inventory, device, filter_)
+        results = generate_devices(devices, out_dir)
     except Op25bError as exc:
         raise _fail(exc) from None
-    results = generate_devices(devices, out_dir)
     failed = [r for r in results if r.failed]
     if fmt is Format.json:
         print(
@@ -125,12 +176,22 @@ def generate(
 
 
 @inventory_app.command("validate")
-def inventory_validate(inventory: InventoryOpt = Path("inventory")) -> None:
+def inventory_validate(inventory: InventoryOpt = Path("inventory"), fmt: FormatOpt = Format.table) -> None:
     """Check the inventory and policy; print every problem with file, field and fix."""
     try:
         inv = load_inventory(inventory)
     except Op25bError as exc:
-        raise _fail(exc) from None
+        if fmt is not Format.json:
+            raise _fail(exc) from None
+        problems = exc.problems if isinstance(exc, InventoryError) else [Problem(str(inventory), "", str(exc))]
+        doc = {"schema": "op25b.validate/1", "inventory": str(inventory), "valid": False}
+        print(json.dumps({**doc, "problems": [dataclasses.asdict(p) for p in problems]}, indent=2))
+        raise typer.Exit(EXIT_ERROR) from None
+    if fmt is Format.json:
+        doc = {"schema": "op25b.validate/1", "inventory": str(inventory), "valid": True, "problems": []}
+        summary = {"policy": inv.policy.name, "pools": len(inv.policy.pools), "devices": len(inv.devices)}
+        print(json.dumps({**doc, **summary}, indent=2))
+        return
     out.print(
         f"{inventory}: valid: policy '{inv.policy.name}', {len(inv.policy.pools)} pools, {len(inv.devices)} devices",
         highlight=False,
@@ -179,7 +240,7 @@ def inventory_show(
         )
         return
     table = Table(title=f"policy '{inv.policy.name}' ({inventory})")
-    for col in ("device", "hostname", "platform", "groups", "pools", "mode", "attach"):
+    for col in ("device", "hostname", "platform", "groups", "pools", "mode", "attach", "values from"):
         table.add_column(col, overflow="fold")
     for d in devices:
         table.add_row(
@@ -190,8 +251,15 @@ def inventory_show(
             ", ".join(p.name for p in d.pools),
             d.mode,
             "\n".join(f"{a.kind} {a.name} {a.direction}" for a in d.attach),
+            "\n".join(f"{k}: {_short_source(v)}" for k, v in d.sources.items() if k != "site_value"),
         )
-    out.print(table)
+    out.print(table, highlight=False)
+
+
+def _short_source(source: str) -> str:
+    """``/path/to/groups.yaml: tokyo.data.mode`` -> ``groups.yaml: tokyo.data.mode``."""
+    file, sep, field = source.partition(": ")
+    return f"{Path(file).name}{sep}{field}"
 
 
 @app.command()

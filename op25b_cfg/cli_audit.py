@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 import threading
 from enum import StrEnum
@@ -31,6 +32,7 @@ from op25b_cfg.connection.factory import quiet_library_logs
 from op25b_cfg.errors import Op25bError
 from op25b_cfg.fanout import ctrl_c_sets
 from op25b_cfg.inventory import Device
+from op25b_cfg.paths import atomic_write
 
 DEFAULT_HTML = Path("op25b-audit.html")
 
@@ -130,6 +132,7 @@ def audit(
             " reason and the run goes on.",
         ),
     ] = DEFAULT_TIME_BUDGET,
+    allow_cleartext: opt.AllowCleartextOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Prove OP25B on each device's running config (see AUDIT_HELP)."""
@@ -137,16 +140,13 @@ def audit(
     set_time_budget(time_budget)
     try:
         inv, devices = _load(inventory, device, filter_)
-        if not devices:
-            raise Op25bError(
-                f"no device matches --filter {filter_!r} in {inventory}; nothing was audited."
-                " Fix: check the filter with 'op25b inventory show'"
-            )
         if live:
             if configs is not None:
                 raise Op25bError("--configs and --live exclude each other: audit saved configs or the devices")
             quiet_library_logs(verbose)
-            conn = opt.connection_setup(username, timeout, known_hosts, verify_host_key, ssh_config, port, driver_arg)
+            conn = opt.connection_setup(
+                username, timeout, known_hosts, verify_host_key, ssh_config, port, driver_arg, allow_cleartext
+            )
             if save is not None:
                 prepare_save_dir(save)
             source = "live"
@@ -160,6 +160,7 @@ def audit(
                     "--ssh-config": ssh_config,
                     "--port": port,
                     "--driver-arg": driver_arg,
+                    "--allow-cleartext": allow_cleartext,
                 }
             )
             source = str(configs if configs is not None else inventory / "running")
@@ -176,8 +177,9 @@ def audit(
             if target is None:
                 rep.render_table(reports, Console(), meta)
             else:
-                with target.open("w", encoding="utf-8") as fh:
-                    rep.render_table(reports, Console(file=fh, width=160, no_color=True, highlight=False), meta)
+                buf = io.StringIO()
+                rep.render_table(reports, Console(file=buf, width=160, no_color=True, highlight=False), meta)
+                atomic_write(target, buf.getvalue())
         else:
             text = {
                 AuditFormat.json: rep.to_json,
@@ -187,7 +189,7 @@ def audit(
             if target is None:
                 sys.stdout.write(text)
             else:
-                target.write_text(text, encoding="utf-8")
+                atomic_write(target, text)
     except OSError as exc:
         err.print(f"error: cannot write {target}: {exc.strerror or exc}", markup=False, highlight=False)
         raise typer.Exit(EXIT_ERROR) from None

@@ -15,14 +15,27 @@ from typing import Annotated
 
 import typer
 
-from op25b_cfg.cli import EXIT_FINDINGS, EXIT_OK, Format, FormatOpt, _fail, _setup_logging, app, err, out
+from op25b_cfg.cli import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    Format,
+    FormatOpt,
+    HelpGroup,
+    _fail,
+    _setup_logging,
+    app,
+    err,
+    out,
+)
 from op25b_cfg.errors import Op25bError
 
 lab_app = typer.Typer(
+    cls=HelpGroup,
     help="Labs to try generate -> push -> audit: 'emulators' (emulated ios/iosxr/junos/eos routers, no root) or"
     " 'up|down|status' (network namespaces with a Linux BRAS running real sshd + nftables, subscribers and real SMTP"
     " servers; needs root).",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(lab_app, name="lab")
 

@@ -10,6 +10,7 @@ factory. A command declares them with these ``Annotated`` types and the ``DEFAUL
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +21,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from op25b_cfg.connection.base import ConnectOptions, Credentials, Session
-from op25b_cfg.connection.credentials import for_device, load_credentials
+from op25b_cfg.connection.credentials import for_device, is_cleartext, load_credentials, unsafe_args
 from op25b_cfg.connection.factory import make_session
-from op25b_cfg.errors import Op25bError
+from op25b_cfg.errors import ConnectionError_, Op25bError
 from op25b_cfg.inventory import Device
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_WORKERS = 10
@@ -43,6 +46,13 @@ VerifyHostKeyOpt = Annotated[
         help="Check SSH host keys (and eAPI TLS certificates); opting out is for labs only.",
     ),
 ]
+AllowCleartextOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-cleartext",
+        help="Allow a transport that sends the password unencrypted (eAPI transport=http, telnet); labs only.",
+    ),
+]
 SshConfigOpt = Annotated[Path | None, typer.Option("--ssh-config", help="OpenSSH client config file.")]
 PortOpt = Annotated[int | None, typer.Option("--port", min=1, max=65535, help="Override every device's port.")]
 DriverArgOpt = Annotated[
@@ -60,11 +70,18 @@ class OptionError(Op25bError):
     """A command-line option value is malformed."""
 
 
-def driver_args(items: list[str]) -> dict[str, object]:
+def driver_args(items: list[str], verify_host_key: bool = True) -> dict[str, object]:
     """``KEY=VALUE`` strings as napalm optional_args (whole numbers and true/false converted).
+
+    Secrets (``password``, ``secret``, ...) are refused, and so are host-key switches (``ssh_strict=false``)
+    unless ``verify_host_key`` is off (``--no-verify-host-key``).
 
     >>> driver_args(["transport=http", "port=8080", "fast_cli=false"])
     {'transport': 'http', 'port': 8080, 'fast_cli': False}
+    >>> driver_args(["secret=hunter2"])
+    Traceback (most recent call last):
+    ...
+    op25b_cfg.cli_options.OptionError: --driver-arg secret=...: is a secret: on a command line every local ...
     """
     out: dict[str, object] = {}
     for item in items:
@@ -77,6 +94,9 @@ def driver_args(items: list[str]) -> dict[str, object]:
         elif raw.isdigit():
             value = int(raw)
         out[key.strip()] = value
+    bad = unsafe_args(out, verify_host_key)
+    if bad:
+        raise OptionError("\n".join(f"--driver-arg {key}=...: {what}. Fix: {fix}" for key, what, fix in bad))
     return out
 
 
@@ -87,9 +107,24 @@ class Connection:
     creds: Credentials
     options: ConnectOptions
     override_username: bool
+    allow_cleartext: bool = False
 
     def session(self, device: Device) -> Session:
-        """An unopened session to ``device`` (use it in a ``with`` block)."""
+        """An unopened session to ``device`` (use it in a ``with`` block).
+
+        Raises :class:`ConnectionError_` when the device's transport (inventory or ``--driver-arg``) is clear
+        text and ``--allow-cleartext`` was not given; logs a warning for every such device when it was."""
+        plugin = device.connection_options.get("napalm")
+        merged = {**(plugin.extras.get("optional_args", {}) if plugin else {}), **self.options.driver_args}
+        if is_cleartext(merged):
+            if not self.allow_cleartext:
+                raise ConnectionError_(
+                    f"{device.name}: transport {merged['transport']} sends the password in clear text; not"
+                    " connecting. Fix: use transport https (eAPI) or ssh, or pass --allow-cleartext for a lab"
+                )
+            log.warning(
+                "%s: transport %s: the password crosses the network unencrypted", device.name, merged["transport"]
+            )
         return make_session(device, for_device(self.creds, device, self.override_username), self.options)
 
 
@@ -101,6 +136,7 @@ def connection_setup(
     ssh_config: Path | None,
     port: int | None,
     driver_arg: list[str] | None,
+    allow_cleartext: bool = False,
 ) -> Connection:
     """Credentials (environment or prompt) and connection options from the shared options' values.
 
@@ -112,10 +148,10 @@ def connection_setup(
         known_hosts=str(known_hosts) if known_hosts else None,
         port=port,
         ssh_config=str(ssh_config) if ssh_config else None,
-        driver_args=driver_args(driver_arg or []),
+        driver_args=driver_args(driver_arg or [], verify_host_key),
     )
     creds = load_credentials(username=username)
-    return Connection(creds, options, override_username=bool(username))
+    return Connection(creds, options, override_username=bool(username), allow_cleartext=allow_cleartext)
 
 
 def warn_unverified(console: Console, verify_host_key: bool) -> None:

@@ -40,6 +40,7 @@ from op25b_cfg.push import (
     default_auditor,
     run_push,
 )
+from op25b_cfg.redact import printable
 from op25b_cfg.window import check_window, parse_window
 
 PUSH_HELP = (
@@ -76,7 +77,7 @@ def _print_diffs(results: list[DeviceResult]) -> None:
         out.rule(f"{r.device} ({r.platform})", style="cyan")
         for text in (r.diff, r.cleanup_diff):
             if text:
-                out.print(text, markup=False, highlight=False)
+                out.print(printable(text), markup=False, highlight=False)
 
 
 def _removed(r: DeviceResult) -> str:
@@ -109,7 +110,7 @@ def _print_errors(results: list[DeviceResult]) -> None:
     for r in results:
         if r.error:
             head = "" if r.error.startswith(r.device) else f"{r.device}: "
-            out.print(Text.assemble((head, "bold"), (r.error, "red")))
+            out.print(Text.assemble((head, "bold"), (printable(r.error), "red")))
 
 
 @app.command(help=PUSH_HELP)
@@ -153,6 +154,7 @@ def push(
     ssh_config: opt.SshConfigOpt = None,
     port: opt.PortOpt = None,
     driver_arg: opt.DriverArgOpt = None,
+    allow_cleartext: opt.AllowCleartextOpt = False,
     show_diff: Annotated[
         bool | None, typer.Option("--show-diff/--no-show-diff", help="Print each device's diff (default: yes).")
     ] = None,
@@ -170,7 +172,9 @@ def push(
             raise typer.Exit(EXIT_ERROR)
         win = parse_window(window) if window else None
         status = check_window(win, force) if commit else (f"dry-run; window '{win}' not enforced" if win else "")
-        conn = opt.connection_setup(username, timeout, known_hosts, verify_host_key, ssh_config, port, driver_arg)
+        conn = opt.connection_setup(
+            username, timeout, known_hosts, verify_host_key, ssh_config, port, driver_arg, allow_cleartext
+        )
         if commit:
             default_auditor()
         opts = PushOptions(

@@ -9,6 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def cut(value: object, limit: int = 80) -> str:
+    """``value`` as text for a message, cut to ``limit`` characters (a long or hostile value never floods it).
+
+    >>> cut("x" * 100, 10)
+    'xxxxxxx...'
+    >>> cut(False)
+    'False'
+    """
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class Op25bError(Exception):
     """Root of every op25b error. ``str(err)`` is a complete message for the user."""
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from op25b_cfg.errors import Op25bError
 from op25b_cfg.inventory import Device
+from op25b_cfg.paths import PathError, atomic_write, under, writable_dir
 from op25b_cfg.platforms import get_platform
 from op25b_cfg.rules import build_plan
 
@@ -53,16 +54,26 @@ def render_device(device: Device) -> tuple[str, Rendered]:
 
 
 def generate(devices: list[Device], out_dir: Path | None) -> list[Rendered]:
-    """Render ``devices``; write each to ``out_dir/<device>.<ext>`` when ``out_dir`` is given."""
+    """Render ``devices``; write each to ``out_dir/<device>.<ext>`` when ``out_dir`` is given.
+
+    Each file is written atomically (:func:`op25b_cfg.paths.atomic_write`): a write that fails (a full disk)
+    leaves no partial file and is reported as that device's error. Raises :class:`PathError` when
+    ``out_dir`` cannot be used at all.
+    """
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        writable_dir(out_dir, "-o")
     results = []
     for dev in devices:
         text, res = render_device(dev)
         if not res.failed and out_dir is not None:
-            path = out_dir / f"{dev.name}.{get_platform(dev.platform).file_extension}"
-            path.write_text(text, encoding="utf-8")
-            res.path = str(path)
+            try:
+                path = atomic_write(under(out_dir, f"{dev.name}.{get_platform(dev.platform).file_extension}"), text)
+            except PathError as exc:
+                res.error = str(exc)
+            except OSError as exc:
+                res.error = f"cannot write {out_dir}/{dev.name}: {exc.strerror or exc}; no file was left"
+            else:
+                res.path = str(path)
         if res.failed:
             log.error("%s: %s", dev.name, res.error)
         results.append(res)

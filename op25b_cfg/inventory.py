@@ -19,7 +19,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -37,8 +37,11 @@ from pydantic import (
     field_validator,
 )
 
-from op25b_cfg.errors import InventoryError, PlatformError, Problem
+from op25b_cfg.connection.credentials import HOST_KEY_ARGS, is_secret_key
+from op25b_cfg.errors import InventoryError, PlatformError, Problem, cut
 from op25b_cfg.netaddr import Network, overlaps, parse_prefix
+from op25b_cfg.paths import device_file_name
+from op25b_cfg.yamlload import YamlProblem, load_yaml
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +57,19 @@ AttachKind = Literal["interface", "virtual-template", "dynamic-template", "unit"
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}")
 _SAFE_TEXT = re.compile(r"[A-Za-z0-9 _.:/,()+#@=-]{0,120}")
-_HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster on large inventories
-_SECRET_KEYS = frozenset({"password", "secret", "enable_password", "enable_secret", "community", "key", "passphrase"})
+_DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def _not_text(what: str, value: object) -> str:
+    """The message for a value YAML did not read as text (``no`` -> False, ``1:30`` -> 90, ``on`` -> True).
+
+    >>> _not_text("a name", False)
+    'expected a name (text), but YAML read False (bool). Fix: quote it ("no", "on", "1:30" are not text to YAML)'
+    """
+    return (
+        f"expected {what} (text), but YAML read {cut(value)} ({type(value).__name__}). Fix: quote it"
+        ' ("no", "on", "1:30" are not text to YAML)'
+    )
 
 
 def safe_name(value: object) -> str:
@@ -70,10 +83,10 @@ def safe_name(value: object) -> str:
     ValueError: 'x\\nno ip access-list' is not a safe name. Fix: use 1-64 letters, digits and _ . : / - ...
     """
     if not isinstance(value, str):
-        raise ValueError(f"expected a name (text), got {type(value).__name__} {value!r}")
+        raise ValueError(_not_text("a name", value))
     if not _SAFE_NAME.fullmatch(value):
         raise ValueError(
-            f"{value!r} is not a safe name. Fix: use 1-64 letters, digits and _ . : / - starting with a letter or"
+            f"{cut(value)!r} is not a safe name. Fix: use 1-64 letters, digits and _ . : / - starting with a letter or"
             " digit (spaces, newlines, quotes, braces and semicolons could inject device commands)"
         )
     return value
@@ -90,25 +103,46 @@ def safe_text(value: object) -> str:
     ValueError: 'evil"; flush ruleset' is not safe description text. Fix: ...
     """
     if not isinstance(value, str):
-        raise ValueError(f"expected text, got {type(value).__name__} {value!r}")
+        raise ValueError(_not_text("text", value))
     if not _SAFE_TEXT.fullmatch(value):
         raise ValueError(
-            f"{value!r} is not safe description text. Fix: use up to 120 letters, digits, spaces and"
+            f"{cut(value)!r} is not safe description text. Fix: use up to 120 letters, digits, spaces and"
             " _ . : / , ( ) + # @ = - (no newlines, quotes, braces or semicolons)"
         )
     return value
 
 
 def _hostname(value: object) -> str:
+    """A management address: an IPv4/IPv6 address or a DNS name (RFC 1123 labels; not all-numeric at the end).
+
+    >>> _hostname("bras1.tokyo.example.net"), _hostname("2001:db8::11")
+    ('bras1.tokyo.example.net', '2001:db8::11')
+    >>> _hostname("192.0.2.300")
+    Traceback (most recent call last):
+    ...
+    ValueError: '192.0.2.300' is neither an IP address nor a DNS name (an all-numeric last label). Fix: ...
+    """
     if not isinstance(value, str):
-        raise ValueError(f"expected a host name or address, got {value!r}")
+        raise ValueError(_not_text("a host name or address", value))
     try:
         ipaddress.ip_address(value)
         return value
     except ValueError:
         pass
-    if not _HOSTNAME.fullmatch(value):
-        raise ValueError(f"{value!r} is not a valid host name or IP address. Fix: give the management address")
+    name = value.removesuffix(".")
+    labels = name.split(".")
+    why = ""
+    if not name or len(name) > 253:
+        why = "1-253 characters"
+    elif any(not _DNS_LABEL.fullmatch(label) for label in labels):
+        why = "labels of 1-63 letters, digits and -, not starting or ending with -"
+    elif labels[-1].isdigit():
+        why = "an all-numeric last label"
+    if why:
+        raise ValueError(
+            f"{cut(value)!r} is neither an IP address nor a DNS name ({why}). Fix: give the management address"
+            " (192.0.2.11, 2001:db8::11) or its DNS name"
+        )
     return value
 
 
@@ -118,7 +152,7 @@ def _prefix_validator(family: int | None) -> Any:
             value = str(value)
         if not isinstance(value, str):
             raise ValueError(
-                f"expected a prefix, got {type(value).__name__} {value!r}. Fix: write a prefix such as"
+                f"expected a prefix, got {type(value).__name__} {cut(value)!r}. Fix: write a prefix such as"
                 " 192.0.2.0/24 or 2001:db8::/32 (quote IPv6 prefixes in YAML)"
             )
         try:
@@ -365,29 +399,36 @@ class _Entry(_Strict):
     @field_validator("connection_options", mode="before")
     @classmethod
     def _no_secrets(cls, value: Any) -> Any:
-        """Nornir allows passwords under ``connection_options``; op25b never keeps them in files."""
-        found = _secret_paths(value, "connection_options")
-        if found:
+        """Nornir allows passwords under ``connection_options``; op25b never keeps them in files, and a file
+        never switches host-key verification off (only ``--no-verify-host-key`` does, with a warning)."""
+        secrets = _key_paths(value, "connection_options", is_secret_key)
+        if secrets:
             raise ValueError(
-                f"credentials never live in inventory files ({', '.join(found)}). Fix: remove them; push reads"
+                f"credentials never live in inventory files ({', '.join(secrets)}). Fix: remove them; push reads"
                 " OP25B_PASSWORD from the environment or prompts for it"
+            )
+        switches = _key_paths(value, "connection_options", HOST_KEY_ARGS.__contains__)
+        if switches:
+            raise ValueError(
+                f"{', '.join(switches)} would switch SSH host-key verification off without a word. Fix: remove"
+                " it; for a lab pass --no-verify-host-key on the command line (it warns on every run)"
             )
         return value
 
 
-def _secret_paths(value: object, path: str) -> list[str]:
-    """Dotted paths of secret-looking keys anywhere inside ``value`` (never their values)."""
+def _key_paths(value: object, path: str, match: Callable[[str], bool]) -> list[str]:
+    """Dotted paths of the keys anywhere inside ``value`` that ``match`` (never their values)."""
     found: list[str] = []
     if isinstance(value, dict):
         for k, v in value.items():
             sub = f"{path}.{k}"
-            if str(k).lower() in _SECRET_KEYS:
+            if match(str(k)):
                 found.append(sub)
             else:
-                found += _secret_paths(v, sub)
+                found += _key_paths(v, sub, match)
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            found += _secret_paths(v, f"{path}[{i}]")
+            found += _key_paths(v, f"{path}[{i}]", match)
     return found
 
 
@@ -440,6 +481,7 @@ class Inventory:
         """Devices by exact name and/or a ``key=value`` filter (``platform``, ``group``, ``mode``, ``site``)."""
         devs = list(self.devices.values())
         if names:
+            names = list(dict.fromkeys(names))  # -d X -d X selects X once
             unknown = [n for n in names if n not in self.devices]
             if unknown:
                 raise InventoryError(
@@ -490,20 +532,47 @@ def _fmt_loc(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-_FIXES = {
-    "extra_forbidden": "remove it or check its spelling",
-    "missing": "add it",
-    "literal_error": "",
-    "bool_type": "write true or false",
-    "bool_parsing": "write true or false",
-    "int_type": "write a whole number",
-    "greater_than_equal": "",
-    "less_than_equal": "",
-    "too_short": "",
-    "list_type": "write a YAML list",
-    "model_type": "write a YAML mapping (key: value lines)",
-    "dict_type": "write a YAML mapping (key: value lines)",
-}
+def _in_our_words(err: Any) -> tuple[str, str]:
+    """``(message, fix)`` for one pydantic error, in op25b's words, with the bad value (cut) and a fix.
+
+    >>> _in_our_words({"type": "literal_error", "input": "blok", "ctx": {"expected": "'block' or 'targeted'"}})
+    ("'blok' is not allowed here.", "use one of: 'block' or 'targeted'")
+    >>> _in_our_words({"type": "greater_than_equal", "input": 0, "ctx": {"ge": 1}})
+    ('0 is too small (the minimum is 1).', 'use 1 or more')
+    """
+    kind = err["type"]
+    value = err.get("input")
+    ctx = err.get("ctx") or {}
+    shown = cut(value, 60)
+    if kind == "literal_error":
+        return f"{shown!r} is not allowed here.", f"use one of: {ctx.get('expected', '')}"
+    if kind == "too_short":
+        n = ctx.get("min_length", 1)
+        return "the list is empty." if not value else f"the list has too few entries ({len(value)}).", (
+            f"list at least {n} entr{'y' if n == 1 else 'ies'}"
+        )
+    if kind in ("greater_than_equal", "greater_than"):
+        bound = ctx.get("ge", ctx.get("gt"))
+        return f"{shown} is too small (the minimum is {bound}).", f"use {bound} or more"
+    if kind in ("less_than_equal", "less_than"):
+        bound = ctx.get("le", ctx.get("lt"))
+        return f"{shown} is too large (the maximum is {bound}).", f"use {bound} or less"
+    if kind == "string_type":
+        what, _, fix = _not_text("text", value).partition(". Fix: ")
+        return what + ".", fix
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"expected a whole number, got {shown!r}.", "write a whole number such as 587"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"expected true or false, got {shown!r}.", "write true or false"
+    if kind == "list_type":
+        return f"expected a list, got {shown!r}.", "write a YAML list, e.g. [587, 465]"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"expected a mapping, got {shown!r}.", "write a YAML mapping (key: value lines)"
+    if kind == "missing":
+        return "is required.", "add it"
+    if kind == "extra_forbidden":
+        return "is not a known key.", "remove it or check its spelling (see README: inventory schema)"
+    return str(err.get("msg", kind)) + ".", ""
 
 
 def _problems_from(exc: ValidationError, file: str, prefix: str = "") -> list[Problem]:
@@ -512,19 +581,14 @@ def _problems_from(exc: ValidationError, file: str, prefix: str = "") -> list[Pr
         loc = _fmt_loc(tuple(err["loc"]))
         where = f"{prefix}.{loc}" if prefix and loc else (prefix or loc)
         msg = str(err["msg"])
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, ") :]
-        fix = ""
-        if ". Fix: " in msg:
-            msg, fix = msg.split(". Fix: ", 1)
-            msg += "."
+        if msg.startswith("Value error, "):  # our own validators: already "what. Fix: how"
+            msg, _, fix = msg[len("Value error, ") :].partition(". Fix: ")
+            msg = cut(msg, 300) + ("" if msg.endswith(".") else ".")
+        elif err["type"] == "extra_forbidden" and is_secret_key(loc.split(".")[-1]):
+            msg = "credentials never live in inventory files."
+            fix = "remove it; push reads OP25B_PASSWORD from the environment or prompts for it"
         else:
-            fix = _FIXES.get(err["type"], "")
-            if err["type"] == "extra_forbidden" and loc.split(".")[-1] in _SECRET_KEYS:
-                msg = "credentials never live in inventory files"
-                fix = "remove it; push reads OP25B_PASSWORD from the environment or prompts for it"
-            if not msg.endswith("."):
-                msg += "."
+            msg, fix = _in_our_words(err)
         problems.append(Problem(file, where, msg, fix))
     return problems
 
@@ -539,13 +603,17 @@ def _read_yaml(path: Path, required: bool) -> tuple[dict[str, Any], list[Problem
     except (OSError, UnicodeDecodeError) as exc:
         return {}, [Problem(str(path), "", f"cannot be read ({exc}).", "make it a readable UTF-8 text file")]
     try:
-        data = yaml.load(raw, Loader=_YAML_LOADER)  # a safe loader (libyaml when available)
+        data = load_yaml(raw)  # safe, refuses duplicate keys and alias bombs (see op25b_cfg.yamlload)
+    except YamlProblem as exc:
+        return {}, [Problem(str(path), f"line {exc.line}" if exc.line else "", exc.message, exc.fix)]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        what = getattr(exc, "problem", None) or str(exc)
+        what = cut(getattr(exc, "problem", None) or str(exc), 200)
         return {}, [Problem(str(path), where, f"is not valid YAML: {what}.", "correct the YAML syntax there")]
     if data is None:
+        if required:
+            return {}, [Problem(str(path), "", "is empty (or only comments).", "see README: inventory schema")]
         return {}, []
     if not isinstance(data, dict):
         return {}, [Problem(str(path), "", "must be a YAML mapping at the top level.", "see README: inventory schema")]
@@ -732,13 +800,16 @@ def load_inventory(path: str | Path) -> Inventory:
                 problems += _problems_from(exc, fpath)
             continue
         table: dict[str, _Layer] = {}
-        for name, body in raw.items():
-            name = str(name)
+        check_name = device_file_name if fname == HOSTS_FILE else safe_name
+        for raw_name, body in raw.items():
+            name = str(raw_name)
             try:
-                safe_name(name)
+                if not isinstance(raw_name, str):
+                    raise ValueError(_not_text(f"a {fname.removesuffix('s.yaml')} name", raw_name))
+                check_name(name)
             except ValueError as exc:
                 what, _, fix = str(exc).partition(". Fix: ")
-                problems.append(Problem(fpath, repr(name), what + ".", fix))
+                problems.append(Problem(fpath, repr(cut(name)), what + ".", fix))
                 continue
             try:
                 table[name] = _Layer(fpath, name, _Entry.model_validate(body if body is not None else {}))
@@ -791,7 +862,7 @@ def load_inventory(path: str | Path) -> Inventory:
                     if found is not None:
                         conn_opts[plugin] = found
                         break
-            hostname, _ = resolve("hostname")
+            hostname, hostname_src = resolve("hostname")
             port, _ = resolve("port")
             username, _ = resolve("username")
             platform, platform_src = resolve("platform")
@@ -894,6 +965,7 @@ def load_inventory(path: str | Path) -> Inventory:
             if len(problems) > here:
                 continue
             sources = {
+                "hostname": hostname_src,
                 "mode": mode_src,
                 "platform": platform_src,
                 "pools": pools_src,

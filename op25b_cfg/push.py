@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from op25b_cfg.changelog import ChangeLog, redact_text, sha256
 from op25b_cfg.errors import Op25bError, PushError
 from op25b_cfg.fanout import ctrl_c_sets, run_each
+from op25b_cfg.paths import PathError, atomic_write, under
 from op25b_cfg.platforms import get_platform
 from op25b_cfg.rules import build_plan
 from op25b_cfg.window import ChangeWindow
@@ -499,25 +500,21 @@ def write_backup(backup_dir: Path, device: str, text: str, when: datetime | None
     when = when or datetime.now(UTC)
     folder = backup_dir / device
     try:
+        folder = under(backup_dir, device)
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         with contextlib.suppress(OSError):
             os.chmod(folder, 0o700)
         stamp = when.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
         for n in range(1000):
-            path = folder / (f"{stamp}.cfg" if n == 0 else f"{stamp}-{n}.cfg")
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                return atomic_write(
+                    under(folder, f"{stamp}.cfg" if n == 0 else f"{stamp}-{n}.cfg"), text, 0o600, replace=False
+                )
             except FileExistsError:
                 continue
-            try:
-                data = text.encode()
-                while data:
-                    data = data[os.write(fd, data) :]
-            finally:
-                os.close(fd)
-            return path
-    except OSError as exc:
-        raise PushError(f"{device}: backup to {folder} failed ({exc.strerror or exc}); nothing was changed") from None
+    except (OSError, PathError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise PushError(f"{device}: backup to {folder} failed ({why}); nothing was changed") from None
     raise PushError(f"{device}: backup to {folder} failed (too many backups in the same second)")
 
 

@@ -114,6 +114,9 @@ _TYPE_TOKENS = frozenset(
         "encryption",
         "index",
         "password",
+        "level",
+        "type",
+        "value",
     }
 )
 # Tokens that mean the keyword introduced something that is not a value (a sub-command).
@@ -138,7 +141,18 @@ _VALUE_RE = re.compile(r'"(?:[^"\\]|\\.)*"|[^\s;]+')
 _TOKEN_RE = re.compile(r'[ \t]+("(?:[^"\\]|\\.)*"|[^\s;]+)')
 
 _HASH_RE = re.compile(r"\$(?:1|2[abxy]?|5|6|7|8|9|y|sha1|md5)\$[^\s\";']+")
-_SNMP_COMMUNITY_RE = re.compile(r"(\bsnmp-server\s+community\s+)(\S+)", re.IGNORECASE)
+_SNMP_COMMUNITY_RE = re.compile(r"(\bsnmp(?:-server)?\s+community\s+)([^\s;]+)", re.IGNORECASE)
+# HSRP/VRRP/GLBP: "standby 1 authentication <pw>", "vrrp 5 authentication text <pw>", "... md5 key-string 7 <pw>"
+_FHRP_RE = re.compile(
+    r"(\b(?:standby|vrrp|glbp|hsrp)\s+(?:\d+\s+)?(?:ipv[46]\s+)?authentication\s+"
+    r"(?:text\s+|md5\s+key-(?:string|chain)\s+(?:\d+\s+)?)?)([^\s;]+)",
+    re.IGNORECASE,
+)
+# OSPFv3 IPsec manual keys: "authentication ipsec spi 256 sha1 [0|7] <hex>", "... esp aes-cbc 128 <hex>"
+_IPSEC_KEY_RE = re.compile(
+    r"(\b(?:md5|sha1|3des|des|aes-cbc(?:\s+\d{3})?)\s+(?:[07]\s+)?)([0-9A-Fa-f]{8,})", re.IGNORECASE
+)
+_BEARER_RE = re.compile(r"(\b(?:Bearer|Basic)\s+)([A-Za-z0-9._~+/=-]{6,})", re.IGNORECASE)
 _SNMP_HOST_RE = re.compile(
     r"(\bsnmp-server\s+host\s+\S+(?:\s+vrf\s+\S+)?(?:\s+(?:traps|informs))?"
     r"(?:\s+version\s+(?:1|2c|3\s+(?:auth|noauth|priv)))?(?:\s+encrypted)?\s+)([^\s;]+)",
@@ -150,14 +164,16 @@ _SNMP_V3_RE = re.compile(
 )
 _JUNOS_COMMUNITY_RE = re.compile(r"^(\s*(?:set\s+snmp\s+)?community\s+)(\"[^\"]*\"|[^\s;{]+)(?=\s*(?:\{|;|$|\s))")
 _ASSIGN_RE = re.compile(
-    r"(\b(?:[\w-]*pass(?:word|wd|phrase)?|[\w-]*secret|psk|pre_shared_key|wpa_psk|auth_pass|community)\s*[=:]\s*)"
+    r"(\b(?:[\w-]*pass(?:word|wd|phrase)?|[\w-]*secret|[\w-]*token|api[-_]?key|access[-_]?key|authorization|psk"
+    r"|pre_shared_key|wpa_psk|auth_pass|community)\s*[=:]\s*)"
     r"(\"[^\"]*\"|'[^']*'|[^\s,;]+)",
     re.IGNORECASE,
 )
 _QUOTED_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
 # Every pattern above needs one of these words (case-insensitively) on the line: a line without any is returned
 # as it is, which is most of a config (ACL entries, interfaces) and most of the time redaction takes.
-_MAYBE_SECRET_RE = re.compile(r"\$|secret|pass|key|psk|communit|auth|priv|snmp", re.IGNORECASE)
+_MAYBE_SECRET_RE = re.compile(r"\$|secret|pass|key|psk|communit|auth|priv|snmp|token|bearer|basic|ipsec", re.IGNORECASE)
+_KEYWORD_SET = frozenset(_KEYWORDS)
 _PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
 _PEM_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY-----")
 
@@ -189,8 +205,8 @@ def _redact_keywords(line: str) -> str:
         for i, t in enumerate(tokens):
             word = t.group(1).lower()
             last = i == len(tokens) - 1
-            if word in _STOP_TOKENS:
-                break
+            if word in _STOP_TOKENS or (word in _KEYWORD_SET and word not in _TYPE_TOKENS):
+                break  # a sub-command, or another keyword (``key 1 secret X``): that keyword masks its value
             if not last and (word in _TYPE_TOKENS or (word.isdigit() and len(word) <= 5)):
                 continue
             target = t
@@ -215,6 +231,10 @@ def redact_line(line: str) -> str:
     new = _SNMP_COMMUNITY_RE.sub(lambda m: m.group(1) + _mask_value(m.group(2)), new)
     new = _SNMP_HOST_RE.sub(lambda m: m.group(1) + _mask_value(m.group(2)), new)
     new = _SNMP_V3_RE.sub(lambda m: m.group(1) + _mask_value(m.group(2)), new)
+    new = _FHRP_RE.sub(lambda m: m.group(1) + _mask_value(m.group(2)), new)
+    if "ipsec" in new.lower():
+        new = _IPSEC_KEY_RE.sub(lambda m: m.group(1) + MASK, new)
+    new = _BEARER_RE.sub(lambda m: m.group(1) + MASK, new)
     if "members" not in new:
         new = _JUNOS_COMMUNITY_RE.sub(lambda m: m.group(1) + _mask_value(m.group(2)), new)
     new = _ASSIGN_RE.sub(lambda m: m.group(1) + _mask_value(m.group(2)), new)
@@ -259,3 +279,30 @@ def redact(text: str) -> str:
             continue
         out.append(redact_line(body) + ending)
     return "".join(out)
+
+
+# Terminal control: ESC sequences (CSI ``ESC [ ... final``, OSC ``ESC ] ... BEL|ST``, DCS/APC/PM/SOS strings, any
+# other ``ESC x``), the 8-bit CSI/OSC forms, every other C0/C1 control but tab and newline, and Unicode bidi
+# overrides (which reorder what a reader sees).
+_TERMINAL_RE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]?"
+    r"|\x1b[\]PX^_][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x9b[0-?]*[ -/]*[@-~]?"
+    r"|[\x9d\x90\x98\x9e\x9f][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b.?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def printable(text: str) -> str:
+    """``text`` without terminal escapes and control characters (tab and newline kept): what every place that
+    prints config-derived text to a terminal or plain-text file shows.
+
+    >>> printable("deny ip any any\\x1b]0;owned\\x07 log\\x1b[2J")
+    'deny ip any any log'
+    >>> printable("a\\tb\\nc\\rd\\x00e")
+    'a\\tb\\ncde'
+    """
+    if text.isprintable():
+        return text
+    return _TERMINAL_RE.sub("", text)

@@ -157,6 +157,33 @@ class ChangeWindow:
         return self.spec
 
 
+_IMPLICIT_ZONES = frozenset({"localtime", "Factory", "posixrules"})
+
+
+def _zone(name: str, spec: str) -> ZoneInfo:
+    """The IANA zone ``name``; ``localtime`` (whatever this machine is set to), ``Factory`` (no zone) and the
+    ``posix/`` and ``right/`` copies are refused: a change window must name its zone.
+
+    >>> _zone("Asia/Tokyo", "x").key
+    'Asia/Tokyo'
+    >>> _zone("localtime", "Sat 01:00-05:00 localtime")
+    Traceback (most recent call last):
+    ...
+    op25b_cfg.window.ChangeWindowError: --window 'Sat 01:00-05:00 localtime': 'localtime' is not an explicit ...
+    """
+    if name in _IMPLICIT_ZONES or name.startswith(("posix/", "right/")):
+        raise ChangeWindowError(
+            f"--window {spec!r}: {name!r} is not an explicit time zone (it depends on this machine's setup)."
+            " Fix: name the zone, e.g. Asia/Tokyo or UTC"
+        )
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ChangeWindowError(
+            f"--window {spec!r}: unknown time zone {name!r}. Fix: use an IANA name such as Asia/Tokyo or UTC"
+        ) from None
+
+
 def parse_window(spec: str) -> ChangeWindow:
     """Parse a ``--window`` spec (see the module doc); :class:`ChangeWindowError` naming the fix otherwise.
 
@@ -175,12 +202,7 @@ def parse_window(spec: str) -> ChangeWindow:
         m = _WINDOW.match(part)
         if not m:
             raise ChangeWindowError(f"--window {spec!r}: {part.strip()!r} is not understood. Fix: write {SYNTAX}")
-        try:
-            zone = ZoneInfo(m["tz"])
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ChangeWindowError(
-                f"--window {spec!r}: unknown time zone {m['tz']!r}. Fix: use an IANA name such as Asia/Tokyo or UTC"
-            ) from None
+        zone = _zone(m["tz"], spec)
         start = _minutes(m["start"], spec, allow_24=False)
         end = _minutes(m["end"], spec, allow_24=True)
         if start == end:

@@ -132,7 +132,7 @@ def test_selection() -> None:
 
 def test_bad_selection_and_inventory_exit_2(tmp_path: Path) -> None:
     res = runner.invoke(app, ["audit", "-i", str(SAMPLE), "--filter", "platform=nope"])
-    assert res.exit_code == 2 and "nothing was audited" in res.stderr
+    assert res.exit_code == 2 and "nothing selected" in res.stderr
     res = runner.invoke(app, ["audit", "-i", str(SAMPLE), "--device", "no-such-router"])
     assert res.exit_code == 2 and "no such device" in res.stderr
     res = runner.invoke(app, ["audit", "-i", str(tmp_path)])

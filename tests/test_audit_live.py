@@ -181,7 +181,9 @@ def live(f: Fleet, *extra: str) -> tuple[int, dict[str, Any], str]:
         "--live", "-i", str(f.inventory), *ssh, "--known-hosts", str(f.known_hosts), "--workers", "3",
         "--timeout", "15", "--driver-arg", "read_timeout_override=4", *extra,  # pyIOSXR waits a read timeout
     )  # fmt: skip
-    code2, doc2, out2 = run("--live", "-i", str(f.inventory), "-d", EOS, "--driver-arg", "transport=http", *extra)
+    code2, doc2, out2 = run(
+        "--live", "-i", str(f.inventory), "-d", EOS, "--driver-arg", "transport=http", "--allow-cleartext", *extra
+    )
     doc["devices"] += doc2["devices"]
     return max(code, code2), doc, out + out2
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from op25b_cfg.cli_options import Connection, driver_args
 from op25b_cfg.connection.base import ConnectOptions, Credentials
 from op25b_cfg.connection.credentials import CredentialsError, for_device, load_credentials, scrub
 from op25b_cfg.connection.napalm_session import NapalmSession, map_exception
-from op25b_cfg.errors import ConnectionError_, PushError
+from op25b_cfg.errors import ConnectionError_, InventoryError, PushError
 from op25b_cfg.inventory import load_inventory
 from tests.labutil import REPO
 
@@ -126,3 +131,94 @@ def test_optional_args_verify_host_keys_by_default() -> None:
     assert "UserKnownHostsFile /tmp/kh" in Path(cfg).read_text()
     junos.close()
     assert not Path(cfg).exists()
+
+
+# ------------------------------------------------------------------------------------------- issue 9 items 7, 8
+
+
+def _audit_live(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OP25B_USERNAME": "noc", "OP25B_PASSWORD": PW}
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "op25b_cfg",
+            "audit",
+            "--live",
+            "-i",
+            str(REPO / "inventory"),
+            "--format",
+            "json",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.parametrize("key", ["secret", "password", "enable_password", "passphrase", "api_key", "auth_token"])
+def test_secret_driver_args_are_refused(key: str) -> None:
+    res = _audit_live("--driver-arg", f"{key}=hunter2secret")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert f"--driver-arg {key}=...: is a secret" in res.stderr and "Fix:" in res.stderr
+    assert "hunter2secret" not in res.stderr + res.stdout
+
+
+@pytest.mark.parametrize("arg", ["ssh_strict=false", "system_host_keys=false", "alt_host_keys=false"])
+def test_host_key_switches_need_no_verify_host_key(arg: str) -> None:
+    res = _audit_live("--driver-arg", arg)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "switches SSH host-key verification off" in res.stderr and "--no-verify-host-key" in res.stderr
+    assert driver_args([arg], verify_host_key=False)  # the explicit opt-out accepts it (and warns, see below)
+
+
+def test_no_verify_host_key_warns_on_every_run() -> None:
+    # every device refused before connecting (clear text): the warning is still printed
+    res = _audit_live("--no-verify-host-key", "-d", "edge-osa-eos1", "--driver-arg", "transport=http")
+    assert "host keys are NOT verified" in res.stderr
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"napalm": {"extras": {"optional_args": {"ssh_strict": False}}}},
+        {"netmiko": {"extras": {"system_host_keys": False}}},
+        {"napalm": {"extras": {"optional_args": {"secret": "hunter2secret"}}}},
+        {"napalm": {"extras": {"optional_args": {"api_key": "hunter2secret"}}}},
+    ],
+)
+def test_inventory_cannot_switch_host_keys_off_or_hold_secrets(tmp_path: Path, options: dict[str, object]) -> None:
+    from tests.test_connection_options import inventory_with
+
+    with pytest.raises(InventoryError) as err:
+        load_inventory(inventory_with(tmp_path, options))
+    text = str(err.value)
+    assert "hosts.yaml" in text and "Fix:" in text and "hunter2secret" not in text
+    assert ("host-key verification off" in text) or ("credentials never live" in text)
+
+
+def test_cleartext_transport_needs_allow_cleartext(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from tests.test_connection_options import inventory_with
+
+    device = load_inventory(
+        inventory_with(tmp_path, {"napalm": {"extras": {"optional_args": {"transport": "http"}}}})
+    ).devices["edge-osa-eos1"]
+    creds = Credentials("noc", PW)
+    with pytest.raises(ConnectionError_, match=r"clear text.*Fix: .*--allow-cleartext"):
+        Connection(creds, ConnectOptions(), override_username=False).session(device)
+    with caplog.at_level("WARNING"):
+        session = Connection(creds, ConnectOptions(), override_username=False, allow_cleartext=True).session(device)
+    assert session is not None and "unencrypted" in caplog.text
+    # the same from the command line (refused before any connection is attempted)
+    res = _audit_live("-d", "edge-osa-eos1", "--driver-arg", "transport=http")
+    assert res.returncode == 2 and "--allow-cleartext" in res.stdout and "Traceback" not in res.stderr
+
+
+def test_the_same_device_twice_is_selected_once() -> None:
+    """Issue 9 item 12: ``audit --live -d X -d X`` showed a traceback."""
+    res = _audit_live("-d", "edge-osa-eos1", "-d", "edge-osa-eos1", "--driver-arg", "transport=http")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert [d["device"] for d in json.loads(res.stdout)["devices"]] == ["edge-osa-eos1"]

@@ -269,18 +269,46 @@ def test_unsafe_host_and_group_names_are_refused(tmp_path: Path, bad: str) -> No
     def group(inv: Inv) -> None:
         inv["groups.yaml"][bad] = {"data": {"log": True}}
 
-    only(problems(tmp_path, host), "hosts.yaml", repr(bad), "not a safe name")
+    only(problems(tmp_path, host), "hosts.yaml", repr(bad), "not a valid device name")
     only(problems(tmp_path, group), "groups.yaml", repr(bad), "not a safe name")
 
 
-@pytest.mark.parametrize("bad", ["192.0.2.11; reload", "host\nname", "-leading-dash"])
+@pytest.mark.parametrize(
+    "bad",
+    ["192.0.2.11; reload", "host\nname", "-leading-dash", "192.0.2.300", "a..b", "x" * 64 + ".example", "a-.example"],
+)
 def test_unsafe_management_hostname(tmp_path: Path, bad: str) -> None:
     only(
         problems(tmp_path, _set(("hosts.yaml", "bras-tyo-ios1", "hostname"), bad)),
         "hosts.yaml",
         "bras-tyo-ios1.hostname",
-        "not a valid host name",
+        "neither an IP address nor a DNS name",
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "words", "fix"),
+    [
+        (("policy.yaml", "mode"), "blok", ["'blok' is not allowed here"], "'block', 'targeted' or 'flow-control'"),
+        (("policy.yaml", "pools"), [], ["the list is empty"], "list at least 1 entry"),
+        (("policy.yaml", "flow_control", "burst"), 0, ["0 is too small (the minimum is 1)"], "use 1 or more"),
+        (("policy.yaml", "submission_ports", 0), 70000, ["70000 is too large (the maximum is 65535)"], "65535 or less"),
+        (("hosts.yaml", "bras-tyo-ios1", "port"), "ssh", ["expected a whole number, got 'ssh'"], "whole number"),
+        (("policy.yaml", "log"), "maybe", ["expected true or false, got 'maybe'"], "true or false"),
+    ],
+)
+def test_validation_messages_in_our_words(
+    tmp_path: Path, path: tuple[Any, ...], value: Any, words: list[str], fix: str
+) -> None:
+    def mutate(inv: Inv) -> None:
+        target = inv[path[0]]
+        for k in path[1:-1]:
+            target = target[k]
+        target[path[-1]] = value
+
+    field = ".".join(str(p) for p in path[1:]).replace(".0", "[0]")
+    p = only(problems(tmp_path, mutate), path[0], field, *words)
+    assert fix in p.fix and "Input should" not in str(p)
 
 
 @pytest.mark.parametrize(

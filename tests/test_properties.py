@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from op25b_cfg.errors import InventoryError, PlatformError
 from op25b_cfg.inventory import MODES, Device, load_inventory
 from op25b_cfg.netaddr import collapse, intersect
+from op25b_cfg.paths import DEVICE_NAME_RE
 from op25b_cfg.platforms import PLATFORMS, get_platform
 from op25b_cfg.rules import _carve, build_plan
 from tests.labutil import need_nft
@@ -159,7 +160,7 @@ def hosts(draw: st.DrawFn, pool_names: list[str], platform: str | None = None) -
     data: dict[str, Any] = {"pools": served, "attach": attach}
     if draw(st.booleans()):
         data["mode"] = draw(st.sampled_from([*MODES, "flow-control"]))
-    name = draw(st.from_regex(SAFE_NAME, fullmatch=True))
+    name = draw(st.from_regex(DEVICE_NAME_RE, fullmatch=True))  # device names are file names (issue 9)
     return name, {"hostname": "192.0.2.1", "platform": platform, "data": data}
 
 
@@ -280,7 +281,7 @@ def test_names_with_unsafe_characters_never_load(bad: str, prefix: str, where: s
         dev = name
     else:
         policy["exemptions"] = {"opt_out": [{"subscriber": name, "prefix": "100.64.0.1"}]}
-    with pytest.raises(InventoryError, match=r"not a safe name\. Fix: "):
+    with pytest.raises(InventoryError, match=r"not a (safe|valid device) name\. Fix: "):
         load_one(policy, dev, host)
 
 

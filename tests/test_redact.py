@@ -38,6 +38,39 @@ CRAFTED = [
     ("  key-string 7 045802150C2E", "045802150C2E", "  key-string 7 "),
     ("  key-string password 12495445415F59", "12495445415F59", "  key-string password "),
     ("cable shared-secondary-secret index 1 7 FEDCBA", "FEDCBA", "cable shared-secondary-secret index 1 7 "),
+    # issue 9 item 9: forms that leaked
+    ("enable password level 15 Cl34rLvl15", "Cl34rLvl15", "enable password level 15 "),
+    ("enable password level 15 7 0822455D0A16", "0822455D0A16", "enable password level 15 7 "),
+    ("enable secret level 15 5 $1$abcd$efghijklmnopq", "efghijklmnopq", "enable secret level 15 5 "),
+    (" standby 1 authentication Hsrp-Pw1", "Hsrp-Pw1", " standby 1 authentication "),
+    (" standby 10 authentication md5 key-string 7 0822455D0A16", "0822455D0A16", "key-string 7 "),
+    (" vrrp 5 authentication text Vrrp-Pw1", "Vrrp-Pw1", " vrrp 5 authentication text "),
+    (" glbp 2 authentication text Glbp-Pw1", "Glbp-Pw1", " glbp 2 authentication text "),
+    (
+        " ipv6 ospf authentication ipsec spi 256 sha1 0123456789ABCDEF0123456789ABCDEF01234567",
+        "0123456789ABCDEF",
+        "ipsec spi 256 sha1 ",
+    ),
+    (" ospfv3 authentication ipsec spi 500 sha1 7 0123456789ABCDEF", "0123456789ABCDEF", "spi 500 sha1 7 "),
+    (
+        " ospfv3 encryption ipsec spi 1001 esp aes-cbc 128 FEDCBA9876543210FEDCBA9876543210 sha1 0011223344556677",
+        "FEDCBA9876543210",
+        "esp aes-cbc 128 ",
+    ),
+    (
+        " ospfv3 encryption ipsec spi 1001 esp aes-cbc 128 FEDCBA9876543210FEDCBA9876543210 sha1 0011223344556677",
+        "0011223344556677",
+        " sha1 ",
+    ),
+    ("  authentication-key 1 type md5 value Jun0sMd5", "Jun0sMd5", "authentication-key 1 type md5 value "),
+    ("  key 1 secret Ch41nKey", "Ch41nKey", "  key 1 secret "),
+    ("! token=Tok3nValue", "Tok3nValue", "! token="),
+    (" remark api-key: Ap1KeyValue", "Ap1KeyValue", " remark api-key: "),
+    (" description NMS apikey=Ap1KeyValue", "Ap1KeyValue", "description NMS apikey="),
+    (" description Bearer eyJhbGciOiJIUzI1NiJ9.e30.sig", "eyJhbGciOiJIUzI1NiJ9", " description Bearer "),
+    ("# curl -H 'Authorization: Bearer s3cr3tT0k3n'", "s3cr3tT0k3n", "# curl -H"),
+    ("snmp community C0mmGrp group NETOPS", "C0mmGrp", "group NETOPS"),
+    ("snmp-server community C0mmGrp group NETOPS", "C0mmGrp", "group NETOPS"),
     ('    encrypted-password "$6$Wq3r9sT1$Hk2mX8pV4nB7"; ## SECRET-DATA', "Hk2mX8pV4nB7", "encrypted-password"),
     ('            secret "$9$Hk.5F/9tuBEcyKv8X-dbs2gJDk.P5QF"; ## SECRET-DATA', "$9$Hk.5F", "secret"),
     ('    authentication-key "$9$5Fn/EhrlMX-dsvWs4aDjq5Q"; ## SECRET-DATA', "EhrlMX", "authentication-key"),
@@ -184,3 +217,17 @@ def test_sample_running_configs_secrets_removed() -> None:
                 seen.add(s)
             assert s not in out, f"{path.name}: {s!r} survived"
     assert seen == set(secrets)
+
+
+def test_truncated_file_last_line_is_redacted_with_its_context(tmp_path: Path) -> None:
+    """A file cut inside a private-key block ends on a bare key line: the error message must not quote it."""
+    from op25b_cfg.audit import runner
+    from op25b_cfg.inventory import load_inventory
+
+    inv = load_inventory(REPO / "inventory")
+    (tmp_path / "bras-tyo-ios1.cfg").write_text(
+        "hostname bras-tyo-ios1\ncrypto key import rsa K\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAuPr1v4t3\n"
+    )
+    [report] = runner.audit_saved([inv.devices["bras-tyo-ios1"]], tmp_path)
+    assert "truncated" in report.error and "MIIEowIBAAKCAQEAuPr1v4t3" not in report.error
+    assert MASK in report.error

@@ -66,6 +66,10 @@ def test_daylight_saving_follows_wall_clock() -> None:
         ("Sat 03:00-03:00 UTC", "empty"),
         ("   ", "empty"),
         ("Sat 24:00-05:00 UTC", "not a time of day"),
+        ("Sat 01:00-05:00 localtime", "not an explicit time zone"),
+        ("Sat 01:00-05:00 Factory", "not an explicit time zone"),
+        ("Sat 01:00-05:00 posixrules", "not an explicit time zone"),
+        ("Sat 01:00-05:00 right/UTC", "not an explicit time zone"),
     ],
 )
 def test_bad_specs_explain_the_fix(spec: str, needle: str) -> None:

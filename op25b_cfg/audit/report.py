@@ -30,7 +30,7 @@ from op25b_cfg import __version__
 from op25b_cfg.audit.model import DeviceReport, Finding, Severity, Verdict
 from op25b_cfg.errors import AuditError
 from op25b_cfg.platforms.base import data_dir
-from op25b_cfg.redact import redact
+from op25b_cfg.redact import printable, redact
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +249,17 @@ def _print_finding_block(console: Console, device: str, fd: dict[str, Any]) -> N
         console.print(Text(f"  {num}: {line}", style="dim"))
 
 
+def _printable_tree(value: Any) -> Any:
+    """``value`` (a report dict) with :func:`~op25b_cfg.redact.printable` applied to every string in it."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {k: _printable_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_printable_tree(v) for v in value]
+    return value
+
+
 def render_table(reports: list[DeviceReport], console: Console, meta: AuditMeta | None = None) -> None:
     """Per device: verdict and counts by severity; then why devices could not be audited; then every finding
     (code, family, pool, line, counterexample, message and deciding config lines). Config text is never markup."""
@@ -259,7 +270,7 @@ def render_table(reports: list[DeviceReport], console: Console, meta: AuditMeta 
     table.add_column("verdict", no_wrap=True)
     for sev in SEVERITIES:
         table.add_column(_SHORT_SEVERITY[sev], justify="right", no_wrap=True)
-    dicts = [device_dict(r) for r in reports]
+    dicts = [_printable_tree(device_dict(r)) for r in reports]
     for d in dicts:
         table.add_row(
             Text(d["device"]),

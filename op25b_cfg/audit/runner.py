@@ -25,7 +25,6 @@ the inventory, never from the file.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import traceback
@@ -34,8 +33,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from op25b_cfg.audit.model import DeviceReport, Verdict
-from op25b_cfg.errors import AuditError, Op25bError
+from op25b_cfg.errors import AuditError, Op25bError, cut
 from op25b_cfg.inventory import Device
+from op25b_cfg.paths import PathError, under, writable_dir
 from op25b_cfg.platforms import PLATFORMS
 from op25b_cfg.redact import redact
 
@@ -76,9 +76,11 @@ def candidate_names(device: Device) -> list[str]:
 
 
 def find_config(configs_dir: Path, device: Device) -> Path | None:
-    """The saved config file of ``device`` in ``configs_dir``, or None when there is none."""
+    """The saved config file of ``device`` in ``configs_dir``, or None when there is none.
+
+    Raises :class:`~op25b_cfg.paths.PathError` when a candidate leads outside ``configs_dir``."""
     for name in candidate_names(device):
-        path = configs_dir / name
+        path = under(configs_dir, name)
         if path.is_file():
             return path
     return None
@@ -167,8 +169,7 @@ def _brace_balance(text: str, hash_comments: bool) -> tuple[int, int | None]:
 
 
 def _shown(line: str) -> str:
-    line = redact(line.strip())
-    return line if len(line) <= 60 else line[:57] + "..."
+    return cut(redact(line.strip()), 60)
 
 
 def truncation_problem(platform: str, text: str) -> str | None:
@@ -191,8 +192,10 @@ def truncation_problem(platform: str, text: str) -> str | None:
         if not lines:
             return "no configuration lines (only comments)"
         if lines[-1] != "end":
+            # redacted with its context: a file cut inside a private-key block ends on a bare key line
+            last = [s for s in _meaningful_lines(redact(text), "!") if not _PROMPT.match(s)][-1]
             return (
-                f"last line is {_shown(lines[-1])!r}, not 'end': the file looks truncated (a complete"
+                f"last line is {_shown(last)!r}, not 'end': the file looks truncated (a complete"
                 " 'show running-config' ends with 'end')"
             )
         return None
@@ -318,7 +321,11 @@ def audit_saved(devices: Iterable[Device], configs_dir: Path) -> list[DeviceRepo
         )
     reports = []
     for device in devices:
-        path = find_config(configs_dir, device)
+        try:
+            path = find_config(configs_dir, device)
+        except PathError as exc:
+            reports.append(error_report(device, str(configs_dir), str(exc)))
+            continue
         if path is None:
             tried = ", ".join(candidate_names(device))
             report = error_report(
@@ -344,15 +351,8 @@ def live_source(device: Device) -> str:
 
 def prepare_save_dir(path: Path) -> None:
     """Create the ``--save`` directory up front, so an unusable one stops the run before any device is
-    contacted. Raises :class:`AuditError`."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise AuditError(
-            f"--save {path}: cannot create the directory ({exc.strerror or exc}). Fix: pass a writable directory"
-        ) from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise AuditError(f"--save {path}: the directory is not writable. Fix: pass a writable directory")
+    contacted. Raises :class:`~op25b_cfg.paths.PathError`."""
+    writable_dir(path, "--save")
 
 
 def audit_live_device(device: Device, open_session: SessionFactory, save_dir: Path | None = None) -> DeviceReport:

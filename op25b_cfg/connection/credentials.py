@@ -16,6 +16,7 @@ import dataclasses
 import getpass
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
@@ -31,6 +32,63 @@ log = logging.getLogger(__name__)
 ENV_USERNAME = "OP25B_USERNAME"
 ENV_PASSWORD = "OP25B_PASSWORD"
 ENV_SECRET = "OP25B_SECRET"
+
+
+_SECRET_KEY_RE = re.compile(r"pass(?:word|wd|phrase)?|secret|token|community|psk|api_?key|^key$", re.IGNORECASE)
+HOST_KEY_ARGS = frozenset({"ssh_strict", "system_host_keys", "alt_host_keys", "alt_key_file", "hostkey_verify"})
+"""Driver arguments that switch SSH host-key verification off (only ``--no-verify-host-key`` may)."""
+CLEARTEXT_TRANSPORTS = frozenset({"http", "telnet"})
+"""``transport`` values that send the password unencrypted (EOS eAPI over HTTP, IOS over telnet)."""
+
+
+def is_secret_key(key: object) -> bool:
+    """Whether an option name holds a secret (its value must never be on a command line or in a file).
+
+    >>> [k for k in ("password", "enable_password", "secret", "passphrase", "api_key", "key", "key_file",
+    ...              "transport", "auth_token") if is_secret_key(k)]
+    ['password', 'enable_password', 'secret', 'passphrase', 'api_key', 'key', 'auth_token']
+    """
+    return bool(_SECRET_KEY_RE.search(str(key)))
+
+
+def is_cleartext(args: Mapping[str, object]) -> bool:
+    """Whether driver arguments ask for a transport that sends credentials in clear text.
+
+    >>> is_cleartext({"transport": "http"}), is_cleartext({"transport": "https"}), is_cleartext({})
+    (True, False, False)
+    """
+    return str(args.get("transport", "")).lower() in CLEARTEXT_TRANSPORTS
+
+
+def unsafe_args(args: Mapping[str, object], verify_host_key: bool) -> list[tuple[str, str, str]]:
+    """``(key, what, fix)`` for each driver argument that would put a secret where others can read it, or
+    switch host-key verification off without ``--no-verify-host-key``. Values are never quoted.
+
+    >>> [k for k, _, _ in unsafe_args({"secret": "x", "ssh_strict": False, "transport": "https"}, True)]
+    ['secret', 'ssh_strict']
+    >>> unsafe_args({"ssh_strict": False}, verify_host_key=False)
+    []
+    """
+    found: list[tuple[str, str, str]] = []
+    for key in args:
+        if is_secret_key(key):
+            found.append(
+                (
+                    key,
+                    "is a secret: on a command line every local user sees it in the process list, in a file"
+                    " anyone who reads the file does",
+                    f"remove it; set {ENV_PASSWORD} / {ENV_SECRET} in the environment or let op25b prompt",
+                )
+            )
+        elif key in HOST_KEY_ARGS and verify_host_key:
+            found.append(
+                (
+                    key,
+                    "switches SSH host-key verification off",
+                    "remove it; for a lab pass --no-verify-host-key on the command line (it warns on every run)",
+                )
+            )
+    return found
 
 
 class CredentialsError(Op25bError):

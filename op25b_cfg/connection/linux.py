@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from op25b_cfg.connection.base import ConnectOptions, Credentials, Session
 from op25b_cfg.connection.credentials import scrub
+from op25b_cfg.connection.hostkey import with_offered_key
 from op25b_cfg.errors import ConnectionError_, PushError
 
 if TYPE_CHECKING:
@@ -242,7 +243,9 @@ class LinuxNftSession(Session):
         try:
             self._conn = ConnectHandler(**args)
         except Exception as exc:
-            raise self._map(exc, "connect") from None
+            raise with_offered_key(
+                self._map(exc, "connect"), self.device.hostname, self._port, self.opts.timeout
+            ) from None
         try:
             self._preflight()
         except BaseException:
@@ -371,10 +374,15 @@ class LinuxNftSession(Session):
             )
         if isinstance(exc, NetmikoTimeoutException):
             first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
-            return ConnectionError_(f"{where}: cannot connect ({step}): {first}")
+            return ConnectionError_(f"{where}: cannot connect ({step}): {first}. Fix: check the address, port and sshd")
         if isinstance(exc, EOFError | OSError | paramiko.SSHException):
-            return ConnectionError_(f"{where}: the SSH connection failed during {step}: {type(exc).__name__} {text}")
-        return ConnectionError_(f"{where}: {step} failed: {type(exc).__name__}: {text}")
+            return ConnectionError_(
+                f"{where}: the SSH connection failed during {step}: {type(exc).__name__} {text}. Fix: check sshd's"
+                " log on the host (key exchange, MaxSessions), then retry"
+            )
+        return ConnectionError_(
+            f"{where}: {step} failed: {type(exc).__name__}: {text}. Fix: run with --verbose for the details"
+        )
 
     # ------------------------------------------------------------ reading
 

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from op25b_cfg.connection.base import ConnectOptions, Credentials, Session
 from op25b_cfg.connection.credentials import scrub
+from op25b_cfg.connection.hostkey import with_offered_key
 from op25b_cfg.errors import ConnectionError_, Op25bError, PushError
 from op25b_cfg.platforms import get_platform
 
@@ -176,7 +177,7 @@ def map_exception(
             " (ssh-keyscan -p PORT HOST >> ~/.ssh/known_hosts, or --known-hosts FILE), or pass"
             " --no-verify-host-key for a lab"
         )
-    if names & _AUTH or "authentication fail" in low or ("401" in low and "unauthorized" in low):
+    if names & _AUTH or "authentication fail" in low or "unauthorized" in low or "unable to authenticate" in low:
         user = creds.username if creds else "?"
         return ConnectionError_(
             f"{prefix}: authentication failed for user '{user}'. Fix: check OP25B_USERNAME / OP25B_PASSWORD"
@@ -189,12 +190,21 @@ def map_exception(
             f"{prefix}: cannot connect ({text}). Fix: check hostname, port and that the"
             " management service (SSH / NETCONF / eAPI) is enabled"
         )
+    if "ssl" in low or "certificate" in low or "tls" in low:
+        return ConnectionError_(
+            f"{prefix}: the TLS handshake failed ({text}). Fix: check the port and transport (eAPI: https),"
+            " and pass a private CA with --driver-arg ca_file=PATH"
+        )
     if names & _CLOSED:
-        return ConnectionError_(f"{prefix}: the connection was lost ({text})")
+        return ConnectionError_(
+            f"{prefix}: the connection was lost ({text}). Fix: check the device's session limits and logs, then retry"
+        )
     if names & _CONFIG:
         return PushError(f"{prefix}: the device refused it ({text})")
     if names & _CONNECTION or isinstance(exc, OSError):
-        return ConnectionError_(f"{prefix}: {text}")
+        return ConnectionError_(f"{prefix}: {text}. Fix: check reachability, port and the management service")
+    if step == "connect":
+        return ConnectionError_(f"{prefix}: {type(exc).__name__}: {text}. Fix: run with --verbose for the details")
     return PushError(f"{prefix}: {type(exc).__name__}: {text}")
 
 
@@ -350,9 +360,9 @@ class NapalmSession(Session):
                 # napalm does not pass PyEZ's hostkey_verify; PyEZ defaults it to False.
                 driver.device._hostkey_verify = self.opts.verify_host_key
             self._call("connect", driver.open)
-        except Op25bError:
+        except Op25bError as exc:
             self._cleanup_tmp()
-            raise
+            raise with_offered_key(exc, self.device.hostname, self.port or 22, self.opts.timeout) from None
         self._driver = driver
         log.info("%s: connected", self.where)
 

@@ -361,7 +361,7 @@ class EmulatorLab:
     def commands(self) -> list[str]:
         """The shell commands a newcomer runs next, in order (no secret in them; ``#`` comments explain)."""
         q = shlex.quote
-        conn = "-i inventory --known-hosts known_hosts"
+        conn = "-i inventory --known-hosts known_hosts --allow-cleartext"  # the eos emulator: eAPI over http
         return [
             f"cd {q(str(self.workdir))}",
             f"export OP25B_USERNAME={q(self.username)}",

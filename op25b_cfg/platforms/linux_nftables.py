@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 _IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}\*?")
 TABLE = "op25b"
+LOG_RATE = "10/minute burst 5 packets"
+"""How often the block rule may log: enough to see who is blocked, never a kernel-log flood."""
 
 
 class LinuxNftables(Platform):
@@ -72,8 +74,12 @@ class LinuxNftables(Platform):
         if rule.action is Action.PERMIT:
             return [f"{match}{counter} accept{comment}"]
         if rule.action is Action.DENY:
-            logp = ' log prefix "op25b-block: "' if rule.log else ""
-            return [f"{match}{counter}{logp} reject with tcp reset{comment}"]
+            deny = f"{match}{counter} reject with tcp reset{comment}"
+            if not rule.log:
+                return [deny]
+            # A rule of its own, without a verdict: the limit bounds the log lines (a spam bot sends hundreds of
+            # SYNs a second), never the reject that follows.
+            return [f'{match} limit rate {LOG_RATE} log prefix "op25b-block: "', deny]
         if rule.action is Action.LIMIT:
             assert rule.limit is not None
             key = f"{ip} saddr"

@@ -1,0 +1,122 @@
+"""Every file op25b writes or reads on a device's behalf goes through here.
+
+* :func:`device_file_name` checks that a device name is one safe path component;
+* :func:`under` joins a base directory and names and proves the result stays inside the base (``..``,
+  absolute parts and symbolic links leading out are refused);
+* :func:`atomic_write` writes a whole file or nothing: a temporary file in the same directory, ``fsync``,
+  then a rename (or a hard link when an existing file must never be replaced); the temporary file is removed
+  on any failure, so a full disk never leaves a 0-byte config or backup behind.
+
+Both raise :class:`PathError` (an :class:`~op25b_cfg.errors.Op25bError`) with the path and a fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from op25b_cfg.errors import Op25bError, cut
+
+DEVICE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+"""A device name: 1-64 letters, digits, ``_ . -``, starting with a letter or digit (so never ``.`` or ``..``)."""
+
+
+class PathError(Op25bError):
+    """A path would leave the directory op25b owns, or a file could not be written whole."""
+
+
+def device_file_name(name: object) -> str:
+    """``name`` if it can be used as one file or directory name; ValueError (with a Fix) otherwise.
+
+    >>> device_file_name("bras-tokyo-01.example")
+    'bras-tokyo-01.example'
+    >>> device_file_name("a/../../victim")
+    Traceback (most recent call last):
+    ...
+    ValueError: 'a/../../victim' is not a valid device name. Fix: use 1-64 letters, digits and _ . - ...
+    """
+    if not isinstance(name, str) or not DEVICE_NAME_RE.fullmatch(name):
+        raise ValueError(
+            f"{cut(name)!r} is not a valid device name. Fix: use 1-64 letters, digits and _ . - starting with a"
+            " letter or digit (the name becomes a file name under backups/, --save and generate's output)"
+        )
+    return name
+
+
+def under(base: Path, *parts: str) -> Path:
+    """``base / parts...``, refused unless it stays inside ``base`` once symbolic links are resolved.
+
+    >>> under(Path("backups"), "r1", "20240101T000000Z.cfg").as_posix()
+    'backups/r1/20240101T000000Z.cfg'
+    >>> under(Path("backups"), "../etc")
+    Traceback (most recent call last):
+    ...
+    op25b_cfg.paths.PathError: backups/../etc: leaves backups. Fix: use a device name without / or ..
+    """
+    path = base.joinpath(*parts)
+    for part in parts:
+        if not part or part in (".", "..") or "/" in part or "\\" in part or "\x00" in part:
+            raise PathError(f"{path}: leaves {base}. Fix: use a device name without / or ..")
+    root = base.resolve()
+    if not path.resolve().is_relative_to(root):
+        raise PathError(
+            f"{path}: leads outside {base} (through a symbolic link). Fix: remove the link or choose another directory"
+        )
+    return path
+
+
+def writable_dir(path: Path, option: str) -> None:
+    """Create ``path`` (and parents) for ``option`` (``-o``, ``--save``) or raise :class:`PathError` saying why
+    it cannot be used, before any work starts."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise PathError(f"{option} {path}: is a file, not a directory. Fix: pass a directory") from None
+    except OSError as exc:
+        raise PathError(
+            f"{option} {path}: cannot create the directory ({exc.strerror or exc}). Fix: pass a writable directory"
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise PathError(f"{option} {path}: the directory is not writable. Fix: pass a writable directory")
+
+
+def atomic_write(path: Path, data: bytes | str, mode: int = 0o644, *, replace: bool = True) -> Path:
+    """Write ``data`` to ``path`` whole or not at all, with permissions ``mode`` (whatever the umask).
+
+    ``replace=False`` never replaces an existing file (:class:`FileExistsError`, as ``O_EXCL``). Raises
+    :class:`OSError` on failure, after removing the temporary file; ``path`` is then untouched.
+
+    >>> import tempfile; d = Path(tempfile.mkdtemp())
+    >>> atomic_write(d / "r1.cfg", "end\\n", 0o600).read_text(), oct((d / "r1.cfg").stat().st_mode & 0o777)
+    ('end\\n', '0o600')
+    """
+    raw = data.encode() if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        try:
+            os.fchmod(fd, mode)
+            view = memoryview(raw)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)  # FileExistsError when taken: never overwrite
+            os.unlink(tmp)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # the rename itself is durable once the directory is synced
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    return path
