@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import ipaddress
 import logging
 import os
 import re
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
     from op25b_cfg.audit.model import DeviceReport
     from op25b_cfg.connection.base import Session
     from op25b_cfg.inventory import Attachment, Device
+    from op25b_cfg.rules import FilterPlan
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +101,7 @@ class DeviceResult:
     cleanup_diff: str = ""
     cleanup_removed: list[str] = field(default_factory=list)
     cleanup_detached: list[str] = field(default_factory=list)  # stale references removed ("parents: line")
+    repaired: list[str] = field(default_factory=list)  # drifted OP25B objects replaced under a fresh name
     verdict: str | None = None
     error: str = ""
     state: str = ""
@@ -139,6 +143,7 @@ class DeviceResult:
             "cleanup_diff": self.cleanup_diff,
             "cleanup_removed": list(self.cleanup_removed),
             "cleanup_detached": list(self.cleanup_detached),
+            "repaired": list(self.repaired),
             "verdict": self.verdict,
             "state": self.state,
             "error": self.error,
@@ -487,6 +492,149 @@ def removal_config(platform: str, objects: Sequence[OldObject], references: Sequ
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Is the intent in place? Drift of OP25B-owned objects, and the fresh names a repair uses.
+
+MAX_REPAIRS = 16
+_PORT_OPS = frozenset({"eq", "neq", "lt", "gt", "range"})
+_HEXCOLON = re.compile(r"[0-9a-fA-F:.]*:[0-9a-fA-F:.]*(?:/\d+)?")
+
+
+def _canon_address(word: str) -> str:
+    addr, slash, length = word.partition("/")
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return word
+    return f"{ip.compressed}/{length}" if slash else ip.compressed
+
+
+def canonical_line(text: str) -> str:
+    """One config line in a form that does not depend on how a device prints it, so what op25b renders and
+    what the device shows compare equal: sequence numbers dropped, port names as numbers (``eq smtp`` is
+    ``eq 25``), ``host X`` and ``X 0.0.0.0`` as ``X/32`` (``/128``), IPv6 addresses lower-case and compressed.
+
+    >>> canonical_line("30 permit tcp 2001:DB8:8000::/33 host 2001:DB8:25::25 eq smtp log sequence 30")
+    'permit tcp 2001:db8:8000::/33 2001:db8:25::25/128 eq 25 log'
+    >>> canonical_line("permit tcp 100.64.0.0 0.0.255.255 192.0.2.25 0.0.0.0 eq smtp")
+    'permit tcp 100.64.0.0 0.0.255.255 192.0.2.25/32 eq 25'
+    >>> canonical_line("permit tcp 100.64.0.0 0.0.255.255 host 192.0.2.25 range smtp 26") == canonical_line(
+    ...     "permit tcp 100.64.0.0 0.0.255.255 192.0.2.25/32 range 25 26")
+    True
+    >>> canonical_line("interface Virtual-Template1")
+    'interface Virtual-Template1'
+    """
+    from op25b_cfg.audit.parsers._cisco import PORT_NAMES  # the one list of port keywords (IOS, XR, EOS)
+
+    words = text.split()
+    if words and words[0].isdigit():
+        words = words[1:]
+    if len(words) >= 2 and words[-2] == "sequence" and words[-1].isdigit():
+        words = words[:-2]
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w == "host" and i + 1 < len(words):
+            addr = _canon_address(words[i + 1])
+            out.append(f"{addr}/128" if ":" in addr else f"{addr}/32")
+            i += 2
+            continue
+        if i + 1 < len(words) and words[i + 1] == "0.0.0.0" and w.count(".") == 3 and w.replace(".", "").isdigit():
+            out.append(f"{w}/32")
+            i += 2
+            continue
+        if i and words[i - 1] in _PORT_OPS or (i > 1 and words[i - 2] == "range"):
+            w = str(PORT_NAMES.get(w, w))
+        elif ":" in w and _HEXCOLON.fullmatch(w):
+            w = _canon_address(w)
+        out.append(w)
+        i += 1
+    return " ".join(out)
+
+
+def _body(lines: list[ConfigLine], first: int, last: int) -> list[tuple[int, str]]:
+    return [(len(ln.parents), canonical_line(ln.text)) for ln in lines[first + 1 : last + 1]]
+
+
+def drifted_objects(platform: str, running: str, candidate: str) -> list[str]:
+    """Names of the OP25B objects ``candidate`` defines that ``running`` holds with other contents (an extra
+    ``permit tcp any any eq 25`` inside the filter, an entry missing or moved). A merge never removes such an
+    entry and the name is fixed by the intent's version, so these need a repair under a fresh name.
+
+    >>> cand = "ip access-list extended OP25B-V4-0000aaaa\\n deny tcp 10.0.0.0 0.255.255.255 any eq 25\\n"
+    >>> cand += " permit ip any any\\n"
+    >>> drifted_objects("cisco_ios", cand.replace("eq 25", "eq smtp"), cand)
+    []
+    >>> drifted_objects("cisco_ios", cand.replace(" deny", " permit tcp any any eq smtp\\n deny"), cand)
+    ['OP25B-V4-0000aaaa']
+    """
+    if platform == "linux_nftables" or "OP25B-" not in running:
+        return []
+    cand = _config_lines(platform, candidate)
+    wanted = _definitions(platform, cand)
+    names = {d[3] for d in wanted}
+    if not any(m.group(0) in names for m in OBJECT_NAME.finditer(running)):
+        return []
+    run = _config_lines(platform, running)
+    have = {name: (first, last) for first, last, _, name in _definitions(platform, run)}
+    out = []
+    for first, last, _, name in wanted:
+        at = have.get(name)
+        if at is not None and _body(run, *at) != _body(cand, first, last):
+            out.append(name)
+    return out
+
+
+def in_place(platform: str, running: str, candidate: str) -> bool:
+    """True when every line of ``candidate`` is in ``running`` under the same block headers, compared in
+    :func:`canonical_line` form: the intent is in place even where the device's own diff is textual (IOS
+    ``show archive config incremental-diffs`` lists ``eq 25`` against a running ``eq smtp``).
+
+    >>> cand = "ipv6 access-list OP25B-V6-0000aaaa\\n permit tcp any 2001:db8::25/128 eq 25\\n"
+    >>> in_place("cisco_ios", "ipv6 access-list OP25B-V6-0000aaaa\\n permit tcp any host 2001:DB8::25 eq smtp\\n", cand)
+    True
+    >>> in_place("cisco_ios", "ipv6 access-list OP25B-V6-0000aaaa\\n permit tcp any any eq smtp\\n", cand)
+    False
+    """
+    if platform == "linux_nftables":  # its session diffs the whole op25b table itself
+        return False
+    cand = _config_lines(platform, candidate)
+    tops = {ln.parents[0] if ln.parents else ln.text for ln in cand}
+
+    def key(ln: ConfigLine) -> tuple[tuple[str, ...], str]:
+        return tuple(canonical_line(p) for p in ln.parents), canonical_line(ln.text)
+
+    have = {key(ln) for ln in _config_lines(platform, running) if (ln.parents[0] if ln.parents else ln.text) in tops}
+    return all(key(ln) in have for ln in cand)
+
+
+def repair_versions(version: str) -> list[str]:
+    """The versions a repair of ``version``'s objects takes, in order: fresh object names derived
+    deterministically from the intent's version (so a re-run recognises a repaired device as in place).
+
+    >>> v = repair_versions("3f29d3ba")
+    >>> len(v), v == repair_versions("3f29d3ba"), all(len(x) == 8 and x != "3f29d3ba" for x in v)
+    (16, True, True)
+    """
+    return [hashlib.sha256(f"{version}:repair:{k}".encode()).hexdigest()[:8] for k in range(1, MAX_REPAIRS + 1)]
+
+
+def active_version(running: str, version: str) -> tuple[str, str | None]:
+    """(the version of ``version``'s repair chain the device uses, the next fresh one or None when used up).
+
+    >>> v, r = "0000aaaa", repair_versions("0000aaaa")
+    >>> active_version("ip access-list extended OP25B-V4-0000aaaa", v) == (v, r[0])
+    True
+    >>> active_version(f"ip access-list extended OP25B-V4-{r[0]}", v) == (r[0], r[1])
+    True
+    """
+    chain = [version, *repair_versions(version)]
+    present = {m["version"] for m in OBJECT_NAME.finditer(running)}
+    used = max((k for k, x in enumerate(chain) if x in present), default=0)
+    return chain[used], chain[used + 1] if used + 1 < len(chain) else None
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Backups
 
 
@@ -699,6 +847,45 @@ class DevicePush:
             )
             self.result.cleanup_removed = []
 
+    def _render(self, plan: FilterPlan, version: str) -> str:
+        return self.platform.render(
+            self.device, plan if version == plan.version else dataclasses.replace(plan, version=version)
+        )
+
+    def _candidate(self, before: str, plan: FilterPlan) -> str:
+        """The intent under the version the device already uses (the intent's, or a repair of it); under the
+        next fresh repair version when OP25B objects of that version drifted (make-before-break: the new
+        objects are built, the attachments re-pointed, the drifted ones removed by the clean-up)."""
+        r, platform = self.result, self.device.platform
+        if platform == "linux_nftables":  # the session replaces the whole op25b table: nothing can stay behind
+            return self._render(plan, plan.version)
+        active, fresh = active_version(before, plan.version)
+        candidate = self._render(plan, active)
+        r.version = active
+        drift = drifted_objects(platform, before, candidate)
+        if not drift:
+            return candidate
+        if fresh is None:
+            raise self._fail(
+                f"OP25B objects drifted ({', '.join(drift)}) and all {MAX_REPAIRS} repair names of version"
+                f" {plan.version} are in use. Fix: remove the unused OP25B objects by hand, then re-run",
+                "old config (nothing committed)",
+            )
+        r.repaired, r.version = drift, fresh
+        return self._render(plan, fresh)
+
+    def _check_in_place(self, before: str) -> None:
+        """The intent is in place: audit the running config before calling the device unchanged (a device
+        that leaks is never 'unchanged')."""
+        verdict, problem = self._audit(before, "push:pre-check")
+        self.result.verdict = verdict
+        if verdict != "COMPLIANT":
+            raise self._fail(
+                f"the intent is in place, but the running config is not compliant: {problem.split(': ', 1)[-1]}."
+                f" Fix: see op25b audit --live -d {self.device.name}",
+                "old config (nothing committed)",
+            )
+
     def _steps(self) -> None:
         r, opts = self.result, self.opts
         try:
@@ -722,6 +909,7 @@ class DevicePush:
             r.backup = str(write_backup(opts.backup_dir, self.device.name, before))
         except PushError as exc:
             raise self._fail(str(exc), "untouched") from None
+        candidate = self._candidate(before, plan)
         try:
             s.load_candidate(candidate)
             diff = s.diff()
@@ -729,23 +917,32 @@ class DevicePush:
             with contextlib.suppress(Op25bError):
                 s.discard()
             raise self._fail(str(exc), "old config (candidate discarded, nothing committed)") from None
+        # a textual device diff (IOS) lists lines the device only prints differently: compare canonical forms
+        if diff.strip() and not r.repaired and in_place(self.device.platform, before, candidate):
+            diff = ""
         r.diff = redact_text(diff.strip())
         if not diff.strip() or not opts.commit:
             try:
                 s.discard()
             except Op25bError as exc:
                 raise self._fail(str(exc), "old config (nothing committed)") from None
+            if not diff.strip():
+                self._check_in_place(before)
             r.outcome = Outcome.UNCHANGED if not diff.strip() else Outcome.DRY_RUN
             r.state = "old config" if diff.strip() else "intent already in place"
+            if r.repaired:
+                r.state += f" (drifted {', '.join(r.repaired)}: --commit repairs them under version {r.version})"
             if not opts.commit:
                 self._preview_cleanup(before, candidate)
             elif opts.cleanup:
                 self._cleanup(before)
             return
         r.state = "committing"
-        _, after = self._commit_cycle("apply intent", before)
+        _, after = self._commit_cycle("repair drifted OP25B objects" if r.repaired else "apply intent", before)
         r.outcome = Outcome.COMMITTED
         r.state = "new config (confirmed)" if self.timer else "new config"
+        if r.repaired:
+            r.state += f"; repaired {', '.join(r.repaired)} under version {r.version}"
         if opts.cleanup:
             self._cleanup(after)
 
@@ -771,7 +968,7 @@ def push_device(
     device: Device, open_session: SessionFactory, opts: PushOptions, auditor: Auditor | None = None
 ) -> DeviceResult:
     """Run the push workflow on one device (see the module doc). Never raises."""
-    if opts.commit and auditor is None:
+    if auditor is None:
         auditor = default_auditor()
     return DevicePush(device, open_session, opts, auditor).run()
 
@@ -804,7 +1001,7 @@ def run_push(
     """
     stop = stop or threading.Event()
     now = now or (lambda: datetime.now(UTC))
-    if opts.commit and auditor is None:
+    if auditor is None:  # also in a dry run: no device is called unchanged before its running config is audited
         auditor = default_auditor()
     changelog = ChangeLog(opts.changelog) if opts.changelog else None
     if changelog is not None:
@@ -834,6 +1031,7 @@ def run_push(
                 "cleanup_lines": res.cleanup_lines,
                 "cleanup_removed": res.cleanup_removed,
                 "cleanup_detached": res.cleanup_detached,
+                "repaired": res.repaired,
                 "state": res.state,
                 "error": res.error,
                 "backup": res.backup,
