@@ -346,3 +346,22 @@ def test_the_guide_printed_by_lab_up_runs_as_printed(tmp_path: Path) -> None:
         left = Lab.load(workdir)
         if left is not None:
             left.down()
+
+
+def test_drifted_table_is_repaired_then_unchanged(lab: Lab, env: Path) -> None:
+    """Someone inserts ``tcp dport 25 accept`` at the top of op25b's subscriber chain: the bras leaks. A push
+    replaces the whole table in one transaction (the nftables form of make-before-break), post-audits it, and
+    a re-run is unchanged; real SMTP is refused again."""
+    write_inventory(lab)
+    lab_fixtures.push(lab, "lab-bras")
+    good = config_of(lab.op25b_table())
+    lab.nft("insert", "rule", "inet", "op25b", "subscriber", "tcp", "dport", "25", "accept")
+    expect(lab, {(EXTERNAL_V4, 25): "delivered"})  # really leaking
+
+    fixed = push(lab, env, "--commit")
+    rec = last_record(env)
+    assert fixed.exit_code == 0 and (rec["result"], rec["verdict"]) == ("committed", "COMPLIANT"), fixed.output
+    assert config_of(lab.op25b_table()) == good and no_revert_timer(lab)
+    again = push(lab, env, "--commit")
+    assert again.exit_code == 0 and last_record(env)["result"] == "unchanged", again.output
+    expect(lab, {(EXTERNAL_V4, 25): "refused", (ISP_MTA_V4, 25): "delivered"})
