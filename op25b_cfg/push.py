@@ -543,7 +543,7 @@ def canonical_line(text: str) -> str:
             out.append(f"{w}/32")
             i += 2
             continue
-        if i and words[i - 1] in _PORT_OPS or (i > 1 and words[i - 2] == "range"):
+        if (i and words[i - 1] in _PORT_OPS) or (i > 1 and words[i - 2] == "range"):
             w = str(PORT_NAMES.get(w, w))
         elif ":" in w and _HEXCOLON.fullmatch(w):
             w = _canon_address(w)
