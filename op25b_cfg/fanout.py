@@ -55,6 +55,21 @@ def ctrl_c_sets(event: threading.Event, notify: Callable[[str], None] | None = N
         signal.signal(signal.SIGINT, previous)
 
 
+def shared_addresses(devices: Sequence[Device]) -> list[str]:
+    """``host:port (a, b)`` for every management address (hostname, port; 22 when unset) that two or more of
+    ``devices`` share: two runs on one router through two names would defeat the per-device lock.
+
+    >>> from types import SimpleNamespace as D
+    >>> shared_addresses([D(name="a", hostname="R1", port=None), D(name="b", hostname="r1", port=22),
+    ...                   D(name="c", hostname="r1", port=830)])
+    ['r1:22 (a, b)']
+    """
+    by_address: dict[tuple[str, int], list[str]] = {}
+    for d in devices:
+        by_address.setdefault((d.hostname.lower(), d.port or 22), []).append(d.name)
+    return [f"{h}:{p} ({', '.join(names)})" for (h, p), names in by_address.items() if len(names) > 1]
+
+
 def run_each(
     devices: Sequence[Device],
     workers: int,
@@ -107,4 +122,4 @@ def run_each(
     return results
 
 
-__all__ = ["ctrl_c_sets", "run_each"]
+__all__ = ["ctrl_c_sets", "run_each", "shared_addresses"]

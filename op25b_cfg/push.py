@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from op25b_cfg.changelog import ChangeLog, redact_text, sha256
 from op25b_cfg.errors import Op25bError, PushError
-from op25b_cfg.fanout import ctrl_c_sets, run_each
+from op25b_cfg.fanout import ctrl_c_sets, run_each, shared_addresses
 from op25b_cfg.platforms import get_platform
 from op25b_cfg.rules import build_plan
 from op25b_cfg.window import ChangeWindow
@@ -997,8 +997,14 @@ def run_push(
     ``stop`` (set by Ctrl-C, see :func:`ctrl_c_sets`) and the change window are checked before each device
     starts. Every finished device gets a change-log line (when ``opts.changelog`` is set) and an ``on_done``
     call. Raises only for errors that stop the whole run before any device is touched (auditor missing,
-    change log not writable).
+    change log not writable, two devices sharing a management address and port).
     """
+    shared = shared_addresses(devices)
+    if shared:
+        raise PushError(
+            "devices share a management address and port: " + "; ".join(shared) + ". Fix: one inventory entry"
+            " per router (hostname and port must identify one device); nothing was touched"
+        )
     stop = stop or threading.Event()
     now = now or (lambda: datetime.now(UTC))
     if auditor is None:  # also in a dry run: no device is called unchanged before its running config is audited

@@ -57,6 +57,12 @@ table inet op25b_test_hostfw {
 """
 
 
+@pytest.fixture(autouse=True)
+def _lock_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Device locks of this test in its own directory (removed with tmp_path)."""
+    monkeypatch.setenv("OP25B_LOCK_DIR", str(tmp_path / "locks"))
+
+
 @pytest.fixture
 def env(lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Credentials in the environment (as an operator sets them), the working directory ``tmp_path``."""

@@ -7,7 +7,10 @@ timers run scaled (``timer_scale``) so a revert can be watched in seconds.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -36,21 +39,24 @@ HOSTS = {
     },
     "eos-e": {
         "hostname": "127.0.0.1",
+        "port": 10443,  # one management address per device (a push refuses two devices on one host:port)
         "platform": "arista_eos",
         "data": {"attach": [{"kind": "interface", "name": "Ethernet1", "direction": "in"}]},
     },
     "xr-e": {
         "hostname": "127.0.0.1",
+        "port": 10022,
         "platform": "cisco_iosxr",
         "data": {"attach": [{"kind": "interface", "name": "Bundle-Ether1.100", "direction": "in"}]},
     },
     "mx-e": {
         "hostname": "127.0.0.1",
+        "port": 10830,
         "platform": "juniper_junos",
         "data": {"attach": [{"kind": "unit", "name": "ge-0/0/1.100", "direction": "in"}]},
     },
     "ios-fc": {  # the same IOS BRAS with the flow-control variant (per-subscriber SYN policer)
-        "hostname": "127.0.0.1",
+        "hostname": "127.0.0.1",  # never in one run with ios-e: the same router
         "platform": "cisco_ios",
         "data": {
             "mode": "flow-control",
@@ -64,6 +70,12 @@ IOS_BRAS = ios_default("ios-e").replace(
     "ip scp server enable\n", "bba-group pppoe global\n virtual-template 1\n!\nip scp server enable\n"
 )
 _STRICT = {"ssh_strict", "system_host_keys", "alt_host_keys", "alt_key_file", "port"}
+
+
+@pytest.fixture(autouse=True)
+def _lock_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Device locks of this test in its own directory (removed with tmp_path)."""
+    monkeypatch.setenv("OP25B_LOCK_DIR", str(tmp_path / "locks"))
 
 
 @pytest.fixture(scope="module")
@@ -395,3 +407,68 @@ def test_in_place_but_not_compliant_is_never_unchanged(devices, tmp_path: Path) 
         assert res.state.startswith("old config") and emu.running_config == before and not emu.pending_commit()
     finally:
         emu.stop()
+
+
+# --- One op25b at a time per device -------------------------------------------------------------------------
+def _cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "op25b_cfg", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _cli_env(emu: Any, tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "OP25B_USERNAME": emu.username,
+        "OP25B_PASSWORD": emu.password,
+        "OP25B_LOCK_DIR": str(tmp_path / "locks"),
+        "COLUMNS": "200",
+    }
+
+
+def test_second_process_on_the_same_device_is_refused(lab, devices, tmp_path: Path) -> None:
+    """Two real ``op25b push`` processes on one router: while the first is in flight (its load hangs), the
+    second touches nothing and says the device is busy (exit 1); after the first ends, the device is free."""
+    emu = lab("mx-e", timer_scale=0.2, faults=Faults(hang_on={"load"}))
+    inv = Path(devices["mx-e"].source_of("platform").split(":")[0]).parent
+    known = emu.write_known_hosts(tmp_path / "kh")
+    env = _cli_env(emu, tmp_path)
+    base = ["push", "-i", str(inv), "-d", "mx-e", "--port", str(emu.port), "--known-hosts", str(known)]
+    first = _cli([*base, "--commit", "--timeout", "30"], env, tmp_path)
+    try:
+        assert wait_for(lambda: "load-configuration" in emu.commands, 30), emu.commands
+        sent = len(emu.commands)
+        second = _cli(base, env, tmp_path)
+        out, _ = second.communicate(timeout=60)
+        assert second.returncode == 1, out
+        assert "busy" in out and f"pid {first.pid}" in out, out
+        assert emu.commands[sent:] == []  # the second run never talked to the device
+    finally:
+        emu.faults.release()
+        first_out, _ = first.communicate(timeout=60)
+    assert first.returncode == 1 and "OP25B" not in emu.running_config, first_out
+    free = _cli(base, env, tmp_path)
+    out, _ = free.communicate(timeout=60)
+    assert free.returncode == 0 and "dry-run" in out, out
+    assert list((tmp_path / "locks").iterdir()) == []  # every run removed its lock file
+
+
+def test_two_devices_on_one_management_address_are_refused(devices, tmp_path: Path) -> None:
+    from op25b_cfg.errors import PushError
+
+    opened: list[str] = []
+
+    def never(d: Device) -> Session:
+        opened.append(d.name)
+        raise AssertionError("no device may be touched")
+
+    with pytest.raises(PushError, match=r"share a management address and port: 127\.0\.0\.1:22 \(ios-e, ios-fc\)"):
+        run_push([devices["ios-e"], devices["ios-fc"]], popts(tmp_path), never)
+    assert opened == []

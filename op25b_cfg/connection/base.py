@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from op25b_cfg.connection.devlock import DeviceLock
     from op25b_cfg.inventory import Device
 
 
@@ -42,6 +43,24 @@ class Session(abc.ABC):
         self.device = device
         self.creds = creds
         self.opts = opts
+        self._device_lock: DeviceLock | None = None
+
+    def lock_device(self, port: int) -> None:
+        """Take the exclusive lock of this device's ``hostname:port`` (:mod:`op25b_cfg.connection.devlock`);
+        raises :class:`~op25b_cfg.connection.devlock.DeviceBusy` when another run holds it. Subclasses call
+        it first thing in :meth:`open`."""
+        from op25b_cfg.connection.devlock import DeviceLock
+
+        if self._device_lock is None:
+            lock = DeviceLock(self.device.name, self.device.hostname, port)
+            lock.acquire()
+            self._device_lock = lock
+
+    def unlock_device(self) -> None:
+        """Drop the device lock (subclasses call it in :meth:`close` and when :meth:`open` fails)."""
+        lock, self._device_lock = self._device_lock, None
+        if lock is not None:
+            lock.release()
 
     def __enter__(self) -> Session:
         self.open()

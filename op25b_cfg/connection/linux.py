@@ -231,6 +231,14 @@ class LinuxNftSession(Session):
         return args
 
     def open(self) -> None:
+        self.lock_device(self._port)
+        try:
+            self._open()
+        except BaseException:
+            self.unlock_device()
+            raise
+
+    def _open(self) -> None:
         from netmiko import ConnectHandler
 
         args = self._connect_args()
@@ -270,6 +278,12 @@ class LinuxNftSession(Session):
         self._dir = self._exec('mktemp -d "${TMPDIR:-/tmp}/op25b.XXXXXX"', step="connect").strip()
 
     def close(self) -> None:
+        try:
+            self._close()
+        finally:
+            self.unlock_device()
+
+    def _close(self) -> None:
         if self._conn is None:
             return
         try:

@@ -331,6 +331,14 @@ class NapalmSession(Session):
         """Connect and log in with the napalm driver (host key verified unless opted out)."""
         if self._driver is not None:
             return
+        self.lock_device(self.port or 22)
+        try:
+            self._open()
+        except BaseException:
+            self.unlock_device()
+            raise
+
+    def _open(self) -> None:
         try:
             napalm = importlib.import_module("napalm")
             cls = napalm.get_network_driver(self.driver_name)
@@ -368,6 +376,7 @@ class NapalmSession(Session):
             with contextlib.suppress(Exception):
                 drv.close()
         self._cleanup_tmp()
+        self.unlock_device()
 
     def get_running(self) -> str:
         cfg = self._call("get running config", self._driver.get_config, retrieve="running")
