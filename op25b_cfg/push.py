@@ -69,7 +69,8 @@ class Outcome(StrEnum):
     COMMITTED = "committed"  # committed, audited COMPLIANT, confirmed
     ROLLED_BACK = "rolled-back"  # committed, audit not COMPLIANT, rolled back to the old config
     FAILED = "failed"  # an error; ``state`` says where the device was left
-    SKIPPED = "skipped"  # never started (Ctrl-C, change window closed)
+    SKIPPED = "skipped"  # never started (Ctrl-C/SIGTERM/SIGHUP, change window closed)
+    INTERRUPTED = "interrupted"  # in flight when a second signal aborted the run (see ``state``)
 
 
 @dataclass
@@ -111,7 +112,7 @@ class DeviceResult:
     @property
     def failed(self) -> bool:
         """True for every outcome that makes the exit code 1."""
-        return self.outcome in (Outcome.FAILED, Outcome.ROLLED_BACK) or bool(self.error)
+        return self.outcome in (Outcome.FAILED, Outcome.ROLLED_BACK, Outcome.INTERRUPTED) or bool(self.error)
 
     @property
     def changed(self) -> bool:
@@ -186,7 +187,7 @@ class PushReport:
         mode = "commit" if self.commit else "dry-run"
         text = f"{len(self.results)} device(s), {mode}: " + ", ".join(parts) + f"; {changed} changed"
         if self.interrupted:
-            text += "; interrupted (no new device started after Ctrl-C)"
+            text += "; interrupted (no new device started after Ctrl-C / SIGTERM / SIGHUP)"
         if self.window_closed:
             text += "; the change window closed during the run"
         return text
@@ -784,16 +785,32 @@ class DevicePush:
             return "old config (rolled back, verified)"
         return f"UNKNOWN: OP25B lines differ from before after rollback; compare with {self.result.backup}"
 
-    def _state_after_failed_commit(self, before: str) -> str:
-        """Where is the device after a commit raised? Read it; roll back if the change landed."""
-        s = self.session
-        assert s is not None
+    def _reread(self) -> str | None:
+        """The running config; over a new session when the old one is gone (a call that hit the deadline
+        closes its connection). None when the device cannot be read."""
+        assert self.session is not None
         try:
-            now = s.get_running()
+            return self.session.get_running()
         except Op25bError:
+            pass
+        self.session.close()
+        try:
+            self.session = self.open_session(self.device)
+            self.session.open()
+            return self.session.get_running()
+        except Op25bError:
+            return None
+
+    def _state_after_failed_commit(self, before: str) -> str:
+        """Where is the device after a commit raised (refused, connection lost, no answer in time)? Read it,
+        reconnecting if needed; roll back if the change landed."""
+        now = self._reread()
+        s = self.session
+        if now is None:
             if self.timer:
                 return f"unknown (connection lost); not confirmed, so {self._revert_note()}"
             return f"UNKNOWN (connection lost during commit, no revert timer): check it; backup {self.result.backup}"
+        assert s is not None
         if _op25b_lines(now) == _op25b_lines(before):
             return "old config (the commit did not apply)"
         try:
@@ -946,6 +963,17 @@ class DevicePush:
         if opts.cleanup:
             self._cleanup(after)
 
+    def interrupted(self, why: str) -> DeviceResult:
+        """A copy of the result so far, marked as interrupted (a second signal aborts the run mid-device)."""
+        r = dataclasses.replace(self.result, outcome=Outcome.INTERRUPTED, error=f"interrupted by {why}")
+        phase = self.result.state or "connecting / reading the running config"
+        if self.timer:
+            after = f"an unconfirmed change is undone by the device's revert timer within {self.timer}s"
+        else:
+            after = f"check the device (no revert timer); backup {self.result.backup or 'not taken yet'}"
+        r.state = f"INTERRUPTED while {phase}: {after}"
+        return r
+
     def run(self) -> DeviceResult:
         t0 = time.monotonic()
         try:
@@ -981,6 +1009,57 @@ def _skipped(device: Device, why: str) -> DeviceResult:
     return DeviceResult(device.name, device.platform, device.hostname, Outcome.SKIPPED, state=f"untouched ({why})")
 
 
+class InFlight:
+    """What one :func:`run_push` has started and not yet logged. :meth:`abort` (a second Ctrl-C, SIGTERM or
+    SIGHUP) writes a change-log line for every device not logged yet: ``interrupted`` for those in flight,
+    ``skipped`` for those not started; after it no further line of this run is written."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[str, DevicePush] = {}
+        self._logged: set[str] = set()
+        self._devices: Sequence[Device] = ()
+        self._log: Callable[[DeviceResult], None] = lambda _r: None
+        self.aborted = False
+
+    def bind(self, devices: Sequence[Device], log_result: Callable[[DeviceResult], None]) -> None:
+        self._devices, self._log = devices, log_result
+
+    def start(self, push: DevicePush) -> bool:
+        """Register a device about to start; False once the run is aborted (then it must not start)."""
+        with self._lock:
+            if self.aborted:
+                return False
+            self._running[push.device.name] = push
+            return True
+
+    def finish(self, res: DeviceResult) -> None:
+        """Log a device's result (raises ChangeLogError); nothing once the run is aborted."""
+        with self._lock:
+            self._running.pop(res.device, None)
+            if self.aborted:
+                return
+            self._logged.add(res.device)
+            self._log(res)
+
+    def abort(self, why: str) -> list[DeviceResult]:
+        """Log every device not logged yet (see the class doc) and return those results."""
+        with self._lock:
+            if self.aborted:
+                return []
+            self.aborted = True
+            out = []
+            for d in self._devices:
+                if d.name in self._logged:
+                    continue
+                push = self._running.get(d.name)
+                res = push.interrupted(why) if push is not None else _skipped(d, f"{why} before it started")
+                with contextlib.suppress(Op25bError):
+                    self._log(res)
+                out.append(res)
+            return out
+
+
 def run_push(
     devices: Sequence[Device],
     opts: PushOptions,
@@ -991,12 +1070,14 @@ def run_push(
     on_start: Callable[[Device], None] | None = None,
     on_done: Callable[[DeviceResult], None] | None = None,
     now: Callable[[], datetime] | None = None,
+    inflight: InFlight | None = None,
 ) -> PushReport:
     """Push to every device through nornir's threaded runner with ``opts.workers`` threads.
 
-    ``stop`` (set by Ctrl-C, see :func:`ctrl_c_sets`) and the change window are checked before each device
-    starts. Every finished device gets a change-log line (when ``opts.changelog`` is set) and an ``on_done``
-    call. Raises only for errors that stop the whole run before any device is touched (auditor missing,
+    ``stop`` (set by Ctrl-C, SIGTERM or SIGHUP, see :func:`ctrl_c_sets`) and the change window are checked
+    before each device starts. Every selected device gets a change-log line (when ``opts.changelog`` is set;
+    skipped ones included) and an ``on_done`` call; ``inflight.abort()`` (a second signal) logs the devices in
+    flight as interrupted. Raises only for errors that stop the whole run before any device is touched (auditor missing,
     change log not writable, two devices sharing a management address and port).
     """
     shared = shared_addresses(devices)
@@ -1016,7 +1097,7 @@ def run_push(
     window_closed = threading.Event()
 
     def log_result(res: DeviceResult) -> None:
-        if changelog is None or res.outcome is Outcome.SKIPPED:
+        if changelog is None:
             return
         changelog.append(
             {
@@ -1044,20 +1125,26 @@ def run_push(
             }
         )
 
+    tracker = inflight or InFlight()
+    tracker.bind(devices, log_result)
+
     def task(dev: Device) -> DeviceResult:
+        push = DevicePush(dev, open_session, opts, auditor)
         if stop.is_set():
             res = _skipped(dev, "interrupted before it started")
         elif opts.commit and opts.window is not None and not opts.force and not opts.window.contains(now()):
             window_closed.set()
             res = _skipped(dev, f"change window '{opts.window}' closed before it started")
+        elif not tracker.start(push):
+            res = _skipped(dev, "the run was aborted before it started")
         else:
             if on_start:
                 on_start(dev)
-            res = DevicePush(dev, open_session, opts, auditor).run()
-            try:
-                log_result(res)
-            except Op25bError as exc:
-                res.error = f"{res.error}; {exc}".strip("; ")
+            res = push.run()
+        try:
+            tracker.finish(res)
+        except Op25bError as exc:
+            res.error = f"{res.error}; {exc}".strip("; ")
         if on_done:
             on_done(res)
         return res
@@ -1088,6 +1175,7 @@ def with_username(opts: PushOptions, os_user: str, username: str) -> PushOptions
 __all__ = [
     "DevicePush",
     "DeviceResult",
+    "InFlight",
     "OldObject",
     "Outcome",
     "PushOptions",

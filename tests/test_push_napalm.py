@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -472,3 +473,102 @@ def test_two_devices_on_one_management_address_are_refused(devices, tmp_path: Pa
     with pytest.raises(PushError, match=r"share a management address and port: 127\.0\.0\.1:22 \(ios-e, ios-fc\)"):
         run_push([devices["ios-e"], devices["ios-fc"]], popts(tmp_path), never)
     assert opened == []
+
+
+# --- Signals: a real op25b process, real signals -------------------------------------------------------------
+def two_router_inventory(tmp_path: Path, *emus: Any) -> tuple[Path, Path]:
+    """An inventory with one Junos router per emulator (``mx-a``, ``mx-b``, ...) and a known_hosts for them."""
+    inv = tmp_path / "inv2"
+    inv.mkdir()
+    (inv / "policy.yaml").write_text((REPO / "inventory" / "policy.yaml").read_text())
+    (inv / "defaults.yaml").write_text(yaml.safe_dump({"data": {"pools": ["DYN-TOKYO", "DYN-V6"]}}))
+    hosts = {
+        f"mx-{chr(97 + i)}": {**HOSTS["mx-e"], "port": emu.port} for i, emu in enumerate(emus)
+    }  # mx-a, mx-b: ports of their emulators
+    (inv / "hosts.yaml").write_text(yaml.safe_dump(hosts))
+    known = tmp_path / "known_hosts"
+    known.write_text("".join(e.known_hosts_line() + "\n" for e in emus))
+    return inv, known
+
+
+def changelog_results(path: Path) -> dict[str, dict[str, Any]]:
+    import json
+
+    return {r["device"]: r for r in map(json.loads, path.read_text().splitlines())}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_first_signal_starts_no_new_device_and_logs_every_device(sig: int, tmp_path: Path) -> None:
+    """SIGTERM / SIGHUP behave like Ctrl-C: the in-flight device finishes (here: its hung load fails and it
+    stays on its old config), the next device never starts, and both get a change-log line."""
+    with (
+        JunosEmulator(hostname="mx-a", faults=Faults(hang_on={"load"})) as a,
+        JunosEmulator(hostname="mx-b") as b,
+    ):
+        b.username, b.password = a.username, a.password
+        inv, known = two_router_inventory(tmp_path, a, b)
+        args = ["push", "-i", str(inv), "--commit", "--workers", "1", "--known-hosts", str(known)]
+        proc = _cli([*args, "--changelog", str(tmp_path / "changes.jsonl")], _cli_env(a, tmp_path), tmp_path)
+        try:
+            assert wait_for(lambda: "load-configuration" in a.commands, 30), a.commands
+            proc.send_signal(sig)
+            time.sleep(0.5)  # the handler has run: now let the hung device answer (it drops the connection)
+            a.faults.release()
+            out, _ = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+        assert proc.returncode == 1, out
+        assert f"interrupted ({signal.Signals(sig).name})" in out
+        logged = changelog_results(tmp_path / "changes.jsonl")
+        assert logged["mx-a"]["result"] == "failed" and logged["mx-a"]["state"].startswith("old config"), logged
+        assert logged["mx-b"]["result"] == "skipped" and b.commands == []
+        assert "OP25B" not in a.running_config + b.running_config
+
+
+def test_second_signal_logs_in_flight_devices_as_interrupted(tmp_path: Path) -> None:
+    with (
+        JunosEmulator(hostname="mx-a", faults=Faults(hang_on={"commit"})) as a,
+        JunosEmulator(hostname="mx-b") as b,
+    ):
+        b.username, b.password = a.username, a.password
+        inv, known = two_router_inventory(tmp_path, a, b)
+        args = ["push", "-i", str(inv), "--commit", "--workers", "1", "--known-hosts", str(known)]
+        proc = _cli([*args, "--changelog", str(tmp_path / "changes.jsonl")], _cli_env(a, tmp_path), tmp_path)
+        try:
+            assert wait_for(lambda: "commit-configuration" in a.commands, 30), a.commands
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=10)  # exits at once, the device still hangs
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+        assert proc.returncode == 128 + signal.SIGTERM, out
+        logged = changelog_results(tmp_path / "changes.jsonl")
+        rec = logged["mx-a"]
+        assert rec["result"] == "interrupted" and "a second SIGTERM" in rec["error"], rec
+        assert rec["state"].startswith("INTERRUPTED while committing") and "revert timer" in rec["state"], rec
+        assert logged["mx-b"]["result"] == "skipped" and b.commands == []
+
+
+# --- Timeouts that hold ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["ios-e", "xr-e", "eos-e", "mx-e"])
+def test_commit_hang_is_bounded_by_the_timeout(name: str, lab, devices, tmp_path: Path) -> None:
+    """The device stops answering at the commit. With --timeout 3 the push gives up after 3 s (napalm ios alone
+    would wait about 150 s), closes that connection, reconnects to see where the device is, and the device
+    ends on its old config (the commit never applied, or its revert timer undoes it)."""
+    emu = lab(name, timer_scale=0.03, faults=Faults(hang_on={"commit"}))
+    before = emu.running_config
+    make = factory(emu, tmp_path, timeout=3)  # no read_timeout_override: op25b's own deadline must hold
+    t0 = time.monotonic()
+    res = push_device(devices[name], make, popts(tmp_path, commit=True, confirm_timeout=60))
+    elapsed = time.monotonic() - t0
+    assert res.outcome is Outcome.FAILED and "commit" in res.error, (res.error, res.state)
+    assert "within 3s" in res.error or "timed out" in res.error, res.error
+    assert elapsed < 40, elapsed  # a bound, not a benchmark: the driver alone waits 90-150 s here
+    assert res.state.startswith("old config") or "revert timer" in res.state, res.state
+    emu.faults.release()
+    assert wait_for(lambda: not emu.pending_commit() and "OP25B" not in emu.running_config, 40), emu.running_config
+    now = "\n".join(ln for ln in emu.running_config.strip().splitlines() if ln != "file prompt quiet")
+    assert now.strip() == before.strip()

@@ -35,11 +35,12 @@ import shutil
 import socket
 import ssl
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from op25b_cfg.connection.base import ConnectOptions, Credentials, Session
+from op25b_cfg.connection.base import ConnectOptions, Credentials, OperationTimeout, Session, run_within
 from op25b_cfg.connection.credentials import scrub
 from op25b_cfg.errors import ConnectionError_, Op25bError, PushError
 from op25b_cfg.platforms import get_platform
@@ -246,14 +247,39 @@ class NapalmSession(Session):
         return self.driver_name in TIMER_DRIVERS
 
     def _call(self, step: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn`` with every library exception mapped (:func:`map_exception`) and a hard deadline of
+        ``opts.timeout`` seconds, whatever the driver itself waits (napalm ios waits up to 150 s on a hung
+        commit): on expiry the connection is closed under the call and ConnectionError_ raised."""
         if self._driver is None and step != "connect":
             raise ConnectionError_(f"{self.where}: {step} failed: the session is not open")
+        limit = self.opts.timeout
         try:
-            return fn(*args, **kwargs)
+            return run_within(limit, fn, *args, **kwargs)
+        except OperationTimeout:
+            self._abandon(getattr(fn, "__self__", None))
+            err = ConnectionError_(
+                f"{self.where}: {step} failed: no answer within {limit:g}s (--timeout; op25b stops waiting"
+                " whatever the driver does) and the connection was closed. Fix: check the device, or raise"
+                " --timeout"
+            )
+            log.info("%s", err)
+            raise err from None
         except Exception as exc:
             err = map_exception(exc, step, self.where, self.creds, self.opts.timeout)
             log.info("%s", err)
             raise err from None
+
+    def _abandon(self, owner: object) -> None:
+        """Close the driver under a call that did not return (in the background: a close can hang too)."""
+        drv, self._driver = self._driver, None
+        drv = drv if drv is not None else owner
+        if drv is not None and hasattr(drv, "close"):
+
+            def close() -> None:
+                with contextlib.suppress(Exception):
+                    drv.close()
+
+            threading.Thread(target=close, name="op25b-abandon", daemon=True).start()
 
     def _ssh_args(self) -> dict[str, Any]:
         """netmiko arguments (napalm passes them through optional_args) for ios, iosxr and eos-over-ssh."""
@@ -266,6 +292,7 @@ class NapalmSession(Session):
             "conn_timeout": o.timeout,
             "auth_timeout": o.timeout,
             "banner_timeout": o.timeout,
+            "read_timeout_override": o.timeout,  # every netmiko read (napalm's commit waits 90-150 s otherwise)
             "allow_agent": False,
             "use_keys": False,
         }
