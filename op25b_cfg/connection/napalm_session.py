@@ -269,6 +269,12 @@ class NapalmSession(Session):
             log.info("%s", err)
             raise err from None
 
+    def _run(self, step: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        """``self._driver.<method>(...)`` through :meth:`_call`; ConnectionError_ when the session is closed."""
+        if self._driver is None:
+            raise ConnectionError_(f"{self.where}: {step} failed: the session is not open (closed after an error)")
+        return self._call(step, getattr(self._driver, method), *args, **kwargs)
+
     def _abandon(self, owner: object) -> None:
         """Close the driver under a call that did not return (in the background: a close can hang too)."""
         drv, self._driver = self._driver, None
@@ -406,17 +412,17 @@ class NapalmSession(Session):
         self.unlock_device()
 
     def get_running(self) -> str:
-        cfg = self._call("get running config", self._driver.get_config, retrieve="running")
+        cfg = self._run("get running config", "get_config", retrieve="running")
         return str(cfg.get("running", "")) if isinstance(cfg, dict) else ""
 
     def load_candidate(self, text: str) -> None:
-        self._call("load merge candidate", self._driver.load_merge_candidate, config=text)
+        self._run("load merge candidate", "load_merge_candidate", config=text)
 
     def diff(self) -> str:
-        return str(self._call("compare config", self._driver.compare_config) or "")
+        return str(self._run("compare config", "compare_config") or "")
 
     def discard(self) -> None:
-        self._call("discard candidate", self._driver.discard_config)
+        self._run("discard candidate", "discard_config")
 
     def commit(self, revert_seconds: int | None) -> None:
         """Commit; with ``revert_seconds`` on ios/eos/junos the device reverts by itself unless confirmed.
@@ -424,17 +430,17 @@ class NapalmSession(Session):
         if revert_seconds and self.has_revert_timer:
             revert = revert_in_for(self.driver_name, revert_seconds)
             self._timer_pending = True
-            self._call(f"commit (revert timer {revert}s)", self._driver.commit_config, revert_in=revert)
+            self._run(f"commit (revert timer {revert}s)", "commit_config", revert_in=revert)
         else:
             self._timer_pending = False
-            self._call("commit", self._driver.commit_config)
+            self._run("commit", "commit_config")
 
     def confirm(self) -> None:
         if not self._timer_pending:
             return
-        self._call("confirm commit", self._driver.confirm_commit)
+        self._run("confirm commit", "confirm_commit")
         self._timer_pending = False
 
     def rollback(self) -> None:
-        self._call("rollback", self._driver.rollback)
+        self._run("rollback", "rollback")
         self._timer_pending = False
