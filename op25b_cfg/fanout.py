@@ -70,18 +70,21 @@ def ctrl_c_sets(
             signal.signal(sig, old)
 
 
-def shared_addresses(devices: Sequence[Device]) -> list[str]:
-    """``host:port (a, b)`` for every management address (hostname, port; 22 when unset) that two or more of
-    ``devices`` share: two runs on one router through two names would defeat the per-device lock.
+def management_port(device: Device) -> int:
+    """The port op25b reaches ``device`` on: its driver plugin's ``connection_options`` port (napalm for
+    routers, netmiko for Linux), else the host's ``port``, else 22 (what the sessions use without --port)."""
+    from op25b_cfg.platforms import get_platform
 
-    >>> from types import SimpleNamespace as D
-    >>> shared_addresses([D(name="a", hostname="R1", port=None), D(name="b", hostname="r1", port=22),
-    ...                   D(name="c", hostname="r1", port=830)])
-    ['r1:22 (a, b)']
-    """
+    plugin = device.connection_options.get("napalm" if get_platform(device.platform).napalm_driver else "netmiko")
+    return (plugin.port if plugin is not None else None) or device.port or 22
+
+
+def shared_addresses(devices: Sequence[Device]) -> list[str]:
+    """``host:port (a, b)`` for every management address (hostname, :func:`management_port`) that two or more
+    of ``devices`` share: two runs on one router through two names would defeat the per-device lock."""
     by_address: dict[tuple[str, int], list[str]] = {}
     for d in devices:
-        by_address.setdefault((d.hostname.lower(), d.port or 22), []).append(d.name)
+        by_address.setdefault((d.hostname.lower(), management_port(d)), []).append(d.name)
     return [f"{h}:{p} ({', '.join(names)})" for (h, p), names in by_address.items() if len(names) > 1]
 
 
@@ -137,4 +140,4 @@ def run_each(
     return results
 
 
-__all__ = ["STOP_SIGNALS", "ctrl_c_sets", "run_each", "shared_addresses"]
+__all__ = ["STOP_SIGNALS", "ctrl_c_sets", "management_port", "run_each", "shared_addresses"]

@@ -785,26 +785,26 @@ class DevicePush:
             return "old config (rolled back, verified)"
         return f"UNKNOWN: OP25B lines differ from before after rollback; compare with {self.result.backup}"
 
-    def _reread(self) -> str | None:
-        """The running config; over a new session when the old one is gone (a call that hit the deadline
-        closes its connection). None when the device cannot be read."""
+    def _reread(self) -> tuple[str | None, bool]:
+        """(the running config, read over a new session?): a new session when the old one is gone (a call
+        that hit the deadline closes its connection). None when the device cannot be read."""
         assert self.session is not None
         try:
-            return self.session.get_running()
+            return self.session.get_running(), False
         except Op25bError:
             pass
         self.session.close()
         try:
             self.session = self.open_session(self.device)
             self.session.open()
-            return self.session.get_running()
+            return self.session.get_running(), True
         except Op25bError:
-            return None
+            return None, True
 
     def _state_after_failed_commit(self, before: str) -> str:
         """Where is the device after a commit raised (refused, connection lost, no answer in time)? Read it,
         reconnecting if needed; roll back if the change landed."""
-        now = self._reread()
+        now, reconnected = self._reread()
         s = self.session
         if now is None:
             if self.timer:
@@ -812,6 +812,8 @@ class DevicePush:
             return f"UNKNOWN (connection lost during commit, no revert timer): check it; backup {self.result.backup}"
         assert s is not None
         if _op25b_lines(now) == _op25b_lines(before):
+            if reconnected and self.timer:  # the old session is gone: its change may have been reverted
+                return "old config (read again over a new connection: not applied, or undone by the revert timer)"
             return "old config (the commit did not apply)"
         try:
             s.rollback()

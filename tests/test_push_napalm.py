@@ -7,6 +7,7 @@ timers run scaled (``timer_scale``) so a revert can be watched in seconds.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -497,27 +498,35 @@ def changelog_results(path: Path) -> dict[str, dict[str, Any]]:
     return {r["device"]: r for r in map(json.loads, path.read_text().splitlines())}
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
-def test_first_signal_starts_no_new_device_and_logs_every_device(sig: int, tmp_path: Path) -> None:
-    """SIGTERM / SIGHUP behave like Ctrl-C: the in-flight device finishes (here: its hung load fails and it
-    stays on its old config), the next device never starts, and both get a change-log line."""
-    with (
-        JunosEmulator(hostname="mx-a", faults=Faults(hang_on={"load"})) as a,
-        JunosEmulator(hostname="mx-b") as b,
-    ):
+@contextlib.contextmanager
+def pushing_two_routers(
+    tmp_path: Path, faults: Faults, in_flight: str
+) -> Iterator[tuple[Any, Any, subprocess.Popen[str]]]:
+    """A real ``op25b push --commit --workers 1`` process on mx-a then mx-b, yielded once mx-a's emulator has
+    received ``in_flight`` (where ``faults`` make it hang); killed (its group, by pid) if still running."""
+    with JunosEmulator(hostname="mx-a", faults=faults) as a, JunosEmulator(hostname="mx-b") as b:
         b.username, b.password = a.username, a.password
         inv, known = two_router_inventory(tmp_path, a, b)
         args = ["push", "-i", str(inv), "--commit", "--workers", "1", "--known-hosts", str(known)]
         proc = _cli([*args, "--changelog", str(tmp_path / "changes.jsonl")], _cli_env(a, tmp_path), tmp_path)
         try:
-            assert wait_for(lambda: "load-configuration" in a.commands, 30), a.commands
-            proc.send_signal(sig)
-            time.sleep(0.5)  # the handler has run: now let the hung device answer (it drops the connection)
-            a.faults.release()
-            out, _ = proc.communicate(timeout=60)
+            assert wait_for(lambda: in_flight in a.commands, 30), a.commands
+            yield a, b, proc
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_first_signal_starts_no_new_device_and_logs_every_device(sig: int, tmp_path: Path) -> None:
+    """SIGTERM / SIGHUP behave like Ctrl-C: the in-flight device finishes (here: its hung load fails and it
+    stays on its old config), the next device never starts, and both get a change-log line."""
+    with pushing_two_routers(tmp_path, Faults(hang_on={"load"}), "load-configuration") as (a, b, proc):
+        proc.send_signal(sig)
+        time.sleep(0.5)  # the handler has run: now let the hung device answer (it drops the connection)
+        a.faults.release()
+        out, _ = proc.communicate(timeout=60)
         assert proc.returncode == 1, out
         assert f"interrupted ({signal.Signals(sig).name})" in out
         logged = changelog_results(tmp_path / "changes.jsonl")
@@ -527,23 +536,11 @@ def test_first_signal_starts_no_new_device_and_logs_every_device(sig: int, tmp_p
 
 
 def test_second_signal_logs_in_flight_devices_as_interrupted(tmp_path: Path) -> None:
-    with (
-        JunosEmulator(hostname="mx-a", faults=Faults(hang_on={"commit"})) as a,
-        JunosEmulator(hostname="mx-b") as b,
-    ):
-        b.username, b.password = a.username, a.password
-        inv, known = two_router_inventory(tmp_path, a, b)
-        args = ["push", "-i", str(inv), "--commit", "--workers", "1", "--known-hosts", str(known)]
-        proc = _cli([*args, "--changelog", str(tmp_path / "changes.jsonl")], _cli_env(a, tmp_path), tmp_path)
-        try:
-            assert wait_for(lambda: "commit-configuration" in a.commands, 30), a.commands
-            proc.send_signal(signal.SIGTERM)
-            time.sleep(0.5)
-            proc.send_signal(signal.SIGTERM)
-            out, _ = proc.communicate(timeout=10)  # exits at once, the device still hangs
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
+    with pushing_two_routers(tmp_path, Faults(hang_on={"commit"}), "commit-configuration") as (_a, b, proc):
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=10)  # exits at once, the device still hangs
         assert proc.returncode == 128 + signal.SIGTERM, out
         logged = changelog_results(tmp_path / "changes.jsonl")
         rec = logged["mx-a"]
@@ -572,3 +569,26 @@ def test_commit_hang_is_bounded_by_the_timeout(name: str, lab, devices, tmp_path
     assert wait_for(lambda: not emu.pending_commit() and "OP25B" not in emu.running_config, 40), emu.running_config
     now = "\n".join(ln for ln in emu.running_config.strip().splitlines() if ln != "file prompt quiet")
     assert now.strip() == before.strip()
+
+
+def test_live_audit_waits_for_no_one_and_touches_no_busy_device(lab, devices, tmp_path: Path) -> None:
+    """``audit --live`` takes the same per-device lock: while another process holds it, the device is an
+    ERROR saying it is busy and the emulator sees no login; once released, the audit runs."""
+    from op25b_cfg.audit.runner import audit_live_device
+
+    emu = lab("eos-e")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from op25b_cfg.connection.devlock import DeviceLock as L;"
+         f" lock = L('eos-e', '127.0.0.1', {emu.port}); lock.acquire(); print('held', flush=True);"
+         " sys.stdin.read(); lock.release()"],
+        env={**os.environ, "PYTHONPATH": str(REPO)}, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        busy = audit_live_device(devices["eos-e"], factory(emu, tmp_path))
+        assert str(busy.verdict) == "ERROR" and "busy" in (busy.error or "") and f"pid {holder.pid}" in busy.error
+        assert emu.commands == []
+    finally:
+        holder.communicate("", timeout=30)
+    free = audit_live_device(devices["eos-e"], factory(emu, tmp_path))
+    assert str(free.verdict) != "ERROR", free.error

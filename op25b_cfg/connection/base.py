@@ -85,16 +85,22 @@ class Session(abc.ABC):
         self.opts = opts
         self._device_lock: DeviceLock | None = None
 
-    def lock_device(self, port: int) -> None:
-        """Take the exclusive lock of this device's ``hostname:port`` (:mod:`op25b_cfg.connection.devlock`);
-        raises :class:`~op25b_cfg.connection.devlock.DeviceBusy` when another run holds it. Subclasses call
-        it first thing in :meth:`open`."""
+    def open_locked(self, port: int, connect: Callable[[], None]) -> None:
+        """``connect()`` holding the exclusive lock of this device's ``hostname:port``
+        (:mod:`op25b_cfg.connection.devlock`) until :meth:`unlock_device`; subclasses' :meth:`open` goes
+        through here. Raises :class:`~op25b_cfg.connection.devlock.DeviceBusy` when another run holds it; a
+        failed ``connect`` drops the lock again."""
         from op25b_cfg.connection.devlock import DeviceLock
 
         if self._device_lock is None:
             lock = DeviceLock(self.device.name, self.device.hostname, port)
             lock.acquire()
             self._device_lock = lock
+        try:
+            connect()
+        except BaseException:
+            self.unlock_device()
+            raise
 
     def unlock_device(self) -> None:
         """Drop the device lock (subclasses call it in :meth:`close` and when :meth:`open` fails)."""

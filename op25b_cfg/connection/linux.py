@@ -231,12 +231,7 @@ class LinuxNftSession(Session):
         return args
 
     def open(self) -> None:
-        self.lock_device(self._port)
-        try:
-            self._open()
-        except BaseException:
-            self.unlock_device()
-            raise
+        self.open_locked(self._port, self._open)
 
     def _open(self) -> None:
         from netmiko import ConnectHandler

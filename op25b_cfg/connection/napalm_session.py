@@ -257,7 +257,7 @@ class NapalmSession(Session):
             return run_within(limit, fn, *args, **kwargs)
         except OperationTimeout:
             self._abandon(getattr(fn, "__self__", None))
-            err = ConnectionError_(
+            err: Op25bError = ConnectionError_(
                 f"{self.where}: {step} failed: no answer within {limit:g}s (--timeout; op25b stops waiting"
                 " whatever the driver does) and the connection was closed. Fix: check the device, or raise"
                 " --timeout"
@@ -364,12 +364,7 @@ class NapalmSession(Session):
         """Connect and log in with the napalm driver (host key verified unless opted out)."""
         if self._driver is not None:
             return
-        self.lock_device(self.port or 22)
-        try:
-            self._open()
-        except BaseException:
-            self.unlock_device()
-            raise
+        self.open_locked(self.port or 22, self._open)
 
     def _open(self) -> None:
         try:
