@@ -371,3 +371,22 @@ def test_drifted_table_is_repaired_then_unchanged(lab: Lab, env: Path) -> None:
     again = push(lab, env, "--commit")
     assert again.exit_code == 0 and last_record(env)["result"] == "unchanged", again.output
     expect(lab, {(EXTERNAL_V4, 25): "refused", (ISP_MTA_V4, 25): "delivered"})
+
+
+def test_a_command_that_trickles_is_bounded_by_the_timeout(lab: Lab) -> None:
+    """Each read has the timeout, and so has the whole command: a host that keeps printing a byte a second
+    (never silent long enough for a read to time out) still ends the step after --timeout."""
+    from op25b_cfg.connection.base import ConnectOptions, Credentials
+    from op25b_cfg.connection.linux import LinuxNftSession
+    from op25b_cfg.errors import ConnectionError_
+    from op25b_cfg.inventory import load_inventory
+
+    write_inventory(lab)
+    device = load_inventory(lab.inventory_dir).devices["lab-bras"]
+    opts = ConnectOptions(timeout=2, known_hosts=str(lab.known_hosts))
+    with LinuxNftSession(device, Credentials(lab.username, lab.password()), opts) as session:
+        t0 = time.monotonic()
+        with pytest.raises(ConnectionError_, match=r"no answer within 2s"):
+            session._call("for i in 1 2 3 4 5 6 7 8; do echo x; sleep 1; done", "trickle")
+        assert time.monotonic() - t0 < 6  # the loop alone runs 8 s
+        assert session.get_running()  # the session is still usable
