@@ -568,6 +568,10 @@ def drifted_objects(platform: str, running: str, candidate: str) -> list[str]:
     []
     >>> drifted_objects("cisco_ios", cand.replace(" deny", " permit tcp any any eq smtp\\n deny"), cand)
     ['OP25B-V4-0000aaaa']
+    >>> pl = "policy-options {\\n prefix-list OP25B-POOL-V4-0000aaaa {\\n 10.0.0.0/8;\\n 100.64.0.0/10;\\n }\\n}\\n"
+    >>> swapped = pl.replace("10.0.0.0/8;\\n 100", "100").replace("/10;", "/10;\\n 10.0.0.0/8;")
+    >>> drifted_objects("juniper_junos", swapped, pl)  # a prefix list is a set
+    []
     """
     if platform == "linux_nftables" or "OP25B-" not in running:
         return []
@@ -579,9 +583,14 @@ def drifted_objects(platform: str, running: str, candidate: str) -> list[str]:
     run = _config_lines(platform, running)
     have = {name: (first, last) for first, last, _, name in _definitions(platform, run)}
     out = []
-    for first, last, _, name in wanted:
+    for first, last, kind, name in wanted:
         at = have.get(name)
-        if at is not None and _body(run, *at) != _body(cand, first, last):
+        if at is None:
+            continue
+        ours, theirs = _body(cand, first, last), _body(run, *at)
+        if kind == "prefix-list":  # a set: a device may print it in its own order
+            ours, theirs = sorted(ours), sorted(theirs)
+        if ours != theirs:
             out.append(name)
     return out
 
