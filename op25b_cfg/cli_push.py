@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+import sys
 import threading
 from enum import StrEnum
 from pathlib import Path
@@ -214,7 +215,9 @@ def push(
             for r in done:
                 err.print(f"{r.device}: {r.outcome}: {r.state}", highlight=False, markup=False)
             err.print(f"aborted by a second {name}; change log: {changelog}", highlight=False, markup=False)
-        os._exit(128 + signum)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(128 + signum)  # at once: the worker threads may be stuck in a device call
 
     try:
         with progress, ctrl_c_sets(stop, opt.stop_notice(err), abort):
