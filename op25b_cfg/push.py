@@ -802,11 +802,16 @@ class DevicePush:
             return self.session.get_running(), False
         except Op25bError:
             pass
-        self.session.close()
         try:
-            self.session = self.open_session(self.device)
-            self.session.open()
-            return self.session.get_running(), True
+            new = self.open_session(self.device)
+        except Op25bError:
+            return None, True
+        self.session.pass_lock_to(new)  # the device stays locked across the reconnect
+        self.session.close()
+        self.session = new
+        try:
+            new.open()
+            return new.get_running(), True
         except Op25bError:
             return None, True
 

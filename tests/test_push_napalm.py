@@ -565,6 +565,7 @@ def test_commit_hang_is_bounded_by_the_timeout(name: str, lab, devices, tmp_path
     assert "within 3s" in res.error or "timed out" in res.error, res.error
     assert elapsed < 40, elapsed  # a bound, not a benchmark: the driver alone waits 90-150 s here
     assert res.state.startswith("old config") or "revert timer" in res.state, res.state
+    assert list((tmp_path / "locks").iterdir()) == []  # the lock, kept across the reconnect, is released
     emu.faults.release()
     assert wait_for(lambda: not emu.pending_commit() and "OP25B" not in emu.running_config, 40), emu.running_config
     now = "\n".join(ln for ln in emu.running_config.strip().splitlines() if ln != "file prompt quiet")

@@ -102,6 +102,12 @@ class Session(abc.ABC):
             self.unlock_device()
             raise
 
+    def pass_lock_to(self, other: Session) -> None:
+        """Give this session's device lock to ``other`` (not yet open): a reconnect keeps the device locked
+        throughout, so no other run can slip in between closing this session and opening that one."""
+        other.unlock_device()
+        other._device_lock, self._device_lock = self._device_lock, None
+
     def unlock_device(self) -> None:
         """Drop the device lock (subclasses call it in :meth:`close` and when :meth:`open` fails)."""
         lock, self._device_lock = self._device_lock, None
