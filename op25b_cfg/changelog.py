@@ -1,7 +1,8 @@
 """The append-only change log of ``op25b push``: one JSON object per line (JSON Lines).
 
-Default file: ``logs/changes.jsonl`` (``--changelog PATH``). One line per device and run, written when the
-device's push ends (dry-runs included, so a review can see what was proposed). Fields:
+Default file: ``logs/changes.jsonl`` (``--changelog PATH``). One line per selected device and run, written when
+the device's push ends (dry-runs and skipped devices included, so a review can see what was proposed and what
+never ran; a second stop signal writes ``interrupted`` for the devices in flight). Fields:
 
 ``ts``            UTC time, ISO 8601 (``2024-06-01T01:02:03.456789+00:00``)
 ``run_id``        one id per ``op25b push`` invocation
@@ -9,12 +10,13 @@ device's push ends (dry-runs included, so a review can see what was proposed). F
 ``username``      the device login used (never the password)
 ``device`` / ``hostname`` / ``platform``
 ``mode``          ``dry-run`` | ``commit``
-``result``        unchanged | dry-run | committed | rolled-back | failed | skipped
+``result``        unchanged | dry-run | committed | rolled-back | failed | skipped | interrupted
 ``verdict``       post-change audit verdict (COMPLIANT, NONCOMPLIANT, ...) or null
 ``version``       the intent's filter version id (``OP25B-V4-<version>``)
 ``diff_sha256``   SHA-256 of the redacted diff (``null`` when there was no diff); ``diff_lines``
 ``cleanup_sha256`` / ``cleanup_lines``  the same for the clean-up change (stale references, old filters)
 ``cleanup_removed`` / ``cleanup_detached``  old objects removed / stale attachment lines removed
+``repaired``      drifted OP25B objects replaced under a fresh version (``version`` is then that version)
 ``state``         where the device was left (``old config``, ``new config``, ...)
 ``error``         the error message (redacted) or ""
 ``backup``        path of the raw backup of the running config taken before the change

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import sys
 import threading
 from enum import StrEnum
 from pathlib import Path
@@ -35,6 +39,7 @@ from op25b_cfg.push import (
     DEFAULT_BACKUP_DIR,
     DEFAULT_CONFIRM_TIMEOUT,
     DeviceResult,
+    InFlight,
     Outcome,
     PushOptions,
     default_auditor,
@@ -49,9 +54,15 @@ PUSH_HELP = (
     " --commit: commit with the platform's revert timer, audit the new running config, confirm only if"
     " COMPLIANT, otherwise roll back; then remove old OP25B filter versions nothing uses any more."
     f"\n\n{opt.CREDENTIALS_HELP}"
-    "\n\nExit codes: 0 every device ok (unchanged, dry-run or committed); 1 a device failed, was rolled back or"
-    " was skipped (Ctrl-C, window closed); 2 bad input or a refusal before any device was touched (inventory,"
-    " --window syntax, outside the change window without --force, no credentials, change log not writable)."
+    "\n\nOne op25b at a time per device: a device whose lock another run holds is not touched (it fails with"
+    " 'busy'). The first Ctrl-C, SIGTERM or SIGHUP starts no new device and lets in-flight ones finish or roll"
+    " back; a second one logs every in-flight device as interrupted and exits at once. Every device operation"
+    " ends within --timeout (a commit within --timeout plus the time to roll back)."
+    "\n\nExit codes: 0 every device ok (unchanged, dry-run or committed); 1 a device failed, was rolled back,"
+    " was busy or was skipped (stop signal, window closed); 2 bad input or a refusal before any device was touched"
+    " (inventory, two devices on one management address, --window syntax, outside the change window without"
+    " --force, no credentials, change log not writable); 128+N aborted by a second signal N (130 Ctrl-C, 143"
+    " SIGTERM, 129 SIGHUP)."
 )
 
 
@@ -67,6 +78,7 @@ _STYLE = {
     Outcome.ROLLED_BACK: "yellow",
     Outcome.FAILED: "red",
     Outcome.SKIPPED: "magenta",
+    Outcome.INTERRUPTED: "red",
 }
 
 
@@ -196,8 +208,23 @@ def push(
     opt.warn_unverified(err, verify_host_key)
     stop = threading.Event()
     progress = opt.device_progress(err, "push", disable=fmt is PushFormat.json)
+    inflight = InFlight()
+
+    def abort(signum: int) -> None:
+        """A second stop signal: log every in-flight device as interrupted, then exit at once."""
+        name = signal.Signals(signum).name
+        done = inflight.abort(f"a second {name}")
+        with contextlib.suppress(Exception):  # SIGHUP: the terminal may be gone
+            progress.stop()
+            for r in done:
+                err.print(f"{r.device}: {r.outcome}: {r.state}", highlight=False, markup=False)
+            err.print(f"aborted by a second {name}; change log: {changelog}", highlight=False, markup=False)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(128 + signum)  # at once: the worker threads may be stuck in a device call
+
     try:
-        with progress, ctrl_c_sets(stop, opt.stop_notice(err)):
+        with progress, ctrl_c_sets(stop, opt.stop_notice(err), abort):
             bar = progress.add_task("commit" if commit else "dry-run", total=len(devices))
             report = run_push(
                 devices,
@@ -205,6 +232,7 @@ def push(
                 conn.session,
                 stop=stop,
                 on_done=lambda r: progress.update(bar, advance=1, description=f"{r.device}: {r.outcome}"),
+                inflight=inflight,
             )
     except Op25bError as exc:
         raise _fail(exc) from None

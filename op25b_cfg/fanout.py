@@ -6,8 +6,8 @@ in the order the devices were given. The per-device function is expected never t
 error into its own result); should it raise anyway (a bug), ``crashed`` makes that device's result and the
 other devices carry on.
 
-:func:`ctrl_c_sets` turns the first Ctrl-C into a :class:`threading.Event` the per-device functions check
-before they start: no new device starts, in-flight ones finish (or roll back).
+:func:`ctrl_c_sets` turns the first Ctrl-C, SIGTERM or SIGHUP into a :class:`threading.Event` the
+per-device functions check before they start: no new device starts, in-flight ones finish (or roll back).
 """
 
 from __future__ import annotations
@@ -29,30 +29,63 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 @contextlib.contextmanager
-def ctrl_c_sets(event: threading.Event, notify: Callable[[str], None] | None = None) -> Iterator[None]:
-    """While active, the first Ctrl-C (SIGINT) sets ``event`` instead of raising KeyboardInterrupt: no new
-    device starts, in-flight ones finish or roll back. A second Ctrl-C raises KeyboardInterrupt (unconfirmed
-    changes then revert by their device timers). Only installs a handler in the main thread."""
+def ctrl_c_sets(
+    event: threading.Event,
+    notify: Callable[[str], None] | None = None,
+    on_second: Callable[[int], None] | None = None,
+) -> Iterator[None]:
+    """While active, the first Ctrl-C (SIGINT), SIGTERM or SIGHUP sets ``event`` instead of ending the
+    process: no new device starts, in-flight ones finish or roll back. A second one calls ``on_second(signum)``
+    (``op25b push`` logs every in-flight device as interrupted and exits) or, without it, raises
+    KeyboardInterrupt (unconfirmed changes then revert by their device timers). Only installs handlers in the
+    main thread."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: object) -> None:
+        name = signal.Signals(signum).name
         if event.is_set():
+            if on_second is not None:
+                on_second(signum)
+                return
             raise KeyboardInterrupt
         event.set()
         if notify:
-            notify(
-                "interrupted: starting no new device; in-flight devices finish or roll back"
-                " (Ctrl-C again to abort at once)"
-            )
+            with contextlib.suppress(OSError):  # SIGHUP: the terminal may be gone
+                notify(
+                    f"interrupted ({name}): starting no new device; in-flight devices finish or roll back"
+                    " (Ctrl-C again to abort at once)"
+                )
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def management_port(device: Device) -> int:
+    """The port op25b reaches ``device`` on: its driver plugin's ``connection_options`` port (napalm for
+    routers, netmiko for Linux), else the host's ``port``, else 22 (what the sessions use without --port)."""
+    from op25b_cfg.platforms import get_platform
+
+    plugin = device.connection_options.get("napalm" if get_platform(device.platform).napalm_driver else "netmiko")
+    return (plugin.port if plugin is not None else None) or device.port or 22
+
+
+def shared_addresses(devices: Sequence[Device]) -> list[str]:
+    """``host:port (a, b)`` for every management address (hostname, :func:`management_port`) that two or more
+    of ``devices`` share: two runs on one router through two names would defeat the per-device lock."""
+    by_address: dict[tuple[str, int], list[str]] = {}
+    for d in devices:
+        by_address.setdefault((d.hostname.lower(), management_port(d)), []).append(d.name)
+    return [f"{h}:{p} ({', '.join(names)})" for (h, p), names in by_address.items() if len(names) > 1]
 
 
 def run_each(
@@ -107,4 +140,4 @@ def run_each(
     return results
 
 
-__all__ = ["ctrl_c_sets", "run_each"]
+__all__ = ["STOP_SIGNALS", "ctrl_c_sets", "management_port", "run_each", "shared_addresses"]

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import ipaddress
 import logging
 import os
 import re
@@ -42,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from op25b_cfg.changelog import ChangeLog, redact_text, sha256
 from op25b_cfg.errors import Op25bError, PushError
-from op25b_cfg.fanout import ctrl_c_sets, run_each
+from op25b_cfg.fanout import ctrl_c_sets, run_each, shared_addresses
 from op25b_cfg.paths import PathError, atomic_write, under
 from op25b_cfg.platforms import get_platform
 from op25b_cfg.rules import build_plan
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     from op25b_cfg.audit.model import DeviceReport
     from op25b_cfg.connection.base import Session
     from op25b_cfg.inventory import Attachment, Device
+    from op25b_cfg.rules import FilterPlan
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +70,8 @@ class Outcome(StrEnum):
     COMMITTED = "committed"  # committed, audited COMPLIANT, confirmed
     ROLLED_BACK = "rolled-back"  # committed, audit not COMPLIANT, rolled back to the old config
     FAILED = "failed"  # an error; ``state`` says where the device was left
-    SKIPPED = "skipped"  # never started (Ctrl-C, change window closed)
+    SKIPPED = "skipped"  # never started (Ctrl-C/SIGTERM/SIGHUP, change window closed)
+    INTERRUPTED = "interrupted"  # in flight when a second signal aborted the run (see ``state``)
 
 
 @dataclass
@@ -99,6 +103,7 @@ class DeviceResult:
     cleanup_diff: str = ""
     cleanup_removed: list[str] = field(default_factory=list)
     cleanup_detached: list[str] = field(default_factory=list)  # stale references removed ("parents: line")
+    repaired: list[str] = field(default_factory=list)  # drifted OP25B objects replaced under a fresh name
     verdict: str | None = None
     error: str = ""
     state: str = ""
@@ -108,7 +113,7 @@ class DeviceResult:
     @property
     def failed(self) -> bool:
         """True for every outcome that makes the exit code 1."""
-        return self.outcome in (Outcome.FAILED, Outcome.ROLLED_BACK) or bool(self.error)
+        return self.outcome in (Outcome.FAILED, Outcome.ROLLED_BACK, Outcome.INTERRUPTED) or bool(self.error)
 
     @property
     def changed(self) -> bool:
@@ -140,6 +145,7 @@ class DeviceResult:
             "cleanup_diff": self.cleanup_diff,
             "cleanup_removed": list(self.cleanup_removed),
             "cleanup_detached": list(self.cleanup_detached),
+            "repaired": list(self.repaired),
             "verdict": self.verdict,
             "state": self.state,
             "error": self.error,
@@ -182,7 +188,7 @@ class PushReport:
         mode = "commit" if self.commit else "dry-run"
         text = f"{len(self.results)} device(s), {mode}: " + ", ".join(parts) + f"; {changed} changed"
         if self.interrupted:
-            text += "; interrupted (no new device started after Ctrl-C)"
+            text += "; interrupted (no new device started after Ctrl-C / SIGTERM / SIGHUP)"
         if self.window_closed:
             text += "; the change window closed during the run"
         return text
@@ -488,6 +494,158 @@ def removal_config(platform: str, objects: Sequence[OldObject], references: Sequ
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Is the intent in place? Drift of OP25B-owned objects, and the fresh names a repair uses.
+
+MAX_REPAIRS = 16
+_PORT_OPS = frozenset({"eq", "neq", "lt", "gt", "range"})
+_HEXCOLON = re.compile(r"[0-9a-fA-F:.]*:[0-9a-fA-F:.]*(?:/\d+)?")
+
+
+def _canon_address(word: str) -> str:
+    addr, slash, length = word.partition("/")
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return word
+    return f"{ip.compressed}/{length}" if slash else ip.compressed
+
+
+def canonical_line(text: str) -> str:
+    """One config line in a form that does not depend on how a device prints it, so what op25b renders and
+    what the device shows compare equal: sequence numbers dropped, port names as numbers (``eq smtp`` is
+    ``eq 25``), ``host X`` and ``X 0.0.0.0`` as ``X/32`` (``/128``), IPv6 addresses lower-case and compressed.
+
+    >>> canonical_line("30 permit tcp 2001:DB8:8000::/33 host 2001:DB8:25::25 eq smtp log sequence 30")
+    'permit tcp 2001:db8:8000::/33 2001:db8:25::25/128 eq 25 log'
+    >>> canonical_line("permit tcp 100.64.0.0 0.0.255.255 192.0.2.25 0.0.0.0 eq smtp")
+    'permit tcp 100.64.0.0 0.0.255.255 192.0.2.25/32 eq 25'
+    >>> canonical_line("permit tcp 100.64.0.0 0.0.255.255 host 192.0.2.25 range smtp 26") == canonical_line(
+    ...     "permit tcp 100.64.0.0 0.0.255.255 192.0.2.25/32 range 25 26")
+    True
+    >>> canonical_line("interface Virtual-Template1")
+    'interface Virtual-Template1'
+    """
+    from op25b_cfg.audit.parsers._cisco import PORT_NAMES  # the one list of port keywords (IOS, XR, EOS)
+
+    words = text.split()
+    if words and words[0].isdigit():
+        words = words[1:]
+    if len(words) >= 2 and words[-2] == "sequence" and words[-1].isdigit():
+        words = words[:-2]
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w == "host" and i + 1 < len(words):
+            addr = _canon_address(words[i + 1])
+            out.append(f"{addr}/128" if ":" in addr else f"{addr}/32")
+            i += 2
+            continue
+        if i + 1 < len(words) and words[i + 1] == "0.0.0.0" and w.count(".") == 3 and w.replace(".", "").isdigit():
+            out.append(f"{w}/32")
+            i += 2
+            continue
+        if (i and words[i - 1] in _PORT_OPS) or (i > 1 and words[i - 2] == "range"):
+            w = str(PORT_NAMES.get(w, w))
+        elif ":" in w and _HEXCOLON.fullmatch(w):
+            w = _canon_address(w)
+        out.append(w)
+        i += 1
+    return " ".join(out)
+
+
+def _body(lines: list[ConfigLine], first: int, last: int) -> list[tuple[int, str]]:
+    return [(len(ln.parents), canonical_line(ln.text)) for ln in lines[first + 1 : last + 1]]
+
+
+def drifted_objects(platform: str, running: str, candidate: str) -> list[str]:
+    """Names of the OP25B objects ``candidate`` defines that ``running`` holds with other contents (an extra
+    ``permit tcp any any eq 25`` inside the filter, an entry missing or moved). A merge never removes such an
+    entry and the name is fixed by the intent's version, so these need a repair under a fresh name.
+
+    >>> cand = "ip access-list extended OP25B-V4-0000aaaa\\n deny tcp 10.0.0.0 0.255.255.255 any eq 25\\n"
+    >>> cand += " permit ip any any\\n"
+    >>> drifted_objects("cisco_ios", cand.replace("eq 25", "eq smtp"), cand)
+    []
+    >>> drifted_objects("cisco_ios", cand.replace(" deny", " permit tcp any any eq smtp\\n deny"), cand)
+    ['OP25B-V4-0000aaaa']
+    >>> pl = "policy-options {\\n prefix-list OP25B-POOL-V4-0000aaaa {\\n 10.0.0.0/8;\\n 100.64.0.0/10;\\n }\\n}\\n"
+    >>> swapped = pl.replace("10.0.0.0/8;\\n 100", "100").replace("/10;", "/10;\\n 10.0.0.0/8;")
+    >>> drifted_objects("juniper_junos", swapped, pl)  # a prefix list is a set
+    []
+    """
+    if platform == "linux_nftables" or "OP25B-" not in running:
+        return []
+    cand = _config_lines(platform, candidate)
+    wanted = _definitions(platform, cand)
+    names = {d[3] for d in wanted}
+    if not any(m.group(0) in names for m in OBJECT_NAME.finditer(running)):
+        return []
+    run = _config_lines(platform, running)
+    have = {name: (first, last) for first, last, _, name in _definitions(platform, run)}
+    out = []
+    for first, last, kind, name in wanted:
+        at = have.get(name)
+        if at is None:
+            continue
+        ours, theirs = _body(cand, first, last), _body(run, *at)
+        if kind == "prefix-list":  # a set: a device may print it in its own order
+            ours, theirs = sorted(ours), sorted(theirs)
+        if ours != theirs:
+            out.append(name)
+    return out
+
+
+def in_place(platform: str, running: str, candidate: str) -> bool:
+    """True when every line of ``candidate`` is in ``running`` under the same block headers, compared in
+    :func:`canonical_line` form: the intent is in place even where the device's own diff is textual (IOS
+    ``show archive config incremental-diffs`` lists ``eq 25`` against a running ``eq smtp``).
+
+    >>> cand = "ipv6 access-list OP25B-V6-0000aaaa\\n permit tcp any 2001:db8::25/128 eq 25\\n"
+    >>> in_place("cisco_ios", "ipv6 access-list OP25B-V6-0000aaaa\\n permit tcp any host 2001:DB8::25 eq smtp\\n", cand)
+    True
+    >>> in_place("cisco_ios", "ipv6 access-list OP25B-V6-0000aaaa\\n permit tcp any any eq smtp\\n", cand)
+    False
+    """
+    if platform == "linux_nftables":  # its session diffs the whole op25b table itself
+        return False
+    cand = _config_lines(platform, candidate)
+    tops = {ln.parents[0] if ln.parents else ln.text for ln in cand}
+
+    def key(ln: ConfigLine) -> tuple[tuple[str, ...], str]:
+        return tuple(canonical_line(p) for p in ln.parents), canonical_line(ln.text)
+
+    have = {key(ln) for ln in _config_lines(platform, running) if (ln.parents[0] if ln.parents else ln.text) in tops}
+    return all(key(ln) in have for ln in cand)
+
+
+def repair_versions(version: str) -> list[str]:
+    """The versions a repair of ``version``'s objects takes, in order: fresh object names derived
+    deterministically from the intent's version (so a re-run recognises a repaired device as in place).
+
+    >>> v = repair_versions("b1a88b08")
+    >>> len(v), v == repair_versions("b1a88b08"), all(len(x) == 8 and x != "b1a88b08" for x in v)
+    (16, True, True)
+    """
+    return [hashlib.sha256(f"{version}:repair:{k}".encode()).hexdigest()[:8] for k in range(1, MAX_REPAIRS + 1)]
+
+
+def active_version(running: str, version: str) -> tuple[str, str | None]:
+    """(the version of ``version``'s repair chain the device uses, the next fresh one or None when used up).
+
+    >>> v, r = "0000aaaa", repair_versions("0000aaaa")
+    >>> active_version("ip access-list extended OP25B-V4-0000aaaa", v) == (v, r[0])
+    True
+    >>> active_version(f"ip access-list extended OP25B-V4-{r[0]}", v) == (r[0], r[1])
+    True
+    """
+    chain = [version, *repair_versions(version)]
+    present = {m["version"] for m in OBJECT_NAME.finditer(running)}
+    used = max((k for k, x in enumerate(chain) if x in present), default=0)
+    return chain[used], chain[used + 1] if used + 1 < len(chain) else None
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Backups
 
 
@@ -633,17 +791,40 @@ class DevicePush:
             return "old config (rolled back, verified)"
         return f"UNKNOWN: OP25B lines differ from before after rollback; compare with {self.result.backup}"
 
-    def _state_after_failed_commit(self, before: str) -> str:
-        """Where is the device after a commit raised? Read it; roll back if the change landed."""
-        s = self.session
-        assert s is not None
+    def _reread(self) -> tuple[str | None, bool]:
+        """(the running config, read over a new session?): a new session when the old one is gone (a call
+        that hit the deadline closes its connection). None when the device cannot be read."""
+        assert self.session is not None
         try:
-            now = s.get_running()
+            return self.session.get_running(), False
         except Op25bError:
+            pass
+        try:
+            new = self.open_session(self.device)
+        except Op25bError:
+            return None, True
+        self.session.pass_lock_to(new)  # the device stays locked across the reconnect
+        self.session.close()
+        self.session = new
+        try:
+            new.open()
+            return new.get_running(), True
+        except Op25bError:
+            return None, True
+
+    def _state_after_failed_commit(self, before: str) -> str:
+        """Where is the device after a commit raised (refused, connection lost, no answer in time)? Read it,
+        reconnecting if needed; roll back if the change landed."""
+        now, reconnected = self._reread()
+        s = self.session
+        if now is None:
             if self.timer:
                 return f"unknown (connection lost); not confirmed, so {self._revert_note()}"
             return f"UNKNOWN (connection lost during commit, no revert timer): check it; backup {self.result.backup}"
+        assert s is not None
         if _op25b_lines(now) == _op25b_lines(before):
+            if reconnected and self.timer:  # the old session is gone: its change may have been reverted
+                return "old config (read again over a new connection: not applied, or undone by the revert timer)"
             return "old config (the commit did not apply)"
         try:
             s.rollback()
@@ -696,6 +877,45 @@ class DevicePush:
             )
             self.result.cleanup_removed = []
 
+    def _render(self, plan: FilterPlan, version: str) -> str:
+        return self.platform.render(
+            self.device, plan if version == plan.version else dataclasses.replace(plan, version=version)
+        )
+
+    def _candidate(self, before: str, plan: FilterPlan) -> str:
+        """The intent under the version the device already uses (the intent's, or a repair of it); under the
+        next fresh repair version when OP25B objects of that version drifted (make-before-break: the new
+        objects are built, the attachments re-pointed, the drifted ones removed by the clean-up)."""
+        r, platform = self.result, self.device.platform
+        if platform == "linux_nftables":  # the session replaces the whole op25b table: nothing can stay behind
+            return self._render(plan, plan.version)
+        active, fresh = active_version(before, plan.version)
+        candidate = self._render(plan, active)
+        r.version = active
+        drift = drifted_objects(platform, before, candidate)
+        if not drift:
+            return candidate
+        if fresh is None:
+            raise self._fail(
+                f"OP25B objects drifted ({', '.join(drift)}) and all {MAX_REPAIRS} repair names of version"
+                f" {plan.version} are in use. Fix: remove the unused OP25B objects by hand, then re-run",
+                "old config (nothing committed)",
+            )
+        r.repaired, r.version = drift, fresh
+        return self._render(plan, fresh)
+
+    def _check_in_place(self, before: str) -> None:
+        """The intent is in place: audit the running config before calling the device unchanged (a device
+        that leaks is never 'unchanged')."""
+        verdict, problem = self._audit(before, "push:pre-check")
+        self.result.verdict = verdict
+        if verdict != "COMPLIANT":
+            raise self._fail(
+                f"the intent is in place, but the running config is not compliant: {problem.split(': ', 1)[-1]}."
+                f" Fix: see op25b audit --live -d {self.device.name}",
+                "old config (nothing committed)",
+            )
+
     def _steps(self) -> None:
         r, opts = self.result, self.opts
         try:
@@ -719,6 +939,7 @@ class DevicePush:
             r.backup = str(write_backup(opts.backup_dir, self.device.name, before))
         except PushError as exc:
             raise self._fail(str(exc), "untouched") from None
+        candidate = self._candidate(before, plan)
         try:
             s.load_candidate(candidate)
             diff = s.diff()
@@ -726,25 +947,45 @@ class DevicePush:
             with contextlib.suppress(Op25bError):
                 s.discard()
             raise self._fail(str(exc), "old config (candidate discarded, nothing committed)") from None
+        # a textual device diff (IOS) lists lines the device only prints differently: compare canonical forms
+        if diff.strip() and not r.repaired and in_place(self.device.platform, before, candidate):
+            diff = ""
         r.diff = redact_text(diff.strip())
         if not diff.strip() or not opts.commit:
             try:
                 s.discard()
             except Op25bError as exc:
                 raise self._fail(str(exc), "old config (nothing committed)") from None
+            if not diff.strip():
+                self._check_in_place(before)
             r.outcome = Outcome.UNCHANGED if not diff.strip() else Outcome.DRY_RUN
             r.state = "old config" if diff.strip() else "intent already in place"
+            if r.repaired:
+                r.state += f" (drifted {', '.join(r.repaired)}: --commit repairs them under version {r.version})"
             if not opts.commit:
                 self._preview_cleanup(before, candidate)
             elif opts.cleanup:
                 self._cleanup(before)
             return
         r.state = "committing"
-        _, after = self._commit_cycle("apply intent", before)
+        _, after = self._commit_cycle("repair drifted OP25B objects" if r.repaired else "apply intent", before)
         r.outcome = Outcome.COMMITTED
         r.state = "new config (confirmed)" if self.timer else "new config"
+        if r.repaired:
+            r.state += f"; repaired {', '.join(r.repaired)} under version {r.version}"
         if opts.cleanup:
             self._cleanup(after)
+
+    def interrupted(self, why: str) -> DeviceResult:
+        """A copy of the result so far, marked as interrupted (a second signal aborts the run mid-device)."""
+        r = dataclasses.replace(self.result, outcome=Outcome.INTERRUPTED, error=f"interrupted by {why}")
+        phase = self.result.state or "connecting / reading the running config"
+        if self.timer:
+            after = f"an unconfirmed change is undone by the device's revert timer within {self.timer}s"
+        else:
+            after = f"check the device (no revert timer); backup {self.result.backup or 'not taken yet'}"
+        r.state = f"INTERRUPTED while {phase}: {after}"
+        return r
 
     def run(self) -> DeviceResult:
         t0 = time.monotonic()
@@ -768,7 +1009,7 @@ def push_device(
     device: Device, open_session: SessionFactory, opts: PushOptions, auditor: Auditor | None = None
 ) -> DeviceResult:
     """Run the push workflow on one device (see the module doc). Never raises."""
-    if opts.commit and auditor is None:
+    if auditor is None:
         auditor = default_auditor()
     return DevicePush(device, open_session, opts, auditor).run()
 
@@ -781,6 +1022,57 @@ def _skipped(device: Device, why: str) -> DeviceResult:
     return DeviceResult(device.name, device.platform, device.hostname, Outcome.SKIPPED, state=f"untouched ({why})")
 
 
+class InFlight:
+    """What one :func:`run_push` has started and not yet logged. :meth:`abort` (a second Ctrl-C, SIGTERM or
+    SIGHUP) writes a change-log line for every device not logged yet: ``interrupted`` for those in flight,
+    ``skipped`` for those not started; after it no further line of this run is written."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[str, DevicePush] = {}
+        self._logged: set[str] = set()
+        self._devices: Sequence[Device] = ()
+        self._log: Callable[[DeviceResult], None] = lambda _r: None
+        self.aborted = False
+
+    def bind(self, devices: Sequence[Device], log_result: Callable[[DeviceResult], None]) -> None:
+        self._devices, self._log = devices, log_result
+
+    def start(self, push: DevicePush) -> bool:
+        """Register a device about to start; False once the run is aborted (then it must not start)."""
+        with self._lock:
+            if self.aborted:
+                return False
+            self._running[push.device.name] = push
+            return True
+
+    def finish(self, res: DeviceResult) -> None:
+        """Log a device's result (raises ChangeLogError); nothing once the run is aborted."""
+        with self._lock:
+            self._running.pop(res.device, None)
+            if self.aborted:
+                return
+            self._logged.add(res.device)
+            self._log(res)
+
+    def abort(self, why: str) -> list[DeviceResult]:
+        """Log every device not logged yet (see the class doc) and return those results."""
+        with self._lock:
+            if self.aborted:
+                return []
+            self.aborted = True
+            out = []
+            for d in self._devices:
+                if d.name in self._logged:
+                    continue
+                push = self._running.get(d.name)
+                res = push.interrupted(why) if push is not None else _skipped(d, f"{why} before it started")
+                with contextlib.suppress(Op25bError):
+                    self._log(res)
+                out.append(res)
+            return out
+
+
 def run_push(
     devices: Sequence[Device],
     opts: PushOptions,
@@ -791,17 +1083,25 @@ def run_push(
     on_start: Callable[[Device], None] | None = None,
     on_done: Callable[[DeviceResult], None] | None = None,
     now: Callable[[], datetime] | None = None,
+    inflight: InFlight | None = None,
 ) -> PushReport:
     """Push to every device through nornir's threaded runner with ``opts.workers`` threads.
 
-    ``stop`` (set by Ctrl-C, see :func:`ctrl_c_sets`) and the change window are checked before each device
-    starts. Every finished device gets a change-log line (when ``opts.changelog`` is set) and an ``on_done``
-    call. Raises only for errors that stop the whole run before any device is touched (auditor missing,
-    change log not writable).
+    ``stop`` (set by Ctrl-C, SIGTERM or SIGHUP, see :func:`ctrl_c_sets`) and the change window are checked
+    before each device starts. Every selected device gets a change-log line (when ``opts.changelog`` is set;
+    skipped ones included) and an ``on_done`` call; ``inflight.abort()`` (a second signal) logs the devices in
+    flight as interrupted. Raises only for errors that stop the whole run before any device is touched (auditor missing,
+    change log not writable, two devices sharing a management address and port).
     """
+    shared = shared_addresses(devices)
+    if shared:
+        raise PushError(
+            "devices share a management address and port: " + "; ".join(shared) + ". Fix: one inventory entry"
+            " per router (hostname and port must identify one device); nothing was touched"
+        )
     stop = stop or threading.Event()
     now = now or (lambda: datetime.now(UTC))
-    if opts.commit and auditor is None:
+    if auditor is None:  # also in a dry run: no device is called unchanged before its running config is audited
         auditor = default_auditor()
     changelog = ChangeLog(opts.changelog) if opts.changelog else None
     if changelog is not None:
@@ -810,7 +1110,7 @@ def run_push(
     window_closed = threading.Event()
 
     def log_result(res: DeviceResult) -> None:
-        if changelog is None or res.outcome is Outcome.SKIPPED:
+        if changelog is None:
             return
         changelog.append(
             {
@@ -831,26 +1131,33 @@ def run_push(
                 "cleanup_lines": res.cleanup_lines,
                 "cleanup_removed": res.cleanup_removed,
                 "cleanup_detached": res.cleanup_detached,
+                "repaired": res.repaired,
                 "state": res.state,
                 "error": res.error,
                 "backup": res.backup,
             }
         )
 
+    tracker = inflight or InFlight()
+    tracker.bind(devices, log_result)
+
     def task(dev: Device) -> DeviceResult:
+        push = DevicePush(dev, open_session, opts, auditor)
         if stop.is_set():
             res = _skipped(dev, "interrupted before it started")
         elif opts.commit and opts.window is not None and not opts.force and not opts.window.contains(now()):
             window_closed.set()
             res = _skipped(dev, f"change window '{opts.window}' closed before it started")
+        elif not tracker.start(push):
+            res = _skipped(dev, "the run was aborted before it started")
         else:
             if on_start:
                 on_start(dev)
-            res = DevicePush(dev, open_session, opts, auditor).run()
-            try:
-                log_result(res)
-            except Op25bError as exc:
-                res.error = f"{res.error}; {exc}".strip("; ")
+            res = push.run()
+        try:
+            tracker.finish(res)
+        except Op25bError as exc:
+            res.error = f"{res.error}; {exc}".strip("; ")
         if on_done:
             on_done(res)
         return res
@@ -881,6 +1188,7 @@ def with_username(opts: PushOptions, os_user: str, username: str) -> PushOptions
 __all__ = [
     "DevicePush",
     "DeviceResult",
+    "InFlight",
     "OldObject",
     "Outcome",
     "PushOptions",

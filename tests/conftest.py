@@ -1,6 +1,16 @@
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
+
+# Property tests are reproducible by default (and in CI): a derandomized profile draws the same examples on
+# every run, so a failure cannot pass on a retry. `--hypothesis-profile=long` (or OP25B_HYPOTHESIS_PROFILE=long)
+# runs a longer random search, seeded anew each time, to look for new counterexamples.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("long", max_examples=2000, derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("OP25B_HYPOTHESIS_PROFILE", "ci"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

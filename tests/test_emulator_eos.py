@@ -67,7 +67,7 @@ def test_merge_diff_commit_confirm_rollback(emu: EosEmulator, rendered: str) -> 
         dev.load_merge_candidate(config=rendered)
         diff = dev.compare_config()
         assert "+ip access-list OP25B-V4-f88acf66" in diff
-        assert "+   30 permit tcp 100.65.3.7/32 any eq 25" in diff
+        assert "+   30 permit tcp host 100.65.3.7 any eq smtp" in diff  # printed as a real EOS prints it
         assert "+   ip access-group OP25B-V4-f88acf66 in" in diff
         assert not any(line.startswith("-") for line in diff.splitlines())
         assert emu.running_config == before  # a candidate is not live
@@ -77,7 +77,7 @@ def test_merge_diff_commit_confirm_rollback(emu: EosEmulator, rendered: str) -> 
         dev.confirm_commit()
         assert not dev.has_pending_commit()
         running = dev.get_config(retrieve="running")["running"]
-        assert "   110 deny tcp 100.65.0.0/16 198.51.100.0/24 eq 25 log" in running
+        assert "   110 deny tcp 100.65.0.0/16 198.51.100.0/24 eq smtp log" in running
         assert "   ipv6 access-group OP25B-V6-f88acf66 in" in running
         # idempotent: the same merge again is an empty diff
         dev.load_merge_candidate(config=rendered)

@@ -88,9 +88,16 @@ def test_merge_diff_commit_confirm_rollback(emu: IosEmulator, rendered: str) -> 
     assert not dev.has_pending_commit()
     running = dev.get_config(retrieve="running")["running"]
     assert " ip access-group OP25B-V4-b1a88b08 in" in running
-    assert " permit tcp 100.64.0.0 0.0.255.255 host 192.0.2.25 eq 25" in running
+    # printed as a real IOS-XE prints it: port names, IPv6 upper-case, a single address as `host`
+    assert " permit tcp 100.64.0.0 0.0.255.255 host 192.0.2.25 eq smtp" in running
+    assert " permit tcp 2001:DB8:8000::/33 host 2001:DB8:25::25 eq smtp" in running
+    assert " permit tcp 100.64.0.0 0.0.255.255 any eq 587" in running  # no keyword for 587
     dev.load_merge_candidate(config=rendered)
-    assert dev.compare_config() == ""  # idempotent
+    # incremental-diffs compares the typed file with the printed config textually, as the real device does:
+    # lines typed as `eq 25` are listed again (op25b compares canonical forms: see push.in_place)
+    again = dev.compare_config()
+    assert "+ deny tcp 100.64.0.0 0.0.255.255 any eq 25 log" in again
+    assert "+ ip access-group OP25B-V4-b1a88b08 in" not in again
     dev.rollback()  # configure replace flash:/rollback_config.txt force
     dev.close()
     assert emu.running_config == before

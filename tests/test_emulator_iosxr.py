@@ -45,7 +45,7 @@ def test_dry_run_commit_rollback(emu: IosxrEmulator, rendered: str) -> None:
     dev.load_merge_candidate(config=rendered)
     diff = dev.compare_config()
     assert "+ipv4 access-list OP25B-V4-79b17a7e" in diff
-    assert "+ 110 deny tcp 100.65.0.0/16 any eq 25 log" in diff
+    assert "+ 110 deny tcp 100.65.0.0/16 any eq smtp log" in diff  # printed as a real IOS-XR prints it
     assert "+ ipv4 access-group OP25B-V4-79b17a7e ingress" in diff
     assert "+  ipv6 access-group OP25B-V6-79b17a7e ingress" in diff  # inside dynamic-template type ppp
     dev.discard_config()  # dry run ends here

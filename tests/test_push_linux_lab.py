@@ -57,6 +57,12 @@ table inet op25b_test_hostfw {
 """
 
 
+@pytest.fixture(autouse=True)
+def _lock_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Device locks of this test in its own directory (removed with tmp_path)."""
+    monkeypatch.setenv("OP25B_LOCK_DIR", str(tmp_path / "locks"))
+
+
 @pytest.fixture
 def env(lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Credentials in the environment (as an operator sets them), the working directory ``tmp_path``."""
@@ -346,3 +352,41 @@ def test_the_guide_printed_by_lab_up_runs_as_printed(tmp_path: Path) -> None:
         left = Lab.load(workdir)
         if left is not None:
             left.down()
+
+
+def test_drifted_table_is_repaired_then_unchanged(lab: Lab, env: Path) -> None:
+    """Someone inserts ``tcp dport 25 accept`` at the top of op25b's subscriber chain: the bras leaks. A push
+    replaces the whole table in one transaction (the nftables form of make-before-break), post-audits it, and
+    a re-run is unchanged; real SMTP is refused again."""
+    write_inventory(lab)
+    lab_fixtures.push(lab, "lab-bras")
+    good = config_of(lab.op25b_table())
+    lab.nft("insert", "rule", "inet", "op25b", "subscriber", "tcp", "dport", "25", "accept")
+    expect(lab, {(EXTERNAL_V4, 25): "delivered"})  # really leaking
+
+    fixed = push(lab, env, "--commit")
+    rec = last_record(env)
+    assert fixed.exit_code == 0 and (rec["result"], rec["verdict"]) == ("committed", "COMPLIANT"), fixed.output
+    assert config_of(lab.op25b_table()) == good and no_revert_timer(lab)
+    again = push(lab, env, "--commit")
+    assert again.exit_code == 0 and last_record(env)["result"] == "unchanged", again.output
+    expect(lab, {(EXTERNAL_V4, 25): "refused", (ISP_MTA_V4, 25): "delivered"})
+
+
+def test_a_command_that_trickles_is_bounded_by_the_timeout(lab: Lab) -> None:
+    """Each read has the timeout, and so has the whole command: a host that keeps printing a byte a second
+    (never silent long enough for a read to time out) still ends the step after --timeout."""
+    from op25b_cfg.connection.base import ConnectOptions, Credentials
+    from op25b_cfg.connection.linux import LinuxNftSession
+    from op25b_cfg.errors import ConnectionError_
+    from op25b_cfg.inventory import load_inventory
+
+    write_inventory(lab)
+    device = load_inventory(lab.inventory_dir).devices["lab-bras"]
+    opts = ConnectOptions(timeout=2, known_hosts=str(lab.known_hosts))
+    with LinuxNftSession(device, Credentials(lab.username, lab.password()), opts) as session:
+        t0 = time.monotonic()
+        with pytest.raises(ConnectionError_, match=r"no answer within 2s"):
+            session._call("for i in 1 2 3 4 5 6 7 8; do echo x; sleep 1; done", "trickle")
+        assert time.monotonic() - t0 < 6  # the loop alone runs 8 s
+        assert session.get_running()  # the session is still usable

@@ -7,6 +7,12 @@ timers run scaled (``timer_scale``) so a revert can be watched in seconds.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,21 +41,24 @@ HOSTS = {
     },
     "eos-e": {
         "hostname": "127.0.0.1",
+        "port": 10443,  # one management address per device (a push refuses two devices on one host:port)
         "platform": "arista_eos",
         "data": {"attach": [{"kind": "interface", "name": "Ethernet1", "direction": "in"}]},
     },
     "xr-e": {
         "hostname": "127.0.0.1",
+        "port": 10022,
         "platform": "cisco_iosxr",
         "data": {"attach": [{"kind": "interface", "name": "Bundle-Ether1.100", "direction": "in"}]},
     },
     "mx-e": {
         "hostname": "127.0.0.1",
+        "port": 10830,
         "platform": "juniper_junos",
         "data": {"attach": [{"kind": "unit", "name": "ge-0/0/1.100", "direction": "in"}]},
     },
     "ios-fc": {  # the same IOS BRAS with the flow-control variant (per-subscriber SYN policer)
-        "hostname": "127.0.0.1",
+        "hostname": "127.0.0.1",  # never in one run with ios-e: the same router
         "platform": "cisco_ios",
         "data": {
             "mode": "flow-control",
@@ -63,6 +72,12 @@ IOS_BRAS = ios_default("ios-e").replace(
     "ip scp server enable\n", "bba-group pppoe global\n virtual-template 1\n!\nip scp server enable\n"
 )
 _STRICT = {"ssh_strict", "system_host_keys", "alt_host_keys", "alt_key_file", "port"}
+
+
+@pytest.fixture(autouse=True)
+def _lock_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Device locks of this test in its own directory (removed with tmp_path)."""
+    monkeypatch.setenv("OP25B_LOCK_DIR", str(tmp_path / "locks"))
 
 
 @pytest.fixture(scope="module")
@@ -324,3 +339,257 @@ def test_fault_during_push_leaves_old_or_reverted_config(name: str, fault: str, 
     assert wait_for(lambda: not emu.pending_commit() and "OP25B" not in emu.running_config, 40), emu.running_config
     now = "\n".join(ln for ln in emu.running_config.strip().splitlines() if ln != "file prompt quiet")
     assert now.strip() == before.strip()
+
+
+# --- Drift of OP25B-owned objects (issue: "unchanged" on a leaking device) -----------------------------------
+LEAK = {  # an extra entry before the deny, as the device prints it
+    "ios-e": "permit tcp any any eq smtp",
+    "eos-e": "5 permit tcp any any eq smtp",
+    "xr-e": "5 permit tcp any any eq smtp",
+}
+
+
+def leak_into_filter(emu: Any, name: str, filter_name: str) -> None:
+    """Put ``permit tcp any any eq 25`` first in the device's OP25B filter (someone's hand edit)."""
+    from op25b_cfg.lab.emulators import junostree as jt
+    from op25b_cfg.lab.emulators.cliconfig import Node
+
+    with emu.lock:
+        if isinstance(emu, JunosEmulator):
+            term = jt.parse("term leak { from { protocol tcp; destination-port 25; } then accept; }").children
+            firewall = emu.history[0].config.find("firewall")
+            node = firewall.find("family inet").find(f"filter {filter_name}")
+            node.children[0:0] = term
+            emu.candidate = __import__("copy").deepcopy(emu.history[0].config)
+            return
+        acl = next(n for n in emu.running.root.children if n.text.endswith(f" {filter_name}"))
+        acl.children.insert(1 if name == "eos-e" else 0, Node(LEAK[name]))
+
+
+@pytest.mark.parametrize("name", ["ios-e", "eos-e", "mx-e", "xr-e"])
+def test_drifted_filter_is_repaired_make_before_break_then_unchanged(name: str, lab, devices, tmp_path: Path) -> None:
+    emu = lab(name, timer_scale=0.2)
+    dev, make = devices[name], factory(emu, tmp_path)
+    version = build_plan(dev).version
+    first = push_device(dev, make, popts(tmp_path, commit=True, confirm_timeout=60))
+    assert first.outcome is Outcome.COMMITTED, f"{first.error} / {first.state}"
+    leak_into_filter(emu, name, f"OP25B-V4-{version}")
+    assert audit_text(dev, emu.running_config, "emulator").verdict == "NONCOMPLIANT"
+
+    dry = push_device(dev, make, popts(tmp_path))
+    assert dry.outcome is Outcome.DRY_RUN and dry.repaired == [f"OP25B-V4-{version}"], (dry.outcome, dry.state)
+
+    fixed = push_device(dev, make, popts(tmp_path, commit=True, confirm_timeout=60))
+    assert fixed.outcome is Outcome.COMMITTED and not fixed.failed, f"{fixed.error} / {fixed.state}"
+    assert fixed.repaired == [f"OP25B-V4-{version}"] and fixed.version != version
+    after = emu.running_config
+    assert f"OP25B-V4-{fixed.version}" in after and version not in after, after  # the drifted objects are gone
+    assert audit_text(dev, after, "emulator").verdict == "COMPLIANT" and not emu.pending_commit()
+
+    commits = len(emu.commands)
+    again = push_device(dev, make, popts(tmp_path, commit=True, confirm_timeout=60))
+    assert again.outcome is Outcome.UNCHANGED and not again.failed, f"{again.error} / {again.state} {again.diff}"
+    assert again.version == fixed.version and again.verdict == "COMPLIANT" and emu.running_config == after
+    sent = emu.commands[commits:]
+    assert not [c for c in sent if "commit" in c.lower() or re.match(r"copy \S+ running-config$", c)], sent
+
+
+def test_in_place_but_not_compliant_is_never_unchanged(devices, tmp_path: Path) -> None:
+    """The intent is on the device, but the Virtual-Template serves no PPPoE group: the device protects
+    nobody, so op25b reports it (FAILED, nothing committed) instead of 'unchanged'."""
+    from op25b_cfg.platforms import get_platform
+
+    dev = devices["ios-e"]
+    emu = IosEmulator(ios_default("ios-e") + get_platform(dev.platform).render(dev), hostname="ios-e")
+    emu.start()
+    try:
+        before = emu.running_config
+        res = push_device(dev, factory(emu, tmp_path), popts(tmp_path, commit=True, confirm_timeout=60))
+        assert res.outcome is Outcome.FAILED and "not compliant" in res.error and "NOT_APPLIED" in res.error, res
+        assert res.state.startswith("old config") and emu.running_config == before and not emu.pending_commit()
+    finally:
+        emu.stop()
+
+
+# --- One op25b at a time per device -------------------------------------------------------------------------
+def _cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "op25b_cfg", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _cli_env(emu: Any, tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "OP25B_USERNAME": emu.username,
+        "OP25B_PASSWORD": emu.password,
+        "OP25B_LOCK_DIR": str(tmp_path / "locks"),
+        "COLUMNS": "200",
+    }
+
+
+def test_second_process_on_the_same_device_is_refused(lab, devices, tmp_path: Path) -> None:
+    """Two real ``op25b push`` processes on one router: while the first is in flight (its load hangs), the
+    second touches nothing and says the device is busy (exit 1); after the first ends, the device is free."""
+    emu = lab("mx-e", timer_scale=0.2, faults=Faults(hang_on={"load"}))
+    inv = Path(devices["mx-e"].source_of("platform").split(":")[0]).parent
+    known = emu.write_known_hosts(tmp_path / "kh")
+    env = _cli_env(emu, tmp_path)
+    base = ["push", "-i", str(inv), "-d", "mx-e", "--port", str(emu.port), "--known-hosts", str(known)]
+    first = _cli([*base, "--commit", "--timeout", "30"], env, tmp_path)
+    try:
+        assert wait_for(lambda: "load-configuration" in emu.commands, 30), emu.commands
+        sent = len(emu.commands)
+        second = _cli(base, env, tmp_path)
+        out, _ = second.communicate(timeout=60)
+        assert second.returncode == 1, out
+        assert "busy" in out and f"pid {first.pid}" in out, out
+        assert emu.commands[sent:] == []  # the second run never talked to the device
+    finally:
+        emu.faults.release()
+        first_out, _ = first.communicate(timeout=60)
+    assert first.returncode == 1 and "OP25B" not in emu.running_config, first_out
+    free = _cli(base, env, tmp_path)
+    out, _ = free.communicate(timeout=60)
+    assert free.returncode == 0 and "dry-run" in out, out
+    assert list((tmp_path / "locks").iterdir()) == []  # every run removed its lock file
+
+
+def test_two_devices_on_one_management_address_are_refused(devices, tmp_path: Path) -> None:
+    from op25b_cfg.errors import PushError
+
+    opened: list[str] = []
+
+    def never(d: Device) -> Session:
+        opened.append(d.name)
+        raise AssertionError("no device may be touched")
+
+    with pytest.raises(PushError, match=r"share a management address and port: 127\.0\.0\.1:22 \(ios-e, ios-fc\)"):
+        run_push([devices["ios-e"], devices["ios-fc"]], popts(tmp_path), never)
+    assert opened == []
+
+
+# --- Signals: a real op25b process, real signals -------------------------------------------------------------
+def two_router_inventory(tmp_path: Path, *emus: Any) -> tuple[Path, Path]:
+    """An inventory with one Junos router per emulator (``mx-a``, ``mx-b``, ...) and a known_hosts for them."""
+    inv = tmp_path / "inv2"
+    inv.mkdir()
+    (inv / "policy.yaml").write_text((REPO / "inventory" / "policy.yaml").read_text())
+    (inv / "defaults.yaml").write_text(yaml.safe_dump({"data": {"pools": ["DYN-TOKYO", "DYN-V6"]}}))
+    hosts = {
+        f"mx-{chr(97 + i)}": {**HOSTS["mx-e"], "port": emu.port} for i, emu in enumerate(emus)
+    }  # mx-a, mx-b: ports of their emulators
+    (inv / "hosts.yaml").write_text(yaml.safe_dump(hosts))
+    known = tmp_path / "known_hosts"
+    known.write_text("".join(e.known_hosts_line() + "\n" for e in emus))
+    return inv, known
+
+
+def changelog_results(path: Path) -> dict[str, dict[str, Any]]:
+    import json
+
+    return {r["device"]: r for r in map(json.loads, path.read_text().splitlines())}
+
+
+@contextlib.contextmanager
+def pushing_two_routers(
+    tmp_path: Path, faults: Faults, in_flight: str
+) -> Iterator[tuple[Any, Any, subprocess.Popen[str]]]:
+    """A real ``op25b push --commit --workers 1`` process on mx-a then mx-b, yielded once mx-a's emulator has
+    received ``in_flight`` (where ``faults`` make it hang); killed (its group, by pid) if still running."""
+    with JunosEmulator(hostname="mx-a", faults=faults) as a, JunosEmulator(hostname="mx-b") as b:
+        b.username, b.password = a.username, a.password
+        inv, known = two_router_inventory(tmp_path, a, b)
+        args = ["push", "-i", str(inv), "--commit", "--workers", "1", "--known-hosts", str(known)]
+        proc = _cli([*args, "--changelog", str(tmp_path / "changes.jsonl")], _cli_env(a, tmp_path), tmp_path)
+        try:
+            assert wait_for(lambda: in_flight in a.commands, 30), a.commands
+            yield a, b, proc
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_first_signal_starts_no_new_device_and_logs_every_device(sig: int, tmp_path: Path) -> None:
+    """SIGTERM / SIGHUP behave like Ctrl-C: the in-flight device finishes (here: its hung load fails and it
+    stays on its old config), the next device never starts, and both get a change-log line."""
+    with pushing_two_routers(tmp_path, Faults(hang_on={"load"}), "load-configuration") as (a, b, proc):
+        proc.send_signal(sig)
+        time.sleep(0.5)  # the handler has run: now let the hung device answer (it drops the connection)
+        a.faults.release()
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 1, out
+        assert f"interrupted ({signal.Signals(sig).name})" in out
+        logged = changelog_results(tmp_path / "changes.jsonl")
+        assert logged["mx-a"]["result"] == "failed" and logged["mx-a"]["state"].startswith("old config"), logged
+        assert logged["mx-b"]["result"] == "skipped" and b.commands == []
+        assert "OP25B" not in a.running_config + b.running_config
+
+
+def test_second_signal_logs_in_flight_devices_as_interrupted(tmp_path: Path) -> None:
+    with pushing_two_routers(tmp_path, Faults(hang_on={"commit"}), "commit-configuration") as (_a, b, proc):
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=10)  # exits at once, the device still hangs
+        assert proc.returncode == 128 + signal.SIGTERM, out
+        logged = changelog_results(tmp_path / "changes.jsonl")
+        rec = logged["mx-a"]
+        assert rec["result"] == "interrupted" and "a second SIGTERM" in rec["error"], rec
+        assert rec["state"].startswith("INTERRUPTED while committing") and "revert timer" in rec["state"], rec
+        assert logged["mx-b"]["result"] == "skipped" and b.commands == []
+
+
+# --- Timeouts that hold ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["ios-e", "xr-e", "eos-e", "mx-e"])
+def test_commit_hang_is_bounded_by_the_timeout(name: str, lab, devices, tmp_path: Path) -> None:
+    """The device stops answering at the commit. With --timeout 3 the push gives up after 3 s (napalm ios alone
+    would wait about 150 s), closes that connection, reconnects to see where the device is, and the device
+    ends on its old config (the commit never applied, or its revert timer undoes it)."""
+    emu = lab(name, timer_scale=0.03, faults=Faults(hang_on={"commit"}))
+    before = emu.running_config
+    make = factory(emu, tmp_path, timeout=3)  # no read_timeout_override: op25b's own deadline must hold
+    t0 = time.monotonic()
+    res = push_device(devices[name], make, popts(tmp_path, commit=True, confirm_timeout=60))
+    elapsed = time.monotonic() - t0
+    assert res.outcome is Outcome.FAILED and "commit" in res.error, (res.error, res.state)
+    assert "within 3s" in res.error or "timed out" in res.error, res.error
+    assert elapsed < 40, elapsed  # a bound, not a benchmark: the driver alone waits 90-150 s here
+    assert res.state.startswith("old config") or "revert timer" in res.state, res.state
+    assert list((tmp_path / "locks").iterdir()) == []  # the lock, kept across the reconnect, is released
+    emu.faults.release()
+    assert wait_for(lambda: not emu.pending_commit() and "OP25B" not in emu.running_config, 40), emu.running_config
+    now = "\n".join(ln for ln in emu.running_config.strip().splitlines() if ln != "file prompt quiet")
+    assert now.strip() == before.strip()
+
+
+def test_live_audit_waits_for_no_one_and_touches_no_busy_device(lab, devices, tmp_path: Path) -> None:
+    """``audit --live`` takes the same per-device lock: while another process holds it, the device is an
+    ERROR saying it is busy and the emulator sees no login; once released, the audit runs."""
+    from op25b_cfg.audit.runner import audit_live_device
+
+    emu = lab("eos-e")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from op25b_cfg.connection.devlock import DeviceLock as L;"
+         f" lock = L('eos-e', '127.0.0.1', {emu.port}); lock.acquire(); print('held', flush=True);"
+         " sys.stdin.read(); lock.release()"],
+        env={**os.environ, "PYTHONPATH": str(REPO)}, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        busy = audit_live_device(devices["eos-e"], factory(emu, tmp_path))
+        assert str(busy.verdict) == "ERROR" and "busy" in (busy.error or "") and f"pid {holder.pid}" in busy.error
+        assert emu.commands == []
+    finally:
+        holder.communicate("", timeout=30)
+    free = audit_live_device(devices["eos-e"], factory(emu, tmp_path))
+    assert str(free.verdict) != "ERROR", free.error

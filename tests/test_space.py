@@ -131,3 +131,21 @@ def test_pick_prefers_given_values_and_decodes_fields() -> None:
     assert q is not None and hs.contains(node, q)
     assert hs.pick(hs.false) is None
     assert flags_text(SYN | ACK) == "SA"
+
+
+def test_first_audits_in_parallel_threads_share_one_bdd_manager() -> None:
+    """``audit --live`` audits its first devices in parallel threads: they must all get the one manager (two
+    managers made `self.manager != other.manager` errors, an ERROR verdict for a compliant device). Run in a
+    fresh interpreter so the manager does not exist yet."""
+    import subprocess
+    import sys
+
+    code = (
+        "import threading\nfrom op25b_cfg.audit import space\nb = threading.Barrier(8)\nout = []\n"
+        "def f():\n    b.wait()\n    out.append(space.manager())\n"
+        "ts = [threading.Thread(target=f) for _ in range(8)]\n[t.start() for t in ts]\n[t.join() for t in ts]\n"
+        "print(len({id(m) for m in out}))\n"
+    )
+    for _ in range(3):
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+        assert res.stdout.strip() == "1", res.stdout + res.stderr

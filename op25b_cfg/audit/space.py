@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -58,10 +59,19 @@ def _var_names(field: str, family: int) -> list[str]:
     return [f"{tag}{i}" for i in range(field_bits(field, family))]
 
 
-@lru_cache(maxsize=1)
+_MANAGER_LOCK = threading.Lock()
+
+
 def manager() -> Any:
     """The process-wide BDD manager, with the variables of both families declared (dynamic reordering off:
-    the fixed order above keeps rule BDDs small and operations predictable)."""
+    the fixed order above keeps rule BDDs small and operations predictable). Created once even when the
+    first audits run in parallel threads (``audit --live``): nodes of two managers cannot be combined."""
+    with _MANAGER_LOCK:
+        return _new_manager()
+
+
+@lru_cache(maxsize=1)
+def _new_manager() -> Any:
     bdd = _backend.BDD()
     bdd.configure(reordering=False)
     seen: list[str] = []

@@ -8,11 +8,52 @@ contains a secret.
 from __future__ import annotations
 
 import abc
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from op25b_cfg.connection.devlock import DeviceLock
     from op25b_cfg.inventory import Device
+
+
+T = TypeVar("T")
+
+
+class OperationTimeout(Exception):
+    """:func:`run_within`: the operation did not finish in time (it may still be running in its thread)."""
+
+
+def run_within(seconds: float, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)``, but give up after ``seconds``: raises :class:`OperationTimeout` then, whatever
+    the library inside does (a driver that waits 150 s on a hung commit). The call keeps running in a daemon
+    thread; the caller closes the connection under it, which makes it end. Exceptions of ``fn`` propagate.
+
+    >>> run_within(1, sum, [1, 2])
+    3
+    >>> import time
+    >>> run_within(0.05, time.sleep, 5)
+    Traceback (most recent call last):
+    ...
+    op25b_cfg.connection.base.OperationTimeout: no answer within 0.05s
+    """
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["result"] = fn(*args, **kwargs)
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=work, name=f"op25b-op-{getattr(fn, '__name__', 'call')}", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise OperationTimeout(f"no answer within {seconds:g}s")
+    if "error" in box:
+        raise box["error"]
+    return box["result"]  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -42,6 +83,36 @@ class Session(abc.ABC):
         self.device = device
         self.creds = creds
         self.opts = opts
+        self._device_lock: DeviceLock | None = None
+
+    def open_locked(self, port: int, connect: Callable[[], None]) -> None:
+        """``connect()`` holding the exclusive lock of this device's ``hostname:port``
+        (:mod:`op25b_cfg.connection.devlock`) until :meth:`unlock_device`; subclasses' :meth:`open` goes
+        through here. Raises :class:`~op25b_cfg.connection.devlock.DeviceBusy` when another run holds it; a
+        failed ``connect`` drops the lock again."""
+        from op25b_cfg.connection.devlock import DeviceLock
+
+        if self._device_lock is None:
+            lock = DeviceLock(self.device.name, self.device.hostname, port)
+            lock.acquire()
+            self._device_lock = lock
+        try:
+            connect()
+        except BaseException:
+            self.unlock_device()
+            raise
+
+    def pass_lock_to(self, other: Session) -> None:
+        """Give this session's device lock to ``other`` (not yet open): a reconnect keeps the device locked
+        throughout, so no other run can slip in between closing this session and opening that one."""
+        other.unlock_device()
+        other._device_lock, self._device_lock = self._device_lock, None
+
+    def unlock_device(self) -> None:
+        """Drop the device lock (subclasses call it in :meth:`close` and when :meth:`open` fails)."""
+        lock, self._device_lock = self._device_lock, None
+        if lock is not None:
+            lock.release()
 
     def __enter__(self) -> Session:
         self.open()

@@ -36,6 +36,7 @@ containing the password.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
 import re
@@ -45,7 +46,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from op25b_cfg.connection.base import ConnectOptions, Credentials, Session
+from op25b_cfg.connection.base import ConnectOptions, Credentials, OperationTimeout, Session, run_within
 from op25b_cfg.connection.credentials import scrub
 from op25b_cfg.connection.hostkey import with_offered_key
 from op25b_cfg.errors import ConnectionError_, PushError
@@ -232,6 +233,9 @@ class LinuxNftSession(Session):
         return args
 
     def open(self) -> None:
+        self.open_locked(self._port, self._open)
+
+    def _open(self) -> None:
         from netmiko import ConnectHandler
 
         args = self._connect_args()
@@ -273,6 +277,12 @@ class LinuxNftSession(Session):
         self._dir = self._exec('mktemp -d "${TMPDIR:-/tmp}/op25b.XXXXXX"', step="connect").strip()
 
     def close(self) -> None:
+        try:
+            self._close()
+        finally:
+            self.unlock_device()
+
+    def _close(self) -> None:
         if self._conn is None:
             return
         try:
@@ -299,14 +309,18 @@ class LinuxNftSession(Session):
 
     def _call(self, cmd: str, step: str, stdin: bytes | None = None) -> tuple[int, str, str]:
         """Run ``cmd`` on an exec channel: (exit status, stdout, stderr). Raises ConnectionError_ when the
-        session is gone or the command does not finish within the timeout."""
+        session is gone or the command does not finish within the timeout (each read, and the whole command:
+        :func:`~op25b_cfg.connection.base.run_within`; on expiry its channel is closed)."""
         if self._conn is None:
             raise ConnectionError_(f"{self._where}: not connected ({step}). Fix: open the session first")
-        try:
-            transport = self._conn.remote_conn_pre.get_transport()
+        channels: list[Any] = []
+
+        def run() -> tuple[int, bytes, bytes]:
+            transport = self._conn.remote_conn_pre.get_transport() if self._conn is not None else None
             if transport is None or not transport.is_active():
                 raise ConnectionError_(f"{self._where}: the SSH connection was lost before {step}")
             chan = transport.open_session(timeout=self.opts.timeout)
+            channels.append(chan)
             chan.settimeout(self.opts.timeout)
             chan.exec_command(cmd)
             if stdin is not None:
@@ -320,6 +334,18 @@ class LinuxNftSession(Session):
                 err += chunk
             rc = chan.recv_exit_status()
             chan.close()
+            return rc, bytes(out), bytes(err)
+
+        try:
+            rc, out, err = run_within(self.opts.timeout, run)
+        except OperationTimeout:
+            for chan in channels:
+                with contextlib.suppress(Exception):
+                    chan.close()
+            raise ConnectionError_(
+                f"{self._where}: {step} failed: no answer within {self.opts.timeout:g}s (--timeout). Fix: check"
+                " the host, or raise --timeout"
+            ) from None
         except ConnectionError_:
             raise
         except Exception as exc:

@@ -35,11 +35,12 @@ import shutil
 import socket
 import ssl
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from op25b_cfg.connection.base import ConnectOptions, Credentials, Session
+from op25b_cfg.connection.base import ConnectOptions, Credentials, OperationTimeout, Session, run_within
 from op25b_cfg.connection.credentials import scrub
 from op25b_cfg.connection.hostkey import with_offered_key
 from op25b_cfg.errors import ConnectionError_, Op25bError, PushError
@@ -256,14 +257,45 @@ class NapalmSession(Session):
         return self.driver_name in TIMER_DRIVERS
 
     def _call(self, step: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn`` with every library exception mapped (:func:`map_exception`) and a hard deadline of
+        ``opts.timeout`` seconds, whatever the driver itself waits (napalm ios waits up to 150 s on a hung
+        commit): on expiry the connection is closed under the call and ConnectionError_ raised."""
         if self._driver is None and step != "connect":
             raise ConnectionError_(f"{self.where}: {step} failed: the session is not open")
+        limit = self.opts.timeout
         try:
-            return fn(*args, **kwargs)
+            return run_within(limit, fn, *args, **kwargs)
+        except OperationTimeout:
+            self._abandon(getattr(fn, "__self__", None))
+            err: Op25bError = ConnectionError_(
+                f"{self.where}: {step} failed: no answer within {limit:g}s (--timeout; op25b stops waiting"
+                " whatever the driver does) and the connection was closed. Fix: check the device, or raise"
+                " --timeout"
+            )
+            log.info("%s", err)
+            raise err from None
         except Exception as exc:
             err = map_exception(exc, step, self.where, self.creds, self.opts.timeout)
             log.info("%s", err)
             raise err from None
+
+    def _run(self, step: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        """``self._driver.<method>(...)`` through :meth:`_call`; ConnectionError_ when the session is closed."""
+        if self._driver is None:
+            raise ConnectionError_(f"{self.where}: {step} failed: the session is not open (closed after an error)")
+        return self._call(step, getattr(self._driver, method), *args, **kwargs)
+
+    def _abandon(self, owner: object) -> None:
+        """Close the driver under a call that did not return (in the background: a close can hang too)."""
+        drv, self._driver = self._driver, None
+        drv = drv if drv is not None else owner
+        if drv is not None and hasattr(drv, "close"):
+
+            def close() -> None:
+                with contextlib.suppress(Exception):
+                    drv.close()
+
+            threading.Thread(target=close, name="op25b-abandon", daemon=True).start()
 
     def _ssh_args(self) -> dict[str, Any]:
         """netmiko arguments (napalm passes them through optional_args) for ios, iosxr and eos-over-ssh."""
@@ -276,6 +308,7 @@ class NapalmSession(Session):
             "conn_timeout": o.timeout,
             "auth_timeout": o.timeout,
             "banner_timeout": o.timeout,
+            "read_timeout_override": o.timeout,  # every netmiko read (napalm's commit waits 90-150 s otherwise)
             "allow_agent": False,
             "use_keys": False,
         }
@@ -341,6 +374,9 @@ class NapalmSession(Session):
         """Connect and log in with the napalm driver (host key verified unless opted out)."""
         if self._driver is not None:
             return
+        self.open_locked(self.port or 22, self._open)
+
+    def _open(self) -> None:
         try:
             napalm = importlib.import_module("napalm")
             cls = napalm.get_network_driver(self.driver_name)
@@ -378,19 +414,20 @@ class NapalmSession(Session):
             with contextlib.suppress(Exception):
                 drv.close()
         self._cleanup_tmp()
+        self.unlock_device()
 
     def get_running(self) -> str:
-        cfg = self._call("get running config", self._driver.get_config, retrieve="running")
+        cfg = self._run("get running config", "get_config", retrieve="running")
         return str(cfg.get("running", "")) if isinstance(cfg, dict) else ""
 
     def load_candidate(self, text: str) -> None:
-        self._call("load merge candidate", self._driver.load_merge_candidate, config=text)
+        self._run("load merge candidate", "load_merge_candidate", config=text)
 
     def diff(self) -> str:
-        return str(self._call("compare config", self._driver.compare_config) or "")
+        return str(self._run("compare config", "compare_config") or "")
 
     def discard(self) -> None:
-        self._call("discard candidate", self._driver.discard_config)
+        self._run("discard candidate", "discard_config")
 
     def commit(self, revert_seconds: int | None) -> None:
         """Commit; with ``revert_seconds`` on ios/eos/junos the device reverts by itself unless confirmed.
@@ -398,17 +435,17 @@ class NapalmSession(Session):
         if revert_seconds and self.has_revert_timer:
             revert = revert_in_for(self.driver_name, revert_seconds)
             self._timer_pending = True
-            self._call(f"commit (revert timer {revert}s)", self._driver.commit_config, revert_in=revert)
+            self._run(f"commit (revert timer {revert}s)", "commit_config", revert_in=revert)
         else:
             self._timer_pending = False
-            self._call("commit", self._driver.commit_config)
+            self._run("commit", "commit_config")
 
     def confirm(self) -> None:
         if not self._timer_pending:
             return
-        self._call("confirm commit", self._driver.confirm_commit)
+        self._run("confirm commit", "confirm_commit")
         self._timer_pending = False
 
     def rollback(self) -> None:
-        self._call("rollback", self._driver.rollback)
+        self._run("rollback", "rollback")
         self._timer_pending = False

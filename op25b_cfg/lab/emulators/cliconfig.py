@@ -31,6 +31,59 @@ TOP_LEVEL_RE = re.compile(
 )
 ACCESS_GROUP_RE = re.compile(r"^(ipv6|ip|ipv4) (access-group|traffic-filter) \S+( .*)?$")
 SINGLE_VALUE_PREFIXES = ("hostname ", "description ", "ip domain name ", "ip domain-name ", "path ", "maximum ")
+ACE_RE = re.compile(r"^(?:\d+ )?(?:permit|deny) ")
+PORT_OPS = frozenset({"eq", "neq", "lt", "gt"})
+# Port numbers each platform's show running-config prints by name (a subset of their keyword lists: the
+# numbers an OP25B filter or a typical ACL uses). IOS-XE/XR and EOS print `eq smtp` for a typed `eq 25`.
+SHOWN_PORT_NAMES: dict[str, dict[str, str]] = {
+    "ios": {"20": "ftp-data", "21": "ftp", "23": "telnet", "25": "smtp", "53": "domain", "80": "www", "110": "pop3"},
+    "iosxr": {"21": "ftp", "23": "telnet", "25": "smtp", "53": "domain", "80": "www", "110": "pop3"},
+    "eos": {"22": "ssh", "25": "smtp", "53": "domain", "80": "www", "443": "https"},
+}
+
+
+def shown_ace(text: str, platform: str) -> str:
+    """An access-list entry the way ``platform``'s running config prints it: well-known ports by name, a
+    single address as ``host X`` (typed as ``X/32``, ``X/128`` or ``X 0.0.0.0``), IPv6 upper-case on IOS.
+
+    >>> shown_ace("permit tcp 2001:db8::/33 2001:db8:25::25/128 eq 25 log", "ios")
+    'permit tcp 2001:DB8::/33 host 2001:DB8:25::25 eq smtp log'
+    >>> shown_ace("30 permit tcp 100.64.0.0 0.0.255.255 192.0.2.25 0.0.0.0 eq 587", "ios")
+    '30 permit tcp 100.64.0.0 0.0.255.255 host 192.0.2.25 eq 587'
+    >>> shown_ace("50 permit tcp 100.65.0.0/16 192.0.2.25/32 eq 25", "eos")
+    '50 permit tcp 100.65.0.0/16 host 192.0.2.25 eq smtp'
+    >>> shown_ace("interface Ethernet1", "eos")
+    'interface Ethernet1'
+    """
+    if not ACE_RE.match(text):
+        return text
+    names = SHOWN_PORT_NAMES.get(platform, {})
+    words = text.split()
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w in PORT_OPS and i + 1 < len(words):
+            out += [w, names.get(words[i + 1], words[i + 1])]
+            i += 2
+            continue
+        if w == "range" and i + 2 < len(words):
+            out += [w, names.get(words[i + 1], words[i + 1]), names.get(words[i + 2], words[i + 2])]
+            i += 3
+            continue
+        if i + 1 < len(words) and words[i + 1] == "0.0.0.0" and re.fullmatch(r"[\d.]+", w) and w.count(".") == 3:
+            out += ["host", w]
+            i += 2
+            continue
+        addr, slash, length = w.partition("/")
+        if slash and ((":" in addr and length == "128") or ("." in addr and length == "32")):
+            out += ["host", addr]
+        else:
+            out.append(w)
+        i += 1
+    if platform == "ios":
+        out = [w.upper() if ":" in w and re.fullmatch(r"[0-9a-fA-F:./]+", w) else w for w in out]
+    return " ".join(out)
 
 
 def line_key(text: str) -> str:
@@ -78,8 +131,9 @@ class Node:
         return out
 
 
-def parse_tree(text: str) -> Node:
-    """Parse an indented config text into a root :class:`Node` (comments, blank lines and ``end`` dropped)."""
+def parse_tree(text: str, display: Callable[[str], str] | None = None) -> Node:
+    """Parse an indented config text into a root :class:`Node` (comments, blank lines and ``end`` dropped);
+    ``display`` turns each line into the form the device prints."""
     root = Node("")
     stack: list[tuple[int, Node]] = [(-1, root)]
     for raw in text.splitlines():
@@ -90,21 +144,24 @@ def parse_tree(text: str) -> Node:
         level = len(line) - len(line.lstrip(" "))
         while stack[-1][0] >= level:
             stack.pop()
-        node = Node(stripped)
+        node = Node(display(stripped) if display else stripped)
         stack[-1][1].children.append(node)
         stack.append((level, node))
     return root
 
 
 class CliConfig:
-    """A running config (or a session copy of one) that CLI lines can be applied to."""
+    """A running config (or a session copy of one) that CLI lines can be applied to. ``display`` (e.g.
+    :func:`shown_ace` for one platform) rewrites every line as it is stored, the way a real device stores a
+    typed ``eq 25`` as ``eq smtp``; without it a config keeps lines as typed (a file to compare textually)."""
 
-    def __init__(self, text: str = "", indent: str = " ") -> None:
+    def __init__(self, text: str = "", indent: str = " ", display: Callable[[str], str] | None = None) -> None:
         self.indent = indent
-        self.root = parse_tree(text)
+        self.display = display
+        self.root = parse_tree(text, display)
 
     def copy(self) -> CliConfig:
-        new = CliConfig("", self.indent)
+        new = CliConfig("", self.indent, self.display)
         new.root = copy.deepcopy(self.root)
         return new
 
@@ -170,12 +227,14 @@ class ModeSession:
         elif TOP_LEVEL_RE.match(text) or not self.stack:
             self.stack.clear()
         parent = self.stack[-1][1] if self.stack else self.cfg.root
+        shown = self.cfg.display or (lambda t: t)
         negated = re.match(r"^(no|default) (.*)$", text)
         if negated:
-            target = parent.find(negated.group(2))
+            target = parent.find(shown(negated.group(2)))
             if target is not None:
                 parent.children.remove(target)
             return
+        text = shown(text)
         node = parent.find(text)
         if node is None:
             node = Node(text)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import difflib
+import functools
 import hmac
 import json
 import logging
@@ -24,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from op25b_cfg.lab.emulators.base import LOOPBACK, EmulatorBase, RevertTimer
-from op25b_cfg.lab.emulators.cliconfig import CliConfig, ModeSession
+from op25b_cfg.lab.emulators.cliconfig import CliConfig, ModeSession, shown_ace
 from op25b_cfg.lab.emulators.faults import EmulatorDropped, Faults
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,8 @@ class EosEmulator(EmulatorBase):
 
     def __init__(self, initial_config: str = "", *, hostname: str = "edge-eos1", **kwargs: Any) -> None:
         super().__init__(initial_config, hostname=hostname, **kwargs)
-        self.running = CliConfig(initial_config or default_config(hostname), INDENT)
+        self.display = functools.partial(shown_ace, platform="eos")  # what `show running-config` prints
+        self.running = CliConfig(initial_config or default_config(hostname), INDENT, self.display)
         self.startup = self.running.render()
         self.flash: dict[str, str] = {}
         self.sessions: dict[str, ConfigSessionState] = {}
@@ -178,7 +180,7 @@ class EosEmulator(EmulatorBase):
         if cmd == "rollback clean-config":
             if session is None:
                 raise CommandFailed("rollback clean-config is only valid in a configuration session")
-            session.config = CliConfig("", INDENT)
+            session.config = CliConfig("", INDENT, self.display)
             return {}, session.config.session(), session
         if cmd.startswith("show "):
             return self._show_or_exec(cmd, fmt), mode, session
@@ -288,7 +290,7 @@ class EosEmulator(EmulatorBase):
         if m:
             if m.group(1) not in self.flash:
                 raise CommandFailed(f"% Error opening flash:{m.group(1)} (No such file or directory)")
-            self.running = CliConfig(self.flash[m.group(1)], INDENT)
+            self.running = CliConfig(self.flash[m.group(1)], INDENT, self.display)
             return self._text(fmt, "")
         raise CommandFailed(f"Invalid input (at token 0: '{cmd.split()[0] if cmd else cmd}')")
 

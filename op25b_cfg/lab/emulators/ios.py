@@ -14,6 +14,7 @@ with ``host#`` / ``host(config)#`` / ``host(config-ext-nacl)#`` prompts, ``termi
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import logging
 import re
@@ -24,7 +25,7 @@ from typing import Any
 import paramiko
 
 from op25b_cfg.lab.emulators.base import RevertTimer
-from op25b_cfg.lab.emulators.cliconfig import CliConfig, ModeSession, missing_lines
+from op25b_cfg.lab.emulators.cliconfig import CliConfig, ModeSession, missing_lines, shown_ace
 from op25b_cfg.lab.emulators.sshserver import SshEmulator
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ class IosEmulator(SshEmulator):
 
     def __init__(self, initial_config: str = "", *, hostname: str = "bras-ios1", **kwargs: Any) -> None:
         super().__init__(initial_config, hostname=hostname, **kwargs)
-        self.running = CliConfig(initial_config or default_config(hostname), " ")
+        self.display = functools.partial(shown_ace, platform=self.platform)  # what `show running` prints
+        self.running = CliConfig(initial_config or default_config(hostname), " ", self.display)
         self.startup = self.running.render()
         self.files: dict[str, bytes] = {}
         self.revert_timer: RevertTimer | None = None
@@ -305,6 +307,7 @@ class _Shell:
             merge = emu.file_text(_norm(m.group(1)) or "")
             if merge is None:
                 return f"%Error opening {m.group(1)} (No such file or directory)"
+            # like the real device: the file's lines as typed against the running config as printed (textual)
             lines = missing_lines(emu.running, CliConfig(merge, " "))
             if not lines:
                 return "!List of Commands:\nend\n!No changes were found"
@@ -412,7 +415,7 @@ class _Shell:
             if not emu.archive_enabled:
                 return "%Please turn config archive on"
             emu.start_revert_timer(int(timer))
-        emu.running = CliConfig(text, " ")
+        emu.running = CliConfig(text, " ", emu.display)
         emu.last_change = time.time()
         return "Total number of passes: 1\nRollback Done"
 
@@ -427,7 +430,7 @@ class _Shell:
         old, new = load(a), load(b)
         if old is None or new is None:
             return f"%Error opening {a if old is None else b} (No such file or directory)"
-        o, n = CliConfig(old, " ").render().splitlines(), CliConfig(new, " ").render().splitlines()
+        o, n = (CliConfig(t, " ", emu.display).render().splitlines() for t in (old, new))
         lines = [ln for ln in difflib.ndiff(o, n) if ln[:1] in "+-" and ln[2:].strip() != "!"]
         if not lines:
             return "!Contextual Config Diffs:\n!No changes were found"
