@@ -393,7 +393,15 @@ def _unreferenced(
         for i, d in enumerate(_definitions(platform, lines))
         if (m := OBJECT_NAME.fullmatch(d[3])) and m["version"] != keep_version
     }
-    patterns = {i: re.compile(rf"(?<![\w-]){re.escape(d[3])}(?![\w-])") for i, d in cands.items()}
+    if not cands:
+        return []
+    # one scan of the config: the positions of the lines that name each candidate (as a whole word)
+    names = sorted({d[3] for d in cands.values()}, key=len, reverse=True)
+    word = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, names)) + r")(?![\w-])")
+    refs: dict[str, list[int]] = {}
+    for pos, ln in enumerate(lines):
+        for m in word.finditer(ln.text):
+            refs.setdefault(m[1], []).append(pos)
     changed = True
     while changed:
         changed = False
@@ -401,8 +409,7 @@ def _unreferenced(
         for first, last, _, _ in cands.values():
             inside.update(range(first, last + 1))
         for i in list(cands):
-            pat = patterns[i]
-            if any(pos not in inside and pat.search(ln.text) for pos, ln in enumerate(lines)):
+            if any(pos not in inside for pos in refs.get(cands[i][3], ())):
                 del cands[i]
                 changed = True
                 break
