@@ -5,6 +5,11 @@ Exit codes (every command):
 * 0: success (``audit``: every device compliant)
 * 1: the job ran but something is wrong (a device failed to render or push; ``audit``: findings)
 * 2: bad input or an error that stopped the job (invalid inventory, unreadable file; ``audit``: UNKNOWN)
+
+Start-up is part of every command's cost: this module and the command modules import only typer, rich's console
+and light op25b modules at the top. Whatever a command needs beyond that (the inventory's pydantic models, Jinja,
+the audit engine, push, napalm, nornir, the lab) is imported inside the command function, so ``op25b --help``,
+``--version`` and ``op25b platforms`` load none of it (tests/test_cli_imports.py checks the module set).
 """
 
 from __future__ import annotations
@@ -14,22 +19,24 @@ import logging
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from op25b_cfg import __version__
 from op25b_cfg.errors import InventoryError, Op25bError
-from op25b_cfg.generate import generate as generate_devices
-from op25b_cfg.inventory import Device, Inventory, load_inventory
-from op25b_cfg.platforms import PLATFORMS
+
+if TYPE_CHECKING:
+    from op25b_cfg.generate import Rendered
+    from op25b_cfg.inventory import Device, Inventory
 
 app = typer.Typer(
     help="Generate, push and audit Outbound Port 25 Blocking (OP25B) on ISP routers, BRAS and Linux hosts.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # plain help: rendering it with rich costs 80 ms of imports (markdown, pygments)
 )
 inventory_app = typer.Typer(help="Validate and inspect the intent (policy + devices).", no_args_is_help=True)
 app.add_typer(inventory_app, name="inventory")
@@ -58,6 +65,34 @@ FilterOpt = Annotated[
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print only failures (on stderr) and nothing on success.")
+]
+SUMMARY_ABOVE = 50
+"""A table run with more devices than this shows a summary and the failing devices unless ``--all-rows``."""
+AllRowsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--all-rows",
+        help=f"Table output: one row per device even above {SUMMARY_ABOVE} devices (default: a summary and the"
+        " failing devices).",
+    ),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"op25b {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Generate, push and audit Outbound Port 25 Blocking (OP25B) on ISP routers, BRAS and Linux hosts."""
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -78,38 +113,26 @@ def _fail(exc: Op25bError) -> typer.Exit:
 
 
 def _load(path: Path, names: list[str] | None, where: str | None) -> tuple[Inventory, list[Device]]:
+    from op25b_cfg.inventory import load_inventory
+
     inv = load_inventory(path)
     return inv, inv.select(names, where)
 
 
-@app.command()
-def generate(
-    inventory: InventoryOpt = Path("inventory"),
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory for the rendered configs.")] = Path("out"),
-    device: DeviceOpt = None,
-    filter_: FilterOpt = None,
-    fmt: FormatOpt = Format.table,
-    verbose: VerboseOpt = False,
-) -> None:
-    """Render the OP25B config of every device (or --device / --filter) to OUT/<device>.<ext>."""
-    _setup_logging(verbose)
-    try:
-        _, devices = _load(inventory, device, filter_)
-    except Op25bError as exc:
-        raise _fail(exc) from None
-    results = generate_devices(devices, out_dir)
+def _generate_table(results: list[Rendered], out_dir: Path, all_rows: bool) -> None:
+    """The generate table: every device, or above :data:`SUMMARY_ABOVE` devices (without ``all_rows``) only
+    the failing ones; then the summary line."""
+    from rich.table import Table
+
     failed = [r for r in results if r.failed]
-    if fmt is Format.json:
-        print(
-            json.dumps(
-                {"schema": "op25b.generate/1", "out": str(out_dir), "devices": [r.to_dict() for r in results]}, indent=2
-            )
-        )
-    else:
-        table = Table(title=f"op25b generate -> {out_dir}")
+    summarise = len(results) > SUMMARY_ABOVE and not all_rows
+    rows = failed if summarise else results
+    if rows:
+        title = f"op25b generate -> {out_dir}" + (" (failing devices)" if summarise else "")
+        table = Table(title=title)
         for col in ("device", "platform", "mode", "filters", "rules", "lines", "file / error"):
             table.add_column(col, overflow="fold")
-        for r in results:
+        for r in rows:
             table.add_row(
                 r.device,
                 r.platform,
@@ -120,7 +143,44 @@ def generate(
                 f"[red]{r.error}[/]" if r.failed else r.path,
             )
         out.print(table)
-        out.print(f"{len(results) - len(failed)} rendered, {len(failed)} failed")
+    line = f"{len(results) - len(failed)} rendered, {len(failed)} failed"
+    if summarise:
+        line += f" (to {out_dir}; --all-rows lists every device)"
+    out.print(line, highlight=False)
+
+
+@app.command()
+def generate(
+    inventory: InventoryOpt = Path("inventory"),
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Directory for the rendered configs.")] = Path("out"),
+    device: DeviceOpt = None,
+    filter_: FilterOpt = None,
+    fmt: FormatOpt = Format.table,
+    all_rows: AllRowsOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Render the OP25B config of every device (or --device / --filter) to OUT/<device>.<ext>."""
+    from op25b_cfg.generate import generate as generate_devices
+
+    _setup_logging(verbose)
+    try:
+        _, devices = _load(inventory, device, filter_)
+    except Op25bError as exc:
+        raise _fail(exc) from None
+    results = generate_devices(devices, out_dir)
+    failed = [r for r in results if r.failed]
+    if quiet:
+        for r in failed:
+            err.print(f"{r.device}: {r.error}", highlight=False, markup=False)
+    elif fmt is Format.json:
+        print(
+            json.dumps(
+                {"schema": "op25b.generate/1", "out": str(out_dir), "devices": [r.to_dict() for r in results]}, indent=2
+            )
+        )
+    else:
+        _generate_table(results, out_dir, all_rows)
     raise typer.Exit(EXIT_FINDINGS if failed else EXIT_OK)
 
 
@@ -128,7 +188,7 @@ def generate(
 def inventory_validate(inventory: InventoryOpt = Path("inventory")) -> None:
     """Check the inventory and policy; print every problem with file, field and fix."""
     try:
-        inv = load_inventory(inventory)
+        inv, _ = _load(inventory, None, None)
     except Op25bError as exc:
         raise _fail(exc) from None
     out.print(
@@ -178,6 +238,8 @@ def inventory_show(
             )
         )
         return
+    from rich.table import Table
+
     table = Table(title=f"policy '{inv.policy.name}' ({inventory})")
     for col in ("device", "hostname", "platform", "groups", "pools", "mode", "attach"):
         table.add_column(col, overflow="fold")
@@ -197,6 +259,8 @@ def inventory_show(
 @app.command()
 def platforms(fmt: FormatOpt = Format.table) -> None:
     """List the supported platforms and what each can do."""
+    from op25b_cfg.platforms import PLATFORMS
+
     if fmt is Format.json:
         rows = [
             {
@@ -213,6 +277,8 @@ def platforms(fmt: FormatOpt = Format.table) -> None:
         ]
         print(json.dumps(rows, indent=2))
         return
+    from rich.table import Table
+
     table = Table(title="op25b platforms")
     for col in ("platform", "napalm / netmiko", "attach", "modes", "flow control", "commit-confirm"):
         table.add_column(col, overflow="fold")

@@ -6,17 +6,14 @@ import sys
 import threading
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from op25b_cfg import cli_options as opt
-from op25b_cfg.audit import report as rep
-from op25b_cfg.audit.model import DeviceReport
-from op25b_cfg.audit.runner import SessionFactory, audit_live, audit_saved, prepare_save_dir
 from op25b_cfg.cli import (
     EXIT_ERROR,
+    AllRowsOpt,
     DeviceOpt,
     FilterOpt,
     InventoryOpt,
@@ -27,10 +24,12 @@ from op25b_cfg.cli import (
     app,
     err,
 )
-from op25b_cfg.connection.factory import quiet_library_logs
 from op25b_cfg.errors import Op25bError
-from op25b_cfg.fanout import ctrl_c_sets
-from op25b_cfg.inventory import Device
+
+if TYPE_CHECKING:
+    from op25b_cfg.audit.model import DeviceReport
+    from op25b_cfg.audit.runner import SessionFactory
+    from op25b_cfg.inventory import Device
 
 DEFAULT_HTML = Path("op25b-audit.html")
 
@@ -66,6 +65,9 @@ def _audit_live(
     devices: list[Device], session: SessionFactory, workers: int, save: Path | None, quiet: bool
 ) -> list[DeviceReport]:
     """Fetch and audit every device with a progress bar; the first Ctrl-C starts no new device."""
+    from op25b_cfg.audit.runner import audit_live
+    from op25b_cfg.fanout import ctrl_c_sets
+
     stop = threading.Event()
     progress = opt.device_progress(err, "audit --live", disable=quiet)
     with progress, ctrl_c_sets(stop, opt.stop_notice(err)):
@@ -122,6 +124,12 @@ def audit(
     verbose: VerboseOpt = False,
 ) -> None:
     """Prove OP25B on each device's running config (see AUDIT_HELP)."""
+    from rich.console import Console
+
+    from op25b_cfg.audit import report as rep
+    from op25b_cfg.audit.runner import audit_saved, prepare_save_dir
+    from op25b_cfg.connection.factory import quiet_library_logs
+
     _setup_logging(verbose)
     try:
         inv, devices = _load(inventory, device, filter_)

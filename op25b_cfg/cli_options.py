@@ -13,17 +13,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from op25b_cfg.connection.base import ConnectOptions, Credentials, Session
-from op25b_cfg.connection.credentials import for_device, load_credentials
-from op25b_cfg.connection.factory import make_session
+from op25b_cfg.connection.base import ConnectOptions, Credentials
 from op25b_cfg.errors import Op25bError
-from op25b_cfg.inventory import Device
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from op25b_cfg.connection.base import Session
+    from op25b_cfg.inventory import Device
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_WORKERS = 10
@@ -90,6 +92,9 @@ class Connection:
 
     def session(self, device: Device) -> Session:
         """An unopened session to ``device`` (use it in a ``with`` block)."""
+        from op25b_cfg.connection.credentials import for_device
+        from op25b_cfg.connection.factory import make_session
+
         return make_session(device, for_device(self.creds, device, self.override_username), self.options)
 
 
@@ -106,6 +111,8 @@ def connection_setup(
 
     Raises :class:`Op25bError` (no credentials, malformed ``--driver-arg``) before any device is touched.
     """
+    from op25b_cfg.connection.credentials import load_credentials
+
     options = ConnectOptions(
         timeout=timeout,
         verify_host_key=verify_host_key,
@@ -126,6 +133,8 @@ def warn_unverified(console: Console, verify_host_key: bool) -> None:
 
 def device_progress(console: Console, command: str, disable: bool) -> Progress:
     """The per-device progress bar (transient, on ``console``; off when ``disable`` or not a terminal)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn(f"[bold]{command}[/] {{task.description}}"),
         BarColumn(),

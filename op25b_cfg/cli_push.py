@@ -6,11 +6,9 @@ import json
 import threading
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from op25b_cfg import cli_options as opt
 from op25b_cfg.changelog import DEFAULT_CHANGELOG
@@ -27,20 +25,13 @@ from op25b_cfg.cli import (
     err,
     out,
 )
-from op25b_cfg.connection.credentials import os_user
-from op25b_cfg.connection.factory import quiet_library_logs
+from op25b_cfg.defaults import DEFAULT_BACKUP_DIR, DEFAULT_CONFIRM_TIMEOUT
 from op25b_cfg.errors import Op25bError
-from op25b_cfg.fanout import ctrl_c_sets
-from op25b_cfg.push import (
-    DEFAULT_BACKUP_DIR,
-    DEFAULT_CONFIRM_TIMEOUT,
-    DeviceResult,
-    Outcome,
-    PushOptions,
-    default_auditor,
-    run_push,
-)
-from op25b_cfg.window import check_window, parse_window
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from op25b_cfg.push import DeviceResult
 
 PUSH_HELP = (
     "Put the OP25B intent on devices: dry-run (show the diff) unless --commit."
@@ -60,13 +51,14 @@ class PushFormat(StrEnum):
 
 
 _STYLE = {
-    Outcome.UNCHANGED: "dim",
-    Outcome.DRY_RUN: "cyan",
-    Outcome.COMMITTED: "green",
-    Outcome.ROLLED_BACK: "yellow",
-    Outcome.FAILED: "red",
-    Outcome.SKIPPED: "magenta",
+    "unchanged": "dim",
+    "dry-run": "cyan",
+    "committed": "green",
+    "rolled-back": "yellow",
+    "failed": "red",
+    "skipped": "magenta",
 }
+"""Table style per :class:`op25b_cfg.push.Outcome` value."""
 
 
 def _print_diffs(results: list[DeviceResult]) -> None:
@@ -88,6 +80,9 @@ def _removed(r: DeviceResult) -> str:
 
 
 def _table(results: list[DeviceResult], title: str) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=title)
     for col in ("device", "platform", "result", "changed", "diff", "old removed", "verdict", "state"):
         table.add_column(col, overflow="fold")
@@ -106,6 +101,8 @@ def _table(results: list[DeviceResult], title: str) -> Table:
 
 
 def _print_errors(results: list[DeviceResult]) -> None:
+    from rich.text import Text
+
     for r in results:
         if r.error:
             head = "" if r.error.startswith(r.device) else f"{r.device}: "
@@ -161,6 +158,12 @@ def push(
     ),
     verbose: VerboseOpt = False,
 ) -> None:
+    from op25b_cfg.connection.credentials import os_user
+    from op25b_cfg.connection.factory import quiet_library_logs
+    from op25b_cfg.fanout import ctrl_c_sets
+    from op25b_cfg.push import PushOptions, default_auditor, run_push
+    from op25b_cfg.window import check_window, parse_window
+
     _setup_logging(verbose)
     quiet_library_logs(verbose)
     try:

@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -31,6 +30,9 @@ from op25b_cfg.audit.model import DeviceReport, Finding, Severity, Verdict
 from op25b_cfg.errors import AuditError
 from op25b_cfg.platforms.base import data_dir
 from op25b_cfg.redact import redact
+
+if TYPE_CHECKING:
+    import jinja2
 
 log = logging.getLogger(__name__)
 
@@ -464,6 +466,8 @@ def to_junit(reports: list[DeviceReport], meta: AuditMeta | None = None) -> str:
 
 @lru_cache(maxsize=1)
 def _html_env() -> jinja2.Environment:
+    import jinja2  # only the HTML report needs it
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(audits_dir())),
         autoescape=True,  # every value is HTML-escaped; the template has no |safe

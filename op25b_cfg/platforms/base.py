@@ -12,12 +12,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import jinja2
-
 from op25b_cfg.errors import PlatformError
 from op25b_cfg.rules import AddrMatch, FilterPlan, PortRange, Rule, build_plan
 
 if TYPE_CHECKING:
+    import jinja2
+
     from op25b_cfg.inventory import Attachment, Device
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,8 @@ def templates_dir() -> Path:
 
 @lru_cache(maxsize=1)
 def jinja_env() -> jinja2.Environment:
+    import jinja2  # imported on first render: listing platforms or --help needs no template engine
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined,
