@@ -114,7 +114,8 @@ def aerleon_inputs(devices: list[Device]) -> tuple[list[dict[str, Any]], dict[st
         nets: dict[str, list[str]] = {"POOL": [], "EXEMPT": [], "MTA": []}
         for s in plan.sets.values():
             kind = s.name.split("-")[1]
-            nets[kind] += [str(p) for p in s.prefixes]
+            if kind in nets:  # targeted mode's TARGET set has no aerleon counterpart: the block terms stand in
+                nets[kind] += [str(p) for p in s.prefixes]
         for kind, vals in nets.items():
             if vals:
                 networks[f"{kind}_{k}"] = {"values": [{"address": v} for v in vals]}
@@ -182,15 +183,16 @@ def aerleon_inputs(devices: list[Device]) -> tuple[list[dict[str, Any]], dict[st
 
 
 def write_aclgen_tree(devices: list[Device], root: Path) -> Path:
-    """``root/policies/<device>.yaml`` and ``root/def/definitions.yaml`` for ``aclgen``; returns ``root``."""
+    """``root/policies/pol/<device>.yaml`` (aclgen reads ``pol`` directories) and ``root/def/definitions.yaml``;
+    returns ``root``."""
     policies, defs = aerleon_inputs(devices)
-    (root / "policies").mkdir(parents=True)
+    (root / "policies" / "pol").mkdir(parents=True)
     (root / "def").mkdir()
     (root / "out").mkdir()
     (root / "def" / "definitions.yaml").write_text(yaml.safe_dump(defs), encoding="utf-8")
     for pol in policies:
         body = {"filters": pol["filters"]}
-        (root / "policies" / f"{pol['filename']}.yaml").write_text(yaml.safe_dump(body), encoding="utf-8")
+        (root / "policies" / "pol" / f"{pol['filename']}.yaml").write_text(yaml.safe_dump(body), encoding="utf-8")
     return root
 
 
@@ -235,7 +237,9 @@ def bench_size(label: str, inv_dir: Path, tmp: Path, args: argparse.Namespace) -
         acl = run_process(aclgen_argv(tree), runs)
         assert len(list((tree / "out").iterdir())) == n, "aclgen wrote one file per device"
         print(f"{line}   aclgen {acl.wall:7.3f} s   ratio aclgen/op25b {acl.wall / op.wall:5.2f}x")
-        verdict(f"generate {label}: op25b faster than aclgen", op.wall < acl.wall, f"{op.wall:.3f} s vs {acl.wall:.3f} s")
+        verdict(
+            f"generate {label}: op25b faster than aclgen", op.wall < acl.wall, f"{op.wall:.3f} s vs {acl.wall:.3f} s"
+        )
     else:
         tree.mkdir()
         print(f"{line}   (aclgen not run above --aclgen-max {args.aclgen_max})")

@@ -7,6 +7,7 @@ permitted: that is fixed by :func:`op25b_cfg.rules.build_plan`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from functools import lru_cache
 from pathlib import Path
@@ -43,11 +44,31 @@ def templates_dir() -> Path:
     return found
 
 
+def bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Jinja's per-user bytecode cache (a 0700 directory it creates and checks in the temp directory), so a
+    process compiles each template once per template change, not once per run: compiling the five templates
+    is most of a small ``op25b generate``. None when no safe directory can be had; a failed write is ignored
+    (the template is compiled again next time)."""
+    import jinja2
+
+    class Cache(jinja2.FileSystemBytecodeCache):
+        def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            with contextlib.suppress(OSError):
+                super().dump_bytecode(bucket)
+
+    try:
+        return Cache()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: Jinja found the directory unsafe
+        log.info("no Jinja bytecode cache: %s", exc)
+        return None
+
+
 @lru_cache(maxsize=1)
 def jinja_env() -> jinja2.Environment:
     import jinja2  # imported on first render: listing platforms or --help needs no template engine
 
     env = jinja2.Environment(
+        bytecode_cache=bytecode_cache(),
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
