@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from op25b_cfg.audit import engine, runner
 from op25b_cfg.audit.model import Code, Verdict
@@ -185,6 +187,52 @@ def test_truncation_checks_ignore_braces_in_strings_and_comments() -> None:
     )
     assert runner.truncation_problem("cisco_ios", "hostname r1\n!\nend\n!\n\nr1#\n") is None
     assert runner.truncation_problem("cisco_ios", "! only\n!\n") == "no configuration lines (only comments)"
+
+
+def _brace_balance_by_character(text: str) -> tuple[int, int | None]:
+    """The specification of runner._brace_balance, one character at a time (the implementation it replaced,
+    which cost more than parsing a Junos config): braces outside quoted strings (to the closing quote or the
+    end of the line, backslash escapes), ``/* */`` comments (across lines) and ``#`` comments."""
+    depth, in_block = 0, False
+    for lineno, line in enumerate(text.split("\n"), 1):
+        i, in_quote = 0, False
+        while i < len(line):
+            c = line[i]
+            if in_block:
+                if line.startswith("*/", i):
+                    in_block, i = False, i + 1
+            elif in_quote:
+                if c == "\\":
+                    i += 1
+                elif c == '"':
+                    in_quote = False
+            elif c == '"':
+                in_quote = True
+            elif line.startswith("/*", i):
+                in_block, i = True, i + 1
+            elif c == "#":
+                break
+            elif c in "{}":
+                depth += 1 if c == "{" else -1
+                if depth < 0:
+                    return depth, lineno
+            i += 1
+    return depth, None
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.text(alphabet='{}"#/*\\\n ab', max_size=60))
+def test_brace_scan_matches_the_character_walk(text: str) -> None:
+    assert runner._brace_balance(text, hash_comments=True) == _brace_balance_by_character(text)
+
+
+def test_brace_scan_on_a_junos_config_with_strings_and_comments() -> None:
+    text = (
+        '/* header { */\nsystem {\n    host-name r1; # {\n    login {\n        message "a } \\" {";\n'
+        "    }\n}\ninterfaces {\n    /* two\n    lines } */\n    ge-0/0/0 {\n"
+    )
+    assert runner._brace_balance(text, hash_comments=True) == (2, None)
+    assert runner._brace_balance(text + "    }\n}\n}\n", hash_comments=True) == (-1, 14)
 
 
 def test_truncation_message_redacts_the_last_line(inv: Inventory, configs: Path) -> None:
