@@ -98,4 +98,3 @@ def finish() -> int:
     """Print the load again (it may have changed during the run); exit status 0 when every target passed."""
     print(f"# {sum(_RESULTS)}/{len(_RESULTS)} targets met; {load()}")
     return 0 if all(_RESULTS) else 1
-
