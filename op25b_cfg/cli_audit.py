@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 from enum import StrEnum
@@ -13,6 +14,7 @@ import typer
 from op25b_cfg import cli_options as opt
 from op25b_cfg.cli import (
     EXIT_ERROR,
+    SUMMARY_ABOVE,
     AllRowsOpt,
     DeviceOpt,
     FilterOpt,
@@ -27,7 +29,10 @@ from op25b_cfg.cli import (
 from op25b_cfg.errors import Op25bError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from op25b_cfg.audit.model import DeviceReport
+    from op25b_cfg.audit.report import AuditMeta
     from op25b_cfg.audit.runner import SessionFactory
     from op25b_cfg.inventory import Device
 
@@ -82,6 +87,31 @@ def _audit_live(
         )
 
 
+def _write_report(
+    fmt: AuditFormat, reports: Iterable[DeviceReport], meta: AuditMeta, target: Path | None, all_rows: bool
+) -> tuple[int, int]:
+    """Write the report to ``target`` (stdout when None); returns (exit code, devices).
+
+    JSON, JUnit and HTML are written as each device's report arrives (:class:`op25b_cfg.audit.report.ReportWriter`),
+    so a large run does not hold them all; the table needs every row first and, above
+    :data:`~op25b_cfg.cli.SUMMARY_ABOVE` devices (without ``--all-rows``), lists only those not COMPLIANT."""
+    from rich.console import Console
+
+    from op25b_cfg.audit import report as rep
+
+    with target.open("w", encoding="utf-8") if target is not None else contextlib.nullcontext(sys.stdout) as fh:
+        if fmt is AuditFormat.table:
+            rows = list(reports)
+            console = Console() if target is None else Console(file=fh, width=160, no_color=True, highlight=False)
+            rep.render_table(rows, console, meta, summarise=len(rows) > SUMMARY_ABOVE and not all_rows)
+            return rep.exit_code(rows), len(rows)
+        with rep.WRITERS[fmt.value](fh, meta) as writer:
+            for report in reports:
+                writer.add(report)
+            writer.close()
+        return writer.tally.exit_code(), writer.tally.devices
+
+
 @app.command(help=AUDIT_HELP)
 def audit(
     inventory: InventoryOpt = Path("inventory"),
@@ -121,13 +151,12 @@ def audit(
     ssh_config: opt.SshConfigOpt = None,
     port: opt.PortOpt = None,
     driver_arg: opt.DriverArgOpt = None,
+    all_rows: AllRowsOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Prove OP25B on each device's running config (see AUDIT_HELP)."""
-    from rich.console import Console
-
     from op25b_cfg.audit import report as rep
-    from op25b_cfg.audit.runner import audit_saved, prepare_save_dir
+    from op25b_cfg.audit.runner import iter_saved, prepare_save_dir
     from op25b_cfg.connection.factory import quiet_library_logs
 
     _setup_logging(verbose)
@@ -159,7 +188,7 @@ def audit(
                 }
             )
             source = str(configs if configs is not None else inventory / "running")
-            reports = audit_saved(devices, Path(source))
+            reports: Iterable[DeviceReport] = iter_saved(devices, Path(source))
     except Op25bError as exc:
         raise _fail(exc) from None
     if live:
@@ -168,31 +197,15 @@ def audit(
     meta = rep.AuditMeta(policy=inv.policy.name, inventory=str(inventory), configs=source)
     target = output if output is not None else (DEFAULT_HTML if fmt is AuditFormat.html else None)
     try:
-        if fmt is AuditFormat.table:
-            if target is None:
-                rep.render_table(reports, Console(), meta)
-            else:
-                with target.open("w", encoding="utf-8") as fh:
-                    rep.render_table(reports, Console(file=fh, width=160, no_color=True, highlight=False), meta)
-        else:
-            text = {
-                AuditFormat.json: rep.to_json,
-                AuditFormat.junit: rep.to_junit,
-                AuditFormat.html: rep.to_html,
-            }[fmt](reports, meta)
-            if target is None:
-                sys.stdout.write(text)
-            else:
-                target.write_text(text, encoding="utf-8")
+        code, count = _write_report(fmt, reports, meta, target, all_rows)
     except OSError as exc:
         err.print(f"error: cannot write {target}: {exc.strerror or exc}", markup=False, highlight=False)
         raise typer.Exit(EXIT_ERROR) from None
     except Op25bError as exc:
         raise _fail(exc) from None
-    code = rep.exit_code(reports)
     if target is not None:
         err.print(
-            f"{fmt} report written to {target}: {len(reports)} device(s), exit code {code}",
+            f"{fmt} report written to {target}: {count} device(s), exit code {code}",
             markup=False,
             highlight=False,
         )

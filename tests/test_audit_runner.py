@@ -278,3 +278,38 @@ def test_engine_bug_is_isolated_to_its_device(inv: Inventory, monkeypatch: pytes
     assert "internal error in op25b (RuntimeError at test_audit_runner.py:" in bad.error
     assert "Osk-ro-2025" not in bad.error
     assert reports["edge-osa-eos1"].verdict == Verdict.COMPLIANT
+
+
+def _many(inv: Inventory, tmp_path: Path, copies: int) -> tuple[list[Device], Path]:
+    """``copies`` devices per sample device (names ``<name>-<i>``), each with its sample config saved."""
+    import dataclasses
+
+    configs = tmp_path / "many"
+    configs.mkdir()
+    devices = []
+    for i in range(copies):
+        for dev in inv.devices.values():
+            clone = dataclasses.replace(dev, name=f"{dev.name}-{i}")
+            shutil.copy(RUNNING / f"{dev.name}.cfg", configs / f"{clone.name}.cfg")
+            devices.append(clone)
+    return devices, configs
+
+
+def _summary(reports: list[runner.DeviceReport]) -> list[tuple[str, str, list[str], str]]:
+    return [(r.device, str(r.verdict), sorted(str(f.code) for f in r.findings), r.error) for r in reports]
+
+
+@pytest.mark.parametrize("method", ["spawn", "fork"])
+def test_process_pool_gives_the_same_reports_in_inventory_order(inv: Inventory, tmp_path: Path, method: str) -> None:
+    devices, configs = _many(inv, tmp_path, 3)
+    (configs / "bras-osa-xr1-1.cfg").unlink()  # a missing file is an ERROR report from a worker too
+    alone = runner.audit_saved(devices, configs, workers=1)
+    pooled = list(runner._pooled(devices, configs, 2, method))
+    assert [r.device for r in pooled] == [d.name for d in devices]
+    assert _summary(pooled) == _summary(alone)
+    assert {r.verdict for r in pooled} == {Verdict.COMPLIANT, Verdict.NONCOMPLIANT, Verdict.ERROR}
+
+
+def test_pool_only_for_enough_configs() -> None:
+    assert runner.audit_workers(1) == runner.audit_workers(runner.POOL_MIN_CONFIGS - 1) == 1
+    assert 1 <= runner.audit_workers(10 * runner.POOL_MIN_CONFIGS) <= len(os.sched_getaffinity(0))

@@ -24,12 +24,18 @@ the inventory, never from the file.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import multiprocessing
 import os
 import re
+import signal
+import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -356,10 +362,86 @@ def audit_file(device: Device, path: Path) -> DeviceReport:
     return audit_bytes(device, data, source)
 
 
-def audit_saved(devices: Iterable[Device], configs_dir: Path) -> list[DeviceReport]:
-    """Audit every device from its saved config in ``configs_dir`` (lookup order: module docstring).
+def _saved_report(device: Device, configs_dir: Path) -> DeviceReport:
+    """Find, read and audit the saved config of one device (ERROR report when there is none)."""
+    path = find_config(configs_dir, device)
+    if path is None:
+        tried = ", ".join(candidate_names(device))
+        return error_report(
+            device,
+            str(configs_dir),
+            f"{configs_dir}: no saved running config for {device.name} (looked for {tried}). Fix: add the"
+            " file, or check the device name in hosts.yaml against the backup's file names",
+        )
+    return audit_file(device, path)
 
-    Raises :class:`AuditError` only when ``configs_dir`` itself is not a directory; every per-device problem
+
+def _saved_chunk(devices: list[Device], configs_dir: Path) -> list[DeviceReport]:
+    """:func:`_saved_report` for a chunk of devices: what a worker process runs (module level, so it can be
+    pickled under the ``spawn`` start method). A chunk shares one pickled policy between its devices."""
+    return [_saved_report(d, configs_dir) for d in devices]
+
+
+POOL_MIN_CONFIGS = 200
+"""Fewer saved configs than this are audited in this process: starting a worker process (a fresh interpreter
+importing the engine) costs about as much as auditing 100-200 configs."""
+CHUNK_MAX = 128
+
+
+def audit_workers(configs: int) -> int:
+    """How many processes audit ``configs`` saved configs: one per usable core when there are at least
+    :data:`POOL_MIN_CONFIGS` (and at least that many per extra process), else 1 (this process)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, configs // POOL_MIN_CONFIGS))
+
+
+def _ignore_sigint() -> None:  # pragma: no cover - runs in the worker processes
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+
+def start_method() -> str:
+    """``fork`` on Linux while this process runs no other thread (the workers then start at once, with the
+    engine already imported), else ``spawn`` (a fresh interpreter per worker; everything they run is
+    importable and picklable, so both work)."""
+    if sys.platform == "linux" and threading.active_count() == 1:
+        return "fork"
+    return "spawn"
+
+
+def _pooled(
+    devices: Sequence[Device], configs_dir: Path, workers: int, method: str | None = None
+) -> Iterator[DeviceReport]:
+    """Reports of ``devices`` in their order, audited by ``workers`` processes started with ``method``
+    (default :func:`start_method`). The CPU-bound audits of saved configs then use every core; live fetches
+    stay threaded (:func:`audit_live`)."""
+    size = max(1, min(CHUNK_MAX, -(-len(devices) // (workers * 4))))
+    chunks = [list(devices[i : i + size]) for i in range(0, len(devices), size)]
+    method = method or start_method()
+    if method == "fork":
+        _engine()  # imported once here and shared by the forked workers
+    ctx = multiprocessing.get_context(method)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_ignore_sigint)
+    try:
+        for reports in pool.map(_saved_chunk, chunks, itertools.repeat(configs_dir)):
+            yield from reports
+    except BrokenProcessPool as exc:
+        raise AuditError(
+            f"an audit worker process died ({exc}); the report is incomplete. Fix: check the machine's memory,"
+            " or audit fewer devices at a time (--filter)"
+        ) from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def iter_saved(devices: Sequence[Device], configs_dir: Path, workers: int | None = None) -> Iterator[DeviceReport]:
+    """The report of every device from its saved config in ``configs_dir`` (lookup order: module docstring),
+    in the order of ``devices``, each as soon as it is ready. ``workers`` processes (default
+    :func:`audit_workers`) share the work when more than one.
+
+    Raises :class:`AuditError` at once when ``configs_dir`` itself is not a directory; every per-device problem
     is a report with verdict ERROR.
     """
     if not configs_dir.is_dir():
@@ -367,22 +449,21 @@ def audit_saved(devices: Iterable[Device], configs_dir: Path) -> list[DeviceRepo
             f"{configs_dir}: not a directory of saved running configs. Fix: pass --configs DIR with one file per"
             " device (<device>, <device>.cfg, .conf or .txt)"
         )
-    reports = []
-    for device in devices:
-        path = find_config(configs_dir, device)
-        if path is None:
-            tried = ", ".join(candidate_names(device))
-            report = error_report(
-                device,
-                str(configs_dir),
-                f"{configs_dir}: no saved running config for {device.name} (looked for {tried}). Fix: add the"
-                " file, or check the device name in hosts.yaml against the backup's file names",
-            )
-        else:
-            report = audit_file(device, path)
-        log.info("%s: %s (%s)", device.name, report.verdict, report.source)
-        reports.append(report)
-    return reports
+    n = audit_workers(len(devices)) if workers is None else workers
+
+    def logged(reports: Iterable[DeviceReport]) -> Iterator[DeviceReport]:
+        for report in reports:
+            log.info("%s: %s (%s)", report.device, report.verdict, report.source)
+            yield report
+
+    if n <= 1:
+        return logged(_saved_report(d, configs_dir) for d in devices)
+    return logged(_pooled(devices, configs_dir, n))
+
+
+def audit_saved(devices: Iterable[Device], configs_dir: Path, workers: int | None = None) -> list[DeviceReport]:
+    """:func:`iter_saved` as a list."""
+    return list(iter_saved(list(devices), configs_dir, workers))
 
 
 # ------------------------------------------------------------------------------------------- live
