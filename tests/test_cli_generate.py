@@ -195,3 +195,20 @@ def test_generate_subprocess_no_traceback(tmp_path: Path) -> None:
     assert res.returncode == 2
     assert "Traceback" not in res.stderr
     assert "ghost" in res.stderr
+
+
+def test_generate_rewrites_only_changed_files(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["generate", "-i", str(SAMPLE), "-o", str(out), "-q"]).exit_code == 0
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    tampered = out / "bras-tyo-ios1.ios"
+    good = tampered.read_text(encoding="utf-8")
+    tampered.write_text(good.replace("deny", "permit"), encoding="utf-8")
+    time_of_tamper = tampered.stat().st_mtime_ns
+    assert runner.invoke(app, ["generate", "-i", str(SAMPLE), "-o", str(out), "-q"]).exit_code == 0
+    assert tampered.read_text(encoding="utf-8") == good
+    after = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert after[tampered.name] >= time_of_tamper
+    assert {n: t for n, t in after.items() if n != tampered.name} == {
+        n: t for n, t in before.items() if n != tampered.name
+    }
