@@ -576,9 +576,9 @@ class JunitWriter(ReportWriter):
         # JUnit's timestamp is an xs:dateTime without zone (UTC here), as Ant/Jenkins/GitLab write it
         stamp = self.meta.generated_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
         totals = {"tests": str(self.tests), "failures": str(self.failures), "errors": str(self.errors)}
-        root = ET.Element("testsuites", name="op25b audit", **totals, time="0")
-        suite = ET.SubElement(root, "testsuite", name="op25b.audit", timestamp=stamp, time="0", **totals)
-        suite.set("skipped", "0")
+        root = ET.Element("testsuites", {"name": "op25b audit", **totals, "time": "0"})
+        suite_attrs = {"name": "op25b.audit", "timestamp": stamp, "time": "0", **totals, "skipped": "0"}
+        suite = ET.SubElement(root, "testsuite", suite_attrs)
         props = ET.SubElement(suite, "properties")
         for key, value in (("schema", SCHEMA), ("policy", self.meta.policy), ("configs", self.meta.configs)):
             ET.SubElement(props, "property", name=key, value=_xml_text(value))
