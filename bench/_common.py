@@ -77,6 +77,23 @@ def run_process(argv: Sequence[str], runs: int = 5, ok: Sequence[int] = (0,), cw
     return Run(statistics.median(times), peak / 1024, code)
 
 
+def run_interleaved(
+    commands: dict[str, Sequence[str]], runs: int = 5, ok: Sequence[int] = (0,), cwd: Path | None = None
+) -> dict[str, Run]:
+    """:func:`run_process` for each command, round-robin (one run of each, ``runs`` times), so a change in the
+    machine's load during the measurement hits every command alike; the median and peak RSS per command."""
+    walls: dict[str, list[float]] = {name: [] for name in commands}
+    rss: dict[str, float] = dict.fromkeys(commands, 0.0)
+    codes: dict[str, int] = dict.fromkeys(commands, 0)
+    for _ in range(runs):
+        for name, argv in commands.items():
+            one = run_process(argv, 1, ok, cwd)
+            walls[name].append(one.wall)
+            rss[name] = max(rss[name], one.rss_mib)
+            codes[name] = one.returncode
+    return {name: Run(statistics.median(walls[name]), rss[name], codes[name]) for name in commands}
+
+
 def median_call(fn: object, runs: int = 5) -> float:
     """Median wall time of calling ``fn()`` ``runs`` times in this process."""
     assert callable(fn)

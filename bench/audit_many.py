@@ -27,7 +27,7 @@ from collections import Counter
 from pathlib import Path
 
 import yaml
-from _common import REPO, finish, header, run_process, script, verdict
+from _common import REPO, finish, header, run_interleaved, script, verdict
 
 from op25b_cfg.inventory import Device, load_inventory
 from op25b_cfg.platforms import get_platform
@@ -120,8 +120,12 @@ def main() -> int:
         total_lines = sum(p.read_text().count("\n") for _, p in jobs)
         report = root / f"report.{args.format}"
         argv = [script("op25b"), "audit", "-i", str(inv), "-c", str(configs), "--format", args.format]
-        cli = run_process([*argv, "-o", str(report)], args.runs, ok=(0, 1, 2))
-        read = run_process([sys.executable, "-c", READ_ALL, str(configs)], args.runs)
+        got = run_interleaved(
+            {"op25b": [*argv, "-o", str(report)], "read": [sys.executable, "-c", READ_ALL, str(configs)]},
+            args.runs,
+            ok=(0, 1, 2),
+        )
+        cli, read = got["op25b"], got["read"]
         print(f"{len(jobs)} configs ({total_lines:,} lines), report {args.format}")
         print(
             f"op25b audit (whole process): {cli.wall:6.2f} s  ({len(jobs) / cli.wall:,.0f} configs/s,"

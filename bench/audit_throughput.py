@@ -24,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import REPO, finish, header, median_call, run_process, script, verdict
+from _common import REPO, finish, header, median_call, run_interleaved, script, verdict
 
 from op25b_cfg.audit.engine import audit_parsed
 from op25b_cfg.audit.model import Verdict
@@ -167,10 +167,14 @@ def run(label: str, dev: Device, text: str, syntax: str, tmp: Path, args: argpar
     configs.mkdir()
     path = configs / f"{dev.name}.cfg"
     path.write_text(text, encoding="utf-8")
-    cli = run_process(
-        [script("op25b"), "audit", "-i", str(REPO / "inventory"), "-c", str(configs), "-d", dev.name], args.runs
+    got = run_interleaved(
+        {
+            "op25b": [script("op25b"), "audit", "-i", str(REPO / "inventory"), "-c", str(configs), "-d", dev.name],
+            "scan": [sys.executable, "-c", LINE_SCAN, str(path)],
+        },
+        args.runs,
     )
-    scan = run_process([sys.executable, "-c", LINE_SCAN, str(path)], args.runs)
+    cli, scan = got["op25b"], got["scan"]
     t_trunc = median_call(lambda: truncation_problem(dev.platform, text), args.runs)
     t_parse = median_call(lambda: parse(dev.platform, text, lazy=True), args.runs)
     t_engine = median_call(lambda: audit_parsed(dev, parse(dev.platform, text, lazy=True), text), args.runs) - t_parse

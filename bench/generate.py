@@ -9,7 +9,8 @@ For the sample inventory and for each N (a synthesised ISP: one policy, 60 dynam
 over the five platforms, each serving 1-3 pools and attaching to 1-2 interfaces/templates) it times, median of
 ``--runs``:
 
-* ``op25b generate -i INV -o OUT --quiet`` as a whole process (console script), inventory load included;
+* ``op25b generate -i INV -o OUT`` as a whole process (console script), inventory load included, taking turns
+  with aclgen;
 * ``aclgen`` as a whole process on the equivalent policies (one ``.yaml`` policy per device, the same exemption,
   MTA, submission, block and default terms and prefixes, for aerleon's cisco, ciscoxr, juniper, arista and
   nftables targets) and definitions; up to ``--aclgen-max`` devices (aclgen takes ~20 ms per device);
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from _common import REPO, finish, header, median_call, run_process, script, verdict
+from _common import REPO, finish, header, median_call, run_interleaved, script, verdict
 
 from op25b_cfg.generate import generate
 from op25b_cfg.inventory import Device, load_inventory
@@ -227,14 +228,19 @@ def bench_size(label: str, inv_dir: Path, tmp: Path, args: argparse.Namespace) -
     n = len(devices)
     runs = args.runs if n <= 1000 else max(1, args.runs // 2)
     out = tmp / f"out-{label}"
-    op = run_process([script("op25b"), "generate", "-i", str(inv_dir), "-o", str(out), "--quiet"], runs)
-    assert len(list(out.iterdir())) == n, "op25b wrote one file per device"
-    line = f"{label:>14} N={n:>6}  op25b generate (whole process) {op.wall:7.3f} s  peak RSS {op.rss_mib:6.1f} MiB"
+    # what a user types: the table below 50 devices, its summary above (the same code path as --quiet then)
+    commands = {"op25b": [script("op25b"), "generate", "-i", str(inv_dir), "-o", str(out)]}
     with_aclgen = n <= args.aclgen_max
     tree = tmp / f"aclgen-{label}"
     if with_aclgen:
         write_aclgen_tree(devices, tree)
-        acl = run_process(aclgen_argv(tree), runs)
+        commands["aclgen"] = aclgen_argv(tree)
+    got = run_interleaved(commands, runs)
+    op = got["op25b"]
+    assert len(list(out.iterdir())) == n, "op25b wrote one file per device"
+    line = f"{label:>14} N={n:>6}  op25b generate (whole process) {op.wall:7.3f} s  peak RSS {op.rss_mib:6.1f} MiB"
+    if with_aclgen:
+        acl = got["aclgen"]
         assert len(list((tree / "out").iterdir())) == n, "aclgen wrote one file per device"
         print(f"{line}   aclgen {acl.wall:7.3f} s   ratio aclgen/op25b {acl.wall / op.wall:5.2f}x")
         verdict(
