@@ -28,6 +28,10 @@ from op25b_cfg import __version__
 from op25b_cfg.errors import InventoryError, Op25bError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from rich.table import Table
+
     from op25b_cfg.generate import Rendered
     from op25b_cfg.inventory import Device, Inventory
 
@@ -119,30 +123,43 @@ def _load(path: Path, names: list[str] | None, where: str | None) -> tuple[Inven
     return inv, inv.select(names, where)
 
 
+def _table(title: str, columns: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> Table:
+    """A rich table (imported here: only commands that print one pay for it); cells fold, never cut."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
 def _generate_table(results: list[Rendered], out_dir: Path, all_rows: bool) -> None:
     """The generate table: every device, or above :data:`SUMMARY_ABOVE` devices (without ``all_rows``) only
     the failing ones; then the summary line."""
-    from rich.table import Table
-
     failed = [r for r in results if r.failed]
     summarise = len(results) > SUMMARY_ABOVE and not all_rows
     rows = failed if summarise else results
     if rows:
-        title = f"op25b generate -> {out_dir}" + (" (failing devices)" if summarise else "")
-        table = Table(title=title)
-        for col in ("device", "platform", "mode", "filters", "rules", "lines", "file / error"):
-            table.add_column(col, overflow="fold")
-        for r in rows:
-            table.add_row(
-                r.device,
-                r.platform,
-                r.mode,
-                r.filters,
-                str(r.rules),
-                str(r.lines),
-                f"[red]{r.error}[/]" if r.failed else r.path,
+        out.print(
+            _table(
+                f"op25b generate -> {out_dir}" + (" (failing devices)" if summarise else ""),
+                ("device", "platform", "mode", "filters", "rules", "lines", "file / error"),
+                (
+                    (
+                        r.device,
+                        r.platform,
+                        r.mode,
+                        r.filters,
+                        str(r.rules),
+                        str(r.lines),
+                        f"[red]{r.error}[/]" if r.failed else r.path,
+                    )
+                    for r in rows
+                ),
             )
-        out.print(table)
+        )
     line = f"{len(results) - len(failed)} rendered, {len(failed)} failed"
     if summarise:
         line += f" (to {out_dir}; --all-rows lists every device)"
@@ -238,13 +255,8 @@ def inventory_show(
             )
         )
         return
-    from rich.table import Table
-
-    table = Table(title=f"policy '{inv.policy.name}' ({inventory})")
-    for col in ("device", "hostname", "platform", "groups", "pools", "mode", "attach"):
-        table.add_column(col, overflow="fold")
-    for d in devices:
-        table.add_row(
+    rows = (
+        (
             d.name,
             d.hostname,
             d.platform,
@@ -253,7 +265,10 @@ def inventory_show(
             d.mode,
             "\n".join(f"{a.kind} {a.name} {a.direction}" for a in d.attach),
         )
-    out.print(table)
+        for d in devices
+    )
+    columns = ("device", "hostname", "platform", "groups", "pools", "mode", "attach")
+    out.print(_table(f"policy '{inv.policy.name}' ({inventory})", columns, rows))
 
 
 @app.command()
@@ -277,11 +292,7 @@ def platforms(fmt: FormatOpt = Format.table) -> None:
         ]
         print(json.dumps(rows, indent=2))
         return
-    from rich.table import Table
-
-    table = Table(title="op25b platforms")
-    for col in ("platform", "napalm / netmiko", "attach", "modes", "flow control", "commit-confirm"):
-        table.add_column(col, overflow="fold")
+    cells: list[tuple[str, ...]] = []
     for name, cls in PLATFORMS.items():
         if cls.flow_sessions:
             fc = "sessions + rate"
@@ -289,15 +300,18 @@ def platforms(fmt: FormatOpt = Format.table) -> None:
             fc = f"rate only, on {', '.join(sorted(cls.flow_rate_kinds))}"
         else:
             fc = "no"
-        table.add_row(
-            name,
-            f"{cls.napalm_driver or '-'} / {cls.netmiko_device_type}",
-            ", ".join(sorted(cls.attach_kinds)),
-            ", ".join(sorted(cls.modes)),
-            fc,
-            "yes" if cls.commit_confirm else "no",
+        cells.append(
+            (
+                name,
+                f"{cls.napalm_driver or '-'} / {cls.netmiko_device_type}",
+                ", ".join(sorted(cls.attach_kinds)),
+                ", ".join(sorted(cls.modes)),
+                fc,
+                "yes" if cls.commit_confirm else "no",
+            )
         )
-    out.print(table)
+    columns = ("platform", "napalm / netmiko", "attach", "modes", "flow control", "commit-confirm")
+    out.print(_table("op25b platforms", columns, cells))
 
 
 def main() -> None:  # pragma: no cover - console entry point alias
