@@ -8,8 +8,8 @@ Per config (median of ``--runs``):
 * ``op25b audit -i INV -c DIR -d DEVICE`` as a whole process (console script; table output), lines/s;
 * a Python line scan as a whole process (``python -c``: read the file, strip each line, look for the filter
   keywords): the floor of any tool that reads the config in Python;
-* in process, the function the CLI calls (:func:`op25b_cfg.audit.runner.audit_text`), split into the truncation
-  check, the parser and the engine;
+* in process, the function the CLI calls per device (:func:`op25b_cfg.audit.runner.audit_file`: read, decode,
+  audit), and :func:`~op25b_cfg.audit.runner.audit_text` split into the truncation check, parser and engine;
 * a full ciscoconfparse2 parse of the same text, in process (skip with ``--no-baseline``).
 
 Targets (issue 10): whole process >= 300,000 lines/s and within 8x of the whole-process line scan, on both.
@@ -29,7 +29,7 @@ from _common import REPO, finish, header, median_call, run_interleaved, script, 
 from op25b_cfg.audit.engine import audit_parsed
 from op25b_cfg.audit.model import Verdict
 from op25b_cfg.audit.parsers import parse
-from op25b_cfg.audit.runner import audit_text, truncation_problem
+from op25b_cfg.audit.runner import audit_file, audit_text, truncation_problem
 from op25b_cfg.inventory import Device, load_inventory
 from op25b_cfg.platforms import get_platform
 
@@ -179,12 +179,14 @@ def run(label: str, dev: Device, text: str, syntax: str, tmp: Path, args: argpar
     t_parse = median_call(lambda: parse(dev.platform, text, lazy=True), args.runs)
     t_engine = median_call(lambda: audit_parsed(dev, parse(dev.platform, text, lazy=True), text), args.runs) - t_parse
     t_total = median_call(lambda: audit_text(dev, text), args.runs)
+    t_file = median_call(lambda: audit_file(dev, path), args.runs)
     rate = lines / cli.wall
     print(
         f"  op25b audit (whole process): {cli.wall * 1e3:7.1f} ms  {rate:10,.0f} lines/s"
         f"  peak RSS {cli.rss_mib:.1f} MiB"
     )
     print(f"  Python line scan (whole process): {scan.wall * 1e3:7.1f} ms  {lines / scan.wall:10,.0f} lines/s")
+    print(f"  in process: audit_file (read, decode, audit) {t_file * 1e3:6.1f} ms ({lines / t_file:,.0f} lines/s)")
     print(
         f"  in process: audit_text {t_total * 1e3:6.1f} ms ({lines / t_total:,.0f} lines/s) ="
         f" truncation check {t_trunc * 1e3:5.1f} ms + parse {t_parse * 1e3:5.1f} ms + engine {t_engine * 1e3:5.1f} ms"

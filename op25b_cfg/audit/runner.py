@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import multiprocessing
 import os
 import re
 import signal
@@ -34,8 +33,6 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -88,7 +85,9 @@ def find_config(configs_dir: Path, device: Device) -> Path | None:
 
 # ------------------------------------------------------------------------------------------- checking text
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f\ufffd]")
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F])
+"""Bytes that do not belong in a text config (tab, newlines, form feed and ESC do)."""
+_NOT_CONTROL = bytes(b for b in range(256) if b not in _CONTROL_BYTES)
 _PROMPT = re.compile(r"^[\w.:@/-]+(?:\([\w-]+\))?[#>]\s*$")
 
 
@@ -117,7 +116,8 @@ def decode_config(data: bytes, where: str) -> str:
             " plain-text output of 'show running-config' (Junos: 'show configuration'; Linux: 'nft list ruleset')"
         )
     text = data.decode("utf-8-sig", errors="replace")
-    bad = len(_CONTROL.findall(text))
+    # control bytes are ASCII, which UTF-8 decoding keeps one for one: counted on the bytes at C speed
+    bad = len(data.translate(None, _NOT_CONTROL)) + text.count("\ufffd")
     if bad > max(1.0, BINARY_RATIO * len(text)):
         raise AuditError(
             f"{where}: binary or undecodable file ({bad} of {len(text)} characters are control bytes or not"
@@ -125,6 +125,8 @@ def decode_config(data: bytes, where: str) -> str:
         )
     if "\ufffd" in text:
         log.warning("%s: not valid UTF-8; undecodable bytes replaced", where)
+    if "\r" not in text:
+        return text
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -419,6 +421,10 @@ def _pooled(
     stay threaded (:func:`audit_live`)."""
     size = max(1, min(CHUNK_MAX, -(-len(devices) // (workers * 4))))
     chunks = [list(devices[i : i + size]) for i in range(0, len(devices), size)]
+    import multiprocessing  # here: auditing one config or a few needs no process machinery
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     method = method or start_method()
     if method == "fork":
         _engine()  # imported once here and shared by the forked workers
