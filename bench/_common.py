@@ -51,30 +51,34 @@ def header(what: str) -> None:
 
 @dataclass
 class Run:
-    """Median wall time of a whole process over ``runs``, and the largest peak RSS (MiB) of those runs."""
+    """Median wall time of a whole process over ``runs``, the largest peak RSS (MiB) of those runs, and the median
+    CPU time (user + system, the process and the children it waited for): on a shared machine the wall time
+    includes waiting for a core, the CPU time is what the run itself costs."""
 
     wall: float
     rss_mib: float
     returncode: int
+    cpu: float = 0.0
 
 
 def run_process(argv: Sequence[str], runs: int = 5, ok: Sequence[int] = (0,), cwd: Path | None = None) -> Run:
     """Run ``argv`` ``runs`` times (stdout/stderr discarded); the median wall time and the peak RSS.
 
     Peak RSS comes from ``wait4`` of that child, so it is the process's own figure, not this script's."""
-    times, peak, code = [], 0, 0
+    times, cpus, peak, code = [], [], 0, 0
     for _ in range(runs):
         t0 = time.perf_counter()
         with tempfile.TemporaryFile() as errfile:
             proc = subprocess.Popen(list(argv), stdout=subprocess.DEVNULL, stderr=errfile, env=env(), cwd=cwd)
             _, status, usage = os.wait4(proc.pid, 0)
             times.append(time.perf_counter() - t0)
+            cpus.append(usage.ru_utime + usage.ru_stime)
             code = proc.returncode = os.waitstatus_to_exitcode(status)
             if code not in ok:
                 errfile.seek(0)
                 raise SystemExit(f"{' '.join(argv)} exited {code}:\n{errfile.read().decode(errors='replace')[-2000:]}")
         peak = max(peak, usage.ru_maxrss)
-    return Run(statistics.median(times), peak / 1024, code)
+    return Run(statistics.median(times), peak / 1024, code, statistics.median(cpus))
 
 
 def run_interleaved(
@@ -83,15 +87,20 @@ def run_interleaved(
     """:func:`run_process` for each command, round-robin (one run of each, ``runs`` times), so a change in the
     machine's load during the measurement hits every command alike; the median and peak RSS per command."""
     walls: dict[str, list[float]] = {name: [] for name in commands}
+    cpus: dict[str, list[float]] = {name: [] for name in commands}
     rss: dict[str, float] = dict.fromkeys(commands, 0.0)
     codes: dict[str, int] = dict.fromkeys(commands, 0)
     for _ in range(runs):
         for name, argv in commands.items():
             one = run_process(argv, 1, ok, cwd)
             walls[name].append(one.wall)
+            cpus[name].append(one.cpu)
             rss[name] = max(rss[name], one.rss_mib)
             codes[name] = one.returncode
-    return {name: Run(statistics.median(walls[name]), rss[name], codes[name]) for name in commands}
+    return {
+        name: Run(statistics.median(walls[name]), rss[name], codes[name], statistics.median(cpus[name]))
+        for name in commands
+    }
 
 
 def median_call(fn: object, runs: int = 5) -> float:

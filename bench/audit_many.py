@@ -129,7 +129,8 @@ def main() -> int:
         print(f"{len(jobs)} configs ({total_lines:,} lines), report {args.format}")
         print(
             f"op25b audit (whole process): {cli.wall:6.2f} s  ({len(jobs) / cli.wall:,.0f} configs/s,"
-            f" {total_lines / cli.wall:,.0f} lines/s)  peak RSS {cli.rss_mib:.1f} MiB  exit {cli.returncode}"
+            f" {total_lines / cli.wall:,.0f} lines/s)  CPU {cli.cpu:.2f} s (all processes)"
+            f"  peak RSS {cli.rss_mib:.1f} MiB (largest process)  exit {cli.returncode}"
         )
         print(f"reading the files (whole process): {read.wall:6.2f} s; op25b is {cli.wall / read.wall:.1f}x that")
         if args.format == "json":

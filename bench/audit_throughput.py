@@ -183,9 +183,13 @@ def run(label: str, dev: Device, text: str, syntax: str, tmp: Path, args: argpar
     rate = lines / cli.wall
     print(
         f"  op25b audit (whole process): {cli.wall * 1e3:7.1f} ms  {rate:10,.0f} lines/s"
-        f"  peak RSS {cli.rss_mib:.1f} MiB"
+        f"  (CPU {cli.cpu * 1e3:.1f} ms)  peak RSS {cli.rss_mib:.1f} MiB"
     )
-    print(f"  Python line scan (whole process): {scan.wall * 1e3:7.1f} ms  {lines / scan.wall:10,.0f} lines/s")
+    print(
+        f"  Python line scan (whole process): {scan.wall * 1e3:7.1f} ms  {lines / scan.wall:10,.0f} lines/s"
+        f"  (CPU {scan.cpu * 1e3:.1f} ms); op25b takes {cli.wall / scan.wall:.1f}x its wall time,"
+        f" {cli.cpu / scan.cpu:.1f}x its CPU"
+    )
     print(f"  in process: audit_file (read, decode, audit) {t_file * 1e3:6.1f} ms ({lines / t_file:,.0f} lines/s)")
     print(
         f"  in process: audit_text {t_total * 1e3:6.1f} ms ({lines / t_total:,.0f} lines/s) ="

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, r in figures.items():
         print(
             f"{name:>20}  {r.wall * 1e3:7.1f} ms  (python -c pass + {(r.wall - base) * 1e3:6.1f} ms;"
-            f" {r.wall / peer:4.2f}x aclgen --help)  peak RSS {r.rss_mib:5.1f} MiB"
+            f" {r.wall / peer:4.2f}x aclgen --help)  CPU {r.cpu * 1e3:6.1f} ms  peak RSS {r.rss_mib:5.1f} MiB"
         )
     mine = figures["op25b --help"].wall
     verdict("op25b --help at most aclgen --help", mine <= peer, f"{mine * 1e3:.1f} ms vs {peer * 1e3:.1f} ms")
