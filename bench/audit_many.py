@@ -1,32 +1,46 @@
-"""1,000 saved running configs audited end to end (issue 3, benchmark c): read file, parse, engine, drift. Prints
-wall time, configs/s, verdict counts and peak memory (process peak RSS, which includes the BDD manager's C heap);
-asserts nothing.
+"""``op25b audit`` of thousands of saved running configs as users run it (issue 10): a whole process reading an
+inventory of ``--configs`` devices and one saved config per device, writing the JSON report, against a whole
+Python process that only reads the same files, in the same run. Prints wall time, lines/s, the process's peak
+RSS and the verdicts; PASS/FAIL against the targets.
 
-    python bench/audit_many.py [--configs 1000] [--noise 400] [--keep DIR]
+    python bench/audit_many.py [--configs 5000] [--noise 105] [--runs 3] [--format json] [--keep DIR]
 
 The configs are written to a temporary directory first, one file per device as Oxidized/RANCID keep them: every
 platform of the sample inventory, each the rendered OP25B configuration inside ``--noise`` lines of other
 configuration; every 7th has its port-25 deny removed and every 11th its attachment, so the reports are not all
-the same.
+the same. The inventory is the sample's policy, groups and defaults with ``--configs`` hosts cloned round-robin
+from its five hosts.
+
+Targets (issue 10): 5,000 configs (about 934k lines) in at most 4 s and at most 150 MiB peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import re
-import resource
 import shutil
+import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
-from op25b_cfg.audit.engine import audit_text
+import yaml
+from _common import REPO, finish, header, run_interleaved, script, verdict
+
 from op25b_cfg.inventory import Device, load_inventory
 from op25b_cfg.platforms import get_platform
 
-REPO = Path(__file__).resolve().parent.parent
+READ_ALL = (
+    "import os, sys\n"
+    "n = 0\n"
+    "for entry in os.scandir(sys.argv[1]):\n"
+    "    with open(entry.path, encoding='utf-8') as f:\n"
+    "        n += f.read().count('\\n')\n"
+    "print(n)\n"
+)
+"""The floor: a whole Python process that reads every saved config once."""
 
 PREFIX = {
     "cisco_ios": "bba-group pppoe global\n virtual-template 1\n!\n",
@@ -74,39 +88,63 @@ def write_configs(devices: list[Device], n: int, lines: int, root: Path) -> list
     return out
 
 
-def main() -> None:
+def write_inventory(jobs: list[tuple[Device, Path]], root: Path) -> Path:
+    """The sample inventory's policy, groups and defaults, with one host per job (cloned from its sample host)."""
+    inv = root / "inventory"
+    inv.mkdir()
+    for name in ("policy.yaml", "groups.yaml", "defaults.yaml"):
+        shutil.copy(REPO / "inventory" / name, inv / name)
+    sample = yaml.safe_load((REPO / "inventory" / "hosts.yaml").read_text(encoding="utf-8"))
+    hosts = {dev.name: sample[dev.name.rsplit("-", 1)[0]] for dev, _ in jobs}
+    (inv / "hosts.yaml").write_text(yaml.safe_dump(hosts, sort_keys=False), encoding="utf-8")
+    return inv
+
+
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--configs", type=int, default=1000)
-    ap.add_argument("--noise", type=int, default=400)
+    ap.add_argument("--configs", type=int, default=5000)
+    ap.add_argument("--noise", type=int, default=105)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--format", default="json", choices=["json", "junit", "html", "table"])
     ap.add_argument("--keep", type=Path, help="write the configs here and keep them")
     args = ap.parse_args()
-    inv = load_inventory(REPO / "inventory")
-    devices = list(inv.devices.values())
+    header(f"op25b audit of {args.configs} saved configs, whole process")
+    devices = list(load_inventory(REPO / "inventory").devices.values())
     root = args.keep or Path(tempfile.mkdtemp(prefix="op25b-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     try:
-        jobs = write_configs(devices, args.configs, args.noise, root)
+        configs = root / "running"
+        configs.mkdir()
+        jobs = write_configs(devices, args.configs, args.noise, configs)
+        inv = write_inventory(jobs, root)
         total_lines = sum(p.read_text().count("\n") for _, p in jobs)
-        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        c0, t0 = time.process_time(), time.perf_counter()
-        verdicts: Counter[str] = Counter()
-        per_platform: Counter[str] = Counter()
-        for dev, path in jobs:
-            rep = audit_text(dev, path.read_text(encoding="utf-8", errors="replace"), source=str(path))
-            verdicts[rep.verdict.value] += 1
-            per_platform[f"{dev.platform}:{rep.verdict.value}"] += 1
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print(f"{len(jobs)} configs ({total_lines:,} lines) in {root}")
-        print(f"wall time     : {wall:8.2f} s  ({len(jobs) / wall:,.0f} configs/s, {total_lines / wall:,.0f} lines/s)")
-        print(f"CPU time      : {cpu:8.2f} s")
-        print(f"peak RSS      : {rss1 / 1024:8.1f} MiB (before the audits: {rss0 / 1024:.1f} MiB)")
-        print(f"verdicts      : {dict(verdicts)}")
-        print(f"per platform  : {dict(sorted(per_platform.items()))}")
+        report = root / f"report.{args.format}"
+        argv = [script("op25b"), "audit", "-i", str(inv), "-c", str(configs), "--format", args.format]
+        got = run_interleaved(
+            {"op25b": [*argv, "-o", str(report)], "read": [sys.executable, "-c", READ_ALL, str(configs)]},
+            args.runs,
+            ok=(0, 1, 2),
+        )
+        cli, read = got["op25b"], got["read"]
+        print(f"{len(jobs)} configs ({total_lines:,} lines), report {args.format}")
+        print(
+            f"op25b audit (whole process): {cli.wall:6.2f} s  ({len(jobs) / cli.wall:,.0f} configs/s,"
+            f" {total_lines / cli.wall:,.0f} lines/s)  CPU {cli.cpu:.2f} s (all processes)"
+            f"  peak RSS {cli.rss_mib:.1f} MiB (largest process)  exit {cli.returncode}"
+        )
+        print(f"reading the files (whole process): {read.wall:6.2f} s; op25b is {cli.wall / read.wall:.1f}x that")
+        if args.format == "json":
+            data = json.loads(report.read_text(encoding="utf-8"))
+            print(f"verdicts: {data['summary']['verdicts']}")
+            per = Counter(f"{d['platform']}:{d['verdict']}" for d in data["devices"])
+            print(f"per platform: {dict(sorted(per.items()))}")
+        verdict(f"{len(jobs)} configs in <= 4 s", cli.wall <= 4.0, f"{cli.wall:.2f} s")
+        verdict(f"{len(jobs)} configs in <= 150 MiB peak RSS", cli.rss_mib <= 150, f"{cli.rss_mib:.1f} MiB")
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)
+    return finish()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

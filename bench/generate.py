@@ -1,46 +1,44 @@
-"""Benchmark ``op25b generate`` against aerleon's Python API, in the same run.
+"""``op25b generate`` as users run it, against aerleon's ``aclgen`` on the same policy, in the same run.
 
 Usage::
 
-    python bench/generate.py                      # N = 1, 100, 10000
-    python bench/generate.py --sizes 1 100 --aerleon-sample 50
+    python bench/generate.py                          # the 5-device sample, N = 1, 100, 1000, 10000
+    python bench/generate.py --sizes 1 100 --runs 3
 
-For each N it synthesises an ISP (one policy, 60 dynamic pools, N devices round-robin over the five platforms,
-each serving 1-3 pools and attaching to 1-2 interfaces/templates), writes it as an inventory directory and
-times, per device:
+For the sample inventory and for each N (a synthesised ISP: one policy, 60 dynamic pools, N devices round-robin
+over the five platforms, each serving 1-3 pools and attaching to 1-2 interfaces/templates) it times, median of
+``--runs``:
 
-* ``op25b load``: :func:`load_inventory` (YAML + validation of every device);
-* ``op25b render``: :func:`build_plan` + the platform template, in memory;
-* ``op25b generate``: :func:`op25b_cfg.generate.generate`, which also writes ``<out>/<device>.<ext>``;
-* ``aerleon``: ``aerleon.api.Generate`` on the equivalent policy (same exemption, MTA, submission, block and
-  default terms, same prefixes) for the four aerleon targets matching our platforms (cisco, ciscoxr,
-  juniper, arista) and nftables. Aerleon takes ~20 ms per device, so for large N it runs on the first
-  ``--aerleon-sample`` devices (same platform mix) and the per-device figure is taken from that sample.
+* ``op25b generate -i INV -o OUT`` as a whole process (console script), inventory load included, taking turns
+  with aclgen;
+* ``aclgen`` as a whole process on the equivalent policies (one ``.yaml`` policy per device, the same exemption,
+  MTA, submission, block and default terms and prefixes, for aerleon's cisco, ciscoxr, juniper, arista and
+  nftables targets) and definitions; up to ``--aclgen-max`` devices (aclgen takes ~20 ms per device);
+* in process, the function the CLI calls (:func:`op25b_cfg.generate.generate`, after ``load_inventory``)
+  against ``aerleon.api.Generate`` on the same policies (aerleon's definitions built before the timer).
 
-Mode is ``block`` for every device because aerleon cannot express flow control. aerleon's definitions
-(``Naming``) are built before the timer starts, which favours aerleon. Ratios compare per-device times.
-aerleon is a bench-only dependency (``pip install '.[bench]'``); nothing else imports it.
+Targets (issue 10): whole-process ``op25b generate`` faster than ``aclgen`` at every N, one device included;
+10,000 devices including the inventory load under 3 s. Mode is ``block`` for every device because aerleon cannot
+express flow control. aerleon is a bench-only dependency (``pip install '.[bench]'``); nothing else imports it.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import ipaddress
 import logging
 import random
-import statistics
+import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import yaml
+from _common import REPO, finish, header, median_call, run_interleaved, script, verdict
 
 from op25b_cfg.generate import generate
 from op25b_cfg.inventory import Device, load_inventory
-from op25b_cfg.platforms import get_platform
 from op25b_cfg.rules import build_plan
 
 log = logging.getLogger(__name__)
@@ -108,10 +106,8 @@ def synthesise(n: int, root: Path, mix: str = "regional", seed: int = 25) -> Non
     (root / "hosts.yaml").write_text(yaml.safe_dump(hosts, sort_keys=False), encoding="utf-8")
 
 
-def aerleon_inputs(devices: list[Device]) -> tuple[list[dict[str, Any]], Any]:
-    """The equivalent aerleon policies (one per device) and their Naming definitions."""
-    from aerleon.lib import naming
-
+def aerleon_inputs(devices: list[Device]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The equivalent aerleon policies (one per device) and their definitions (networks and services)."""
     networks: dict[str, Any] = {}
     policies = []
     for k, dev in enumerate(devices):
@@ -119,7 +115,8 @@ def aerleon_inputs(devices: list[Device]) -> tuple[list[dict[str, Any]], Any]:
         nets: dict[str, list[str]] = {"POOL": [], "EXEMPT": [], "MTA": []}
         for s in plan.sets.values():
             kind = s.name.split("-")[1]
-            nets[kind] += [str(p) for p in s.prefixes]
+            if kind in nets:  # targeted mode's TARGET set has no aerleon counterpart: the block terms stand in
+                nets[kind] += [str(p) for p in s.prefixes]
         for kind, vals in nets.items():
             if vals:
                 networks[f"{kind}_{k}"] = {"values": [{"address": v} for v in vals]}
@@ -176,111 +173,101 @@ def aerleon_inputs(devices: list[Device]) -> tuple[list[dict[str, Any]], Any]:
                 ],
             }
         )
-    defs = naming.Naming()
-    defs.ParseDefinitionsObject(
-        {
-            "networks": networks,
-            "services": {
-                "SMTP": [{"port": 25, "protocol": "tcp"}],
-                "SUBMISSION": [{"port": 587, "protocol": "tcp"}, {"port": 465, "protocol": "tcp"}],
-            },
+    defs = {
+        "networks": networks,
+        "services": {
+            "SMTP": [{"port": 25, "protocol": "tcp"}],
+            "SUBMISSION": [{"port": 587, "protocol": "tcp"}, {"port": 465, "protocol": "tcp"}],
         },
-        "",
-    )
+    }
     return policies, defs
 
 
-def timed(fn: Any, repeats: int = 1, cold: bool = True) -> tuple[float, Any]:
-    """Median wall time of ``repeats`` calls (caches cleared before each when ``cold``), and the last result."""
-    times = []
-    result = None
-    for _ in range(repeats):
-        if cold:
-            clear_caches()
-        gc.collect()
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), result
+def write_aclgen_tree(devices: list[Device], root: Path) -> Path:
+    """``root/policies/pol/<device>.yaml`` (aclgen reads ``pol`` directories) and ``root/def/definitions.yaml``;
+    returns ``root``."""
+    policies, defs = aerleon_inputs(devices)
+    (root / "policies" / "pol").mkdir(parents=True)
+    (root / "def").mkdir()
+    (root / "out").mkdir()
+    (root / "def" / "definitions.yaml").write_text(yaml.safe_dump(defs), encoding="utf-8")
+    for pol in policies:
+        body = {"filters": pol["filters"]}
+        (root / "policies" / "pol" / f"{pol['filename']}.yaml").write_text(yaml.safe_dump(body), encoding="utf-8")
+    return root
 
 
-def clear_caches() -> None:
-    """Start every measurement cold: no plan or rendered-filter cache from the previous one (compiled Jinja
-    templates stay, as in any process that renders more than one device)."""
-    from op25b_cfg import rules
-    from op25b_cfg.platforms import base
-
-    rules._plan.cache_clear()
-    rules._family.cache_clear()
-    rules._BY_INTENT.clear()
-    base._PLAN_BLOCKS.clear()
+def aclgen_argv(tree: Path) -> list[str]:
+    return [
+        script("aclgen"),
+        f"--base_directory={tree / 'policies'}",
+        f"--definitions_directory={tree / 'def'}",
+        f"--output_directory={tree / 'out'}",
+    ]
 
 
-def warm_up(tmp: Path) -> None:
-    """Import and compile everything once for both tools (templates, aerleon generators), untimed."""
+def in_process(inv_dir: Path, devices: list[Device], tree: Path, runs: int, with_aerleon: bool) -> None:
+    """The exact function the CLI calls against aerleon's API on the same policies."""
     from aerleon import api
+    from aerleon.lib import naming
 
-    synthesise(len(PLATFORMS), tmp)
-    devices = list(load_inventory(tmp).devices.values())
-    for d in devices:
-        get_platform(d.platform).render(d)
-    api.Generate(*aerleon_inputs(devices))
+    out = tree / "op25b-api-out"
+    t_op = median_call(lambda: generate(list(load_inventory(inv_dir).devices.values()), out), runs)
+    line = f"  in process: load_inventory + generate {t_op * 1e3:8.1f} ms"
+    if with_aerleon:
+        policies, defs_obj = aerleon_inputs(devices)
+        defs = naming.Naming()
+        defs.ParseDefinitionsObject(defs_obj, "")
+        t_aer = median_call(lambda: api.Generate(policies, defs), runs)
+        line += f"   aerleon api.Generate {t_aer * 1e3:8.1f} ms   ratio {t_aer / t_op:5.1f}x"
+    print(line)
 
 
-def run_op25b(n: int, mix: str, tmp: Path) -> tuple[dict[str, float], list[Device]]:
-    """Time load, render and generate for ``n`` synthesised devices; print one line."""
-    inv_dir = tmp / f"inventory-{mix}-{n}"
-    inv_dir.mkdir()
-    synthesise(n, inv_dir, mix)
-    reps = max(1, min(20, 500 // n))
-    t_load, inv = timed(lambda: load_inventory(inv_dir), reps)
-    devices = list(inv.devices.values())
-    assert len(devices) == n
-    t_render, texts = timed(lambda: [get_platform(d.platform).render(d) for d in devices], reps)
-    t_gen, results = timed(lambda: generate(devices, tmp / f"out-{mix}-{n}"), reps)
-    assert not [r for r in results if r.failed]
-    distinct = len({r.version for r in results})
-    per = {"load": t_load / n * 1e3, "render": t_render / n * 1e3, "generate": t_gen / n * 1e3}
-    lines = sum(t.count("\n") for t in texts)
-    print(
-        f"N={n:>6} {mix:>8}  op25b: load {t_load:6.3f} s ({per['load']:.3f} ms/dev)"
-        f"  render {t_render:6.3f} s ({per['render']:.3f} ms/dev)"
-        f"  generate+write {t_gen:6.3f} s ({per['generate']:.3f} ms/dev)"
-        f"  load+generate {t_load + t_gen:6.3f} s  [{distinct} distinct filters, {lines} lines]"
+def bench_size(label: str, inv_dir: Path, tmp: Path, args: argparse.Namespace) -> None:
+    devices = list(load_inventory(inv_dir).devices.values())
+    n = len(devices)
+    runs = args.runs if n <= 100 else max(1, args.runs // 3)
+    out = tmp / f"out-{label}"
+    # what a user types: the table below 50 devices, its summary above (the same code path as --quiet then)
+    commands = {"op25b": [script("op25b"), "generate", "-i", str(inv_dir), "-o", str(out)]}
+    with_aclgen = n <= args.aclgen_max
+    tree = tmp / f"aclgen-{label}"
+    if with_aclgen:
+        write_aclgen_tree(devices, tree)
+        commands["aclgen"] = aclgen_argv(tree)
+    got = run_interleaved(commands, runs)
+    op = got["op25b"]
+    assert len(list(out.iterdir())) == n, "op25b wrote one file per device"
+    line = (
+        f"{label:>14} N={n:>6}  op25b generate (whole process) {op.wall:7.3f} s (CPU {op.cpu:6.3f} s)"
+        f"  peak RSS {op.rss_mib:6.1f} MiB"
     )
-    return per, devices
-
-
-def run_aerleon(devices: list[Device], sample: int) -> float:
-    """aerleon api.Generate on the first ``sample`` devices; returns ms per device."""
-    from aerleon import api
-
-    subset = devices[: min(len(devices), sample)]
-    policies, defs = aerleon_inputs(subset)
-    t_aer, out = timed(lambda: api.Generate(policies, defs), max(1, 20 // len(subset)), cold=False)
-    assert out is not None and len(out) == len(subset), "aerleon rendered every sampled device"
-    per = t_aer / len(subset) * 1e3
-    print(f"N={len(devices):>6}  aerleon api.Generate: {t_aer:6.3f} s on {len(subset)} device(s) ({per:.3f} ms/dev)")
-    return per
-
-
-def run(n: int, aerleon_sample: int, mixes: list[str]) -> None:
-    with tempfile.TemporaryDirectory(prefix="op25b-bench-") as tmp:
-        results = {mix: run_op25b(n, mix, Path(tmp)) for mix in mixes}
-        aer = run_aerleon(results[mixes[0]][1], aerleon_sample)
-        for mix, (per, _) in results.items():
-            print(
-                f"N={n:>6} {mix:>8}  ratio aerleon/op25b per device: render {aer / per['render']:6.1f}x"
-                f"  generate+write {aer / per['generate']:6.1f}x  load+generate"
-                f" {aer / (per['load'] + per['generate']):6.1f}x"
-            )
+    if with_aclgen:
+        acl = got["aclgen"]
+        assert len(list((tree / "out").iterdir())) == n, "aclgen wrote one file per device"
+        print(
+            f"{line}   aclgen {acl.wall:7.3f} s (CPU {acl.cpu:6.3f} s)   ratio aclgen/op25b {acl.wall / op.wall:5.2f}x"
+        )
+        verdict(
+            f"generate {label}: op25b faster than aclgen", op.wall < acl.wall, f"{op.wall:.3f} s vs {acl.wall:.3f} s"
+        )
+    else:
+        tree.mkdir()
+        print(f"{line}   (aclgen not run above --aclgen-max {args.aclgen_max})")
+    if n >= 10000:
+        verdict(f"generate {n} devices incl. inventory load < 3 s", op.wall < 3.0, f"{op.wall:.3f} s")
+    if not args.no_api:
+        in_process(inv_dir, devices, tree, runs, with_aerleon=with_aclgen)
+    shutil.rmtree(out, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[1, 100, 10000])
-    ap.add_argument("--aerleon-sample", type=int, default=200, help="devices aerleon renders per size")
-    ap.add_argument("--mix", nargs="+", default=["regional", "random"], choices=["regional", "random"])
+    ap.add_argument("--sizes", type=int, nargs="*", default=[1, 100, 1000, 10000])
+    ap.add_argument("--runs", type=int, default=5, help="runs per figure (median); a third of it above 100 devices")
+    ap.add_argument("--aclgen-max", type=int, default=1000, help="largest N aclgen is run on")
+    ap.add_argument("--mix", default="regional", choices=["regional", "random"])
+    ap.add_argument("--no-api", action="store_true", help="skip the in-process comparison")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("absl").setLevel(logging.ERROR)
@@ -289,12 +276,16 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("aerleon is not installed: pip install '.[bench]'", file=sys.stderr)
         return 2
-    print(f"python {sys.version.split()[0]}; platforms {', '.join(PLATFORMS)} round-robin; mode block")
-    with tempfile.TemporaryDirectory(prefix="op25b-bench-warm-") as tmp:
-        warm_up(Path(tmp))
-    for n in args.sizes:
-        run(n, args.aerleon_sample, args.mix)
-    return 0
+    header(f"op25b generate vs aclgen (mix {args.mix}, mode block)")
+    with tempfile.TemporaryDirectory(prefix="op25b-bench-") as name:
+        tmp = Path(name)
+        bench_size("sample", REPO / "inventory", tmp, args)
+        for n in args.sizes:
+            inv_dir = tmp / f"inventory-{n}"
+            inv_dir.mkdir()
+            synthesise(n, inv_dir, args.mix)
+            bench_size(f"synthesised-{n}", inv_dir, tmp, args)
+    return finish()
 
 
 if __name__ == "__main__":

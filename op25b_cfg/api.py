@@ -35,12 +35,13 @@ from op25b_cfg.audit.runner import audit_text as _audit_text
 from op25b_cfg.changelog import DEFAULT_CHANGELOG
 from op25b_cfg.cli_options import Connection, connection_setup
 from op25b_cfg.connection.credentials import os_user
+from op25b_cfg.defaults import DEFAULT_BACKUP_DIR, DEFAULT_CONFIRM_TIMEOUT
 from op25b_cfg.errors import InventoryError, Op25bError
 from op25b_cfg.generate import Rendered
 from op25b_cfg.generate import generate as _generate
 from op25b_cfg.inventory import Device, Inventory, load_inventory
 from op25b_cfg.platforms import get_platform
-from op25b_cfg.push import DEFAULT_BACKUP_DIR, DEFAULT_CONFIRM_TIMEOUT, DeviceResult, Outcome, PushOptions, PushReport
+from op25b_cfg.push import DeviceResult, Outcome, PushOptions, PushReport
 from op25b_cfg.push import run_push as _run_push
 from op25b_cfg.rules import FilterPlan, build_plan
 from op25b_cfg.window import ChangeWindow

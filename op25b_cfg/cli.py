@@ -5,6 +5,11 @@ Exit codes (every command):
 * 0: success (``audit``: every device compliant)
 * 1: the job ran but something is wrong (a device failed to render or push; ``audit``: findings)
 * 2: bad input or an error that stopped the job (invalid inventory, unreadable file; ``audit``: UNKNOWN)
+
+Start-up is part of every command's cost: this module and the command modules import only typer, rich's console
+and light op25b modules at the top. Whatever a command needs beyond that (the inventory's pydantic models, Jinja,
+the audit engine, push, napalm, nornir, the lab) is imported inside the command function, so ``op25b --help``,
+``--version`` and ``op25b platforms`` load none of it (tests/test_cli_imports.py checks the module set).
 """
 
 from __future__ import annotations
@@ -16,19 +21,22 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from typer.core import TyperGroup
 
 from op25b_cfg import __version__
 from op25b_cfg.errors import InventoryError, Op25bError, Problem
-from op25b_cfg.generate import generate as generate_devices
-from op25b_cfg.inventory import Device, Inventory, load_inventory
-from op25b_cfg.platforms import PLATFORMS
-from op25b_cfg.redact import printable
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from rich.table import Table
+
+    from op25b_cfg.generate import Rendered
+    from op25b_cfg.inventory import Device, Inventory
 
 
 class HelpGroup(TyperGroup):
@@ -51,7 +59,9 @@ app = typer.Typer(
     help="Generate, push and audit Outbound Port 25 Blocking (OP25B) on ISP routers, BRAS and Linux hosts.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode=None,  # plain click help: wrapped, never cut with "..." on a narrow terminal
+    # plain click help: wrapped, never cut with "..." on a narrow terminal; and rendering it with rich costs
+    # 80 ms of imports (markdown, pygments)
+    rich_markup_mode=None,
 )
 inventory_app = typer.Typer(
     cls=HelpGroup,
@@ -64,22 +74,6 @@ app.add_typer(inventory_app, name="inventory")
 # Piped (not a terminal, no COLUMNS): tables as wide as their content, so no name is split across lines.
 out = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 10_000)
 err = Console(stderr=True, soft_wrap=True)
-
-
-def _version(value: bool) -> None:
-    if value:
-        print(f"op25b {__version__}")
-        raise typer.Exit(0)
-
-
-@app.callback()
-def _main(
-    version: Annotated[
-        bool, typer.Option("--version", is_eager=True, callback=_version, help="Print the version and exit.")
-    ] = False,
-) -> None:
-    """Generate, push and audit Outbound Port 25 Blocking (OP25B) on ISP routers, BRAS and Linux hosts."""
-
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -102,6 +96,34 @@ FilterOpt = Annotated[
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print only failures (on stderr) and nothing on success.")
+]
+SUMMARY_ABOVE = 50
+"""A table run with more devices than this shows a summary and the failing devices unless ``--all-rows``."""
+AllRowsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--all-rows",
+        help=f"Table output: one row per device even above {SUMMARY_ABOVE} devices (default: a summary and the"
+        " failing devices).",
+    ),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"op25b {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Generate, push and audit Outbound Port 25 Blocking (OP25B) on ISP routers, BRAS and Linux hosts."""
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -111,6 +133,8 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _fail(exc: Op25bError) -> typer.Exit:
+    from op25b_cfg.redact import printable
+
     if isinstance(exc, InventoryError):
         err.print(f"[bold red]error:[/] {len(exc.problems)} problem(s) in the inventory:", highlight=False)
         for p in exc.problems:
@@ -123,6 +147,8 @@ def _fail(exc: Op25bError) -> typer.Exit:
 
 def _load(path: Path, names: list[str] | None, where: str | None) -> tuple[Inventory, list[Device]]:
     """The inventory and the selected devices; nothing selected is an error (exit 2) in every command."""
+    from op25b_cfg.inventory import load_inventory
+
     inv = load_inventory(path)
     devices = inv.select(names, where)
     if not devices:
@@ -133,6 +159,49 @@ def _load(path: Path, names: list[str] | None, where: str | None) -> tuple[Inven
     return inv, devices
 
 
+def _table(title: str, columns: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> Table:
+    """A rich table (imported here: only commands that print one pay for it); cells fold, never cut."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _generate_table(results: list[Rendered], out_dir: Path, all_rows: bool) -> None:
+    """The generate table: every device, or above :data:`SUMMARY_ABOVE` devices (without ``all_rows``) only
+    the failing ones; then the summary line."""
+    failed = [r for r in results if r.failed]
+    summarise = len(results) > SUMMARY_ABOVE and not all_rows
+    rows = failed if summarise else results
+    if rows:
+        out.print(
+            _table(
+                f"op25b generate -> {out_dir}" + (" (failing devices)" if summarise else ""),
+                ("device", "platform", "mode", "filters", "rules", "lines", "file / error"),
+                (
+                    (
+                        r.device,
+                        r.platform,
+                        r.mode,
+                        r.filters,
+                        str(r.rules),
+                        str(r.lines),
+                        f"[red]{r.error}[/]" if r.failed else r.path,
+                    )
+                    for r in rows
+                ),
+            )
+        )
+    line = f"{len(results) - len(failed)} rendered, {len(failed)} failed"
+    if summarise:
+        line += f" (to {out_dir}; --all-rows lists every device)"
+    out.print(line, highlight=False)
+
+
 @app.command()
 def generate(
     inventory: InventoryOpt = Path("inventory"),
@@ -140,9 +209,13 @@ def generate(
     device: DeviceOpt = None,
     filter_: FilterOpt = None,
     fmt: FormatOpt = Format.table,
+    all_rows: AllRowsOpt = False,
+    quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Render the OP25B config of every device (or --device / --filter) to OUT/<device>.<ext>."""
+    from op25b_cfg.generate import generate as generate_devices
+
     _setup_logging(verbose)
     try:
         _, devices = _load(inventory, device, filter_)
@@ -150,34 +223,25 @@ def generate(
     except Op25bError as exc:
         raise _fail(exc) from None
     failed = [r for r in results if r.failed]
-    if fmt is Format.json:
+    if quiet:
+        for r in failed:
+            err.print(f"{r.device}: {r.error}", highlight=False, markup=False)
+    elif fmt is Format.json:
         print(
             json.dumps(
                 {"schema": "op25b.generate/1", "out": str(out_dir), "devices": [r.to_dict() for r in results]}, indent=2
             )
         )
     else:
-        table = Table(title=f"op25b generate -> {out_dir}")
-        for col in ("device", "platform", "mode", "filters", "rules", "lines", "file / error"):
-            table.add_column(col, overflow="fold")
-        for r in results:
-            table.add_row(
-                r.device,
-                r.platform,
-                r.mode,
-                r.filters,
-                str(r.rules),
-                str(r.lines),
-                f"[red]{r.error}[/]" if r.failed else r.path,
-            )
-        out.print(table)
-        out.print(f"{len(results) - len(failed)} rendered, {len(failed)} failed")
+        _generate_table(results, out_dir, all_rows)
     raise typer.Exit(EXIT_FINDINGS if failed else EXIT_OK)
 
 
 @inventory_app.command("validate")
 def inventory_validate(inventory: InventoryOpt = Path("inventory"), fmt: FormatOpt = Format.table) -> None:
     """Check the inventory and policy; print every problem with file, field and fix."""
+    from op25b_cfg.inventory import load_inventory
+
     try:
         inv = load_inventory(inventory)
     except Op25bError as exc:
@@ -239,11 +303,8 @@ def inventory_show(
             )
         )
         return
-    table = Table(title=f"policy '{inv.policy.name}' ({inventory})")
-    for col in ("device", "hostname", "platform", "groups", "pools", "mode", "attach", "values from"):
-        table.add_column(col, overflow="fold")
-    for d in devices:
-        table.add_row(
+    rows = (
+        (
             d.name,
             d.hostname,
             d.platform,
@@ -253,7 +314,10 @@ def inventory_show(
             "\n".join(f"{a.kind} {a.name} {a.direction}" for a in d.attach),
             "\n".join(f"{k}: {_short_source(v)}" for k, v in d.sources.items() if k != "site_value"),
         )
-    out.print(table, highlight=False)
+        for d in devices
+    )
+    columns = ("device", "hostname", "platform", "groups", "pools", "mode", "attach", "values from")
+    out.print(_table(f"policy '{inv.policy.name}' ({inventory})", columns, rows), highlight=False)
 
 
 def _short_source(source: str) -> str:
@@ -265,6 +329,8 @@ def _short_source(source: str) -> str:
 @app.command()
 def platforms(fmt: FormatOpt = Format.table) -> None:
     """List the supported platforms and what each can do."""
+    from op25b_cfg.platforms import PLATFORMS
+
     if fmt is Format.json:
         rows = [
             {
@@ -281,9 +347,7 @@ def platforms(fmt: FormatOpt = Format.table) -> None:
         ]
         print(json.dumps(rows, indent=2))
         return
-    table = Table(title="op25b platforms")
-    for col in ("platform", "napalm / netmiko", "attach", "modes", "flow control", "commit-confirm"):
-        table.add_column(col, overflow="fold")
+    cells: list[tuple[str, ...]] = []
     for name, cls in PLATFORMS.items():
         if cls.flow_sessions:
             fc = "sessions + rate"
@@ -291,15 +355,18 @@ def platforms(fmt: FormatOpt = Format.table) -> None:
             fc = f"rate only, on {', '.join(sorted(cls.flow_rate_kinds))}"
         else:
             fc = "no"
-        table.add_row(
-            name,
-            f"{cls.napalm_driver or '-'} / {cls.netmiko_device_type}",
-            ", ".join(sorted(cls.attach_kinds)),
-            ", ".join(sorted(cls.modes)),
-            fc,
-            "yes" if cls.commit_confirm else "no",
+        cells.append(
+            (
+                name,
+                f"{cls.napalm_driver or '-'} / {cls.netmiko_device_type}",
+                ", ".join(sorted(cls.attach_kinds)),
+                ", ".join(sorted(cls.modes)),
+                fc,
+                "yes" if cls.commit_confirm else "no",
+            )
         )
-    out.print(table)
+    columns = ("platform", "napalm / netmiko", "attach", "modes", "flow control", "commit-confirm")
+    out.print(_table("op25b platforms", columns, cells))
 
 
 def main() -> None:  # pragma: no cover - console entry point alias

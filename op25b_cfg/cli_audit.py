@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import io
+import contextlib
 import sys
 import threading
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from op25b_cfg import cli_options as opt
-from op25b_cfg.audit import report as rep
-from op25b_cfg.audit.model import DEFAULT_TIME_BUDGET, DeviceReport, set_time_budget
-from op25b_cfg.audit.runner import SessionFactory, audit_live, audit_saved, prepare_save_dir
 from op25b_cfg.cli import (
     EXIT_ERROR,
+    SUMMARY_ABOVE,
+    AllRowsOpt,
     DeviceOpt,
     FilterOpt,
     InventoryOpt,
@@ -28,11 +26,16 @@ from op25b_cfg.cli import (
     app,
     err,
 )
-from op25b_cfg.connection.factory import quiet_library_logs
+from op25b_cfg.defaults import DEFAULT_TIME_BUDGET
 from op25b_cfg.errors import Op25bError
-from op25b_cfg.fanout import ctrl_c_sets
-from op25b_cfg.inventory import Device
-from op25b_cfg.paths import atomic_write
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from op25b_cfg.audit.model import DeviceReport
+    from op25b_cfg.audit.report import AuditMeta
+    from op25b_cfg.audit.runner import SessionFactory
+    from op25b_cfg.inventory import Device
 
 DEFAULT_HTML = Path("op25b-audit.html")
 
@@ -68,6 +71,9 @@ def _audit_live(
     devices: list[Device], session: SessionFactory, workers: int, save: Path | None, quiet: bool
 ) -> list[DeviceReport]:
     """Fetch and audit every device with a progress bar; the first Ctrl-C starts no new device."""
+    from op25b_cfg.audit.runner import audit_live
+    from op25b_cfg.fanout import ctrl_c_sets
+
     stop = threading.Event()
     progress = opt.device_progress(err, "audit --live", disable=quiet)
     with progress, ctrl_c_sets(stop, opt.stop_notice(err)):
@@ -80,6 +86,33 @@ def _audit_live(
             stop=stop,
             on_done=lambda r: progress.update(bar, advance=1, description=f"{r.device}: {r.verdict}"),
         )
+
+
+def _write_report(
+    fmt: AuditFormat, reports: Iterable[DeviceReport], meta: AuditMeta, target: Path | None, all_rows: bool
+) -> tuple[int, int]:
+    """Write the report to ``target`` (stdout when None); returns (exit code, devices).
+
+    JSON, JUnit and HTML are written as each device's report arrives (:class:`op25b_cfg.audit.report.ReportWriter`),
+    so a large run does not hold them all; the table needs every row first and, above
+    :data:`~op25b_cfg.cli.SUMMARY_ABOVE` devices (without ``--all-rows``), lists only those not COMPLIANT."""
+    from rich.console import Console
+
+    from op25b_cfg.audit import report as rep
+    from op25b_cfg.paths import atomic_open
+
+    # a file is written whole or not at all (a full disk leaves the old report), stdout as it comes
+    with atomic_open(target) if target is not None else contextlib.nullcontext(sys.stdout) as fh:
+        if fmt is AuditFormat.table:
+            rows = list(reports)
+            console = Console() if target is None else Console(file=fh, width=160, no_color=True, highlight=False)
+            rep.render_table(rows, console, meta, summarise=len(rows) > SUMMARY_ABOVE and not all_rows)
+            return rep.exit_code(rows), len(rows)
+        with rep.WRITERS[fmt.value](fh, meta) as writer:
+            for report in reports:
+                writer.add(report)
+            writer.close()
+        return writer.tally.exit_code(), writer.tally.devices
 
 
 @app.command(help=AUDIT_HELP)
@@ -133,9 +166,15 @@ def audit(
         ),
     ] = DEFAULT_TIME_BUDGET,
     allow_cleartext: opt.AllowCleartextOpt = False,
+    all_rows: AllRowsOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Prove OP25B on each device's running config (see AUDIT_HELP)."""
+    from op25b_cfg.audit import report as rep
+    from op25b_cfg.audit.model import set_time_budget
+    from op25b_cfg.audit.runner import iter_saved, prepare_save_dir
+    from op25b_cfg.connection.factory import quiet_library_logs
+
     _setup_logging(verbose)
     set_time_budget(time_budget)
     try:
@@ -164,7 +203,7 @@ def audit(
                 }
             )
             source = str(configs if configs is not None else inventory / "running")
-            reports = audit_saved(devices, Path(source))
+            reports: Iterable[DeviceReport] = iter_saved(devices, Path(source))
     except Op25bError as exc:
         raise _fail(exc) from None
     if live:
@@ -173,32 +212,15 @@ def audit(
     meta = rep.AuditMeta(policy=inv.policy.name, inventory=str(inventory), configs=source)
     target = output if output is not None else (DEFAULT_HTML if fmt is AuditFormat.html else None)
     try:
-        if fmt is AuditFormat.table:
-            if target is None:
-                rep.render_table(reports, Console(), meta)
-            else:
-                buf = io.StringIO()
-                rep.render_table(reports, Console(file=buf, width=160, no_color=True, highlight=False), meta)
-                atomic_write(target, buf.getvalue())
-        else:
-            text = {
-                AuditFormat.json: rep.to_json,
-                AuditFormat.junit: rep.to_junit,
-                AuditFormat.html: rep.to_html,
-            }[fmt](reports, meta)
-            if target is None:
-                sys.stdout.write(text)
-            else:
-                atomic_write(target, text)
+        code, count = _write_report(fmt, reports, meta, target, all_rows)
     except OSError as exc:
         err.print(f"error: cannot write {target}: {exc.strerror or exc}", markup=False, highlight=False)
         raise typer.Exit(EXIT_ERROR) from None
     except Op25bError as exc:
         raise _fail(exc) from None
-    code = rep.exit_code(reports)
     if target is not None:
         err.print(
-            f"{fmt} report written to {target}: {len(reports)} device(s), exit code {code}",
+            f"{fmt} report written to {target}: {count} device(s), exit code {code}",
             markup=False,
             highlight=False,
         )

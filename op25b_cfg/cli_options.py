@@ -14,17 +14,20 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from op25b_cfg.connection.base import ConnectOptions, Credentials, Session
-from op25b_cfg.connection.credentials import for_device, is_cleartext, load_credentials, unsafe_args
-from op25b_cfg.connection.factory import make_session
+from op25b_cfg.connection.base import ConnectOptions, Credentials
+from op25b_cfg.connection.credentials import for_device, is_cleartext, unsafe_args
 from op25b_cfg.errors import ConnectionError_, Op25bError
-from op25b_cfg.inventory import Device
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from op25b_cfg.connection.base import Session
+    from op25b_cfg.inventory import Device
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +117,8 @@ class Connection:
 
         Raises :class:`ConnectionError_` when the device's transport (inventory or ``--driver-arg``) is clear
         text and ``--allow-cleartext`` was not given; logs a warning for every such device when it was."""
+        from op25b_cfg.connection.factory import make_session
+
         plugin = device.connection_options.get("napalm")
         merged = {**(plugin.extras.get("optional_args", {}) if plugin else {}), **self.options.driver_args}
         if is_cleartext(merged):
@@ -142,6 +147,8 @@ def connection_setup(
 
     Raises :class:`Op25bError` (no credentials, malformed ``--driver-arg``) before any device is touched.
     """
+    from op25b_cfg.connection.credentials import load_credentials
+
     options = ConnectOptions(
         timeout=timeout,
         verify_host_key=verify_host_key,
@@ -162,6 +169,8 @@ def warn_unverified(console: Console, verify_host_key: bool) -> None:
 
 def device_progress(console: Console, command: str, disable: bool) -> Progress:
     """The per-device progress bar (transient, on ``console``; off when ``disable`` or not a terminal)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn(f"[bold]{command}[/] {{task.description}}"),
         BarColumn(),

@@ -10,11 +10,9 @@ import sys
 import threading
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from op25b_cfg import cli_options as opt
 from op25b_cfg.changelog import DEFAULT_CHANGELOG
@@ -31,22 +29,14 @@ from op25b_cfg.cli import (
     err,
     out,
 )
-from op25b_cfg.connection.credentials import os_user
-from op25b_cfg.connection.factory import quiet_library_logs
+from op25b_cfg.defaults import DEFAULT_BACKUP_DIR, DEFAULT_CONFIRM_TIMEOUT
 from op25b_cfg.errors import Op25bError
-from op25b_cfg.fanout import ctrl_c_sets
-from op25b_cfg.push import (
-    DEFAULT_BACKUP_DIR,
-    DEFAULT_CONFIRM_TIMEOUT,
-    DeviceResult,
-    InFlight,
-    Outcome,
-    PushOptions,
-    default_auditor,
-    run_push,
-)
 from op25b_cfg.redact import printable
-from op25b_cfg.window import check_window, parse_window
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from op25b_cfg.push import DeviceResult
 
 PUSH_HELP = (
     "Put the OP25B intent on devices: dry-run (show the diff) unless --commit."
@@ -72,14 +62,15 @@ class PushFormat(StrEnum):
 
 
 _STYLE = {
-    Outcome.UNCHANGED: "dim",
-    Outcome.DRY_RUN: "cyan",
-    Outcome.COMMITTED: "green",
-    Outcome.ROLLED_BACK: "yellow",
-    Outcome.FAILED: "red",
-    Outcome.SKIPPED: "magenta",
-    Outcome.INTERRUPTED: "red",
+    "unchanged": "dim",
+    "dry-run": "cyan",
+    "committed": "green",
+    "rolled-back": "yellow",
+    "failed": "red",
+    "skipped": "magenta",
+    "interrupted": "red",
 }
+"""Table style per :class:`op25b_cfg.push.Outcome` value."""
 
 
 def _print_diffs(results: list[DeviceResult]) -> None:
@@ -101,6 +92,9 @@ def _removed(r: DeviceResult) -> str:
 
 
 def _table(results: list[DeviceResult], title: str) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=title)
     for col in ("device", "platform", "result", "changed", "diff", "old removed", "verdict", "state"):
         table.add_column(col, overflow="fold")
@@ -119,6 +113,8 @@ def _table(results: list[DeviceResult], title: str) -> Table:
 
 
 def _print_errors(results: list[DeviceResult]) -> None:
+    from rich.text import Text
+
     for r in results:
         if r.error:
             head = "" if r.error.startswith(r.device) else f"{r.device}: "
@@ -175,6 +171,12 @@ def push(
     ),
     verbose: VerboseOpt = False,
 ) -> None:
+    from op25b_cfg.connection.credentials import os_user
+    from op25b_cfg.connection.factory import quiet_library_logs
+    from op25b_cfg.fanout import ctrl_c_sets
+    from op25b_cfg.push import InFlight, PushOptions, default_auditor, run_push
+    from op25b_cfg.window import check_window, parse_window
+
     _setup_logging(verbose)
     quiet_library_logs(verbose)
     try:

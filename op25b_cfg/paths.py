@@ -16,7 +16,9 @@ import contextlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from op25b_cfg.errors import Op25bError, cut
 
@@ -113,10 +115,42 @@ def atomic_write(path: Path, data: bytes | str, mode: int = 0o644, *, replace: b
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    with contextlib.suppress(OSError):  # the rename itself is durable once the directory is synced
-        dfd = os.open(path.parent, os.O_RDONLY)
+    _sync_dir(path.parent)
+    return path
+
+
+@contextlib.contextmanager
+def atomic_open(path: Path, mode: int = 0o644) -> Iterator[IO[str]]:
+    """A text file (UTF-8) written as the block runs that becomes ``path`` whole when the block ends, or is
+    removed, leaving ``path`` untouched, when it raises: :func:`atomic_write` for output produced piece by piece
+    (a streamed report).
+
+    >>> import tempfile; d = Path(tempfile.mkdtemp())
+    >>> with atomic_open(d / "report.json") as fh:
+    ...     _ = fh.write("{}")
+    >>> (d / "report.json").read_text(), [p.name for p in d.iterdir()]
+    ('{}', ['report.json'])
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _sync_dir(path.parent)
+
+
+def _sync_dir(path: Path) -> None:
+    """Make a rename in ``path`` durable (ignored where the file system refuses a directory fsync)."""
+    with contextlib.suppress(OSError):
+        dfd = os.open(path, os.O_RDONLY)
         try:
             os.fsync(dfd)
         finally:
             os.close(dfd)
-    return path

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from op25b_cfg.changelog import ChangeLog, redact_text, sha256
+from op25b_cfg.defaults import DEFAULT_BACKUP_DIR, DEFAULT_CONFIRM_TIMEOUT
 from op25b_cfg.errors import Op25bError, PushError
 from op25b_cfg.fanout import ctrl_c_sets, run_each, shared_addresses
 from op25b_cfg.paths import PathError, atomic_write, under
@@ -60,8 +61,6 @@ log = logging.getLogger(__name__)
 
 SessionFactory = Callable[["Device"], "Session"]
 Auditor = Callable[["Device", str, str], "DeviceReport"]
-DEFAULT_BACKUP_DIR = Path("backups")
-DEFAULT_CONFIRM_TIMEOUT = 300
 
 
 class Outcome(StrEnum):

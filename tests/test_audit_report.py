@@ -180,6 +180,50 @@ def test_table_shows_devices_findings_and_never_reads_config_as_markup() -> None
         assert "exit code 2" in flat
 
 
+def test_large_table_lists_only_devices_not_compliant() -> None:
+    compliant = [
+        DeviceReport(f"ok-{i:03d}", "cisco_ios", Verdict.COMPLIANT, checks=[("parsed", True)]) for i in range(60)
+    ]
+    buf = io.StringIO()
+    rep.render_table(compliant + reports(), Console(file=buf, width=200, no_color=True), META, summarise=True)
+    out = buf.getvalue()
+    assert "ok-000" not in out and "ok-059" not in out
+    assert "bras-tyo-ios1" in out and "edge-osa-eos1" in out and "SMTP_LEAK" in out
+    assert "bras-osa-xr1" not in out.split("findings")[0]  # the sample's compliant device: no row either
+    assert "--all-rows" in out
+    flat = " ".join(out.split())
+    assert f"{len(compliant) + len(reports())} device(s): {len(compliant) + 1} compliant" in flat
+    full = io.StringIO()
+    rep.render_table(compliant + reports(), Console(file=full, width=200, no_color=True), META)
+    assert "ok-000" in full.getvalue() and "ok-059" in full.getvalue()
+
+
+def test_streamed_json_is_the_document() -> None:
+    """The JSON writer spools device by device; the text is the one json.dumps gives for the whole document."""
+    for rs in (reports(), [], reports()[:1]):
+        assert rep.to_json(rs, META) == json.dumps(rep.report_dict(rs, META), indent=2) + "\n"
+
+
+def test_streamed_junit_counts_match_its_cases() -> None:
+    buf = io.StringIO()
+    with rep.JunitWriter(buf, META) as writer:
+        for r in reports() + reports():
+            writer.add(r)
+        writer.close()
+    root = ET.fromstring(buf.getvalue())
+    suite = root.find("testsuite")
+    assert suite is not None
+    cases = suite.findall("testcase")
+    assert (
+        int(root.get("tests", "-1"))
+        == int(suite.get("tests", "-1"))
+        == len(cases)
+        == 2 * len(_junit().findall("testsuite/testcase"))
+    )
+    assert int(suite.get("failures", "-1")) == sum(1 for c in cases if c.find("failure") is not None)
+    assert suite.find("properties") is not None and suite[0].tag == "properties"
+
+
 def _junit() -> ET.Element:
     return ET.fromstring(rep.to_junit(reports(), META))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +57,56 @@ def test_generate_json(tmp_path: Path) -> None:
         assert r["platform"] in PLATFORMS
     assert rows["edge-osa-eos1"]["mode"] == "targeted"
     assert rows["bras-tyo-lnx1"]["mode"] == "flow-control"
+
+
+def _big_inventory(tmp_path: Path, n: int) -> Path:
+    """The sample inventory with ``n`` hosts cloned from its IOS host."""
+    import yaml
+
+    inv = tmp_path / "inv"
+    shutil.copytree(SAMPLE, inv, ignore=shutil.ignore_patterns("running"))
+    hosts = yaml.safe_load((SAMPLE / "hosts.yaml").read_text(encoding="utf-8"))
+    (inv / "hosts.yaml").write_text(yaml.safe_dump({f"r{i:03d}": hosts["bras-tyo-ios1"] for i in range(n)}))
+    return inv
+
+
+def test_generate_large_run_shows_a_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli.out, "_width", 200)
+    n = cli.SUMMARY_ABOVE + 10
+    inv = _big_inventory(tmp_path, n)
+    res = runner.invoke(app, ["generate", "-i", str(inv), "-o", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    assert "r000" not in res.stdout and "r059" not in res.stdout
+    assert f"{n} rendered, 0 failed" in res.stdout and "--all-rows" in res.stdout
+    assert len(list((tmp_path / "out").iterdir())) == n
+    every = runner.invoke(app, ["generate", "-i", str(inv), "-o", str(tmp_path / "out"), "--all-rows"])
+    assert all(f"r{i:03d}" in every.stdout for i in range(n))
+
+
+def test_large_table_lists_the_failing_devices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from op25b_cfg.generate import Rendered
+
+    monkeypatch.setattr(cli.out, "_width", 200)
+    ok = [Rendered(f"r{i:03d}", "cisco_ios", "block", rules=5, lines=20, path=f"out/r{i:03d}.ios") for i in range(60)]
+    bad = Rendered("broken-1", "cisco_ios", "block", error="broken-1: template error")
+    with cli.out.capture() as cap:
+        cli._generate_table([*ok, bad], tmp_path, all_rows=False)
+    text = cap.get()
+    assert "broken-1" in text and "template error" in text and "r000" not in text
+    assert "60 rendered, 1 failed" in text
+
+
+def test_generate_quiet_prints_nothing_on_success(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["generate", "-i", str(SAMPLE), "-o", str(tmp_path / "out"), "-q"])
+    assert res.exit_code == 0 and res.stdout == "" and res.stderr == ""
+    assert len(list((tmp_path / "out").iterdir())) == 5
+
+
+def test_version() -> None:
+    from op25b_cfg import __version__
+
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.stdout == f"op25b {__version__}\n"
 
 
 def test_generate_one_device(tmp_path: Path) -> None:
@@ -144,3 +195,20 @@ def test_generate_subprocess_no_traceback(tmp_path: Path) -> None:
     assert res.returncode == 2
     assert "Traceback" not in res.stderr
     assert "ghost" in res.stderr
+
+
+def test_generate_rewrites_only_changed_files(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["generate", "-i", str(SAMPLE), "-o", str(out), "-q"]).exit_code == 0
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    tampered = out / "bras-tyo-ios1.ios"
+    good = tampered.read_text(encoding="utf-8")
+    tampered.write_text(good.replace("deny", "permit"), encoding="utf-8")
+    time_of_tamper = tampered.stat().st_mtime_ns
+    assert runner.invoke(app, ["generate", "-i", str(SAMPLE), "-o", str(out), "-q"]).exit_code == 0
+    assert tampered.read_text(encoding="utf-8") == good
+    after = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert after[tampered.name] >= time_of_tamper
+    assert {n: t for n, t in after.items() if n != tampered.name} == {
+        n: t for n, t in before.items() if n != tampered.name
+    }

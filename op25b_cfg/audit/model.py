@@ -17,6 +17,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from op25b_cfg.defaults import DEFAULT_TIME_BUDGET
 from op25b_cfg.rules import Action, Rule
 
 
@@ -213,8 +214,6 @@ class BudgetExceeded(BaseException):
     :func:`op25b_cfg.audit.engine.audit_text`, which turns it into an UNKNOWN report."""
 
 
-DEFAULT_TIME_BUDGET = 30.0
-"""Seconds one device's audit (parse and proof) may take unless told otherwise (``op25b audit --time-budget``)."""
 _time_budget: list[float | None] = [DEFAULT_TIME_BUDGET]
 
 

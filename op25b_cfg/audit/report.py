@@ -10,18 +10,21 @@ ERROR/UNKNOWN), 2 a device ERROR or UNKNOWN.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
+import shutil
+import tempfile
 import xml.etree.ElementTree as ET
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
-import jinja2
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -32,7 +35,14 @@ from op25b_cfg.errors import AuditError
 from op25b_cfg.platforms.base import data_dir
 from op25b_cfg.redact import printable, redact
 
+if TYPE_CHECKING:
+    import jinja2
+
 log = logging.getLogger(__name__)
+
+_redact = lru_cache(maxsize=4096)(redact)
+""":func:`op25b_cfg.redact.redact` once per distinct text: a device's findings share their remediation and
+often their config lines, and a run's findings repeat the same messages."""
 
 SCHEMA = "op25b.audit/1"
 SEVERITIES: tuple[str, ...] = tuple(s.value for s in Severity)
@@ -108,12 +118,12 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "device": f.device,
         "code": str(f.code),
         "severity": str(f.severity),
-        "message": redact(f.message),
+        "message": _redact(f.message),
         "family": f.family,
         "pool": f.pool,
         "binding": f.binding,
         "lines": list(f.lines),
-        "config_lines": [redact(line) for line in f.config_lines],
+        "config_lines": [_redact(line) for line in f.config_lines],
         "counterexample": None
         if ce is None
         else {
@@ -127,7 +137,7 @@ def finding_dict(f: Finding) -> dict[str, Any]:
             "text": str(ce),
         },
         "cause": f.cause,
-        "remediation": redact(f.remediation),
+        "remediation": _redact(f.remediation),
     }
 
 
@@ -139,37 +149,65 @@ def device_dict(r: DeviceReport) -> dict[str, Any]:
         "platform": r.platform,
         "verdict": str(r.verdict),
         "source": r.source,
-        "error": redact(r.error),
+        "error": _redact(r.error),
         "counts": {s: counts.get(s, 0) for s in SEVERITIES},
         "checks": [{"id": cid, "passed": ok} for cid, ok in r.checks],
         "findings": [finding_dict(f) for f in sorted_findings(r)],
-        "remediation": redact(r.remediation),
+        "remediation": _redact(r.remediation),
     }
+
+
+class Tally:
+    """The run's summary, counted as devices finish (no report is kept)."""
+
+    def __init__(self) -> None:
+        self.devices = 0
+        self.verdicts: Counter[str] = Counter()
+        self.severities: Counter[str] = Counter()
+        self.codes: Counter[str] = Counter()
+
+    def add(self, r: DeviceReport) -> None:
+        self.devices += 1
+        self.verdicts[str(r.verdict)] += 1
+        for f in r.findings:
+            self.severities[str(f.severity)] += 1
+            self.codes[str(f.code)] += 1
+
+    def exit_code(self) -> int:
+        """As :func:`exit_code`."""
+        if self.verdicts["ERROR"] or self.verdicts["UNKNOWN"]:
+            return EXIT_ERROR
+        return EXIT_FINDINGS if self.verdicts["NONCOMPLIANT"] else EXIT_OK
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "devices": self.devices,
+            "verdicts": {v: self.verdicts.get(v, 0) for v in VERDICTS},
+            "findings": sum(self.severities.values()),
+            "severities": {s: self.severities.get(s, 0) for s in SEVERITIES},
+            "codes": dict(sorted(self.codes.items())),
+            "exit_code": self.exit_code(),
+        }
+
+
+def tally(reports: Iterable[DeviceReport]) -> Tally:
+    t = Tally()
+    for r in reports:
+        t.add(r)
+    return t
 
 
 def summary_dict(reports: list[DeviceReport]) -> dict[str, Any]:
-    verdicts = Counter(str(r.verdict) for r in reports)
-    sev = Counter(str(f.severity) for r in reports for f in r.findings)
-    codes = Counter(str(f.code) for r in reports for f in r.findings)
-    return {
-        "devices": len(reports),
-        "verdicts": {v: verdicts.get(v, 0) for v in VERDICTS},
-        "findings": sum(sev.values()),
-        "severities": {s: sev.get(s, 0) for s in SEVERITIES},
-        "codes": dict(sorted(codes.items())),
-        "exit_code": exit_code(reports),
-    }
+    return tally(reports).summary()
+
+
+def _head_dict(meta: AuditMeta, summary: dict[str, Any]) -> dict[str, Any]:
+    return {"schema": SCHEMA, "tool": {"name": "op25b", "version": __version__}, **meta.to_dict(), "summary": summary}
 
 
 def report_dict(reports: list[DeviceReport], meta: AuditMeta) -> dict[str, Any]:
     """The whole report as in the JSON schema ``op25b.audit/1``."""
-    return {
-        "schema": SCHEMA,
-        "tool": {"name": "op25b", "version": __version__},
-        **meta.to_dict(),
-        "summary": summary_dict(reports),
-        "devices": [device_dict(r) for r in reports],
-    }
+    return {**_head_dict(meta, summary_dict(reports)), "devices": [device_dict(r) for r in reports]}
 
 
 # ------------------------------------------------------------------------------------------- table
@@ -260,17 +298,24 @@ def _printable_tree(value: Any) -> Any:
     return value
 
 
-def render_table(reports: list[DeviceReport], console: Console, meta: AuditMeta | None = None) -> None:
+def render_table(
+    reports: list[DeviceReport], console: Console, meta: AuditMeta | None = None, summarise: bool = False
+) -> None:
     """Per device: verdict and counts by severity; then why devices could not be audited; then every finding
-    (code, family, pool, line, counterexample, message and deciding config lines). Config text is never markup."""
+    (code, family, pool, line, counterexample, message and deciding config lines). Config text is never markup.
+
+    ``summarise`` (a large run): the device table lists only the devices that are not COMPLIANT; the summary
+    line counts every device."""
     title = "op25b audit" + (f" - policy '{meta.policy}'" if meta and meta.policy else "")
+    if summarise:
+        title += " - devices not COMPLIANT (--all-rows: every device)"
     table = Table(title=title)
     table.add_column("device", no_wrap=True)
     table.add_column("platform", overflow="fold")
     table.add_column("verdict", no_wrap=True)
     for sev in SEVERITIES:
         table.add_column(_SHORT_SEVERITY[sev], justify="right", no_wrap=True)
-    dicts = [_printable_tree(device_dict(r)) for r in reports]
+    dicts = [_printable_tree(device_dict(r)) for r in reports if not (summarise and r.verdict == Verdict.COMPLIANT)]
     for d in dicts:
         table.add_row(
             Text(d["device"]),
@@ -278,7 +323,8 @@ def render_table(reports: list[DeviceReport], console: Console, meta: AuditMeta 
             Text(d["verdict"], style=_VERDICT_STYLE.get(d["verdict"], "")),
             *(Text(str(d["counts"][s]) if d["counts"][s] else "-", style=_SEVERITY_STYLE[s]) for s in SEVERITIES),
         )
-    console.print(table)
+    if dicts or not summarise:
+        console.print(table)
     for d in dicts:
         if d["error"]:
             console.print(Text.assemble((f"{d['device']}: ", "bold"), (d["error"], "magenta")))
@@ -386,6 +432,80 @@ def _finding_case_name(fd: dict[str, Any]) -> str:
     return " ".join(x for x in (fd["code"], fd["pool"] or "", family_label(fd["family"])) if x)
 
 
+@dataclass
+class _JunitCases:
+    """The ``<testcase>`` elements of one device, with the counts the suite's attributes sum."""
+
+    cases: list[ET.Element] = field(default_factory=list)
+    failures: int = 0
+    errors: int = 0
+
+
+def _junit_cases(r: DeviceReport) -> _JunitCases:
+    """One ``<testcase>`` per check of ``r`` (classname = device); see :func:`to_junit`."""
+    out = _JunitCases()
+
+    def case(name: str) -> ET.Element:
+        attrs = {"classname": f"op25b.{r.device}", "name": name, "time": "0"}
+        if r.source:
+            attrs["file"] = r.source
+        el = ET.Element("testcase", {k: _xml_text(v) for k, v in attrs.items()})
+        out.cases.append(el)
+        return el
+
+    def attach(tc: ET.Element, fd: dict[str, Any]) -> None:
+        if fd["severity"] == Severity.INFO:
+            sysout = tc.find("system-out")
+            if sysout is None:
+                sysout = ET.SubElement(tc, "system-out")
+                sysout.text = ""
+            sysout.text = (sysout.text or "") + _xml_text(f"[{fd['code']}] {finding_text(fd)}\n")
+            return
+        kind = "error" if fd["code"] == "UNPARSED" else "failure"
+        if tc.find(kind) is None:
+            if kind == "error":
+                out.errors += 1
+            else:
+                out.failures += 1
+        el = ET.SubElement(tc, kind, message=_xml_text(fd["message"]), type=fd["code"])
+        el.text = _xml_text(finding_text(fd))
+
+    d = device_dict(r)
+    if r.verdict == Verdict.ERROR and not d["findings"]:
+        el = ET.SubElement(case("config"), "error", message=_xml_text(d["error"] or "audit error"), type="ERROR")
+        el.text = _xml_text(d["error"])
+        out.errors += 1
+        return out
+    used: set[int] = set()
+    fix = d["remediation"]  # once per device: in the first failed check's system-out
+    for check in d["checks"]:
+        tc = case(check["id"])
+        if fix and not check["passed"]:
+            ET.SubElement(tc, "system-out").text = _xml_text(f"remediation for {r.device}:\n{fix}")
+            fix = ""
+        attached = 0
+        for i, fd in enumerate(d["findings"]):
+            fits = _check_matches(check["id"], fd) and (not check["passed"] or fd["severity"] == "info")
+            if i not in used and fits:
+                used.add(i)
+                attach(tc, fd)
+                attached += 1
+        if not check["passed"] and not attached:
+            el = ET.SubElement(tc, "failure", message=f"check {check['id']} failed", type="CHECK")
+            el.text = _xml_text(f"check {check['id']} failed; see the device's findings")
+            out.failures += 1
+    for i, fd in enumerate(d["findings"]):
+        if i not in used:
+            attach(case(_finding_case_name(fd)), fd)
+    if not d["checks"] and not d["findings"]:
+        tc = case("compliance")
+        if r.verdict != Verdict.COMPLIANT:
+            el = ET.SubElement(tc, "error", message=f"verdict {d['verdict']}", type=d["verdict"])
+            el.text = _xml_text(d["error"])
+            out.errors += 1
+    return out
+
+
 def to_junit(reports: list[DeviceReport], meta: AuditMeta | None = None) -> str:
     """JUnit XML: one ``<testsuite>``; per device one ``<testcase>`` per check (classname = device).
 
@@ -393,86 +513,106 @@ def to_junit(reports: list[DeviceReport], meta: AuditMeta | None = None) -> str:
     UNPARSED findings and devices with verdict ERROR are ``<error>``; INFO findings (DRIFT) go to
     ``<system-out>`` of a passing case. Findings no check names get a case of their own.
     """
-    meta = meta or AuditMeta()
-    # JUnit's timestamp is an xs:dateTime without zone (UTC here), as Ant/Jenkins/GitLab write it
-    stamp = meta.generated_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    suite = ET.Element("testsuite", name="op25b.audit", timestamp=stamp, time="0")
-    props = ET.SubElement(suite, "properties")
-    for key, value in (("schema", SCHEMA), ("policy", meta.policy), ("configs", meta.configs)):
-        ET.SubElement(props, "property", name=key, value=_xml_text(value))
-    tests = failures = errors = 0
+    return _render(JunitWriter, reports, meta)
 
-    def case(device: str, name: str, source: str) -> ET.Element:
-        nonlocal tests
-        tests += 1
-        attrs = {"classname": f"op25b.{device}", "name": name, "time": "0"}
-        if source:
-            attrs["file"] = source
-        return ET.SubElement(suite, "testcase", {k: _xml_text(v) for k, v in attrs.items()})
 
-    def attach(tc: ET.Element, fd: dict[str, Any]) -> None:
-        nonlocal failures, errors
-        if fd["severity"] == Severity.INFO:
-            out = tc.find("system-out")
-            if out is None:
-                out = ET.SubElement(tc, "system-out")
-                out.text = ""
-            out.text = (out.text or "") + _xml_text(f"[{fd['code']}] {finding_text(fd)}\n")
-            return
-        kind = "error" if fd["code"] == "UNPARSED" else "failure"
-        if tc.find(kind) is None:
-            if kind == "error":
-                errors += 1
-            else:
-                failures += 1
-        el = ET.SubElement(tc, kind, message=_xml_text(fd["message"]), type=fd["code"])
-        el.text = _xml_text(finding_text(fd))
+# ------------------------------------------------------------------------------------------- streaming
 
-    for r in reports:
-        d = device_dict(r)
-        if r.verdict == Verdict.ERROR and not d["findings"]:
-            tc = case(r.device, "config", r.source)
-            el = ET.SubElement(tc, "error", message=_xml_text(d["error"] or "audit error"), type="ERROR")
-            el.text = _xml_text(d["error"])
-            errors += 1
-            continue
-        used: set[int] = set()
-        fix = d["remediation"]  # once per device: in the first failed check's system-out
-        for check in d["checks"]:
-            tc = case(r.device, check["id"], r.source)
-            if fix and not check["passed"]:
-                ET.SubElement(tc, "system-out").text = _xml_text(f"remediation for {r.device}:\n{fix}")
-                fix = ""
-            attached = 0
-            for i, fd in enumerate(d["findings"]):
-                fits = _check_matches(check["id"], fd) and (not check["passed"] or fd["severity"] == "info")
-                if i not in used and fits:
-                    used.add(i)
-                    attach(tc, fd)
-                    attached += 1
-            if not check["passed"] and not attached:
-                el = ET.SubElement(tc, "failure", message=f"check {check['id']} failed", type="CHECK")
-                el.text = _xml_text(f"check {check['id']} failed; see the device's findings")
-                failures += 1
-        for i, fd in enumerate(d["findings"]):
-            if i not in used:
-                attach(case(r.device, _finding_case_name(fd), r.source), fd)
-        if not d["checks"] and not d["findings"]:
-            tc = case(r.device, "compliance", r.source)
-            if r.verdict != Verdict.COMPLIANT:
-                el = ET.SubElement(tc, "error", message=f"verdict {d['verdict']}", type=d["verdict"])
-                el.text = _xml_text(d["error"])
-                errors += 1
-    suite.set("tests", str(tests))
-    suite.set("failures", str(failures))
-    suite.set("errors", str(errors))
-    suite.set("skipped", "0")
-    root = ET.Element(
-        "testsuites", name="op25b audit", tests=str(tests), failures=str(failures), errors=str(errors), time="0"
-    )
-    root.append(suite)
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+class ReportWriter:
+    """A report written to ``fh`` as devices finish: :meth:`add` each device's report in inventory order, then
+    :meth:`close`. A report is not kept after :meth:`add`; the parts that need every device first (the
+    summary and totals at the top) are written at :meth:`close`, with the devices' parts spooled to a
+    temporary file in between."""
+
+    def __init__(self, fh: IO[str], meta: AuditMeta | None = None) -> None:
+        self.fh = fh
+        self.meta = meta or AuditMeta()
+        self.tally = Tally()
+        self._spool: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115  # closed in close()
+
+    def add(self, r: DeviceReport) -> None:
+        self.tally.add(r)
+        self._write_device(r)
+
+    def _write_device(self, r: DeviceReport) -> None:
+        raise NotImplementedError
+
+    def _copy_spool(self) -> None:
+        self._spool.seek(0)
+        shutil.copyfileobj(self._spool, self.fh)
+
+    def close(self) -> None:
+        self._spool.close()
+
+    def __enter__(self) -> ReportWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._spool.close()
+
+
+class JsonWriter(ReportWriter):
+    """``op25b.audit/1`` JSON, the same text as ``json.dumps(report_dict(...), indent=2)``."""
+
+    _EMPTY = '"devices": []\n}'
+
+    def _write_device(self, r: DeviceReport) -> None:
+        text = json.dumps(device_dict(r), indent=2).replace("\n", "\n    ")
+        self._spool.write(("    " if self.tally.devices == 1 else ",\n    ") + text)
+
+    def close(self) -> None:
+        head = json.dumps({**_head_dict(self.meta, self.tally.summary()), "devices": []}, indent=2)
+        if self.tally.devices:
+            self.fh.write(head[: -len("[]\n}")] + "[\n")
+            self._copy_spool()
+            self.fh.write("\n  ]\n}\n")
+        else:
+            self.fh.write(head + "\n")
+        super().close()
+
+
+class JunitWriter(ReportWriter):
+    """JUnit XML (see :func:`to_junit`), indented as ``ET.indent`` does."""
+
+    def __init__(self, fh: IO[str], meta: AuditMeta | None = None) -> None:
+        super().__init__(fh, meta)
+        self.tests = self.failures = self.errors = 0
+
+    def _write_device(self, r: DeviceReport) -> None:
+        got = _junit_cases(r)
+        self.tests += len(got.cases)
+        self.failures += got.failures
+        self.errors += got.errors
+        for tc in got.cases:
+            ET.indent(tc, level=2)
+            self._spool.write("    " + ET.tostring(tc, encoding="unicode") + "\n")
+
+    def close(self) -> None:
+        # JUnit's timestamp is an xs:dateTime without zone (UTC here), as Ant/Jenkins/GitLab write it
+        stamp = self.meta.generated_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        totals = {"tests": str(self.tests), "failures": str(self.failures), "errors": str(self.errors)}
+        root = ET.Element("testsuites", {"name": "op25b audit", **totals, "time": "0"})
+        suite_attrs = {"name": "op25b.audit", "timestamp": stamp, "time": "0", **totals, "skipped": "0"}
+        suite = ET.SubElement(root, "testsuite", suite_attrs)
+        props = ET.SubElement(suite, "properties")
+        for key, value in (("schema", SCHEMA), ("policy", self.meta.policy), ("configs", self.meta.configs)):
+            ET.SubElement(props, "property", name=key, value=_xml_text(value))
+        ET.indent(root)
+        head, sep, tail = ET.tostring(root, encoding="unicode").rpartition("  </testsuite>")
+        self.fh.write('<?xml version="1.0" encoding="UTF-8"?>\n' + head)
+        self._copy_spool()
+        self.fh.write(sep + tail + "\n")
+        super().close()
+
+
+def _render(writer: type[ReportWriter], reports: Iterable[DeviceReport], meta: AuditMeta | None) -> str:
+    buf = io.StringIO()
+    with writer(buf, meta) as w:
+        for r in reports:
+            w.add(r)
+        w.close()
+    return buf.getvalue()
 
 
 # ------------------------------------------------------------------------------------------- HTML
@@ -480,6 +620,8 @@ def to_junit(reports: list[DeviceReport], meta: AuditMeta | None = None) -> str:
 
 @lru_cache(maxsize=1)
 def _html_env() -> jinja2.Environment:
+    import jinja2  # only the HTML report needs it
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(audits_dir())),
         autoescape=True,  # every value is HTML-escaped; the template has no |safe
@@ -511,22 +653,48 @@ def diff_rows(diff: str) -> list[tuple[str, str]]:
     return rows
 
 
+def _html_device(r: DeviceReport) -> dict[str, Any]:
+    """:func:`device_dict` with what the HTML template shows besides: anchor, diff rows, numbered lines."""
+    dev = device_dict(r)
+    dev["anchor"] = "dev-" + re.sub(r"[^A-Za-z0-9_-]", "-", dev["device"])
+    # the device's remediation is shown once, after its findings
+    dev["remediation_rows"] = diff_rows(dev["remediation"])
+    for fd in dev["findings"]:
+        fd["diff_rows"] = diff_rows(fd["remediation"])
+        fd["numbered"] = [
+            (fd["lines"][i] if i < len(fd["lines"]) else "", line) for i, line in enumerate(fd["config_lines"])
+        ]
+    return dev
+
+
+class HtmlWriter(ReportWriter):
+    """The HTML page (see :func:`to_html`). The page lists the devices twice (overview, then details) under a
+    headline that needs every verdict, so the devices' data is kept (not their reports) and the page is
+    rendered at :meth:`close`, streamed to ``fh`` chunk by chunk."""
+
+    def __init__(self, fh: IO[str], meta: AuditMeta | None = None) -> None:
+        super().__init__(fh, meta)
+        self.devices: list[dict[str, Any]] = []
+
+    def _write_device(self, r: DeviceReport) -> None:
+        self.devices.append(_html_device(r))
+
+    def close(self) -> None:
+        data = {**_head_dict(self.meta, self.tally.summary()), "devices": self.devices}
+        template = _html_env().get_template(HTML_TEMPLATE)
+        self.fh.writelines(template.generate(report=data, meta=data, severities=SEVERITIES))
+        super().close()
+
+
 def to_html(reports: list[DeviceReport], meta: AuditMeta | None = None) -> str:
     """One self-contained HTML page (inline CSS, no script, no external asset) for managers and auditors."""
-    meta = meta or AuditMeta()
-    data = report_dict(reports, meta)
-    for dev in data["devices"]:
-        dev["anchor"] = "dev-" + re.sub(r"[^A-Za-z0-9_-]", "-", dev["device"])
-        # the device's remediation is shown once, after its findings
-        dev["remediation_rows"] = diff_rows(dev["remediation"])
-        for fd in dev["findings"]:
-            fd["diff_rows"] = diff_rows(fd["remediation"])
-            fd["numbered"] = [
-                (fd["lines"][i] if i < len(fd["lines"]) else "", line) for i, line in enumerate(fd["config_lines"])
-            ]
-    return _html_env().get_template(HTML_TEMPLATE).render(report=data, meta=data, severities=SEVERITIES)
+    return _render(HtmlWriter, reports, meta)
 
 
 def to_json(reports: list[DeviceReport], meta: AuditMeta | None = None) -> str:
     """The report as JSON text (schema ``op25b.audit/1``)."""
-    return json.dumps(report_dict(reports, meta or AuditMeta()), indent=2) + "\n"
+    return _render(JsonWriter, reports, meta)
+
+
+WRITERS: dict[str, type[ReportWriter]] = {"json": JsonWriter, "junit": JunitWriter, "html": HtmlWriter}
+"""The streaming writer of each file format (``op25b audit --format``)."""

@@ -7,17 +7,18 @@ permitted: that is fixed by :func:`op25b_cfg.rules.build_plan`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import jinja2
-
 from op25b_cfg.errors import PlatformError
 from op25b_cfg.rules import AddrMatch, FilterPlan, PortRange, Rule, build_plan
 
 if TYPE_CHECKING:
+    import jinja2
+
     from op25b_cfg.inventory import Attachment, Device
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,31 @@ def templates_dir() -> Path:
     return found
 
 
+def bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Jinja's per-user bytecode cache (a 0700 directory it creates and checks in the temp directory), so a
+    process compiles each template once per template change, not once per run: compiling the five templates
+    is most of a small ``op25b generate``. None when no safe directory can be had; a failed write is ignored
+    (the template is compiled again next time)."""
+    import jinja2
+
+    class Cache(jinja2.FileSystemBytecodeCache):
+        def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            with contextlib.suppress(OSError):
+                super().dump_bytecode(bucket)
+
+    try:
+        return Cache()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: Jinja found the directory unsafe
+        log.info("no Jinja bytecode cache: %s", exc)
+        return None
+
+
 @lru_cache(maxsize=1)
 def jinja_env() -> jinja2.Environment:
+    import jinja2  # imported on first render: listing platforms or --help needs no template engine
+
     env = jinja2.Environment(
+        bytecode_cache=bytecode_cache(),
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -1,0 +1,91 @@
+"""Start-up cost: a command imports only what it uses (issue 10). ``op25b --help``, ``--version`` and
+``op25b platforms`` must not load the inventory's pydantic models, Jinja, the audit engine, push, the lab or a
+device library. Checked on the module set of a fresh interpreter (a timing would be flaky; bench/startup.py
+times it)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = (
+    "op25b_cfg.inventory",
+    "op25b_cfg.generate",
+    "op25b_cfg.audit",
+    "op25b_cfg.push",
+    "op25b_cfg.lab",
+    "op25b_cfg.connection.napalm_session",
+    "op25b_cfg.connection.linux",
+    "jinja2",
+    "yaml",
+    "napalm",
+    "netmiko",
+    "paramiko",
+    "nornir",
+    "ncclient",
+    "dd",
+)
+
+PROBE = """
+import json, sys
+sys.argv = ["op25b", *json.loads(sys.argv[1])]
+from op25b_cfg.cli import app
+try:
+    app()
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def modules_after(*args: str) -> tuple[int, set[str]]:
+    """Exit code and the modules loaded by ``op25b ARGS`` in a fresh interpreter."""
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(list(args))], capture_output=True, text=True, check=True
+    )
+    result = json.loads(proc.stdout.splitlines()[-1])
+    return result["code"], set(result["modules"])
+
+
+def heavy(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--help",),
+        ("--version",),
+        ("platforms",),
+        ("platforms", "--format", "json"),
+        ("generate", "--help"),
+        ("audit", "--help"),
+        ("push", "--help"),
+        ("lab", "--help"),
+    ],
+)
+def test_light_commands_import_nothing_heavy(args: tuple[str, ...]) -> None:
+    code, modules = modules_after(*args)
+    assert code == 0
+    assert heavy(modules) == []
+
+
+@pytest.mark.parametrize("args", [("--help",), ("--version",)])
+def test_help_and_version_do_not_load_pydantic(args: tuple[str, ...]) -> None:
+    """pydantic itself is loaded only where typer coerces a parameter value or the inventory is read."""
+    _, modules = modules_after(*args)
+    assert "pydantic" not in modules
+    assert "rich.markdown" not in modules  # the plain help formatter, not rich's
+
+
+def test_generate_loads_what_it_uses(tmp_path: Path) -> None:
+    """The probe sees a real command's imports (so an empty list above is not an artefact of the probe)."""
+    inventory = Path(__file__).resolve().parent.parent / "inventory"
+    code, modules = modules_after("generate", "-i", str(inventory), "-o", str(tmp_path), "--quiet")
+    assert code == 0
+    assert {"op25b_cfg.inventory", "op25b_cfg.generate", "jinja2"} <= modules
+    assert not {"op25b_cfg.audit.engine", "op25b_cfg.push", "napalm", "nornir"} & modules
