@@ -79,27 +79,34 @@ class Case:
         items = ex.get("static", []) + ex.get("opt_out", [])
         return [n for n in (ipaddress.ip_network(i["prefix"]) for i in items) if n.version == fam]
 
-    def probes(self) -> list[tuple[str, Packet]]:
-        """("leak", packet) must not reach the server; ("pass", packet) must connect."""
-        out: list[tuple[str, Packet]] = []
+    def probes(self) -> list[tuple[str, Packet, str]]:
+        """(kind, packet, router input interface): a "leak" packet must not reach the server, a "pass" packet
+        must connect. Leaks are tried through every subscriber interface the attachment covers (from its own
+        source address each), must-pass connections through ppp0 (the router's route back to the pools)."""
+        out: list[tuple[str, Packet, str]] = []
+        attach = self.host["data"]["attach"][0]["name"]
+        ifaces = [ROUTER_SUB_IF] + (["ppp", "pppz"] if attach.endswith("*") else [])
         sub = self.policy.get("submission_ports", [587, 465])
         for fam in (4, 6):
             exempt = self._prefixes(fam, "exempt")
             for pool in self._prefixes(fam, "pools"):
                 srcs = [h for h in (pool.network_address + 10, pool.network_address + 0x1234) if h in pool]
                 srcs = [h for h in srcs if not any(h in e for e in exempt)]
-                for src in srcs[:2]:
-                    for dst in FOREIGN[fam]:
-                        for sport in (EPHEMERAL, *self.sports):
-                            out.append(("leak", Packet(fam, str(src), dst, 6, 25, sport)))
+                for n, iif in enumerate(ifaces):
+                    for src in srcs[:2]:
+                        for dst in FOREIGN[fam]:
+                            for sport in (EPHEMERAL, *self.sports):
+                                out.append(("leak", Packet(fam, str(src + n), dst, 6, 25, sport), iif))
                 for src in srcs[:1]:
                     for mta in self._prefixes(fam, "mtas"):
-                        out.append(("pass", Packet(fam, str(src), str(mta.network_address), 6, 25, EPHEMERAL + 1)))
+                        mta_pkt = Packet(fam, str(src), str(mta.network_address), 6, 25, EPHEMERAL + 1)
+                        out.append(("pass", mta_pkt, ROUTER_SUB_IF))
                     for port in sub:
-                        out.append(("pass", Packet(fam, str(src), FOREIGN[fam][0], 6, port, EPHEMERAL + 2)))
+                        sub_pkt = Packet(fam, str(src), FOREIGN[fam][0], 6, port, EPHEMERAL + 2)
+                        out.append(("pass", sub_pkt, ROUTER_SUB_IF))
             for ex in exempt:
                 src = ex.network_address + (5 if ex.num_addresses > 8 else 0)
-                out.append(("pass", Packet(fam, str(src), FOREIGN[fam][1], 6, 25, EPHEMERAL + 3)))
+                out.append(("pass", Packet(fam, str(src), FOREIGN[fam][1], 6, 25, EPHEMERAL + 3), ROUTER_SUB_IF))
         return out
 
 
@@ -178,14 +185,15 @@ class _Gen:
             opts += ["tcp sport 1024-65535", f"tcp sport != {sp}"]
         return r.choice(opts) if opts else ""
 
-    def verdict_block(self) -> str:
+    def verdict_block(self, table_family: str) -> str:
         if self.use("reject", 0.5):
-            return self.r.choice(["reject with tcp reset", "reject", "reject with icmpx type admin-prohibited"])
+            icmpx = ["reject with icmpx type admin-prohibited"] if table_family == "inet" else []
+            return self.r.choice(["reject with tcp reset", "reject", *icmpx])
         return "drop"
 
     # ---- the OP25B block
 
-    def op25b_rules(self, pol: dict[str, Any], fam: int, sets: dict[str, str]) -> list[str]:
+    def op25b_rules(self, pol: dict[str, Any], fam: int, sets: dict[str, str], table_family: str) -> list[str]:
         r = self.r
         key = f"ipv{fam}"
         ipk = "ip" if fam == 4 else "ip6"
@@ -209,8 +217,8 @@ class _Gen:
             block += " limit rate over 2/minute"
         if self.use("ct-count", 0.1):
             block += " ct count over 0"
-        rules.append(f"{block} {self.verdict_block()}")
-        if self.use("mutate", 0.5):
+        rules.append(f"{block} {self.verdict_block(table_family)}")
+        if self.use("mutate", 0.35):
             i = r.randrange(len(rules))
             kind = r.choice(["drop-rule", "swap", "extra", "port", "negate", "accept"])
             if kind == "drop-rule":
@@ -228,11 +236,10 @@ class _Gen:
                 rules.insert(i, f"{ipk} saddr {self.addr(fam, pools, None)} {self.extra_match()} accept")
         return rules
 
-    def op25b_table(self, pol: dict[str, Any]) -> str:
+    def op25b_table(self, pol: dict[str, Any], fam_choice: str = "inet", name: str = "op25b") -> str:
         r = self.r
-        fam_choice = r.choice(["inet", "inet", "ip", "ip6"]) if "other-tables" in self.on else "inet"
         fams = {"inet": (4, 6), "ip": (4,), "ip6": (6,)}[fam_choice]
-        lines = [f"table {fam_choice} op25b {{"]
+        lines = [f"table {fam_choice} {name} {{"]
         sets_by_fam: dict[int, dict[str, str]] = {}
         for fam in fams:
             key = f"ipv{fam}"
@@ -252,7 +259,7 @@ class _Gen:
                 lines += [f"\t\telements = {{ {', '.join(nets)} }}", "\t}"]
         body: list[str] = []
         for fam in fams:
-            body += self.op25b_rules(pol, fam, sets_by_fam[fam])
+            body += self.op25b_rules(pol, fam, sets_by_fam[fam], fam_choice)
         prio = r.choice(["filter", "filter - 5", "0", "10"]) if "priorities" in self.on else "filter"
         policy = "drop" if self.use("policy-drop", 0.2) else "accept"
         head = [f"\t\ttype filter hook forward priority {prio}; policy {policy};"]
@@ -321,8 +328,8 @@ class _Gen:
 
     def noise_rule(self, family: str, fam: int, ipk: str, hook: str) -> str:
         r = self.r
-        port = r.choice([25, 465, 587, 80, 443, 2525])
-        verdict = r.choice(["accept", "drop", "counter", "counter accept"])
+        port = r.choice([25, 465, 587, 80, 443, 2525, 80, 443, 2525])
+        verdict = r.choice(["accept", "drop", "counter", "counter accept", "accept"])
         if verdict == "drop" and self.use("reject", 0.3) and family != "netdev" and hook != "postrouting":
             verdict = "reject with tcp reset"
         pre: list[str] = []
@@ -353,7 +360,13 @@ def generate(seed: int, only: frozenset[str] | None = None) -> Case:
     g = _Gen(seed, only)
     r = g.r
     pol = _policy(r)
-    parts = [g.op25b_table(pol)]
+    layout = r.random() if "other-tables" in g.on else 0.0
+    if layout < 0.6:
+        parts = [g.op25b_table(pol)]
+    elif layout < 0.9:
+        parts = [g.op25b_table(pol, "ip", "op25b4"), g.op25b_table(pol, "ip6", "op25b6")]
+    else:
+        parts = [g.op25b_table(pol, r.choice(["ip", "ip6"]))]
     if "other-tables" in g.on or "hooks" in g.on:
         parts += [g.other_table(n) for n in range(r.randint(0, 3))]
     r.shuffle(parts)

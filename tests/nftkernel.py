@@ -29,6 +29,8 @@ import ipaddress
 import itertools
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -45,13 +47,22 @@ CONNECT_TIMEOUT = 0.3
 
 CLIENT_NETS = ("100.64.0.0/10", "2001:db8:8000::/36")
 """Source addresses the client can send from: every pool and exemption of :mod:`tests.nftgen` lies inside."""
-_LINK = {"client": ("10.1.0.2/30", "10.1.0.1/30", "2001:db8:fe:1::2/64", "2001:db8:fe:1::1/64")}
-_LINK["server"] = ("10.2.0.2/30", "10.2.0.1/30", "2001:db8:fe:2::2/64", "2001:db8:fe:2::1/64")
+SUB_IFS = {ROUTER_SUB_IF: "eth0", "ppp": "eth1", "pppz": "eth2"}
+"""The router's subscriber interfaces and their client ends: ``ppp0``, and one of each other class of names that
+op25b tells apart for the attachment ``ppp*`` (``iifname ppp``, and ``ppp*`` = any other ppp name)."""
+_LINKS = (  # (namespace, router interface, its peer, router IPv4/30 network, IPv6 /64)
+    ("client", ROUTER_SUB_IF, "eth0", "10.1.0.0/30", "2001:db8:fe:1::/64"),
+    ("client", "ppp", "eth1", "10.1.0.4/30", "2001:db8:fe:3::/64"),
+    ("client", "pppz", "eth2", "10.1.0.8/30", "2001:db8:fe:4::/64"),
+    ("server", ROUTER_UP_IF, "eth0", "10.2.0.0/30", "2001:db8:fe:2::/64"),
+)
 _NOT_SERVER = {
     4: ("0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "224.0.0.0/3"),
     6: ("::/8", "2001:db8:8000::/36", "2001:db8:fe::/48", "fc00::/7", "fe80::/10", "ff00::/8"),
 }
 _NO_DAD = ("net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
+_FORWARD = ("net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1", "net.ipv4.conf.all.rp_filter=0",
+            "net.ipv4.conf.default.rp_filter=0")  # fmt: skip
 _counter = itertools.count()
 
 
@@ -151,32 +162,32 @@ class KernelLab:
             _run("ip", "netns", "add", self.ns(role))
             _run("ip", "netns", "exec", self.ns(role), "sysctl", "-qw", *_NO_DAD)
         router = self.ns("router")
-        cmds: list[str] = []
-        for n, (role, rif) in enumerate((("client", ROUTER_SUB_IF), ("server", ROUTER_UP_IF)), 1):
-            peer4, r4, peer6, r6 = _LINK[role]
+        _run("ip", "netns", "exec", router, "sysctl", "-qw", *_FORWARD)
+        for n, (role, rif, peer, net4, net6) in enumerate(_LINKS, 1):
+            (r4, p4), (r6, p6) = ((n4 := ipaddress.ip_network(net)[1], n4 + 1) for net in (net4, net6))
             rmac, pmac = f"02:00:00:00:0{n}:01", f"02:00:00:00:0{n}:02"
-            _run("ip", "link", "add", rif, "address", rmac, "netns", router, "type", "veth", "peer", "eth0",
+            _run("ip", "link", "add", rif, "address", rmac, "netns", router, "type", "veth", "peer", peer,
                  "address", pmac, "netns", self.ns(role))  # fmt: skip
-            ends = ((router, rif, r4, r6, peer4, peer6, pmac), (self.ns(role), "eth0", peer4, peer6, r4, r6, rmac))
+            ends = ((router, rif, r4, r6, p4, p6, pmac), (self.ns(role), peer, p4, p6, r4, r6, rmac))
             for ns, dev, a4, a6, other4, other6, other_mac in ends:
-                _run("ip", "-n", ns, "addr", "add", a4, "dev", dev)
-                _run("ip", "-n", ns, "addr", "add", a6, "dev", dev, "nodad")
+                _run("ip", "-n", ns, "addr", "add", f"{a4}/30", "dev", dev)
+                _run("ip", "-n", ns, "addr", "add", f"{a6}/64", "dev", dev, "nodad")
                 _run("ip", "-n", ns, "link", "set", dev, "up")
                 _run("ip", "-n", ns, "link", "set", "lo", "up")
                 for other in (other4, other6):  # static neighbours: no ARP/ND delays or failures in the probes
-                    addr = other.split("/")[0]
-                    _run("ip", "-n", ns, "neigh", "replace", addr, "lladdr", other_mac, "dev", dev, "nud", "permanent")
-            _run("ip", "-n", self.ns(role), "route", "add", "default", "via", r4.split("/")[0])
-            _run("ip", "-n", self.ns(role), "-6", "route", "add", "default", "via", r6.split("/")[0])
-        _run("ip", "-n", router, "route", "add", CLIENT_NETS[0], "via", _LINK["client"][0].split("/")[0])
-        _run("ip", "-n", router, "-6", "route", "add", CLIENT_NETS[1], "via", _LINK["client"][2].split("/")[0])
-        _run("ip", "-n", router, "route", "add", "default", "via", _LINK["server"][0].split("/")[0])
-        _run("ip", "-n", router, "-6", "route", "add", "default", "via", _LINK["server"][2].split("/")[0])
-        _run("ip", "netns", "exec", router, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
+                    _run("ip", "-n", ns, "neigh", "replace", str(other), "lladdr", other_mac, "dev", dev, "nud", "permanent")
+            metric = str(n)  # the client's default route is through ppp0; a probe bound to eth1/eth2 uses its own
+            _run("ip", "-n", self.ns(role), "route", "add", "default", "via", str(r4), "dev", peer, "metric", metric)
+            _run("ip", "-n", self.ns(role), "-6", "route", "add", "default", "via", str(r6), "dev", peer, "metric", metric)
+            if rif == ROUTER_SUB_IF:
+                _run("ip", "-n", router, "route", "add", CLIENT_NETS[0], "via", str(p4))
+                _run("ip", "-n", router, "-6", "route", "add", CLIENT_NETS[1], "via", str(p6))
+            elif rif == ROUTER_UP_IF:
+                _run("ip", "-n", router, "route", "add", "default", "via", str(p4))
+                _run("ip", "-n", router, "-6", "route", "add", "default", "via", str(p6))
         # the client sends from any IPv4 pool address (AnyIP); IPv6 sources are added one by one by its agent
         _run("ip", "-n", self.ns("client"), "route", "add", "local", CLIENT_NETS[0], "dev", "lo", "table", "local")
-        for fam in (4, 6):
-            cmds += [f"route add local {n} dev lo table local" for n in complement(fam, _NOT_SERVER[fam])]
+        cmds = [f"route add local {n} dev lo table local" for fam in (4, 6) for n in complement(fam, _NOT_SERVER[fam])]
         _run("ip", "-n", self.ns("server"), "-batch", "-", input_="\n".join(cmds) + "\n")
         self._start_listener()
         self.agents["router"] = _Agent(router, "router")
@@ -186,7 +197,8 @@ class KernelLab:
 
     def _warm_up(self) -> None:
         """Wait until both families connect through the empty router (neighbour discovery done)."""
-        probe = [Packet(4, "100.64.0.1", FOREIGN[4][0], 6, 25, 39999), Packet(6, "2001:db8:8000::1", FOREIGN[6][0], 6, 25, 39999)]
+        probe = [(Packet(4, "100.64.0.1", FOREIGN[4][0], 6, 25, 39999), ROUTER_SUB_IF)]
+        probe.append((Packet(6, "2001:db8:8000::1", FOREIGN[6][0], 6, 25, 39999), ROUTER_SUB_IF))
         for _ in range(20):
             if all(res == "connected" for res, _a in self.send(probe)):
                 return
@@ -224,23 +236,46 @@ class KernelLab:
         answer = self.agents["router"].ask({"load": ruleset})
         return "" if answer.get("ok") else str(answer.get("error"))
 
-    def send(self, packets: list[Packet]) -> list[tuple[str, bool]]:
-        """Send every packet at once from the client; per packet (connect outcome, arrived at the server)."""
+    def send(self, probes: list[tuple[Packet, str]]) -> list[tuple[str, bool]]:
+        """Send every (packet, router input interface) from the client, all at once (packets with the same
+        addresses and ports in separate rounds); per probe (connect outcome, arrived at the server). An ACK-only
+        packet is the ACK of a real handshake from its source port: arrived means an ACK-only segment of that
+        connection reached the server."""
+        unique = list(dict.fromkeys(probes))
+        rounds: list[dict[tuple[str, int, str, int], tuple[Packet, str]]] = []
+        for probe in unique:
+            key = _key(probe[0])
+            free = next((r for r in rounds if key not in r), None)
+            if free is None:
+                free = {}
+                rounds.append(free)
+            free[key] = probe
+        by_probe: dict[tuple[Packet, str], tuple[str, bool]] = {}
+        for rnd in rounds:
+            by_probe.update(self._round(list(rnd.values())))
+        return [by_probe[p] for p in probes]
+
+    def _round(self, probes: list[tuple[Packet, str]]) -> dict[tuple[Packet, str], tuple[str, bool]]:
         self.agents["sniff"].ask({"get": True})  # forget what arrived before
-        unique = list(dict.fromkeys(packets))
-        probes = [
+        cmds = [
             {"id": i, "family": p.family, "src": p.src, "sport": p.src_port, "dst": p.dst, "dport": p.dst_port,
-             "flags": p.tcp_flags}
-            for i, p in enumerate(unique)
+             "flags": p.tcp_flags, "dev": SUB_IFS[iif]}
+            for i, (p, iif) in enumerate(probes)
         ]  # fmt: skip
-        results = self.agents["client"].ask({"probes": probes, "timeout": CONNECT_TIMEOUT})["results"]
-        seen = self.agents["sniff"].ask({"get": True})["seen"]
-        arrived = {(str(ipaddress.ip_address(s[0])), s[1], str(ipaddress.ip_address(s[2])), s[3]) for s in seen}
-        by_packet = {}
-        for i, p in enumerate(unique):
-            key = (str(ipaddress.ip_address(p.src)), p.src_port, str(ipaddress.ip_address(p.dst)), p.dst_port)
-            by_packet[p] = (str(results[str(i)]), key in arrived)
-        return [by_packet[p] for p in packets]
+        results = self.agents["client"].ask({"probes": cmds, "timeout": CONNECT_TIMEOUT})["results"]
+        arrived: dict[tuple[str, int, str, int], set[str]] = {}
+        for src, sport, dst, dport, flags in self.agents["sniff"].ask({"get": True})["seen"]:
+            arrived.setdefault(_key(Packet(0, src, dst, 6, dport, sport)), set()).add(flags)
+        out = {}
+        for i, (p, iif) in enumerate(probes):
+            got = arrived.get(_key(p), set())
+            hit = p.tcp_flags in got if p.tcp_flags != "A" else any("A" in f and "S" not in f for f in got)
+            out[(p, iif)] = (str(results[str(i)]), hit)
+        return out
+
+
+def _key(p: Packet) -> tuple[str, int, str, int]:
+    return (str(ipaddress.ip_address(p.src)), p.src_port, str(ipaddress.ip_address(p.dst)), p.dst_port)
 
 
 @contextlib.contextmanager
@@ -277,35 +312,57 @@ class Outcome:
     load_error: str = ""
 
 
+_LABEL = re.compile(r"\((iifname \S+)?\s*(oifname \S+)?\)")
+
+
+def claim_iif(message: str) -> str | None:
+    """The router interface a finding's counterexample enters by (from its ``(iifname X oifname Y)`` label), or
+    None when the lab has no interface of that class or the label names an egress other than the uplink.
+
+    >>> claim_iif("leaks through nft-forward ppp* in (iifname ppp*): tcp ...")
+    'pppz'
+    >>> claim_iif("at nft-forward ppp0 in (iifname ppp0): tcp ..."), claim_iif("x (iifname eth1): y")
+    ('ppp0', None)
+    """
+    m = _LABEL.search(message)
+    if m is None:
+        return ROUTER_SUB_IF
+    iif = (m.group(1) or "iifname ppp0").split()[1]
+    oif = (m.group(2) or "").split()[1:]
+    if oif and oif[0] not in (ROUTER_UP_IF, "uplink*"):
+        return None
+    return {ROUTER_SUB_IF: ROUTER_SUB_IF, "ppp": "ppp", "ppp*": "pppz"}.get(iif)
+
+
 def compare(lab: KernelLab, case: Case, report: DeviceReport) -> Outcome:
     """Load ``case`` into the router, replay what ``report`` claims, and list where the kernel disagrees."""
     err = lab.load(case.ruleset)
     if err:
         return Outcome(report.verdict, [], load_error=err)
-    claims: list[tuple[Code, Packet, str]] = []
+    claims: list[tuple[Code, Packet, str, str]] = []
     skipped: list[str] = []
     for f in report.findings:
         p = f.counterexample
         if p is None:
             continue
-        if replayable(p):
-            claims.append((f.code, p, f.message))
+        iif = claim_iif(f.message)
+        if replayable(p) and iif is not None:
+            claims.append((f.code, p, iif, f.message))
         else:
             skipped.append(f"{f.code} {p}")
     probes = case.probes() if report.verdict == Verdict.COMPLIANT else []
-    packets = [p for _c, p, _m in claims] + [p for _k, p in probes]
-    sent = lab.send(packets) if packets else []
+    sent = lab.send([(p, iif) for _c, p, iif, _m in claims] + [(p, iif) for _k, p, iif in probes])
     out: list[Disagreement] = []
-    for (code, p, msg), (res, arrived) in zip(claims, sent[: len(claims)], strict=True):
+    for (code, p, iif, msg), (res, arrived) in zip(claims, sent[: len(claims)], strict=True):
         if code == Code.SMTP_LEAK and not arrived:
-            out.append(Disagreement("leak-not-reproduced", msg, p, res))
-        elif code in BLOCK_CLAIMS and (arrived or res == "connected"):
-            out.append(Disagreement("blocked-not-reproduced", msg, p, f"{res}, arrived"))
-    for (kind, p), (res, arrived) in zip(probes, sent[len(claims) :], strict=True):
+            out.append(Disagreement("leak-not-reproduced", msg, p, f"{res}, not arrived (via {iif})"))
+        elif code in BLOCK_CLAIMS and (arrived or (res == "connected" and p.tcp_flags == "S")):
+            out.append(Disagreement("blocked-not-reproduced", msg, p, f"{res}, arrived (via {iif})"))
+    for (kind, p, iif), (res, arrived) in zip(probes, sent[len(claims) :], strict=True):
         if kind == "leak" and arrived:
-            out.append(Disagreement("false-compliant-leak", "a pool SYN reached a foreign port 25", p, res))
+            out.append(Disagreement("false-compliant-leak", "a pool SYN reached a foreign port 25", p, f"{res} via {iif}"))
         elif kind == "pass" and res != "connected":
-            out.append(Disagreement("false-compliant-blocked", "a must-pass connection failed", p, res))
+            out.append(Disagreement("false-compliant-blocked", "a must-pass connection failed", p, f"{res} via {iif}"))
     return Outcome(report.verdict, out, replayed=len(claims), not_replayable=skipped)
 
 
@@ -409,6 +466,55 @@ def describe(seed: int, case: Case, report: DeviceReport, d: Disagreement) -> st
     )
 
 
+def _spans(lines: list[str]) -> list[tuple[int, int]]:
+    """Removable pieces of a ruleset, largest first: whole tables, sets and chains, then single rules
+    ([start, end) line ranges)."""
+    spans: list[tuple[int, int]] = []
+    for indent in ("", "\t"):
+        for i, line in enumerate(lines):
+            if line.startswith(indent) and not line.startswith(indent + "\t") and line.rstrip().endswith("{"):
+                end = next((j for j in range(i + 1, len(lines)) if lines[j] == indent + "}"), None)
+                if end is not None and line.strip().startswith(("table ", "set ", "chain ", "map ")):
+                    spans.append((i, end + 1))
+    for i, line in enumerate(lines):
+        if line.startswith("\t\t") and not line.startswith("\t\t\t"):
+            if not line.strip().startswith(("type ", "flags ", "elements", "}")) and not line.rstrip().endswith("{"):
+                spans.append((i, i + 1))
+    return spans
+
+
+def minimise(lab: KernelLab, case: Case, kind: str) -> tuple[Case, DeviceReport, Disagreement]:
+    """Shrink ``case``'s ruleset (tables, sets, chains, then single rules) while a disagreement of ``kind``
+    remains (confirmed by a second load each time)."""
+    import dataclasses
+
+    def still(text: str) -> tuple[DeviceReport, Disagreement] | None:
+        c = dataclasses.replace(case, ruleset=text)
+        report, outcome = check(lab, c)
+        if outcome.load_error:
+            return None
+        outcome = confirmed(lab, c, report, outcome)
+        return next(((report, d) for d in outcome.disagreements if d.kind == kind), None)
+
+    best = still(case.ruleset)
+    if best is None:
+        raise LabError(f"seed {case.seed}: no {kind} disagreement to minimise")
+    lines = case.ruleset.splitlines()
+    changed = True
+    while changed:
+        changed, k = False, 0
+        while k < len(spans := _spans(lines)):
+            start, end = spans[k]
+            trial = lines[:start] + lines[end:]
+            got = still("\n".join(trial) + "\n")
+            if got is not None:
+                lines, best, changed = trial, got, True
+            else:
+                k += 1
+    small = dataclasses.replace(case, ruleset="\n".join(lines) + "\n")
+    return small, best[0], best[1]
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -417,17 +523,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--count", type=int, default=200)
     ap.add_argument("--only", default="", help="comma-separated constructs (default all)")
     ap.add_argument("--show", action="store_true", help="print each disagreement with its ruleset")
+    ap.add_argument("--minimise", action="store_true", help="shrink each disagreeing ruleset, print it")
     args = ap.parse_args(argv)
     from tests.nftgen import generate
 
     only = frozenset(args.only.split(",")) if args.only else None
+    signal.signal(signal.SIGTERM, lambda *_a: sys.exit(1))  # a timeout still removes the namespaces
     with kernel_lab() as lab:
         stats = run(lab, range(args.seed, args.seed + args.count), only)
         print(stats.summary())
         for e in stats.load_errors:
             print("LOAD", e)
+        done: set[tuple[int, str]] = set()
         for seed, d in stats.disagreements:
-            if args.show:
+            if args.minimise:
+                if (seed, d.kind) in done:
+                    continue
+                done.add((seed, d.kind))
+                small, report, dd = minimise(lab, generate(seed, only), d.kind)
+                print(describe(seed, small, report, dd) + "\n")
+            elif args.show:
                 case = generate(seed, only)
                 print(describe(seed, case, audit_case(case, lab.workdir), d))
             else:

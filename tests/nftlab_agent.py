@@ -105,10 +105,12 @@ def _segment(src: str, dst: str, sport: int, dport: int, flags: int) -> bytes:
     return hdr[:16] + struct.pack("!H", _checksum(pseudo + hdr)) + hdr[18:]
 
 
-def _bound(family: int, src: str, sport: int, kind: int, proto: int = 0) -> socket.socket:
+def _bound(family: int, src: str, sport: int, kind: int, proto: int = 0, dev: str = "") -> socket.socket:
     af = socket.AF_INET6 if family == 6 else socket.AF_INET
     sock = socket.socket(af, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if dev:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, dev.encode())
     if family == 6:
         sock.setsockopt(socket.IPPROTO_IPV6, IPV6_FREEBIND, 1)
     else:
@@ -128,6 +130,17 @@ def _have_v6_source(src: str) -> None:
         _V6_ADDED.add(src)
 
 
+def connection_probe(flags: str, sport: int) -> bool:
+    """Whether a probe is sent by a real ``connect()``: a pure SYN, or an ACK-only segment (then the packet is the
+    handshake's ACK, seen by conntrack as part of a connection, as op25b means it); anything else, and source
+    port 0 (which cannot be bound), is crafted.
+
+    >>> [connection_probe(f, 40000) for f in ("S", "A", "SA", "F")], connection_probe("S", 0)
+    ([True, True, False, False], False)
+    """
+    return sport != 0 and flags in ("S", "A")
+
+
 def client_command(cmd: dict[str, Any]) -> dict[str, Any]:
     """Send every probe at once; wait for the connects up to ``timeout`` seconds."""
     timeout = float(cmd.get("timeout", 0.3))
@@ -139,14 +152,14 @@ def client_command(cmd: dict[str, Any]) -> dict[str, Any]:
     for p in cmd["probes"]:
         pid, fam, flags = str(p["id"]), int(p["family"]), str(p.get("flags", "S"))
         try:
-            if flags != "S":
-                raw = _bound(fam, p["src"], 0, socket.SOCK_RAW, socket.IPPROTO_TCP)
+            if not connection_probe(flags, int(p["sport"])):
+                raw = _bound(fam, p["src"], 0, socket.SOCK_RAW, socket.IPPROTO_TCP, p.get("dev", ""))
                 seg = _segment(p["src"], p["dst"], int(p["sport"]), int(p["dport"]), _flags_value(flags))
                 raw.sendto(seg, (p["dst"], 0))
                 raw.close()
                 results[pid] = "sent"
                 continue
-            sock = _bound(fam, p["src"], int(p["sport"]), socket.SOCK_STREAM)
+            sock = _bound(fam, p["src"], int(p["sport"]), socket.SOCK_STREAM, 0, p.get("dev", ""))
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_SYNCNT, 1)
             sock.setblocking(False)
