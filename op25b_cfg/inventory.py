@@ -274,6 +274,9 @@ class DeviceData(_Strict):
 
     pools: list[SafeName] | None = None
     attach: list[Attachment] | None = None
+    uplinks: list[AttachName] | None = None
+    """linux_nftables: the interfaces toward the Internet and the ISP's MTAs (``eth0``, ``bond*``); the audit
+    then checks the packets that leave through them (default: through any interface)."""
     mode: Mode | None = None
     log: bool | None = None
     counters: bool | None = None
@@ -359,6 +362,8 @@ class Device:
     sources: dict[str, str] = field(default_factory=dict)
     connection_options: dict[str, PluginOptions] = field(default_factory=dict)
     """Per connection plugin (``napalm``, ``netmiko``), the first host/group/defaults layer that sets it."""
+    uplinks: tuple[str, ...] = ()
+    """linux_nftables: the Internet/MTA-facing interfaces (empty: any egress)."""
 
     def source_of(self, key: str) -> str:
         """Where a resolved value came from, e.g. ``groups.yaml: bras.data.mode``."""
@@ -709,6 +714,7 @@ def load_inventory(path: str | Path) -> Inventory:
             platform, platform_src = resolve("platform")
             pools_v, pools_src = resolve("pools")
             attach_v, attach_src = resolve("attach")
+            uplinks_v, uplinks_src = resolve("uplinks")
             mode_v, mode_src = resolve("mode")
             log_v, _ = resolve("log")
             counters_v, _ = resolve("counters")
@@ -782,6 +788,9 @@ def load_inventory(path: str | Path) -> Inventory:
                                 "list each attachment once",
                             )
                         )
+            if uplinks_v and platform != "linux_nftables":
+                f, p = uplinks_src.split(": ")
+                problems.append(Problem(f, p, "uplinks apply to linux_nftables only.", "remove uplinks here"))
             if hostname is None:
                 problems.append(
                     Problem(
@@ -827,6 +836,7 @@ def load_inventory(path: str | Path) -> Inventory:
                 policy=policy,
                 sources=sources,
                 connection_options=conn_opts,
+                uplinks=tuple(uplinks_v or ()),
             )
             try:
                 get_platform(platform).check(dev)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from op25b_cfg.audit.model import ParsedConfig
+from op25b_cfg.audit.model import Filter, ParsedConfig
 from op25b_cfg.audit.parsers import parse
 from op25b_cfg.audit.parsers.juniper_junos import parse_tcp_flags
 from op25b_cfg.rules import ACK, RST, SYN, Action, Rule
@@ -55,6 +55,14 @@ def rule_str(r: Rule) -> str:
     return " ".join(p)
 
 
+def _with_callees(pc: ParsedConfig) -> list[Filter]:
+    """Every filter, then the nftables chains they call that are not filters themselves (each once)."""
+    out = list(pc.filters.values())
+    for f in list(out):
+        out.extend(x for x in f.reachable() if all(x is not y for y in out))
+    return out
+
+
 def summary(pc: ParsedConfig) -> dict[str, Any]:
     """What expected.json holds: filters with rules, bindings, flow, unparsed."""
     return {
@@ -66,9 +74,13 @@ def summary(pc: ParsedConfig) -> dict[str, Any]:
                 "hook": f.hook,
                 "default": f.default.value,
                 "line": f.line,
-                "rules": [rule_str(r) for r in f.rules],
+                "rules": [
+                    rule_str(r) + (f" -> {c.verdict} {c.target.name if c.target else ''}".rstrip() if c else "")
+                    for i, r in enumerate(f.rules)
+                    for c in [f.calls.get(i)]
+                ],
             }
-            for f in pc.filters.values()
+            for f in _with_callees(pc)
         ],
         "bindings": [asdict(b) | {"filters": list(b.filters)} for b in pc.bindings],
         "flow": [asdict(f) for f in pc.flow],

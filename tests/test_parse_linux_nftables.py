@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from op25b_cfg.audit.model import ParsedConfig
+from op25b_cfg.audit.model import Filter, ParsedConfig
 from op25b_cfg.audit.parsers import parse
 from op25b_cfg.rules import ACK, SYN, Action, Rule
 from tests.labutil import need_nft
@@ -34,41 +34,59 @@ def _ifmatch(names: tuple[str, ...], negate: bool, name: str) -> bool:
     return hit != negate
 
 
-def verdict(
-    rules: list[Rule], default: Action, src: str, dst: str, dport: int, iif: str, oif: str = "eth0", flags: int = SYN
-) -> Action:
-    """First-match evaluation of flattened rules for one TCP packet (LIMIT and NEXT rules fall through)."""
+def _matches(r: Rule, src: str, dst: str, dport: int, iif: str, oif: str, flags: int) -> bool:
     s, d = ipaddress.ip_address(src), ipaddress.ip_address(dst)
-    for r in rules:
-        if r.family != s.version or (r.protocol is not None and r.protocol != 6):
+    if r.family != s.version or (r.protocol is not None and r.protocol != 6):
+        return False
+    if (r.src and not any(a.matches(int(s)) for a in r.src)) or any(a.matches(int(s)) for a in r.src_except):
+        return False
+    if (r.dst and not any(a.matches(int(d)) for a in r.dst)) or any(a.matches(int(d)) for a in r.dst_except):
+        return False
+    if r.dst_ports and not any(dport in p for p in r.dst_ports):
+        return False
+    if r.src_ports and not any(40000 in p for p in r.src_ports):
+        return False
+    if r.tcp_flags and not any(flags & m == v for m, v in r.tcp_flags):
+        return False
+    return _ifmatch(r.iifname, r.iifname_negate, iif) and _ifmatch(r.oifname, r.oifname_negate, oif)
+
+
+def _run(f: Filter, *pkt: Any) -> Action | None:
+    """nftables semantics for one packet: a verdict, or None when the chain returns."""
+    for i, r in enumerate(f.rules):
+        if not _matches(r, *pkt):
             continue
-        if (r.src and not any(a.matches(int(s)) for a in r.src)) or any(a.matches(int(s)) for a in r.src_except):
-            continue
-        if (r.dst and not any(a.matches(int(d)) for a in r.dst)) or any(a.matches(int(d)) for a in r.dst_except):
-            continue
-        if r.dst_ports and not any(dport in p for p in r.dst_ports):
-            continue
-        if r.src_ports and not any(40000 in p for p in r.src_ports):
-            continue
-        if r.tcp_flags and not any(flags & m == v for m, v in r.tcp_flags):
-            continue
-        if not _ifmatch(r.iifname, r.iifname_negate, iif) or not _ifmatch(r.oifname, r.oifname_negate, oif):
+        call = f.calls.get(i)
+        if call is not None:
+            if call.target is None:
+                return None
+            got = _run(call.target, *pkt)
+            if got is not None:
+                return got
+            if call.verdict == "goto":
+                return None
             continue
         if r.action in (Action.NEXT, Action.LIMIT):
             continue
         return r.action
-    return default
+    return None
 
 
-def _base(pc: ParsedConfig, name: str) -> tuple[list[Rule], Action]:
-    f = next(f for f in pc.filters.values() if f.name == name)
-    return f.rules, f.default
+def verdict(f: Filter, src: str, dst: str, dport: int, iif: str, oif: str = "eth0", flags: int = SYN) -> Action:
+    """Evaluation of a parsed base chain (calls followed) for one TCP packet (LIMIT and NEXT rules fall
+    through; the policy decides what returns)."""
+    got = _run(f, src, dst, dport, iif, oif, flags)
+    return f.default if got is None else got
+
+
+def _base(pc: ParsedConfig, name: str) -> Filter:
+    return next(f for f in pc.filters.values() if f.name == name)
 
 
 def test_jump_goto_return_flattening() -> None:
     """Expected verdicts worked out by hand from nftables semantics for the jump_goto_return case."""
     pc = parse(PLATFORM, (CASES / PLATFORM / "jump_goto_return" / "config").read_text())
-    rules, default = _base(pc, "inet t forward")
+    base = _base(pc, "inet t forward")
     d, p = Action.DENY, Action.PERMIT
     cases = [
         # (src, dst, dport, iif, expected)
@@ -83,7 +101,7 @@ def test_jump_goto_return_flattening() -> None:
         ("2001:db8::1", "2001:db8:1::1", 25, "ppp3", d),  # IPv6 from ppp: forward's drop
     ]
     for src, dst, port, iif, want in cases:
-        assert verdict(rules, default, src, dst, port, iif) is want, (src, dst, port, iif)
+        assert verdict(base, src, dst, port, iif) is want, (src, dst, port, iif)
 
 
 def test_rendered_flow_control_table() -> None:
@@ -92,23 +110,24 @@ def test_rendered_flow_control_table() -> None:
         ("nft-forward", "*", "in", 0, ("inet op25b forward",))
     ]
     assert {(f.family, f.max_sessions, f.new_per_second, f.burst) for f in pc.flow} == {(4, 10, 1, 5), (6, 10, 1, 5)}
-    rules, default = _base(pc, "inet op25b forward")
+    base = _base(pc, "inet op25b forward")
+    rules = [r for f in base.reachable() for r in f.rules]
     limits = [r for r in rules if r.action is Action.LIMIT]
     assert [r.limit.ipv6_subscriber_length for r in limits if r.family == 6 and r.limit] == [64]
-    assert verdict(rules, default, "100.64.5.5", "192.0.2.25", 25, "ppp9") is Action.PERMIT
-    assert verdict(rules, default, "100.64.5.5", "203.0.113.5", 25, "ppp9") is Action.PERMIT  # limited, not blocked
-    assert all(r.iifname == ("eth1", "ppp*") for r in rules)
+    assert verdict(base, "100.64.5.5", "192.0.2.25", 25, "ppp9") is Action.PERMIT
+    assert verdict(base, "100.64.5.5", "203.0.113.5", 25, "ppp9") is Action.PERMIT  # limited, not blocked
+    assert all(r.iifname == ("eth1", "ppp*") for r in base.rules)
     assert pc.unparsed == []
 
 
 def test_rendered_block_table_blocks() -> None:
     pc = parse(PLATFORM, (CASES / PLATFORM / "generated_block" / "config").read_text())
-    rules, default = _base(pc, "inet op25b forward")
-    assert verdict(rules, default, "100.65.9.9", "203.0.113.5", 25, "eth2") is Action.DENY
-    assert verdict(rules, default, "100.65.9.9", "203.0.113.5", 25, "eth3") is Action.PERMIT  # not attached
-    assert verdict(rules, default, "100.65.3.7", "203.0.113.5", 25, "eth2") is Action.PERMIT  # opt-out
-    assert verdict(rules, default, "100.65.9.9", "203.0.113.5", 465, "eth2") is Action.PERMIT
-    assert verdict(rules, default, "100.65.9.9", "203.0.113.5", 25, "eth2", flags=ACK) is Action.DENY
+    base = _base(pc, "inet op25b forward")
+    assert verdict(base, "100.65.9.9", "203.0.113.5", 25, "eth2") is Action.DENY
+    assert verdict(base, "100.65.9.9", "203.0.113.5", 25, "eth3") is Action.PERMIT  # not attached
+    assert verdict(base, "100.65.3.7", "203.0.113.5", 25, "eth2") is Action.PERMIT  # opt-out
+    assert verdict(base, "100.65.9.9", "203.0.113.5", 465, "eth2") is Action.PERMIT
+    assert verdict(base, "100.65.9.9", "203.0.113.5", 25, "eth2", flags=ACK) is Action.DENY
 
 
 def test_multiple_forward_chains_each_bound() -> None:
@@ -127,7 +146,15 @@ def test_listed_ruleset_equals_rendered_file() -> None:
 
 def _norm(pc: ParsedConfig) -> Any:
     return (
-        {k: [replace(r, line=None, text="", remark="") for r in f.rules] for k, f in pc.filters.items()},
+        {
+            k: [
+                (replace(r, line=None, text="", remark=""), c and (c.verdict, c.target and c.target.name))
+                for g in f.reachable()
+                for i, r in enumerate(g.rules)
+                for c in [g.calls.get(i)]
+            ]
+            for k, f in pc.filters.items()
+        },
         [replace(b, line=None) for b in pc.bindings],
         [(f.family, f.max_sessions, f.new_per_second, f.burst) for f in pc.flow],
     )
@@ -171,7 +198,7 @@ def test_crlf_and_truncation_reported() -> None:
         PLATFORM,
         "table inet t {\r\n\tchain f {\r\n\t\ttype filter hook forward priority 0;\r\n\t\ttcp dport 25 drop\r\n",
     )
-    rules, _ = _base(pc, "inet t f")
+    rules = _base(pc, "inet t f").rules
     assert [r.action for r in rules] == [Action.DENY, Action.DENY]
     assert any("not closed" in u.reason for u in pc.unparsed)
 
@@ -191,5 +218,5 @@ def test_large_ruleset_parses() -> None:
     )
     text = f"table ip big {{\n\tchain f {{\n\t\ttype filter hook forward priority 0; policy drop;\n{body}\n\t}}\n}}\n"
     pc = parse(PLATFORM, text)
-    rules, default = _base(pc, "ip big f")
-    assert len(rules) == 20000 and default is Action.DENY
+    base = _base(pc, "ip big f")
+    assert len(base.rules) == 20000 and base.default is Action.DENY

@@ -144,9 +144,13 @@ class Iface:
     oif: str | None
 
     def label(self) -> str:
+        """``iifname ppp7 oifname eth0``; an egress no rule names is shown as such (the counterexample assumes
+        it: without ``uplinks`` in the inventory every egress is checked)."""
         parts = []
         for kw, name in (("iifname", self.iif), ("oifname", self.oif)):
-            if name and name != _SENTINEL:
+            if name in ("", _SENTINEL) and kw == "oifname":
+                parts.append("oifname <any interface no rule names: no uplinks in the inventory>")
+            elif name and name != _SENTINEL:
                 shown = name.replace(_SENTINEL, "*") if name.endswith(_SENTINEL) else name
                 parts.append(f"{kw} {shown}")
         return " ".join(parts)
@@ -173,6 +177,16 @@ def _may_match(rule: Rule, q: Query) -> bool:
     if rule.src and q.src and not any(_compatible(a, b) for a in rule.src for b in q.src):
         return False
     return not (rule.dst and q.dst and not any(_compatible(a, b) for a in rule.dst for b in q.dst))
+
+
+def _reachable(chain: Sequence[Filter]) -> list[Filter]:
+    """The filters of ``chain`` and every nftables chain they call, each once, in call order."""
+    if not any(f.rules is not None and f.calls for f in chain):
+        return list(chain)
+    out: list[Filter] = []
+    for f in chain:
+        out.extend(x for x in f.reachable() if all(x is not y for y in out))
+    return out
 
 
 def _iface_match(name: str | None, patterns: Sequence[str], negate: bool) -> bool:
@@ -269,13 +283,16 @@ class Evaluator:
         self.hs = space(family)
         self._rule_nodes: dict[int, tuple[Rule, Node]] = {}
         self._filter_ids: dict[int, tuple[Filter, int]] = {}
+        self._summaries: dict[tuple[object, ...], tuple[Filter, Query, list[Decision], Node]] = {}
 
     def filter_id(self, flt: Filter) -> int:
         """The interned id of ``flt``'s contents (computed once per filter object and audit)."""
         hit = self._filter_ids.get(id(flt))
         if hit is not None and hit[0] is flt:
             return hit[1]
-        key = (flt.default, tuple(_rule_key(r) for r in flt.rules))
+        key: tuple[object, ...] = (flt.default, tuple(_rule_key(r) for r in flt.rules))
+        if flt.calls:  # nftables: a chain's meaning includes the chains it calls
+            key = (*key, tuple((p, c.verdict, c.target and self.filter_id(c.target)) for p, c in flt.calls.items()))
         fid = _FILTER_IDS.get(key)
         if fid is None:
             if len(_FILTER_IDS) >= _MEMO_MAX:
@@ -301,16 +318,17 @@ class Evaluator:
             return self._evaluate(chain, q, limit_terminal=limit_terminal, iface=iface)
         key = (tuple(self.filter_id(f) for f in chain), id(q), limit_terminal, iface)
         hit = _EVALS.get(key)
+        reach = _reachable(chain)  # decisions may come from chains the filters call (nftables)
         if hit is not None and hit[0] is q:
             return ChainResult(
                 [
-                    Decision(act, chain[fpos], chain[fpos].rules[rpos] if rpos is not None else None, region)
+                    Decision(act, reach[fpos], reach[fpos].rules[rpos] if rpos is not None else None, region)
                     for act, fpos, rpos, region in hit[1]
                 ],
                 list(chain),
             )
         res = self._evaluate(chain, q, limit_terminal=limit_terminal, iface=iface)
-        fpos_of = {id(f): i for i, f in enumerate(chain)}
+        fpos_of = {id(f): i for i, f in enumerate(reach)}
         rpos_of: dict[int, dict[int, int]] = {}
         compact: list[tuple[Action, int, int | None, Node]] = []
         for d in res.decisions:
@@ -319,7 +337,7 @@ class Evaluator:
             if d.rule is not None:
                 index = rpos_of.get(fpos)
                 if index is None:
-                    index = rpos_of[fpos] = {id(r): i for i, r in enumerate(chain[fpos].rules)}
+                    index = rpos_of[fpos] = {id(r): i for i, r in enumerate(reach[fpos].rules)}
                 rpos = index[id(d.rule)]
             compact.append((d.action, fpos, rpos, d.region))
         if len(_EVALS) >= _MEMO_MAX:
@@ -334,20 +352,8 @@ class Evaluator:
         rem = q.node
         out: list[Decision] = []
         for idx, flt in enumerate(chain):
-            for rule in flt.rules:
-                if hs.is_empty(rem):
-                    break
-                act = rule.action
-                if act is Action.NEXT or (act is Action.LIMIT and not limit_terminal):
-                    continue
-                if not _may_match(rule, q) or not _rule_iface_ok(rule, iface):
-                    continue
-                rnode = self.rule_node(rule)
-                hit = rem & rnode
-                if hs.is_empty(hit):
-                    continue
-                out.append(Decision(act, flt, rule, hit))
-                rem = rem & ~rnode
+            rem, back = self._run(flt, rem, q, limit_terminal, iface, out)
+            rem = rem | back
             if hs.is_empty(rem):
                 break
             default = flt.default
@@ -361,11 +367,68 @@ class Evaluator:
             out.append(Decision(Action.PERMIT, chain[-1], None, rem))
         return ChainResult(out, list(chain))
 
+    def _run(
+        self, flt: Filter, rem: Node, q: Query, limit_terminal: bool, iface: Iface | None, out: list[Decision]
+    ) -> tuple[Node, Node]:
+        """First-match over ``flt``'s rules for the packets ``rem``: decisions go to ``out``; returns (the
+        packets that reach its end, the packets that return from it early: nftables ``return`` or a ``goto``'d
+        chain that returns)."""
+        hs = self.hs
+        back = hs.false
+        rules = flt.rules
+        calls = flt.calls
+        for pos, rule in enumerate(rules):
+            if hs.is_empty(rem):
+                break
+            act = rule.action
+            call = calls.get(pos) if calls else None
+            if (act is Action.NEXT and call is None) or (act is Action.LIMIT and not limit_terminal):
+                continue
+            if not _may_match(rule, q) or not _rule_iface_ok(rule, iface):
+                continue
+            rnode = self.rule_node(rule)
+            hit = rem & rnode
+            if hs.is_empty(hit):
+                continue
+            if call is None:
+                out.append(Decision(act, flt, rule, hit))
+                rem = rem & ~rnode
+            elif call.target is None:  # return
+                rem, back = rem & ~rnode, back | hit
+            else:
+                decided, returned = self._call(call.target, hit, q, limit_terminal, iface, out)
+                rem = rem & ~decided if call.verdict == "jump" else rem & ~rnode
+                if call.verdict == "goto":
+                    back = back | returned
+        return rem, back
+
+    def _call(
+        self, target: Filter, hit: Node, q: Query, limit_terminal: bool, iface: Iface | None, out: list[Decision]
+    ) -> tuple[Node, Node]:
+        """nftables ``jump``/``goto`` of the packets ``hit`` to ``target``: its decisions restricted to ``hit``
+        go to ``out``; returns (the packets it decides, the packets that come back). The chain is evaluated
+        once per question, over the question's whole set, and that summary is reused at every call site:
+        chains that each jump several ways to the next stay polynomial."""
+        hs = self.hs
+        key = (id(target), id(q), limit_terminal, iface)
+        hit_memo = self._summaries.get(key)
+        if hit_memo is None or hit_memo[0] is not target or hit_memo[1] is not q:
+            sub: list[Decision] = []
+            end, back = self._run(target, q.node, q, limit_terminal, iface, sub)
+            hit_memo = self._summaries[key] = (target, q, sub, end | back)
+        _, _, decisions, returns = hit_memo
+        for d in decisions:
+            region = d.region & hit
+            if not hs.is_empty(region):
+                out.append(Decision(d.action, d.filter, d.rule, region))
+        return hit & ~returns, hit & returns
+
     def later_blocks(self, res: ChainResult, d: Decision, q: Query, limit_terminal: bool) -> list[Rule]:
-        """DENY (and LIMIT when terminal) rules after ``d``'s rule in the chain that could match ``q``."""
+        """DENY (and LIMIT when terminal) rules after ``d``'s rule in the chain (and the chains it calls, in
+        call order) that could match ``q``."""
         out: list[Rule] = []
         seen = False
-        for flt in res.chain:
+        for flt in _reachable(res.chain):
             for rule in flt.rules:
                 if not seen:
                     seen = rule is d.rule
@@ -490,18 +553,25 @@ def _blocks_pool(ev: Evaluator, flt: Filter, q: Query) -> bool:
     return any(d.action in (Action.DENY, Action.LIMIT) and d.rule is not None for d in res.decisions)
 
 
-def _iface_reps(kind: str, name: str, direction: str, chains: Sequence[Sequence[Filter]]) -> list[Iface | None]:
+def _iface_reps(
+    kind: str, name: str, direction: str, chains: Sequence[Sequence[Filter]], uplinks: Sequence[str] = ()
+) -> list[Iface | None]:
+    """Interface pairs that tell apart every way the chains' interface matches can treat the attachment's
+    traffic; with ``uplinks`` (direction in) only packets that leave through one of them."""
     if kind != "nft-forward":
         return [None]
     iif_p: set[str] = set()
     oif_p: set[str] = set()
     for chain in chains:
-        for flt in chain:
+        for flt in _reachable(chain):
             for r in flt.rules:
                 iif_p.update(getattr(r, "iifname", ()) or ())
                 oif_p.update(getattr(r, "oifname", ()) or ())
     iifs = iface_representatives(name if direction == "in" else "*", iif_p)
-    oifs = iface_representatives(name if direction == "out" else "*", oif_p)
+    if direction == "in" and uplinks:
+        oifs = sorted({o for u in uplinks for o in iface_representatives(u, oif_p)})
+    else:
+        oifs = iface_representatives(name if direction == "out" else "*", oif_p)
     return [Iface(i, o) for i in iifs for o in oifs]
 
 
@@ -516,6 +586,7 @@ class _Target:
     label: str
     chains: list[list[Filter]]
     bindings: list[Binding]
+    uplinks: tuple[str, ...] = ()  # nftables: the egress interfaces checked (empty: any)
 
 
 def _structural(
@@ -642,7 +713,7 @@ def _ok_key(ev: Evaluator, check: str, t: _Target, q: Query, limit_terminal: boo
     if sum(len(f.rules) for chain in t.chains for f in chain) > _MEMO_RULES:
         return None
     chains = tuple(tuple(ev.filter_id(f) for f in chain) for chain in t.chains)
-    return (check, t.kind, t.name, t.direction, t.family, chains, id(q), limit_terminal)
+    return (check, t.kind, t.name, t.direction, t.family, t.uplinks, chains, id(q), limit_terminal)
 
 
 def _remember_ok(key: tuple[object, ...] | None, q: Query) -> None:
@@ -661,7 +732,7 @@ def _leak_check_new(
     ctx: _Ctx, ev: Evaluator, t: _Target, q: Query, pool: str, prefer: dict[str, list[int]], limit_terminal: bool
 ) -> bool:
     hs = ev.hs
-    for iface in _iface_reps(t.kind, t.name, t.direction, t.chains):
+    for iface in _iface_reps(t.kind, t.name, t.direction, t.chains, t.uplinks):
         results = [ev.evaluate(chain, q, limit_terminal=limit_terminal, iface=iface) for chain in t.chains]
         if t.kind == "nft-forward":  # every forward base chain must accept a packet
             leak = q.node
@@ -764,15 +835,16 @@ def _leak_check_new(
 
 
 def _wrong_direction_nft(ev: Evaluator, t: _Target, q: Query, limit_terminal: bool) -> bool:
+    """A block exists for the attachment's name on the swapped side (oifname for direction in), with the other
+    side an interface no rule names: it matches the other direction of the traffic (the rule itself or the
+    jump that reaches it names the interface)."""
     other = "out" if t.direction == "in" else "in"
-    key = "oifname" if t.direction == "in" else "iifname"  # a block that matches on the swapped interface
     for iface in _iface_reps(t.kind, t.name, other, t.chains):
+        if iface is None or (iface.iif if t.direction == "in" else iface.oif) != _SENTINEL:
+            continue
         for chain in t.chains:
             res = ev.evaluate(chain, q, limit_terminal=limit_terminal, iface=iface)
-            if any(
-                d.rule is not None and d.action in (Action.DENY, Action.LIMIT) and getattr(d.rule, key, ())
-                for d in res.decisions
-            ):
+            if any(d.rule is not None and d.action in (Action.DENY, Action.LIMIT) for d in res.decisions):
                 return True
     return False
 
@@ -798,7 +870,7 @@ def _open_check(
     if ok_key is not None and _OK.get(ok_key) is q:
         return True
     hs = ev.hs
-    for iface in _iface_reps(t.kind, t.name, t.direction, t.chains):
+    for iface in _iface_reps(t.kind, t.name, t.direction, t.chains, t.uplinks):
         for chain in t.chains:
             res = ev.evaluate(chain, q, limit_terminal=False, iface=iface)
             for d in res.decisions:
@@ -889,6 +961,15 @@ def _norm_rule(r: Rule) -> tuple[object, ...]:
     return (*_rule_key(r), r.limit)
 
 
+def _flat_rules(flt: Filter) -> list[tuple[Rule, tuple[object, ...]]]:
+    """Each rule of ``flt`` and of the nftables chains it calls (in call order) with its meaning for drift."""
+    return [
+        (r, (*_norm_rule(r), c.verdict if (c := f.calls.get(pos)) is not None else None))
+        for f in flt.reachable()
+        for pos, r in enumerate(f.rules)
+    ]
+
+
 def _drift(intended: ParsedConfig, running: ParsedConfig) -> list[tuple[str, int | None]]:
     """What of the intended OP25B configuration is absent or different in the running config."""
     out: list[tuple[str, int | None]] = []
@@ -897,14 +978,17 @@ def _drift(intended: ParsedConfig, running: ParsedConfig) -> list[tuple[str, int
         if have is None:
             out.append((f"filter {want.name} (IPv{want.family or '4+6'}) is not in the running config", None))
             continue
-        w, h = [_norm_rule(r) for r in want.rules], [_norm_rule(r) for r in have.rules]
+        want_rules, have_rules = _flat_rules(want), _flat_rules(have)
+        w, h = [k for _, k in want_rules], [k for _, k in have_rules]
         if w != h:
             i = next((k for k, (a, b) in enumerate(zip(w, h, strict=False)) if a != b), min(len(w), len(h)))
             if i < len(h):
-                note = f"intended `{want.rules[i].text}`" if i < len(want.rules) else "not intended"
-                out.append((f"filter {want.name} entry {i + 1} is `{have.rules[i].text}` ({note})", have.rules[i].line))
+                note = f"intended `{want_rules[i][0].text}`" if i < len(w) else "not intended"
+                out.append(
+                    (f"filter {want.name} entry {i + 1} is `{have_rules[i][0].text}` ({note})", have_rules[i][0].line)
+                )
             else:
-                out.append((f"filter {want.name} lacks intended entry `{want.rules[i].text}`", have.line))
+                out.append((f"filter {want.name} lacks intended entry `{want_rules[i][0].text}`", have.line))
         elif want.default != have.default:
             out.append((f"filter {want.name} default is {have.default}, intended {want.default}", have.line))
     wanted = {(b.kind, b.name, b.direction, b.family) for b in intended.bindings}
@@ -943,7 +1027,7 @@ def _relevant_running(ctx: _Ctx, text_lines: list[str], names: Iterable[str]) ->
     shown = [f for f in parsed.filters.values() if (f.family, f.name) in ctx.evaluated or f.name in name_set]
     unparsed = _unparsed_of(ctx, (f.name for f in shown))
     for flt in shown:
-        nums = [n for n in (flt.line, *(r.line for r in flt.rules)) if n is not None]
+        nums = [n for f in flt.reachable() for n in (f.line, *(r.line for r in f.rules)) if n is not None]
         nums += [u.line for u in unparsed if u.filter == flt.name]
         if nums:
             wanted.update(range(min(nums), max(nums) + 1))
@@ -1097,6 +1181,7 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
             target = _structural(ctx, ev, plan.filter_name(fam), att.kind, att.name, att.direction, fam, leak_any)
             if target is None:
                 continue
+            target.uplinks = tuple(device.uplinks)
             for pool_name, nets, carved in pools:
                 if mode == "targeted":
                     leak_q = (

@@ -32,6 +32,35 @@ class Filter:
     line: int | None = None
     kind: str = "acl"  # acl | junos-filter | nft-chain | class-map
     hook: str | None = None  # nft base chains: "forward", "input", ...
+    calls: dict[int, Call] = field(default_factory=dict)
+    """nftables: the rule at this position (an Action.NEXT rule: its match only) hands the packets it matches to
+    another chain (``jump``/``goto``) or back to the caller (``return``). Read after :attr:`rules` (a lazily
+    built filter fills both on first read)."""
+
+    def reachable(self) -> list[Filter]:
+        """This filter and every chain its calls reach, each once, in first-call (pre-)order."""
+        out: list[Filter] = []
+        seen: set[int] = set()
+        stack: list[Filter] = [self]
+        while stack:
+            f = stack.pop()
+            if id(f) in seen:
+                continue
+            seen.add(id(f))
+            out.append(f)
+            _ = f.rules
+            stack.extend(c.target for _, c in sorted(f.calls.items(), reverse=True) if c.target is not None)
+        return out
+
+
+@dataclass(frozen=True)
+class Call:
+    """nftables ``jump``/``goto`` to ``target`` (a regular chain, default Action.NEXT = return), or ``return``
+    (``target`` None). The engine evaluates each target once per question and reuses that result at every call
+    site, so chains that jump many ways stay polynomial."""
+
+    verdict: str  # jump | goto | return
+    target: Filter | None = None
 
 
 @dataclass

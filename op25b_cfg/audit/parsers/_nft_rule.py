@@ -108,6 +108,22 @@ class NftRule:
     error: str | None = None
     src_set: str | None = None
     dst_set: str | None = None
+    alts: list[Cond] | None = None
+    """Concatenation matches (``ip saddr . tcp dport { a . 25, b . 587 }``): the rule also requires one of these
+    (an OR; None: no such match)."""
+    branches: list[tuple[Cond, str, str | Block | None]] | None = None
+    """A verdict map: (key condition, verdict, jump/goto target) per element, keys pairwise disjoint."""
+    ct: frozenset[str] | None = None
+    """The ``ct state`` values a plain ``ct state`` match accepts (None: no such match); see :func:`ct_cond`."""
+    uses_ct: bool = False
+    """The rule matches ``ct state`` in a verdict map or a concatenation (modelled from the TCP flags: exact only
+    while no packet is untracked)."""
+    notrack: bool = False
+    """The rule has a ``notrack`` statement (the packets it matches are untracked)."""
+
+
+Element = tuple[tuple[str, ...], tuple[str, ...]]
+"""A set or map element: its key (one word per concatenated part) and its mapped value words (maps)."""
 
 
 @dataclass
@@ -119,6 +135,9 @@ class NftSet:
     elements: list[str] = field(default_factory=list)
     concat: bool = False
     is_map: bool = False
+    entries: list[Element] = field(default_factory=list)
+    error: str | None = None
+    """What in the set's definition was not understood (a match on it is then not modeled)."""
 
     @property
     def dynamic(self) -> bool:
@@ -126,27 +145,60 @@ class NftSet:
         return bool(self.flags & {"dynamic", "timeout"})
 
 
-def elements_of(items: list[Tok | Block]) -> tuple[list[str], bool]:
-    """Element strings of a set literal's items (first word of each element; ``a-b`` ranges kept; ``.``
-    concatenations flagged)."""
-    out: list[str] = []
-    concat = False
-    cur: list[str] = []
-    for it in items:
+_ELEM_OPTS = {"timeout": 2, "expires": 2, "comment": 2}
+
+
+def entries_of(items: list[Tok | Block]) -> list[Element]:
+    """The elements of a set or map literal: ``a``, ``a-b``, ``p/len``, ``a . b`` (concatenation), ``k : verdict``
+    (maps), with element options (``timeout``, ``expires``, ``comment``, ``counter ...``) dropped. Raises
+    :class:`Unrepresentable` for what it cannot read.
+
+    >>> entries_of([Tok("25", 1), Tok(":", 1), Tok("jump", 1), Tok("smtp", 1), Tok(",", 1), Tok("587", 1),
+    ...             Tok(":", 1), Tok("accept", 1)])
+    [(('25',), ('jump', 'smtp')), (('587',), ('accept',))]
+    """
+    out: list[Element] = []
+    cur: list[Tok] = []
+    for it in [*items, Tok(",", 0)]:
         if isinstance(it, Block):
-            concat = True  # nested blocks (maps of sets) are not modeled
-            continue
+            raise Unrepresentable("nested block in set elements not modeled")
         if it.text == "," and not it.quoted:
             if cur:
-                out.append(cur[0])
+                out.append(_entry(cur))
             cur = []
-            continue
-        if it.text == "." and not it.quoted and cur:
-            concat = True
-        cur.append(it.text)
-    if cur:
-        out.append(cur[0])
-    return out, concat
+        else:
+            cur.append(it)
+    return out
+
+
+def _entry(words: list[Tok]) -> Element:
+    colon = next((i for i, w in enumerate(words) if w.text == ":" and not w.quoted), None)
+    key, val = (words, []) if colon is None else (words[:colon], words[colon + 1 :])
+    parts: list[str] = []
+    expect = True
+    i = 0
+    while i < len(key):
+        w = key[i]
+        if not w.quoted and w.text in _ELEM_OPTS:
+            i += _ELEM_OPTS[w.text]
+        elif not w.quoted and w.text == "counter":
+            i += 1
+            while i < len(key) and key[i].text in ("packets", "bytes"):
+                i += 2
+        elif not w.quoted and w.text == ".":
+            if expect:
+                raise Unrepresentable("malformed concatenated element")
+            expect = True
+            i += 1
+        elif expect:
+            parts.append(w.text)
+            expect = False
+            i += 1
+        else:
+            raise Unrepresentable(f"set element word {w.text!r} not understood")
+    if not parts or expect:
+        raise Unrepresentable("empty set element")
+    return tuple(parts), tuple(w.text for w in val if w.text != "comment" or w.quoted)
 
 
 class RuleParser:
@@ -202,25 +254,36 @@ class RuleParser:
             raise Unrepresentable("match without a value")
         it = self.take()
         if isinstance(it, Block):
-            vals, concat = elements_of(it.items())
-            if concat:
-                raise Unrepresentable("concatenated set elements are not modeled")
-            return neg, rel, vals, None
+            ents = entries_of(it.items())
+            if any(len(k) != 1 or v for k, v in ents):
+                raise Unrepresentable("concatenated or mapped elements where one value is expected")
+            return neg, rel, [k[0] for k, _ in ents], None
         if it.text.startswith("@") and not it.quoted:
             name = it.text[1:]
-            s = self.sets.get(name)
-            if s is None:
-                raise Unrepresentable(f"set @{name} is not defined")
-            if s.is_map or s.concat:
-                raise Unrepresentable(f"set @{name} has a concatenated or map type")
-            if s.dynamic:
-                raise Unrepresentable(f"set @{name} is updated at run time; its contents are unknown")
-            return neg, rel, list(s.elements), name
+            ents = self.named(name, False)
+            if any(len(k) != 1 for k, _ in ents):
+                raise Unrepresentable(f"set @{name} has a concatenated type where one value is expected")
+            return neg, rel, [k[0] for k, _ in ents], name
         vals = [it.text]
         while self.peek() == "," and self.i + 1 < len(self.items):
             self.i += 1
             vals.append(self.word())
         return neg, rel, vals, None
+
+    def named(self, name: str, is_map: bool) -> list[Element]:
+        """The elements of the named set (or verdict map) ``@name``; what cannot be known raises."""
+        s = self.sets.get(name)
+        if s is None:
+            raise Unrepresentable(f"{'map' if is_map else 'set'} @{name} is not defined")
+        if s.is_map != is_map:
+            raise Unrepresentable(
+                f"@{name} is a {'map' if s.is_map else 'set'}; a {'map' if is_map else 'set'} is expected"
+            )
+        if s.error is not None:
+            raise Unrepresentable(f"@{name}: {s.error}")
+        if s.dynamic:
+            raise Unrepresentable(f"set @{name} is updated at run time; its contents are unknown")
+        return s.entries
 
     # -- main ------------------------------------------------------------------------------------------
     def parse(self) -> NftRule:
@@ -246,40 +309,37 @@ class RuleParser:
             raise Unrepresentable("unexpected '{'")
         assert w is not None
         nxt = self.peek(1)
-        if nxt == "vmap" or (nxt is not None and self.peek(2) == "vmap"):
-            self.rule.verdict = "vmap"
-            raise Unrepresentable("verdict map (vmap) decides the flow; not evaluated")
-        if w in ("ip", "ip6") and nxt in ("saddr", "daddr"):
-            self.i += 2
-            self.addr(4 if w == "ip" else 6, nxt)
-        elif (w == "ip" and nxt == "protocol") or (w == "ip6" and nxt == "nexthdr"):
-            self.i += 2
-            self.add(Cond(family=4 if w == "ip" else 6))
-            self.proto()
-        elif w == "meta" and nxt in ("l4proto", "nfproto", "protocol", "iifname", "oifname", "iif", "oif"):
-            self.i += 2
-            self.meta(nxt)
-        elif w in ("l4proto", "nfproto"):
-            self.i += 1
-            self.meta(w)
-        elif w in _L4 and nxt in ("dport", "sport"):
-            self.i += 2
-            self.add(Cond(protocols=frozenset({_L4[w]})))
-            self.ports(nxt)
-        elif w == "th" and nxt in ("dport", "sport"):
-            self.i += 2
-            self.ports(nxt)
-        elif w == "tcp" and nxt == "flags":
+        if w == "tcp" and nxt == "flags" and self.peek(2) != "vmap":
             self.i += 2
             self.add(Cond(protocols=frozenset({6})))
             self.tcp_flags()
-        elif w in ("iifname", "oifname", "iif", "oif"):
-            self.i += 1
-            self.iface(w)
-        elif w == "ct" and nxt == "state":
-            self.i += 2
-            self.ct_state()
-        elif w == "ct" and nxt == "count":
+            return
+        key = self.selector()
+        if key is not None:
+            keys = [key]
+            while self.peek() == ".":
+                self.i += 1
+                k = self.selector()
+                if k is None:
+                    raise Unrepresentable(f"concatenation with '{self.peek()}' not modeled")
+                keys.append(k)
+            self.rule.uses_ct = self.rule.uses_ct or (len(keys) > 1 and any(k[0] == "ct" for k in keys))
+            if self.peek() == "vmap":
+                self.rule.uses_ct = self.rule.uses_ct or any(k[0] == "ct" for k in keys)
+                self.i += 1
+                self.vmap(keys)
+            elif len(keys) > 1:
+                self.concat_match(keys)
+            else:
+                self.match(key)
+            return
+        if nxt == "vmap" or (nxt is not None and self.peek(2) == "vmap"):
+            self.rule.verdict = "vmap"
+            raise Unrepresentable(f"verdict map on '{w} {nxt}' not modeled")
+        if w == "ct" and nxt == "count":
+            if self.peek(2) == "over" and self.peek(3) == "0":
+                self.i += 4  # holds for every connection (it counts itself): no condition
+                return
             raise Unrepresentable("'ct count' outside a set update is not modeled")
         elif w in ("icmp", "icmpv6") and nxt in ("type", "code"):
             self.i += 2
@@ -321,6 +381,7 @@ class RuleParser:
         start = self.i
         if self.peek() == "notrack":
             self.i += 1
+            self.rule.notrack = True
             return
         if self.peek() == "flow":
             self.i += 3  # flow add|offload @ft
@@ -339,104 +400,86 @@ class RuleParser:
             self.take()
 
     # -- matches ---------------------------------------------------------------------------------------
-    def addr(self, fam: int, which: str) -> None:
-        if self.peek() in ("&", "and"):
+    def selector(self) -> Key | None:
+        """Read a match selector (``ip saddr``, ``tcp dport``, ``meta l4proto``, ``iifname``, ``ct state``...) at
+        the current position, or None (nothing read) when the words are not one."""
+        w, nxt = self.peek(), self.peek(1)
+        key: Key | None = None
+        n = 2
+        if w in ("ip", "ip6") and nxt in ("saddr", "daddr"):
+            key = ("addr", 4 if w == "ip" else 6, nxt)
+        elif (w == "ip" and nxt == "protocol") or (w == "ip6" and nxt == "nexthdr"):
+            key = ("proto", 4 if w == "ip" else 6, "")
+        elif w == "meta" and nxt in _META_KEYS:
+            key = _META_KEYS[nxt]
+        elif w in ("l4proto", "nfproto") or w in _IFACE_KEYS:
+            key, n = _META_KEYS[w], 1
+        elif (w in _L4 or w == "th") and nxt in ("dport", "sport"):
+            key = ("port", _L4.get(str(w), 0), nxt)
+        elif w == "ct" and nxt == "state":
+            key = ("ct", 0, "")
+        if key is not None:
+            self.i += n
+        return key
+
+    def match(self, key: Key) -> None:
+        """``<selector> [op] value|{ set }|@set``."""
+        if key[0] == "addr" and self.peek() in ("&", "and"):
             raise Unrepresentable("masked address match not modeled")
         neg, rel, vals, name = self.operand()
-        if rel is not None:
-            raise Unrepresentable("address comparison not modeled")
-        if name is not None and not neg:
-            if which == "saddr":
+        if key[0] == "addr" and name is not None and not neg:
+            if key[2] == "saddr":
                 self.rule.src_set = name
             else:
                 self.rule.dst_set = name
-        nets: list[Network] = []
-        for v in vals:
-            nets.extend(_addr_value(v, fam))
-        aset = AddrSet(None, tuple(nets)) if neg else AddrSet(tuple(nets))
-        self.add(Cond(family=fam, **{"src" if which == "saddr" else "dst": aset}))  # type: ignore[arg-type]
+        if key[0] == "ct" and rel is None:
+            states = ct_states(vals, neg)
+            self.rule.ct = states if self.rule.ct is None else self.rule.ct & states
+            return  # applied when the rule is compiled: it depends on which packets are untracked
+        self.add(key_cond(key, vals, neg, rel))
 
-    def proto(self) -> None:
-        neg, rel, vals, _ = self.operand()
-        if rel is not None:
-            raise Unrepresentable("protocol comparison not modeled")
-        nums: set[int] = set()
-        for v in vals:
-            if v.isdigit() and int(v) < 256:
-                nums.add(int(v))
-            elif v in PROTOCOLS:
-                nums.add(PROTOCOLS[v])
-            else:
-                raise Unrepresentable(f"protocol {v!r} not understood")
-        self.add(Cond(protocols=frozenset(range(256)) - nums if neg else frozenset(nums)))
+    def concat_match(self, keys: list[Key]) -> None:
+        """``a . b [. c] { x . y, ... }`` / ``@set`` / ``x . y``: the rule requires one of the elements."""
+        if self.peek() in ("!=", "ne"):
+            raise Unrepresentable("negated concatenation not modeled")
+        if self.peek() in ("==", "eq"):
+            self.i += 1
+        it = self.take()
+        ents: list[Element]
+        if isinstance(it, Block):
+            ents = entries_of(it.items())
+        elif it.text.startswith("@") and not it.quoted:
+            ents = self.named(it.text[1:], False)
+        else:
+            parts = [it.text]
+            while self.peek() == "." and self.i + 1 < len(self.items):
+                self.i += 1
+                parts.append(self.word())
+            ents = [(tuple(parts), ())]
+        alts = [c for parts, _ in ents if (c := element_cond(keys, parts)) is not None]
+        if self.rule.alts is not None:
+            alts = [c for a in self.rule.alts for b in alts if (c := a.and_(b)) is not None]
+            if len(alts) > MAX_ALTS:
+                raise Unrepresentable("too many concatenation alternatives")
+        self.rule.alts = alts
 
-    def meta(self, key: str) -> None:
-        if key == "l4proto":
-            self.proto()
-            return
-        if key in ("iifname", "oifname", "iif", "oif"):
-            self.iface(key)
-            return
-        neg, rel, vals, _ = self.operand()
-        if rel is not None:
-            raise Unrepresentable(f"meta {key} comparison not modeled")
-        fams: set[int] = set()
-        for v in vals:
-            f = {"ipv4": 4, "ipv6": 6, "ip": 4, "ip6": 6}.get(v)
-            if f is None and v not in ("arp", "8021q", "vlan", "bridge", "netdev"):
-                raise Unrepresentable(f"meta {key} {v!r} not understood")
-            if f is not None:
-                fams.add(f)
-        if neg:
-            fams = {4, 6} - fams
-        if not fams:
-            self.cond = _NOTHING
-        elif len(fams) == 1:
-            self.add(Cond(family=fams.pop()))
-
-    def ports(self, which: str) -> None:
-        neg, rel, vals, _ = self.operand()
-        rngs: list[PortRange] = []
-        for v in vals:
-            r = port_range(v)
-            if r is None:
-                raise Unrepresentable(f"port {v!r} not understood")
-            rngs.append(r)
-        if rel is not None:
-            if len(rngs) != 1 or rngs[0].lo != rngs[0].hi:
-                raise Unrepresentable("port comparison not understood")
-            p = rngs[0].lo
-            lo, hi = {"<": (0, p - 1), "<=": (0, p), ">": (p + 1, 65535), ">=": (p, 65535)}[rel]
-            rngs = [PortRange(lo, hi)] if lo <= hi else []
-        result = norm_ports(rngs)
-        if neg:
-            result = ports_complement(result)
-        self.add(Cond(**{"sports" if which == "sport" else "dports": result}))  # type: ignore[arg-type]
-
-    def iface(self, key: str) -> None:
-        neg, rel, vals, _ = self.operand()
-        if rel is not None:
-            raise Unrepresentable("interface comparison not modeled")
-        s = IfSet(tuple(vals), neg)
-        self.add(Cond(iif=s) if key in ("iifname", "iif") else Cond(oif=s))
-
-    def ct_state(self) -> None:
-        neg, rel, vals, _ = self.operand()
-        if rel is not None:
-            raise Unrepresentable("ct state comparison not modeled")
-        states = set(vals)
-        if not states <= _CT_STATES:
-            raise Unrepresentable(f"ct state {','.join(sorted(states - _CT_STATES))} not understood")
-        if neg:
-            states = set(_CT_STATES) - states
-        est = bool(states & {"established", "related"})
-        new = "new" in states
-        if est and new:
-            return
-        if not est and not new:
-            self.cond = _NOTHING  # invalid/untracked only: no packet the audit reasons about
-            return
-        self.add(Cond(flags=CT_ESTABLISHED if est else CT_NEW))
+    def vmap(self, keys: list[Key]) -> None:
+        """``<selector> vmap { key : verdict, ... }`` / ``vmap @map``: one branch per element."""
+        self.rule.verdict = "vmap"
+        it = self.take()
+        if isinstance(it, Block):
+            ents = entries_of(it.items())
+        elif it.text.startswith("@") and not it.quoted:
+            ents = self.named(it.text[1:], True)
+        else:
+            raise Unrepresentable("verdict map without elements")
+        branches: list[tuple[Cond, str, str | Block | None]] = []
+        for parts, val in ents:
+            c = element_cond(keys, parts)
+            verdict, target = _map_verdict(val)
+            if c is not None:
+                branches.append((c, verdict, target))
+        self.rule.branches = branches
 
     def tcp_flags(self) -> None:
         w = self.peek()
@@ -580,8 +623,9 @@ class RuleParser:
         k = 0
         while k < len(rest):
             if rest[k : k + 3] == ["ct", "count", "over"] and k + 3 < len(rest) and rest[k + 3].isdigit():
-                flow.max_sessions = int(rest[k + 3])
-                found = True
+                # 'over 0' holds for every connection (it counts itself): no limit, the verdict always applies
+                flow.max_sessions = int(rest[k + 3]) or None
+                found = found or flow.max_sessions is not None
                 k += 4
             elif rest[k : k + 3] == ["limit", "rate", "over"] and k + 3 < len(rest):
                 sub = RuleParser([Tok(x, self.rule.line) for x in rest[k + 3 :]], {}, "", self.table_family)
@@ -624,6 +668,118 @@ class RuleParser:
 
 _NOTHING = Cond(protocols=frozenset())
 """A condition no packet satisfies."""
+
+Key = tuple[str, int, str]
+"""A match selector: (kind, number, field): ("addr", 4, "saddr"), ("proto", 6, ""), ("port", 6, "dport")
+(0: ``th``, any transport), ("if", 0, "iifname"), ("nfproto", 0, ""), ("ct", 0, "")."""
+_IFACE_KEYS = ("iifname", "oifname", "iif", "oif")
+_META_KEYS: dict[str, Key] = {
+    "l4proto": ("proto", 0, ""),
+    "nfproto": ("nfproto", 0, ""),
+    "protocol": ("nfproto", 0, ""),
+    **{k: ("if", 0, k) for k in _IFACE_KEYS},
+}
+MAX_ALTS = 4096
+
+
+def key_cond(key: Key, vals: list[str], neg: bool, rel: str | None) -> Cond:
+    """The condition ``<key> [!=|<|>...] vals`` (vals: one value, a list or a set's elements).
+
+    >>> key_cond(("port", 6, "dport"), ["25", "587"], False, None).dports
+    (PortRange(lo=25, hi=25), PortRange(lo=587, hi=587))
+    """
+    kind, num, fld = key
+    if rel is not None and kind != "port":
+        raise Unrepresentable(f"{kind} comparison not modeled")
+    if kind == "addr":
+        nets: list[Network] = [n for v in vals for n in _addr_value(v, num)]
+        aset = AddrSet(None, tuple(nets)) if neg else AddrSet(tuple(nets))
+        return Cond(family=num, src=aset) if fld == "saddr" else Cond(family=num, dst=aset)
+    if kind == "proto":
+        nums: set[int] = set()
+        for v in vals:
+            if v.isdigit() and int(v) < 256:
+                nums.add(int(v))
+            elif v in PROTOCOLS:
+                nums.add(PROTOCOLS[v])
+            else:
+                raise Unrepresentable(f"protocol {v!r} not understood")
+        return Cond(family=num or None, protocols=frozenset(range(256)) - nums if neg else frozenset(nums))
+    if kind == "port":
+        rngs: list[PortRange] = []
+        for v in vals:
+            r = port_range(v)
+            if r is None:
+                raise Unrepresentable(f"port {v!r} not understood")
+            rngs.append(r)
+        if rel is not None:
+            if len(rngs) != 1 or rngs[0].lo != rngs[0].hi:
+                raise Unrepresentable("port comparison not understood")
+            p = rngs[0].lo
+            lo, hi = {"<": (0, p - 1), "<=": (0, p), ">": (p + 1, 65535), ">=": (p, 65535)}[rel]
+            rngs = [PortRange(lo, hi)] if lo <= hi else []
+        result = norm_ports(rngs)
+        if neg:
+            result = ports_complement(result)
+        prot = frozenset({num}) if num else None
+        return Cond(protocols=prot, sports=result) if fld == "sport" else Cond(protocols=prot, dports=result)
+    if kind == "if":
+        ifs = IfSet(tuple(vals), neg)
+        return Cond(iif=ifs) if fld in ("iifname", "iif") else Cond(oif=ifs)
+    if kind == "nfproto":
+        fams: set[int] = set()
+        for v in vals:
+            f = {"ipv4": 4, "ipv6": 6, "ip": 4, "ip6": 6}.get(v)
+            if f is None and v not in ("arp", "8021q", "vlan", "bridge", "netdev"):
+                raise Unrepresentable(f"meta {fld or 'nfproto'} {v!r} not understood")
+            if f is not None:
+                fams.add(f)
+        if neg:
+            fams = {4, 6} - fams
+        return _NOTHING if not fams else Cond(family=fams.pop()) if len(fams) == 1 else Cond()
+    return _ct_cond(vals, neg)
+
+
+def ct_states(vals: list[str], neg: bool) -> frozenset[str]:
+    """The states ``ct state [!=] vals`` accepts."""
+    states = frozenset(vals)
+    if not states <= _CT_STATES:
+        raise Unrepresentable(f"ct state {','.join(sorted(states - _CT_STATES))} not understood")
+    return _CT_STATES - states if neg else states
+
+
+def _ct_cond(vals: list[str], neg: bool) -> Cond:
+    return ct_cond(ct_states(vals, neg))
+
+
+def ct_cond(states: frozenset[str]) -> Cond:
+    """A tracked packet's ``ct state`` match, from its TCP flags (:data:`CT_NEW`, :data:`CT_ESTABLISHED`)."""
+    est = bool(states & {"established", "related"})
+    new = "new" in states
+    if est and new:
+        return Cond()
+    if not est and not new:
+        return _NOTHING  # invalid/untracked only: no tracked packet the audit reasons about
+    # a flag test holds for TCP only (the engine reads it so), which keeps complements small
+    return Cond(protocols=frozenset({6}), flags=CT_ESTABLISHED if est else CT_NEW)
+
+
+def element_cond(keys: list[Key], parts: tuple[str, ...]) -> Cond | None:
+    """One set element ``a . b`` under the concatenated selector ``keys`` (None: matches nothing)."""
+    if len(parts) != len(keys):
+        raise Unrepresentable("set element does not match the selector")
+    c: Cond | None = Cond()
+    for k, part in zip(keys, parts, strict=True):
+        c = c.and_(key_cond(k, [part], False, None)) if c is not None else None
+    return c
+
+
+def _map_verdict(val: tuple[str, ...]) -> tuple[str, str | None]:
+    if len(val) == 1 and val[0] in ("accept", "drop", "continue", "return"):
+        return val[0], None
+    if len(val) == 2 and val[0] in ("jump", "goto"):
+        return val[0], val[1]
+    raise Unrepresentable(f"verdict map value {' '.join(val) or '(none)'!r} not modeled")
 
 
 def _flag_bits(names: list[str]) -> int:

@@ -30,10 +30,10 @@ import logging
 import re
 from dataclasses import dataclass, field, replace
 
-from op25b_cfg.audit.model import Binding, Filter, FlowControlSeen, ParsedConfig
-from op25b_cfg.audit.parsers._junos_algebra import Cond, Unrepresentable, and_not, to_rules
+from op25b_cfg.audit.model import Binding, Call, Filter, FlowControlSeen, ParsedConfig
+from op25b_cfg.audit.parsers._junos_algebra import Cond, IfSet, Unrepresentable, and_not, disjoint, to_rules
 from op25b_cfg.audit.parsers._lazy import DeferredFilter, ParserState
-from op25b_cfg.audit.parsers._nft_rule import _VERDICTS, NftRule, NftSet, RuleParser, elements_of, set_flags
+from op25b_cfg.audit.parsers._nft_rule import _VERDICTS, NftRule, NftSet, RuleParser, ct_cond, entries_of, set_flags
 from op25b_cfg.audit.parsers._nft_tree import Block, Tok, line_of, parse_tree
 from op25b_cfg.rules import Action, FlowLimit, Rule
 
@@ -47,8 +47,18 @@ _PRIORITY = {"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security
 _CHAIN_WORDS = frozenset({"type", "policy", "comment", "device", "devices"})
 """First words of the chain-body statements that are not rules."""
 MAX_DEPTH = 16
+_HOOK_ORDER = {"ingress": 0, "prerouting": 1, "forward": 2, "postrouting": 3, "egress": 4}
+_PATH_HOOKS = frozenset(
+    {(f, h) for f in ("ip", "ip6", "inet") for h in ("prerouting", "forward", "postrouting")}
+    | {("netdev", "ingress"), ("netdev", "egress"), ("inet", "ingress")}
+)
+"""(table family, hook) of the base chains a routed (forwarded) packet traverses."""
+_NO_OIF_HOOKS = frozenset({"prerouting", "ingress"})
+_FAMILY_OF = {"ip": 4, "ip6": 6}
+_CONNTRACK_PRIORITY = -200
+"""Connection tracking runs at prerouting priority -200: a ``notrack`` in a chain before it leaves the packet
+untracked (``ct state untracked``; ``new``/``established`` never match)."""
 MAX_RULES = 100_000
-MAX_GUARDS = 512
 
 
 @dataclass
@@ -61,6 +71,7 @@ class Chain:
     priority: int = 0
     policy: str = "accept"
     comment: str = ""
+    devices: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -73,7 +84,7 @@ class Table:
 
 
 class _Abort(Exception):
-    """Flattening of one base chain cannot continue exactly."""
+    """A rule (or chain) that cannot be compiled exactly: (line, reason)."""
 
 
 class _Parser(ParserState):
@@ -83,6 +94,11 @@ class _Parser(ParserState):
         self.lazy = lazy
         self.tables: dict[tuple[str, str], Table] = {}
         self.rule_cache: dict[int, NftRule] = {}
+        self.compiled: dict[object, Filter] = {}
+        self.bad: dict[int, list[tuple[int, str]]] = {}
+        self.height: dict[int, int] = {}
+        self.no_oif = False  # compiling for a hook before routing (no output interface yet)
+        self.untracked_: list[tuple[int, Cond | None]] = []
 
     # -- structure -------------------------------------------------------------------------------------
     def run(self) -> ParsedConfig:
@@ -95,6 +111,7 @@ class _Parser(ParserState):
             except Exception as exc:  # never raise; report the statement
                 log.debug("statement not understood", exc_info=True)
                 self.unparsed(line_of(st), f"statement not understood ({type(exc).__name__})")
+        self.untracked_ = self.untracked()
         for table in self.tables.values():
             for chain in table.chains.values():
                 if chain.hook is None:
@@ -141,6 +158,50 @@ class _Parser(ParserState):
         else:
             self.unparsed(line_of(st), f"top-level command '{head}' not evaluated")
 
+    def untracked(self) -> list[tuple[int, Cond | None]]:
+        """The ``notrack`` rules that can make forwarded TCP packets untracked (in a prerouting chain before
+        conntrack at priority -200, or in a regular chain, which may be called from one): (line, the packets it
+        makes untracked), the condition None where that set is not known exactly (a regular chain, a rule with
+        a verdict or a jump before it, a rule not understood)."""
+        out: list[tuple[int, Cond | None]] = []
+        for table in self.tables.values():
+            if table.family not in ("ip", "ip6", "inet"):
+                continue
+            for chain in table.chains.values():
+                if chain.hook is not None and (chain.hook != "prerouting" or chain.priority >= _CONNTRACK_PRIORITY):
+                    continue
+                exact = chain.hook is not None and chain.type == "filter"
+                for st in chain.rules:
+                    r = self.rule(table, st)
+                    if r.notrack or (r.error is not None and _has_word(st, "notrack")):
+                        tcp = r.cond.and_(Cond(protocols=frozenset({6}), family=_FAMILY_OF.get(table.family)))
+                        if r.error is not None or r.alts is not None or r.branches is not None or r.ct is not None:
+                            out.append((r.line, None))
+                        elif tcp is not None:
+                            out.append((r.line, tcp if exact else None))
+                    if r.verdict is not None and r.verdict != "continue":
+                        exact = False  # later notrack rules see only what this one let through
+        return out
+
+    def ct_alternatives(self, r: NftRule) -> list[Cond] | None:
+        """The packets a ``ct state`` match accepts given the untracked packets: tracked ones by their TCP flags,
+        untracked ones when ``untracked`` is listed. None when the untracked packets are not known exactly."""
+        assert r.ct is not None
+        flags = ct_cond(r.ct)
+        if not self.untracked_:
+            return [flags]
+        if any(c is None for _, c in self.untracked_):
+            return None
+        untracked = [c for _, c in self.untracked_ if c is not None]
+        try:
+            tracked: list[Cond] = [Cond()]
+            for c in untracked:
+                tracked = and_not(tracked, c)
+            alts = [x for t in tracked if (x := t.and_(flags)) is not None]
+        except Unrepresentable:
+            return None
+        return [*(untracked if "untracked" in r.ct else []), *alts]
+
     def table_body(self, table: Table, blk: Block) -> None:
         for st in blk.stmts:
             words = [it.text for it in st if isinstance(it, Tok)]
@@ -173,9 +234,12 @@ class _Parser(ParserState):
             elif words[0] == "elements":
                 inner = st[-1]
                 if isinstance(inner, Block):
-                    els, concat = elements_of(inner.items())
-                    s.elements.extend(els)
-                    s.concat = s.concat or concat
+                    try:
+                        s.entries.extend(entries_of(inner.items()))
+                    except Unrepresentable as exc:
+                        s.error = str(exc)
+        s.elements = [k[0] for k, _ in s.entries]
+        s.concat = s.concat or any(len(k) > 1 for k, _ in s.entries)
         return s
 
     def chain_body(self, chain: Chain, blk: Block) -> None:
@@ -193,12 +257,13 @@ class _Parser(ParserState):
                 chain.hook = words[i + 1] if i + 1 < len(words) else None
                 if "priority" in words:
                     chain.priority = _priority(words[words.index("priority") + 1 :])
+                chain.devices.extend(_devices(st))
             elif words[0] == "policy" and len(words) > 1:
                 chain.policy = words[1]
             elif words[0] == "comment" and len(words) == 2 and len(st) == 2:
                 chain.comment = words[1]
             elif words[0] in ("device", "devices"):
-                continue
+                chain.devices.extend(_devices(st))
             else:
                 chain.rules.append(st)
 
@@ -221,121 +286,211 @@ class _Parser(ParserState):
         if chain.type not in ("filter", "route"):
             self.pc.notes.append(f"{qname}: {chain.type} chain at hook {chain.hook} not audited")
             return
-        default = Action.DENY if chain.policy == "drop" else Action.PERMIT
+        default = Action.DENY if chain.policy == "drop" and not _device_scoped(chain) else Action.PERMIT
         fam = _FILTER_FAMILY[table.family]
         if self.lazy and chain.hook != "forward":
             # the audit evaluates forward chains; another hook's chain is built if something reads it
             later = DeferredFilter(qname, fam, [], default, chain.line, "nft-chain", chain.hook)
-            later.defer_call(functools.partial(self.chain_rules, table, chain, qname))
+            later.defer_call(functools.partial(self.chain_rules, table, chain, qname, later))
             filt: Filter = later
         else:
-            filt = Filter(
-                qname, fam, self.chain_rules(table, chain, qname), default, chain.line, "nft-chain", chain.hook
-            )
+            filt = Filter(qname, fam, [], default, chain.line, "nft-chain", chain.hook)
+            filt.rules = self.chain_rules(table, chain, qname, filt)
         self.pc.filters[(filt.family, qname)] = filt
 
-    def chain_rules(self, table: Table, chain: Chain, qname: str) -> list[Rule]:
-        """The flattened rules of one base chain; what cannot be followed exactly is reported."""
-        out: list[Rule] = []
+    def chain_rules(self, table: Table, chain: Chain, qname: str, filt: Filter) -> list[Rule]:
+        """The rules of one base chain (setting ``filt.calls``); every line not understood in it or in a chain
+        it reaches is reported under ``qname``."""
+        self.no_oif = chain.hook in _NO_OIF_HOOKS
         try:
-            self.flatten(table, chain, [Cond()], 0, (chain.name,), out, qname)
+            rules, filt.calls, bad = self.compile_body(
+                table, chain.rules, chain.name, ((table.family, table.name, chain.name, self.no_oif),)
+            )
+            height = 1 + max((self.height.get(id(c.target), 0) for c in filt.calls.values() if c.target), default=0)
+            if height > MAX_DEPTH + 1:
+                raise _Abort(chain.line, f"chain {chain.name}: jumps nested deeper than {MAX_DEPTH}")
         except _Abort as exc:
             line, reason = exc.args
             self.unparsed(line, reason, qname)
+            filt.calls = {}
+            return []
         except Exception as exc:  # a parser never raises (a lazy build runs when the engine reads the rules)
             log.debug("chain %s not understood", chain.name, exc_info=True)
             self.unparsed(chain.line, f"chain not understood ({type(exc).__name__})", qname)
-        return _merge_limits(out)
+            filt.calls = {}
+            return []
+        seen: set[tuple[int, str]] = set()
+        for line, reason in [*bad, *(b for f in filt.reachable()[1:] for b in self.bad.get(id(f), []))]:
+            if (line, reason) not in seen:
+                seen.add((line, reason))
+                self.unparsed(line, reason, qname)
+        if _device_scoped(chain):
+            # only packets received on (sent through) its devices traverse the chain: a goto to its rules, whose
+            # end applies the policy; the others pass (the base filter's default is accept)
+            fams = _RULE_FAMILIES.get(table.family, (4, 6))
+            fam = _FILTER_FAMILY[table.family]
+            if chain.policy == "drop":
+                rules += to_rules(Cond(), Action.DENY, fams, name=chain.name, line=chain.line, text="(policy drop)")
+            body = Filter(
+                f"{qname} (device {', '.join(chain.devices)})",
+                fam,
+                rules,
+                Action.NEXT,
+                chain.line,
+                "nft-chain",
+                None,
+                filt.calls,
+            )
+            side = "iif" if chain.hook == "ingress" else "oif"
+            scope = Cond(**{side: IfSet(tuple(chain.devices))})  # type: ignore[arg-type]
+            rules = to_rules(scope, Action.NEXT, fams, name=chain.name, line=chain.line, text=f"{chain.hook} device")
+            filt.calls = {pos: Call("goto", body) for pos in range(len(rules))}
+        return rules
 
-    def flatten(
-        self,
-        table: Table,
-        chain: Chain | Block,
-        guards: list[Cond],
-        depth: int,
-        path: tuple[str, ...],
-        out: list[Rule],
-        qname: str,
-    ) -> None:
-        """Append the rules of ``chain`` under the disjoint conditions ``guards`` to ``out``."""
-        stmts = chain.rules if isinstance(chain, Chain) else chain.stmts
-        cname = chain.name if isinstance(chain, Chain) else path[-1]
+    def compile_body(
+        self, table: Table, stmts: list[list[Tok | Block]], cname: str, stack: tuple[object, ...]
+    ) -> tuple[list[Rule], dict[int, Call], list[tuple[int, str]]]:
+        """One chain's rules in order: verdict rules as they are, ``jump``/``goto``/``return`` as Action.NEXT
+        rules with a :class:`Call` at their position (each callee compiled once: see :meth:`compile_chain`), and
+        the lines not understood."""
+        out: list[Rule] = []
+        calls: dict[int, Call] = {}
+        bad: list[tuple[int, str]] = []
         fams = _RULE_FAMILIES.get(table.family, (4, 6))
         for st in stmts:
-            if not guards:
-                return
             r = self.rule(table, st)
-            if r.verdict is None:
+            if r.verdict is None or r.verdict == "continue":
                 continue  # no verdict: cannot change the packet's fate
             if r.error is not None:
-                if r.verdict in ("continue",):
+                bad.append((r.line, f"chain {cname}: {r.error}"))
+                continue
+            if r.ct is not None or (r.uses_ct and self.untracked_):
+                ct_alts = self.ct_alternatives(r) if r.ct is not None and not r.uses_ct else None
+                if ct_alts is None:
+                    lines = ", ".join(str(n) for n, _ in self.untracked_[:3])
+                    why = f"ct state of packets made untracked (notrack, line {lines}) is not modeled"
+                    bad.append((r.line, f"chain {cname}: {why}"))
                     continue
-                self.unparsed(r.line, f"chain {cname}: {r.error}", qname)
-                if r.verdict in ("return", "goto", "jump"):
-                    raise _Abort(r.line, f"chain {cname}: cannot follow the rule's {r.verdict}")
-                continue
+                alts = ct_alts if r.alts is None else [x for a in r.alts for b in ct_alts if (x := a.and_(b))]
+                r = replace(r, ct=None, alts=alts)
             try:
-                conds = [c for g in guards if (c := g.and_(r.cond)) is not None]
-            except Unrepresentable as exc:
-                raise _Abort(r.line, f"chain {cname}: {exc}") from None
-            if r.verdict in ("accept", "drop"):
-                action = Action.PERMIT if r.verdict == "accept" else Action.DENY
-                limit: FlowLimit | None = None
-                if r.flow is not None or r.global_limit:
-                    if action is not Action.DENY:
-                        self.unparsed(r.line, f"chain {cname}: flow limit with verdict accept not modeled", qname)
-                        continue
-                    action = Action.LIMIT
-                    if r.flow is not None and r.flow.per_source:
-                        f = r.flow
-                        limit = FlowLimit(f.max_sessions, f.rate or 0, f.burst or 0, f.v6_length)
-                    else:
-                        self.pc.notes.append(f"line {r.line}: limit is not per source (not per subscriber)")
-                self.emit(conds, action, fams, r, cname, out, limit)
-            elif r.verdict == "continue":
-                continue
-            elif r.verdict in ("jump", "goto"):
-                target = r.target
-                sub: Chain | Block | None
-                if isinstance(target, Block):
-                    sub, sub_path = target, (*path, f"{cname}/anonymous")
-                else:
-                    sub = table.chains.get(str(target))
-                    sub_path = (*path, str(target))
-                    if sub is None:
-                        raise _Abort(r.line, f"chain {cname}: {r.verdict} to undefined chain {target}")
-                    if str(target) in path:
-                        raise _Abort(r.line, f"chain {cname}: {r.verdict} loop through {target}")
-                if depth + 1 > MAX_DEPTH:
-                    raise _Abort(r.line, f"chain {cname}: jumps nested deeper than {MAX_DEPTH}")
-                if conds:
-                    self.flatten(table, sub, conds, depth + 1, sub_path, out, qname)
-                if r.verdict == "goto":
-                    guards = self.subtract(guards, r, cname)
-            elif r.verdict == "return":
-                guards = self.subtract(guards, r, cname)
-            else:
-                self.unparsed(r.line, f"chain {cname}: verdict '{r.verdict}' not modeled", qname)
+                self.compile_rule(table, r, cname, stack, fams, out, calls, bad)
+            except _Abort as exc:
+                bad.append(exc.args)
             if len(out) > MAX_RULES:
-                raise _Abort(r.line, f"more than {MAX_RULES} rules after flattening jumps")
+                raise _Abort(r.line, f"chain {cname}: more than {MAX_RULES} rules")
+        return out, calls, bad
 
-    def subtract(self, guards: list[Cond], r: NftRule, cname: str) -> list[Cond]:
-        """Guards minus a rule's condition (the packets that left the chain there)."""
-        if r.cond == Cond():
-            return []
+    def compile_rule(
+        self,
+        table: Table,
+        r: NftRule,
+        cname: str,
+        stack: tuple[object, ...],
+        fams: tuple[int, ...],
+        out: list[Rule],
+        calls: dict[int, Call],
+        bad: list[tuple[int, str]],
+    ) -> None:
+        if r.branches is not None or r.alts is not None:
+            self.compile_alternatives(table, r, cname, stack, fams, out, calls, bad)
+            return
+        if r.verdict in ("accept", "drop"):
+            action = Action.PERMIT if r.verdict == "accept" else Action.DENY
+            limit: FlowLimit | None = None
+            if r.flow is not None or r.global_limit:
+                if action is not Action.DENY:
+                    bad.append((r.line, f"chain {cname}: flow limit with verdict accept not modeled"))
+                    return
+                action = Action.LIMIT
+                if r.flow is not None and r.flow.per_source:
+                    f = r.flow
+                    limit = FlowLimit(f.max_sessions, f.rate or 0, f.burst or 0, f.v6_length)
+                else:
+                    self.pc.notes.append(f"line {r.line}: limit is not per source (not per subscriber)")
+            self.emit(r.cond, action, fams, r, cname, out, limit)
+        elif r.verdict in ("jump", "goto", "return"):
+            target: Filter | None = None
+            if r.verdict != "return":
+                target = self.compile_chain(table, r, cname, stack)
+            first = len(out)
+            self.emit(r.cond, Action.NEXT, fams, r, cname, out, None)
+            for pos in range(first, len(out)):
+                calls[pos] = Call(r.verdict, target)
+        else:
+            bad.append((r.line, f"chain {cname}: verdict '{r.verdict}' not modeled"))
+
+    def compile_alternatives(
+        self,
+        table: Table,
+        r: NftRule,
+        cname: str,
+        stack: tuple[object, ...],
+        fams: tuple[int, ...],
+        out: list[Rule],
+        calls: dict[int, Call],
+        bad: list[tuple[int, str]],
+    ) -> None:
+        """A verdict map (one rule per element, keys disjoint) or a concatenation match (one rule per element;
+        made disjoint first when the verdict is a call, so that no packet is handed over twice)."""
         try:
-            res = and_not(guards, r.cond)
+            if r.branches is not None:
+                subs = [
+                    replace(r, cond=c, verdict=verdict, target=target, branches=None)
+                    for key, verdict, target in r.branches
+                    if (c := r.cond.and_(key)) is not None
+                ]
+            else:
+                alts = [c for a in r.alts or [] if (c := r.cond.and_(a)) is not None]
+                if r.verdict in ("jump", "goto", "return"):
+                    alts = disjoint(alts)
+                subs = [replace(r, cond=c, alts=None) for c in alts]
         except Unrepresentable as exc:
-            raise _Abort(
-                r.line, f"chain {cname}: conditional {r.verdict} cannot be flattened exactly ({exc})"
-            ) from None
-        if len(res) > MAX_GUARDS:
-            raise _Abort(r.line, f"chain {cname}: conditional {r.verdict} too complex to flatten")
-        return res
+            raise _Abort(r.line, f"chain {cname}: {exc}") from None
+        for sub in subs:
+            if sub.verdict != "continue":
+                self.compile_rule(table, sub, cname, stack, fams, out, calls, bad)
+
+    def compile_chain(self, table: Table, r: NftRule, cname: str, stack: tuple[object, ...]) -> Filter:
+        """The callee of a ``jump``/``goto`` as a regular-chain :class:`Filter` (default Action.NEXT: return),
+        compiled once per ruleset."""
+        tgt = r.target
+        key: object
+        if isinstance(tgt, Block):
+            key, name, stmts, line = (id(tgt), self.no_oif), f"{cname}/anonymous@{tgt.line}", tgt.stmts, tgt.line
+        else:
+            sub = table.chains.get(str(tgt))
+            if sub is None:
+                raise _Abort(r.line, f"chain {cname}: {r.verdict} to undefined chain {tgt}")
+            key, name, stmts, line = (table.family, table.name, sub.name, self.no_oif), sub.name, sub.rules, sub.line
+        if key in stack:
+            raise _Abort(r.line, f"chain {cname}: {r.verdict} loop through {name}")
+        hit = self.compiled.get(key)
+        if hit is not None:
+            return hit
+        if len(stack) > MAX_DEPTH:
+            raise _Abort(r.line, f"chain {cname}: jumps nested deeper than {MAX_DEPTH}")
+        rules, calls, bad = self.compile_body(table, stmts, name, (*stack, key))
+        filt = Filter(
+            f"{table.family} {table.name} {name}{' (before routing)' if self.no_oif else ''}",
+            _FILTER_FAMILY.get(table.family, 0),
+            rules,
+            Action.NEXT,
+            line,
+            "nft-chain",
+            None,
+            calls,
+        )
+        self.compiled[key] = filt
+        self.bad[id(filt)] = bad
+        self.height[id(filt)] = 1 + max(
+            (self.height.get(id(c.target), 0) for c in calls.values() if c.target), default=0
+        )
+        return filt
 
     def emit(
         self,
-        conds: list[Cond],
+        cond: Cond,
         action: Action,
         fams: tuple[int, ...],
         r: NftRule,
@@ -343,42 +498,46 @@ class _Parser(ParserState):
         out: list[Rule],
         limit: FlowLimit | None,
     ) -> None:
-        for c in conds:
-            try:
-                out.extend(
-                    to_rules(
-                        c,
-                        action,
-                        fams,
-                        name=cname,
-                        line=r.line,
-                        text=r.text,
-                        log_=r.log,
-                        counter="counter" if r.counter else None,
-                        remark=r.comment,
-                        limit=limit,
-                        src_set=r.src_set,
-                        dst_set=r.dst_set,
-                    )
-                )
-            except Unrepresentable as exc:
-                raise _Abort(r.line, f"chain {cname}: {exc}") from None
+        if self.no_oif and cond.oif is not None:
+            # before routing (prerouting, ingress) the output interface is unset: its name is ""
+            if not _matches_unset(cond.oif):
+                return
+            cond = replace(cond, oif=None)
+        try:
+            rules = to_rules(
+                cond,
+                action,
+                fams,
+                name=cname,
+                line=r.line,
+                text=r.text,
+                log_=r.log,
+                counter="counter" if r.counter else None,
+                remark=r.comment,
+                limit=limit,
+                src_set=r.src_set,
+                dst_set=r.dst_set,
+            )
+        except Unrepresentable as exc:
+            raise _Abort(r.line, f"chain {cname}: {exc}") from None
+        for rule in rules:
+            _append_merged(out, rule)
 
     # -- bindings --------------------------------------------------------------------------------------
     def bindings(self) -> None:
-        fwd: list[tuple[int, Table, Chain]] = []
+        """Every filter base chain a forwarded packet traverses, in the kernel's order (hook, then priority)."""
+        fwd: list[tuple[int, int, Table, Chain]] = []
         for table in self.tables.values():
-            if table.family not in ("ip", "ip6", "inet"):
-                continue
             for chain in table.chains.values():
-                if chain.hook == "forward" and chain.type == "filter":
-                    fwd.append((chain.priority, table, chain))
-        fwd.sort(key=lambda t: t[0])
+                if chain.type == "filter" and (table.family, chain.hook) in _PATH_HOOKS:
+                    fwd.append((_HOOK_ORDER[str(chain.hook)], chain.priority, table, chain))
+        fwd.sort(key=lambda t: t[:2])
         if len(fwd) > 1:
             self.pc.notes.append(
-                f"{len(fwd)} forward base chains: a packet is forwarded only if every one of them accepts it"
+                f"{len(fwd)} base chains on the forwarding path (ingress, prerouting, forward, postrouting): a packet"
+                " is forwarded only if every one of them accepts it"
             )
-        for _prio, table, chain in fwd:
+        for _hook, _prio, table, chain in fwd:
             qname = _qname(table, chain)
             fam = _FILTER_FAMILY[table.family]
             self.pc.bindings.append(Binding("nft-forward", "*", "in", fam, (qname,), chain.line))
@@ -386,7 +545,7 @@ class _Parser(ParserState):
             if filt is None:
                 continue
             seen: dict[int, FlowControlSeen] = {}
-            for rule in filt.rules:
+            for rule in (r for f in filt.reachable() for r in f.rules):
                 if rule.action is not Action.LIMIT or rule.limit is None:
                     continue
                 fc = seen.get(rule.family)
@@ -402,33 +561,62 @@ class _Parser(ParserState):
                     fc.new_per_second, fc.burst = lim.new_per_second, lim.burst
 
 
-def _merge_limits(rules: list[Rule]) -> list[Rule]:
-    """Merge a session-cap LIMIT rule and a rate LIMIT rule that follow each other on the same match."""
-    out: list[Rule] = []
-    for r in rules:
-        prev = out[-1] if out else None
-        if (
-            prev is not None
-            and r.action is Action.LIMIT
-            and prev.action is Action.LIMIT
-            and r.limit is not None
-            and prev.limit is not None
-            and replace(r, limit=None, line=None, text="", remark="")
-            == replace(prev, limit=None, line=None, text="", remark="")
-        ):
-            a, b = prev.limit, r.limit
-            merged = FlowLimit(
-                a.max_sessions if a.max_sessions is not None else b.max_sessions,
-                a.new_per_second or b.new_per_second,
-                a.burst if a.new_per_second else b.burst,
-                a.ipv6_subscriber_length
-                if a.max_sessions is not None or a.new_per_second
-                else b.ipv6_subscriber_length,
-            )
-            out[-1] = replace(prev, limit=merged)
-            continue
-        out.append(r)
+def _append_merged(out: list[Rule], r: Rule) -> None:
+    """Append ``r``, merged into the rule before when both are LIMIT rules on the same match (a session-cap
+    rule and a rate rule that follow each other)."""
+    prev = out[-1] if out else None
+    if (
+        prev is not None
+        and r.action is Action.LIMIT
+        and prev.action is Action.LIMIT
+        and r.limit is not None
+        and prev.limit is not None
+        and replace(r, limit=None, line=None, text="", remark="")
+        == replace(prev, limit=None, line=None, text="", remark="")
+    ):
+        a, b = prev.limit, r.limit
+        merged = FlowLimit(
+            a.max_sessions if a.max_sessions is not None else b.max_sessions,
+            a.new_per_second or b.new_per_second,
+            a.burst if a.new_per_second else b.burst,
+            a.ipv6_subscriber_length if a.max_sessions is not None or a.new_per_second else b.ipv6_subscriber_length,
+        )
+        out[-1] = replace(prev, limit=merged)
+        return
+    out.append(r)
+
+
+def _device_scoped(chain: Chain) -> bool:
+    return chain.hook in ("ingress", "egress") and bool(chain.devices)
+
+
+def _matches_unset(names: IfSet) -> bool:
+    """Does an interface match accept the unset interface (name "", index 0)?
+
+    >>> _matches_unset(IfSet(("eth0",))), _matches_unset(IfSet(("eth0",), True))
+    (False, True)
+    """
+    hit = any(n == "" or n == "*" for n in names.names)
+    return hit != names.negate
+
+
+def _devices(st: list[Tok | Block]) -> list[str]:
+    """The device names of ``device "eth1"`` / ``devices = { "a", "b" }`` inside a statement."""
+    out: list[str] = []
+    for i, it in enumerate(st):
+        if isinstance(it, Tok) and not it.quoted and it.text in ("device", "devices"):
+            for nxt in st[i + 1 : i + 3]:
+                if isinstance(nxt, Block):
+                    out.extend(t.text for t in nxt.items() if isinstance(t, Tok) and t.text != ",")
+                    break
+                if nxt.text != "=":
+                    out.append(nxt.text)
+                    break
     return out
+
+
+def _has_word(st: list[Tok | Block], word: str) -> bool:
+    return any(isinstance(it, Tok) and not it.quoted and it.text == word for it in st)
 
 
 def _has_verdict(st: list[Tok | Block]) -> bool:
