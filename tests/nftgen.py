@@ -38,6 +38,7 @@ CONSTRUCTS = (
     "jumps",  # jump / goto / return between regular chains
     "sets",  # named and anonymous interval sets, ranges, negation
     "vmap",
+    "concat",  # concatenated set matches (ip saddr . tcp dport { ... })
     "ct-state",
     "notrack",
     "flags",
@@ -205,11 +206,17 @@ class _Gen:
         rules: list[str] = []
         if exempt:
             rules.append(f"{ipk} saddr {self.addr(fam, exempt, sets.get('exempt'))} tcp dport 25 accept")
-        rules.append(
-            f"{ipk} saddr {self.addr(fam, pools, sets.get('pool'))} {ipk} daddr {self.addr(fam, mtas, sets.get('mta'))}"
-            " tcp dport 25 accept"
-        )
-        rules.append(f"{ipk} saddr {self.addr(fam, pools, sets.get('pool'))} tcp dport {self.dport(sub)} accept")
+        if self.use("concat", 0.3):
+            elems = ", ".join(f"{p} . {m} . 25" for p in pools for m in mtas)
+            rules.append(f"{ipk} saddr . {ipk} daddr . tcp dport {{ {elems} }} accept")
+        else:
+            pool_m, mta_m = self.addr(fam, pools, sets.get("pool")), self.addr(fam, mtas, sets.get("mta"))
+            rules.append(f"{ipk} saddr {pool_m} {ipk} daddr {mta_m} tcp dport 25 accept")
+        if self.use("concat", 0.2):
+            elems = ", ".join(f"{p} . {port}" for p in pools for port in sub)
+            rules.append(f"{ipk} saddr . tcp dport {{ {elems} }} accept")
+        else:
+            rules.append(f"{ipk} saddr {self.addr(fam, pools, sets.get('pool'))} tcp dport {self.dport(sub)} accept")
         block = f"{ipk} saddr {self.addr(fam, pools, sets.get('pool'))} tcp dport {self.dport(25)}"
         if self.use("ct-state", 0.3):
             block += " ct state new"
@@ -230,7 +237,7 @@ class _Gen:
                 rules[i] = f"{m} {rules[i]}"
             elif kind == "port":
                 rules[i] = rules[i].replace("dport 25 ", f"dport {r.choice(['24', '26', '2525', '!= 25'])} ", 1)
-            elif kind == "negate":
+            elif kind == "negate" and " saddr . " not in rules[i]:
                 rules[i] = rules[i].replace(" saddr ", " saddr != ", 1)
             elif kind == "accept":
                 rules.insert(i, f"{ipk} saddr {self.addr(fam, pools, None)} {self.extra_match()} accept")
@@ -247,7 +254,11 @@ class _Gen:
             ex = pol["exemptions"]
             groups = {
                 "pool": [n for p in pol["pools"] for n in p.get(key, [])],
-                "exempt": [i["prefix"] for i in ex["static"] + ex["opt_out"] if ipaddress.ip_network(i["prefix"]).version == fam],
+                "exempt": [
+                    i["prefix"]
+                    for i in ex["static"] + ex["opt_out"]
+                    if ipaddress.ip_network(i["prefix"]).version == fam
+                ],
                 "mta": pol["mtas"][key],
             }
             for what, nets in groups.items():
@@ -266,17 +277,27 @@ class _Gen:
         if policy == "drop":
             head.append("\t\tct state established,related accept")
         entry = 'iifname "ppp*"' if r.random() < 0.7 else f'iifname "{ROUTER_SUB_IF}"'
-        how = r.choice(["inline", "jump", "jump", "goto", "vmap"])
-        if how == "vmap" and "vmap" not in self.on or how in ("jump", "goto") and "jumps" not in self.on:
+        how = r.choice(["inline", "jump", "jump", "goto", "vmap", "portvmap", "namedvmap"])
+        if (how.endswith("vmap") and "vmap" not in self.on) or (how in ("jump", "goto") and "jumps" not in self.on):
             how = "inline"
+        if policy == "drop" and self.use("vmap", 0.3):
+            head[1] = "\t\tct state vmap { established : accept, related : accept, invalid : drop }"
         if how == "inline":
             lines += ["\tchain forward {", *head, *[f"\t\t{entry} {b}" for b in body]]
             if policy == "drop":
                 lines.append("\t\taccept")
             lines.append("\t}")
         else:
+            ports = sorted({25, *pol["submission_ports"]})
             if how == "vmap":
                 jump = 'iifname vmap { "ppp*" : jump subscriber, "eth7" : accept }'
+            elif how == "portvmap":
+                elems = ", ".join(f"tcp . {p} : jump subscriber" for p in ports)
+                jump = f"{entry} meta l4proto . th dport vmap {{ {elems} }}"
+            elif how == "namedvmap":
+                elems = ", ".join(f"{p} : jump subscriber" for p in ports)
+                lines += ["\tmap SMTPMAP {", "\t\ttype inet_service : verdict", f"\t\telements = {{ {elems} }}", "\t}"]
+                jump = f"{entry} tcp dport vmap @SMTPMAP"
             else:
                 jump = f"{entry} {how} subscriber"
             lines += ["\tchain forward {", *head, f"\t\t{jump}"]
@@ -299,8 +320,9 @@ class _Gen:
         fam = 6 if family == "ip6" else 4 if family == "ip" else r.choice([4, 6])
         ipk = "ip" if fam == 4 else "ip6"
         lines = [f"table {family} t{n} {{"]
-        if family == "netdev":
-            hook = f'ingress device "{ROUTER_SUB_IF}"'
+        if family == "netdev" or (family == "inet" and self.use("hooks", 0.15)):
+            dev = ROUTER_SUB_IF if family == "inet" or r.random() < 0.8 else ROUTER_UP_IF
+            hook = f'{"egress" if dev == ROUTER_UP_IF else "ingress"} device "{dev}"'
             prio = r.choice(["0", "-100", "100"])
         else:
             hooks = ["prerouting", "forward", "postrouting"] if "hooks" in self.on else ["forward"]
@@ -314,7 +336,7 @@ class _Gen:
             hook = h
         policy = "drop" if self.use("policy-drop", 0.15) else "accept"
         lines += ["\tchain c {", f"\t\ttype filter hook {hook} priority {prio}; policy {policy};"]
-        if policy == "drop" and family != "netdev":
+        if policy == "drop" and "device" not in hook:
             lines.append("\t\tct state established,related accept")
         rules = [self.noise_rule(family, fam, ipk, hook) for _ in range(r.randint(1, 4))]
         if policy == "drop":
@@ -330,25 +352,27 @@ class _Gen:
         r = self.r
         port = r.choice([25, 465, 587, 80, 443, 2525, 80, 443, 2525])
         verdict = r.choice(["accept", "drop", "counter", "counter accept", "accept"])
-        if verdict == "drop" and self.use("reject", 0.3) and family != "netdev" and hook != "postrouting":
+        if verdict == "drop" and self.use("reject", 0.3) and "device" not in hook and hook != "postrouting":
             verdict = "reject with tcp reset"
         pre: list[str] = []
         if r.random() < 0.4:
-            nets = ["100.64.0.0/12", "100.64.200.0/24", "100.65.0.0/16"] if fam == 4 else ["2001:db8:8000::/38"]
-            pre.append(f"{ipk} saddr {r.choice(nets + ['2001:db8:8000:4711::/64'] if fam == 6 else nets)}")
+            nets = ["100.64.0.0/12", "100.64.200.0/24", "100.65.0.0/16"]
+            if fam == 6:
+                nets = ["2001:db8:8000::/38", "2001:db8:8000:4711::/64"]
+            pre.append(f"{ipk} saddr {r.choice(nets)}")
         if r.random() < 0.3:
             nets = ["192.0.2.0/24", "203.0.113.0/24"] if fam == 4 else ["2001:db8:25::/48", "2001:db8:ffff::/48"]
             pre.append(f"{ipk} daddr {r.choice(nets)}")
-        if family != "netdev" and r.random() < 0.4 and (x := self.extra_match()):
-            if not (x.startswith("oifname") and hook == "prerouting") and not (x.startswith("ct") and "ingress" in hook):
-                pre.append(x)
+        x = self.extra_match() if "device" not in hook and r.random() < 0.4 else ""
+        if x and not (x.startswith("oifname") and hook == "prerouting"):
+            pre.append(x)
         if self.use("vmap", 0.15):
             v = r.choice(["accept", "drop"])
             return " ".join([*pre, f"tcp dport vmap {{ {port} : {v}, 9999 : drop }}"])
         m = [*pre, f"tcp dport {self.dport(port)}"]
-        if hook == "prerouting" and family != "netdev" and self.use("notrack", 0.3):
+        if hook == "prerouting" and self.use("notrack", 0.3):
             return f"{' '.join(m)} notrack"
-        if family != "netdev" and self.use("ct-count", 0.08):
+        if "device" not in hook and self.use("ct-count", 0.08):
             return f"{' '.join(m)} ct count over {r.choice([0, 3])} drop"
         if self.use("limit", 0.1):
             return f"{' '.join(m)} limit rate {r.choice(['over 1/minute', '100/second'])} {verdict}"
@@ -371,9 +395,11 @@ def generate(seed: int, only: frozenset[str] | None = None) -> Case:
         parts += [g.other_table(n) for n in range(r.randint(0, 3))]
     r.shuffle(parts)
     attach = r.choice(["ppp*", "ppp*", ROUTER_SUB_IF])
-    host = {
-        "hostname": "192.0.2.200",
-        "platform": "linux_nftables",
-        "data": {"pools": [p["name"] for p in pol["pools"]], "attach": [{"kind": "nft-forward", "name": attach, "direction": "in"}]},
+    data: dict[str, Any] = {
+        "pools": [p["name"] for p in pol["pools"]],
+        "attach": [{"kind": "nft-forward", "name": attach, "direction": "in"}],
     }
+    if r.random() < 0.7:
+        data["uplinks"] = [r.choice([ROUTER_UP_IF, ROUTER_UP_IF, "uplink*"])]
+    host = {"hostname": "192.0.2.200", "platform": "linux_nftables", "data": data}
     return Case(seed=seed, ruleset="\n".join(parts) + "\n", policy=pol, host=host, sports=sorted(g.sports))

@@ -175,10 +175,37 @@ class KernelLab:
                 _run("ip", "-n", ns, "link", "set", dev, "up")
                 _run("ip", "-n", ns, "link", "set", "lo", "up")
                 for other in (other4, other6):  # static neighbours: no ARP/ND delays or failures in the probes
-                    _run("ip", "-n", ns, "neigh", "replace", str(other), "lladdr", other_mac, "dev", dev, "nud", "permanent")
+                    _run(
+                        "ip",
+                        "-n",
+                        ns,
+                        "neigh",
+                        "replace",
+                        str(other),
+                        "lladdr",
+                        other_mac,
+                        "dev",
+                        dev,
+                        "nud",
+                        "permanent",
+                    )
             metric = str(n)  # the client's default route is through ppp0; a probe bound to eth1/eth2 uses its own
             _run("ip", "-n", self.ns(role), "route", "add", "default", "via", str(r4), "dev", peer, "metric", metric)
-            _run("ip", "-n", self.ns(role), "-6", "route", "add", "default", "via", str(r6), "dev", peer, "metric", metric)
+            _run(
+                "ip",
+                "-n",
+                self.ns(role),
+                "-6",
+                "route",
+                "add",
+                "default",
+                "via",
+                str(r6),
+                "dev",
+                peer,
+                "metric",
+                metric,
+            )
             if rif == ROUTER_SUB_IF:
                 _run("ip", "-n", router, "route", "add", CLIENT_NETS[0], "via", str(p4))
                 _run("ip", "-n", router, "-6", "route", "add", CLIENT_NETS[1], "via", str(p6))
@@ -292,12 +319,14 @@ def kernel_lab() -> Iterator[KernelLab]:
 # ------------------------------------------------------------------------------------------------ comparison
 
 BLOCK_CLAIMS = (Code.MTA_BLOCKED, Code.SUBMISSION_BLOCKED, Code.EXEMPT_BLOCKED)
+MISSING_CLAIMS = (Code.FILTER_MISSING, Code.NOT_APPLIED)
 
 
 @dataclass
 class Disagreement:
     kind: str
-    """false-compliant-leak, false-compliant-blocked, leak-not-reproduced, blocked-not-reproduced"""
+    """false-compliant-leak, false-compliant-blocked, leak-not-reproduced, blocked-not-reproduced,
+    missing-not-shown (a certain FILTER_MISSING/NOT_APPLIED while no pool SYN of that family leaks)"""
     detail: str
     packet: Packet | None = None
     outcome: str = ""
@@ -312,26 +341,42 @@ class Outcome:
     load_error: str = ""
 
 
-_LABEL = re.compile(r"\((iifname \S+)?\s*(oifname \S+)?\)")
+_LABEL = re.compile(r"\(iifname (\S+)(?: oifname ([^)]*))?\)")
+_OIF_PATTERN = re.compile(r'oifname (?:!= )?(?:"([^"]+)"|\{([^}]*)\})')
 
 
-def claim_iif(message: str) -> str | None:
+def _names_uplink(ruleset: str) -> bool:
+    """Whether some ``oifname`` pattern of the ruleset matches the router's uplink."""
+    for m in _OIF_PATTERN.finditer(ruleset):
+        for pat in re.findall(r'"([^"]+)"', m.group(0)):
+            if pat == ROUTER_UP_IF or (pat.endswith("*") and ROUTER_UP_IF.startswith(pat[:-1])):
+                return True
+    return False
+
+
+def claim_iif(message: str, ruleset: str = "") -> str | None:
     """The router interface a finding's counterexample enters by (from its ``(iifname X oifname Y)`` label), or
-    None when the lab has no interface of that class or the label names an egress other than the uplink.
+    None when the lab has no interface of that class or the egress the label assumes is not the uplink's.
 
     >>> claim_iif("leaks through nft-forward ppp* in (iifname ppp*): tcp ...")
     'pppz'
     >>> claim_iif("at nft-forward ppp0 in (iifname ppp0): tcp ..."), claim_iif("x (iifname eth1): y")
     ('ppp0', None)
+    >>> any_egress = "(iifname ppp oifname <any interface no rule names: no uplinks in the inventory>)"
+    >>> claim_iif(any_egress, ""), claim_iif(any_egress, 'oifname "uplink*" accept')
+    ('ppp', None)
     """
     m = _LABEL.search(message)
     if m is None:
         return ROUTER_SUB_IF
-    iif = (m.group(1) or "iifname ppp0").split()[1]
-    oif = (m.group(2) or "").split()[1:]
-    if oif and oif[0] not in (ROUTER_UP_IF, "uplink*"):
-        return None
-    return {ROUTER_SUB_IF: ROUTER_SUB_IF, "ppp": "ppp", "ppp*": "pppz"}.get(iif)
+    oif = m.group(2)
+    if oif is not None:
+        if oif.startswith("<any interface no rule names"):
+            if _names_uplink(ruleset):
+                return None
+        elif oif not in (ROUTER_UP_IF, "uplink*", "uplink"):
+            return None
+    return {ROUTER_SUB_IF: ROUTER_SUB_IF, "ppp": "ppp", "ppp*": "pppz"}.get(m.group(1))
 
 
 def compare(lab: KernelLab, case: Case, report: DeviceReport) -> Outcome:
@@ -345,12 +390,17 @@ def compare(lab: KernelLab, case: Case, report: DeviceReport) -> Outcome:
         p = f.counterexample
         if p is None:
             continue
-        iif = claim_iif(f.message)
+        iif = claim_iif(f.message, case.ruleset)
         if replayable(p) and iif is not None:
             claims.append((f.code, p, iif, f.message))
         else:
             skipped.append(f"{f.code} {p}")
     probes = case.probes() if report.verdict == Verdict.COMPLIANT else []
+    # a certain "no filter" finding (no counterexample of its own) claims that pool SYNs reach foreign port 25
+    missing = [f for f in report.findings if f.code in MISSING_CLAIMS and f.counterexample is None]
+    if report.verdict == Verdict.NONCOMPLIANT and missing:
+        fams = {f.family for f in missing}
+        probes += [pr for pr in case.probes() if pr[0] == "leak" and ({pr[1].family, None} & fams)]
     sent = lab.send([(p, iif) for _c, p, iif, _m in claims] + [(p, iif) for _k, p, iif in probes])
     out: list[Disagreement] = []
     for (code, p, iif, msg), (res, arrived) in zip(claims, sent[: len(claims)], strict=True):
@@ -358,9 +408,18 @@ def compare(lab: KernelLab, case: Case, report: DeviceReport) -> Outcome:
             out.append(Disagreement("leak-not-reproduced", msg, p, f"{res}, not arrived (via {iif})"))
         elif code in BLOCK_CLAIMS and (arrived or (res == "connected" and p.tcp_flags == "S")):
             out.append(Disagreement("blocked-not-reproduced", msg, p, f"{res}, arrived (via {iif})"))
+    leaked = {p.family for (kind, p, _i), (_r, arrived) in zip(probes, sent[len(claims) :], strict=True) if arrived}
+    if report.verdict == Verdict.NONCOMPLIANT:
+        for f in missing:
+            if not ({f.family} if f.family else {4, 6}) & leaked:
+                out.append(Disagreement("missing-not-shown", f.message, None, "no leak probe reached the server"))
     for (kind, p, iif), (res, arrived) in zip(probes, sent[len(claims) :], strict=True):
+        if report.verdict != Verdict.COMPLIANT:
+            break
         if kind == "leak" and arrived:
-            out.append(Disagreement("false-compliant-leak", "a pool SYN reached a foreign port 25", p, f"{res} via {iif}"))
+            out.append(
+                Disagreement("false-compliant-leak", "a pool SYN reached a foreign port 25", p, f"{res} via {iif}")
+            )
         elif kind == "pass" and res != "connected":
             out.append(Disagreement("false-compliant-blocked", "a must-pass connection failed", p, f"{res} via {iif}"))
     return Outcome(report.verdict, out, replayed=len(claims), not_replayable=skipped)
@@ -477,9 +536,9 @@ def _spans(lines: list[str]) -> list[tuple[int, int]]:
                 if end is not None and line.strip().startswith(("table ", "set ", "chain ", "map ")):
                     spans.append((i, end + 1))
     for i, line in enumerate(lines):
-        if line.startswith("\t\t") and not line.startswith("\t\t\t"):
-            if not line.strip().startswith(("type ", "flags ", "elements", "}")) and not line.rstrip().endswith("{"):
-                spans.append((i, i + 1))
+        rule = line.startswith("\t\t") and not line.startswith("\t\t\t") and not line.rstrip().endswith("{")
+        if rule and not line.strip().startswith(("type ", "flags ", "elements", "}")):
+            spans.append((i, i + 1))
     return spans
 
 
