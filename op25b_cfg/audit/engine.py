@@ -1242,7 +1242,7 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
     # lines not understood inside evaluated filters
     seen_unparsed: set[int] = set()
     in_evaluated = _unparsed_of(ctx, (fname for _, fname in ctx.evaluated))
-    for (fam, fname), _flt in ctx.evaluated.items():
+    for (_fam, fname), flt in ctx.evaluated.items():
         for u in in_evaluated:
             if u.filter == fname and u.line not in seen_unparsed:
                 seen_unparsed.add(u.line)
@@ -1250,7 +1250,7 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
                     Code.UNPARSED,
                     f"line {u.line} in applied filter {fname} is not understood ({u.reason}); the verdict cannot be"
                     " proved while it is there",
-                    family=fam or None,
+                    family=flt.family,  # 0: an nft inet chain (both families)
                     lines=[(u.line, u.text)],
                 )
     ctx.checks.append(("parsed", not seen_unparsed))

@@ -2,11 +2,14 @@
 
 The matches the auditor models become a :class:`Cond`: ``ip|ip6 saddr|daddr``, ``ip protocol``,
 ``ip6 nexthdr``, ``meta l4proto|nfproto|protocol``, ``tcp|udp|sctp|th dport|sport``, ``iifname|oifname|iif|oif``,
-``ct state``, ``tcp flags``, ``icmp|icmpv6 type|code`` (folded into the protocol), each with ``!=``, anonymous
-``{ }`` sets, named ``@sets``, ranges and prefixes. Statements: ``counter``, ``log``, ``comment``, ``limit rate``,
-``add|update @set { key ct count over N }`` / ``{ key limit rate over R/second burst B packets }`` and
-``meter`` (per-source flow control). Verdicts: ``accept``, ``drop``, ``reject``, ``jump``, ``goto``,
-``return``, ``continue``, ``queue``; a verdict map (``vmap``) is reported, not evaluated.
+``tcp flags``, ``icmp|icmpv6 type|code`` (as the protocol), each with ``!=``, anonymous ``{ }`` sets, named
+``@sets``, ranges and prefixes; concatenations (``ip saddr . tcp dport { a . 25 }``) become alternatives
+(:attr:`NftRule.alts`); ``ct state`` is kept as a set of states (:attr:`NftRule.ct`), resolved when the chain is
+compiled (it depends on untracked packets and on the hook). Statements: ``counter``, ``log``, ``comment``,
+``limit rate``, ``notrack``, ``add|update @set { key ct count over N }`` / ``{ key limit rate over R/second burst
+B packets }`` and ``meter`` (per-source flow control). Verdicts: ``accept``, ``drop``, ``reject``, ``jump``,
+``goto``, ``return``, ``continue``, ``queue``, and verdict maps ``<selector> vmap { key : verdict }`` /
+``vmap @map`` (:attr:`NftRule.branches`).
 
 Anything else makes :attr:`NftRule.error` say what was not understood; the caller decides whether that
 matters (only rules with a verdict can change a packet's fate).
@@ -132,12 +135,17 @@ class NftSet:
     line: int
     key: str = ""
     flags: set[str] = field(default_factory=set)
-    elements: list[str] = field(default_factory=list)
-    concat: bool = False
     is_map: bool = False
     entries: list[Element] = field(default_factory=list)
     error: str | None = None
     """What in the set's definition was not understood (a match on it is then not modeled)."""
+
+    def add_elements(self, items: list[Tok | Block]) -> None:
+        """Add the elements of a ``{ ... }`` literal (what cannot be read makes the set not understood)."""
+        try:
+            self.entries.extend(entries_of(items))
+        except Unrepresentable as exc:
+            self.error = str(exc)
 
     @property
     def dynamic(self) -> bool:
@@ -212,6 +220,7 @@ class RuleParser:
         first = items[0] if items else None
         self.rule = NftRule(first.line if first is not None else 0, text)
         self.cond = Cond()
+        self.form = "implicit"  # of the last operand: implicit | eq | set
 
     # -- word access -----------------------------------------------------------------------------------
     def peek(self, k: int = 0) -> str | None:
@@ -242,10 +251,12 @@ class RuleParser:
         neg = False
         rel: str | None = None
         w = self.peek()
+        self.form = "implicit"
         if w in ("!=", "ne"):
             neg = True
             self.i += 1
         elif w in ("==", "eq"):
+            self.form = "eq"
             self.i += 1
         elif w in ("<", ">", "<=", ">=", "lt", "gt", "le", "ge"):
             rel = {"lt": "<", "gt": ">", "le": "<=", "ge": ">="}.get(w, w)
@@ -257,17 +268,19 @@ class RuleParser:
             ents = entries_of(it.items())
             if any(len(k) != 1 or v for k, v in ents):
                 raise Unrepresentable("concatenated or mapped elements where one value is expected")
+            self.form = "set"
             return neg, rel, [k[0] for k, _ in ents], None
         if it.text.startswith("@") and not it.quoted:
             name = it.text[1:]
             ents = self.named(name, False)
             if any(len(k) != 1 for k, _ in ents):
                 raise Unrepresentable(f"set @{name} has a concatenated type where one value is expected")
+            self.form = "set"
             return neg, rel, [k[0] for k, _ in ents], name
         vals = [it.text]
-        while self.peek() == "," and self.i + 1 < len(self.items):
+        while self.peek() in (",", "|") and self.i + 1 < len(self.items):
             self.i += 1
-            vals.append(self.word())
+            vals.append(self.word())  # a list (or, for a bitmask, the bits of one value)
         return neg, rel, vals, None
 
     def named(self, name: str, is_map: bool) -> list[Element]:
@@ -337,14 +350,15 @@ class RuleParser:
             self.rule.verdict = "vmap"
             raise Unrepresentable(f"verdict map on '{w} {nxt}' not modeled")
         if w == "ct" and nxt == "count":
-            if self.peek(2) == "over" and self.peek(3) == "0":
-                self.i += 4  # holds for every connection (it counts itself): no condition
-                return
-            raise Unrepresentable("'ct count' outside a set update is not modeled")
-        elif w in ("icmp", "icmpv6") and nxt in ("type", "code"):
-            self.i += 2
-            self.operand()
-            self.add(Cond(family=4 if w == "icmp" else 6, protocols=frozenset({1 if w == "icmp" else 58})))
+            n = self.peek(3)
+            if self.peek(2) != "over" or n is None or not n.isdigit():
+                raise Unrepresentable("'ct count' without 'over N' is not modeled")
+            self.i += 4
+            if n == "0":
+                self.count_over_zero()
+            else:
+                self.rule.global_limit = True  # one count for every source: not per subscriber
+            return
         elif w == "counter":
             self.i += 1
             self.rule.counter = True
@@ -374,6 +388,13 @@ class RuleParser:
             self.side_effect()
         else:
             raise Unrepresentable(f"expression '{w}' not modeled")
+
+    def count_over_zero(self) -> None:
+        """``ct count over 0``: the kernel counts a connection only on its first packet (not yet confirmed), and
+        a packet without a connection (untracked, invalid) as itself, so it holds exactly for those:
+        ``ct state { new, untracked, invalid }``. Not a flow limit: the verdict applies."""
+        states = frozenset({"new", "untracked", "invalid"})
+        self.rule.ct = states if self.rule.ct is None else self.rule.ct & states
 
     def side_effect(self) -> None:
         """``meta mark set X``, ``ct helper set "x"``, ``notrack``, ``flow add @ft``: no effect on the verdict.
@@ -418,6 +439,8 @@ class RuleParser:
             key = ("port", _L4.get(str(w), 0), nxt)
         elif w == "ct" and nxt == "state":
             key = ("ct", 0, "")
+        elif w in ("icmp", "icmpv6") and nxt in ("type", "code"):
+            key = ("icmp", 4 if w == "icmp" else 6, nxt)
         if key is not None:
             self.i += n
         return key
@@ -433,7 +456,7 @@ class RuleParser:
             else:
                 self.rule.dst_set = name
         if key[0] == "ct" and rel is None:
-            states = ct_states(vals, neg)
+            states = ct_states(vals, neg, self.form)
             self.rule.ct = states if self.rule.ct is None else self.rule.ct & states
             return  # applied when the rule is compiled: it depends on which packets are untracked
         self.add(key_cond(key, vals, neg, rel))
@@ -498,22 +521,22 @@ class RuleParser:
         neg, rel, vals, _ = self.operand()
         if rel is not None:
             raise Unrepresentable("tcp flags comparison not modeled")
+        fm: FlagMatch
         if self.peek() == "/":
-            # nft >= 1.0 listing form: tcp flags syn / syn,ack  (value / mask)
+            # nft >= 1.0 listing form: tcp flags syn / syn,ack  (value / mask): (flags & mask) == value
             self.i += 1
             mask_vals = [self.word()]
-            while self.peek() == ",":
+            while self.peek() in (",", "|"):
                 self.i += 1
                 mask_vals.append(self.word())
-            value = _flag_bits(vals)
             mask = _flag_bits(mask_vals)
-            fm: FlagMatch = ((mask, value & mask),)
-        elif len(vals) == 1 and "|" not in vals[0]:
-            bits = _flag_bits(vals)
-            fm = ((bits, bits),)
+            fm = ((mask, _flag_bits(vals) & mask),)
+        elif self.form == "set":
+            fm = tuple((ALL_FLAGS, _flag_bits([v])) for v in vals)  # membership: exact values
+        elif self.form == "eq" or neg:
+            fm = ((ALL_FLAGS, _flag_bits(vals)),)  # '==' / '!=' compare the whole byte
         else:
-            # A set or list: exact flag values.
-            fm = tuple((ALL_FLAGS, _flag_bits(v.split("|"))) for v in vals)
+            fm = tuple((b, b) for b in _bits(_flag_bits(vals)))  # 'tcp flags syn,ack': any of the bits
         self.add(Cond(flags=flags_not(fm) if neg else fm))
 
     def flag_expr_words(self) -> int:
@@ -623,9 +646,10 @@ class RuleParser:
         k = 0
         while k < len(rest):
             if rest[k : k + 3] == ["ct", "count", "over"] and k + 3 < len(rest) and rest[k + 3].isdigit():
-                # 'over 0' holds for every connection (it counts itself): no limit, the verdict always applies
                 flow.max_sessions = int(rest[k + 3]) or None
                 found = found or flow.max_sessions is not None
+                if flow.max_sessions is None:
+                    self.count_over_zero()
                 k += 4
             elif rest[k : k + 3] == ["limit", "rate", "over"] and k + 3 < len(rest):
                 sub = RuleParser([Tok(x, self.rule.line) for x in rest[k + 3 :]], {}, "", self.table_family)
@@ -671,7 +695,7 @@ _NOTHING = Cond(protocols=frozenset())
 
 Key = tuple[str, int, str]
 """A match selector: (kind, number, field): ("addr", 4, "saddr"), ("proto", 6, ""), ("port", 6, "dport")
-(0: ``th``, any transport), ("if", 0, "iifname"), ("nfproto", 0, ""), ("ct", 0, "")."""
+(0: ``th``, any transport), ("if", 0, "iifname"), ("nfproto", 0, ""), ("ct", 0, ""), ("icmp", 6, "type")."""
 _IFACE_KEYS = ("iifname", "oifname", "iif", "oif")
 _META_KEYS: dict[str, Key] = {
     "l4proto": ("proto", 0, ""),
@@ -737,15 +761,34 @@ def key_cond(key: Key, vals: list[str], neg: bool, rel: str | None) -> Cond:
         if neg:
             fams = {4, 6} - fams
         return _NOTHING if not fams else Cond(family=fams.pop()) if len(fams) == 1 else Cond()
+    if kind == "icmp":
+        # the type or code is not modelled: the audit's packets are TCP, and no ICMP packet is one of them
+        return Cond(family=num, protocols=frozenset({1 if num == 4 else 58}))
     return _ct_cond(vals, neg)
 
 
-def ct_states(vals: list[str], neg: bool) -> frozenset[str]:
-    """The states ``ct state [!=] vals`` accepts."""
-    states = frozenset(vals)
-    if not states <= _CT_STATES:
-        raise Unrepresentable(f"ct state {','.join(sorted(states - _CT_STATES))} not understood")
-    return _CT_STATES - states if neg else states
+def ct_states(vals: list[str], neg: bool, form: str = "set") -> frozenset[str]:
+    """The states ``ct state [==|!=] vals`` accepts. ``ct state`` is a bitmask and a packet has exactly one
+    state: a list without braces is one value, the OR of its states; without an operator it matches any of
+    them, with ``==``/``!=`` the whole value is compared (so ``!= established,related`` holds for every packet);
+    a ``{ }`` set compares each element.
+
+    >>> sorted(ct_states(["established", "related"], True, "implicit"))
+    ['established', 'invalid', 'new', 'related', 'untracked']
+    >>> sorted(ct_states(["established", "related"], True, "set"))
+    ['invalid', 'new', 'untracked']
+    """
+    parts = [set(v.split("|")) - {""} for v in vals]
+    names = set().union(*parts)
+    if not names <= _CT_STATES:
+        raise Unrepresentable(f"ct state {','.join(sorted(names - _CT_STATES))} not understood")
+    if form == "set":
+        hit = frozenset(n for p in parts if len(p) == 1 for n in p)  # an element of two states matches none
+    elif form == "eq" or neg:
+        hit = frozenset(names) if len(names) == 1 else frozenset()
+    else:
+        return frozenset(names)
+    return _CT_STATES - hit if neg else hit
 
 
 def _ct_cond(vals: list[str], neg: bool) -> Cond:
@@ -782,9 +825,13 @@ def _map_verdict(val: tuple[str, ...]) -> tuple[str, str | None]:
     raise Unrepresentable(f"verdict map value {' '.join(val) or '(none)'!r} not modeled")
 
 
+def _bits(value: int) -> list[int]:
+    return [1 << i for i in range(8) if value >> i & 1]
+
+
 def _flag_bits(names: list[str]) -> int:
     bits = 0
-    for n in names:
+    for n in (x for name in names for x in name.split("|")):
         n = n.strip("()").lower()
         if not n or n == "|":
             continue

@@ -5,22 +5,26 @@ Model:
 * every base chain of type ``filter`` (or ``route``) becomes a :class:`Filter` named ``"<family> <table>
   <chain>"`` (kind ``nft-chain``, ``hook`` set, ``default`` = its policy; family 4/6 for ``ip``/``ip6``
   tables, 0 for ``inet``/``bridge``/``netdev``);
-* regular chains are flattened into the base chains that reach them: a ``jump`` conjoins the jump rule's
-  condition with the callee's rules and comes back; ``return`` ends the callee; ``goto`` does not come back.
-  Conditional ``return``/``goto`` are made exact by subtracting their condition from the rules that follow;
-  where that cannot be expressed, an :class:`Unparsed` entry names the base chain (verdict UNKNOWN);
-* each ``forward`` base chain of an ``ip``/``ip6``/``inet`` table gets one :class:`Binding` (kind
-  ``nft-forward``, name ``*``, direction ``in``). nftables runs *every* base chain registered at a hook, in
-  priority order, and a packet is forwarded only if all of them accept it: the engine must require every
-  forward binding to pass the packet. Interface conditions are carried by ``Rule.iifname``/``oifname``;
+* a regular (or anonymous) chain is compiled once into a :class:`Filter` (default Action.NEXT: return); a
+  ``jump``/``goto``/``return`` rule is an Action.NEXT rule holding the match, with a :class:`Call` at its
+  position in :attr:`Filter.calls`. The engine evaluates each called chain once per question (see
+  :meth:`op25b_cfg.audit.engine.Evaluator._call`), so chains that jump many ways stay polynomial;
+* verdict maps (``vmap``) and concatenation matches become one rule per element;
+* every filter base chain a forwarded packet traverses (``ingress``/``egress`` of netdev/inet tables, scoped to
+  their devices; ``prerouting``, ``forward``, ``postrouting`` of ip/ip6/inet tables) gets one :class:`Binding`
+  (kind ``nft-forward``, name ``*``, direction ``in``), in hook and priority order: a packet is forwarded only
+  if every one of them accepts it. Before routing ``oifname`` sees the unset interface; before conntrack every
+  packet's ``ct state`` is ``invalid``; ``notrack`` rules there make ``ct state`` exact over untracked packets;
 * per-source ``ct count over`` / ``limit rate over`` set updates and meters -> ``Action.LIMIT`` rules with a
   :class:`FlowLimit` (consecutive session and rate rules on the same match are merged) and one
-  :class:`FlowControlSeen` per forward binding and family.
+  :class:`FlowControlSeen` per forward binding and family; ``ct count over 0`` is ``ct state { new, untracked,
+  invalid }`` (a block, not a limit).
 
-Rules that carry a verdict but contain something not understood (an unknown expression, a verdict map, a
-set filled at run time) are left out and reported as :class:`Unparsed` with the base chain as filter.
-``parse`` never raises. ``parse(text, lazy=True)`` (the audit path) flattens a base chain of another hook
-than ``forward`` only when its rules are first read (:mod:`._lazy`).
+Rules that carry a verdict but contain something not understood (an unknown expression, a set filled at run
+time) are left out and reported as :class:`Unparsed` under every base chain that reaches them; a line outside
+every chain (a command not evaluated, an unclosed block) is reported under every chain on the path. ``parse``
+never raises. ``parse(text, lazy=True)`` (the audit path) builds a base chain of another hook than ``forward``
+only when its rules are first read (:mod:`._lazy`).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from op25b_cfg.audit.model import Binding, Call, Filter, FlowControlSeen, ParsedConfig
 from op25b_cfg.audit.parsers._junos_algebra import Cond, IfSet, Unrepresentable, and_not, disjoint, to_rules
 from op25b_cfg.audit.parsers._lazy import DeferredFilter, ParserState
-from op25b_cfg.audit.parsers._nft_rule import _VERDICTS, NftRule, NftSet, RuleParser, ct_cond, entries_of, set_flags
+from op25b_cfg.audit.parsers._nft_rule import _VERDICTS, NftRule, NftSet, RuleParser, ct_cond, set_flags
 from op25b_cfg.audit.parsers._nft_tree import Block, Tok, line_of, parse_tree
 from op25b_cfg.rules import Action, FlowLimit, Rule
 
@@ -47,6 +51,7 @@ _PRIORITY = {"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security
 _CHAIN_WORDS = frozenset({"type", "policy", "comment", "device", "devices"})
 """First words of the chain-body statements that are not rules."""
 MAX_DEPTH = 16
+"""The kernel's jump stack: a base chain and at most 15 nested jumps below it (more: ``Too many links``)."""
 _HOOK_ORDER = {"ingress": 0, "prerouting": 1, "forward": 2, "postrouting": 3, "egress": 4}
 _PATH_HOOKS = frozenset(
     {(f, h) for f in ("ip", "ip6", "inet") for h in ("prerouting", "forward", "postrouting")}
@@ -55,7 +60,10 @@ _PATH_HOOKS = frozenset(
 """(table family, hook) of the base chains a routed (forwarded) packet traverses."""
 _NO_OIF_HOOKS = frozenset({"prerouting", "ingress"})
 _FAMILY_OF = {"ip": 4, "ip6": 6}
+_NAT_VERDICTS = frozenset({"drop", "reject", "jump", "goto", "queue"})
+_DNAT = frozenset({"dnat", "redirect", "tproxy"})
 _CONNTRACK_PRIORITY = -200
+_STAGE_NAMES = {"": "", "pre": " (before routing)", "raw": " (before conntrack)", "egress": " (egress)"}
 """Connection tracking runs at prerouting priority -200: a ``notrack`` in a chain before it leaves the packet
 untracked (``ct state untracked``; ``new``/``established`` never match)."""
 MAX_RULES = 100_000
@@ -83,6 +91,19 @@ class Table:
     sets: dict[str, NftSet] = field(default_factory=dict)
 
 
+@dataclass
+class _Build:
+    """One chain being compiled: where it is (table, name, the chains above it) and what it produces."""
+
+    table: Table
+    name: str
+    stack: tuple[object, ...]
+    fams: tuple[int, ...]
+    out: list[Rule] = field(default_factory=list)
+    calls: dict[int, Call] = field(default_factory=dict)
+    bad: list[tuple[int, str]] = field(default_factory=list)
+
+
 class _Abort(Exception):
     """A rule (or chain) that cannot be compiled exactly: (line, reason)."""
 
@@ -97,7 +118,7 @@ class _Parser(ParserState):
         self.compiled: dict[object, Filter] = {}
         self.bad: dict[int, list[tuple[int, str]]] = {}
         self.height: dict[int, int] = {}
-        self.no_oif = False  # compiling for a hook before routing (no output interface yet)
+        self.stage = ""  # compiling for: see _stage
         self.untracked_: list[tuple[int, Cond | None]] = []
 
     # -- structure -------------------------------------------------------------------------------------
@@ -122,7 +143,14 @@ class _Parser(ParserState):
                     log.debug("chain %s not understood", chain.name, exc_info=True)
                     self.unparsed(chain.line, f"chain not understood ({type(exc).__name__})", _qname(table, chain))
         self.bindings()
-        return self.pc
+        # a line outside every chain (a command not evaluated, a truncated block) may change any of them
+        pc = self.pc
+        path = [fname for b in pc.bindings for fname in b.filters]
+        if path:
+            pc.unparsed = [
+                replace(u, filter=f) for u in pc.unparsed for f in ([u.filter] if u.filter is not None else path)
+            ]
+        return pc
 
     def top(self, st: list[Tok | Block]) -> None:
         words = [it.text for it in st if isinstance(it, Tok)]
@@ -155,8 +183,47 @@ class _Parser(ParserState):
             if t is not None:
                 for c in t.chains.values():
                     c.rules.clear()
+        elif (
+            head in ("add", "create", "insert")
+            and words[1:2]
+            and words[1] in ("chain", "set", "map", "rule", "element")
+        ):
+            self.command(st, words)
+        elif head == "add" and words[1:2] == ["table"]:
+            self.top(st[1:])
         else:
             self.unparsed(line_of(st), f"top-level command '{head}' not evaluated")
+
+    def command(self, st: list[Tok | Block], words: list[str]) -> None:
+        """``add|create chain|set|map [family] TABLE NAME {...}``, ``add|insert rule [family] TABLE CHAIN ...``,
+        ``add element [family] TABLE SET { ... }``: the same objects as inside a ``table`` block."""
+        verb, kind = words[0], words[1]
+        k = 3 if len(words) > 2 and words[2] in FAMILIES else 2
+        fam = words[2] if k == 3 else "ip"
+        if len(st) < k + 2 or not all(isinstance(it, Tok) for it in st[: k + 2]):
+            self.unparsed(line_of(st), f"{verb} {kind} without a table and a name")
+            return
+        table = self.tables.get((fam, words[k]))
+        if table is None:
+            table = self.tables[(fam, words[k])] = Table(fam, words[k], line_of(st))
+        name, rest = words[k + 1], st[k + 2 :]
+        if kind in ("chain", "set", "map"):
+            self.table_body(table, Block([[Tok(kind, line_of(st)), *st[k + 1 :]]], line_of(st)))
+        elif kind == "element":
+            target = table.sets.get(name)
+            blk = rest[0] if rest else None
+            if target is None or not isinstance(blk, Block):
+                self.unparsed(line_of(st), f"element added to an undefined set {name}")
+                return
+            target.add_elements(blk.items())
+        else:
+            chain = table.chains.get(name)
+            head = rest[0] if rest else None
+            if chain is None or not rest or (isinstance(head, Tok) and head.text in ("handle", "index", "position")):
+                why = "an undefined chain" if chain is None else "a position" if rest else "nothing"
+                self.unparsed(line_of(st), f"{verb} rule to {why} not evaluated")
+                return
+            chain.rules.insert(0, rest) if verb == "insert" else chain.rules.append(rest)
 
     def untracked(self) -> list[tuple[int, Cond | None]]:
         """The ``notrack`` rules that can make forwarded TCP packets untracked (in a prerouting chain before
@@ -185,8 +252,11 @@ class _Parser(ParserState):
 
     def ct_alternatives(self, r: NftRule) -> list[Cond] | None:
         """The packets a ``ct state`` match accepts given the untracked packets: tracked ones by their TCP flags,
-        untracked ones when ``untracked`` is listed. None when the untracked packets are not known exactly."""
+        untracked ones when ``untracked`` is listed. None when the untracked packets are not known exactly.
+        Before conntrack (ingress, prerouting below priority -200) every packet's state is ``invalid``."""
         assert r.ct is not None
+        if self.stage == "raw":
+            return [Cond()] if "invalid" in r.ct else []
         flags = ct_cond(r.ct)
         if not self.untracked_:
             return [flags]
@@ -228,18 +298,12 @@ class _Parser(ParserState):
                 continue
             if words[0] in ("type", "typeof"):
                 s.key = " ".join(words[1:])
-                s.concat = " . " in f" {s.key} " or ":" in words
             elif words[0] == "flags":
                 s.flags |= set_flags(words[1:])
             elif words[0] == "elements":
                 inner = st[-1]
                 if isinstance(inner, Block):
-                    try:
-                        s.entries.extend(entries_of(inner.items()))
-                    except Unrepresentable as exc:
-                        s.error = str(exc)
-        s.elements = [k[0] for k, _ in s.entries]
-        s.concat = s.concat or any(len(k) > 1 for k, _ in s.entries)
+                    s.add_elements(inner.items())
         return s
 
     def chain_body(self, chain: Chain, blk: Block) -> None:
@@ -285,6 +349,8 @@ class _Parser(ParserState):
             return
         if chain.type not in ("filter", "route"):
             self.pc.notes.append(f"{qname}: {chain.type} chain at hook {chain.hook} not audited")
+            if chain.type == "nat" and (table.family, chain.hook) in _PATH_HOOKS:
+                self.nat_chain(chain)
             return
         default = Action.DENY if chain.policy == "drop" and not _device_scoped(chain) else Action.PERMIT
         fam = _FILTER_FAMILY[table.family]
@@ -298,17 +364,26 @@ class _Parser(ParserState):
             filt.rules = self.chain_rules(table, chain, qname, filt)
         self.pc.filters[(filt.family, qname)] = filt
 
+    def nat_chain(self, chain: Chain) -> None:
+        """A nat chain on the forwarding path is not evaluated: what in it can change a verdict is reported (a
+        drop of the connection's first packet; in prerouting, a destination rewrite later chains would see)."""
+        stop = _NAT_VERDICTS | (_DNAT if chain.hook == "prerouting" else frozenset())
+        for st in chain.rules:
+            hit = next((t.text for t in st if isinstance(t, Tok) and not t.quoted and t.text in stop), None)
+            if hit is not None:
+                self.unparsed(line_of(st), f"nat chain {chain.name}: '{hit}' on the forwarding path not modeled")
+
     def chain_rules(self, table: Table, chain: Chain, qname: str, filt: Filter) -> list[Rule]:
         """The rules of one base chain (setting ``filt.calls``); every line not understood in it or in a chain
         it reaches is reported under ``qname``."""
-        self.no_oif = chain.hook in _NO_OIF_HOOKS
+        self.stage = _stage(chain)
         try:
             rules, filt.calls, bad = self.compile_body(
-                table, chain.rules, chain.name, ((table.family, table.name, chain.name, self.no_oif),)
+                table, chain.rules, chain.name, ((table.family, table.name, chain.name, self.stage),)
             )
             height = 1 + max((self.height.get(id(c.target), 0) for c in filt.calls.values() if c.target), default=0)
-            if height > MAX_DEPTH + 1:
-                raise _Abort(chain.line, f"chain {chain.name}: jumps nested deeper than {MAX_DEPTH}")
+            if height > MAX_DEPTH:
+                raise _Abort(chain.line, f"chain {chain.name}: more than {MAX_DEPTH - 1} nested jumps (not loadable)")
         except _Abort as exc:
             line, reason = exc.args
             self.unparsed(line, reason, qname)
@@ -353,10 +428,8 @@ class _Parser(ParserState):
         """One chain's rules in order: verdict rules as they are, ``jump``/``goto``/``return`` as Action.NEXT
         rules with a :class:`Call` at their position (each callee compiled once: see :meth:`compile_chain`), and
         the lines not understood."""
-        out: list[Rule] = []
-        calls: dict[int, Call] = {}
-        bad: list[tuple[int, str]] = []
-        fams = _RULE_FAMILIES.get(table.family, (4, 6))
+        b = _Build(table, cname, stack, _RULE_FAMILIES.get(table.family, (4, 6)))
+        out, calls, bad = b.out, b.calls, b.bad
         for st in stmts:
             r = self.rule(table, st)
             if r.verdict is None or r.verdict == "continue":
@@ -374,33 +447,23 @@ class _Parser(ParserState):
                 alts = ct_alts if r.alts is None else [x for a in r.alts for b in ct_alts if (x := a.and_(b))]
                 r = replace(r, ct=None, alts=alts)
             try:
-                self.compile_rule(table, r, cname, stack, fams, out, calls, bad)
+                self.compile_rule(b, r)
             except _Abort as exc:
                 bad.append(exc.args)
             if len(out) > MAX_RULES:
                 raise _Abort(r.line, f"chain {cname}: more than {MAX_RULES} rules")
         return out, calls, bad
 
-    def compile_rule(
-        self,
-        table: Table,
-        r: NftRule,
-        cname: str,
-        stack: tuple[object, ...],
-        fams: tuple[int, ...],
-        out: list[Rule],
-        calls: dict[int, Call],
-        bad: list[tuple[int, str]],
-    ) -> None:
+    def compile_rule(self, b: _Build, r: NftRule) -> None:
         if r.branches is not None or r.alts is not None:
-            self.compile_alternatives(table, r, cname, stack, fams, out, calls, bad)
+            self.compile_alternatives(b, r)
             return
         if r.verdict in ("accept", "drop"):
             action = Action.PERMIT if r.verdict == "accept" else Action.DENY
             limit: FlowLimit | None = None
             if r.flow is not None or r.global_limit:
                 if action is not Action.DENY:
-                    bad.append((r.line, f"chain {cname}: flow limit with verdict accept not modeled"))
+                    b.bad.append((r.line, f"chain {b.name}: flow limit with verdict accept not modeled"))
                     return
                 action = Action.LIMIT
                 if r.flow is not None and r.flow.per_source:
@@ -408,29 +471,19 @@ class _Parser(ParserState):
                     limit = FlowLimit(f.max_sessions, f.rate or 0, f.burst or 0, f.v6_length)
                 else:
                     self.pc.notes.append(f"line {r.line}: limit is not per source (not per subscriber)")
-            self.emit(r.cond, action, fams, r, cname, out, limit)
+            self.emit(b, r.cond, action, r, limit)
         elif r.verdict in ("jump", "goto", "return"):
             target: Filter | None = None
             if r.verdict != "return":
-                target = self.compile_chain(table, r, cname, stack)
-            first = len(out)
-            self.emit(r.cond, Action.NEXT, fams, r, cname, out, None)
-            for pos in range(first, len(out)):
-                calls[pos] = Call(r.verdict, target)
+                target = self.compile_chain(b.table, r, b.name, b.stack)
+            first = len(b.out)
+            self.emit(b, r.cond, Action.NEXT, r, None)
+            for pos in range(first, len(b.out)):
+                b.calls[pos] = Call(r.verdict, target)
         else:
-            bad.append((r.line, f"chain {cname}: verdict '{r.verdict}' not modeled"))
+            b.bad.append((r.line, f"chain {b.name}: verdict '{r.verdict}' not modeled"))
 
-    def compile_alternatives(
-        self,
-        table: Table,
-        r: NftRule,
-        cname: str,
-        stack: tuple[object, ...],
-        fams: tuple[int, ...],
-        out: list[Rule],
-        calls: dict[int, Call],
-        bad: list[tuple[int, str]],
-    ) -> None:
+    def compile_alternatives(self, b: _Build, r: NftRule) -> None:
         """A verdict map (one rule per element, keys disjoint) or a concatenation match (one rule per element;
         made disjoint first when the verdict is a call, so that no packet is handed over twice)."""
         try:
@@ -446,10 +499,10 @@ class _Parser(ParserState):
                     alts = disjoint(alts)
                 subs = [replace(r, cond=c, alts=None) for c in alts]
         except Unrepresentable as exc:
-            raise _Abort(r.line, f"chain {cname}: {exc}") from None
+            raise _Abort(r.line, f"chain {b.name}: {exc}") from None
         for sub in subs:
             if sub.verdict != "continue":
-                self.compile_rule(table, sub, cname, stack, fams, out, calls, bad)
+                self.compile_rule(b, sub)
 
     def compile_chain(self, table: Table, r: NftRule, cname: str, stack: tuple[object, ...]) -> Filter:
         """The callee of a ``jump``/``goto`` as a regular-chain :class:`Filter` (default Action.NEXT: return),
@@ -457,22 +510,22 @@ class _Parser(ParserState):
         tgt = r.target
         key: object
         if isinstance(tgt, Block):
-            key, name, stmts, line = (id(tgt), self.no_oif), f"{cname}/anonymous@{tgt.line}", tgt.stmts, tgt.line
+            key, name, stmts, line = (id(tgt), self.stage), f"{cname}/anonymous@{tgt.line}", tgt.stmts, tgt.line
         else:
             sub = table.chains.get(str(tgt))
             if sub is None:
                 raise _Abort(r.line, f"chain {cname}: {r.verdict} to undefined chain {tgt}")
-            key, name, stmts, line = (table.family, table.name, sub.name, self.no_oif), sub.name, sub.rules, sub.line
+            key, name, stmts, line = (table.family, table.name, sub.name, self.stage), sub.name, sub.rules, sub.line
         if key in stack:
             raise _Abort(r.line, f"chain {cname}: {r.verdict} loop through {name}")
         hit = self.compiled.get(key)
         if hit is not None:
             return hit
-        if len(stack) > MAX_DEPTH:
-            raise _Abort(r.line, f"chain {cname}: jumps nested deeper than {MAX_DEPTH}")
+        if len(stack) >= MAX_DEPTH:
+            raise _Abort(r.line, f"chain {cname}: more than {MAX_DEPTH - 1} nested jumps (not loadable)")
         rules, calls, bad = self.compile_body(table, stmts, name, (*stack, key))
         filt = Filter(
-            f"{table.family} {table.name} {name}{' (before routing)' if self.no_oif else ''}",
+            f"{table.family} {table.name} {name}{_STAGE_NAMES[self.stage]}",
             _FILTER_FAMILY.get(table.family, 0),
             rules,
             Action.NEXT,
@@ -488,27 +541,21 @@ class _Parser(ParserState):
         )
         return filt
 
-    def emit(
-        self,
-        cond: Cond,
-        action: Action,
-        fams: tuple[int, ...],
-        r: NftRule,
-        cname: str,
-        out: list[Rule],
-        limit: FlowLimit | None,
-    ) -> None:
-        if self.no_oif and cond.oif is not None:
-            # before routing (prerouting, ingress) the output interface is unset: its name is ""
-            if not _matches_unset(cond.oif):
+    def emit(self, b: _Build, cond: Cond, action: Action, r: NftRule, limit: FlowLimit | None) -> None:
+        unset = "iif" if self.stage == "egress" else "oif" if self.stage else None
+        ifs = getattr(cond, unset) if unset else None
+        if ifs is not None:
+            # before routing (prerouting, ingress) the output interface is unset, at netdev egress the input one:
+            # its name is ""
+            if not _matches_unset(ifs):
                 return
-            cond = replace(cond, oif=None)
+            cond = replace(cond, **{unset: None})  # type: ignore[arg-type]
         try:
             rules = to_rules(
                 cond,
                 action,
-                fams,
-                name=cname,
+                b.fams,
+                name=b.name,
                 line=r.line,
                 text=r.text,
                 log_=r.log,
@@ -519,9 +566,9 @@ class _Parser(ParserState):
                 dst_set=r.dst_set,
             )
         except Unrepresentable as exc:
-            raise _Abort(r.line, f"chain {cname}: {exc}") from None
+            raise _Abort(r.line, f"chain {b.name}: {exc}") from None
         for rule in rules:
-            _append_merged(out, rule)
+            _append_merged(b.out, rule)
 
     # -- bindings --------------------------------------------------------------------------------------
     def bindings(self) -> None:
@@ -584,6 +631,16 @@ def _append_merged(out: list[Rule], r: Rule) -> None:
         out[-1] = replace(prev, limit=merged)
         return
     out.append(r)
+
+
+def _stage(chain: Chain) -> str:
+    """Where a base chain runs: after routing (""), before routing ("pre"), before conntrack too ("raw"), or at
+    netdev egress (no input interface: "egress")."""
+    if chain.hook == "ingress" or (chain.hook == "prerouting" and chain.priority < _CONNTRACK_PRIORITY):
+        return "raw"
+    if chain.hook == "egress":
+        return "egress"
+    return "pre" if chain.hook in _NO_OIF_HOOKS else ""
 
 
 def _device_scoped(chain: Chain) -> bool:
