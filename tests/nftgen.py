@@ -98,17 +98,37 @@ class Case:
                         for dst in FOREIGN[fam]:
                             for sport in (EPHEMERAL, *self.sports):
                                 out.append(("leak", Packet(fam, str(src + n), dst, 6, 25, sport), iif))
-                for src in srcs[:1]:
+                for n, iif in enumerate(ifaces):
+                    src = str(pass_source(pool, n))
                     for mta in self._prefixes(fam, "mtas"):
-                        mta_pkt = Packet(fam, str(src), str(mta.network_address), 6, 25, EPHEMERAL + 1)
-                        out.append(("pass", mta_pkt, ROUTER_SUB_IF))
+                        out.append(("pass", Packet(fam, src, str(mta.network_address), 6, 25, EPHEMERAL + 1), iif))
                     for port in sub:
-                        sub_pkt = Packet(fam, str(src), FOREIGN[fam][0], 6, port, EPHEMERAL + 2)
-                        out.append(("pass", sub_pkt, ROUTER_SUB_IF))
+                        out.append(("pass", Packet(fam, src, FOREIGN[fam][0], 6, port, EPHEMERAL + 2), iif))
             for ex in exempt:
-                src = ex.network_address + (5 if ex.num_addresses > 8 else 0)
-                out.append(("pass", Packet(fam, str(src), FOREIGN[fam][1], 6, 25, EPHEMERAL + 3), ROUTER_SUB_IF))
+                for n, iif in enumerate(ifaces):
+                    src = str(pass_source(ex, n))
+                    out.append(("pass", Packet(fam, src, FOREIGN[fam][1], 6, 25, EPHEMERAL + 3), iif))
         return out
+
+
+POOL_BASES = ("100.64.0.0/17", "100.65.0.0/16", "2001:db8:8000::/40")
+EXEMPT_BASES = ("100.64.200.0/24", "100.64.77.0/28", "2001:db8:8000:4711::/64")
+"""Every pool and exemption :func:`generate` uses starts at one of these (the lab routes the must-pass sources
+of each subscriber interface back through that interface)."""
+
+
+def pass_source(net: Any, n: int) -> Any:
+    """The source address of must-pass connections from ``net`` through the ``n``-th subscriber interface.
+
+    >>> net = ipaddress.ip_network
+    >>> str(pass_source(net("100.64.0.0/16"), 1)), str(pass_source(net("100.64.77.0/28"), 2))
+    ('100.64.0.33', '100.64.77.7')
+    >>> str(pass_source(ipaddress.ip_network("100.65.3.7/32"), 1))
+    '100.65.3.7'
+    """
+    if net.num_addresses == 1:
+        return net.network_address
+    return net.network_address + (5 if net.num_addresses <= 256 and net.version == 4 else 0x20) + n
 
 
 # ------------------------------------------------------------------------------------------------ policy

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from op25b_cfg.audit.model import Code, DeviceReport, Packet, Verdict
-from tests.nftgen import FOREIGN, ROUTER_SUB_IF, ROUTER_UP_IF, Case
+from tests.nftgen import EXEMPT_BASES, FOREIGN, POOL_BASES, ROUTER_SUB_IF, ROUTER_UP_IF, Case, pass_source
 
 REPO = Path(__file__).resolve().parent.parent
 CONNECT_TIMEOUT = 0.3
@@ -209,6 +209,10 @@ class KernelLab:
             if rif == ROUTER_SUB_IF:
                 _run("ip", "-n", router, "route", "add", CLIENT_NETS[0], "via", str(p4))
                 _run("ip", "-n", router, "-6", "route", "add", CLIENT_NETS[1], "via", str(p6))
+            elif role == "client":  # must-pass sources of this interface: answers go back the same way
+                for base in (ipaddress.ip_network(b) for b in POOL_BASES + EXEMPT_BASES):
+                    gw = str(p4 if base.version == 4 else p6)
+                    _run("ip", "-n", router, "route", "add", str(pass_source(base, n - 1)), "via", gw, "dev", rif)
             elif rif == ROUTER_UP_IF:
                 _run("ip", "-n", router, "route", "add", "default", "via", str(p4))
                 _run("ip", "-n", router, "-6", "route", "add", "default", "via", str(p6))
