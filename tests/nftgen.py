@@ -236,7 +236,9 @@ class _Gen:
             elems = ", ".join(f"{p} . {port}" for p in pools for port in sub)
             rules.append(f"{ipk} saddr . tcp dport {{ {elems} }} accept")
         else:
-            rules.append(f"{ipk} saddr {self.addr(fam, pools, sets.get('pool'))} tcp dport {self.dport(sub)} accept")
+            ports = "@SUBMISSION" if "submission" in sets and r.random() < 0.7 else self.dport(sub)
+            proto = "meta l4proto tcp th" if self.use("ports", 0.2) else "tcp"
+            rules.append(f"{ipk} saddr {self.addr(fam, pools, sets.get('pool'))} {proto} dport {ports} accept")
         block = f"{ipk} saddr {self.addr(fam, pools, sets.get('pool'))} tcp dport {self.dport(25)}"
         if self.use("ct-state", 0.3):
             block += " ct state new"
@@ -288,12 +290,22 @@ class _Gen:
                 sets_by_fam[fam][what] = name
                 lines += [f"\tset {name} {{", f"\t\ttype ipv{fam}_addr", "\t\tflags interval"]
                 lines += [f"\t\telements = {{ {', '.join(nets)} }}", "\t}"]
+        if self.use("sets", 0.2):
+            lines += [
+                "\tset SUBMISSION {",
+                "\t\ttype inet_service",
+                f"\t\telements = {{ {', '.join(map(str, pol['submission_ports']))} }}",
+                "\t}",
+            ]
+            for fam in fams:
+                sets_by_fam[fam]["submission"] = "SUBMISSION"
         body: list[str] = []
         for fam in fams:
             body += self.op25b_rules(pol, fam, sets_by_fam[fam], fam_choice)
         prio = r.choice(["filter", "filter - 5", "0", "10"]) if "priorities" in self.on else "filter"
         policy = "drop" if self.use("policy-drop", 0.2) else "accept"
-        head = [f"\t\ttype filter hook forward priority {prio}; policy {policy};"]
+        hook = "prerouting" if self.use("hooks", 0.15) else "forward"
+        head = [f"\t\ttype filter hook {hook} priority {prio}; policy {policy};"]
         if policy == "drop":
             head.append("\t\tct state established,related accept")
         entry = 'iifname "ppp*"' if r.random() < 0.7 else f'iifname "{ROUTER_SUB_IF}"'
