@@ -142,3 +142,40 @@ def test_line_outside_every_chain_makes_the_verdict_unknown() -> None:
     rep = audit_text(device(), text + "add rule inet filter smtp index 0 tcp dport 25 accept\n")
     assert rep.verdict is Verdict.UNKNOWN, [f.message for f in rep.findings]
     assert codes(rep) == ["UNPARSED"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "where"),
+    [
+        ("meta mark 0x1 tcp dport 25 drop", "forward"),  # the only port-25 rule: FILTER_MISSING was certain
+        ("ip6 hoplimit 1 drop", "prerouting"),  # another chain on the path: the leak was certain
+    ],
+)
+def test_a_line_not_understood_anywhere_on_the_path_leaves_a_failure_uncertain(extra: str, where: str) -> None:
+    """nftables evaluates through calls, maps and several base chains, not in line order: a line not understood
+    in any chain the packet traverses could drop it, so a leak or a missing filter is not proven."""
+    text = (
+        "table inet f {\n\tchain c {\n"
+        f"\t\ttype filter hook {where} priority filter; policy accept;\n"
+        f"\t\t{extra}\n\t}}\n}}\n"
+        "table inet g {\n\tchain forward {\n\t\ttype filter hook forward priority 10; policy accept;\n"
+        "\t\tip daddr { 192.0.2.25, 192.0.2.26 } accept\n\t\tip saddr 100.64.200.0/24 accept\n"
+        "\t\tip saddr 100.64.0.0/17 tcp dport 25 drop\n\t}\n}\n"
+    )
+    rep = audit_text(device(pools=(load_inventory(REPO / "inventory").policy.pool("DYN-TOKYO"),)), text)
+    assert rep.verdict is Verdict.UNKNOWN, [f.message for f in rep.findings]
+
+
+def test_blocked_handshake_ack_is_the_counterexample() -> None:
+    """Kernel differential D3/D4: the SYN passes, the handshake's ACK (ct state established) is dropped; the
+    finding's packet is that ACK, which is what fails in the kernel."""
+    for case, code in (
+        ("limit-accept-then-drop-465", Code.SUBMISSION_BLOCKED),
+        ("ct-not-established-exempt-ack", Code.EXEMPT_BLOCKED),
+    ):
+        rep = audit_text(
+            device(attach=load_inventory(REPO / "inventory").devices["bras-tyo-lnx1"].attach[:1]),
+            (REPO / "tests/audit_cases/linux_nftables" / case / "running.cfg").read_text(),
+        )
+        hits = [f for f in rep.findings if f.code is code]
+        assert hits and all(f.counterexample is not None and f.counterexample.tcp_flags == "A" for f in hits)

@@ -532,7 +532,10 @@ def _unparsed_of(ctx: _Ctx, names: Iterable[str]) -> list[Unparsed]:
 
 
 def _unparsed_before(ctx: _Ctx, chain: Sequence[Filter], line: int | None) -> bool:
-    """True when an unparsed line inside ``chain`` sits before ``line`` (None: anywhere in it)."""
+    """True when an unparsed line inside ``chain`` sits before ``line`` (None: anywhere in it). nftables
+    evaluates chains through calls and verdict maps, not in line order: any line of its chains counts."""
+    if any(f.kind == "nft-chain" for f in chain):
+        line = None
     return any(line is None or u.line <= line for u in _unparsed_of(ctx, (f.name for f in chain)))
 
 
@@ -746,6 +749,7 @@ def _leak_check_new(
             continue
         if t.kind == "nft-forward" and all(d.rule is None for res in results for d in res.decisions):
             # no rule of any forward chain even looks at these packets: the filter is not hooked for them
+            unsure = any(_unparsed_before(ctx, res.chain, None) for res in results)
             if _wrong_direction_nft(ev, t, q, limit_terminal):
                 ctx.add(
                     Code.WRONG_DIRECTION,
@@ -756,6 +760,7 @@ def _leak_check_new(
                     binding=t.label,
                     counterexample=_packet(_must_pick(hs, leak, prefer)),
                     lines=[(b.line, f"forward chain {', '.join(b.filters)}") for b in t.bindings],
+                    uncertain=unsure,
                 )
             elif not any(
                 _blocks_pool(ev, f, q) for f in ctx.parsed.filters.values() if f.family in (0, t.family)
@@ -768,6 +773,7 @@ def _leak_check_new(
                     binding=t.label,
                     counterexample=_packet(_must_pick(hs, leak, prefer)),
                     lines=[(b.line, f"forward chain {', '.join(b.filters)}") for b in t.bindings],
+                    uncertain=unsure,
                 )
             else:
                 ctx.add(
@@ -779,6 +785,7 @@ def _leak_check_new(
                     binding=t.label,
                     counterexample=_packet(_must_pick(hs, leak, prefer)),
                     lines=[(b.line, f"forward chain {', '.join(b.filters)}") for b in t.bindings],
+                    uncertain=unsure,
                 )
             return False
         first = results[0]

@@ -581,17 +581,18 @@ class RuleParser:
                 return
 
     def limit_stmt(self) -> None:
-        """A global ``limit rate [over] N/unit [burst M packets]``: not per subscriber."""
+        """A global ``limit rate [over] N/unit [burst M packets]`` (not per subscriber). The audit's packets are
+        single connections, always under a rate: ``limit rate N`` matches them (its verdict applies), ``limit
+        rate over N`` does not (a LIMIT rule: they go on, and above the rate they are dropped)."""
         if self.word() != "rate":
             raise Unrepresentable("limit without rate")
         over = self.peek() == "over"
         if over:
             self.i += 1
-        _rate, _burst, pps = self.rate()
-        if not over:
-            raise Unrepresentable("'limit rate' without 'over' (verdict applies to packets under the rate)")
-        self.rule.global_limit = True
-        if not pps:
+        rate, _burst, _pps = self.rate()
+        if not rate:
+            raise Unrepresentable("limit rate 0 not modeled")
+        if over:
             self.rule.global_limit = True
 
     def rate(self) -> tuple[int, int, bool]:
@@ -796,8 +797,9 @@ def _ct_cond(vals: list[str], neg: bool) -> Cond:
 
 
 def ct_cond(states: frozenset[str]) -> Cond:
-    """A tracked packet's ``ct state`` match, from its TCP flags (:data:`CT_NEW`, :data:`CT_ESTABLISHED`)."""
-    est = bool(states & {"established", "related"})
+    """A tracked packet's ``ct state`` match, from its TCP flags (:data:`CT_NEW`, :data:`CT_ESTABLISHED`).
+    ``related`` (an expected connection, such as FTP data, or an ICMP error) is never an SMTP segment."""
+    est = "established" in states
     new = "new" in states
     if est and new:
         return Cond()

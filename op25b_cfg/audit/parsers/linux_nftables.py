@@ -60,6 +60,9 @@ _PATH_HOOKS = frozenset(
 """(table family, hook) of the base chains a routed (forwarded) packet traverses."""
 _NO_OIF_HOOKS = frozenset({"prerouting", "ingress"})
 _FAMILY_OF = {"ip": 4, "ip6": 6}
+MAX_REACH = 256
+_Untracked = tuple[int, Cond | None, list[Cond] | None]
+"""A notrack rule: (line, an upper bound of the packets it makes untracked, exactly those packets)."""
 _NAT_VERDICTS = frozenset({"drop", "reject", "jump", "goto", "queue"})
 _DNAT = frozenset({"dnat", "redirect", "tproxy"})
 _CONNTRACK_PRIORITY = -200
@@ -119,7 +122,7 @@ class _Parser(ParserState):
         self.bad: dict[int, list[tuple[int, str]]] = {}
         self.height: dict[int, int] = {}
         self.stage = ""  # compiling for: see _stage
-        self.untracked_: list[tuple[int, Cond | None]] = []
+        self.untracked_: list[_Untracked] = []
 
     # -- structure -------------------------------------------------------------------------------------
     def run(self) -> ParsedConfig:
@@ -225,44 +228,52 @@ class _Parser(ParserState):
                 return
             chain.rules.insert(0, rest) if verb == "insert" else chain.rules.append(rest)
 
-    def untracked(self) -> list[tuple[int, Cond | None]]:
-        """The ``notrack`` rules that can make forwarded TCP packets untracked (in a prerouting chain before
-        conntrack at priority -200, or in a regular chain, which may be called from one): (line, the packets it
-        makes untracked), the condition None where that set is not known exactly (a regular chain, a rule with
-        a verdict or a jump before it, a rule not understood)."""
-        out: list[tuple[int, Cond | None]] = []
+    def untracked(self) -> list[_Untracked]:
+        """The ``notrack`` rules that can make a forwarded TCP packet untracked: in a filter chain at prerouting
+        before conntrack (priority below -200) or in a chain it reaches. Each is (line, an upper bound of the
+        packets it makes untracked (None: unknown), exactly those packets (None: not known exactly: a rule after
+        a verdict other than a plain accept or drop, in a chain called from several places, not understood)).
+        Each chain is walked once."""
+        out: list[_Untracked] = []
         for table in self.tables.values():
             if table.family not in ("ip", "ip6", "inet"):
                 continue
-            for chain in table.chains.values():
-                if chain.hook is not None and (chain.hook != "prerouting" or chain.priority >= _CONNTRACK_PRIORITY):
-                    continue
-                exact = chain.hook is not None and chain.type == "filter"
+            raw = [c for c in table.chains.values() if _stage(c) == "raw" and c.type == "filter"]
+            reached = _reached(table, raw)
+            sites: dict[str, int] = {}
+            for chain in [*raw, *reached]:
                 for st in chain.rules:
-                    r = self.rule(table, st)
-                    if r.notrack or (r.error is not None and _has_word(st, "notrack")):
-                        tcp = r.cond.and_(Cond(protocols=frozenset({6}), family=_FAMILY_OF.get(table.family)))
-                        if r.error is not None or r.alts is not None or r.branches is not None or r.ct is not None:
-                            out.append((r.line, None))
-                        elif tcp is not None:
-                            out.append((r.line, tcp if exact else None))
-                    if r.verdict is not None and r.verdict != "continue":
-                        exact = False  # later notrack rules see only what this one let through
+                    for name in set(_targets(table, st)):
+                        sites[name] = sites.get(name, 0) + 1
+            walk = _NotrackWalk(self, table, sites, out)
+            for chain in raw:
+                walk.walk(chain.rules, [Cond()], 0)
+            for chain in reached:
+                if chain.name not in walk.done:
+                    walk.walk(chain.rules, None, 0)
         return out
+
+    def relevant_untracked(self, r: NftRule) -> list[_Untracked]:
+        """The notrack rules that can make a packet ``r`` matches untracked."""
+        return [u for u in self.untracked_ if u[1] is None or u[1].and_(r.cond) is not None]
 
     def ct_alternatives(self, r: NftRule) -> list[Cond] | None:
         """The packets a ``ct state`` match accepts given the untracked packets: tracked ones by their TCP flags,
         untracked ones when ``untracked`` is listed. None when the untracked packets are not known exactly.
         Before conntrack (ingress, prerouting below priority -200) every packet's state is ``invalid``."""
-        assert r.ct is not None
         if self.stage == "raw":
+            if r.uses_ct or r.ct is None:
+                return None  # a verdict map or concatenation on the state: not modelled before conntrack
             return [Cond()] if "invalid" in r.ct else []
+        relevant = self.relevant_untracked(r)
+        if r.ct is None:  # ct state inside a verdict map or concatenation: its flags model holds for tracked
+            return None if relevant else [Cond()]
         flags = ct_cond(r.ct)
-        if not self.untracked_:
+        if not relevant:
             return [flags]
-        if any(c is None for _, c in self.untracked_):
+        if any(u[2] is None for u in relevant):
             return None
-        untracked = [c for _, c in self.untracked_ if c is not None]
+        untracked = [c for u in relevant for c in u[2] or []]
         try:
             tracked: list[Cond] = [Cond()]
             for c in untracked:
@@ -437,11 +448,11 @@ class _Parser(ParserState):
             if r.error is not None:
                 bad.append((r.line, f"chain {cname}: {r.error}"))
                 continue
-            if r.ct is not None or (r.uses_ct and self.untracked_):
-                ct_alts = self.ct_alternatives(r) if r.ct is not None and not r.uses_ct else None
+            if r.ct is not None or r.uses_ct:
+                ct_alts = self.ct_alternatives(r)
                 if ct_alts is None:
-                    lines = ", ".join(str(n) for n, _ in self.untracked_[:3])
-                    why = f"ct state of packets made untracked (notrack, line {lines}) is not modeled"
+                    lines = ", ".join(str(u[0]) for u in self.relevant_untracked(r)[:3]) or "-"
+                    why = f"ct state here is not modeled (packets made untracked by notrack: line {lines})"
                     bad.append((r.line, f"chain {cname}: {why}"))
                     continue
                 alts = ct_alts if r.alts is None else [x for a in r.alts for b in ct_alts if (x := a.and_(b))]
@@ -484,20 +495,23 @@ class _Parser(ParserState):
             b.bad.append((r.line, f"chain {b.name}: verdict '{r.verdict}' not modeled"))
 
     def compile_alternatives(self, b: _Build, r: NftRule) -> None:
-        """A verdict map (one rule per element, keys disjoint) or a concatenation match (one rule per element;
-        made disjoint first when the verdict is a call, so that no packet is handed over twice)."""
+        """A rule with alternatives (concatenation elements, tracked / untracked packets) and/or a verdict map
+        (one rule per element, keys disjoint): one rule each. Alternatives are made disjoint first where a call
+        could follow, so that no packet is handed over twice."""
         try:
+            conds = [r.cond] if r.alts is None else [c for a in r.alts if (c := r.cond.and_(a)) is not None]
+            calls = {v for _, v, _ in r.branches} if r.branches is not None else {r.verdict}
+            if len(conds) > 1 and calls & {"jump", "goto", "return"}:
+                conds = disjoint(conds)
             if r.branches is not None:
                 subs = [
-                    replace(r, cond=c, verdict=verdict, target=target, branches=None)
+                    replace(r, cond=x, verdict=verdict, target=target, branches=None, alts=None)
+                    for c in conds
                     for key, verdict, target in r.branches
-                    if (c := r.cond.and_(key)) is not None
+                    if (x := c.and_(key)) is not None
                 ]
             else:
-                alts = [c for a in r.alts or [] if (c := r.cond.and_(a)) is not None]
-                if r.verdict in ("jump", "goto", "return"):
-                    alts = disjoint(alts)
-                subs = [replace(r, cond=c, alts=None) for c in alts]
+                subs = [replace(r, cond=c, alts=None) for c in conds]
         except Unrepresentable as exc:
             raise _Abort(r.line, f"chain {b.name}: {exc}") from None
         for sub in subs:
@@ -672,8 +686,115 @@ def _devices(st: list[Tok | Block]) -> list[str]:
     return out
 
 
-def _has_word(st: list[Tok | Block], word: str) -> bool:
-    return any(isinstance(it, Tok) and not it.quoted and it.text == word for it in st)
+def _has_word(st: list[Tok | Block], word: str, deep: bool = False) -> bool:
+    """Does the statement hold the unquoted ``word`` (``deep``: also inside its ``{ }`` blocks)?"""
+    return any(
+        (isinstance(it, Tok) and not it.quoted and it.text == word)
+        or (deep and isinstance(it, Block) and _has_word(it.items(), word, True))
+        for it in st
+    )
+
+
+def _reached(table: Table, roots: list[Chain]) -> list[Chain]:
+    """The regular chains of ``table`` that ``roots`` can jump or go to (directly, through anonymous chains or
+    verdict maps, named ones included), each once."""
+    out: list[Chain] = []
+    todo = list(roots)
+    seen = {id(c) for c in roots}
+    while todo:
+        chain = todo.pop()
+        for st in chain.rules:
+            for name in _targets(table, st):
+                sub = table.chains.get(name)
+                if sub is not None and id(sub) not in seen:
+                    seen.add(id(sub))
+                    out.append(sub)
+                    todo.append(sub)
+    return out
+
+
+def _targets(table: Table, items: list[Tok | Block]) -> list[str]:
+    """Chain names after ``jump``/``goto`` in a statement, its blocks, and the named maps it uses."""
+    out: list[str] = []
+    for i, it in enumerate(items):
+        if isinstance(it, Block):
+            out += _targets(table, it.items())
+        elif it.text in ("jump", "goto") and i + 1 < len(items) and isinstance(items[i + 1], Tok):
+            out.append(items[i + 1].text)  # type: ignore[union-attr]
+        elif it.text.startswith("@") and (m := table.sets.get(it.text[1:])) is not None and m.is_map:
+            out += [v[1] for _, v in m.entries if len(v) == 2 and v[0] in ("jump", "goto")]
+    return out
+
+
+@dataclass
+class _NotrackWalk:
+    """Walks the chains before conntrack, tracking exactly which packets reach each rule (see
+    :meth:`_Parser.untracked`)."""
+
+    parser: _Parser
+    table: Table
+    sites: dict[str, int]
+    out: list[_Untracked]
+    done: set[str] = field(default_factory=set)
+
+    def walk(self, stmts: list[list[Tok | Block]], reach: list[Cond] | None, depth: int) -> None:
+        tcp = Cond(protocols=frozenset({6}), family=_FAMILY_OF.get(self.table.family))
+        for st in stmts:
+            r = self.parser.rule(self.table, st)
+            if r.notrack or _has_word(st, "notrack", deep=True):
+                never = r.ct is not None and "invalid" not in r.ct  # before conntrack: state invalid
+                upper = r.cond.and_(tcp) if r.error is None else tcp
+                if upper is not None and not never:
+                    known = r.notrack and r.error is None and r.alts is None and r.branches is None
+                    exact = None
+                    if known and reach is not None and not r.uses_ct:
+                        exact = [x for c in reach if (x := c.and_(upper)) is not None]
+                    self.out.append((r.line, upper if r.error is None else None, exact))
+            reach = self.call(r, st, reach, depth)
+
+    def call(self, r: NftRule, st: list[Tok | Block], reach: list[Cond] | None, depth: int) -> list[Cond] | None:
+        """Walk what rule ``r`` calls; the packets that go on past it."""
+        tgt = r.target
+        sub = self.table.chains.get(tgt) if isinstance(tgt, str) else None
+        plain = r.error is None and r.alts is None and r.branches is None and not r.uses_ct
+        stmts = tgt.stmts if isinstance(tgt, Block) else sub.rules if sub is not None else None
+        if r.verdict in ("jump", "goto") and plain and (r.ct is None or "invalid" in r.ct) and stmts is not None:
+            once = isinstance(tgt, Block) or (sub is not None and self.sites.get(sub.name) == 1)
+            if once and depth < MAX_DEPTH:  # a chain called from one place: the packets reaching it are known
+                if sub is not None:
+                    self.done.add(sub.name)
+                self.walk(stmts, None if reach is None else [x for c in reach if (x := c.and_(r.cond))], depth + 1)
+            if r.verdict == "goto":
+                return _reach_after(replace(r, verdict="drop"), reach)
+            if any(self.parser.rule(self.table, x).verdict for x in stmts):
+                return None  # what the callee decides does not come back: not followed exactly
+            return reach
+        return _reach_after(r, reach)
+
+
+def _reach_after(r: NftRule, reach: list[Cond] | None) -> list[Cond] | None:
+    """The packets that go on past rule ``r`` in a chain, given those that reach it (None: not known exactly).
+    Before conntrack a ``ct state`` match holds for all packets (``invalid`` listed) or none; ``limit rate over``
+    and ``ct count over N`` do not hold for a single connection."""
+    if reach is None or r.verdict is None or r.verdict == "continue" or r.flow is not None or r.global_limit:
+        return reach
+    if r.error is not None or r.uses_ct:
+        return None
+    if r.ct is not None and "invalid" not in r.ct:
+        return reach  # never matches
+    conds = [r.cond] if r.alts is None else [c for a in r.alts if (c := r.cond.and_(a)) is not None]
+    if r.branches is not None:
+        if any(v not in ("accept", "drop", "continue") for _, v, _ in r.branches):
+            return None
+        conds = [x for c in conds for k, v, _ in r.branches if v != "continue" and (x := c.and_(k)) is not None]
+    elif r.verdict not in ("accept", "drop"):
+        return None
+    try:
+        for c in conds:
+            reach = and_not(reach, c)
+    except Unrepresentable:
+        return None
+    return reach if len(reach) <= MAX_REACH else None
 
 
 def _has_verdict(st: list[Tok | Block]) -> bool:
