@@ -350,7 +350,13 @@ _OIF_PATTERN = re.compile(r'oifname (?:!= )?(?:"([^"]+)"|\{([^}]*)\})')
 
 
 def _names_uplink(ruleset: str) -> bool:
-    """Whether some ``oifname`` pattern of the ruleset matches the router's uplink."""
+    """Whether some ``oifname`` pattern or egress hook device of the ruleset matches the router's uplink.
+
+    >>> _names_uplink('type filter hook egress device "uplink0" priority 0;'), _names_uplink('oifname "eth*" drop')
+    (True, False)
+    """
+    if re.search(rf'hook egress device "?{ROUTER_UP_IF}\b', ruleset):
+        return True
     for m in _OIF_PATTERN.finditer(ruleset):
         for pat in re.findall(r'"([^"]+)"', m.group(0)):
             if pat == ROUTER_UP_IF or (pat.endswith("*") and ROUTER_UP_IF.startswith(pat[:-1])):
