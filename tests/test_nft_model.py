@@ -179,3 +179,12 @@ def test_blocked_handshake_ack_is_the_counterexample() -> None:
         )
         hits = [f for f in rep.findings if f.code is code]
         assert hits and all(f.counterexample is not None and f.counterexample.tcp_flags == "A" for f in hits)
+
+
+def test_accept_above_a_rate_does_not_pass_a_single_connection() -> None:
+    """`limit rate over N accept` accepts only above the rate: a single SYN goes on to the drop (was UNPARSED)."""
+    text = (REPO / "tests/audit_cases/linux_nftables/vmap-jump-smtp/running.cfg").read_text()
+    text = text.replace("\t\tdrop\n", "\t\ttcp dport 25 limit rate over 10/second accept\n\t\tdrop\n")
+    assert "limit rate over" in text
+    rep = audit_text(device(), text)
+    assert rep.verdict is Verdict.COMPLIANT, [f.message for f in rep.findings]

@@ -160,10 +160,9 @@ def _norm(pc: ParsedConfig) -> Any:
     )
 
 
-def test_live_nft_list_ruleset(tmp_path: Path) -> None:
-    """Load our rendered table into nft inside a new network namespace and parse what nft lists back."""
+def kernel_listing(src: Path) -> str:
+    """``nft list ruleset`` after ``nft -f src`` in a new network namespace (removed with its process)."""
     nft = need_nft()
-    src = CASES / PLATFORM / "generated_flow_control" / "config"
     proc = subprocess.run(
         ["unshare", "-n", "sh", "-c", f'"{nft}" -f "{src}" && "{nft}" list ruleset'],
         capture_output=True,
@@ -171,7 +170,13 @@ def test_live_nft_list_ruleset(tmp_path: Path) -> None:
         timeout=30,
     )
     assert proc.returncode == 0, proc.stderr
-    listed = parse(PLATFORM, proc.stdout)
+    return proc.stdout
+
+
+def test_live_nft_list_ruleset(tmp_path: Path) -> None:
+    """Load our rendered table into nft inside a new network namespace and parse what nft lists back."""
+    src = CASES / PLATFORM / "generated_flow_control" / "config"
+    listed = parse(PLATFORM, kernel_listing(src))
     assert listed.unparsed == []
     assert _norm(listed) == _norm(parse(PLATFORM, src.read_text()))
 
@@ -230,16 +235,8 @@ def test_listing_of_a_case_parses_as_the_file(case: str) -> None:
     listing's spelling (vmap and concatenated elements across lines, `|` in bitmask values, reordered vmap
     elements) gives the same rules (compared per chain as multisets: the kernel sorts map elements, whose keys
     are disjoint), bindings and lines not understood as the file."""
-    nft = need_nft()
     src = CASES / PLATFORM / case / "config"
-    proc = subprocess.run(
-        ["unshare", "-n", "sh", "-c", f'"{nft}" -f "{src}" && "{nft}" list ruleset'],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert proc.returncode == 0, proc.stderr
-    listed, written = parse(PLATFORM, proc.stdout), parse(PLATFORM, src.read_text())
+    listed, written = parse(PLATFORM, kernel_listing(src)), parse(PLATFORM, src.read_text())
     (lf, lb, lflow), (wf, wb, wflow) = _norm(listed), _norm(written)
     assert {k: sorted(map(repr, v)) for k, v in lf.items()} == {k: sorted(map(repr, v)) for k, v in wf.items()}
     assert (lb, lflow) == (wb, wflow)

@@ -246,6 +246,7 @@ def _rule_key(r: Rule) -> tuple[object, ...]:
         r.oifname,
         r.iifname_negate,
         r.oifname_negate,
+        r.limit is not None,  # an nft accept with a limit applies above it only
     )
 
 
@@ -382,8 +383,9 @@ class Evaluator:
                 break
             act = rule.action
             call = calls.get(pos) if calls else None
-            if (act is Action.NEXT and call is None) or (act is Action.LIMIT and not limit_terminal):
-                continue
+            over_limit = act is Action.LIMIT or (act is Action.PERMIT and rule.limit is not None)
+            if (act is Action.NEXT and call is None) or (over_limit and not limit_terminal):
+                continue  # a LIMIT, or an nft accept above a limit: a single connection is under every limit
             if not _may_match(rule, q) or not _rule_iface_ok(rule, iface):
                 continue
             rnode = self.rule_node(rule)

@@ -473,16 +473,19 @@ class _Parser(ParserState):
             action = Action.PERMIT if r.verdict == "accept" else Action.DENY
             limit: FlowLimit | None = None
             if r.flow is not None or r.global_limit:
-                if action is not Action.DENY:
-                    b.bad.append((r.line, f"chain {b.name}: flow limit with verdict accept not modeled"))
-                    return
-                action = Action.LIMIT
-                if r.flow is not None and r.flow.per_source:
-                    f = r.flow
+                # the verdict applies above the limit only: a LIMIT rule (drop), or a PERMIT rule carrying the
+                # limit (accept), which a single connection (under every limit) passes
+                f = r.flow
+                if f is not None and f.per_source:
                     limit = FlowLimit(f.max_sessions, f.rate or 0, f.burst or 0, f.v6_length)
                 else:
+                    limit = FlowLimit(None, 0, 0) if action is Action.PERMIT else None
                     self.pc.notes.append(f"line {r.line}: limit is not per source (not per subscriber)")
+                if action is Action.DENY:
+                    action = Action.LIMIT
             self.emit(b, r.cond, action, r, limit)
+        elif (r.flow is not None or r.global_limit) and r.verdict in ("jump", "goto", "return"):
+            b.bad.append((r.line, f"chain {b.name}: {r.verdict} above a limit not modeled"))
         elif r.verdict in ("jump", "goto", "return"):
             target: Filter | None = None
             if r.verdict != "return":
