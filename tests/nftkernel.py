@@ -3,23 +3,30 @@ of the same text, and every claim op25b makes replayed as real packets.
 
 Topology (three namespaces, names unique to the run, all removed on exit, also on failure)::
 
-    client  eth0 10.1.0.2/30 2001:db8:fe:1::2/64 --- ppp0 .1 ┐
-            AnyIP 100.64.0.0/10, 2001:db8:8000::/36        router (forwarding, the ruleset under test)
-    server  eth0 10.2.0.2/30 2001:db8:fe:2::2/64 --- uplink0 .1 ┘
-            AnyIP for (almost) every other address; SMTP listeners on 25, 587, 465; a sniffer on eth0
+    client  eth0 --- ppp0  ┐
+            eth1 --- ppp   ├ router (forwarding, the ruleset under test)      server  eth0 --- uplink0
+            eth2 --- pppz  ┘
 
-The client can send from any pool or exemption address (local routes, IP_FREEBIND), the server answers on any
-foreign or MTA address, so every counterexample op25b prints is sent as that exact packet (source, destination,
-ports, flags) and the sniffer in the server tells whether it arrived.
+The client sends IPv4 from any address of 100.64.0.0/10 (AnyIP, ``IP_FREEBIND``) and IPv6 from any address of
+2001:db8:8000::/36 (added to ``lo`` on first use); the server owns (local routes) every other address, runs SMTP
+listeners on 25, 587 and 465 and a sniffer on eth0. So every counterexample op25b prints is sent as that packet
+(source, destination, ports, flags) through the subscriber interface its ``iifname`` names (``ppp0``; ``ppp``;
+``pppz`` for ``ppp*`` = any other name), and the sniffer tells whether it arrived. Must-pass connections from
+each interface have a route back through it.
 
 Comparison (:func:`compare`), per ruleset:
 
 * each counterexample is replayed: an SMTP_LEAK packet must arrive at the server; an MTA/SUBMISSION/EXEMPT_BLOCKED
-  packet must not (a real connect from that source port must fail);
-* COMPLIANT must hold in the kernel: no SYN from a pool address (ports of the ruleset included as source ports)
-  reaches a foreign port 25, and every must-pass connection (pool to MTA port 25, pool to a foreign 587/465,
-  exempt to a foreign 25) connects;
-* UNKNOWN is counted, never a disagreement.
+  packet must not (a SYN: nor may its real connect succeed; an ACK: the ACK of a real handshake must not arrive);
+* a certain FILTER_MISSING / NOT_APPLIED (no counterexample of its own): some pool SYN of that family must leak;
+* COMPLIANT must hold in the kernel: no SYN from a pool address (ports of the ruleset included as source ports,
+  through every subscriber interface the attachment covers) reaches a foreign port 25, and every must-pass
+  connection (pool to MTA port 25, pool to a foreign 587/465, exempt to a foreign 25) connects;
+* UNKNOWN is counted, never a disagreement. A claim the lab cannot send as printed (a source outside the client's
+  nets, a destination on the client side, an egress other than the uplink) is counted as not replayable.
+
+A disagreement is kept only if a second fresh load shows it again. Rulesets with ``limit``/``ct count`` are
+replayed one connection at a time (see :func:`_send`).
 """
 
 from __future__ import annotations
@@ -121,7 +128,7 @@ class _Agent:
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
-            raise LabError(f"agent {self.proc.args} exited ({self.proc.poll()})")
+            raise LabError(f"agent {self.proc.args!r} exited ({self.proc.poll()})")
         answer: dict[str, Any] = json.loads(line)
         return answer
 
