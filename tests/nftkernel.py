@@ -37,6 +37,7 @@ import itertools
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -262,10 +263,7 @@ class KernelLab:
             self.listener.wait(timeout=5)
         for ns in reversed(self.namespaces):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
-        with contextlib.suppress(OSError):
-            for f in self.workdir.iterdir():
-                f.unlink()
-            self.workdir.rmdir()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     # -------------------------------------------------------------------------------------------- use
 
