@@ -116,6 +116,8 @@ class NftRule:
     (an OR; None: no such match)."""
     branches: list[tuple[Cond, str, str | Block | None]] | None = None
     """A verdict map: (key condition, verdict, jump/goto target) per element, keys pairwise disjoint."""
+    branch_ct: list[frozenset[str]] | None = None
+    """A ``ct state vmap``: the states of each element of :attr:`branches` (their conditions are then any)."""
     ct: frozenset[str] | None = None
     """The ``ct state`` values a plain ``ct state`` match accepts (None: no such match); see :func:`ct_cond`."""
     uses_ct: bool = False
@@ -338,7 +340,6 @@ class RuleParser:
                 keys.append(k)
             self.rule.uses_ct = self.rule.uses_ct or (len(keys) > 1 and any(k[0] == "ct" for k in keys))
             if self.peek() == "vmap":
-                self.rule.uses_ct = self.rule.uses_ct or any(k[0] == "ct" for k in keys)
                 self.i += 1
                 self.vmap(keys)
             elif len(keys) > 1:
@@ -497,12 +498,16 @@ class RuleParser:
         else:
             raise Unrepresentable("verdict map without elements")
         branches: list[tuple[Cond, str, str | Block | None]] = []
+        states: list[frozenset[str]] = []
         for parts, val in ents:
-            c = element_cond(keys, parts)
             verdict, target = _map_verdict(val)
-            if c is not None:
+            if keys == [("ct", 0, "")] and len(parts) == 1:  # resolved when compiled, like a ct state match
+                branches.append((Cond(), verdict, target))
+                states.append(ct_states([parts[0]], False))
+            elif (c := element_cond(keys, parts)) is not None:
                 branches.append((c, verdict, target))
         self.rule.branches = branches
+        self.rule.branch_ct = states if keys == [("ct", 0, "")] else None
 
     def tcp_flags(self) -> None:
         w = self.peek()

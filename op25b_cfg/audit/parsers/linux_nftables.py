@@ -448,15 +448,6 @@ class _Parser(ParserState):
             if r.error is not None:
                 bad.append((r.line, f"chain {cname}: {r.error}"))
                 continue
-            if r.ct is not None or r.uses_ct:
-                ct_alts = self.ct_alternatives(r)
-                if ct_alts is None:
-                    lines = ", ".join(str(u[0]) for u in self.relevant_untracked(r)[:3]) or "-"
-                    why = f"ct state here is not modeled (packets made untracked by notrack: line {lines})"
-                    bad.append((r.line, f"chain {cname}: {why}"))
-                    continue
-                alts = ct_alts if r.alts is None else [x for a in r.alts for b in ct_alts if (x := a.and_(b))]
-                r = replace(r, ct=None, alts=alts)
             try:
                 self.compile_rule(b, r)
             except _Abort as exc:
@@ -466,6 +457,15 @@ class _Parser(ParserState):
         return out, calls, bad
 
     def compile_rule(self, b: _Build, r: NftRule) -> None:
+        if r.ct is not None or r.uses_ct:
+            ct_alts = self.ct_alternatives(r)
+            if ct_alts is None:
+                lines = ", ".join(str(u[0]) for u in self.relevant_untracked(r)[:3]) or "-"
+                why = f"ct state here is not modeled (packets made untracked by notrack: line {lines})"
+                b.bad.append((r.line, f"chain {b.name}: {why}"))
+                return
+            alts = ct_alts if r.alts is None else [x for a in r.alts for c in ct_alts if (x := a.and_(c))]
+            r = replace(r, ct=None, uses_ct=False, alts=alts)
         if r.branches is not None or r.alts is not None:
             self.compile_alternatives(b, r)
             return
@@ -507,10 +507,11 @@ class _Parser(ParserState):
             if len(conds) > 1 and calls & {"jump", "goto", "return"}:
                 conds = disjoint(conds)
             if r.branches is not None:
+                cts: list[frozenset[str] | None] = [*r.branch_ct] if r.branch_ct else [None] * len(r.branches)
                 subs = [
-                    replace(r, cond=x, verdict=verdict, target=target, branches=None, alts=None)
+                    replace(r, cond=x, verdict=verdict, target=target, branches=None, branch_ct=None, alts=None, ct=ct)
                     for c in conds
-                    for key, verdict, target in r.branches
+                    for (key, verdict, target), ct in zip(r.branches, cts, strict=True)
                     if (x := c.and_(key)) is not None
                 ]
             else:
@@ -781,7 +782,7 @@ def _reach_after(r: NftRule, reach: list[Cond] | None) -> list[Cond] | None:
     and ``ct count over N`` do not hold for a single connection."""
     if reach is None or r.verdict is None or r.verdict == "continue" or r.flow is not None or r.global_limit:
         return reach
-    if r.error is not None or r.uses_ct:
+    if r.error is not None or r.uses_ct or r.branch_ct is not None:
         return None
     if r.ct is not None and "invalid" not in r.ct:
         return reach  # never matches
