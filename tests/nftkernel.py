@@ -50,6 +50,9 @@ from typing import Any
 from op25b_cfg.audit.model import Code, DeviceReport, Packet, Verdict
 from tests.nftgen import EXEMPT_BASES, FOREIGN, POOL_BASES, ROUTER_SUB_IF, ROUTER_UP_IF, Case, pass_source
 
+OTHER_EGRESS = "other0"
+"""A second router egress to the server, named by no rule of :mod:`tests.nftgen`."""
+
 REPO = Path(__file__).resolve().parent.parent
 CONNECT_TIMEOUT = 0.3
 
@@ -63,7 +66,11 @@ _LINKS = (  # (namespace, router interface, its peer, router IPv4/30 network, IP
     ("client", "ppp", "eth1", "10.1.0.4/30", "2001:db8:fe:3::/64"),
     ("client", "pppz", "eth2", "10.1.0.8/30", "2001:db8:fe:4::/64"),
     ("server", ROUTER_UP_IF, "eth0", "10.2.0.0/30", "2001:db8:fe:2::/64"),
+    ("server", OTHER_EGRESS, "eth1", "10.2.0.4/30", "2001:db8:fe:5::/64"),
 )
+EGRESS_TOS = 0x10  # IPv4 rules take only the legacy TOS bits (0x1e)
+"""Packets the client sends with this TOS / traffic class leave the router through ``OTHER_EGRESS`` (policy
+routing), for counterexamples that assume an egress no rule names."""
 _NOT_SERVER = {
     4: ("0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "224.0.0.0/3"),
     6: ("::/8", "2001:db8:8000::/36", "2001:db8:fe::/48", "fc00::/7", "fe80::/10", "ff00::/8"),
@@ -224,6 +231,10 @@ class KernelLab:
             elif rif == ROUTER_UP_IF:
                 _run("ip", "-n", router, "route", "add", "default", "via", str(p4))
                 _run("ip", "-n", router, "-6", "route", "add", "default", "via", str(p6))
+            else:  # OTHER_EGRESS: chosen by the packet's TOS
+                for fam, gw in (("-4", p4), ("-6", p6)):
+                    _run("ip", "-n", router, fam, "rule", "add", "tos", hex(EGRESS_TOS), "lookup", "200")
+                    _run("ip", "-n", router, fam, "route", "add", "default", "via", str(gw), "dev", rif, "table", "200")
         # the client sends from any IPv4 pool address (AnyIP); IPv6 sources are added one by one by its agent
         _run("ip", "-n", self.ns("client"), "route", "add", "local", CLIENT_NETS[0], "dev", "lo", "table", "local")
         cmds = [f"route add local {n} dev lo table local" for fam in (4, 6) for n in complement(fam, _NOT_SERVER[fam])]
@@ -231,7 +242,7 @@ class KernelLab:
         self._start_listener()
         self.agents["router"] = _Agent(router, "router")
         self.agents["client"] = _Agent(self.ns("client"), "client")
-        self.agents["sniff"] = _Agent(self.ns("server"), "sniff", "eth0")
+        self.agents["sniff"] = _Agent(self.ns("server"), "sniff")
         self._warm_up()
 
     def _warm_up(self) -> None:
@@ -295,7 +306,7 @@ class KernelLab:
         self.agents["sniff"].ask({"get": True})  # forget what arrived before
         cmds = [
             {"id": i, "family": p.family, "src": p.src, "sport": p.src_port, "dst": p.dst, "dport": p.dst_port,
-             "flags": p.tcp_flags, "dev": SUB_IFS[iif]}
+             "flags": p.tcp_flags, "dev": SUB_IFS[iif.split(">")[0]], "tos": EGRESS_TOS if ">" in iif else 0}
             for i, (p, iif) in enumerate(probes)
         ]  # fmt: skip
         results = self.agents["client"].ask({"probes": cmds, "timeout": CONNECT_TIMEOUT})["results"]
@@ -354,24 +365,25 @@ _LABEL = re.compile(r"\(iifname (\S+)(?: oifname ([^)]*))?\)")
 _OIF_PATTERN = re.compile(r'oifname (?:!= )?(?:"([^"]+)"|\{([^}]*)\})')
 
 
-def _names_uplink(ruleset: str) -> bool:
-    """Whether some ``oifname`` pattern or egress hook device of the ruleset matches the router's uplink.
+def _names_uplink(ruleset: str, name: str = ROUTER_UP_IF) -> bool:
+    """Whether some ``oifname`` pattern or egress hook device of the ruleset matches the interface ``name``.
 
     >>> _names_uplink('type filter hook egress device "uplink0" priority 0;'), _names_uplink('oifname "eth*" drop')
     (True, False)
     """
-    if re.search(rf'hook egress device "?{ROUTER_UP_IF}\b', ruleset):
+    if re.search(rf'hook egress device "?{name}\b', ruleset):
         return True
     for m in _OIF_PATTERN.finditer(ruleset):
         for pat in re.findall(r'"([^"]+)"', m.group(0)):
-            if pat == ROUTER_UP_IF or (pat.endswith("*") and ROUTER_UP_IF.startswith(pat[:-1])):
+            if name == pat or (pat.endswith("*") and name.startswith(pat[:-1])):
                 return True
     return False
 
 
 def claim_iif(message: str, ruleset: str = "") -> str | None:
-    """The router interface a finding's counterexample enters by (from its ``(iifname X oifname Y)`` label), or
-    None when the lab has no interface of that class or the egress the label assumes is not the uplink's.
+    """The router interface a finding's counterexample enters by (from its ``(iifname X oifname Y)`` label), with
+    ``>other0`` when it assumes an egress no rule names while the ruleset names the uplink; None when the lab has
+    no interface of that class.
 
     >>> claim_iif("leaks through nft-forward ppp* in (iifname ppp*): tcp ...")
     'pppz'
@@ -379,19 +391,21 @@ def claim_iif(message: str, ruleset: str = "") -> str | None:
     ('ppp0', None)
     >>> any_egress = "(iifname ppp oifname <any interface no rule names: no uplinks in the inventory>)"
     >>> claim_iif(any_egress, ""), claim_iif(any_egress, 'oifname "uplink*" accept')
-    ('ppp', None)
+    ('ppp', 'ppp>other0')
     """
     m = _LABEL.search(message)
     if m is None:
         return ROUTER_SUB_IF
-    oif = m.group(2)
+    oif, egress = m.group(2), ""
     if oif is not None:
-        if oif.startswith("<any interface no rule names"):
-            if _names_uplink(ruleset):
+        if oif.startswith("<any interface no rule names") and _names_uplink(ruleset):
+            if _names_uplink(ruleset, OTHER_EGRESS):
                 return None
-        elif oif not in (ROUTER_UP_IF, "uplink*", "uplink"):
+            egress = f">{OTHER_EGRESS}"
+        elif not oif.startswith("<any interface no rule names") and oif not in (ROUTER_UP_IF, "uplink*", "uplink"):
             return None
-    return {ROUTER_SUB_IF: ROUTER_SUB_IF, "ppp": "ppp", "ppp*": "pppz"}.get(m.group(1))
+    iif = {ROUTER_SUB_IF: ROUTER_SUB_IF, "ppp": "ppp", "ppp*": "pppz"}.get(m.group(1))
+    return None if iif is None else iif + egress
 
 
 STATEFUL = re.compile(r"\blimit rate\b|\bct count\b|\bquota\b")

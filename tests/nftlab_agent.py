@@ -5,7 +5,7 @@ They read one JSON command per line on stdin and answer one JSON line on stdout,
 
     python -m tests.nftlab_agent router   # {"load": TEXT} -> flush ruleset + conntrack, nft -f; {"ok", "error"}
     python -m tests.nftlab_agent client   # {"probes": [...], "timeout": 0.3} -> {"results": {id: outcome}}
-    python -m tests.nftlab_agent sniff IF # {"get": true} -> {"seen": [[src, sport, dst, dport, flags], ...]}
+    python -m tests.nftlab_agent sniff    # {"get": true} -> {"seen": [[src, sport, dst, dport, flags], ...]}
 
 ``client`` sends each probe as that exact packet: a pure SYN is a real ``connect()`` bound to the probe's source
 address and port (outcomes ``connected``, ``refused``, ``unreachable``, ``timeout``, ``error``); any other flag
@@ -105,9 +105,14 @@ def _segment(src: str, dst: str, sport: int, dport: int, flags: int) -> bytes:
     return hdr[:16] + struct.pack("!H", _checksum(pseudo + hdr)) + hdr[18:]
 
 
-def _bound(family: int, src: str, sport: int, kind: int, proto: int = 0, dev: str = "") -> socket.socket:
+def _bound(family: int, src: str, sport: int, kind: int, proto: int = 0, dev: str = "", tos: int = 0) -> socket.socket:
     af = socket.AF_INET6 if family == 6 else socket.AF_INET
     sock = socket.socket(af, kind, proto)
+    if tos:
+        if family == 6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, tos)
+        else:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, tos)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if dev:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, dev.encode())
@@ -153,13 +158,13 @@ def client_command(cmd: dict[str, Any]) -> dict[str, Any]:
         pid, fam, flags = str(p["id"]), int(p["family"]), str(p.get("flags", "S"))
         try:
             if not connection_probe(flags, int(p["sport"])):
-                raw = _bound(fam, p["src"], 0, socket.SOCK_RAW, socket.IPPROTO_TCP, p.get("dev", ""))
+                raw = _bound(fam, p["src"], 0, socket.SOCK_RAW, socket.IPPROTO_TCP, p.get("dev", ""), p.get("tos", 0))
                 seg = _segment(p["src"], p["dst"], int(p["sport"]), int(p["dport"]), _flags_value(flags))
                 raw.sendto(seg, (p["dst"], 0))
                 raw.close()
                 results[pid] = "sent"
                 continue
-            sock = _bound(fam, p["src"], int(p["sport"]), socket.SOCK_STREAM, 0, p.get("dev", ""))
+            sock = _bound(fam, p["src"], int(p["sport"]), socket.SOCK_STREAM, 0, p.get("dev", ""), p.get("tos", 0))
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_SYNCNT, 1)
             sock.setblocking(False)
@@ -219,9 +224,9 @@ def parse_frame(frame: bytes) -> tuple[str, int, str, int, str] | None:
     return src, sport, dst, dport, _flags_text(tcp[13])
 
 
-def sniff_loop(ifname: str) -> None:
+def sniff_loop() -> None:
+    """Record every TCP segment arriving on any interface of the namespace."""
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-    sock.bind((ifname, 0))
     sock.setblocking(False)
     seen: list[tuple[str, int, str, int, str]] = []
     print(json.dumps({"ready": True}), flush=True)
@@ -254,7 +259,7 @@ def sniff_loop(ifname: str) -> None:
 def main(argv: list[str]) -> int:
     role = argv[0]
     if role == "sniff":
-        sniff_loop(argv[1])
+        sniff_loop()
         return 0
     handler = router_command if role == "router" else client_command
     print(json.dumps({"ready": True}), flush=True)
