@@ -71,7 +71,7 @@ def write_if_changed(path: Path, text: str) -> bool:
             return False
     except FileNotFoundError:
         pass
-    atomic_write(path, data)
+    atomic_write(path, data, durable=False)  # a generated config can be generated again
     return True
 
 

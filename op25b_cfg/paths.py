@@ -85,10 +85,15 @@ def writable_dir(path: Path, option: str) -> None:
         raise PathError(f"{option} {path}: the directory is not writable. Fix: pass a writable directory")
 
 
-def atomic_write(path: Path, data: bytes | str, mode: int = 0o644, *, replace: bool = True) -> Path:
+def atomic_write(
+    path: Path, data: bytes | str, mode: int = 0o644, *, replace: bool = True, durable: bool = True
+) -> Path:
     """Write ``data`` to ``path`` whole or not at all, with permissions ``mode`` (whatever the umask).
 
-    ``replace=False`` never replaces an existing file (:class:`FileExistsError`, as ``O_EXCL``). Raises
+    ``replace=False`` never replaces an existing file (:class:`FileExistsError`, as ``O_EXCL``).
+    ``durable=False`` skips the ``fsync`` of the file and of its directory: still whole or nothing, but a power
+    loss right after may lose the write; for files op25b can write again (generated configs), where 10,000
+    fsyncs cost seconds. Backups, saved configs and reports stay durable. Raises
     :class:`OSError` on failure, after removing the temporary file; ``path`` is then untouched.
 
     >>> import tempfile; d = Path(tempfile.mkdtemp())
@@ -103,7 +108,8 @@ def atomic_write(path: Path, data: bytes | str, mode: int = 0o644, *, replace: b
             view = memoryview(raw)
             while view:
                 view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         if replace:
@@ -115,7 +121,8 @@ def atomic_write(path: Path, data: bytes | str, mode: int = 0o644, *, replace: b
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _sync_dir(path.parent)
+    if durable:
+        _sync_dir(path.parent)
     return path
 
 
