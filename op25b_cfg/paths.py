@@ -62,11 +62,18 @@ def under(base: Path, *parts: str) -> Path:
     for part in parts:
         if not part or part in (".", "..") or "/" in part or "\\" in part or "\x00" in part:
             raise PathError(f"{path}: leaves {base}. Fix: use a device name without / or ..")
-    root = base.resolve()
-    if not path.resolve().is_relative_to(root):
-        raise PathError(
-            f"{path}: leads outside {base} (through a symbolic link). Fix: remove the link or choose another directory"
-        )
+    # Without "..", "/" or an empty part, only a symbolic link among the parts can lead outside: one lstat per
+    # part, and the whole path is resolved only when one is a link (resolving costs ~0.3 ms: 3 s per 10k files)
+    step = base
+    for part in parts:
+        step = step / part
+        if os.path.islink(step):
+            if not path.resolve().is_relative_to(base.resolve()):
+                raise PathError(
+                    f"{path}: leads outside {base} (through a symbolic link). Fix: remove the link or choose"
+                    " another directory"
+                )
+            break
     return path
 
 
