@@ -408,11 +408,13 @@ class NapalmSession(Session):
             self._tmpdir = None
 
     def close(self) -> None:
-        """Disconnect; never raises. (eos: closing aborts an unconfirmed configure session.)"""
+        """Disconnect; never raises, and returns within ``--timeout`` whatever the driver does (netmiko's
+        clean-up on IOS-XR can wait a read timeout per try; the close then goes on in the background).
+        (eos: closing aborts an unconfirmed configure session.)"""
         drv, self._driver = self._driver, None
         if drv is not None:
             with contextlib.suppress(Exception):
-                drv.close()
+                run_within(self.opts.timeout, drv.close)
         self._cleanup_tmp()
         self.unlock_device()
 
