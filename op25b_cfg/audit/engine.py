@@ -38,7 +38,7 @@ import itertools
 import logging
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -113,8 +113,9 @@ class Query:
     node: Node
     src: tuple[AddrMatch, ...]
     dst: tuple[AddrMatch, ...]
-    dports: tuple[int, ...]  # empty: any (the replies of a connection go to the client's source ports)
+    dports: tuple[int, ...]  # empty: any port of ``dport_ranges``
     flags: FlagMatch
+    dport_ranges: tuple[PortRange, ...] = ()  # the replies of a connection go to the client's source ports
 
 
 @dataclass
@@ -185,6 +186,12 @@ def _may_match(rule: Rule, q: Query) -> bool:
     if rule.protocol is not None and rule.protocol != TCP:
         return False
     if rule.dst_ports and q.dports and not any(r.lo <= p <= r.hi for r in rule.dst_ports for p in q.dports):
+        return False
+    if (
+        rule.dst_ports
+        and q.dport_ranges
+        and not any(r.lo <= x.hi and x.lo <= r.hi for r in rule.dst_ports for x in q.dport_ranges)
+    ):
         return False
     if rule.tcp_flags and q.flags and not _flags_compatible(rule.tcp_flags, q.flags):
         return False
@@ -1047,19 +1054,35 @@ def _open_check(
                     unproven=_unparsed_before(ctx, res.chain, d),
                 )
                 return False
-    if reply is not None and t.kind == "nft-forward" and not _reply_check(ctx, ev, t, reply, code, what, pool):
+    if (
+        reply is not None
+        and t.kind == "nft-forward"
+        and not _reply_check(ctx, ev, t, q, prefer, reply, code, what, pool)
+    ):
         return False
     _remember_ok(ok_key, q)
     return True
 
 
-def _reply_check(ctx: _Ctx, ev: Evaluator, t: _Target, reply: _Reply, code: Code, what: str, pool: str | None) -> bool:
-    """The replies of a must-pass connection (nft-forward): every base chain on the path must accept them too
-    (a drop-policy chain with nothing that accepts established traffic drops the SYN-ACK and the connection times
-    out). The counterexample is the subscriber's SYN whose reply is dropped. ACL platforms are not asked: their
-    filter is bound to one interface direction; the replies cross another binding the audit does not hold."""
+def _reply_check(
+    ctx: _Ctx,
+    ev: Evaluator,
+    t: _Target,
+    fwd: Query,
+    prefer: dict[str, list[int]],
+    reply: _Reply,
+    code: Code,
+    what: str,
+    pool: str | None,
+) -> bool:
+    """The replies of the must-pass connections ``fwd`` (nft-forward): every base chain on the path must accept
+    them too (a drop-policy chain with nothing that accepts established traffic drops the SYN-ACK, and the
+    connection times out). The counterexample is the subscriber's SYN whose reply is dropped. ACL platforms are
+    not asked: their filter is bound to one interface direction, and the replies cross another binding (the
+    uplink's) that the audit does not hold."""
     hs = ev.hs
     q = reply.query
+    unsure, untracked = _reply_unsure(ctx, ev, t, fwd, q)
     for iface in _reply_iface_reps(t):
         for chain in t.chains:
             res = ev.evaluate(chain, q, limit_terminal=False, iface=iface)
@@ -1067,22 +1090,68 @@ def _reply_check(ctx: _Ctx, ev: Evaluator, t: _Target, reply: _Reply, code: Code
                 if d.action is not Action.DENY:
                     continue
                 pt = _must_pick(hs, d.region, reply.prefer)
-                syn = Packet(pt.family, pt.dst_text(), pt.src_text(), pt.protocol, pt.src_port, pt.dst_port, "S")
                 via = "an uplink no rule names (no uplinks in the inventory)" if iface.iif == _SENTINEL else iface.iif
                 ctx.add(
                     code,
                     f"IPv{t.family} {what}{f' from pool {pool}' if pool else ''} cannot connect through {t.label}:"
-                    f" {syn} is accepted, but the reply {_packet(pt)} (entering through {via}) is dropped"
-                    f" by line {d.line()} `{d.text()}` (nothing accepts the connection's established traffic first)",
+                    f" {_syn_of(pt)} is accepted, but the reply {_packet(pt)} (entering through {via}) is dropped"
+                    f" by line {d.line()} `{d.text()}`",
                     family=t.family,
                     pool=pool,
                     binding=t.label,
                     lines=[(d.line(), d.text())],
-                    counterexample=syn,
-                    unproven=_unparsed_before(ctx, res.chain, d),
+                    counterexample=_syn_of(pt),
+                    unproven=[*_unparsed_before(ctx, res.chain, d), *unsure],
                 )
                 return False
+    if unsure:
+        syn = _packet(_must_pick(hs, untracked, prefer))
+        u = unsure[0]
+        ctx.add(
+            code,
+            f"IPv{t.family} {what}{f' from pool {pool}' if pool else ''} through {t.label}: the replies to {syn}"
+            f" are not proven to pass: line {u.line} `{u.text}` can leave the connection untracked, and its"
+            " replies are then `ct state invalid`, which a `ct` match on the path may treat otherwise",
+            family=t.family,
+            pool=pool,
+            binding=t.label,
+            lines=[(x.line, x.text) for x in unsure],
+            counterexample=syn,
+            unproven=unsure,
+        )
+        return False
     return True
+
+
+_CT_MATCH = re.compile(r"\bct\s+(?:state|status|count|direction)\b")
+
+
+def _reply_unsure(ctx: _Ctx, ev: Evaluator, t: _Target, fwd: Query, reply: Query) -> tuple[list[Unparsed], Node]:
+    """The ``notrack`` lines that can leave packets of the connections ``fwd`` untracked while a rule on the
+    path that may see their replies ``reply`` matches the connection state (the replies of such a connection
+    are ``ct state invalid``, not modelled), and the packets of ``fwd`` they touch."""
+    hs = ev.hs
+    touched = hs.false
+    anyflags = replace(reply, flags=())  # the reply's state is the question: its flags say nothing here
+    if not ctx.parsed.notrack or not any(
+        _CT_MATCH.search(r.text or "") and _may_match(r, anyflags)
+        for chain in t.chains
+        for f in _reachable(chain)
+        for r in f.rules
+    ):
+        return [], touched
+    out: list[Unparsed] = []
+    for u, rules in ctx.parsed.notrack:
+        hit = hs.union(fwd.node & ev.rule_node(r) for r in rules if r.family in (0, ev.family))
+        if not hs.is_empty(hit):
+            out.append(u)
+            touched = touched | hit
+    return out, touched
+
+
+def _syn_of(reply: Point) -> Packet:
+    """The subscriber's SYN that opens the connection ``reply`` answers."""
+    return Packet(reply.family, reply.dst_text(), reply.src_text(), reply.protocol, reply.src_port, reply.dst_port, "S")
 
 
 @dataclass(frozen=True)
@@ -1117,7 +1186,7 @@ def _reply(
             src_ports=(PortRange(port, port),),
             flags=REPLY,
         )
-        hit = Query(ev.family, node, s, d, (), REPLY)
+        hit = Query(ev.family, node, s, d, (), REPLY, (PortRange(*sports),))
         if len(_QUERIES) >= _QUERIES_MAX:
             _QUERIES.clear()
         _QUERIES[key] = hit
