@@ -1090,7 +1090,11 @@ def _reply_check(
                 if d.action is not Action.DENY:
                     continue
                 pt = _must_pick(hs, d.region, reply.prefer)
-                via = "an uplink no rule names (no uplinks in the inventory)" if iface.iif == _SENTINEL else iface.iif
+                via = (
+                    "an uplink no rule names (no uplinks in the inventory)"
+                    if iface.iif == _SENTINEL
+                    else str(iface.iif).replace(_SENTINEL, "*")
+                )
                 ctx.add(
                     code,
                     f"IPv{t.family} {what}{f' from pool {pool}' if pool else ''} cannot connect through {t.label}:"
