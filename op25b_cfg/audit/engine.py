@@ -639,7 +639,7 @@ def _iface_reps(
     return [Iface(i, o) for i in iifs for o in oifs]
 
 
-def _reply_iface_reps(t: _Target) -> list[Iface]:
+def _reply_iface_reps(t: _Target) -> list[Iface | None]:
     """Interface pairs of the replies of ``t``'s must-pass connections (nft-forward only): for direction in
     they enter through an uplink (the inventory's ``uplinks``, else an interface no rule names, as the forward
     checks assume for the egress) and leave through the attachment's interface; for direction out the other way
@@ -1033,27 +1033,14 @@ def _open_check(
     if ok_key is not None and _OK.get(ok_key) is q:
         return True
     hs = ev.hs
-    for iface in _iface_reps(t.kind, t.name, t.direction, t.chains, t.uplinks):
-        for chain in t.chains:
-            res = ev.evaluate(chain, q, limit_terminal=False, iface=iface)
-            for d in res.decisions:
-                if d.action is not Action.DENY:
-                    continue
-                pt = _must_pick(hs, d.region, prefer)
-                where = f" ({iface.label()})" if iface is not None and iface.label() else ""
-                ctx.add(
-                    code,
-                    f"IPv{t.family} {what}{f' from pool {pool}' if pool else ''} is dropped at {t.label}{where}:"
-                    f" {_packet(pt)} is denied"
-                    f" by line {d.line()} `{d.text()}`",
-                    family=t.family,
-                    pool=pool,
-                    binding=t.label,
-                    lines=[(d.line(), d.text())],
-                    counterexample=_packet(pt),
-                    unproven=_unparsed_before(ctx, res.chain, d),
-                )
-                return False
+    drop = _first_drop(ev, t, q, _iface_reps(t.kind, t.name, t.direction, t.chains, t.uplinks))
+    if drop is not None:
+        iface, res, d = drop
+        pt = _must_pick(hs, d.region, prefer)
+        where = f" ({iface.label()})" if iface is not None and iface.label() else ""
+        msg = f"is dropped at {t.label}{where}: {_packet(pt)} is denied by line {d.line()} `{d.text()}`"
+        _blocked(ctx, t, code, what, pool, msg, d, _packet(pt), _unparsed_before(ctx, res.chain, d))
+        return False
     if (
         reply is not None
         and t.kind == "nft-forward"
@@ -1062,6 +1049,43 @@ def _open_check(
         return False
     _remember_ok(ok_key, q)
     return True
+
+
+def _blocked(
+    ctx: _Ctx,
+    t: _Target,
+    code: Code,
+    what: str,
+    pool: str | None,
+    msg: str,
+    d: Decision,
+    packet: Packet,
+    unproven: Sequence[Unparsed],
+) -> None:
+    """A must-pass finding decided by ``d``: "IPv<n> <what> [from pool <pool>] <msg>"."""
+    ctx.add(
+        code,
+        f"IPv{t.family} {what}{f' from pool {pool}' if pool else ''} {msg}",
+        family=t.family,
+        pool=pool,
+        binding=t.label,
+        lines=[(d.line(), d.text())],
+        counterexample=packet,
+        unproven=unproven,
+    )
+
+
+def _first_drop(
+    ev: Evaluator, t: _Target, q: Query, ifaces: Sequence[Iface | None]
+) -> tuple[Iface | None, ChainResult, Decision] | None:
+    """The first DENY decision over ``q`` of any chain of ``t`` (rates not terminal), per interface pair."""
+    for iface in ifaces:
+        for chain in t.chains:
+            res = ev.evaluate(chain, q, limit_terminal=False, iface=iface)
+            for d in res.decisions:
+                if d.action is Action.DENY:
+                    return iface, res, d
+    return None
 
 
 def _reply_check(
@@ -1083,31 +1107,22 @@ def _reply_check(
     hs = ev.hs
     q = reply.query
     unsure, untracked = _reply_unsure(ctx, ev, t, fwd, q)
-    for iface in _reply_iface_reps(t):
-        for chain in t.chains:
-            res = ev.evaluate(chain, q, limit_terminal=False, iface=iface)
-            for d in res.decisions:
-                if d.action is not Action.DENY:
-                    continue
-                pt = _must_pick(hs, d.region, reply.prefer)
-                via = (
-                    "an uplink no rule names (no uplinks in the inventory)"
-                    if iface.iif == _SENTINEL
-                    else str(iface.iif).replace(_SENTINEL, "*")
-                )
-                ctx.add(
-                    code,
-                    f"IPv{t.family} {what}{f' from pool {pool}' if pool else ''} cannot connect through {t.label}:"
-                    f" {_syn_of(pt)} is accepted, but the reply {_packet(pt)} (entering through {via}) is dropped"
-                    f" by line {d.line()} `{d.text()}`",
-                    family=t.family,
-                    pool=pool,
-                    binding=t.label,
-                    lines=[(d.line(), d.text())],
-                    counterexample=_syn_of(pt),
-                    unproven=[*_unparsed_before(ctx, res.chain, d), *unsure],
-                )
-                return False
+    drop = _first_drop(ev, t, q, _reply_iface_reps(t))
+    if drop is not None:
+        iface, res, d = drop
+        pt = _must_pick(hs, d.region, reply.prefer)
+        iif = iface.iif if iface is not None else None
+        via = (
+            "an uplink no rule names (no uplinks in the inventory)"
+            if iif == _SENTINEL
+            else str(iif).replace(_SENTINEL, "*")
+        )
+        msg = (
+            f"cannot connect through {t.label}: {_syn_of(pt)} is accepted, but the reply {_packet(pt)} (entering"
+            f" through {via}) is dropped by line {d.line()} `{d.text()}`"
+        )
+        _blocked(ctx, t, code, what, pool, msg, d, _syn_of(pt), [*_unparsed_before(ctx, res.chain, d), *unsure])
+        return False
     if unsure:
         syn = _packet(_must_pick(hs, untracked, prefer))
         u = unsure[0]
