@@ -1029,7 +1029,8 @@ def _open_check(
     """Traffic that must pass (MTA, submission, exempt): a finding for the first rule that drops some of it.
     ``what`` names the traffic, ``pool`` the pool it comes from (None: ``what`` says where); ``reply`` the
     server's answers, which must pass too (nft-forward, see :func:`_reply_check`)."""
-    ok_key = _ok_key(ev, "open", t, q, False)
+    # the notrack lines are not in the chains' contents, and the replies depend on them (see _reply_unsure)
+    ok_key = None if ctx.parsed.notrack else _ok_key(ev, "open", t, q, False)
     if ok_key is not None and _OK.get(ok_key) is q:
         return True
     hs = ev.hs
@@ -1227,7 +1228,8 @@ def _exempt_check(
     exemption, so each blocked one is named (at most :data:`MAX_LEAK_FINDINGS`)."""
     prefixes = [p for _, p in exempts]
     q = _query(ev, src=prefixes, dst_except=mtas, ports=(SMTP,), flags=CONNECTION, sports=sports)
-    ok_key = _ok_key(ev, "open", t, q, False)
+    # the notrack lines are not in the chains' contents, and the replies depend on them (see _reply_unsure)
+    ok_key = None if ctx.parsed.notrack else _ok_key(ev, "open", t, q, False)
     if ok_key is not None and _OK.get(ok_key) is q:
         return True
     before = len(ctx.findings)
