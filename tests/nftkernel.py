@@ -408,6 +408,9 @@ def claim_iif(message: str, ruleset: str = "") -> str | None:
     return None if iif is None else iif + egress
 
 
+REPLY_CLAIM = re.compile(r"is accepted, but the reply tcp .* is dropped")
+"""A must-pass finding whose counterexample SYN passes while the server's reply is dropped."""
+
 STATEFUL = re.compile(r"\blimit rate\b|\bct count\b|\bquota\b")
 """Statements whose match depends on the packets before (op25b judges a single connection against them)."""
 
@@ -459,6 +462,9 @@ def compare(lab: KernelLab, case: Case, report: DeviceReport) -> Outcome:
     for (code, p, iif, msg), (res, arrived) in zip(claims, sent[: len(claims)], strict=True):
         if code == Code.SMTP_LEAK and not arrived:
             out.append(Disagreement("leak-not-reproduced", msg, p, f"{res}, not arrived (via {iif})"))
+        elif code in BLOCK_CLAIMS and REPLY_CLAIM.search(msg):
+            if res == "connected":  # the SYN passes; the claim is that the connection fails (its replies)
+                out.append(Disagreement("blocked-not-reproduced", msg, p, f"{res} (via {iif})"))
         elif code in BLOCK_CLAIMS and (arrived or (res == "connected" and p.tcp_flags == "S")):
             out.append(Disagreement("blocked-not-reproduced", msg, p, f"{res}, arrived (via {iif})"))
     leaked = {p.family for (kind, p, _i), (_r, arrived) in zip(probes, sent[len(claims) :], strict=True) if arrived}

@@ -177,7 +177,8 @@ def test_blocked_handshake_ack_is_the_counterexample() -> None:
             device(attach=load_inventory(REPO / "inventory").devices["bras-tyo-lnx1"].attach[:1]),
             (REPO / "tests/audit_cases/linux_nftables" / case / "running.cfg").read_text(),
         )
-        hits = [f for f in rep.findings if f.code is code]
+        # (replies dropped by the vmap for client port 9999 are another finding, with the SYN as its packet)
+        hits = [f for f in rep.findings if f.code is code and "but the reply" not in f.message]
         assert hits and all(f.counterexample is not None and f.counterexample.tcp_flags == "A" for f in hits)
 
 

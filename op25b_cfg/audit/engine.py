@@ -38,7 +38,7 @@ import itertools
 import logging
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -60,7 +60,7 @@ from op25b_cfg.audit.model import (
     default_time_budget,
 )
 from op25b_cfg.audit.parsers._lazy import paused_gc, resolve_named
-from op25b_cfg.audit.space import DST, SPORT, SRC, HeaderSpace, Node, Point, flags_text, space
+from op25b_cfg.audit.space import DPORT, DST, SPORT, SRC, HeaderSpace, Node, Point, flags_text, space
 from op25b_cfg.errors import Op25bError
 from op25b_cfg.netaddr import Network, collapse, intersect
 from op25b_cfg.rules import ACK, FIN, RST, SMTP, SYN, TCP, Action, AddrMatch, FlagMatch, PortRange, Rule, build_plan
@@ -88,6 +88,9 @@ SYN_ONLY: FlagMatch = ((SYN | ACK | RST | FIN, SYN),)
 """A connection-opening SYN: SYN set; ACK, RST and FIN clear; other bits any."""
 CONNECTION: FlagMatch = (*SYN_ONLY, (SYN | ACK | RST, ACK))
 """The packets a client sends in a connection: the SYN, then ACK-only segments (FIN/PSH allowed)."""
+REPLY: FlagMatch = ((SYN | ACK | RST | FIN, SYN | ACK), (SYN | ACK | RST, ACK))
+"""The packets the server sends back in that connection: the SYN-ACK, then ACK-only segments (``ct state
+established`` both, as the nftables model reads the flags)."""
 
 MAX_LEAK_FINDINGS = 5
 """At most this many SMTP_LEAK findings (distinct deciding rules) per attachment, family and pool."""
@@ -110,8 +113,9 @@ class Query:
     node: Node
     src: tuple[AddrMatch, ...]
     dst: tuple[AddrMatch, ...]
-    dports: tuple[int, ...]
+    dports: tuple[int, ...]  # empty: any port of ``dport_ranges``
     flags: FlagMatch
+    dport_ranges: tuple[PortRange, ...] = ()  # the replies of a connection go to the client's source ports
 
 
 @dataclass
@@ -181,7 +185,13 @@ def _may_match(rule: Rule, q: Query) -> bool:
         return False
     if rule.protocol is not None and rule.protocol != TCP:
         return False
-    if rule.dst_ports and not any(r.lo <= p <= r.hi for r in rule.dst_ports for p in q.dports):
+    if rule.dst_ports and q.dports and not any(r.lo <= p <= r.hi for r in rule.dst_ports for p in q.dports):
+        return False
+    if (
+        rule.dst_ports
+        and q.dport_ranges
+        and not any(r.lo <= x.hi and x.lo <= r.hi for r in rule.dst_ports for x in q.dport_ranges)
+    ):
         return False
     if rule.tcp_flags and q.flags and not _flags_compatible(rule.tcp_flags, q.flags):
         return False
@@ -601,13 +611,8 @@ def _blocks_pool(ev: Evaluator, flt: Filter, q: Query) -> bool:
     return any(d.action in (Action.DENY, Action.LIMIT) and d.rule is not None for d in res.decisions)
 
 
-def _iface_reps(
-    kind: str, name: str, direction: str, chains: Sequence[Sequence[Filter]], uplinks: Sequence[str] = ()
-) -> list[Iface | None]:
-    """Interface pairs that tell apart every way the chains' interface matches can treat the attachment's
-    traffic; with ``uplinks`` (direction in) only packets that leave through one of them."""
-    if kind != "nft-forward":
-        return [None]
+def _iface_patterns(chains: Sequence[Sequence[Filter]]) -> tuple[set[str], set[str]]:
+    """The ``iifname`` and ``oifname`` patterns of every rule the chains reach."""
     iif_p: set[str] = set()
     oif_p: set[str] = set()
     for chain in chains:
@@ -615,11 +620,37 @@ def _iface_reps(
             for r in flt.rules:
                 iif_p.update(getattr(r, "iifname", ()) or ())
                 oif_p.update(getattr(r, "oifname", ()) or ())
+    return iif_p, oif_p
+
+
+def _iface_reps(
+    kind: str, name: str, direction: str, chains: Sequence[Sequence[Filter]], uplinks: Sequence[str] = ()
+) -> list[Iface | None]:
+    """Interface pairs that tell apart every way the chains' interface matches can treat the attachment's
+    traffic; with ``uplinks`` (direction in) only packets that leave through one of them."""
+    if kind != "nft-forward":
+        return [None]
+    iif_p, oif_p = _iface_patterns(chains)
     iifs = iface_representatives(name if direction == "in" else "*", iif_p)
     if direction == "in" and uplinks:
         oifs = sorted({o for u in uplinks for o in iface_representatives(u, oif_p)})
     else:
         oifs = iface_representatives(name if direction == "out" else "*", oif_p)
+    return [Iface(i, o) for i in iifs for o in oifs]
+
+
+def _reply_iface_reps(t: _Target) -> list[Iface | None]:
+    """Interface pairs of the replies of ``t``'s must-pass connections (nft-forward only): for direction in
+    they enter through an uplink (the inventory's ``uplinks``, else an interface no rule names, as the forward
+    checks assume for the egress) and leave through the attachment's interface; for direction out the other way
+    round (leaving through any interface)."""
+    iif_p, oif_p = _iface_patterns(t.chains)
+    if t.direction == "out":
+        iifs = iface_representatives(t.name, iif_p)
+        oifs = iface_representatives("*", oif_p)
+    else:
+        iifs = sorted({i for u in t.uplinks for i in iface_representatives(u, iif_p)}) or [_SENTINEL]
+        oifs = iface_representatives(t.name, oif_p)
     return [Iface(i, o) for i in iifs for o in oifs]
 
 
@@ -993,36 +1024,195 @@ def _open_check(
     what: str,
     pool: str | None,
     prefer: dict[str, list[int]],
+    reply: _Reply | None = None,
 ) -> bool:
     """Traffic that must pass (MTA, submission, exempt): a finding for the first rule that drops some of it.
-    ``what`` names the traffic, ``pool`` the pool it comes from (None: ``what`` says where)."""
-    ok_key = _ok_key(ev, "open", t, q, False)
+    ``what`` names the traffic, ``pool`` the pool it comes from (None: ``what`` says where); ``reply`` the
+    server's answers, which must pass too (nft-forward, see :func:`_reply_check`)."""
+    # the notrack lines are not in the chains' contents, and the replies depend on them (see _reply_unsure)
+    ok_key = None if ctx.parsed.notrack else _ok_key(ev, "open", t, q, False)
     if ok_key is not None and _OK.get(ok_key) is q:
         return True
     hs = ev.hs
-    for iface in _iface_reps(t.kind, t.name, t.direction, t.chains, t.uplinks):
+    drop = _first_drop(ev, t, q, _iface_reps(t.kind, t.name, t.direction, t.chains, t.uplinks))
+    if drop is not None:
+        iface, res, d = drop
+        pt = _must_pick(hs, d.region, prefer)
+        where = f" ({iface.label()})" if iface is not None and iface.label() else ""
+        msg = f"is dropped at {t.label}{where}: {_packet(pt)} is denied by line {d.line()} `{d.text()}`"
+        _blocked(ctx, t, code, what, pool, msg, d, _packet(pt), _unparsed_before(ctx, res.chain, d))
+        return False
+    if (
+        reply is not None
+        and t.kind == "nft-forward"
+        and not _reply_check(ctx, ev, t, q, prefer, reply, code, what, pool)
+    ):
+        return False
+    _remember_ok(ok_key, q)
+    return True
+
+
+def _blocked(
+    ctx: _Ctx,
+    t: _Target,
+    code: Code,
+    what: str,
+    pool: str | None,
+    msg: str,
+    d: Decision,
+    packet: Packet,
+    unproven: Sequence[Unparsed],
+) -> None:
+    """A must-pass finding decided by ``d``: "IPv<n> <what> [from pool <pool>] <msg>"."""
+    ctx.add(
+        code,
+        f"IPv{t.family} {what}{f' from pool {pool}' if pool else ''} {msg}",
+        family=t.family,
+        pool=pool,
+        binding=t.label,
+        lines=[(d.line(), d.text())],
+        counterexample=packet,
+        unproven=unproven,
+    )
+
+
+def _first_drop(
+    ev: Evaluator, t: _Target, q: Query, ifaces: Sequence[Iface | None]
+) -> tuple[Iface | None, ChainResult, Decision] | None:
+    """The first DENY decision over ``q`` of any chain of ``t`` (rates not terminal), per interface pair."""
+    for iface in ifaces:
         for chain in t.chains:
             res = ev.evaluate(chain, q, limit_terminal=False, iface=iface)
             for d in res.decisions:
-                if d.action is not Action.DENY:
-                    continue
-                pt = _must_pick(hs, d.region, prefer)
-                where = f" ({iface.label()})" if iface is not None and iface.label() else ""
-                ctx.add(
-                    code,
-                    f"IPv{t.family} {what}{f' from pool {pool}' if pool else ''} is dropped at {t.label}{where}:"
-                    f" {_packet(pt)} is denied"
-                    f" by line {d.line()} `{d.text()}`",
-                    family=t.family,
-                    pool=pool,
-                    binding=t.label,
-                    lines=[(d.line(), d.text())],
-                    counterexample=_packet(pt),
-                    unproven=_unparsed_before(ctx, res.chain, d),
-                )
-                return False
-    _remember_ok(ok_key, q)
+                if d.action is Action.DENY:
+                    return iface, res, d
+    return None
+
+
+def _reply_check(
+    ctx: _Ctx,
+    ev: Evaluator,
+    t: _Target,
+    fwd: Query,
+    prefer: dict[str, list[int]],
+    reply: _Reply,
+    code: Code,
+    what: str,
+    pool: str | None,
+) -> bool:
+    """The replies of the must-pass connections ``fwd`` (nft-forward): every base chain on the path must accept
+    them too (a drop-policy chain with nothing that accepts established traffic drops the SYN-ACK, and the
+    connection times out). The counterexample is the subscriber's SYN whose reply is dropped. ACL platforms are
+    not asked: their filter is bound to one interface direction, and the replies cross another binding (the
+    uplink's) that the audit does not hold."""
+    hs = ev.hs
+    q = reply.query
+    unsure, untracked = _reply_unsure(ctx, ev, t, fwd, q)
+    drop = _first_drop(ev, t, q, _reply_iface_reps(t))
+    if drop is not None:
+        iface, res, d = drop
+        pt = _must_pick(hs, d.region, reply.prefer)
+        iif = iface.iif if iface is not None else None
+        via = (
+            "an uplink no rule names (no uplinks in the inventory)"
+            if iif == _SENTINEL
+            else str(iif).replace(_SENTINEL, "*")
+        )
+        msg = (
+            f"cannot connect through {t.label}: {_syn_of(pt)} is accepted, but the reply {_packet(pt)} (entering"
+            f" through {via}) is dropped by line {d.line()} `{d.text()}`"
+        )
+        _blocked(ctx, t, code, what, pool, msg, d, _syn_of(pt), [*_unparsed_before(ctx, res.chain, d), *unsure])
+        return False
+    if unsure:
+        syn = _packet(_must_pick(hs, untracked, prefer))
+        u = unsure[0]
+        ctx.add(
+            code,
+            f"IPv{t.family} {what}{f' from pool {pool}' if pool else ''} through {t.label}: the replies to {syn}"
+            f" are not proven to pass: line {u.line} `{u.text}` can leave the connection untracked, and its"
+            " replies are then `ct state invalid`, which a `ct` match on the path may treat otherwise",
+            family=t.family,
+            pool=pool,
+            binding=t.label,
+            lines=[(x.line, x.text) for x in unsure],
+            counterexample=syn,
+            unproven=unsure,
+        )
+        return False
     return True
+
+
+_CT_MATCH = re.compile(r"\bct\s+(?:state|status|count|direction)\b")
+
+
+def _reply_unsure(ctx: _Ctx, ev: Evaluator, t: _Target, fwd: Query, reply: Query) -> tuple[list[Unparsed], Node]:
+    """The ``notrack`` lines that can leave packets of the connections ``fwd`` untracked while a rule on the
+    path that may see their replies ``reply`` matches the connection state (the replies of such a connection
+    are ``ct state invalid``, not modelled), and the packets of ``fwd`` they touch."""
+    hs = ev.hs
+    touched = hs.false
+    anyflags = replace(reply, flags=())  # the reply's state is the question: its flags say nothing here
+    if not ctx.parsed.notrack or not any(
+        _CT_MATCH.search(r.text or "") and _may_match(r, anyflags)
+        for chain in t.chains
+        for f in _reachable(chain)
+        for r in f.rules
+    ):
+        return [], touched
+    out: list[Unparsed] = []
+    for u, rules in ctx.parsed.notrack:
+        hit = hs.union(fwd.node & ev.rule_node(r) for r in rules if r.family in (0, ev.family))
+        if not hs.is_empty(hit):
+            out.append(u)
+            touched = touched | hit
+    return out, touched
+
+
+def _syn_of(reply: Point) -> Packet:
+    """The subscriber's SYN that opens the connection ``reply`` answers."""
+    return Packet(reply.family, reply.dst_text(), reply.src_text(), reply.protocol, reply.src_port, reply.dst_port, "S")
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """The replies of a must-pass question and the preferences to pick one."""
+
+    query: Query
+    prefer: dict[str, list[int]]
+
+
+def _reply(
+    ev: Evaluator,
+    *,
+    src: Sequence[Network],
+    dst: Sequence[Network] = (),
+    dst_except: Sequence[Network] = (),
+    port: int,
+    sports: tuple[int, int],
+) -> _Reply:
+    """The server's replies to the connections tcp ``src``:``sports`` -> ``dst`` minus ``dst_except``:``port``:
+    from the server side and ``port`` to ``src`` and ``sports``, SYN-ACK then ACK (memoised like :func:`_query`)."""
+    key = ("reply", ev.family, tuple(src), tuple(dst), tuple(dst_except), port, sports)
+    hit = _QUERIES.get(key)
+    if hit is None:
+        s, d, de = _matches(dst), _matches(src), _matches(dst_except)
+        node = ev.hs.box(
+            protocol=TCP,
+            src=s,
+            src_except=de,
+            dst=d,
+            dst_ports=(PortRange(*sports),),
+            src_ports=(PortRange(port, port),),
+            flags=REPLY,
+        )
+        hit = Query(ev.family, node, s, d, (), REPLY, (PortRange(*sports),))
+        if len(_QUERIES) >= _QUERIES_MAX:
+            _QUERIES.clear()
+        _QUERIES[key] = hit
+    fwd = _prefer(src, dst, ev.family)
+    prefer = {SRC: fwd[DST], DST: fwd[SRC], SPORT: [port], DPORT: [max(sports[0], min(40000, sports[1]))]}
+    return _Reply(hit, {**prefer, "flags": [SYN | ACK, ACK]})
 
 
 def _exempt_check(
@@ -1038,14 +1228,16 @@ def _exempt_check(
     exemption, so each blocked one is named (at most :data:`MAX_LEAK_FINDINGS`)."""
     prefixes = [p for _, p in exempts]
     q = _query(ev, src=prefixes, dst_except=mtas, ports=(SMTP,), flags=CONNECTION, sports=sports)
-    ok_key = _ok_key(ev, "open", t, q, False)
+    # the notrack lines are not in the chains' contents, and the replies depend on them (see _reply_unsure)
+    ok_key = None if ctx.parsed.notrack else _ok_key(ev, "open", t, q, False)
     if ok_key is not None and _OK.get(ok_key) is q:
         return True
     before = len(ctx.findings)
     for name, prefix in exempts:
         one = _query(ev, src=[prefix], dst_except=mtas, ports=(SMTP,), flags=CONNECTION, sports=sports)
         what = f"SMTP of exemption {name} ({prefix})"
-        _open_check(ctx, ev, t, one, Code.EXEMPT_BLOCKED, what, None, _prefer([prefix], [], t.family))
+        reply = _reply(ev, src=[prefix], dst_except=mtas, port=SMTP, sports=sports)
+        _open_check(ctx, ev, t, one, Code.EXEMPT_BLOCKED, what, None, _prefer([prefix], [], t.family), reply)
         if len(ctx.findings) - before >= MAX_LEAK_FINDINGS:
             break
     if len(ctx.findings) == before:
@@ -1354,6 +1546,7 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
                         "SMTP to the ISP MTAs",
                         pool_name,
                         _prefer(nets, mtas, fam),
+                        _reply(ev, src=nets, dst=mtas, port=SMTP, sports=sports),
                     )
                     ctx.checks.append((f"mta-open {tag}", ok))
                 for port in plan.submission_ports:
@@ -1367,6 +1560,7 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
                         f"mail submission tcp/{port}",
                         pool_name,
                         _prefer(nets, [], fam),
+                        _reply(ev, src=nets, port=port, sports=sports),
                     )
                     ctx.checks.append((f"submission-open tcp/{port} {tag}", ok))
             exempts = [(n, p) for n, p in device.exemptions if p.version == fam]

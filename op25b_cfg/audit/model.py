@@ -125,6 +125,10 @@ class ParsedConfig:
     flow: list[FlowControlSeen] = field(default_factory=list)
     unparsed: list[Unparsed] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    notrack: list[tuple[Unparsed, list[Rule]]] = field(default_factory=list)
+    """nftables: each ``notrack`` rule that can make forwarded TCP packets untracked, with rules covering (at
+    least) the packets it matches. The replies of a connection whose packets it leaves untracked are ``ct state
+    invalid``, which the audit does not model (see the reply check of the engine)."""
 
     def filter(self, family: int, name: str) -> Filter | None:
         """The filter ``name`` usable for ``family`` (exact family, then a both-families nft chain)."""

@@ -35,7 +35,15 @@ import logging
 import re
 from dataclasses import dataclass, field, replace
 
-from op25b_cfg.audit.model import Binding, Call, Filter, FlowControlSeen, ParsedConfig, check_deadline
+from op25b_cfg.audit.model import (
+    Binding,
+    Call,
+    Filter,
+    FlowControlSeen,
+    ParsedConfig,
+    Unparsed,
+    check_deadline,
+)
 from op25b_cfg.audit.parsers._junos_algebra import Cond, IfSet, Unrepresentable, and_not, disjoint, to_rules
 from op25b_cfg.audit.parsers._lazy import DeferredFilter, ParserState
 from op25b_cfg.audit.parsers._nft_rule import _VERDICTS, NftRule, NftSet, RuleParser, ct_cond, set_flags
@@ -137,6 +145,7 @@ class _Parser(ParserState):
                 log.debug("statement not understood", exc_info=True)
                 self.unparsed(line_of(st), f"statement not understood ({type(exc).__name__})")
         self.untracked_ = self.untracked()
+        self.pc.notrack = [self.notrack_bound(u) for u in self.untracked_]
         for table in self.tables.values():
             for chain in table.chains.values():
                 if chain.hook is None:
@@ -277,6 +286,18 @@ class _Parser(ParserState):
                 if chain.name not in walk.done:
                     walk.walk(chain.rules, None, 0)
         return out
+
+    def notrack_bound(self, u: _Untracked) -> tuple[Unparsed, list[Rule]]:
+        """A notrack rule as the line and rules covering the packets it can make untracked (any TCP packet where
+        that bound is not representable)."""
+        line, upper, _exact = u
+        why = "notrack: the replies of a connection it leaves untracked are ct state invalid (not modelled)"
+        tcp = Cond(protocols=frozenset({6}))
+        try:
+            rules = to_rules(upper or tcp, Action.DENY, (4, 6), line=line)
+        except Unrepresentable:
+            rules = to_rules(tcp, Action.DENY, (4, 6), line=line)
+        return Unparsed(line, self.line_text(line), why), rules
 
     def relevant_untracked(self, r: NftRule) -> list[_Untracked]:
         """The notrack rules that can make a packet ``r`` matches untracked."""
