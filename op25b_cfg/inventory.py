@@ -942,9 +942,10 @@ def load_inventory(path: str | Path) -> Inventory:
                                 "list each attachment once",
                             )
                         )
-            if uplinks_v and platform != "linux_nftables":
+            if uplinks_v and platform in PLATFORMS and not PLATFORMS[platform].uplinks:
                 f, p = uplinks_src.split(": ")
-                problems.append(Problem(f, p, "uplinks apply to linux_nftables only.", "remove uplinks here"))
+                where = ", ".join(n for n, cls in PLATFORMS.items() if cls.uplinks)
+                problems.append(Problem(f, p, f"uplinks apply to {where} only.", "remove uplinks here"))
             if hostname is None:
                 problems.append(
                     Problem(

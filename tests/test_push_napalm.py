@@ -558,12 +558,10 @@ def test_commit_hang_is_bounded_by_the_timeout(name: str, lab, devices, tmp_path
     emu = lab(name, timer_scale=0.03, faults=Faults(hang_on={"commit"}))
     before = emu.running_config
     make = factory(emu, tmp_path, timeout=3)  # no read_timeout_override: op25b's own deadline must hold
-    t0 = time.monotonic()
     res = push_device(devices[name], make, popts(tmp_path, commit=True, confirm_timeout=60))
-    elapsed = time.monotonic() - t0
     assert res.outcome is Outcome.FAILED and "commit" in res.error, (res.error, res.state)
-    assert "within 3s" in res.error or "timed out" in res.error, res.error
-    assert elapsed < 40, elapsed  # a bound, not a benchmark: the driver alone waits 90-150 s here
+    # op25b's own deadline ended the commit (the driver alone waits 90-150 s and says "timed out")
+    assert "within 3s" in res.error, res.error
     assert res.state.startswith("old config") or "revert timer" in res.state, res.state
     assert list((tmp_path / "locks").iterdir()) == []  # the lock, kept across the reconnect, is released
     emu.faults.release()

@@ -114,6 +114,9 @@ class Platform:
         plain interface would be shared by every subscriber behind it).
     ``commit_confirm``
         True when the platform has a commit with automatic revert timer.
+    ``uplinks``
+        True when the platform's filters see the output interface, so a host may name its Internet/MTA-facing
+        interfaces (``uplinks`` in its data) and the audit checks packets leaving through those.
     """
 
     name: ClassVar[str]
@@ -125,6 +128,7 @@ class Platform:
     flow_sessions: ClassVar[bool] = False
     flow_rate_kinds: ClassVar[frozenset[str]] = frozenset()
     commit_confirm: ClassVar[bool] = False
+    uplinks: ClassVar[bool] = False
     max_name_length: ClassVar[int] = 64
     template: ClassVar[str] = "filter.j2"
 

@@ -34,6 +34,7 @@ class LinuxNftables(Platform):
     napalm_driver = None
     file_extension = "nft"
     attach_kinds: ClassVar[frozenset[str]] = frozenset({"nft-forward"})
+    uplinks: ClassVar[bool] = True
     modes: ClassVar[frozenset[str]] = frozenset({"block", "targeted", "flow-control"})
     flow_sessions = True
     flow_rate_kinds: ClassVar[frozenset[str]] = frozenset({"nft-forward"})
