@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from op25b_cfg.audit.parsers import cisco_ios
-from op25b_cfg.audit.parsers._cisco import resolve_all
+from op25b_cfg.dialects.cisco import resolve_all
 from op25b_cfg.generate import render_device
 from op25b_cfg.inventory import load_inventory
 

@@ -145,7 +145,7 @@ def bng_config(target: int) -> str:
 
 def to_set(text: str) -> str:
     """The same config in ``display set`` form (via our own reader: one line per statement)."""
-    from op25b_cfg.audit.parsers._junos_reader import RELEVANT, _Reader
+    from op25b_cfg.dialects.junos import RELEVANT, _Reader
 
     res = _Reader(text.split("\n"), RELEVANT | {"system", "protocols", "version"}).run()
     return "\n".join("set " + " ".join(f'"{t}"' if " " in t else t for t in st.path) for st in res.stmts) + "\n"

@@ -531,7 +531,7 @@ def canonical_line(text: str) -> str:
     >>> canonical_line("interface Virtual-Template1")
     'interface Virtual-Template1'
     """
-    from op25b_cfg.audit.parsers._cisco import PORT_NAMES  # the one list of port keywords (IOS, XR, EOS)
+    from op25b_cfg.dialects.cisco import PORT_NAMES  # the one list of port keywords (IOS, XR, EOS)
 
     words = text.split()
     if words and words[0].isdigit():

@@ -18,7 +18,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--update-golden",
         action="store_true",
         default=False,
-        help="rewrite tests/golden/ reference outputs from the current renderer instead of comparing",
+        help="rewrite tests/platforms/<platform>/golden/ reference outputs from the current renderer (no compare)",
     )
 
 

@@ -20,9 +20,9 @@ from typer.testing import CliRunner
 from op25b_cfg import api
 from op25b_cfg.audit.report import device_dict
 from op25b_cfg.cli import app
-from op25b_cfg.lab.emulators.ios import IosEmulator
 from op25b_cfg.nornir_tasks import op25b_audit, op25b_generate, op25b_push
 from op25b_cfg.platforms import get_platform
+from op25b_cfg.platforms.cisco_ios.emulator import IosEmulator
 from tests.labutil import REPO
 from tests.test_push_napalm import _STRICT, IOS_BRAS
 

@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 
 from op25b_cfg.audit import engine
 from op25b_cfg.audit.engine import audit_parsed, audit_text
+from op25b_cfg.audit.lazy import DeferredFilter
 from op25b_cfg.audit.model import DeviceReport, ParsedConfig
 from op25b_cfg.audit.parsers import parse, resolve_all
-from op25b_cfg.audit.parsers._junos_reader import read
-from op25b_cfg.audit.parsers._lazy import DeferredFilter
+from op25b_cfg.dialects.junos import read
 from op25b_cfg.errors import PlatformError
 from op25b_cfg.inventory import Attachment, Device, Mode, load_inventory
 from op25b_cfg.platforms import get_platform
@@ -69,7 +69,7 @@ def _renders(dev: Device) -> bool:
     try:
         get_platform(dev.platform).check(dev)
     except PlatformError:
-        return False  # refused combinations are covered by tests/golden/<platform>/*-refused
+        return False  # refused combinations are covered by tests/platforms/<platform>/golden/*-refused
     return True
 
 
@@ -88,10 +88,10 @@ def test_rendered_intent_and_a_broken_copy(name: str, mode: Mode) -> None:
 
 
 def _cases() -> list[Path]:
-    return sorted(p for p in (REPO / "tests" / "audit_cases").glob("*/*") if (p / "case.yaml").is_file())
+    return sorted(p for p in (REPO / "tests" / "platforms").glob("*/audit_cases/*") if (p / "case.yaml").is_file())
 
 
-@pytest.mark.parametrize("case", _cases(), ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("case", _cases(), ids=lambda p: f"{p.parent.parent.name}/{p.name}")
 def test_audit_cases(case: Path) -> None:
     spec = yaml.safe_load((case / "case.yaml").read_text())
     inv_dir = case / spec.get("inventory", "inventory")
@@ -317,7 +317,7 @@ def test_lazy_parse_of_rendered_configs_resolves_to_the_full_parse(name: str) ->
 
 
 def _seeds(platform: str) -> list[str]:
-    files = sorted((REPO / "tests" / "parser_cases" / platform).glob("*/config"))
+    files = sorted((REPO / "tests" / "platforms" / platform / "parser_cases").glob("*/config"))
     return [f.read_text(errors="replace") for f in files] or [""]
 
 

@@ -33,10 +33,14 @@ from op25b_cfg.audit.runner import audit_live
 from op25b_cfg.cli import app
 from op25b_cfg.cli_options import Connection
 from op25b_cfg.connection.base import ConnectOptions, Credentials
+from op25b_cfg.dialects import junos_tree as junostree
 from op25b_cfg.generate import render_device
 from op25b_cfg.inventory import load_inventory
-from op25b_cfg.lab.emulators import EosEmulator, IosEmulator, IosxrEmulator, JunosEmulator, junostree
 from op25b_cfg.lab.netns import EXTERNAL_V4, ISP_MTA_V4, Lab
+from op25b_cfg.platforms.arista_eos.emulator import EosEmulator
+from op25b_cfg.platforms.cisco_ios.emulator import IosEmulator
+from op25b_cfg.platforms.cisco_iosxr.emulator import IosxrEmulator
+from op25b_cfg.platforms.juniper_junos.emulator import JunosEmulator
 from tests import lab_fixtures
 from tests.labutil import REPO
 

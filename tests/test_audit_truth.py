@@ -6,8 +6,8 @@
 * NOT_APPLIED names only a filter that implements OP25B for the pool and is not used for another purpose;
 * a device audit has a time budget.
 
-The case folders under tests/audit_cases/ reproduce each defect on the platforms' own syntax; these tests pin the
-engine rules on hand-built configs.
+The case folders under tests/platforms/<platform>/audit_cases/ reproduce each defect on the platforms' own
+syntax; these tests pin the engine rules on hand-built configs.
 """
 
 from __future__ import annotations

@@ -19,8 +19,9 @@ from op25b_cfg.connection.factory import make_session
 from op25b_cfg.connection.napalm_session import map_exception
 from op25b_cfg.errors import ConnectionError_
 from op25b_cfg.inventory import Device, load_inventory
-from op25b_cfg.lab.emulators import EosEmulator, IosEmulator
 from op25b_cfg.lab.emulators.faults import Faults
+from op25b_cfg.platforms.arista_eos.emulator import EosEmulator
+from op25b_cfg.platforms.cisco_ios.emulator import IosEmulator
 from tests.labutil import REPO, need
 
 

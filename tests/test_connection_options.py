@@ -12,7 +12,7 @@ from op25b_cfg.connection.base import ConnectOptions, Credentials
 from op25b_cfg.connection.factory import make_session
 from op25b_cfg.errors import InventoryError
 from op25b_cfg.inventory import load_inventory
-from op25b_cfg.lab.emulators import EosEmulator
+from op25b_cfg.platforms.arista_eos.emulator import EosEmulator
 from tests.labutil import REPO
 
 DEVICE = "edge-osa-eos1"

@@ -9,7 +9,8 @@ import pytest
 from napalm.base.base import NetworkDriver
 from napalm.base.exceptions import MergeConfigException
 
-from op25b_cfg.lab.emulators import EosEmulator, Faults
+from op25b_cfg.lab.emulators import Faults
+from op25b_cfg.platforms.arista_eos.emulator import EosEmulator
 from tests.labutil import napalm_driver, sample_render
 
 DEVICE = "edge-osa-eos1"

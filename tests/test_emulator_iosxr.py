@@ -9,7 +9,8 @@ import pytest
 from napalm.base.base import NetworkDriver
 from napalm.base.exceptions import MergeConfigException
 
-from op25b_cfg.lab.emulators import Faults, IosxrEmulator
+from op25b_cfg.lab.emulators import Faults
+from op25b_cfg.platforms.cisco_iosxr.emulator import IosxrEmulator
 from tests.labutil import napalm_driver, sample_render
 
 DEVICE = "bras-osa-xr1"

@@ -10,7 +10,8 @@ import pytest
 from napalm.base.base import NetworkDriver
 from napalm.base.exceptions import MergeConfigException
 
-from op25b_cfg.lab.emulators import Faults, JunosEmulator
+from op25b_cfg.lab.emulators import Faults
+from op25b_cfg.platforms.juniper_junos.emulator import JunosEmulator
 from tests.labutil import napalm_driver, sample_render
 
 DEVICE = "bng-tyo-mx1"

@@ -1,4 +1,4 @@
-"""Golden outputs, aerleon-style: one folder per case, ``tests/golden/<platform>/<case>/``.
+"""Golden outputs, aerleon-style: one folder per case, ``tests/platforms/<platform>/golden/<case>/``.
 
 Each case folder holds ``case.yaml`` (the input) and exactly one expected file:
 
@@ -17,7 +17,7 @@ or a self-contained intent, written to a temporary inventory as ``policy.yaml`` 
 ``dut``) + optional ``groups.yaml``::
 
     mode: targeted
-    policy: base                          # a file tests/golden/_policies/base.yaml, or a mapping
+    policy: base                          # a file tests/platforms/_policies/base.yaml, or a mapping
     policy_override: {mode: targeted}     # optional, merged over the policy (top-level keys)
     host: {hostname: 192.0.2.1, platform: cisco_ios, data: {pools: [...], attach: [...]}}
     groups: {...}                         # optional
@@ -42,9 +42,10 @@ from op25b_cfg.inventory import load_inventory
 from op25b_cfg.platforms import PLATFORMS, get_platform
 from op25b_cfg.platforms.base import jinja_env
 from op25b_cfg.rules import build_plan
+from tests.platform_data import PLATFORM_DATA, data_dir, platforms_with_data
 
-GOLDEN = Path(__file__).resolve().parent / "golden"
-POLICIES = GOLDEN / "_policies"
+GOLDEN = PLATFORM_DATA
+POLICIES = PLATFORM_DATA / "_policies"
 PLACEHOLDER = "<inventory>"
 
 
@@ -73,15 +74,14 @@ class Case:
 
 
 def discover() -> list[Case]:
-    """Every ``<platform>/<case>/case.yaml`` under tests/golden (folders starting with ``_`` are shared data)."""
+    """Every ``tests/platforms/<platform>/golden/<case>/case.yaml`` (``_`` folders are shared data)."""
     cases = []
-    for pdir in sorted(GOLDEN.iterdir()):
-        if not pdir.is_dir() or pdir.name.startswith("_"):
-            continue
-        for cdir in sorted(pdir.iterdir()):
+    for platform in platforms_with_data():
+        gdir = data_dir(platform, "golden")
+        for cdir in sorted(gdir.iterdir()) if gdir.is_dir() else ():
             spec_file = cdir / "case.yaml"
             if spec_file.is_file():
-                cases.append(Case(pdir.name, cdir.name, cdir, yaml.safe_load(spec_file.read_text(encoding="utf-8"))))
+                cases.append(Case(platform, cdir.name, cdir, yaml.safe_load(spec_file.read_text(encoding="utf-8"))))
     return cases
 
 

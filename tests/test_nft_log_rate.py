@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-GOLDEN = Path(__file__).resolve().parent / "golden" / "linux_nftables"
+GOLDEN = Path(__file__).resolve().parent / "platforms" / "linux_nftables" / "golden"
 CASES = sorted(p for p in GOLDEN.glob("*/expected.nft"))
 VERDICTS = (" accept", " drop", " reject", " continue", " jump ", " goto ", " return")
 

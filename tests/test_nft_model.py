@@ -91,7 +91,7 @@ def test_deep_jumps_leak_is_found_with_its_packet() -> None:
 def test_without_uplinks_the_finding_names_the_egress_it_assumes() -> None:
     """Defect 7: an accept limited to the uplink in a later chain; without ``uplinks`` the finding says which
     egress its packet leaves through, with ``uplinks: [eth0]`` the must-pass checks hold."""
-    text = (REPO / "tests/audit_cases/linux_nftables/uplink-accept-later-chain/running.cfg").read_text()
+    text = (REPO / "tests/platforms/linux_nftables/audit_cases/uplink-accept-later-chain/running.cfg").read_text()
     rep = audit_text(device(), text)
     blocked = [f for f in rep.findings if f.code is Code.MTA_BLOCKED]
     assert blocked and all("oifname <any interface no rule names" in f.message for f in blocked)
@@ -129,7 +129,7 @@ def test_uplinks_are_validated(tmp_path: Path) -> None:
 
 def test_unparsed_line_of_an_inet_chain_belongs_to_both_families() -> None:
     """Defect 11c: a line not understood in an inet chain was reported as IPv4 only; it belongs to both (None)."""
-    text = (REPO / "tests/audit_cases/linux_nftables/vmap-jump-smtp/running.cfg").read_text()
+    text = (REPO / "tests/platforms/linux_nftables/audit_cases/vmap-jump-smtp/running.cfg").read_text()
     text = text.replace("\t\tct state established,related accept\n", "\t\tip6 hoplimit 1 drop\n")
     rep = audit_text(device(), text)
     unparsed = [f for f in rep.findings if f.code is Code.UNPARSED]
@@ -138,7 +138,7 @@ def test_unparsed_line_of_an_inet_chain_belongs_to_both_families() -> None:
 
 def test_line_outside_every_chain_makes_the_verdict_unknown() -> None:
     """A command op25b does not evaluate (here a rule added at a position) may change any chain."""
-    text = (REPO / "tests/audit_cases/linux_nftables/vmap-jump-smtp/running.cfg").read_text()
+    text = (REPO / "tests/platforms/linux_nftables/audit_cases/vmap-jump-smtp/running.cfg").read_text()
     rep = audit_text(device(), text + "add rule inet filter smtp index 0 tcp dport 25 accept\n")
     assert rep.verdict is Verdict.UNKNOWN, [f.message for f in rep.findings]
     assert codes(rep) == ["UNPARSED"]
@@ -175,7 +175,7 @@ def test_blocked_handshake_ack_is_the_counterexample() -> None:
     ):
         rep = audit_text(
             device(attach=load_inventory(REPO / "inventory").devices["bras-tyo-lnx1"].attach[:1]),
-            (REPO / "tests/audit_cases/linux_nftables" / case / "running.cfg").read_text(),
+            (REPO / "tests/platforms/linux_nftables/audit_cases" / case / "running.cfg").read_text(),
         )
         # (replies dropped by the vmap for client port 9999 are another finding, with the SYN as its packet)
         hits = [f for f in rep.findings if f.code is code and "but the reply" not in f.message]
@@ -184,7 +184,7 @@ def test_blocked_handshake_ack_is_the_counterexample() -> None:
 
 def test_accept_above_a_rate_does_not_pass_a_single_connection() -> None:
     """`limit rate over N accept` accepts only above the rate: a single SYN goes on to the drop (was UNPARSED)."""
-    text = (REPO / "tests/audit_cases/linux_nftables/vmap-jump-smtp/running.cfg").read_text()
+    text = (REPO / "tests/platforms/linux_nftables/audit_cases/vmap-jump-smtp/running.cfg").read_text()
     text = text.replace("\t\tdrop\n", "\t\ttcp dport 25 limit rate over 10/second accept\n\t\tdrop\n")
     assert "limit rate over" in text
     rep = audit_text(device(), text)

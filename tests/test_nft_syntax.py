@@ -19,7 +19,7 @@ from op25b_cfg.platforms.linux_nftables import TABLE
 from tests.labutil import need_nft
 
 REPO = Path(__file__).resolve().parent.parent
-GOLDEN_NFT = sorted((REPO / "tests" / "golden" / "linux_nftables").glob("*/expected.nft"))
+GOLDEN_NFT = sorted((REPO / "tests" / "platforms" / "linux_nftables" / "golden").glob("*/expected.nft"))
 
 
 def _variants() -> dict[str, str]:

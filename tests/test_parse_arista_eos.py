@@ -1,6 +1,6 @@
 """arista_eos running-config parser: data-driven cases, round trip of op25b's own output, EOS specifics.
 
-Case folders: ``tests/parser_cases/arista_eos/<case>/config`` + ``expected.json`` (see test_parse_cisco_ios).
+Case folders: ``tests/platforms/arista_eos/parser_cases/<case>/config`` + ``expected.json`` (see test_parse_cisco_ios).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """cisco_ios running-config parser: data-driven cases, round trip of op25b's own output, focused semantics.
 
-Case folders: ``tests/parser_cases/cisco_ios/<case>/config`` + ``expected.json`` (a new folder is a new test).
+Case folders: ``tests/platforms/cisco_ios/parser_cases/<case>/config`` + ``expected.json`` (a new folder is a new test).
 ``pytest --update-golden`` rewrites expected.json from the parser; review the diff before committing it.
 The helpers here (:func:`dump`, :func:`run_case`, :func:`atoms`) are shared by the XR and EOS tests.
 """
@@ -16,12 +16,12 @@ import pytest
 
 from op25b_cfg.audit.model import ParsedConfig
 from op25b_cfg.audit.parsers import parse
-from op25b_cfg.audit.parsers._cisco import DeferredFilter, resolve_all
+from op25b_cfg.dialects.cisco import DeferredFilter, resolve_all
 from op25b_cfg.generate import render_device
 from op25b_cfg.inventory import Device, Mode, load_inventory
 from op25b_cfg.rules import ACK, RST, SYN, Action, Rule, build_plan
+from tests.platform_data import data_dir
 
-CASES = Path(__file__).parent / "parser_cases"
 REPO = Path(__file__).resolve().parent.parent
 PLATFORM = "cisco_ios"
 
@@ -80,7 +80,7 @@ def dump(parsed: ParsedConfig) -> dict[str, Any]:
 
 
 def case_dirs(platform: str) -> list[Path]:
-    return sorted(p for p in (CASES / platform).iterdir() if (p / "config").is_file())
+    return sorted(p for p in data_dir(platform, "parser_cases").iterdir() if (p / "config").is_file())
 
 
 def run_case(platform: str, case: Path, update: bool) -> None:

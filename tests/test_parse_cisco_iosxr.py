@@ -1,6 +1,6 @@
 """cisco_iosxr running-config parser: data-driven cases, round trip of op25b's own output, XR specifics.
 
-Case folders: ``tests/parser_cases/cisco_iosxr/<case>/config`` + ``expected.json`` (see test_parse_cisco_ios).
+Case folders: ``tests/platforms/cisco_iosxr/parser_cases/<case>/config`` + ``expected.json`` (see test_parse_cisco_ios).
 """
 
 from __future__ import annotations

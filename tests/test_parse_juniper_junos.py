@@ -1,4 +1,4 @@
-"""Junos running-config parser: data-driven cases (tests/parser_cases/juniper_junos/<case>/config +
+"""Junos running-config parser: data-driven cases (tests/platforms/juniper_junos/parser_cases/<case>/config +
 expected.json; a new folder is a new test; ``--update-golden`` rewrites expected.json) and targeted checks of
 the semantics (except lists, groups, inactive, set/brace equivalence, robustness)."""
 
@@ -14,10 +14,10 @@ import pytest
 
 from op25b_cfg.audit.model import Filter, ParsedConfig
 from op25b_cfg.audit.parsers import parse
-from op25b_cfg.audit.parsers.juniper_junos import parse_tcp_flags
+from op25b_cfg.platforms.juniper_junos.parser import parse_tcp_flags
 from op25b_cfg.rules import ACK, RST, SYN, Action, Rule
+from tests.platform_data import data_dir
 
-CASES = Path(__file__).parent / "parser_cases"
 PLATFORM = "juniper_junos"
 
 
@@ -100,7 +100,7 @@ def run_case(platform: str, case: Path, update: bool) -> None:
 
 
 def case_dirs(platform: str) -> list[Path]:
-    return sorted(p for p in (CASES / platform).iterdir() if (p / "config").exists())
+    return sorted(p for p in data_dir(platform, "parser_cases").iterdir() if (p / "config").exists())
 
 
 @pytest.mark.parametrize("case", case_dirs(PLATFORM), ids=lambda p: p.name)
@@ -140,7 +140,7 @@ def first_match(rules: list[Rule], src: str, dst: str, proto: int, dport: int, f
 
 def test_generated_block_config_semantics() -> None:
     """Our own rendered block config: pool->any:25 dropped, MTA and submission and exemptions pass."""
-    pc = parse(PLATFORM, (CASES / PLATFORM / "generated_block" / "config").read_text())
+    pc = parse(PLATFORM, (data_dir(PLATFORM, "parser_cases") / "generated_block" / "config").read_text())
     v4 = next(f for f in pc.filters.values() if f.family == 4)
     assert first_match(v4.rules, "100.64.1.1", "203.0.113.9", 6, 25) is Action.DENY
     assert first_match(v4.rules, "100.64.1.1", "192.0.2.25", 6, 25) is Action.PERMIT
@@ -157,7 +157,7 @@ def test_generated_block_config_semantics() -> None:
 
 
 def test_except_longest_match() -> None:
-    pc = parse(PLATFORM, (CASES / PLATFORM / "except" / "config").read_text())
+    pc = parse(PLATFORM, (data_dir(PLATFORM, "parser_cases") / "except" / "config").read_text())
     rules = _filter(pc, 4, "EXCEPT")
     simple = [r for r in rules if r.name == "simple-except"]
     assert [str(a) for a in simple[0].src] == ["100.64.0.0/16"]
@@ -179,8 +179,8 @@ def test_except_longest_match() -> None:
 
 def test_set_and_brace_formats_agree() -> None:
     """The rendered brace config and its display-set form give the same filters and bindings."""
-    brace = (CASES / PLATFORM / "generated_flow_control" / "config").read_text()
-    from op25b_cfg.audit.parsers._junos_reader import read
+    brace = (data_dir(PLATFORM, "parser_cases") / "generated_flow_control" / "config").read_text()
+    from op25b_cfg.dialects.junos import read
 
     set_text = "\n".join(
         "set " + " ".join(f'"{t}"' if (" " in t or "$" in t) else t for t in st.path) for st in read(brace).stmts
@@ -199,18 +199,18 @@ def test_set_and_brace_formats_agree() -> None:
 
 
 def test_inactive_and_deactivate_are_ignored() -> None:
-    pc = parse(PLATFORM, (CASES / PLATFORM / "inactive" / "config").read_text())
+    pc = parse(PLATFORM, (data_dir(PLATFORM, "parser_cases") / "inactive" / "config").read_text())
     assert [r.name for r in _filter(pc, 4, "F")] == ["block", "rest"]
     assert pc.filter(4, "OLD") is None
     assert [(b.name, b.direction, b.filters) for b in pc.bindings] == [("ge-0/0/1.0", "out", ("F",))]
-    pc = parse(PLATFORM, (CASES / PLATFORM / "set_format" / "config").read_text())
+    pc = parse(PLATFORM, (data_dir(PLATFORM, "parser_cases") / "set_format" / "config").read_text())
     assert "old-permit" not in [r.name for r in _filter(pc, 4, "OP25B")]
     shut = {b.name: b.shutdown for b in pc.bindings}
     assert shut == {"ge-0/0/1.100": False, "ge-0/0/2.0": True, "ge-0/0/3.5": True}
 
 
 def test_apply_groups_wildcards_and_precedence() -> None:
-    pc = parse(PLATFORM, (CASES / PLATFORM / "apply_groups" / "config").read_text())
+    pc = parse(PLATFORM, (data_dir(PLATFORM, "parser_cases") / "apply_groups" / "config").read_text())
     binds = {(b.name, b.direction): b.filters for b in pc.bindings}
     # <ae*> unit <*> matches the existing units of ae0; the local filter of unit 200 wins over the group.
     assert binds == {("ae0.100", "in"): ("SUBS",), ("ae0.200", "in"): ("LOCAL",)}
@@ -226,7 +226,7 @@ def test_tcp_flag_expressions() -> None:
 
 
 def test_input_list_and_profiles() -> None:
-    pc = parse(PLATFORM, (CASES / PLATFORM / "input_list" / "config").read_text())
+    pc = parse(PLATFORM, (data_dir(PLATFORM, "parser_cases") / "input_list" / "config").read_text())
     binds = {(b.kind, b.name, b.direction): b for b in pc.bindings}
     assert binds[("unit", "ae1.10", "in")].filters == ("COMMON", "OP25B")
     assert binds[("unit", "ae1.20", "in")].filters == ("OP25B", "COMMON")
@@ -264,7 +264,7 @@ def test_crlf_is_handled() -> None:
 
 
 def test_random_mutations_do_not_raise() -> None:
-    base = (CASES / PLATFORM / "generated_block" / "config").read_text()
+    base = (data_dir(PLATFORM, "parser_cases") / "generated_block" / "config").read_text()
     rnd = random.Random(25)
     for _ in range(200):
         chars = list(base)

@@ -1,4 +1,4 @@
-"""nftables parser: data-driven cases (tests/parser_cases/linux_nftables/<case>/config + expected.json; a new
+"""nftables parser: data-driven cases (tests/platforms/linux_nftables/parser_cases/<case>/config + expected.json; a new
 folder is a new test; ``--update-golden`` rewrites expected.json), flattening semantics checked packet by
 packet, and a lab test that loads our rendered table into nft in a fresh network namespace and parses
 ``nft list ruleset``."""
@@ -17,7 +17,8 @@ from op25b_cfg.audit.model import Filter, ParsedConfig
 from op25b_cfg.audit.parsers import parse
 from op25b_cfg.rules import ACK, SYN, Action, Rule
 from tests.labutil import need_nft
-from tests.test_parse_juniper_junos import CASES, case_dirs, run_case
+from tests.platform_data import data_dir
+from tests.test_parse_juniper_junos import case_dirs, run_case
 
 PLATFORM = "linux_nftables"
 
@@ -85,7 +86,7 @@ def _base(pc: ParsedConfig, name: str) -> Filter:
 
 def test_jump_goto_return_flattening() -> None:
     """Expected verdicts worked out by hand from nftables semantics for the jump_goto_return case."""
-    pc = parse(PLATFORM, (CASES / PLATFORM / "jump_goto_return" / "config").read_text())
+    pc = parse(PLATFORM, (data_dir(PLATFORM, "parser_cases") / "jump_goto_return" / "config").read_text())
     base = _base(pc, "inet t forward")
     d, p = Action.DENY, Action.PERMIT
     cases = [
@@ -105,7 +106,7 @@ def test_jump_goto_return_flattening() -> None:
 
 
 def test_rendered_flow_control_table() -> None:
-    pc = parse(PLATFORM, (CASES / PLATFORM / "generated_flow_control" / "config").read_text())
+    pc = parse(PLATFORM, (data_dir(PLATFORM, "parser_cases") / "generated_flow_control" / "config").read_text())
     assert [(b.kind, b.name, b.direction, b.family, b.filters) for b in pc.bindings] == [
         ("nft-forward", "*", "in", 0, ("inet op25b forward",))
     ]
@@ -121,7 +122,7 @@ def test_rendered_flow_control_table() -> None:
 
 
 def test_rendered_block_table_blocks() -> None:
-    pc = parse(PLATFORM, (CASES / PLATFORM / "generated_block" / "config").read_text())
+    pc = parse(PLATFORM, (data_dir(PLATFORM, "parser_cases") / "generated_block" / "config").read_text())
     base = _base(pc, "inet op25b forward")
     assert verdict(base, "100.65.9.9", "203.0.113.5", 25, "eth2") is Action.DENY
     assert verdict(base, "100.65.9.9", "203.0.113.5", 25, "eth3") is Action.PERMIT  # not attached
@@ -131,7 +132,7 @@ def test_rendered_block_table_blocks() -> None:
 
 
 def test_multiple_forward_chains_each_bound() -> None:
-    pc = parse(PLATFORM, (CASES / PLATFORM / "multi_table_forward" / "config").read_text())
+    pc = parse(PLATFORM, (data_dir(PLATFORM, "parser_cases") / "multi_table_forward" / "config").read_text())
     assert [b.filters[0] for b in pc.bindings] == ["ip6 v6only forward", "inet op25b forward", "ip legacy fwd"]
     assert all(b.kind == "nft-forward" and b.name == "*" for b in pc.bindings)
     assert any("every one of them accepts" in n for n in pc.notes)
@@ -139,8 +140,8 @@ def test_multiple_forward_chains_each_bound() -> None:
 
 def test_listed_ruleset_equals_rendered_file() -> None:
     """The captured `nft list ruleset` of our table parses to the same rules as the file we rendered."""
-    a = parse(PLATFORM, (CASES / PLATFORM / "generated_flow_control" / "config").read_text())
-    b = parse(PLATFORM, (CASES / PLATFORM / "listed_flow_control" / "config").read_text())
+    a = parse(PLATFORM, (data_dir(PLATFORM, "parser_cases") / "generated_flow_control" / "config").read_text())
+    b = parse(PLATFORM, (data_dir(PLATFORM, "parser_cases") / "listed_flow_control" / "config").read_text())
     assert _norm(a) == _norm(b)
 
 
@@ -175,7 +176,7 @@ def kernel_listing(src: Path) -> str:
 
 def test_live_nft_list_ruleset(tmp_path: Path) -> None:
     """Load our rendered table into nft inside a new network namespace and parse what nft lists back."""
-    src = CASES / PLATFORM / "generated_flow_control" / "config"
+    src = data_dir(PLATFORM, "parser_cases") / "generated_flow_control" / "config"
     listed = parse(PLATFORM, kernel_listing(src))
     assert listed.unparsed == []
     assert _norm(listed) == _norm(parse(PLATFORM, src.read_text()))
@@ -235,7 +236,7 @@ def test_listing_of_a_case_parses_as_the_file(case: str) -> None:
     listing's spelling (vmap and concatenated elements across lines, `|` in bitmask values, reordered vmap
     elements) gives the same rules (compared per chain as multisets: the kernel sorts map elements, whose keys
     are disjoint), bindings and lines not understood as the file."""
-    src = CASES / PLATFORM / case / "config"
+    src = data_dir(PLATFORM, "parser_cases") / case / "config"
     listed, written = parse(PLATFORM, kernel_listing(src)), parse(PLATFORM, src.read_text())
     (lf, lb, lflow), (wf, wb, wflow) = _norm(listed), _norm(written)
     assert {k: sorted(map(repr, v)) for k, v in lf.items()} == {k: sorted(map(repr, v)) for k, v in wf.items()}

@@ -1,7 +1,7 @@
 """Fuzzing the running-config parsers with hypothesis: random bytes and random mutations of real configs must
 never raise, never hang, and every line number they report must exist in the input.
 
-Seeds are the parser case configs (``tests/parser_cases/<platform>/*/config``, which include op25b's own
+Seeds are the parser case configs (``tests/platforms/<platform>/parser_cases/*/config``, which include op25b's own
 output) plus, where present, the public corpus. To fuzz another platform, add it to :data:`PLATFORMS`.
 The hypothesis ``deadline`` is a hang guard (seconds per example, where a parse takes milliseconds), not a
 performance assertion.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import cache
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,13 +18,13 @@ from hypothesis import strategies as st
 
 from op25b_cfg.audit.model import ParsedConfig
 from op25b_cfg.audit.parsers import parse
-from op25b_cfg.audit.parsers._cisco import resolve_all
+from op25b_cfg.dialects.cisco import resolve_all
 from tests.labutil import CORPUS
+from tests.platform_data import data_dir
 
 PLATFORMS: dict[str, str] = {"cisco_ios": "cisco_ios", "cisco_iosxr": "cisco_iosxr", "arista_eos": "arista_eos"}
 """platform -> its corpus folder name."""
 
-CASES = Path(__file__).parent / "parser_cases"
 VOCAB = [
     "permit", "deny", "remark", "any", "host", "eq", "neq", "lt", "gt", "range", "established", "syn", "ack",
     "match-all", "match-any", "+syn", "-ack", "log", "object-group", "net-group", "port-group", "portgroup",
@@ -45,7 +44,7 @@ SETTINGS = settings(
 
 @cache
 def seeds(platform: str) -> tuple[str, ...]:
-    files = sorted((CASES / platform).glob("*/config"))
+    files = sorted(data_dir(platform, "parser_cases").glob("*/config"))
     if CORPUS.is_dir():
         files += sorted((CORPUS / PLATFORMS[platform]).glob("*.cfg"))
     return tuple(f.read_bytes().decode("utf-8", errors="replace") for f in files)
@@ -99,7 +98,7 @@ def mutated(draw: st.DrawFn, platform: str) -> str:
 
 @pytest.mark.parametrize("platform", sorted(PLATFORMS))
 def test_seeds_exist(platform: str) -> None:
-    assert seeds(platform), f"no seed configs for {platform} in {CASES / platform}"
+    assert seeds(platform), f"no seed configs for {platform} in {data_dir(platform, 'parser_cases')}"
 
 
 @pytest.mark.parametrize("platform", sorted(PLATFORMS))

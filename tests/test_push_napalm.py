@@ -25,10 +25,12 @@ from op25b_cfg.audit.engine import audit_text
 from op25b_cfg.connection.base import ConnectOptions, Credentials, Session
 from op25b_cfg.connection.napalm_session import NapalmSession
 from op25b_cfg.inventory import Device, load_inventory
-from op25b_cfg.lab.emulators import EosEmulator, Faults, IosxrEmulator
-from op25b_cfg.lab.emulators.ios import IosEmulator
-from op25b_cfg.lab.emulators.ios import default_config as ios_default
-from op25b_cfg.lab.emulators.junos import JunosEmulator
+from op25b_cfg.lab.emulators import Faults
+from op25b_cfg.platforms.arista_eos.emulator import EosEmulator
+from op25b_cfg.platforms.cisco_ios.emulator import IosEmulator
+from op25b_cfg.platforms.cisco_ios.emulator import default_config as ios_default
+from op25b_cfg.platforms.cisco_iosxr.emulator import IosxrEmulator
+from op25b_cfg.platforms.juniper_junos.emulator import JunosEmulator
 from op25b_cfg.push import Outcome, PushOptions, push_device, run_push
 from op25b_cfg.rules import build_plan
 from tests.labutil import REPO
@@ -351,8 +353,8 @@ LEAK = {  # an extra entry before the deny, as the device prints it
 
 def leak_into_filter(emu: Any, name: str, filter_name: str) -> None:
     """Put ``permit tcp any any eq 25`` first in the device's OP25B filter (someone's hand edit)."""
-    from op25b_cfg.lab.emulators import junostree as jt
-    from op25b_cfg.lab.emulators.cliconfig import Node
+    from op25b_cfg.dialects import junos_tree as jt
+    from op25b_cfg.dialects.cisco_blocks import Node
 
     with emu.lock:
         if isinstance(emu, JunosEmulator):

@@ -13,9 +13,9 @@ import pytest
 from op25b_cfg.audit.engine import audit_text
 from op25b_cfg.audit.model import DeviceReport, Verdict
 from op25b_cfg.audit.report import AuditMeta, to_html, to_json, to_junit
+from op25b_cfg.dialects import junos_tree as junostree
+from op25b_cfg.dialects.cisco_blocks import CliConfig
 from op25b_cfg.inventory import Device, load_inventory
-from op25b_cfg.lab.emulators import junostree
-from op25b_cfg.lab.emulators.cliconfig import CliConfig
 
 REPO = Path(__file__).resolve().parent.parent
 INV = load_inventory(REPO / "inventory")

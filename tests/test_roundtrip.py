@@ -18,6 +18,7 @@ from op25b_cfg.errors import PlatformError
 from op25b_cfg.inventory import MODES, Device, FlowControl, load_inventory
 from op25b_cfg.platforms import get_platform
 from tests.labutil import need_nft
+from tests.platform_data import PLATFORM_DATA
 from tests.test_remediation import apply_remediation
 
 INVENTORY = Path(__file__).resolve().parent.parent / "inventory"
@@ -51,7 +52,7 @@ def _renders(dev: Device) -> bool:
     try:
         get_platform(dev.platform).check(dev)
     except PlatformError:
-        return False  # refused combinations are covered by tests/golden/<platform>/*-refused
+        return False  # refused combinations are covered by tests/platforms/<platform>/golden/*-refused
     return True
 
 
@@ -295,12 +296,12 @@ def test_nft_kernel_listing_round_trip(mode: str, tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------------------------ data-driven cases
 
-CASES = Path(__file__).resolve().parent / "audit_cases"
+CASES = PLATFORM_DATA
 REPO = Path(__file__).resolve().parent.parent
 
 
 def _case_dirs() -> list[Path]:
-    return sorted(p.parent for p in CASES.glob("*/*/case.yaml"))
+    return sorted(p.parent for p in CASES.glob("*/audit_cases/*/case.yaml"))
 
 
 def _case_device(case: Path, spec: dict[str, object]) -> Device:
@@ -318,7 +319,7 @@ def _case_device(case: Path, spec: dict[str, object]) -> Device:
     return dataclasses.replace(dev, **over)
 
 
-@pytest.mark.parametrize("case", _case_dirs(), ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("case", _case_dirs(), ids=lambda p: f"{p.parent.parent.name}/{p.name}")
 def test_audit_case(case: Path) -> None:
     import json
 
@@ -326,7 +327,7 @@ def test_audit_case(case: Path) -> None:
 
     spec = yaml.safe_load((case / "case.yaml").read_text())
     dev = _case_device(case, spec)
-    assert dev.platform == case.parent.name, "a case lives in the folder of its device's platform"
+    assert dev.platform == case.parent.parent.name, "a case lives in the folder of its device's platform"
     running = case / "running.cfg" if (case / "running.cfg").exists() else REPO / str(spec["running"])
     expected = json.loads((case / "expected.json").read_text())
     rep = audit_text(dev, running.read_text(), source=str(running))

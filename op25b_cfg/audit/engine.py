@@ -42,6 +42,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from op25b_cfg.audit.lazy import paused_gc, resolve_named
 from op25b_cfg.audit.model import (
     Binding,
     BudgetExceeded,
@@ -59,7 +60,6 @@ from op25b_cfg.audit.model import (
     deadline,
     default_time_budget,
 )
-from op25b_cfg.audit.parsers._lazy import paused_gc, resolve_named
 from op25b_cfg.audit.space import DPORT, DST, SPORT, SRC, HeaderSpace, Node, Point, flags_text, space
 from op25b_cfg.errors import Op25bError
 from op25b_cfg.netaddr import Network, collapse, intersect

@@ -126,7 +126,7 @@ def _with_parents(lines: Sequence[ConfigLine]) -> list[str]:
 
 def _junos_change(rendered: str, running_text: str, intended: ParsedConfig, running: ParsedConfig) -> list[str]:
     """``delete`` / ``set`` statements for the OP25B objects and attachments that differ."""
-    from op25b_cfg.audit.parsers._junos_reader import read
+    from op25b_cfg.dialects.junos import read
 
     want = [p for s in read(rendered).stmts if not s.inactive for p in _one_value(s.path)]
     have = {p for s in read(_object_sections(running_text)).stmts if not s.inactive for p in _one_value(s.path)}

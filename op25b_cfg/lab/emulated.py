@@ -35,17 +35,17 @@ from typing import Any
 
 import yaml
 
+from op25b_cfg.dialects import junos_tree as jt
 from op25b_cfg.errors import Op25bError
 from op25b_cfg.inventory import DEFAULTS_FILE, GROUPS_FILE, HOSTS_FILE, POLICY_FILE, Device, load_inventory
-from op25b_cfg.lab.emulators import EMULATORS
-from op25b_cfg.lab.emulators import junostree as jt
 from op25b_cfg.lab.emulators.base import LOOPBACK, EmulatorBase
-from op25b_cfg.lab.emulators.eos import default_config as eos_default
-from op25b_cfg.lab.emulators.ios import FS as IOS_FS
-from op25b_cfg.lab.emulators.ios import default_config as ios_default
-from op25b_cfg.lab.emulators.iosxr import default_config as iosxr_default
-from op25b_cfg.lab.emulators.junos import default_config as junos_default
 from op25b_cfg.lab.emulators.sshserver import SshEmulator
+from op25b_cfg.platforms import get_platform
+from op25b_cfg.platforms.arista_eos.emulator import default_config as eos_default
+from op25b_cfg.platforms.cisco_ios.emulator import FS as IOS_FS
+from op25b_cfg.platforms.cisco_ios.emulator import default_config as ios_default
+from op25b_cfg.platforms.cisco_iosxr.emulator import default_config as iosxr_default
+from op25b_cfg.platforms.juniper_junos.emulator import default_config as junos_default
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +286,9 @@ class EmulatorLab:
             for dev in picked:
                 driver = PLATFORM_DRIVERS[dev.platform]
                 text, source = starting_config(dev, self.inventory)
-                emu = EMULATORS[driver](
+                emulator = get_platform(dev.platform).emulator()
+                assert emulator is not None  # pick_devices() takes only platforms with an emulator
+                emu = emulator(
                     text,
                     hostname=dev.name,
                     username=self.username,

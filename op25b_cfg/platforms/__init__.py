@@ -1,12 +1,17 @@
-"""The platform registry: one class per platform, keyed by the inventory's ``platform`` value.
+"""The platform registry: one package per platform, keyed by the inventory's ``platform`` value.
 
-Each class names its netmiko ``device_type`` and napalm driver (see :class:`Platform`). The keys are op25b's
-platform names rather than bare netmiko device types because two of them are more specific than netmiko's
-(``cisco_iosxr`` is netmiko's ``cisco_xr``; ``linux_nftables`` is a ``linux`` host whose filter is nftables);
-see docs/decisions.md.
+Each package (``op25b_cfg/platforms/<platform>/``) holds one :class:`Platform` subclass and everything
+vendor-specific behind it (template, parser, emulator; see :mod:`op25b_cfg.platforms.base`). The built-in
+platforms are listed here; third-party packages add theirs under the ``op25b.platforms`` entry point group
+(``name = "package.module:PlatformClass"``), as napalm loads ``napalm_<driver>`` packages and aerleon loads
+generator plugins. The keys are op25b's platform names rather than bare netmiko device types because two of them
+are more specific than netmiko's (``cisco_iosxr`` is netmiko's ``cisco_xr``; ``linux_nftables`` is a ``linux``
+host whose filter is nftables); see docs/decisions.md.
 """
 
 from __future__ import annotations
+
+import logging
 
 from op25b_cfg.errors import PlatformError
 from op25b_cfg.platforms.arista_eos import AristaEos
@@ -16,9 +21,37 @@ from op25b_cfg.platforms.cisco_iosxr import CiscoIosxr
 from op25b_cfg.platforms.juniper_junos import JuniperJunos
 from op25b_cfg.platforms.linux_nftables import LinuxNftables
 
-PLATFORMS: dict[str, type[Platform]] = {
-    cls.name: cls for cls in (CiscoIos, CiscoIosxr, JuniperJunos, AristaEos, LinuxNftables)
-}
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "op25b.platforms"
+BUILTIN: tuple[type[Platform], ...] = (CiscoIos, CiscoIosxr, JuniperJunos, AristaEos, LinuxNftables)
+
+
+def _plugins() -> list[type[Platform]]:
+    """Platform classes registered by installed packages under :data:`ENTRY_POINT_GROUP`. A plugin that fails
+    to load, is not a :class:`Platform` or reuses a built-in name is skipped with a warning naming it."""
+    from importlib.metadata import entry_points
+
+    out: list[type[Platform]] = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            cls = ep.load()
+        except Exception as exc:  # a broken plugin must not break op25b
+            log.warning("platform plugin %s (%s) does not load: %s", ep.name, ep.value, exc)
+            continue
+        if not (isinstance(cls, type) and issubclass(cls, Platform)) or getattr(cls, "name", None) != ep.name:
+            log.warning(
+                "platform plugin %s (%s) is not a Platform subclass named %r; skipped", ep.name, ep.value, ep.name
+            )
+            continue
+        if any(b.name == ep.name for b in BUILTIN):
+            log.warning("platform plugin %s (%s) reuses a built-in platform name; skipped", ep.name, ep.value)
+            continue
+        out.append(cls)
+    return out
+
+
+PLATFORMS: dict[str, type[Platform]] = {cls.name: cls for cls in (*BUILTIN, *_plugins())}
 
 _INSTANCES: dict[str, Platform] = {}
 
@@ -35,4 +68,4 @@ def get_platform(name: str) -> Platform:
     return inst
 
 
-__all__ = ["PLATFORMS", "Platform", "get_platform"]
+__all__ = ["ENTRY_POINT_GROUP", "PLATFORMS", "Platform", "get_platform"]

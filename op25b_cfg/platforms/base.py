@@ -1,16 +1,29 @@
-"""The :class:`Platform` base class: one subclass per platform, each naming its drivers and capabilities.
+"""The :class:`Platform` base class, the one spec every platform package implements.
 
-A platform turns the vendor-neutral :class:`~op25b_cfg.rules.FilterPlan` into device configuration through
-its Jinja template ``templates/<platform>/filter.j2``. It decides *how* a rule is written, never *what* is
-permitted: that is fixed by :func:`op25b_cfg.rules.build_plan`.
+A platform is one package, ``op25b_cfg/platforms/<platform>/`` (or a third-party package registered under the
+``op25b.platforms`` entry point group), holding everything vendor-specific:
+
+- ``__init__.py``: the :class:`Platform` subclass (light to import: no parser, no template engine);
+- ``filter.j2``: the Jinja template that turns the vendor-neutral :class:`~op25b_cfg.rules.FilterPlan` into
+  device configuration. A platform decides *how* a rule is written, never *what* is permitted: that is fixed
+  by :func:`op25b_cfg.rules.build_plan`;
+- ``parser.py``: ``parse(text, *, lazy=False) -> ParsedConfig``, the running-config parser (:meth:`Platform.parse`);
+- ``emulator.py`` (routers): ``EMULATOR``, a device emulator speaking the real management protocol
+  (:meth:`Platform.emulator`).
+
+Every hook is documented once, here; shared code calls hooks and never compares platform names.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
+import sys
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from op25b_cfg.errors import PlatformError
@@ -19,7 +32,9 @@ from op25b_cfg.rules import AddrMatch, FilterPlan, PortRange, Rule, build_plan
 if TYPE_CHECKING:
     import jinja2
 
+    from op25b_cfg.audit.model import ParsedConfig
     from op25b_cfg.inventory import Attachment, Device
+    from op25b_cfg.lab.emulators.base import EmulatorBase
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +47,6 @@ def data_dir(name: str) -> Path | None:
         if cand.is_dir():
             return cand
     return None
-
-
-def templates_dir() -> Path:
-    """The ``templates/`` directory: inside the installed package, or at the top of a source checkout."""
-    found = data_dir("templates")
-    if found is None:
-        raise PlatformError(
-            f"templates directory not found next to {Path(__file__).resolve().parent.parent}; reinstall op25b"
-        )
-    return found
 
 
 def bytecode_cache() -> jinja2.BytecodeCache | None:
@@ -69,7 +74,7 @@ def jinja_env() -> jinja2.Environment:
 
     env = jinja2.Environment(
         bytecode_cache=bytecode_cache(),
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        loader=jinja2.FunctionLoader(_load_template),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -79,6 +84,22 @@ def jinja_env() -> jinja2.Environment:
     )
     env.filters["ports"] = lambda ports: [str(p) for p in ports]
     return env
+
+
+def _load_template(name: str) -> tuple[str, str, Callable[[], bool]] | None:
+    """Jinja loader: ``<platform>/<file>`` is ``<file>`` in that platform's package directory."""
+    from op25b_cfg.platforms import PLATFORMS
+
+    platform, _, file = name.partition("/")
+    cls = PLATFORMS.get(platform)
+    if cls is None or not file or "/" in file or file.startswith("."):
+        return None
+    path = cls.package_dir() / file
+    try:
+        source = path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return source, str(path), lambda: True
 
 
 _PLAN_BLOCKS: dict[tuple[str, str, int, bool, bool], tuple[FilterPlan, str]] = {}
@@ -96,7 +117,8 @@ class Platform:
     Class attributes:
 
     ``name``
-        The ``platform`` value in the inventory, the template folder, and the golden-test folder.
+        The ``platform`` value in the inventory, the package name, and the test-data folder
+        (``tests/platforms/<name>/``).
     ``netmiko_device_type``
         The netmiko ``device_type`` used for SSH CLI access.
     ``napalm_driver``
@@ -131,6 +153,49 @@ class Platform:
     uplinks: ClassVar[bool] = False
     max_name_length: ClassVar[int] = 64
     template: ClassVar[str] = "filter.j2"
+
+    # ------------------------------------------------------------------ the package
+
+    @classmethod
+    def package(cls) -> str:
+        """The import name of the platform's package (where its parser, template and emulator live)."""
+        return cls.__module__
+
+    @classmethod
+    def package_dir(cls) -> Path:
+        """The directory of the platform's package (its ``filter.j2`` and other data files)."""
+        module = sys.modules[cls.__module__]
+        return Path(str(module.__file__)).resolve().parent
+
+    @classmethod
+    def module(cls, name: str) -> ModuleType:
+        """Import ``<package>.<name>`` (imported on first use: the spec itself stays light)."""
+        return importlib.import_module(f"{cls.package()}.{name}")
+
+    # ------------------------------------------------------------------ parsing
+
+    def parse(self, text: str, *, lazy: bool = False) -> ParsedConfig:
+        """Parse one running config into the vendor-neutral model. Never raises on bad input: what is not
+        understood goes into ``ParsedConfig.unparsed``. ``lazy`` builds each filter's rules on first read
+        (:mod:`op25b_cfg.audit.lazy`). The default calls ``parse`` of the package's ``parser`` module."""
+        fn = self.module("parser").parse
+        result: ParsedConfig = fn(text, lazy=True) if lazy else fn(text)
+        return result
+
+    # ------------------------------------------------------------------ lab
+
+    def emulator(self) -> type[EmulatorBase] | None:
+        """The class of the device emulator that speaks this platform's real management protocol (``EMULATOR``
+        in the package's ``emulator`` module), or None where the platform is tested on the real thing
+        (Linux/nftables in network namespaces)."""
+        try:
+            mod = self.module("emulator")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{self.package()}.emulator":
+                raise
+            return None
+        cls: type[EmulatorBase] = mod.EMULATOR
+        return cls
 
     # ------------------------------------------------------------------ validation
 

@@ -2,7 +2,8 @@
 
 Start API (every emulator)::
 
-    from op25b_cfg.lab.emulators import EosEmulator, Faults
+    from op25b_cfg.lab.emulators import Faults
+    from op25b_cfg.platforms.arista_eos.emulator import EosEmulator
 
     with EosEmulator(initial_config=text, hostname="edge-osa-eos1", faults=Faults(), timer_scale=1.0) as emu:
         driver = napalm.get_network_driver("eos")(
@@ -47,12 +48,6 @@ config — roll back before confirming), ios ``configure terminal revert timer``
 
 from __future__ import annotations
 
-from op25b_cfg.lab.emulators.eos import EosEmulator
 from op25b_cfg.lab.emulators.faults import PHASES, Faults
-from op25b_cfg.lab.emulators.ios import IosEmulator
-from op25b_cfg.lab.emulators.iosxr import IosxrEmulator
-from op25b_cfg.lab.emulators.junos import JunosEmulator
 
-EMULATORS = {"eos": EosEmulator, "junos": JunosEmulator, "ios": IosEmulator, "iosxr": IosxrEmulator}
-
-__all__ = ["EMULATORS", "PHASES", "EosEmulator", "Faults", "IosEmulator", "IosxrEmulator", "JunosEmulator"]
+__all__ = ["PHASES", "Faults"]

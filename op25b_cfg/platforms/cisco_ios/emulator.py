@@ -1,0 +1,527 @@
+"""Cisco IOS / IOS-XE SSH CLI emulator with an SCP sink, the archive feature and ``configure replace``.
+
+Speaks what napalm's ``ios`` driver sends through netmiko (``cisco_ios``): an echoing interactive shell
+with ``host#`` / ``host(config)#`` / ``host(config-ext-nacl)#`` prompts, ``terminal length 0``,
+``terminal width 511``, ``show running-config [| include X]``, ``show startup-config``, ``dir``,
+``verify /md5``, ``more``, ``copy`` (file -> running-config merges the file line by line, running-config
+-> file, ``null:`` -> file, running-config -> startup-config), ``write memory``, ``show archive``,
+``show archive config rollback timer``, ``show archive config incremental-diffs <file> ignorecase``,
+``show archive config differences``, ``configure terminal [revert timer N]``, ``configure confirm``,
+``configure revert now``, ``configure replace <file> force [revert trigger error] [timer N]``, and the
+``scp -t <fs>:/<file>`` sink netmiko's ``FileTransfer`` uses on a second SSH connection.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import hashlib
+import logging
+import re
+import shlex
+import time
+from typing import Any
+
+import paramiko
+
+from op25b_cfg.dialects.cisco_blocks import CliConfig, ModeSession, missing_lines, shown_ace
+from op25b_cfg.lab.emulators.base import RevertTimer
+from op25b_cfg.lab.emulators.sshserver import SshEmulator
+
+log = logging.getLogger(__name__)
+
+FS = "flash:"
+FLASH_SIZE = 8_000_000_000
+INVALID = "% Invalid input detected at '^' marker."
+ROLLBACK_FILE = "rollback_config.txt"
+
+
+def _norm(path: str) -> str | None:
+    """``flash:x``, ``flash:/x``, ``bootflash:/x`` -> ``x``; ``None`` for other file systems."""
+    m = re.match(r"^(?:flash|bootflash):/?(.*)$", path)
+    return m.group(1) if m else None
+
+
+class IosEmulator(SshEmulator):
+    """A Cisco IOS-XE router reachable over SSH (CLI + SCP) on 127.0.0.1:<port>."""
+
+    platform = "ios"
+    channel_kinds = frozenset({"shell", "exec"})
+
+    def __init__(self, initial_config: str = "", *, hostname: str = "bras-ios1", **kwargs: Any) -> None:
+        super().__init__(initial_config, hostname=hostname, **kwargs)
+        self.display = functools.partial(shown_ace, platform=self.platform)  # what `show running` prints
+        self.running = CliConfig(initial_config or default_config(hostname), " ", self.display)
+        self.startup = self.running.render()
+        self.files: dict[str, bytes] = {}
+        self.revert_timer: RevertTimer | None = None
+        self.revert_snapshot: CliConfig | None = None
+        self.revert_user = ""
+        self.revert_started = 0.0
+        self.last_change = time.time()
+
+    # -- public state -----------------------------------------------------------------------------------
+    @property
+    def running_config(self) -> str:
+        with self.lock:
+            return self.running.render()
+
+    def pending_commit(self) -> bool:
+        with self.lock:
+            return self.revert_timer is not None
+
+    def napalm_optional_args(self) -> dict[str, object]:
+        """``optional_args`` for ``napalm.get_network_driver("ios")`` (host keys not checked).
+
+        For strict host-key checking add ``ssh_strict=True``, ``system_host_keys=False``,
+        ``alt_host_keys=True``, ``alt_key_file=<known_hosts with :meth:`known_hosts_line`>``.
+        """
+        return {"port": self.port, "dest_file_system": FS, "ssh_strict": False, "fast_cli": True}
+
+    def on_stop(self) -> None:
+        with self.lock:
+            if self.revert_timer is not None:
+                self.revert_timer.cancel()
+
+    @property
+    def prompt_base(self) -> str:
+        """The prompt without its ``#`` (IOS-XR prefixes the route processor)."""
+        return self.hostname
+
+    @property
+    def archive_enabled(self) -> bool:
+        with self.lock:
+            node = self.running.root.find("archive")
+            return node is not None and node.text == "archive" and node.find("path x") is not None
+
+    # -- channels ---------------------------------------------------------------------------------------
+    def handle_channel(self, kind: str, chan: paramiko.Channel, arg: str) -> None:
+        if kind == "exec":
+            self._exec(chan, arg)
+        else:
+            self.shell_class(self, chan).run()
+
+    @property
+    def shell_class(self) -> type[_Shell]:
+        return _Shell
+
+    def _exec(self, chan: paramiko.Channel, command: str) -> None:
+        self.record(command)
+        words = shlex.split(command)
+        if len(words) >= 3 and words[0] == "scp" and "-t" in words:
+            name = _norm(words[-1])
+            if name is None:
+                chan.sendall(b"\x01scp: invalid file system\n")
+                chan.send_exit_status(1)
+                return
+            phase = None if name == ROLLBACK_FILE else "load"
+            if phase:
+                self.faults.strike(phase, self.stop_event, applied=False)
+            data = _scp_sink(chan)
+            if data is not None:
+                with self.lock:
+                    self.files[name] = data
+            if phase:
+                self.faults.strike(phase, self.stop_event, applied=True)
+            chan.send_exit_status(0 if data is not None else 1)
+            return
+        chan.sendall(f"{INVALID}\r\n".encode())
+        chan.send_exit_status(1)
+
+    # -- configuration operations -----------------------------------------------------------------------
+    def start_revert_timer(self, minutes: int) -> None:
+        self.revert_snapshot = self.running.copy()
+        self.revert_user = self.username
+        self.revert_started = time.time()
+        self.revert_timer = RevertTimer(minutes * 60, self.timer_scale, self._expire)
+        self.revert_timer.start()
+
+    def _expire(self) -> None:
+        with self.lock:
+            if self.revert_timer is None or self.revert_snapshot is None:
+                return
+            log.info("ios emulator %s: rollback confirmed change timer expired, reverting", self.hostname)
+            self.running = self.revert_snapshot
+            self._clear_timer()
+
+    def _clear_timer(self) -> None:
+        if self.revert_timer is not None:
+            self.revert_timer.cancel()
+        self.revert_timer = None
+        self.revert_snapshot = None
+
+    def file_text(self, name: str) -> str | None:
+        data = self.files.get(name)
+        return data.decode(errors="replace") if data is not None else None
+
+    def merge_file(self, text: str) -> list[str]:
+        """``copy <file> running-config``: apply line by line; returns error lines (IOS keeps going)."""
+        errors: list[str] = []
+        mode = self.running.session()
+        for raw in text.splitlines():
+            stripped = raw.strip()
+            if stripped == "end":
+                break
+            if stripped and not stripped.startswith("!") and self.faults.rejects(stripped):
+                errors.extend([stripped, "^", INVALID])
+                continue
+            mode.apply(raw)
+        self.last_change = time.time()
+        return errors
+
+
+class _Shell:
+    """One interactive CLI session."""
+
+    def __init__(self, emu: IosEmulator, chan: paramiko.Channel) -> None:
+        self.emu = emu
+        self.chan = chan
+        self.mode: ModeSession | None = None
+        self.echo = True
+
+    @property
+    def prompt(self) -> str:
+        host = self.emu.prompt_base
+        if self.mode is None:
+            return f"{host}#"
+        return f"{host}({self.mode.mode})#"
+
+    def send(self, text: str) -> None:
+        self.chan.sendall(text.replace("\r\n", "\n").replace("\n", "\r\n").encode())
+
+    def run(self) -> None:
+        emu = self.emu
+        emu.faults.strike("open", emu.stop_event, applied=False)
+        self.send(f"\n{self.prompt}")
+        buf = ""
+        last = ""
+        while not emu.stop_event.is_set():
+            data = self.chan.recv(4096)
+            if not data:
+                return
+            for ch in data.decode(errors="replace"):
+                if ch == "\n" and last == "\r":
+                    last = ch
+                    continue
+                last = ch
+                if ch in "\r\n":
+                    if self.echo:
+                        self.send("\n")
+                    line, buf = buf, ""
+                    if not self.line(line):
+                        return
+                elif ch in ("\x00",):
+                    continue
+                elif ch in ("\x08", "\x7f"):
+                    buf = buf[:-1]
+                else:
+                    buf += ch
+                    if self.echo:
+                        self.chan.sendall(ch.encode())
+
+    def line(self, line: str) -> bool:
+        """Run one line; write its output and the next prompt. False ends the session."""
+        emu = self.emu
+        cmd = line.strip()
+        if cmd:
+            emu.record(cmd)
+        phase = self._phase(cmd)
+        if phase:
+            emu.faults.strike(phase, emu.stop_event, applied=False)
+        with emu.lock:
+            if self.mode is not None:
+                out = self.config_line(line)
+            elif cmd in ("exit", "logout", "quit"):
+                return False
+            else:
+                out = self.exec_line(cmd)
+        if phase:
+            emu.faults.strike(phase, emu.stop_event, applied=True)
+        if out:
+            self.send(out if out.endswith("\n") else out + "\n")
+        self.send(self.prompt)
+        return True
+
+    def _phase(self, cmd: str) -> str | None:
+        m = re.match(r"^copy (\S+) running-config$", cmd)
+        if m and _norm(m.group(1)) not in (None, ROLLBACK_FILE):
+            return "commit"
+        m = re.match(r"^configure replace (\S+)", cmd)
+        if m and _norm(m.group(1)) != ROLLBACK_FILE:
+            return "commit"
+        if cmd == "configure confirm":
+            return "confirm"
+        return None
+
+    def config_line(self, line: str) -> str:
+        assert self.mode is not None
+        cmd = line.strip()
+        if cmd == "end" or (cmd == "exit" and not self.mode.stack):
+            self.mode = None
+            return ""
+        if cmd.startswith("do "):
+            return self.exec_line(cmd[3:])
+        if cmd and not cmd.startswith("!") and self.emu.faults.rejects(cmd):
+            return f"{' ' * (len(self.prompt) + 1)}^\n{INVALID}"
+        self.mode.apply(line)
+        self.emu.last_change = time.time()
+        return ""
+
+    def exec_line(self, cmd: str) -> str:
+        emu = self.emu
+        if not cmd or cmd.startswith(("terminal ", "enable")):
+            return ""
+        cmd, _, pipe = cmd.partition(" | ")
+        cmd = cmd.strip()
+        m = re.match(r"^conf(?:igure)?(?: t(?:erminal)?)?(?: revert timer (\d+))?$", cmd)
+        if m and cmd.startswith("conf") and not cmd.startswith("configure replace"):
+            if m.group(1):
+                if not emu.archive_enabled:
+                    return "%Please turn config archive on (archive path) before using the rollback confirmed change"
+                emu.start_revert_timer(int(m.group(1)))
+            self.mode = emu.running.session()
+            return "Enter configuration commands, one per line.  End with CNTL/Z."
+        if cmd in ("show running-config", "show run", "show startup-config"):
+            text = emu.running.render() if "run" in cmd else emu.startup
+            return _pipe(self._show_run(text), pipe)
+        if cmd == "show version":
+            return f"Cisco IOS XE Software, Version 17.09.04a\n{emu.hostname} uptime is 1 week\n"
+        if cmd == "show archive":
+            if not emu.archive_enabled:
+                return "Archive feature not enabled"
+            return (
+                "The maximum archive configurations allowed is 10.\n"
+                "The next archive file will be named flash:/archive-1\n Archive #  Name\n"
+            )
+        if cmd == "show archive config rollback timer":
+            if emu.revert_timer is None:
+                return "%No Rollback Confirmed Change pending"
+            stamp = time.strftime("%H:%M:%S UTC %a %b %d %Y", time.gmtime(emu.revert_started))
+            minutes = int(emu.revert_timer.seconds // 60)
+            return (
+                f"Time configured(or reset): {stamp}\nTimer type: absolute\n"
+                f"Timer value: {minutes} min\nUser: {emu.revert_user}"
+            )
+        m = re.match(r"^show archive config incremental-diffs (\S+)(?: ignorecase)?$", cmd)
+        if m:
+            merge = emu.file_text(_norm(m.group(1)) or "")
+            if merge is None:
+                return f"%Error opening {m.group(1)} (No such file or directory)"
+            # like the real device: the file's lines as typed against the running config as printed (textual)
+            lines = missing_lines(emu.running, CliConfig(merge, " "))
+            if not lines:
+                return "!List of Commands:\nend\n!No changes were found"
+            return "!List of Commands:\n" + "\n".join(lines) + "\nend"
+        m = re.match(r"^show archive config differences (\S+) (\S+)$", cmd)
+        if m:
+            return self._differences(m.group(1), m.group(2))
+        m = re.match(r"^dir(?: (\S+))?$", cmd)
+        if m:
+            return self._dir(m.group(1) or FS)
+        m = re.match(r"^verify /md5 (\S+)$", cmd)
+        if m:
+            data = emu.files.get(_norm(m.group(1)) or "")
+            if data is None:
+                return f"%Error opening {m.group(1)} (No such file or directory)"
+            digest = hashlib.md5(data, usedforsecurity=False).hexdigest()
+            return f".....Done!\nverify /md5 ({m.group(1)}) = {digest}"
+        m = re.match(r"^more (\S+)$", cmd)
+        if m:
+            content = emu.file_text(_norm(m.group(1)) or "")
+            return content if content is not None else f"%Error opening {m.group(1)} (No such file or directory)"
+        m = re.match(r"^copy (\S+) (\S+)$", cmd)
+        if m:
+            return self._copy(m.group(1), m.group(2))
+        if cmd in ("write memory", "write mem", "write"):
+            emu.startup = emu.running.render()
+            return "Building configuration...\n[OK]"
+        m = re.match(r"^configure replace (\S+) force( revert trigger error)?(?: (?:revert )?timer (\d+))?$", cmd)
+        if m:
+            return self._replace(m.group(1), m.group(3))
+        if cmd == "configure confirm":
+            emu._clear_timer()
+            return ""
+        if cmd == "configure revert now":
+            if emu.revert_snapshot is not None:
+                emu.running = emu.revert_snapshot
+            emu._clear_timer()
+            return "Rollback Done"
+        return f"{' ' * (len(self.prompt) + 1)}^\n{INVALID}"
+
+    def _show_run(self, body: str) -> str:
+        stamp = time.strftime("%H:%M:%S UTC %a %b %d %Y", time.gmtime(self.emu.last_change))
+        head = (
+            f"Building configuration...\n\nCurrent configuration : {len(body)} bytes\n!\n"
+            f"! Last configuration change at {stamp}\n!\n"
+        )
+        return head + body + "end"
+
+    def _dir(self, path: str) -> str:
+        emu = self.emu
+        name = _norm(path)
+        if name is None:
+            return f"%Error opening {path} (Invalid argument)"
+        total_used = sum(len(v) for v in emu.files.values())
+        tail = f"\n{FLASH_SIZE} bytes total ({FLASH_SIZE - total_used} bytes free)"
+        if name:
+            data = emu.files.get(name)
+            if data is None:
+                return f"%Error opening {path} (No such file or directory)"
+            return (
+                f"Directory of {FS}/{name}\n\n   33  -rw-  {len(data):>10}  Jan 1 2024 00:00:00 +00:00  {name}\n{tail}"
+            )
+        rows = [
+            f"{i + 10:>5}  -rw-  {len(data):>10}  Jan 1 2024 00:00:00 +00:00  {n}"
+            for i, (n, data) in enumerate(sorted(emu.files.items()))
+        ]
+        return f"Directory of {FS}/\n\n" + "\n".join(rows) + "\n" + tail
+
+    def _copy(self, src: str, dst: str) -> str:
+        emu = self.emu
+        if dst == "running-config":
+            text = emu.file_text(_norm(src) or "")
+            if text is None:
+                return f"%Error opening {src} (No such file or directory)"
+            errors = emu.merge_file(text)
+            return "\n".join([*errors, f"{len(text)} bytes copied in 0.052 secs"])
+        if src == "running-config" and dst in ("startup-config", "nvram:startup-config"):
+            emu.startup = emu.running.render()
+            return "Building configuration...\n[OK]"
+        name = _norm(dst)
+        if name is None:
+            return f"%Error opening {dst} (Invalid argument)"
+        if src == "running-config":
+            emu.files[name] = emu.running.render().encode()
+        elif src == "startup-config":
+            emu.files[name] = emu.startup.encode()
+        elif src == "null:":
+            emu.files[name] = b""
+        else:
+            data = emu.files.get(_norm(src) or "")
+            if data is None:
+                return f"%Error opening {src} (No such file or directory)"
+            emu.files[name] = data
+        return f"{len(emu.files[name])} bytes copied in 0.021 secs"
+
+    def _replace(self, path: str, timer: str | None) -> str:
+        emu = self.emu
+        text = emu.file_text(_norm(path) or "")
+        if text is None:
+            return f"%Error opening {path} (No such file or directory)"
+        bad = [ln.strip() for ln in text.splitlines() if ln.strip() and emu.faults.rejects(ln.strip())]
+        if bad:
+            return f"Failed to apply command {bad[0]}\nThe original configuration has been successfully restored."
+        if timer:
+            if not emu.archive_enabled:
+                return "%Please turn config archive on"
+            emu.start_revert_timer(int(timer))
+        emu.running = CliConfig(text, " ", emu.display)
+        emu.last_change = time.time()
+        return "Total number of passes: 1\nRollback Done"
+
+    def _differences(self, a: str, b: str) -> str:
+        emu = self.emu
+
+        def load(path: str) -> str | None:
+            if path in ("system:running-config", "running-config", "system:/running-config"):
+                return emu.running.render()
+            return emu.file_text(_norm(path) or "")
+
+        old, new = load(a), load(b)
+        if old is None or new is None:
+            return f"%Error opening {a if old is None else b} (No such file or directory)"
+        o, n = (CliConfig(t, " ", emu.display).render().splitlines() for t in (old, new))
+        lines = [ln for ln in difflib.ndiff(o, n) if ln[:1] in "+-" and ln[2:].strip() != "!"]
+        if not lines:
+            return "!Contextual Config Diffs:\n!No changes were found"
+        return "!Contextual Config Diffs:\n" + "\n".join(ln[0] + ln[2:] for ln in lines)
+
+
+def _pipe(text: str, pipe: str) -> str:
+    """``| include|exclude|begin|section X`` filters."""
+    if not pipe:
+        return text
+    verb, _, arg = pipe.strip().partition(" ")
+    lines = text.splitlines()
+    if verb.startswith("i"):
+        return "\n".join(ln for ln in lines if re.search(arg, ln))
+    if verb.startswith("e"):
+        return "\n".join(ln for ln in lines if not re.search(arg, ln))
+    if verb.startswith("b"):
+        for i, ln in enumerate(lines):
+            if re.search(arg, ln):
+                return "\n".join(lines[i:])
+        return ""
+    if verb.startswith("s"):
+        out: list[str] = []
+        take = False
+        for ln in lines:
+            if not ln.startswith(" "):
+                take = re.search(arg, ln) is not None
+            if take:
+                out.append(ln)
+        return "\n".join(out)
+    return text
+
+
+def _scp_sink(chan: paramiko.Channel) -> bytes | None:
+    """Receive one file over the SCP protocol (``scp -t``); returns its bytes or None on a protocol error."""
+    chan.sendall(b"\x00")
+    data: bytes | None = None
+    buf = b""
+    while True:
+        while b"\n" not in buf:
+            chunk = chan.recv(65536)
+            if not chunk:
+                return data
+            buf += chunk
+        header, _, buf = buf.partition(b"\n")
+        kind = header[:1]
+        if kind == b"T" or kind in (b"D", b"E"):
+            chan.sendall(b"\x00")
+            continue
+        if kind != b"C":
+            chan.sendall(b"\x01scp: protocol error\n")
+            return None
+        size = int(header.split(b" ")[1])
+        chan.sendall(b"\x00")
+        while len(buf) < size + 1:
+            chunk = chan.recv(65536)
+            if not chunk:
+                return None
+            buf += chunk
+        data, buf = buf[:size], buf[size + 1 :]
+        chan.sendall(b"\x00")
+
+
+def default_config(hostname: str) -> str:
+    """A small but realistic IOS-XE running config (archive on, SCP server on) used when none is given."""
+    return f"""version 17.9
+service timestamps debug datetime msec
+hostname {hostname}
+!
+archive
+ path flash:archive
+ maximum 10
+!
+username admin privilege 15 secret 9 $9$emulator$
+!
+interface GigabitEthernet1
+ description uplink
+ ip address 192.0.2.11 255.255.255.0
+!
+interface Virtual-Template1
+ ip unnumbered Loopback0
+ peer default ip address pool SUBSCRIBERS
+!
+ip scp server enable
+!
+line vty 0 4
+ login local
+ transport input ssh
+!
+"""
+
+
+EMULATOR = IosEmulator
+"""This platform's emulator (see :meth:`op25b_cfg.platforms.base.Platform.emulator`)."""
