@@ -258,7 +258,7 @@ def rule_body(toks: list[str], family: int, kind: str) -> tuple[Action, list[dic
             i += 1
             continue
         if not tcp_possible and t not in ("time-range", "vpn-instance"):
-            i = n  # qualifiers of a rule that never matches TCP cannot change a TCP verdict
+            fields["loose"] = True  # qualifiers of a rule that never matches TCP cannot change a TCP verdict
             break
         raise AceError(f"'{t}' is not modelled (it narrows or changes what the rule matches)")
     return action, [fields]
@@ -269,7 +269,11 @@ class _VrpParser:
         self.result = ParsedConfig(PLATFORM)
         self.acls: dict[tuple[int, str], Acl] = {}
         self.numbers: dict[tuple[int, int], str] = {}
-        self.bindings: list[tuple[Binding, str]] = []  # (binding, the reference as written)
+        self.ifaces: dict[str, dict[tuple[str, int], tuple[Binding, str]]] = {}
+        """interface -> (direction, family) -> (binding, the ACL reference as written)"""
+        self.shutdown: dict[str, bool] = {}
+        self.texts: dict[int, str] = {}
+        self.loose: list[int] = []
 
     # ---------------------------------------------------------------- blocks
     def run(self, text: str) -> ParsedConfig:
@@ -353,6 +357,8 @@ class _VrpParser:
             entry.error = str(exc)
             return
         for values in specs:
+            if values.pop("loose", False):
+                self.loose.append(line)
             entry.rules.append(Rule(action, acl.family, name=str(rid), line=line, text=s, **values))  # type: ignore[arg-type]
 
     def _undo_acl(self, blk: Block) -> None:
@@ -367,8 +373,8 @@ class _VrpParser:
 
     def _interface(self, blk: Block) -> None:
         name = blk.tokens[1]
-        found: dict[tuple[str, int], tuple[Binding, str]] = {}
-        shutdown = False
+        found = self.ifaces.setdefault(name, {})  # an interface view entered again keeps its state
+        shutdown = self.shutdown.get(name, False)
         for line, s in blk.children:
             toks = s.split()
             if s == "shutdown":
@@ -399,15 +405,14 @@ class _VrpParser:
                 self.result.unparsed.append(
                     Unparsed(
                         old.line or line,
-                        f"traffic-filter {direction} IPv{family}",
+                        self.texts.get(old.line or line, s),
                         f"interface {name}: a second traffic-filter for the same direction and family (line {line})"
                         " replaces this one",
                     )
                 )
             found[slot] = (Binding("interface", name, direction, family, (acl_ref,), line), acl_ref)
-        for b, ref in found.values():
-            b.shutdown = shutdown
-            self.bindings.append((b, ref))
+            self.texts[line] = s
+        self.shutdown[name] = shutdown
 
     # ---------------------------------------------------------------- result
     def _finish(self) -> None:
@@ -428,11 +433,18 @@ class _VrpParser:
             if acl.out_of_order:
                 res.notes.append(f"{key}: rules are not in rule-id order in the text; evaluated in rule-id order")
             res.filters[(family, key)] = flt
-        for b, ref in self.bindings:
-            if ref.isdigit():
-                b.filters = (self.numbers.get((b.family, int(ref)), ref),)
-            res.bindings.append(b)
+        for name, found in self.ifaces.items():
+            for b, ref in sorted(found.values(), key=lambda v: v[0].line or 0):
+                if ref.isdigit():
+                    b.filters = (self.numbers.get((b.family, int(ref)), ref),)
+                b.shutdown = self.shutdown.get(name, False)
+                res.bindings.append(b)
         res.unparsed.sort(key=lambda u: u.line)
+        if self.loose:
+            res.notes.append(
+                "qualifiers of rules that never match TCP (ICMP type, dscp, ...) are not modelled; those rules are"
+                " kept for their whole protocol: lines " + ", ".join(str(x) for x in self.loose[:10])
+            )
 
 
 def _traffic_filter(toks: list[str]) -> tuple[str, int, str] | None:
