@@ -143,10 +143,11 @@ def missing(running: VrpConfig, wanted: VrpConfig) -> list[str]:
     return out
 
 
-def restore(before: VrpConfig, candidate: VrpConfig) -> list[str]:
-    """The commands that take back what applying ``candidate`` changed, given the config ``before`` it: a view
-    the candidate created is removed with ``undo``; inside a view that existed, each line the candidate added
-    or replaced is typed again as it was, or undone where it was not there."""
+def restore(before: VrpConfig, candidate: VrpConfig, now: VrpConfig) -> list[str]:
+    """The commands that take back what applying ``candidate`` changed, given the config ``before`` it and the
+    config ``now`` (a VRP5 change stopped by a refused line applied only part of it): a view the candidate
+    created is removed with ``undo``; inside a view that existed, each line the candidate added or replaced is
+    typed again as it was, or undone where it was not there. What ``now`` does not hold is left alone."""
     out: list[str] = []
     removals: list[str] = []  # views to delete go last: their references are taken back first
     for want in candidate.root.children:
@@ -158,8 +159,10 @@ def restore(before: VrpConfig, candidate: VrpConfig) -> list[str]:
                 out.append("quit")
             continue
         had = before.view(want.text)
+        cur = now.view(want.text)
         if had is None and want.text.startswith("acl "):
-            removals.append(undo_line(want.text))
+            if cur is not None:
+                removals.append(undo_line(want.text))
             continue
         body: list[str] = []
         for child in want.children:
@@ -169,7 +172,7 @@ def restore(before: VrpConfig, candidate: VrpConfig) -> list[str]:
                 if not child.text.startswith("undo "):
                     body.append(f" {undo_line(child.text)}")
                 body.append(f" {old.text}")
-            elif old is None and not child.text.startswith("undo "):
+            elif old is None and not child.text.startswith("undo ") and cur is not None and cur.find(child.text):
                 body.append(f" {undo_line(child.text)}")
         if body:
             out.append(want.text)

@@ -266,7 +266,7 @@ class VrpSession(Session):
             return
         if self._before is None or self._applied is None:
             raise PushError(f"{self.where}: rollback failed: no commit of this session to take back")
-        undo = restore(self._before, self._applied)
+        undo = restore(self._before, self._applied, VrpConfig(self.get_running()))
         if undo:
             self._type(undo)
         self._before = self._applied = None
