@@ -86,8 +86,7 @@ class HuaweiVrp(Platform):
         if not ports:
             return [""]
         return [
-            f" destination-port eq {p.lo}" if p.lo == p.hi else f" destination-port range {p.lo} {p.hi}"
-            for p in ports
+            f" destination-port eq {p.lo}" if p.lo == p.hi else f" destination-port range {p.lo} {p.hi}" for p in ports
         ]
 
     def aces(self, rule: Rule, action: str | None = None, flags: str = "") -> list[str]:

@@ -22,8 +22,10 @@ _TF = re.compile(r"^traffic-filter (inbound|outbound) (?:(ipv4|ipv6) )?acl ")
 def key(text: str) -> str:
     """Identity of a line inside its view: a line with the same key replaces the old one.
 
-    >>> key("rule 5 deny tcp"), key("traffic-filter inbound ipv6 acl name X"), key("traffic-filter inbound ipv4 acl 3000")
-    ('rule 5', 'traffic-filter inbound 6', 'traffic-filter inbound 4')
+    >>> key("rule 5 deny tcp"), key("traffic-filter inbound ipv6 acl name X")
+    ('rule 5', 'traffic-filter inbound 6')
+    >>> key("traffic-filter inbound ipv4 acl 3000")
+    'traffic-filter inbound 4'
     """
     m = re.match(r"^rule (\d+)\b", text)
     if m:
@@ -108,7 +110,9 @@ class VrpConfig:
             out.append(node.text)
             kids = node.children
             if node.text.startswith("acl "):
-                kids = sorted(kids, key=lambda c: (0, int(key(c.text).split()[1])) if c.text.startswith("rule ") else (-1, 0))
+                kids = sorted(
+                    kids, key=lambda c: (0, int(key(c.text).split()[1])) if c.text.startswith("rule ") else (-1, 0)
+                )
             out.extend(f" {c.text}" for c in kids)
             out.append("#")
         out.append("return")

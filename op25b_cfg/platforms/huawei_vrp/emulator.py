@@ -29,7 +29,9 @@ from op25b_cfg.platforms.huawei_vrp.parser import _traffic_filter, parse_header,
 log = logging.getLogger(__name__)
 
 UNRECOGNIZED = "Error: Unrecognized command found at '^' position."
-_UNCOMMITTED = "Warning: Uncommitted configurations found. Are you sure to commit them before exiting? [Y(yes)/N(no)/C(cancel)]:"
+_UNCOMMITTED = (
+    "Warning: Uncommitted configurations found. Are you sure to commit them before exiting? [Y(yes)/N(no)/C(cancel)]:"
+)
 
 
 class VrpEmulator(SshEmulator):
@@ -38,7 +40,9 @@ class VrpEmulator(SshEmulator):
     platform = "vrp"
     channel_kinds = frozenset({"shell"})
 
-    def __init__(self, initial_config: str = "", *, hostname: str = "edge-vrp1", version: int = 8, **kwargs: Any) -> None:
+    def __init__(
+        self, initial_config: str = "", *, hostname: str = "edge-vrp1", version: int = 8, **kwargs: Any
+    ) -> None:
         super().__init__(initial_config, hostname=hostname, **kwargs)
         if version not in (5, 8):
             raise ValueError("version must be 5 or 8")
@@ -333,7 +337,10 @@ class _Shell:
             if kind == "other":
                 return _error(self.prompt, cmd)
             ident = name if name is not None else str(number)
-            node = next((n for n in cfg.root.children if n.text.startswith("acl ") and _acl_ident(n.text) == (family, ident)), None)
+            node = next(
+                (n for n in cfg.root.children if n.text.startswith("acl ") and _acl_ident(n.text) == (family, ident)),
+                None,
+            )
             if node is None:
                 node = Node(cmd)
                 cfg.root.children.append(node)
@@ -356,7 +363,10 @@ class _Shell:
                 return _error(self.prompt, cmd)
             family, name, number, _, _ = head
             ident = name if name is not None else str(number)
-            node = next((n for n in cfg.root.children if n.text.startswith("acl ") and _acl_ident(n.text) == (family, ident)), None)
+            node = next(
+                (n for n in cfg.root.children if n.text.startswith("acl ") and _acl_ident(n.text) == (family, ident)),
+                None,
+            )
             if node is None:
                 return "Error: The ACL does not exist."
             cfg.root.children.remove(node)
@@ -445,7 +455,8 @@ def _version(emu: VrpEmulator) -> str:
         return (
             "Huawei Versatile Routing Platform Software\n"
             "VRP (R) software, Version 8.180 (NE40E V800R012C10SPC300)\n"
-            f"Copyright (C) 2012-2026 Huawei Technologies Co., Ltd.\nHUAWEI NE40E-X8A uptime is 7 days, 1 hour, 2 minutes"
+            "Copyright (C) 2012-2026 Huawei Technologies Co., Ltd.\n"
+            "HUAWEI NE40E-X8A uptime is 7 days, 1 hour, 2 minutes"
         )
     return (
         "Huawei Versatile Routing Platform Software\n"

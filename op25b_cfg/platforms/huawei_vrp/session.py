@@ -55,7 +55,8 @@ def commands(text: str) -> list[str]:
     """The lines to type for a rendered candidate: comments, ``#`` separators and ``return`` left out, ``quit``
     after each view so the next view starts from the system view.
 
-    >>> commands("# op25b x\\nacl name A advance\\n rule 5 deny tcp\\n#\\ninterface E1\\n traffic-filter inbound acl name A\\n#\\nreturn\\n")
+    >>> text = "# op25b x\\nacl name A advance\\n rule 5 deny tcp\\n#\\n"
+    >>> commands(text + "interface E1\\n traffic-filter inbound acl name A\\n#\\nreturn\\n")
     ['acl name A advance', 'rule 5 deny tcp', 'quit', 'interface E1', 'traffic-filter inbound acl name A', 'quit']
     """
     out: list[str] = []

@@ -38,9 +38,13 @@ def test_unmatched_packets_are_permitted() -> None:
     """A traffic-filter ACL has no implicit deny: its default is PERMIT (an IOS ACL's is DENY)."""
     (flt,) = parse("acl number 3001\n rule 5 deny tcp destination-port eq smtp\n#\n").filters.values()
     assert flt.default is Action.PERMIT
-    assert get_platform("cisco_ios").parse("ip access-list extended A\n deny tcp any any eq 25\n").filters[
-        (4, "A")
-    ].default is Action.DENY
+    assert (
+        get_platform("cisco_ios")
+        .parse("ip access-list extended A\n deny tcp any any eq 25\n")
+        .filters[(4, "A")]
+        .default
+        is Action.DENY
+    )
 
 
 def test_rules_are_evaluated_in_rule_id_order() -> None:
@@ -55,7 +59,10 @@ def test_rule_without_id_follows_step() -> None:
 
 
 def test_undo_rule_and_undo_acl() -> None:
-    text = "acl number 3001\n rule 5 deny tcp\n rule 10 permit ip\n undo rule 5\n#\nacl name X\n rule 5 deny ip\n#\nundo acl name X\n"
+    text = (
+        "acl number 3001\n rule 5 deny tcp\n rule 10 permit ip\n undo rule 5\n#\n"
+        "acl name X\n rule 5 deny ip\n#\nundo acl name X\n"
+    )
     parsed = parse(text)
     assert [r.name for r in parsed.filters[(4, "3001")].rules] == ["10"]
     assert (4, "X") not in parsed.filters
@@ -84,5 +91,11 @@ def test_wildcards_masks_and_host() -> None:
 
 
 def test_parser_never_raises_on_garbage() -> None:
-    for text in ("acl\n", "acl name\n rule\n", "interface\n traffic-filter\n", "rule 5 permit\n", "\x00acl 3000\n rule x"):
+    for text in (
+        "acl\n",
+        "acl name\n rule\n",
+        "interface\n traffic-filter\n",
+        "rule 5 permit\n",
+        "\x00acl 3000\n rule x",
+    ):
         parse(text)

@@ -16,7 +16,6 @@ from op25b_cfg.audit.model import Verdict
 from op25b_cfg.connection.base import ConnectOptions, Credentials
 from op25b_cfg.errors import ConnectionError_, PushError
 from op25b_cfg.inventory import Device
-from op25b_cfg.lab.emulators import Faults
 from op25b_cfg.platforms.huawei_vrp.emulator import UNRECOGNIZED, VrpEmulator
 from op25b_cfg.platforms.huawei_vrp.session import VrpSession
 from tests.labutil import REPO
@@ -125,7 +124,9 @@ def test_cli_speaks_vrp(emu: VrpEmulator) -> None:
         assert out.rstrip().endswith(f"[{mark}{DEVICE}]") or conn.find_prompt() == f"[{mark}{DEVICE}]"
         conn.send_command("acl number 3001", expect_string=r"\]\s*$")
         assert conn.find_prompt() == f"[{'*' if emu.version == 8 else ''}{DEVICE}-acl-adv-3001]"
-        assert UNRECOGNIZED in conn.send_command("rule 5 permit tcp destination-port eq nosuchport", expect_string=r"\]\s*$")
+        assert UNRECOGNIZED in conn.send_command(
+            "rule 5 permit tcp destination-port eq nosuchport", expect_string=r"\]\s*$"
+        )
         conn.send_command("rule permit tcp destination-port eq 25", expect_string=r"\]\s*$")
         assert UNRECOGNIZED in conn.send_command("frobnicate", expect_string=r"\]\s*$")
         out = conn.send_command("commit", expect_string=r"\]\s*$")
