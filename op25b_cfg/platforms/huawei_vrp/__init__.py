@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import TYPE_CHECKING, ClassVar
 
 from op25b_cfg.errors import PlatformError
@@ -9,6 +11,8 @@ from op25b_cfg.platforms.base import Platform
 from op25b_cfg.rules import PortRange, Rule
 
 if TYPE_CHECKING:
+    from op25b_cfg.connection.base import Session
+    from op25b_cfg.dialects.base import ConfigDialect
     from op25b_cfg.inventory import Device
     from op25b_cfg.rules import AddrMatch
 
@@ -16,6 +20,10 @@ RULE_STEP = 5
 """VRP's default ``step``: rule ids op25b writes are 5, 10, 15, ... (the ids VRP itself would give)."""
 
 _BRAS_KINDS = frozenset({"virtual-template", "dynamic-template", "dynamic-profile"})
+DEFINITIONS = r"^(?P<kind>acl(?: ipv6)? name)\s+(?P<name>\S+)(?:\s+advance)?(?:\s+match-order\s+\S+)?\s*$"
+"""An OP25B object definition in VRP: ``acl [ipv6] name NAME [advance]`` (removed with ``undo acl [ipv6] name
+NAME``)."""
+_USER_VIEW_PROMPT = re.compile(r"\A\s*<[^<>\s]+>\s*\Z")
 
 
 class HuaweiVrp(Platform):
@@ -44,6 +52,31 @@ class HuaweiVrp(Platform):
     addr_style: ClassVar[dict[int, str]] = {4: "wildcard", 6: "prefix"}
     any_protocol: ClassVar[dict[int, str]] = {4: "ip", 6: "ipv6"}
     log_keyword = "logging"
+
+    @functools.cached_property
+    def dialect(self) -> ConfigDialect:
+        """Cisco-style blocks as VRP writes them: ``undo`` removes, ``#`` separates views, ``return`` ends the
+        config; OP25B objects are named ACLs; attachments sit in ``interface`` views."""
+        from op25b_cfg.dialects.cisco_blocks import CiscoDialect
+
+        return CiscoDialect(
+            negate="undo", end="return", comment="#", definitions_re=DEFINITIONS, holders=("interface",)
+        )
+
+    def truncation_problem(self, text: str) -> str | None:
+        """``display current-configuration`` ends with ``return``; a saved copy may end with the user-view
+        prompt ``<host>`` after it."""
+        lines = text.rstrip().splitlines()
+        if lines and _USER_VIEW_PROMPT.match(lines[-1]):
+            text = "\n".join(lines[:-1]) + "\n"
+        problem = super().truncation_problem(text)
+        return problem.replace("'show running-config'", "'display current-configuration'") if problem else None
+
+    def session_class(self) -> type[Session]:
+        """netmiko ``huawei`` (:class:`.session.VrpSession`): napalm-huawei-vrp does not do the job."""
+        from op25b_cfg.platforms.huawei_vrp.session import VrpSession
+
+        return VrpSession
 
     def check(self, device: Device) -> None:
         for att in device.attach:

@@ -93,7 +93,7 @@ class VrpConfig:
                     cur = None
                 continue
             if line.startswith(" ") and cur is not None:
-                cur.children.append(Node(shown(s)))
+                cur.children.append(Node(shown(line[1:])))  # deeper views keep their extra indentation
                 continue
             cur = Node(s)
             self.root.children.append(cur)
@@ -107,19 +107,26 @@ class VrpConfig:
         """The body of ``display current-configuration``: views separated by ``#``, ending in ``return``."""
         out = ["#"]
         for node in self.root.children:
+            if node.children and out[-1] != "#":
+                out.append("#")
             out.append(node.text)
-            kids = node.children
-            if node.text.startswith("acl "):
-                kids = sorted(
-                    kids, key=lambda c: (0, int(key(c.text).split()[1])) if c.text.startswith("rule ") else (-1, 0)
-                )
+            kids = sorted(node.children, key=_rule_order) if node.text.startswith("acl ") else node.children
             out.extend(f" {c.text}" for c in kids)
+            if node.children:
+                out.append("#")
+        if out[-1] != "#":
             out.append("#")
         out.append("return")
         return "\n".join(out) + "\n"
 
     def view(self, header: str) -> Node | None:
         return next((n for n in self.root.children if n.text == header), None)
+
+
+def _rule_order(node: Node) -> tuple[int, int]:
+    """ACL view lines as VRP prints them: settings first, then the rules in rule-id order."""
+    k = key(node.text)
+    return (0, int(k.split()[1])) if k.startswith("rule ") else (-1, 0)
 
 
 def missing(running: VrpConfig, wanted: VrpConfig) -> list[str]:

@@ -18,13 +18,17 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import paramiko
 
+from op25b_cfg.dialects.cisco_blocks import strip_op25b
 from op25b_cfg.lab.emulators.sshserver import SshEmulator
 from op25b_cfg.platforms.huawei_vrp._store import Node, VrpConfig, key, shown
 from op25b_cfg.platforms.huawei_vrp.parser import _traffic_filter, parse_header, rule_body
+
+if TYPE_CHECKING:
+    from op25b_cfg.inventory import Device
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +51,7 @@ class VrpEmulator(SshEmulator):
         if version not in (5, 8):
             raise ValueError("version must be 5 or 8")
         self.version = version
-        self.running = VrpConfig(initial_config or self.default_config(hostname))
+        self.running = VrpConfig(initial_config or vrp_default_config(hostname, ["GigabitEthernet0/1/0.100"]))
         self.saved = self.running.render()
         self.history: list[VrpConfig] = []  # VRP8: the config before each commit, newest last
         self.last_change = time.time()
@@ -66,29 +70,22 @@ class VrpEmulator(SshEmulator):
         return {"port": self.port, "ssh_strict": False}
 
     @classmethod
-    def default_config(cls, device: str) -> str:
-        """A small VRP8 running config: sysname, an SSH user, a subscriber sub-interface and an uplink."""
-        return f"""#
-sysname {device}
-#
-aaa
- local-user op25b service-type ssh
-#
-interface GigabitEthernet0/1/0
- undo shutdown
-#
-interface GigabitEthernet0/1/0.100
- vlan-type dot1q 100
- ip address 100.65.0.1 255.255.0.0
-#
-interface GigabitEthernet0/3/0
- undo shutdown
- ip address 192.0.2.1 255.255.255.0
-#
-stelnet server enable
-#
-return
-"""
+    def default_config(cls, device: Device) -> str:
+        """A small VRP8 running config: sysname, an SSH user, an uplink and the device's attachment interfaces."""
+        return vrp_default_config(device.name, [a.name for a in device.attach])
+
+    @classmethod
+    def strip_op25b(cls, text: str) -> str:
+        """The config without OP25B ACLs (each view with its lines) and without lines naming them."""
+        return strip_op25b(text)
+
+    @classmethod
+    def with_prerequisites(cls, text: str) -> str:
+        """``stelnet server enable`` (SSH, what netmiko needs), where missing."""
+        cfg = VrpConfig(text)
+        if cfg.view("stelnet server enable") is None:
+            cfg.root.children.append(Node("stelnet server enable"))
+        return cfg.render()
 
     # -- channels ---------------------------------------------------------------------------------------
     def handle_channel(self, kind: str, chan: paramiko.Channel, arg: str) -> None:
@@ -481,6 +478,23 @@ def _pipe(text: str, pipe: str) -> str:
                 return "\n".join(lines[i:])
         return ""
     return text
+
+
+def vrp_default_config(hostname: str, interfaces: list[str]) -> str:
+    """A small VRP8 running config with ``interfaces`` (sub-interfaces get their parent and a dot1q VLAN)."""
+    views = ["#", f"sysname {hostname}", "#", "aaa", " local-user op25b service-type ssh", "#"]
+    seen: set[str] = set()
+    for name in interfaces:
+        parent, dot, vlan = name.partition(".")
+        if dot and parent not in seen:
+            seen.add(parent)
+            views += [f"interface {parent}", " undo shutdown", "#"]
+        if name not in seen:
+            seen.add(name)
+            views += [f"interface {name}", *([f" vlan-type dot1q {vlan}"] if dot and vlan.isdigit() else []), "#"]
+    views += ["interface GigabitEthernet0/3/0", " undo shutdown", " ip address 192.0.2.1 255.255.255.0", "#"]
+    views += ["stelnet server enable", "#", "return"]
+    return "\n".join(views) + "\n"
 
 
 EMULATOR = VrpEmulator

@@ -92,7 +92,9 @@ class VrpSession(Session):
 
     @property
     def port(self) -> int:
-        plugin = self.device.connection_options.get("netmiko")
+        # the emulator lab writes its ports as napalm connection options (it names no other plugin)
+        opts = self.device.connection_options
+        plugin = opts.get("netmiko") or opts.get("napalm")
         return self.opts.port or (plugin.port if plugin is not None else None) or self.device.port or 22
 
     @property
