@@ -87,6 +87,22 @@ class VrpEmulator(SshEmulator):
             cfg.root.children.append(Node("stelnet server enable"))
         return cfg.render()
 
+    @classmethod
+    def apply_commands(cls, text: str, commands: list[str]) -> str:
+        """``commands`` typed into ``system-view`` of a VRP5 router running ``text`` (each line applies at
+        once): the running config after them. Raises ValueError naming the first line VRP would refuse."""
+        emu = cls(text, version=5)
+        shell = _Shell(emu, None)
+        shell.user_line("system-view")
+        for raw in commands:
+            cmd = raw.strip()
+            if not shell.system:
+                shell.user_line("system-view")
+            out, _ = shell.config_line(cmd)
+            if out.startswith("Error") or UNRECOGNIZED in out:
+                raise ValueError(f"VRP refuses `{cmd}`: {out.strip()}")
+        return emu.running.render()
+
     # -- channels ---------------------------------------------------------------------------------------
     def handle_channel(self, kind: str, chan: paramiko.Channel, arg: str) -> None:
         _Shell(self, chan).run()
@@ -101,7 +117,7 @@ class VrpEmulator(SshEmulator):
 class _Shell:
     """One interactive CLI session."""
 
-    def __init__(self, emu: VrpEmulator, chan: paramiko.Channel) -> None:
+    def __init__(self, emu: VrpEmulator, chan: paramiko.Channel | None) -> None:
         self.emu = emu
         self.chan = chan
         self.system = False  # in system view
@@ -123,16 +139,19 @@ class _Shell:
         return f"[{mark}{host}{'-' + self.view_name if self.view_name else ''}]"
 
     def send(self, text: str) -> None:
+        assert self.chan is not None
         self.chan.sendall(text.replace("\r\n", "\n").replace("\n", "\r\n").encode())
 
     def run(self) -> None:
         emu = self.emu
+        chan = self.chan
+        assert chan is not None
         emu.faults.strike("open", emu.stop_event, applied=False)
         self.send(f"\nInfo: The max number of VTY users is 10.\n{self.prompt}")
         buf = ""
         last = ""
         while not emu.stop_event.is_set():
-            data = self.chan.recv(4096)
+            data = chan.recv(4096)
             if not data:
                 return
             for ch in data.decode(errors="replace"):
@@ -151,7 +170,7 @@ class _Shell:
                     buf = buf[:-1]
                 else:
                     buf += ch
-                    self.chan.sendall(ch.encode())
+                    chan.sendall(ch.encode())
 
     # -- one line -----------------------------------------------------------------------------------------
     def line(self, line: str) -> bool:
