@@ -12,7 +12,8 @@ open           netmiko ``huawei`` (host key verified unless opted out); ``displa
                (two-phase: ``[~host]``, ``commit``) from VRP5 (each line applies at once)
 get_running    ``display current-configuration``
 load_candidate nothing on the device: the lines are kept and compared with the running config
-diff           the candidate's lines the running config lacks or holds differently, under their view
+diff           the candidate's lines the running config lacks or holds differently, under their view, each
+               marked ``+`` (the lines commit will type)
 commit         ``system-view``, the lines (each view closed with ``quit``), VRP8 ``commit``, ``return``. A line
                VRP refuses (``Error: ...``) stops the commit: VRP8 clears the candidate (nothing applied); on
                VRP5 the lines before it are applied and push rolls back
@@ -214,7 +215,7 @@ class VrpSession(Session):
         if not self._candidate:
             return ""
         running = VrpConfig(self.get_running())
-        return "\n".join(missing(running, VrpConfig(self._candidate)))
+        return "\n".join(f"+{ln}" for ln in missing(running, VrpConfig(self._candidate)))
 
     def discard(self) -> None:
         self._candidate = ""

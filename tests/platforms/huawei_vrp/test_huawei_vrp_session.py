@@ -55,9 +55,9 @@ def test_dry_run_commit_audit_rerun_rollback(emu: VrpEmulator) -> None:
         assert s.version == emu.version
         s.load_candidate(rendered)
         diff = s.diff()
-        assert "acl name OP25B-V4-79b17a7e advance" in diff
-        assert " rule 30 deny tcp source 100.65.0.0 0.0.255.255 destination-port eq smtp logging" in diff
-        assert "interface GigabitEthernet0/1/0.100\n traffic-filter inbound acl name OP25B-V4-79b17a7e" in diff
+        assert "+acl name OP25B-V4-79b17a7e advance" in diff
+        assert "+ rule 30 deny tcp source 100.65.0.0 0.0.255.255 destination-port eq smtp logging" in diff
+        assert "+interface GigabitEthernet0/1/0.100\n+ traffic-filter inbound acl name OP25B-V4-79b17a7e" in diff
         s.discard()  # the dry run ends here
         assert emu.running_config == before
         s.load_candidate(rendered)
