@@ -122,6 +122,10 @@ class VrpConfig:
     def view(self, header: str) -> Node | None:
         return next((n for n in self.root.children if n.text == header), None)
 
+    def undone(self, undo: str) -> Node | None:
+        """The view an ``undo`` line removes (``undo acl name X`` removes ``acl name X advance``)."""
+        return next((n for n in self.root.children if undo_line(n.text) == undo or f"undo {n.text}" == undo), None)
+
 
 def _rule_order(node: Node) -> tuple[int, int]:
     """ACL view lines as VRP prints them: settings first, then the rules in rule-id order."""
@@ -135,7 +139,7 @@ def missing(running: VrpConfig, wanted: VrpConfig) -> list[str]:
     out: list[str] = []
     for want in wanted.root.children:
         if want.text.startswith("undo "):
-            if running.view(want.text[5:]) is not None:
+            if running.undone(want.text) is not None:
                 out.append(want.text)
             continue
         have = running.view(want.text)
@@ -163,7 +167,7 @@ def restore(before: VrpConfig, candidate: VrpConfig, now: VrpConfig) -> list[str
     removals: list[str] = []  # views to delete go last: their references are taken back first
     for want in candidate.root.children:
         if want.text.startswith("undo "):
-            old = before.view(want.text[5:])
+            old = before.undone(want.text)
             if old is not None:
                 out.append(old.text)
                 out.extend(f" {c.text}" for c in old.children)
