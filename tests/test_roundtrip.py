@@ -92,7 +92,7 @@ def _block_re(platform: str, mode: str) -> re.Pattern[str]:
         return re.compile(r"tcp dport 25 .*reject")
     if mode == "flow-control":  # IOS class ACL: permit = policed
         return re.compile(r"^\s*(\d+ )?permit tcp .* eq 25 syn$")
-    return re.compile(r"^\s*(\d+ )?deny tcp .* eq 25( log)?$")
+    return re.compile(r"^\s*(rule )?(\d+ )?deny tcp .* eq 25( log| logging)?$")  # VRP: rule N ... logging
 
 
 def _junos_term_span(lines: list[str], start: int) -> int:
@@ -119,19 +119,21 @@ def _insert_before(platform: str, lines: list[str], i: int, what: str, family6: 
     if platform == "linux_nftables":
         lines.insert(i, indent + ("tcp dport 20-30 accept" if what == "shadow" else "tcp dport 587 drop"))
         return
-    m = re.match(r"\s*(\d+) ", line)
-    seq = f"{int(m.group(1)) - 5} " if m else ""
+    m = re.match(r"\s*(rule )?(\d+) ", line)
+    seq = f"{m.group(1) or ''}{int(m.group(2)) - (1 if m.group(1) else 5)} " if m else ""
     act = "deny" if platform == "cisco_ios" and "syn" in line and what == "shadow" else "permit"
     entry = f"{act} tcp any any range 20 30" if what == "shadow" else "deny tcp any any eq 587"
+    if platform == "huawei_vrp":  # VRP leaves out "any" and names the port field
+        entry = f"{act} tcp destination-port range 20 30" if what == "shadow" else "deny tcp destination-port eq 587"
     lines.insert(i, f"{indent}{seq}{entry}")
 
 
 def _family6_at(lines: list[str], i: int) -> bool:
     for j in range(i, -1, -1):
         s = lines[j].strip()
-        if s.startswith(("ipv6 access-list", "family inet6")):
+        if s.startswith(("ipv6 access-list", "family inet6", "acl ipv6 ")):
             return True
-        if s.startswith(("ip access-list", "ipv4 access-list", "family inet ")):
+        if s.startswith(("ip access-list", "ipv4 access-list", "family inet ", "acl name ")):
             return False
     return "ip6 " in lines[i]
 
@@ -190,7 +192,9 @@ def mutate_remove_attachment(platform: str, mode: str, text: str) -> str:
     elif platform == "linux_nftables":
         pat = re.compile(r"jump subscriber")
     else:
-        pat = re.compile(r"^\s*(ip access-group|ipv6 traffic-filter|ipv[46] access-group|service-policy) ")
+        pat = re.compile(
+            r"^\s*(ip access-group|ipv6 traffic-filter|ipv[46] access-group|service-policy|traffic-filter) "
+        )
     lines = text.splitlines()
     out = [ln for ln in lines if not pat.search(ln)]
     assert len(out) < len(lines)
@@ -202,6 +206,7 @@ def mutate_flip_direction(platform: str, mode: str, text: str) -> str:
         "juniper_junos": [(r"^(\s*)input (OP25B-)", r"\1output \2")],
         "linux_nftables": [(r"\biifname\b", "oifname")],
         "cisco_iosxr": [(r"(access-group \S+) ingress$", r"\1 egress")],
+        "huawei_vrp": [(r"^(\s*traffic-filter) inbound ", r"\1 outbound ")],
     }.get(platform, [(r"^(\s*(?:ip access-group|ipv6 traffic-filter|ipv[46] access-group) \S+) in$", r"\1 out"),
                      (r"^(\s*)service-policy input ", r"\1service-policy output ")])  # fmt: skip
     out = text
