@@ -87,6 +87,13 @@ class HuaweiVrp(Platform):
                     " ACLs (6000-9999) and a global traffic-policy, which op25b does not model exactly."
                     " Fix: attach to the subscriber-facing interface or sub-interface with kind interface"
                 )
+        if device.mode == "flow-control":
+            raise PlatformError(
+                f"platform {self.name} cannot enforce mode 'flow-control' [{device.source_of('mode')}]: a VRP CAR"
+                " (`qos car` or a traffic-policy `car`) on an interface is shared by every subscriber behind it, and"
+                " per-subscriber CAR needs an ME60 BRAS QoS profile, which op25b does not model."
+                " Fix: use mode block or targeted for this device"
+            )
         super().check(device)
 
     @staticmethod
