@@ -391,6 +391,16 @@ class _VrpParser:
                         Unparsed(line, s, f"interface {name}: '{body[0]}' is not modelled (it may drop packets)")
                     )
                 continue
+            if (
+                undo
+                and len(body) in (2, 3)
+                and body[1] in ("inbound", "outbound")
+                and body[2:] in ([], ["ipv4"], ["ipv6"])
+            ):
+                # `undo traffic-filter inbound [ipv6]`: the binding of that direction (and family) goes
+                family = 6 if body[2:] == ["ipv6"] else 4
+                found.pop(("in" if body[1] == "inbound" else "out", family), None)
+                continue
             ref = _traffic_filter(body)
             if ref is None:
                 self.result.unparsed.append(Unparsed(line, s, f"interface {name}: traffic-filter form not understood"))

@@ -99,3 +99,12 @@ def test_parser_never_raises_on_garbage() -> None:
         "\x00acl 3000\n rule x",
     ):
         parse(text)
+
+
+def test_undo_traffic_filter_short_form() -> None:
+    text = (
+        "interface Eth-Trunk1.10\n traffic-filter inbound acl 3001\n traffic-filter inbound ipv6 acl 3001\n#\n"
+        "interface Eth-Trunk1.10\n undo traffic-filter inbound ipv6\n#\n"
+    )
+    parsed = parse(text)
+    assert [(b.family, b.filters) for b in parsed.bindings] == [(4, ("3001",))] and parsed.unparsed == []
