@@ -17,6 +17,8 @@ HEAVY = (
     "op25b_cfg.generate",
     "op25b_cfg.audit",
     "op25b_cfg.push",
+    "op25b_cfg.changelog",
+    "op25b_cfg.redact",
     "op25b_cfg.lab",
     "op25b_cfg.connection.napalm_session",
     "op25b_cfg.connection.linux",
