@@ -12,6 +12,7 @@ host whose filter is nftables); see docs/decisions.md.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping
 
 from op25b_cfg.errors import PlatformError
 from op25b_cfg.platforms.arista_eos import AristaEos
@@ -51,7 +52,36 @@ def _plugins() -> list[type[Platform]]:
     return out
 
 
-PLATFORMS: dict[str, type[Platform]] = {cls.name: cls for cls in (*BUILTIN, *_plugins())}
+class _Registry(Mapping[str, type[Platform]]):
+    """The platform classes by name: the built-in ones at once; the installed plugins (:func:`_plugins` reads
+    the entry points of every installed distribution, 25-40 ms of start-up) only when a name that is not built
+    in is looked up, or the registry is listed. A command on built-in platforms never scans them."""
+
+    def __init__(self, builtin: tuple[type[Platform], ...]) -> None:
+        self._builtin = {cls.name: cls for cls in builtin}
+        self._all: dict[str, type[Platform]] | None = None
+
+    def _every(self) -> dict[str, type[Platform]]:
+        if self._all is None:
+            self._all = {**self._builtin, **{cls.name: cls for cls in _plugins()}}
+        return self._all
+
+    def __getitem__(self, name: str) -> type[Platform]:
+        cls = self._builtin.get(name)
+        return cls if cls is not None else self._every()[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._builtin or name in self._every()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._every())
+
+    def __len__(self) -> int:
+        return len(self._every())
+
+
+PLATFORMS: Mapping[str, type[Platform]] = _Registry(BUILTIN)
+"""Every platform class by name, built-in ones first (a read-only mapping)."""
 
 _INSTANCES: dict[str, Platform] = {}
 
