@@ -506,11 +506,22 @@ def build_plan(device: Device) -> FilterPlan:
     )
     # Fast path: devices loaded from one inventory share the Policy and Pool objects. Keyed by identity (the
     # objects are kept alive in the value, so an id is never reused while cached), cheap to hash.
-    exempt = tuple(prefix for _, prefix in device.exemptions)  # the exemptions that apply on this device
-    key = (id(pol), tuple(id(p) for p in device.pools), device.mode, device.log, device.counters, flow_key, exempt)
+    # The exemptions that apply on this device: one tuple object per applying set (Exemptions.applying), also
+    # kept alive in the value.
+    applying = device.exemptions
+    key = (
+        id(pol),
+        tuple(id(p) for p in device.pools),
+        device.mode,
+        device.log,
+        device.counters,
+        flow_key,
+        id(applying),
+    )
     hit = _BY_INTENT.get(key)
-    if hit is not None and hit[0] is pol:
+    if hit is not None and hit[0] is pol and hit[1][1] is applying:
         return hit[2]
+    exempt = tuple(prefix for _, prefix in applying)
     pools = tuple(p for pool in device.pools for p in pool.all())
     plan = _plan(
         pol.name,
@@ -526,5 +537,5 @@ def build_plan(device: Device) -> FilterPlan:
     )
     if len(_BY_INTENT) >= _BY_INTENT_MAX:
         _BY_INTENT.clear()
-    _BY_INTENT[key] = (pol, device.pools, plan)
+    _BY_INTENT[key] = (pol, (device.pools, applying), plan)
     return plan

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from op25b_cfg.audit.lazy import paused_gc, resolve_named
+from op25b_cfg.audit.lazy import resolve_named
 from op25b_cfg.audit.model import (
     Binding,
     BudgetExceeded,
@@ -62,6 +62,7 @@ from op25b_cfg.audit.model import (
 )
 from op25b_cfg.audit.space import DPORT, DST, SPORT, SRC, HeaderSpace, Node, Point, flags_text, space
 from op25b_cfg.errors import Op25bError
+from op25b_cfg.gc_pause import paused_gc
 from op25b_cfg.netaddr import Network, collapse, intersect
 from op25b_cfg.rules import ACK, FIN, RST, SMTP, SYN, TCP, Action, AddrMatch, FlagMatch, PortRange, Rule, build_plan
 
