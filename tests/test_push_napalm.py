@@ -31,9 +31,11 @@ from op25b_cfg.platforms.cisco_ios.emulator import IosEmulator
 from op25b_cfg.platforms.cisco_ios.emulator import default_config as ios_default
 from op25b_cfg.platforms.cisco_iosxr.emulator import IosxrEmulator
 from op25b_cfg.platforms.juniper_junos.emulator import JunosEmulator
-from op25b_cfg.push import Outcome, PushOptions, push_device, run_push
+from op25b_cfg.push import Outcome, push_device, run_push
 from op25b_cfg.rules import build_plan
 from tests.labutil import REPO
+from tests.pushlab import popts
+from tests.pushlab import session_factory as factory
 
 HOSTS = {
     "ios-e": {
@@ -73,13 +75,11 @@ HOSTS = {
 IOS_BRAS = ios_default("ios-e").replace(
     "ip scp server enable\n", "bba-group pppoe global\n virtual-template 1\n!\nip scp server enable\n"
 )
-_STRICT = {"ssh_strict", "system_host_keys", "alt_host_keys", "alt_key_file", "port"}
 
 
 @pytest.fixture(autouse=True)
-def _lock_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Device locks of this test in its own directory (removed with tmp_path)."""
-    monkeypatch.setenv("OP25B_LOCK_DIR", str(tmp_path / "locks"))
+def _lock_dir(lock_dir: Path) -> None:
+    """Every test here takes device locks in its own directory."""
 
 
 @pytest.fixture(scope="module")
@@ -115,32 +115,6 @@ def lab(tmp_path: Path) -> Iterator[Callable[..., Any]]:
         for emu in started:
             emu.faults.release()
             emu.stop()
-
-
-def factory(
-    emu: Any,
-    tmp_path: Path,
-    creds: Credentials | None = None,
-    verify: bool = True,
-    timeout: float = 15,
-    **driver_args: Any,
-) -> Callable[[Device], Session]:
-    """Sessions to ``emu`` with strict host-key checking against a known_hosts file holding its key."""
-    known = None
-    if verify and hasattr(emu, "write_known_hosts"):
-        known = str(emu.write_known_hosts(tmp_path / f"known_hosts-{emu.port}"))
-    extra = {k: v for k, v in emu.napalm_optional_args().items() if k not in _STRICT}
-    if isinstance(emu, IosxrEmulator):
-        extra["read_timeout_override"] = 4  # pyIOSXR waits a full read timeout when leaving XML mode
-    if not isinstance(emu, EosEmulator) and not isinstance(emu, JunosEmulator):
-        extra.update(driver_args)
-    opts = ConnectOptions(timeout=timeout, verify_host_key=verify, known_hosts=known, port=emu.port, driver_args=extra)
-    creds = creds or Credentials(emu.username, emu.password)
-    return lambda d: NapalmSession(d, creds, opts)
-
-
-def popts(tmp_path: Path, **kw: Any) -> PushOptions:
-    return PushOptions(backup_dir=tmp_path / "backups", changelog=tmp_path / "changes.jsonl", **kw)
 
 
 def wait_for(cond: Callable[[], bool], seconds: float = 20.0) -> bool:
