@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 
 from op25b_cfg.errors import PlatformError
-from op25b_cfg.inventory import Device, FlowControl, load_inventory
-from op25b_cfg.platforms import get_platform
+from op25b_cfg.inventory import MODES, Device, FlowControl, load_inventory
+from op25b_cfg.platforms import PLATFORMS, get_platform
 
 PLATFORM_DATA = Path(__file__).resolve().parent / "platforms"
 KINDS = ("golden", "parser_cases", "audit_cases")
@@ -114,3 +114,13 @@ def running_text(dev: Device) -> str:
     Virtual-Template)."""
     wrap = contract(dev.platform).get("running") or {}
     return str(wrap.get("head", "")) + get_platform(dev.platform).render(dev) + str(wrap.get("tail", ""))
+
+
+def supported_modes(platform: str) -> list[str]:
+    """The modes the platform can enforce (``Platform.modes``), in :data:`~op25b_cfg.inventory.MODES` order."""
+    return [m for m in MODES if m in PLATFORMS[platform].modes]
+
+
+def variants() -> list[tuple[str, str]]:
+    """Every registered platform in every mode it supports: what the round trip and the mutations run on."""
+    return [(p, m) for p in sorted(PLATFORMS) for m in supported_modes(p)]

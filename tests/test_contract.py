@@ -19,11 +19,13 @@ platform provides is listed in tests/platforms/README.md. For each platform:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
+import os
 import re
 import subprocess
 import sys
-import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +42,6 @@ from op25b_cfg.push import OBJECT_NAME, Outcome, cleanup_plan, push_device, remo
 from op25b_cfg.rules import build_plan
 from tests import test_golden, test_parser_fuzz
 from tests.platform_data import (
-    CONTRACT_FILE,
     REPO,
     base_device,
     contract,
@@ -49,6 +50,8 @@ from tests.platform_data import (
     in_mode,
     renders,
     running_text,
+    supported_modes,
+    variants,
 )
 from tests.pushlab import popts, session_factory
 from tests.test_remediation import apply_remediation
@@ -80,10 +83,7 @@ MUTATIONS: dict[str, Expect] = {
 
 MODE_KEYS = ("default", *MODES)
 TOP_KEYS = {"running", "host", "mutations", "push", "corpus"}
-
-
-def supported(platform: str) -> list[str]:
-    return [m for m in MODES if m in PLATFORMS[platform].modes]
+PUSH_KEYS = {"covered_by", "drift"}
 
 
 def _need_contract(platform: str) -> dict[str, Any]:
@@ -108,9 +108,11 @@ def test_contract_data_is_complete(platform: str) -> None:
     data = _need_contract(platform)
     where = contract_file(platform).relative_to(REPO)
     assert set(data) <= TOP_KEYS, f"{where}: unknown keys {sorted(set(data) - TOP_KEYS)}; known: {sorted(TOP_KEYS)}"
+    push = data.get("push") or {}
+    assert set(push) <= PUSH_KEYS, f"{where}: unknown push keys {sorted(set(push) - PUSH_KEYS)}"
     muts = data.get("mutations") or {}
     assert set(muts) <= set(MUTATIONS), f"{where}: unknown mutations {sorted(set(muts) - set(MUTATIONS))}"
-    missing = [(m, mode) for m in MUTATIONS for mode in supported(platform) if recipe(platform, mode, m) is None]
+    missing = [(m, mode) for m in MUTATIONS for mode in supported_modes(platform) if recipe(platform, mode, m) is None]
     assert not missing, (
         f"{where}: no recipe for {missing}. Fix: add under 'mutations:' a list of {{sub: REGEX, with: REPLACEMENT}}"
         " edits (per mode under 'default:' or the mode's name), or {not_applicable: why} where the mode has no"
@@ -185,7 +187,7 @@ def contract_device(platform: str, mode: str) -> Device:
     return dev
 
 
-ROUND_TRIP = [(p, m) for p in NAMES for m in supported(p)]
+ROUND_TRIP = variants()
 
 
 @pytest.mark.parametrize(("platform", "mode"), ROUND_TRIP)
@@ -202,9 +204,7 @@ def test_rendered_config_audits_compliant(platform: str, mode: str) -> None:
 # ------------------------------------------------------------------------------------------ mutations
 
 
-@pytest.mark.parametrize(
-    ("platform", "mode", "mutation"), [(p, m, mut) for p, m in ROUND_TRIP for mut in MUTATIONS]
-)
+@pytest.mark.parametrize(("platform", "mode", "mutation"), [(p, m, mut) for p, m in ROUND_TRIP for mut in MUTATIONS])
 def test_mutation_is_caught(platform: str, mode: str, mutation: str) -> None:
     """One mistake in the rendered config, written in the platform's syntax: NONCOMPLIANT with the right code
     (and counterexample), one remediation for the device, and that remediation applied audits COMPLIANT."""
@@ -264,7 +264,7 @@ def test_cut_config_is_reported_truncated(platform: str, mode: str) -> None:
 def old_and_new(platform: str) -> tuple[Device, Device]:
     """The device in its first supported mode (new) and the intent it had before (old): another mode where the
     platform has one, else fewer pools. Both give different versions."""
-    modes = supported(platform)
+    modes = supported_modes(platform)
     new = contract_device(platform, modes[0])
     old = contract_device(platform, modes[1]) if len(modes) > 1 else dataclasses.replace(new, pools=new.pools[:-1])
     assert build_plan(old).version != build_plan(new).version
@@ -305,16 +305,33 @@ def test_cleanup_removes_exactly_the_old_version(platform: str) -> None:
 
 
 def push_covered_elsewhere(platform: str) -> str:
-    """The lab test covering the push of a platform without an emulator (``push: {covered_by: FILE}``)."""
-    covered = str((contract(platform).get("push") or {}).get("covered_by") or "")
+    """The lab tests covering the push of a platform without an emulator (``push: {covered_by: [FILE::TEST]}``),
+    each checked to exist."""
+    covered = [str(t) for t in (contract(platform).get("push") or {}).get("covered_by") or ()]
     assert covered, (
         f"{platform} has no emulator (Platform.emulator() is None) and {contract_file(platform).name} names no"
-        " lab test. Fix: ship an emulator (emulator.py with EMULATOR) or add 'push: {covered_by: tests/<file>.py}'"
-        " naming the lab test that pushes to the real thing"
+        " lab test. Fix: ship an emulator (emulator.py with EMULATOR) or add 'push: {covered_by: [tests/<file>.py::"
+        "<test>]}' naming the lab tests that push to the real thing (dry run, commit, re-run, drift repair)"
     )
-    path = REPO / covered
-    assert path.is_file() and platform in path.read_text(encoding="utf-8"), f"{covered} does not test {platform}"
-    return covered
+    for test in covered:
+        file, _, name = test.partition("::")
+        path = REPO / file
+        assert path.is_file() and re.search(rf"^def {re.escape(name)}\(", path.read_text(), re.M), f"no test {test}"
+    return ", ".join(covered)
+
+
+@contextlib.contextmanager
+def emulated(platform: str, text: str) -> Iterator[Any]:
+    """An emulator of ``platform`` started on ``text`` (its running config), stopped on leaving."""
+    emulator = get_platform(platform).emulator()
+    assert emulator is not None
+    emu = emulator(text, hostname=base_device(platform).name, timer_scale=0.05)
+    emu.start()
+    try:
+        yield emu
+    finally:
+        emu.faults.release()
+        emu.stop()
 
 
 @pytest.fixture(scope="module")
@@ -323,29 +340,29 @@ def emulators() -> Iterator[dict[str, Any]]:
     its contract device), all stopped at the end."""
     from op25b_cfg.lab.emulated import starting_config
 
-    started: dict[str, Any] = {}
+    with contextlib.ExitStack() as stack:
 
-    class Lab(dict[str, Any]):
-        def __missing__(self, platform: str) -> Any:
-            dev = base_device(platform)
-            emulator = get_platform(platform).emulator()
-            assert emulator is not None
-            text, _ = starting_config(dev, REPO / "inventory")
-            emu = emulator(text, hostname=dev.name, timer_scale=0.05)
-            emu.start()
-            self[platform] = started[platform] = emu
-            return emu
+        class Lab(dict[str, Any]):
+            def __missing__(self, platform: str) -> Any:
+                text, _ = starting_config(base_device(platform), REPO / "inventory")
+                emu = self[platform] = stack.enter_context(emulated(platform, text))
+                return emu
 
-    try:
         yield Lab()
-    finally:
-        for emu in started.values():
-            emu.faults.release()
-            emu.stop()
 
 
 def _push(dev: Device, make: Any, tmp_path: Path, commit: bool) -> Any:
     return push_device(dev, make, popts(tmp_path, commit=commit, confirm_timeout=60))
+
+
+def _on(emu: Any, dev: Device) -> Device:
+    """``dev`` at the emulator's address (a test never connects anywhere else)."""
+    return dataclasses.replace(dev, hostname=emu.host, port=emu.port)
+
+
+def _need_emulator(platform: str) -> None:
+    if get_platform(platform).emulator() is None:
+        pytest.skip(f"{platform} has no emulator: its push is covered by {push_covered_elsewhere(platform)}")
 
 
 @pytest.mark.parametrize("platform", NAMES)
@@ -353,11 +370,10 @@ def test_push_cycle(platform: str, emulators: dict[str, Any], tmp_path: Path, lo
     """Through the platform's real driver against its emulator: the device runs an older version; a dry run
     shows the diff and the clean-up and changes nothing; the commit puts the new version in place, removes
     exactly the old objects and post-audits COMPLIANT; a re-run is unchanged."""
-    if get_platform(platform).emulator() is None:
-        pytest.skip(f"{platform} has no emulator: its push is covered by {push_covered_elsewhere(platform)}")
+    _need_emulator(platform)
     emu = emulators[platform]
     make = session_factory(emu, tmp_path)
-    old, new = old_and_new(platform)
+    old, new = (_on(emu, d) for d in old_and_new(platform))
     old_v, new_v = build_plan(old).version, build_plan(new).version
 
     first = _push(old, make, tmp_path, commit=True)
@@ -382,3 +398,105 @@ def test_push_cycle(platform: str, emulators: dict[str, Any], tmp_path: Path, lo
     again = _push(new, make, tmp_path, commit=True)
     assert again.outcome is Outcome.UNCHANGED and not again.failed, f"{again.error} / {again.state} {again.diff}"
     assert emu.running_config == after
+
+
+@pytest.mark.parametrize("platform", NAMES)
+def test_push_repairs_drift(platform: str, emulators: dict[str, Any], tmp_path: Path, lock_dir: Path) -> None:
+    """A hand edit inside op25b's own filter (the device as the push cycle left it, with the shadowing permit of
+    contract.yaml, or its ``push: drift`` edits, applied to what the device prints): the dry run names the filter
+    to repair, the commit replaces it make-before-break under a fresh name and post-audits COMPLIANT, the
+    drifted objects are gone, and a re-run is unchanged."""
+    _need_emulator(platform)
+    emu = emulators[platform]
+    _, new = old_and_new(platform)
+    in_place = _push(_on(emu, new), session_factory(emu, tmp_path), tmp_path, commit=True)
+    assert in_place.outcome in (Outcome.COMMITTED, Outcome.UNCHANGED), f"{in_place.error} / {in_place.state}"
+    version = build_plan(new).version
+    edits = (contract(platform).get("push") or {}).get("drift") or recipe(platform, new.mode, "shadowing-permit")
+    assert isinstance(edits, list), f"{contract_file(platform)}: give 'push: {{drift: [edits]}}'"
+    drifted = apply_edits(emu.running_config, edits, f"{platform} drift (on the config the emulator prints)")
+
+    with emulated(platform, drifted) as device:
+        dev, make = _on(device, new), session_factory(device, tmp_path)
+        start = device.running_config
+        assert audit_text(dev, start, "emulator").verdict is Verdict.NONCOMPLIANT
+        dry = _push(dev, make, tmp_path, commit=False)
+        assert dry.outcome is Outcome.DRY_RUN and dry.repaired, (dry.outcome, dry.error, dry.state)
+        assert set(dry.repaired) <= object_names(start, version), dry.repaired
+        assert device.running_config == start, "a dry run changed the device"
+
+        fixed = _push(dev, make, tmp_path, commit=True)
+        assert fixed.outcome is Outcome.COMMITTED and not fixed.failed, f"{fixed.error} / {fixed.state}"
+        assert fixed.repaired == dry.repaired and fixed.version != version
+        after = device.running_config
+        assert not set(fixed.repaired) & object_names(after, version), after  # the drifted objects are gone
+        assert audit_text(dev, after, "emulator").verdict is Verdict.COMPLIANT and not device.pending_commit()
+
+        again = _push(dev, make, tmp_path, commit=True)
+        assert again.outcome is Outcome.UNCHANGED and not again.failed, f"{again.error} / {again.state}"
+        assert again.version == fixed.version and device.running_config == after
+
+
+# ------------------------------------------------------------------------------------------ registry
+
+PLUGIN = '''
+from op25b_cfg.platforms.base import Platform
+
+
+class AcmeOs(Platform):
+    """A third-party platform."""
+
+    name = "acme_os"
+    netmiko_device_type = "cisco_ios"
+    napalm_driver = None
+    attach_kinds = frozenset({"interface"})
+
+
+class Imposter(AcmeOs):
+    name = "cisco_ios"
+
+
+NOT_A_PLATFORM = object()
+'''
+ENTRY_POINTS = """\
+[op25b.platforms]
+acme_os = acme_plugin:AcmeOs
+broken_os = acme_broken:Broken
+cisco_ios = acme_plugin:Imposter
+odd_os = acme_plugin:NOT_A_PLATFORM
+"""
+
+
+def test_third_party_platform_is_loaded_from_its_entry_point(tmp_path: Path) -> None:
+    """A real distribution (``*.dist-info`` with ``entry_points.txt``) on sys.path registers a platform under
+    ``op25b.platforms``: ``op25b platforms`` lists it next to the built-ins, and the contract suite would run it.
+    A plugin that does not import, is not a Platform or reuses a built-in name is skipped with a warning
+    naming it, and op25b keeps working."""
+    site = tmp_path / "site"
+    dist = site / "op25b_acme-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: op25b-acme\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(ENTRY_POINTS)
+    (site / "acme_plugin.py").write_text(PLUGIN)
+    (site / "acme_broken.py").write_text("raise ImportError('the acme SDK is not installed')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(REPO)]), "COLUMNS": "200"}
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "op25b_cfg", "platforms", "--format", "json"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["platform"]: r for r in json.loads(proc.stdout)}
+    assert set(rows) == {*NAMES, "acme_os"}, sorted(rows)
+    assert rows["acme_os"]["attach"] == ["interface"] and rows["acme_os"]["napalm_driver"] is None
+    assert rows["cisco_ios"]["napalm_driver"] == "ios", "a plugin never replaces a built-in platform"
+    warnings = proc.stderr
+    assert "broken_os (acme_broken:Broken) does not load" in warnings and "acme SDK is not installed" in warnings
+    assert "odd_os (acme_plugin:NOT_A_PLATFORM) is not a Platform subclass" in warnings, warnings
+    assert "cisco_ios (acme_plugin:Imposter) reuses a built-in platform name" in warnings, warnings
+    assert "Traceback" not in warnings
+
+    table = subprocess.run(
+        [sys.executable, "-m", "op25b_cfg", "platforms"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert table.returncode == 0 and "acme_os" in table.stdout, table.stdout + table.stderr
