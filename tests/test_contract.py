@@ -351,8 +351,19 @@ def emulators() -> Iterator[dict[str, Any]]:
         yield Lab()
 
 
+@pytest.fixture(scope="module")
+def in_place() -> dict[str, str]:
+    """platform -> what its emulator printed once the push cycle had put the current version in place."""
+    return {}
+
+
 def _push(dev: Device, make: Any, tmp_path: Path, commit: bool) -> Any:
     return push_device(dev, make, popts(tmp_path, commit=commit, confirm_timeout=60))
+
+
+def committed(commands: list[str]) -> list[str]:
+    """The commands among ``commands`` that commit a change (a commit, or napalm ios's copy into running-config)."""
+    return [c for c in commands if "commit" in c.lower() or re.match(r"copy \S+ running-config$", c)]
 
 
 def _on(emu: Any, dev: Device) -> Device:
@@ -366,7 +377,9 @@ def _need_emulator(platform: str) -> None:
 
 
 @pytest.mark.parametrize("platform", NAMES)
-def test_push_cycle(platform: str, emulators: dict[str, Any], tmp_path: Path, lock_dir: Path) -> None:
+def test_push_cycle(
+    platform: str, emulators: dict[str, Any], in_place: dict[str, str], tmp_path: Path, lock_dir: Path
+) -> None:
     """Through the platform's real driver against its emulator: the device runs an older version; a dry run
     shows the diff and the clean-up and changes nothing; the commit puts the new version in place, removes
     exactly the old objects and post-audits COMPLIANT; a re-run is unchanged."""
@@ -386,6 +399,8 @@ def test_push_cycle(platform: str, emulators: dict[str, Any], tmp_path: Path, lo
     assert new_v in dry.diff and dry.diff_lines > 1, dry.diff
     assert old_v in dry.cleanup_diff, dry.cleanup_diff
     assert emu.running_config == before and not emu.pending_commit(), "a dry run changed the device"
+    backup = Path(dry.backup).read_text(encoding="utf-8")  # the device as it was, saved before anything else
+    assert object_names(backup, old_v) == object_names(before, old_v) and new_v not in backup
 
     res = _push(new, make, tmp_path, commit=True)
     assert res.outcome is Outcome.COMMITTED and not res.failed, f"{res.error} / {res.state}"
@@ -395,26 +410,32 @@ def test_push_cycle(platform: str, emulators: dict[str, Any], tmp_path: Path, lo
     assert old_v not in after and object_names(after, new_v), after
     assert audit_text(new, after, "emulator").verdict is Verdict.COMPLIANT and not emu.pending_commit()
 
+    sent = len(emu.commands)
     again = _push(new, make, tmp_path, commit=True)
     assert again.outcome is Outcome.UNCHANGED and not again.failed, f"{again.error} / {again.state} {again.diff}"
-    assert emu.running_config == after
+    assert emu.running_config == after and not committed(emu.commands[sent:]), emu.commands[sent:]
+    in_place[platform] = after
 
 
 @pytest.mark.parametrize("platform", NAMES)
-def test_push_repairs_drift(platform: str, emulators: dict[str, Any], tmp_path: Path, lock_dir: Path) -> None:
+def test_push_repairs_drift(
+    platform: str, emulators: dict[str, Any], in_place: dict[str, str], tmp_path: Path, lock_dir: Path
+) -> None:
     """A hand edit inside op25b's own filter (the device as the push cycle left it, with the shadowing permit of
     contract.yaml, or its ``push: drift`` edits, applied to what the device prints): the dry run names the filter
     to repair, the commit replaces it make-before-break under a fresh name and post-audits COMPLIANT, the
     drifted objects are gone, and a re-run is unchanged."""
     _need_emulator(platform)
-    emu = emulators[platform]
     _, new = old_and_new(platform)
-    in_place = _push(_on(emu, new), session_factory(emu, tmp_path), tmp_path, commit=True)
-    assert in_place.outcome in (Outcome.COMMITTED, Outcome.UNCHANGED), f"{in_place.error} / {in_place.state}"
+    if platform not in in_place:  # run alone: put the current version in place first
+        emu = emulators[platform]
+        first = _push(_on(emu, new), session_factory(emu, tmp_path), tmp_path, commit=True)
+        assert first.outcome in (Outcome.COMMITTED, Outcome.UNCHANGED), f"{first.error} / {first.state}"
+        in_place[platform] = emu.running_config
     version = build_plan(new).version
     edits = (contract(platform).get("push") or {}).get("drift") or recipe(platform, new.mode, "shadowing-permit")
     assert isinstance(edits, list), f"{contract_file(platform)}: give 'push: {{drift: [edits]}}'"
-    drifted = apply_edits(emu.running_config, edits, f"{platform} drift (on the config the emulator prints)")
+    drifted = apply_edits(in_place[platform], edits, f"{platform} drift (on the config the emulator prints)")
 
     with emulated(platform, drifted) as device:
         dev, make = _on(device, new), session_factory(device, tmp_path)
@@ -432,9 +453,11 @@ def test_push_repairs_drift(platform: str, emulators: dict[str, Any], tmp_path: 
         assert not set(fixed.repaired) & object_names(after, version), after  # the drifted objects are gone
         assert audit_text(dev, after, "emulator").verdict is Verdict.COMPLIANT and not device.pending_commit()
 
+        sent = len(device.commands)
         again = _push(dev, make, tmp_path, commit=True)
         assert again.outcome is Outcome.UNCHANGED and not again.failed, f"{again.error} / {again.state}"
-        assert again.version == fixed.version and device.running_config == after
+        assert again.version == fixed.version and again.verdict == "COMPLIANT"
+        assert device.running_config == after and not committed(device.commands[sent:]), device.commands[sent:]
 
 
 # ------------------------------------------------------------------------------------------ registry
