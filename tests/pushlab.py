@@ -9,14 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from op25b_cfg.connection.base import ConnectOptions, Credentials, Session
-from op25b_cfg.connection.napalm_session import NapalmSession
 from op25b_cfg.inventory import Device
-from op25b_cfg.platforms.arista_eos.emulator import EosEmulator
-from op25b_cfg.platforms.cisco_iosxr.emulator import IosxrEmulator
-from op25b_cfg.platforms.juniper_junos.emulator import JunosEmulator
+from op25b_cfg.platforms import get_platform
 from op25b_cfg.push import PushOptions
-
-_STRICT = {"ssh_strict", "system_host_keys", "alt_host_keys", "alt_key_file", "port"}
 
 
 def session_factory(
@@ -27,18 +22,16 @@ def session_factory(
     timeout: float = 15,
     **driver_args: Any,
 ) -> Callable[[Device], Session]:
-    """Sessions to ``emu`` with strict host-key checking against a known_hosts file holding its key."""
+    """Sessions of the device's platform (``Platform.session_class()``) to ``emu``, with the driver arguments the
+    emulator lab writes for it (``lab_optional_args()``) plus ``driver_args``, and strict host-key checking
+    against a known_hosts file holding its key."""
     known = None
     if verify and hasattr(emu, "write_known_hosts"):
         known = str(emu.write_known_hosts(tmp_path / f"known_hosts-{emu.port}"))
-    extra = {k: v for k, v in emu.napalm_optional_args().items() if k not in _STRICT}
-    if isinstance(emu, IosxrEmulator):
-        extra["read_timeout_override"] = 4  # pyIOSXR waits a full read timeout when leaving XML mode
-    if not isinstance(emu, EosEmulator) and not isinstance(emu, JunosEmulator):
-        extra.update(driver_args)
+    extra = {**type(emu).lab_optional_args(), **driver_args}
     opts = ConnectOptions(timeout=timeout, verify_host_key=verify, known_hosts=known, port=emu.port, driver_args=extra)
     creds = creds or Credentials(emu.username, emu.password)
-    return lambda d: NapalmSession(d, creds, opts)
+    return lambda d: get_platform(d.platform).session_class()(d, creds, opts)
 
 
 def popts(tmp_path: Path, **kw: Any) -> PushOptions:

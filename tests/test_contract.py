@@ -35,10 +35,11 @@ import pytest
 
 from op25b_cfg.audit.engine import audit_text
 from op25b_cfg.audit.model import Code, DeviceReport, Verdict
-from op25b_cfg.audit.runner import truncation_problem
+from op25b_cfg.cleanup import cleanup_plan, removal_config
+from op25b_cfg.dialects.base import OBJECT_NAME
 from op25b_cfg.inventory import MODES, Device
 from op25b_cfg.platforms import PLATFORMS, get_platform
-from op25b_cfg.push import OBJECT_NAME, Outcome, cleanup_plan, push_device, removal_config
+from op25b_cfg.push import Outcome, push_device
 from op25b_cfg.rules import build_plan
 from tests import test_golden, test_parser_fuzz
 from tests.platform_data import (
@@ -252,10 +253,10 @@ def test_parser_is_fuzzed(platform: str) -> None:
 def test_cut_config_is_reported_truncated(platform: str, mode: str) -> None:
     """A complete running config passes the truncation check; the same config cut in the middle (a saved
     ``show running-config`` that lost its end) is reported, so the audit says ERROR instead of a verdict."""
+    check = get_platform(platform).truncation_problem
     text = running_text(contract_device(platform, mode))
-    assert truncation_problem(platform, text) is None, truncation_problem(platform, text)
-    cut = text[: len(text) // 2]
-    assert truncation_problem(platform, cut), f"{platform}: the first half of the rendered config passes as complete"
+    assert check(text) is None, check(text)
+    assert check(text[: len(text) // 2]), f"{platform}: the first half of the rendered config passes as complete"
 
 
 # ------------------------------------------------------------------------------------------ clean-up
@@ -281,12 +282,13 @@ def test_cleanup_removes_exactly_the_old_version(platform: str) -> None:
     the new filter: the clean-up plan removes exactly the old objects, and applied it leaves the device
     COMPLIANT with nothing of the old version left."""
     old, new = old_and_new(platform)
-    old_objects = get_platform(platform).render(dataclasses.replace(old, attach=()))
     old_v, new_v = build_plan(old).version, build_plan(new).version
-    if not object_names(old_objects, old_v):
-        # the platform replaces everything op25b owns in one transaction (nftables: the table)
-        assert old_v not in running_text(new), "an atomic replacement leaves nothing of the old version"
+    if PLATFORMS[platform].atomic_replace:  # one transaction replaces all op25b owns (the nftables table)
+        assert cleanup_plan(platform, running_text(old) + running_text(new), new_v, new.attach) == ([], [])
+        assert old_v not in running_text(new), "the replacement carries nothing of the old version"
         return
+    old_objects = get_platform(platform).render(dataclasses.replace(old, attach=()))
+    assert object_names(old_objects, old_v), f"{platform}: the old version's objects carry no OP25B name"
     running = old_objects + running_text(new)
     assert audit_text(new, running).verdict is Verdict.COMPLIANT
     refs, objects = cleanup_plan(platform, running, new_v, new.attach)
