@@ -524,3 +524,16 @@ def test_third_party_platform_is_loaded_from_its_entry_point(tmp_path: Path) -> 
         [sys.executable, "-m", "op25b_cfg", "platforms"], capture_output=True, text=True, env=env, timeout=60
     )
     assert table.returncode == 0 and "acme_os" in table.stdout, table.stdout + table.stderr
+
+    # the contract covers the plugin with no edit, and says what it lacks
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_contract.py", "-k",
+         "acme_os and (data_is_complete or golden_output or test_push_cycle)"],
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 1, run.stdout + run.stderr
+    out = run.stdout
+    assert "tests/platforms/acme_os/contract.yaml is missing. Fix: create it" in out, out
+    assert "no golden case for acme_os mode block. Fix: create tests/platforms/acme_os/golden/<case>/" in out, out
+    assert "acme_os has no emulator (Platform.emulator() is None)" in out, out
+    assert re.search(r"\b5 failed\b", out), out  # data, golden x 3 modes, push
