@@ -398,7 +398,8 @@ def test_push_cycle(
     dry = _push(new, make, tmp_path, commit=False)
     assert dry.outcome is Outcome.DRY_RUN, f"{dry.error} / {dry.state}"
     assert new_v in dry.diff and dry.diff_lines > 1, dry.diff
-    assert old_v in dry.cleanup_diff, dry.cleanup_diff
+    atomic = PLATFORMS[platform].atomic_replace  # one transaction replaces all op25b owns: no separate clean-up
+    assert (not dry.cleanup_diff) if atomic else (old_v in dry.cleanup_diff), dry.cleanup_diff
     assert emu.running_config == before and not emu.pending_commit(), "a dry run changed the device"
     backup = Path(dry.backup).read_text(encoding="utf-8")  # the device as it was, saved before anything else
     assert object_names(backup, old_v) == object_names(before, old_v) and new_v not in backup
@@ -407,7 +408,7 @@ def test_push_cycle(
     assert res.outcome is Outcome.COMMITTED and not res.failed, f"{res.error} / {res.state}"
     assert res.verdict == "COMPLIANT"
     after = emu.running_config
-    assert set(res.cleanup_removed) == object_names(before, old_v), res.cleanup_removed
+    assert set(res.cleanup_removed) == (set() if atomic else object_names(before, old_v)), res.cleanup_removed
     assert old_v not in after and object_names(after, new_v), after
     assert audit_text(new, after, "emulator").verdict is Verdict.COMPLIANT and not emu.pending_commit()
 
@@ -425,7 +426,8 @@ def test_push_repairs_drift(
     """A hand edit inside op25b's own filter (the device as the push cycle left it, with the shadowing permit of
     contract.yaml, or its ``push: drift`` edits, applied to what the device prints): the dry run names the filter
     to repair, the commit replaces it make-before-break under a fresh name and post-audits COMPLIANT, the
-    drifted objects are gone, and a re-run is unchanged."""
+    drifted objects are gone, and a re-run is unchanged. A platform with ``atomic_replace`` replaces its whole
+    part in one transaction instead (same version, nothing renamed)."""
     _need_emulator(platform)
     _, new = old_and_new(platform)
     if platform not in in_place:  # run alone: put the current version in place first
@@ -443,13 +445,14 @@ def test_push_repairs_drift(
         start = device.running_config
         assert audit_text(dev, start, "emulator").verdict is Verdict.NONCOMPLIANT
         dry = _push(dev, make, tmp_path, commit=False)
-        assert dry.outcome is Outcome.DRY_RUN and dry.repaired, (dry.outcome, dry.error, dry.state)
-        assert set(dry.repaired) <= object_names(start, version), dry.repaired
+        assert dry.outcome is Outcome.DRY_RUN and dry.diff, (dry.outcome, dry.error, dry.state)
+        atomic = PLATFORMS[platform].atomic_replace  # the whole op25b part is replaced: nothing to rename
+        assert bool(dry.repaired) is not atomic and set(dry.repaired) <= object_names(start, version), dry.repaired
         assert device.running_config == start, "a dry run changed the device"
 
         fixed = _push(dev, make, tmp_path, commit=True)
         assert fixed.outcome is Outcome.COMMITTED and not fixed.failed, f"{fixed.error} / {fixed.state}"
-        assert fixed.repaired == dry.repaired and fixed.version != version
+        assert fixed.repaired == dry.repaired and (fixed.version != version) is not atomic
         after = device.running_config
         assert not set(fixed.repaired) & object_names(after, version), after  # the drifted objects are gone
         assert audit_text(dev, after, "emulator").verdict is Verdict.COMPLIANT and not device.pending_commit()
