@@ -37,6 +37,7 @@ from typing import Any
 
 import pytest
 
+from op25b_cfg.audit import runner as audit_runner
 from op25b_cfg.audit.engine import audit_text
 from op25b_cfg.audit.model import Code, DeviceReport, Verdict
 from op25b_cfg.cleanup import cleanup_plan, removal_config
@@ -255,12 +256,16 @@ def test_parser_is_fuzzed(platform: str) -> None:
 
 @pytest.mark.parametrize(("platform", "mode"), ROUND_TRIP)
 def test_cut_config_is_reported_truncated(platform: str, mode: str) -> None:
-    """A complete running config passes the truncation check; the same config cut in the middle (a saved
-    ``show running-config`` that lost its end) is reported, so the audit says ERROR instead of a verdict."""
+    """A complete running config passes the platform's truncation check; the same config cut in the middle (a
+    saved ``show running-config`` that lost its end) is reported, and the audit of it is ERROR, not a verdict."""
     check = get_platform(platform).truncation_problem
-    text = running_text(contract_device(platform, mode))
+    dev = contract_device(platform, mode)
+    text = running_text(dev)
     assert check(text) is None, check(text)
-    assert check(text[: len(text) // 2]), f"{platform}: the first half of the rendered config passes as complete"
+    cut = text[: len(text) // 2]
+    assert check(cut), f"{platform}: the first half of the rendered config passes as complete"
+    rep = audit_runner.audit_text(dev, cut, source="cut.cfg")
+    assert rep.verdict is Verdict.ERROR and "truncated" in (rep.error or ""), (rep.verdict, rep.error)
 
 
 # ------------------------------------------------------------------------------------------ clean-up
