@@ -1,4 +1,6 @@
-"""Where each platform's test data lives: ``tests/platforms/<platform>/{golden,parser_cases,audit_cases}/``.
+"""Where each platform's test data lives: ``tests/platforms/<platform>/{golden,parser_cases,audit_cases}/`` and
+``contract.yaml`` (the contract suite's data), and the intent the contract suite and the round trip render: the
+sample inventory's device of each platform in each mode it supports.
 
 A new platform brings its own folder; a new case folder is a new test. ``tests/platforms/_policies/`` holds the
 policies the golden cases share.
