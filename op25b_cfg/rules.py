@@ -141,12 +141,14 @@ class PrefixSet:
 
 @dataclass(frozen=True, slots=True)
 class FlowLimit:
-    """Per-source limits for port 25: concurrent sessions (None: not capped) and new connections/second."""
+    """Per-source limits for port 25: concurrent sessions (None: not capped) and new connections/second;
+    ``connect_delay_s``: every new connection is held back that many seconds (None: not delayed)."""
 
     max_sessions: int | None
     new_per_second: int
     burst: int
     ipv6_subscriber_length: int = 64
+    connect_delay_s: int | None = None
 
 
 @dataclass(frozen=True)
@@ -269,8 +271,8 @@ def plan_document(plan: FilterPlan) -> dict[str, Any]:
       ``2001:db8::/32``; a non-contiguous mask as ``address/wildcard``); a rule that names a set gives no
       addresses for that side (the set holds them). A port is an integer, a range ``[lo, hi]``; TCP flags are
       ``[[mask, value], ...]``. A limit is ``{"max_sessions"?, "new_per_second", "burst",
-      "ipv6_subscriber_length"}``. The position of a parsed rule in a config (``line``, ``text``) is not
-      part of the plan.
+      "ipv6_subscriber_length", "connect_delay_s"?}`` (members marked ? only when set). The position of a
+      parsed rule in a config (``line``, ``text``) is not part of the plan.
 
     Raises ValueError when a rule's addresses differ from the set it names.
     """
@@ -303,6 +305,8 @@ def _flow_doc(flow: FlowLimit) -> dict[str, Any]:
     }
     if flow.max_sessions is not None:
         doc["max_sessions"] = flow.max_sessions
+    if flow.connect_delay_s is not None:
+        doc["connect_delay_s"] = flow.connect_delay_s
     return doc
 
 
@@ -500,7 +504,7 @@ def build_plan(device: Device) -> FilterPlan:
     pol = device.policy
     fc = device.flow_control
     flow_key = (
-        (fc.max_sessions, fc.new_per_second, fc.burst, fc.ipv6_subscriber_length)
+        (fc.max_sessions, fc.new_per_second, fc.burst, fc.ipv6_subscriber_length, fc.connect_delay_s)
         if device.mode == "flow-control"
         else None
     )
