@@ -41,6 +41,7 @@ from op25b_cfg.connection.credentials import HOST_KEY_ARGS, is_secret_key
 from op25b_cfg.errors import InventoryError, PlatformError, Problem, cut
 from op25b_cfg.netaddr import Network, overlaps, parse_prefix
 from op25b_cfg.paths import device_file_name
+from op25b_cfg.rules import MAX_CONNECT_DELAY, SYN_RETRANSMISSIONS
 from op25b_cfg.yamlload import YamlProblem, load_yaml
 
 log = logging.getLogger(__name__)
@@ -220,12 +221,6 @@ def _attach_name(value: object) -> str:
 
 AttachName = Annotated[str, PlainValidator(_attach_name), WithJsonSchema({"type": "string"})]
 
-SYN_RETRANSMISSIONS = (1, 3, 7, 15, 31, 63)
-"""When a Linux client sends its SYN again if no answer came (seconds after the first SYN): initial RTO 1 s,
-doubled each time, ``net.ipv4.tcp_syn_retries`` = 6 by default; it gives up 127 s after the first SYN."""
-MAX_CONNECT_DELAY = SYN_RETRANSMISSIONS[-1]
-
-
 def connect_delay(value: object) -> int | None:
     """``flow_control.connect_delay_s``: whole seconds, 1 to :data:`MAX_CONNECT_DELAY`, or None (no delay).
 
@@ -234,7 +229,7 @@ def connect_delay(value: object) -> int | None:
     >>> connect_delay(64)
     Traceback (most recent call last):
     ...
-    ValueError: connect_delay_s 64 is longer than a Linux client keeps sending its SYN (the last retransmission is 63 s after the first SYN with the default tcp_syn_retries=6): every delayed connection would fail. Fix: use 1 to 63 seconds; the client gets through at its first SYN retransmission at or after the delay (1, 3, 7, 15, 31 or 63 s)
+    ValueError: connect_delay_s 64 is longer than a Linux client keeps sending its SYN (the last retransmission is 63 s after the first SYN with the default tcp_syn_retries=6): every delayed connection would fail. Fix: use 1 to 63 seconds; the client gets through at its first SYN retransmission at or after the delay (1, 3, 7, 15, 31 or 63 s on Linux before 6.5; 1-5, 7, 11, 19 or 35 s on 6.5 and later)
     """
     if value is None:
         return None
@@ -243,7 +238,7 @@ def connect_delay(value: object) -> int | None:
             f"connect_delay_s must be a whole number of seconds, not {cut(value, 40)!r}."
             f" Fix: write e.g. 3 (1 to {MAX_CONNECT_DELAY}), or null for no delay"
         )
-    steps = ", ".join(str(s) for s in SYN_RETRANSMISSIONS[:-1]) + f" or {SYN_RETRANSMISSIONS[-1]}"
+    steps = ", ".join(str(s) for s in SYN_RETRANSMISSIONS[:-1]) + f" or {SYN_RETRANSMISSIONS[-1]} s"
     if value < 1:
         raise ValueError(
             f"connect_delay_s {value} is not a delay. Fix: use 1 to {MAX_CONNECT_DELAY} seconds, or null (or leave"
@@ -254,7 +249,8 @@ def connect_delay(value: object) -> int | None:
             f"connect_delay_s {value} is longer than a Linux client keeps sending its SYN (the last retransmission"
             f" is {MAX_CONNECT_DELAY} s after the first SYN with the default tcp_syn_retries=6): every delayed"
             f" connection would fail. Fix: use 1 to {MAX_CONNECT_DELAY} seconds; the client gets through at its"
-            f" first SYN retransmission at or after the delay ({steps} s)"
+            f" first SYN retransmission at or after the delay ({steps} on Linux before 6.5; 1-5, 7, 11, 19 or 35 s"
+            " on 6.5 and later)"
         )
     return value
 

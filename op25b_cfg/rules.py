@@ -44,6 +44,15 @@ ESTABLISHED: FlagMatch = ((ACK, ACK), (RST, RST))
 NEW_CONNECTION: FlagMatch = ((SYN, SYN),)
 
 
+SYN_RETRANSMISSIONS = (1, 3, 7, 15, 31, 63)
+"""When a Linux client sends its SYN again while no answer comes (seconds after its first SYN), with the default
+``net.ipv4.tcp_syn_retries=6``: initial RTO 1 s, doubled each time; it gives up 127 s after the first SYN. Linux
+6.5 and later (``net.ipv4.tcp_syn_linear_timeouts=4``) first retries four times a second apart: 1, 2, 3, 4, 5,
+7, 11, 19, 35, 67 s, giving up after about 134 s (measured in the namespace lab on 6.18)."""
+MAX_CONNECT_DELAY = SYN_RETRANSMISSIONS[-1]
+"""The longest connection delay (seconds) after which every Linux client still sends a SYN."""
+
+
 class Action(StrEnum):
     PERMIT = "permit"
     DENY = "deny"

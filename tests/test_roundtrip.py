@@ -316,6 +316,8 @@ def _case_device(case: Path, spec: dict[str, object]) -> Device:
         from op25b_cfg.inventory import Attachment
 
         over["attach"] = tuple(Attachment(**a) for a in over["attach"])
+    if "flow_control" in over:  # merged over the device's resolved values
+        over["flow_control"] = FlowControl(**{**dev.flow_control.model_dump(), **over["flow_control"]})
     return dataclasses.replace(dev, **over)
 
 
