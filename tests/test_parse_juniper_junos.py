@@ -16,7 +16,7 @@ from op25b_cfg.audit.model import Filter, ParsedConfig
 from op25b_cfg.audit.parsers import parse
 from op25b_cfg.platforms.juniper_junos.parser import parse_tcp_flags
 from op25b_cfg.rules import ACK, RST, SYN, Action, Rule
-from tests.platform_data import data_dir
+from tests.platform_data import data_dir, flow_summary
 
 PLATFORM = "juniper_junos"
 
@@ -83,7 +83,7 @@ def summary(pc: ParsedConfig) -> dict[str, Any]:
             for f in _with_callees(pc)
         ],
         "bindings": [asdict(b) | {"filters": list(b.filters)} for b in pc.bindings],
-        "flow": [asdict(f) for f in pc.flow],
+        "flow": [flow_summary(f) for f in pc.flow],
         "unparsed": [{"line": u.line, "filter": u.filter, "reason": u.reason} for u in pc.unparsed],
     }
 

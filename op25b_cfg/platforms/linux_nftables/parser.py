@@ -507,10 +507,12 @@ class _Parser(ParserState):
                 continue  # no verdict: cannot change the packet's fate
             if wait is not None:  # the rule after a connection delay's wait-set lookup: its second half?
                 paired, wait = _delay(wait, r), None
-                if paired.error is not None:
-                    bad.append((paired.line, f"chain {cname}: {paired.error}"))
-                else:
+                if paired.error is None:
                     r = paired
+                else:
+                    bad.append((paired.line, f"chain {cname}: {paired.error}"))
+                    if r.error is None and r.delay is not None and r.delay.kind == "first":
+                        r.error = f"{paired.error} (with line {paired.line})"
             if r.error is None and r.delay is not None:
                 if r.delay.kind == "wait":
                     wait = r
@@ -715,11 +717,11 @@ def _delay(wait: NftRule, r: NftRule | None) -> NftRule:
     elif (wait.cond, wait.ct, wait.uses_ct) != (r.cond, r.ct, r.uses_ct):
         why = "a connection delay's two rules match different packets"
     elif w.wait_timeout is None or not w.wait_timeout.is_integer() or not 1 <= w.wait_timeout <= MAX_CONNECT_DELAY:
-        why = f"a connection delay of {w.wait_timeout} s (a client gives up before a delay over {MAX_CONNECT_DELAY} s)"
+        why = f"a connection delay of {w.wait_timeout:g} s (clients give up before a delay over {MAX_CONNECT_DELAY} s)"
     elif f.seen_timeout is None or f.seen_timeout < delay_timeouts(int(w.wait_timeout))[1]:
         need = delay_timeouts(int(w.wait_timeout))[1]
         why = (
-            f"a connection delay whose seen set @{f.seen} forgets a connection after {f.seen_timeout} s, before its"
+            f"a connection delay whose seen set @{f.seen} forgets a connection after {f.seen_timeout:g} s, before its"
             f" SYN retransmission may come (at least {need} s): it could be held back forever"
         )
     if why:
