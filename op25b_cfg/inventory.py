@@ -221,15 +221,16 @@ def _attach_name(value: object) -> str:
 
 AttachName = Annotated[str, PlainValidator(_attach_name), WithJsonSchema({"type": "string"})]
 
+
 def connect_delay(value: object) -> int | None:
     """``flow_control.connect_delay_s``: whole seconds, 1 to :data:`MAX_CONNECT_DELAY`, or None (no delay).
 
     >>> connect_delay(3), connect_delay(None)
     (3, None)
-    >>> connect_delay(64)
+    >>> connect_delay(64)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: connect_delay_s 64 is longer than a Linux client keeps sending its SYN (the last retransmission is 63 s after the first SYN with the default tcp_syn_retries=6): every delayed connection would fail. Fix: use 1 to 63 seconds; the client gets through at its first SYN retransmission at or after the delay (1, 3, 7, 15, 31 or 63 s on Linux before 6.5; 1-5, 7, 11, 19 or 35 s on 6.5 and later)
+    ValueError: connect_delay_s 64 is longer than a Linux client keeps sending its SYN ... Fix: use 1 to 63 seconds; ...
     """
     if value is None:
         return None

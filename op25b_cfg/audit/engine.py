@@ -1246,9 +1246,7 @@ def _exempt_check(
     return False
 
 
-def _flow_check(
-    ctx: _Ctx, kind: str, name: str, direction: str, fam: int, fc: FlowControl, sessions: bool
-) -> bool:
+def _flow_check(ctx: _Ctx, kind: str, name: str, direction: str, fam: int, fc: FlowControl, sessions: bool) -> bool:
     seen: list[FlowControlSeen] = [
         f
         for f in ctx.parsed.flow

@@ -47,6 +47,7 @@ from op25b_cfg.audit.model import (
 )
 from op25b_cfg.dialects.nft import Block, Tok, line_of, parse_tree
 from op25b_cfg.platforms.juniper_junos._algebra import Cond, IfSet, Unrepresentable, and_not, disjoint, to_rules
+from op25b_cfg.platforms.linux_nftables import delay_timeouts
 from op25b_cfg.platforms.linux_nftables._rule import (
     _VERDICTS,
     FlowSeen,
@@ -57,7 +58,6 @@ from op25b_cfg.platforms.linux_nftables._rule import (
     seconds,
     set_flags,
 )
-from op25b_cfg.platforms.linux_nftables import delay_timeouts
 from op25b_cfg.rules import MAX_CONNECT_DELAY, Action, FlowLimit, Rule
 
 log = logging.getLogger(__name__)
