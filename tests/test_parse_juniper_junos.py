@@ -42,6 +42,7 @@ def rule_str(r: Rule) -> str:
         lim = r.limit
         p.append(
             f"limit=sessions:{lim.max_sessions},pps:{lim.new_per_second},burst:{lim.burst},v6len:{lim.ipv6_subscriber_length}"
+            + (f",delay:{lim.connect_delay_s}" if lim.connect_delay_s is not None else "")
         )
     if r.src_set:
         p.append(f"src_set={r.src_set}")
