@@ -1042,6 +1042,19 @@ def _open_check(
         msg = f"is dropped at {t.label}{where}: {_packet(pt)} is denied by line {d.line()} `{d.text()}`"
         _blocked(ctx, t, code, what, pool, msg, d, _packet(pt), _unparsed_before(ctx, res.chain, d))
         return False
+    held = _first_delay(ev, t, q, _iface_reps(t.kind, t.name, t.direction, t.chains, t.uplinks))
+    if held is not None:
+        iface, res, d = held
+        assert d.rule is not None and d.rule.limit is not None
+        pt = _must_pick(hs, d.region, prefer)
+        where = f" ({iface.label()})" if iface is not None and iface.label() else ""
+        msg = (
+            f"is held back {d.rule.limit.connect_delay_s} s at {t.label}{where}: {_packet(pt)} meets the connection"
+            f" delay at line {d.line()} `{d.text()}` (it must never be delayed)"
+        )
+        unsure = _unparsed_before(ctx, res.chain, d)
+        _blocked(ctx, t, code, what, pool, msg, d, _packet(pt), unsure, cause="delayed")
+        return False
     if (
         reply is not None
         and t.kind == "nft-forward"
@@ -1062,6 +1075,7 @@ def _blocked(
     d: Decision,
     packet: Packet,
     unproven: Sequence[Unparsed],
+    cause: str | None = None,
 ) -> None:
     """A must-pass finding decided by ``d``: "IPv<n> <what> [from pool <pool>] <msg>"."""
     ctx.add(
@@ -1073,7 +1087,26 @@ def _blocked(
         lines=[(d.line(), d.text())],
         counterexample=packet,
         unproven=unproven,
+        cause=cause,
     )
+
+
+def _first_delay(
+    ev: Evaluator, t: _Target, q: Query, ifaces: Sequence[Iface | None]
+) -> tuple[Iface | None, ChainResult, Decision] | None:
+    """The first decision over ``q`` of any chain of ``t`` that is a connection delay (nftables), with limits
+    terminal, per interface pair; None at once where no chain holds a delay."""
+    if not any(
+        r.limit is not None and r.limit.connect_delay_s for c in t.chains for f in _reachable(c) for r in f.rules
+    ):
+        return None
+    for iface in ifaces:
+        for chain in t.chains:
+            res = ev.evaluate(chain, q, limit_terminal=True, iface=iface)
+            for d in res.decisions:
+                if d.action is Action.LIMIT and d.rule is not None and d.rule.limit and d.rule.limit.connect_delay_s:
+                    return iface, res, d
+    return None
 
 
 def _first_drop(
