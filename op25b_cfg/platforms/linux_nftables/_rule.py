@@ -155,7 +155,7 @@ class NftRule:
     lookup: tuple[str, bool, int] | None = None
     """A connection-delay key looked up in a run-time set: (set name, negated, family); see :class:`DelayPart`."""
     set_adds: list[tuple[str, str]] = field(default_factory=list)
-    """``add @set { key }`` statements without a limit: (set name, key text)."""
+    """``add|update @set { element }`` statements without a limit: (set name, the element's words)."""
     delay: DelayPart | None = None
     """This rule is one part of a connection delay (set by :meth:`RuleParser.parse`)."""
 
@@ -745,8 +745,8 @@ class RuleParser:
                 raise Unrepresentable(f"set update element '{' '.join(rest)}' not modeled")
         if not found:
             # A plain 'add @set { ip saddr }' only records the source; it changes no verdict (but may be one half
-            # of a connection delay: see DelayPart)
-            self.rule.set_adds.append((setname.lstrip("@"), " ".join(key)))
+            # of a connection delay: see DelayPart); the whole element, so that an element timeout is not lost
+            self.rule.set_adds.append((setname.lstrip("@"), " ".join(words)))
             return
         if self.rule.flow is not None:
             raise Unrepresentable("two flow-control statements in one rule")
