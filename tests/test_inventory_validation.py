@@ -480,3 +480,17 @@ def test_connect_delay_refused_on_platforms_without_it(tmp_path: Path) -> None:
     p = only(found, "hosts.yaml", "bras-tyo-ios1", "platform cisco_ios cannot delay", "connect_delay_s=3")
     assert "policy.yaml: flow_control" in p.message and "linux_nftables" in p.fix
     assert not [x for x in found if "lnx" in x.field], "linux_nftables renders the delay"
+
+
+def test_connect_delay_switched_off_per_device(tmp_path: Path) -> None:
+    """A policy-wide delay with ``connect_delay_s: null`` in a router's host data: that router loads (its rate
+    limit alone), the Linux BRAS keeps the delay."""
+
+    def m(inv: Inv) -> None:
+        inv["policy.yaml"]["mode"] = "flow-control"
+        inv["policy.yaml"]["flow_control"] = {"max_sessions": None, "connect_delay_s": 3}
+        inv["hosts.yaml"]["bras-tyo-ios1"]["data"]["flow_control"] = {"connect_delay_s": None}
+
+    found = problems(tmp_path, m)
+    assert not [p for p in found if p.field in ("bras-tyo-ios1", "bras-tyo-lnx1")], [str(p) for p in found]
+    only(found, "hosts.yaml", "bng-tyo-mx1", "platform juniper_junos cannot delay")  # still set there
