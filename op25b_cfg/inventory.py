@@ -42,6 +42,7 @@ from op25b_cfg.errors import InventoryError, PlatformError, Problem, cut
 from op25b_cfg.gc_pause import paused_gc
 from op25b_cfg.netaddr import Network, overlaps, parse_prefix
 from op25b_cfg.paths import device_file_name
+from op25b_cfg.rules import MAX_CONNECT_DELAY, SYN_RETRANSMISSIONS
 from op25b_cfg.yamlload import YamlProblem, load_yaml
 
 log = logging.getLogger(__name__)
@@ -222,6 +223,45 @@ def _attach_name(value: object) -> str:
 AttachName = Annotated[str, PlainValidator(_attach_name), WithJsonSchema({"type": "string"})]
 
 
+def connect_delay(value: object) -> int | None:
+    """``flow_control.connect_delay_s``: whole seconds, 1 to :data:`MAX_CONNECT_DELAY`, or None (no delay).
+
+    >>> connect_delay(3), connect_delay(None)
+    (3, None)
+    >>> connect_delay(64)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: connect_delay_s 64 is longer than a Linux client keeps sending its SYN ... Fix: use 1 to 63 seconds; ...
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(
+            f"connect_delay_s must be a whole number of seconds, not {cut(value, 40)!r}."
+            f" Fix: write e.g. 3 (1 to {MAX_CONNECT_DELAY}), or null for no delay"
+        )
+    steps = ", ".join(str(s) for s in SYN_RETRANSMISSIONS[:-1]) + f" or {SYN_RETRANSMISSIONS[-1]} s"
+    if value < 1:
+        raise ValueError(
+            f"connect_delay_s {value} is not a delay. Fix: use 1 to {MAX_CONNECT_DELAY} seconds, or null (or leave"
+            " it out) for no delay"
+        )
+    if value > MAX_CONNECT_DELAY:
+        raise ValueError(
+            f"connect_delay_s {value} is longer than a Linux client keeps sending its SYN (the last retransmission"
+            f" is {MAX_CONNECT_DELAY} s after the first SYN with the default tcp_syn_retries=6): every delayed"
+            f" connection would fail. Fix: use 1 to {MAX_CONNECT_DELAY} seconds; the client gets through at its"
+            f" first SYN retransmission at or after the delay ({steps} on Linux before 6.5; 1-5, 7, 11, 19 or 35 s"
+            " on 6.5 and later)"
+        )
+    return value
+
+
+ConnectDelay = Annotated[
+    int | None, PlainValidator(connect_delay), WithJsonSchema({"type": ["integer", "null"], "minimum": 1})
+]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -330,12 +370,16 @@ class FlowControl(_Strict):
     routers can enforce. ``new_per_second`` and ``burst``: new port-25 connections per subscriber.
     ``ipv6_subscriber_length``: where limits are keyed on the source address (nftables), IPv6 sources are
     grouped by this prefix length, so a subscriber cannot escape the limit by rotating addresses in its /64.
+    ``connect_delay_s`` (linux_nftables only): hold back every new port-25 connection from a pool for at least
+    this many seconds (the first SYNs of each connection are dropped; the client's own SYN retransmission brings
+    it in at 1, 3, 7, 15, 31 or 63 s). ``null`` (the default): no delay.
     """
 
     max_sessions: int | None = Field(default=10, ge=1, le=65535)
     new_per_second: int = Field(default=1, ge=1, le=100000)
     burst: int = Field(default=5, ge=1, le=100000)
     ipv6_subscriber_length: int = Field(default=64, ge=32, le=128)
+    connect_delay_s: ConnectDelay = None
 
 
 class FlowControlOverride(_Strict):
@@ -343,6 +387,7 @@ class FlowControlOverride(_Strict):
     new_per_second: int | None = Field(default=None, ge=1, le=100000)
     burst: int | None = Field(default=None, ge=1, le=100000)
     ipv6_subscriber_length: int | None = Field(default=None, ge=32, le=128)
+    connect_delay_s: ConnectDelay = None
 
 
 class Policy(_Strict):

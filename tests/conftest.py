@@ -34,3 +34,23 @@ def lock_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "locks"
     monkeypatch.setenv("OP25B_LOCK_DIR", str(path))
     return path
+
+
+FIGURE = "op25b-figure"
+"""``request.node.user_properties`` entries under this name are measured figures (lab timings, counts): shown
+in a "measured figures" section after every run (also ``pytest -q``) and kept in JUnit XML as properties."""
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    lines = [
+        f"{rep.nodeid}: {value}"
+        for reports in terminalreporter.stats.values()
+        for rep in reports
+        if isinstance(rep, pytest.TestReport) and rep.when == "call"
+        for name, value in rep.user_properties
+        if name == FIGURE
+    ]
+    if lines:
+        terminalreporter.write_sep("-", "measured figures")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -11,12 +11,14 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tempfile
+from dataclasses import asdict
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from op25b_cfg.audit.model import FlowControlSeen
 from op25b_cfg.errors import PlatformError
 from op25b_cfg.inventory import MODES, Device, FlowControl, load_inventory
 from op25b_cfg.platforms import PLATFORMS, get_platform
@@ -126,3 +128,9 @@ def supported_modes(platform: str) -> list[str]:
 def variants() -> list[tuple[str, str]]:
     """Every registered platform in every mode it supports: what the round trip and the mutations run on."""
     return [(p, m) for p in sorted(PLATFORMS) for m in supported_modes(p)]
+
+
+def flow_summary(flow: FlowControlSeen) -> dict[str, Any]:
+    """A flow-control construct as parser-case ``expected.json`` files hold it: its fields, the connection delay
+    (nftables) only where one was found, as in the plan document."""
+    return {k: v for k, v in asdict(flow).items() if v is not None or k != "connect_delay_s"}

@@ -14,7 +14,7 @@ import pytest
 
 from op25b_cfg.audit.engine import audit_text
 from op25b_cfg.audit.model import Code, DeviceReport, Verdict
-from op25b_cfg.inventory import MODES, Device, load_inventory
+from op25b_cfg.inventory import MODES, Device, FlowControl, load_inventory
 from op25b_cfg.platforms import get_platform
 from tests.labutil import need_nft
 from tests.platform_data import PLATFORM_DATA, base_device, in_mode, running_text, variants
@@ -86,6 +86,8 @@ def _case_device(case: Path, spec: dict[str, object]) -> Device:
         from op25b_cfg.inventory import Attachment
 
         over["attach"] = tuple(Attachment(**a) for a in over["attach"])
+    if "flow_control" in over:  # merged over the device's resolved values
+        over["flow_control"] = FlowControl(**{**dev.flow_control.model_dump(), **over["flow_control"]})
     return dataclasses.replace(dev, **over)
 
 
