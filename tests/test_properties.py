@@ -127,6 +127,7 @@ def intents(draw: st.DrawFn) -> dict[str, Any]:
             "new_per_second": draw(st.integers(1, 100)),
             "burst": draw(st.integers(1, 100)),
             "ipv6_subscriber_length": draw(st.integers(32, 128)),
+            "connect_delay_s": draw(st.one_of(st.none(), st.none(), st.integers(1, 63))),
         },
         "pools": pools,
         "mtas": {
@@ -185,6 +186,8 @@ def supported(device: Device) -> bool:
     if device.mode != "flow-control":
         return True
     if device.flow_control.max_sessions is not None and not cls.flow_sessions:
+        return False
+    if device.flow_control.connect_delay_s is not None and not cls.flow_delay:
         return False
     return all(a.kind in cls.flow_rate_kinds for a in device.attach)
 
