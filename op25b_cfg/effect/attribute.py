@@ -1,0 +1,140 @@
+"""Which pool and purpose a device counter counts, from its name or from what it matches.
+
+Vendor-neutral: a platform's reader gives each counter its id and, where the device output shows it, the
+:class:`~op25b_cfg.rules.Rule` the entry matches. The purpose comes, in this order, from
+
+1. a purpose word in the counter's name (``OP25B-BLOCK...``, ``...-submission-...``),
+2. the plan rule carrying that counter name (:attr:`Rule.counter`, e.g. a Junos ``count`` or nft named
+   counter), or the entry's own rule: a port-25 deny is ``blocked``, a port-25 permit to given destinations
+   ``mta``, a port-25 permit to any destination ``exempt``, a permit to other ports ``submission``, a limit
+   ``limited``;
+
+and the pool from a pool name in the counter's name, else the device's pools whose prefixes the counter's
+source addresses overlap (an exemption: the pools it lies in), else all the device's pools. Several pools
+are one ``+``-joined name (``osaka+tokyo``): when a rendered filter merges pools, its counters cannot be
+split between them. Counters that count none of the purposes (the final permit, foreign entries) are dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from op25b_cfg.effect.model import RULE_PURPOSE, CounterReading, Sample
+from op25b_cfg.rules import SMTP, Action, AddrMatch, FilterPlan, Rule
+
+if TYPE_CHECKING:
+    from op25b_cfg.inventory import Device
+
+_PURPOSE_WORDS = {
+    "block": "blocked",
+    "blocked": "blocked",
+    "limit": "limited",
+    "limited": "limited",
+    "mta": "mta",
+    "relay": "mta",
+    "submission": "submission",
+    "exempt": "exempt",
+}
+_WORD = re.compile(r"[A-Za-z0-9]+")
+VERSION = re.compile(r"(?<![0-9a-f])([0-9a-f]{8})(?![0-9a-f])")
+
+
+def filter_version(name: str) -> str:
+    """The 8-hex-digit version id in a filter or table name ('' when it has none).
+
+    >>> filter_version("OP25B-V4-1a2b3c4d"), filter_version("op25b golden-isp 5c0e5d20 mode block")
+    ('1a2b3c4d', '5c0e5d20')
+    >>> filter_version("CUSTOMER-ACL")
+    ''
+    """
+    found = VERSION.search(name.lower())
+    return found.group(1) if found else ""
+
+
+def purpose_of_name(counter: str) -> str | None:
+    """The purpose a counter's name states, if any.
+
+    >>> purpose_of_name("OP25B-BLOCK"), purpose_of_name("op25b-submission-tokyo"), purpose_of_name("20")
+    ('blocked', 'submission', None)
+    """
+    for word in _WORD.findall(counter.lower()):
+        if word in _PURPOSE_WORDS:
+            return _PURPOSE_WORDS[word]
+    return None
+
+
+def purpose_of_rule(rule: Rule) -> str | None:
+    """The purpose of a filter entry from what it matches (None: not an OP25B counter).
+
+    >>> from op25b_cfg.rules import PortRange
+    >>> purpose_of_rule(Rule(Action.DENY, 4, 6, dst_ports=(PortRange(25, 25),)))
+    'blocked'
+    >>> purpose_of_rule(Rule(Action.PERMIT, 4, 6, dst_ports=(PortRange(587, 587),)))
+    'submission'
+    >>> purpose_of_rule(Rule(Action.PERMIT, 4, None)) is None
+    True
+    """
+    if rule.name in RULE_PURPOSE:
+        return RULE_PURPOSE[rule.name]
+    if rule.protocol != 6 or not rule.dst_ports:
+        return None
+    smtp = any(SMTP in p for p in rule.dst_ports)
+    if rule.action is Action.LIMIT:
+        return "limited"
+    if rule.action is Action.DENY:
+        return "blocked" if smtp else None
+    if rule.action is Action.PERMIT:
+        if not smtp:
+            return "submission"
+        return "mta" if rule.dst else "exempt"
+    return None
+
+
+def _overlaps(a: AddrMatch, prefix: AddrMatch) -> bool:
+    common = a.mask & prefix.mask
+    return (a.value & common) == (prefix.value & common)
+
+
+def pools_of(device: Device, sources: tuple[AddrMatch, ...]) -> list[str]:
+    """Names of the device's pools whose prefixes overlap any of ``sources`` (all pools for no sources)."""
+    if not sources:
+        return [p.name for p in device.pools]
+    out = []
+    for pool in device.pools:
+        prefixes = [AddrMatch.from_prefix(n) for n in pool.all()]
+        if any(_overlaps(s, p) for s in sources for p in prefixes if s.family == p.family):
+            out.append(pool.name)
+    return out
+
+
+def pool_of(device: Device, counter: str, rule: Rule | None) -> str:
+    """The pool (or ``+``-joined pools) a counter counts; see the module doc."""
+    words = {w.lower() for w in re.split(r"[^A-Za-z0-9_.]+", counter) if w}
+    named = sorted(p.name for p in device.pools if p.name.lower() in words)
+    if named:
+        return "+".join(named)
+    found = pools_of(device, rule.src if rule is not None else ())
+    return "+".join(sorted(found or [p.name for p in device.pools]))
+
+
+def attribute(device: Device, plan: FilterPlan | None, reading: CounterReading, time: float) -> Sample | None:
+    """The stored sample for one reading, or None when it counts no OP25B purpose."""
+    rule = reading.rule
+    if rule is None and plan is not None:
+        rule = next((r for r in plan.rules if r.counter is not None and r.counter == reading.counter), None)
+    purpose = purpose_of_name(reading.counter)
+    if purpose is None and rule is not None:
+        purpose = purpose_of_rule(rule)
+    if purpose is None:
+        return None
+    return Sample(
+        device=device.name,
+        filter_version=filter_version(reading.filter),
+        counter=reading.counter,
+        pool=pool_of(device, reading.counter, rule),
+        purpose=purpose,
+        packets=reading.packets,
+        bytes=reading.bytes or 0,
+        time=time,
+    )
