@@ -17,10 +17,25 @@ from op25b_cfg.cli import app
 from op25b_cfg.effect import report as rep
 from op25b_cfg.effect.db import SCHEMA_VERSION, DatabaseError, EffectDB
 from op25b_cfg.effect.model import Sample
+from tests import pgserver
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 H = 3600.0
 runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def pg_base() -> object:
+    with pgserver.server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, empty effect database: a SQLite file, or a database on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "e.db")
+    return pgserver.fresh_database(request.getfixturevalue("pg_base"))
 
 
 def s(device: str, counter: str, pool: str, purpose: str, packets: int, t: float, version: str = "aaaa0001") -> Sample:
@@ -59,8 +74,8 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         EffectDB.open(str(path))
 
 
-def test_resets_are_detected_not_subtracted(tmp_path: Path) -> None:
-    with EffectDB.open(str(tmp_path / "e.db")) as db:
+def test_resets_are_detected_not_subtracted(tmp_path: Path, target: str) -> None:
+    with EffectDB.open(target) as db:
         fill(db)
         rows = [r for r in db.samples("r1") if r.purpose == "blocked"]
         assert [(r.packets, r.delta_packets, r.reset) for r in rows] == [(10, 10, True), (25, 15, False), (5, 5, True)]
@@ -69,8 +84,8 @@ def test_resets_are_detected_not_subtracted(tmp_path: Path) -> None:
         assert (inc[0].packets, inc[0].reset) == (9, True)
 
 
-def test_report_figures(tmp_path: Path) -> None:
-    with EffectDB.open(str(tmp_path / "e.db")) as db:
+def test_report_figures(tmp_path: Path, target: str) -> None:
+    with EffectDB.open(target) as db:
         fill(db)
         r = rep.build(db, T0, T0 + 3 * H, "hour")
     pools = {p.pool: p.as_dict() for p in r.pools}
@@ -79,11 +94,12 @@ def test_report_figures(tmp_path: Path) -> None:
     assert pools["osaka"]["submission"] == 14 and pools["osaka"]["blocked"] == 0
     assert [c["blocked"] for _, c in r.series["tokyo"]] == [10, 15, 5]
     assert [(g.device, g.pool) for g in r.gaps] == [("r2", "osaka")]
-    one = rep.build(EffectDB.open(str(tmp_path / "e.db")), T0 + H, T0 + 2 * H, "hour")
+    with EffectDB.open(target) as db:
+        one = rep.build(db, T0 + H, T0 + 2 * H, "hour")
     assert {p.pool: p.counts["blocked"] for p in one.pools} == {"tokyo": 15, "osaka": 0}
 
 
-def test_before_after_a_change_from_the_change_log(tmp_path: Path) -> None:
+def test_before_after_a_change_from_the_change_log(tmp_path: Path, target: str) -> None:
     log = tmp_path / "changes.jsonl"
     log.write_text(
         json.dumps({"ts": rep.iso(T0 + 2 * H).replace("Z", "+00:00"), "run_id": "run-1", "result": "committed",
@@ -92,8 +108,8 @@ def test_before_after_a_change_from_the_change_log(tmp_path: Path) -> None:
                       "device": "r1"}) + "\n",
         encoding="utf-8",
     )
-    db_path = tmp_path / "e.db"
-    with EffectDB.open(str(db_path)) as db:
+    db_path = target
+    with EffectDB.open(target) as db:
         fill(db)
     res = runner.invoke(
         app,
@@ -111,9 +127,9 @@ def test_before_after_a_change_from_the_change_log(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "no committed push with that run_id" in bad.output
 
 
-def test_csv_and_table(tmp_path: Path) -> None:
-    db_path = tmp_path / "e.db"
-    with EffectDB.open(str(db_path)) as db:
+def test_csv_and_table(tmp_path: Path, target: str) -> None:
+    db_path = target
+    with EffectDB.open(target) as db:
         fill(db)
         r = rep.build(db, T0, T0 + 3 * H, "hour")
     rows = list(csv.DictReader(io.StringIO(rep.to_csv(r))))
