@@ -21,10 +21,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from op25b_cfg.connection.base import ConnectOptions, Credentials, Session
 from op25b_cfg.errors import ConnectionError_, PushError
 from op25b_cfg.inventory import Device
+
+T = TypeVar("T")
 
 _REPOINT = {
     ("ip", "access-group"): 3,
@@ -194,6 +197,12 @@ class FakeSession(Session):
     def _need_open(self) -> None:
         if not self.is_open:
             raise ConnectionError_(f"{self.device.name}: the session is not open")
+
+    def query(self, step: str, fn: Callable[[Any], T]) -> T:
+        """``fn(fake device)``: the fake is its own native handle (``cli()``)."""
+        self._need_open()
+        self._do("query")
+        return fn(self.fake)
 
     def get_running(self) -> str:
         self._need_open()

@@ -304,10 +304,10 @@ class EffectDB:
             found = conn.execute(sa.select(cols.id).where(where)).scalar()
             if found is None:
                 found = conn.execute(
-                    sa.insert(counter).values(
-                        device=key[0], filter_version=key[1], counter=key[2], pool=key[3], purpose=key[4]
-                    )
-                ).inserted_primary_key[0]
+                    sa.insert(counter)
+                    .values(device=key[0], filter_version=key[1], counter=key[2], pool=key[3], purpose=key[4])
+                    .returning(cols.id)
+                ).scalar_one()
             ids[key] = int(found)
         return [ids[(s.device, s.filter_version, s.counter, s.pool, s.purpose)] for s in samples]
 

@@ -250,7 +250,7 @@ def build(
         series.setdefault(row.pool, {}).setdefault(slot, _figures())[row.purpose] += packets
     d = daily.c
     device_rows = db.execute(
-        sa.select(d.device, d.pool, d.purpose, sa.func.sum(d.packets).label("packets"), sa.func.sum(d.samples))
+        sa.select(d.device, d.pool, d.purpose, sa.func.sum(d.packets).label("packets"), sa.func.sum(d.samples).label("readings"))
         .where(d.day >= math.floor(start / DAY) * DAY, d.day < end)
         .group_by(d.device, d.pool, d.purpose)
     )
@@ -259,7 +259,7 @@ def build(
         fig = devices.setdefault((row.device, row.pool), DeviceFigures(row.device, row.pool))
         fig.counts[row.purpose] += int(row.packets)
         if row.purpose in ("blocked", "limited"):
-            fig.block_readings += int(row[4])
+            fig.block_readings += int(row.readings)
     report = EffectReport(
         start,
         end,
