@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import re
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -279,3 +280,56 @@ def missing_lines(running: CliConfig, wanted: CliConfig) -> list[str]:
 
     walk(running.root, wanted.root, 0, [])
     return out
+
+
+_ACL_HEAD = re.compile(r"^(ip access-list(?: extended| standard)?|ipv6 access-list|ipv4 access-list) (\S+)$")
+
+
+def acl_entries(root: Node) -> list[tuple[int, str, list[tuple[int, str]]]]:
+    """``(family, name, [(sequence, entry text without its number)])`` of every access list in ``root``, in
+    config order. Entries typed without a number get the next multiple of 10, as the devices number them;
+    remarks and other sub-mode lines are left out.
+
+    >>> cfg = CliConfig("ipv6 access-list A6\\n remark x\\n permit tcp any any eq 25\\n 35 deny ipv6 any any\\n")
+    >>> acl_entries(cfg.root)
+    [(6, 'A6', [(10, 'permit tcp any any eq 25'), (35, 'deny ipv6 any any')])]
+    """
+    out = []
+    for node in root.children:
+        m = _ACL_HEAD.match(node.text)
+        if m is None:
+            continue
+        entries: list[tuple[int, str]] = []
+        last = 0
+        for child in node.children:
+            words = child.text.split(maxsplit=1)
+            numbered = bool(words) and words[0].isdigit() and len(words) == 2
+            text = words[1] if numbered else child.text
+            if text.startswith(("permit ", "deny ")):
+                last = int(words[0]) if numbered else last + 10 - last % 10
+                entries.append((last, text))
+        out.append((6 if m.group(1).startswith("ipv6") else 4, m.group(2), entries))
+    return out
+
+
+class AclCounters:
+    """Per-entry match counters (packets, bytes) by (access list, sequence number): what the emulated data
+    plane counted. Tests add hits with :meth:`add`; a reload clears them (:meth:`clear`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._hits: dict[tuple[str, int], tuple[int, int]] = {}
+
+    def add(self, acl: str, seq: int, packets: int, octets: int | None = None) -> None:
+        """``packets`` more matches of entry ``seq`` of ``acl`` (``octets`` default: 60 bytes a packet)."""
+        with self._lock:
+            p, b = self._hits.get((acl, seq), (0, 0))
+            self._hits[(acl, seq)] = (p + packets, b + (octets if octets is not None else 60 * packets))
+
+    def get(self, acl: str, seq: int) -> tuple[int, int]:
+        with self._lock:
+            return self._hits.get((acl, seq), (0, 0))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._hits.clear()
