@@ -19,8 +19,13 @@ from __future__ import annotations
 
 import re
 
+from typing import TYPE_CHECKING
+
 from op25b_cfg.effect.model import CounterReading
 from op25b_cfg.rules import Rule
+
+if TYPE_CHECKING:
+    from op25b_cfg.connection.base import Session
 
 _HEADER = re.compile(
     r"^(?:(?:Extended|Standard) IP access list|IPv6 access list|(ipv4|ipv6) access-list)\s+(\S+)", re.IGNORECASE
@@ -83,3 +88,9 @@ def parse_show_access_lists(text: str, dialect: str, prefix: str = "OP25B-") -> 
             continue  # remarks, "statistics" lines
         out.append(CounterReading(name, seq or str(len(out) + 1), packets, None, ace_rule(entry, family, dialect)))
     return out
+
+
+def read_acl_counters(session: Session, commands: tuple[str, ...], dialect: str) -> list[CounterReading]:
+    """Run ``commands`` through napalm ``cli()`` on the open session and read their ACL counters."""
+    outputs = session.query("read counters (show access-lists)", lambda driver: driver.cli(list(commands)))
+    return parse_show_access_lists("\n".join(str(outputs.get(c, "")) for c in commands), dialect)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from op25b_cfg.platforms.base import Platform
+
+if TYPE_CHECKING:
+    from op25b_cfg.connection.base import Session
+    from op25b_cfg.effect.model import CounterReading
 
 
 class CiscoIosxr(Platform):
@@ -22,3 +26,11 @@ class CiscoIosxr(Platform):
     attach_kinds: ClassVar[frozenset[str]] = frozenset({"interface", "dynamic-template"})
     addr_style: ClassVar[dict[int, str]] = {4: "prefix", 6: "prefix"}
     any_protocol: ClassVar[dict[int, str]] = {4: "ipv4", 6: "ipv6"}
+
+    def read_counters(self, session: Session) -> list[CounterReading]:
+        """``show access-lists ipv4`` and ``show access-lists ipv6`` (napalm ``cli()``, the XML agent's
+        ``<CLI><Exec>``): each entry's ``(N matches)``. These are the software (accounting) counters; a
+        line card's hardware counters (``... hardware ingress location``) are not read."""
+        from op25b_cfg.effect._stage_cisco_counters import read_acl_counters
+
+        return read_acl_counters(session, ("show access-lists ipv4", "show access-lists ipv6"), "xr")
