@@ -103,7 +103,7 @@ def acl_hits(emu: Any) -> Callable[[int, str, int], None]:
     return hit
 
 
-@pytest.mark.parametrize("device", [IOS, XR])
+@pytest.mark.parametrize("device", [IOS, XR, EOS])
 def test_cisco_acl_counters_are_read_attributed_and_reset(bench: Bench, device: str) -> None:
     emu = bench.start(device)
     hit = acl_hits(emu)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from op25b_cfg.platforms.base import Platform
+
+if TYPE_CHECKING:
+    from op25b_cfg.connection.base import Session
+    from op25b_cfg.effect.model import CounterReading
 
 
 class AristaEos(Platform):
@@ -21,3 +25,10 @@ class AristaEos(Platform):
     commit_confirm = True
     addr_style: ClassVar[dict[int, str]] = {4: "prefix", 6: "prefix"}
     any_protocol: ClassVar[dict[int, str]] = {4: "ip", 6: "ipv6"}
+
+    def read_counters(self, session: Session) -> list[CounterReading]:
+        """eAPI ``show ip access-lists`` / ``show ipv6 access-lists`` in JSON: each entry's ``counterData``
+        (ACLs rendered with ``counters per-entry``)."""
+        from op25b_cfg.effect._stage_eos_counters import read
+
+        return read(session)
