@@ -16,8 +16,11 @@ from typer.testing import CliRunner
 
 from op25b_cfg.cli import app
 from op25b_cfg.effect.db import EffectDB
-from op25b_cfg.lab.emulators import EosEmulator, IosEmulator, IosxrEmulator, JunosEmulator
-from op25b_cfg.lab.emulators.cliconfig import acl_entries
+from op25b_cfg.platforms.arista_eos.emulator import EosEmulator
+from op25b_cfg.platforms.cisco_ios.emulator import IosEmulator
+from op25b_cfg.platforms.cisco_iosxr.emulator import IosxrEmulator
+from op25b_cfg.platforms.juniper_junos.emulator import JunosEmulator
+from op25b_cfg.dialects.cisco_blocks import acl_entries
 from tests.labutil import REPO, sample_render
 
 BUNDLED = REPO / "inventory"

@@ -9,7 +9,9 @@ A platform is one package, ``op25b_cfg/platforms/<platform>/`` (or a third-party
   by :func:`op25b_cfg.rules.build_plan`;
 - ``parser.py``: ``parse(text, *, lazy=False) -> ParsedConfig``, the running-config parser (:meth:`Platform.parse`);
 - ``emulator.py`` (routers): ``EMULATOR``, a device emulator speaking the real management protocol
-  (:meth:`Platform.emulator`).
+  (:meth:`Platform.emulator`);
+- the platform's counter reader (:meth:`Platform.read_counters`, for ``op25b effect collect``), with any
+  module it needs (``counters.py``).
 
 Every hook is documented once, here; shared code calls hooks and never compares platform names.
 """

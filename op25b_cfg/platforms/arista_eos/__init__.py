@@ -29,6 +29,6 @@ class AristaEos(Platform):
     def read_counters(self, session: Session) -> list[CounterReading]:
         """eAPI ``show ip access-lists`` / ``show ipv6 access-lists`` in JSON: each entry's ``counterData``
         (ACLs rendered with ``counters per-entry``)."""
-        from op25b_cfg.effect._stage_eos_counters import read
+        from op25b_cfg.platforms.arista_eos.counters import read
 
         return read(session)

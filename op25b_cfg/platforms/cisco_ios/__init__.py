@@ -61,6 +61,6 @@ class CiscoIos(Platform):
     def read_counters(self, session: Session) -> list[CounterReading]:
         """``show ip access-lists`` and ``show ipv6 access-list`` (napalm ``cli()``): each entry's
         ``(N matches)``; no count means 0 (IOS prints none until an entry matched)."""
-        from op25b_cfg.effect._stage_cisco_counters import read_acl_counters
+        from op25b_cfg.dialects.cisco_counters import read_acl_counters
 
         return read_acl_counters(session, ("show ip access-lists", "show ipv6 access-list"), "ios")

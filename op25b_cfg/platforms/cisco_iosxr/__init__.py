@@ -31,6 +31,6 @@ class CiscoIosxr(Platform):
         """``show access-lists ipv4`` and ``show access-lists ipv6`` (napalm ``cli()``, the XML agent's
         ``<CLI><Exec>``): each entry's ``(N matches)``. These are the software (accounting) counters; a
         line card's hardware counters (``... hardware ingress location``) are not read."""
-        from op25b_cfg.effect._stage_cisco_counters import read_acl_counters
+        from op25b_cfg.dialects.cisco_counters import read_acl_counters
 
         return read_acl_counters(session, ("show access-lists ipv4", "show access-lists ipv6"), "xr")

@@ -36,7 +36,7 @@ _SEQ_TAIL = re.compile(r"\s+sequence (\d+)\s*$")
 
 def ace_rule(text: str, family: int, dialect: str) -> Rule | None:
     """The rule of one entry text (``[seq] permit|deny ...``), or None when it is not one the reader models."""
-    from op25b_cfg.audit.parsers._cisco import AceError, AceParser, Groups
+    from op25b_cfg.dialects.cisco import AceError, AceParser, Groups
 
     try:
         verb, _seq, specs = AceParser(Groups(), dialect).parse(text, family, False)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from op25b_cfg.effect._stage_cisco_counters import ace_rule
+from op25b_cfg.dialects.cisco_counters import ace_rule
 from op25b_cfg.effect.model import CounterReading
 
 if TYPE_CHECKING:
