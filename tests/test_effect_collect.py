@@ -89,6 +89,25 @@ def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bench]:
             emu.stop()
 
 
+def test_junos_firewall_counters_per_family(bench: Bench) -> None:
+    emu = bench.start(MX)
+    version = next(w for w in emu.running_config.split() if w.startswith("OP25B-V4-"))
+    v4, v6 = version, version.replace("-V4-", "-V6-")
+    emu.counters.add(v4, "OP25B-BLOCK", 30)
+    emu.counters.add(v4, "OP25B-MTA", 11)
+    emu.counters.add(v6, "OP25B-BLOCK", 2)
+    emu.counters.add(v6, "OP25B-SUBMISSION", 5)
+    code, out = bench.collect(MX)
+    assert code == 0, out
+    totals = bench.totals()
+    assert totals[("DYN-TOKYO", "blocked")] == 30 and totals[("DYN-TOKYO", "mta")] == 11
+    assert totals[("DYN-V6", "blocked")] == 2 and totals[("DYN-V6", "submission")] == 5
+    assert totals[("DYN-TOKYO", "exempt")] == 0
+    emu.counters.add(v4, "OP25B-BLOCK", 4)
+    assert bench.collect(MX)[0] == 0
+    assert bench.totals()[("DYN-TOKYO", "blocked")] == 34
+
+
 def acl_hits(emu: Any) -> Callable[[int, str, int], None]:
     """``hit(family, entry start, packets)``: count packets on the entry of the OP25B ACL of that family
     whose text starts with the given words (e.g. ``deny tcp``, ``permit tcp 2001:db8:8000::/33 any eq 587``)."""

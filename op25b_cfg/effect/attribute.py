@@ -108,10 +108,32 @@ def pools_of(device: Device, sources: tuple[AddrMatch, ...]) -> list[str]:
     return out
 
 
+def names_pool(counter: str, pool: str) -> bool:
+    """Whether a counter's name contains the pool's name as a whole word.
+
+    >>> names_pool("OP25B-BLOCK-DYN-TOKYO", "DYN-TOKYO"), names_pool("OP25B-BLOCK-DYN-TOKYO2", "DYN-TOKYO")
+    (True, False)
+    """
+    return re.search(rf"(?<![A-Za-z0-9]){re.escape(pool)}(?![A-Za-z0-9])", counter, re.IGNORECASE) is not None
+
+
+def filter_family(plan: FilterPlan | None, name: str) -> int | None:
+    """The address family of an op25b filter name (``OP25B-V6-...``), None when it does not say.
+
+    >>> filter_family(None, "OP25B-V6-1a2b3c4d"), filter_family(None, "inet op25b 1a2b3c4d")
+    (6, None)
+    """
+    if plan is not None:
+        for fam in plan.families:
+            if plan.filter_name(fam) == name:
+                return fam
+    found = re.search(r"-V([46])-", name, re.IGNORECASE)
+    return int(found.group(1)) if found else None
+
+
 def pool_of(device: Device, counter: str, rule: Rule | None) -> str:
     """The pool (or ``+``-joined pools) a counter counts; see the module doc."""
-    words = {w.lower() for w in re.split(r"[^A-Za-z0-9_.]+", counter) if w}
-    named = sorted(p.name for p in device.pools if p.name.lower() in words)
+    named = sorted(p.name for p in device.pools if names_pool(counter, p.name))
     if named:
         return "+".join(named)
     found = pools_of(device, rule.src if rule is not None else ())
@@ -122,7 +144,15 @@ def attribute(device: Device, plan: FilterPlan | None, reading: CounterReading, 
     """The stored sample for one reading, or None when it counts no OP25B purpose."""
     rule = reading.rule
     if rule is None and plan is not None:
-        rule = next((r for r in plan.rules if r.counter is not None and r.counter == reading.counter), None)
+        family = filter_family(plan, reading.filter)
+        rule = next(
+            (
+                r
+                for r in plan.rules
+                if r.counter is not None and r.counter == reading.counter and family in (None, r.family)
+            ),
+            None,
+        )
     purpose = purpose_of_name(reading.counter)
     if purpose is None and rule is not None:
         purpose = purpose_of_rule(rule)
@@ -131,7 +161,7 @@ def attribute(device: Device, plan: FilterPlan | None, reading: CounterReading, 
     return Sample(
         device=device.name,
         filter_version=filter_version(reading.filter),
-        counter=reading.counter,
+        counter=f"{reading.filter} {reading.counter}",
         pool=pool_of(device, reading.counter, rule),
         purpose=purpose,
         packets=reading.packets,
