@@ -11,6 +11,8 @@ from op25b_cfg.platforms.base import Platform
 from op25b_cfg.rules import Action, FilterPlan, Rule
 
 if TYPE_CHECKING:
+    from op25b_cfg.connection.base import Session
+    from op25b_cfg.effect.model import CounterReading
     from op25b_cfg.inventory import Attachment, Device
 
 _IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}\*?")
@@ -112,3 +114,10 @@ class LinuxNftables(Platform):
             "ifaces": {k: v for k, v in ifaces.items() if v},
             "nft_type": {4: "ipv4_addr", 6: "ipv6_addr"},
         }
+
+    def read_counters(self, session: Session) -> list[CounterReading]:
+        """``nft -j list table inet op25b`` over SSH (as root): every rule counter and named counter of the
+        op25b table (see :mod:`.counters`)."""
+        from op25b_cfg.platforms.linux_nftables.counters import read
+
+        return read(session)
