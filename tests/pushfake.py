@@ -136,6 +136,7 @@ class FakeDevice:
     pending: str | None = None  # config before an unconfirmed timed commit
     previous: list[str] = field(default_factory=list)  # configs before each commit (rollback targets)
     on_call: Callable[[str], None] | None = None
+    show: Callable[[str], str] | None = None  # what an operational command prints (``cli()``)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def __post_init__(self) -> None:
@@ -158,6 +159,12 @@ class FakeDevice:
         if self.on_call is not None:
             self.on_call(name)
         return exc
+
+    def cli(self, commands: list[str]) -> dict[str, str]:
+        """napalm ``cli()``: each command's output from :attr:`show` (the latency is the session's query)."""
+        if self.show is None:
+            raise PushError(f"{self.name}: no operational commands on this fake device")
+        return {c: self.show(c) for c in commands}
 
     def revert_pending(self) -> None:
         """The revert timer fires: back to the config before the unconfirmed commit."""

@@ -172,6 +172,7 @@ class EffectDB:
     def __init__(self, engine: Engine, target: str) -> None:
         self.engine = engine
         self.target = target
+        self._statements: dict[object, sa.Executable] = {}
 
     @classmethod
     def open(cls, target: str = DEFAULT_DB, migrate: bool = True) -> EffectDB:
@@ -244,9 +245,35 @@ class EffectDB:
 
     # ------------------------------------------------------------------ writing
 
+    def _upsert(self, table: sa.Table, keys: tuple[str, ...], add: tuple[str, ...] = ()) -> sa.Executable:
+        """One ``INSERT ... ON CONFLICT (keys) DO UPDATE`` statement for ``table`` (SQLite and PostgreSQL spell
+        it alike): the columns in ``add`` are added to the stored values, the others replaced; built once per
+        database and run with a list of rows (``executemany``)."""
+        name = (table.name, keys, add)
+        stmt = self._statements.get(name)
+        if stmt is None:
+            if self.engine.dialect.name == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert
+            else:
+                from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+            ins = insert(table)
+            cols = [c.name for c in table.columns if c.name not in keys and not c.primary_key]
+            new = {c: (table.c[c] + ins.excluded[c]) if c in add else ins.excluded[c] for c in cols}
+            stmt = self._statements[name] = (
+                ins.on_conflict_do_update(index_elements=list(keys), set_=new)
+                if new
+                else ins.on_conflict_do_nothing(index_elements=list(keys))
+            )
+        return stmt
+
     def add(self, samples: Sequence[Sample]) -> list[Increase]:
-        """Store ``samples`` (one transaction) with their increases; returns the increases in order."""
+        """Store ``samples`` (one transaction) with their increases; returns the increases in order.
+
+        A handful of statements per call whatever the number of samples (each run over its rows at once), so
+        one device's readings cost about a millisecond of database work."""
         out: list[Increase] = []
+        if not samples:
+            return out
         try:
             with self.engine.begin() as conn:
                 ids = self._counter_ids(conn, samples)
@@ -254,14 +281,16 @@ class EffectDB:
                 hours: dict[tuple[str, str, int], list[int]] = {}
                 days: dict[tuple[str, str, str, int], list[int]] = {}
                 rows = []
-                for s, cid in zip(samples, ids, strict=True):
+                last: dict[tuple[str, str, str, str], Sample] = {}
+                for s in samples:
                     key = (s.device, s.counter, s.pool, s.purpose)
                     inc = increase(prev.get(key), s)
                     prev[key] = (s.filter_version, s.packets, s.bytes)
+                    last[key] = s
                     out.append(inc)
                     rows.append(
                         {
-                            "counter_id": cid,
+                            "counter_id": ids[(s.device, s.filter_version, s.counter, s.pool, s.purpose)],
                             "time": s.time,
                             "packets": s.packets,
                             "bytes": s.bytes,
@@ -277,77 +306,55 @@ class EffectDB:
                     d[0] += inc.packets
                     d[1] += inc.bytes
                     d[2] += 1
-                if rows:
-                    conn.execute(sa.insert(sample), rows)
-                self._save_latest(conn, samples)
-                self._bump(conn, hourly, ("pool", "purpose", "hour"), hours)
-                self._bump(conn, daily, ("device", "pool", "purpose", "day"), days)
+                conn.execute(sa.insert(sample), rows)
+                conn.execute(
+                    self._upsert(latest, ("device", "counter", "pool", "purpose")),
+                    [
+                        {"device": k[0], "counter": k[1], "pool": k[2], "purpose": k[3], "filter_version":
+                         s.filter_version, "time": s.time, "packets": s.packets, "bytes": s.bytes}
+                        for k, s in last.items()
+                    ],
+                )  # fmt: skip
+                conn.execute(
+                    self._upsert(hourly, ("pool", "purpose", "hour"), ("packets", "bytes")),
+                    [{"pool": k[0], "purpose": k[1], "hour": k[2], "packets": v[0], "bytes": v[1]} for k, v in hours.items()],
+                )
+                conn.execute(
+                    self._upsert(daily, ("device", "pool", "purpose", "day"), ("packets", "bytes", "samples")),
+                    [
+                        {"device": k[0], "pool": k[1], "purpose": k[2], "day": k[3], "packets": v[0], "bytes": v[1],
+                         "samples": v[2]}
+                        for k, v in days.items()
+                    ],
+                )  # fmt: skip
         except sa.exc.SQLAlchemyError as exc:
             raise self._fail(exc) from None
         return out
 
-    @staticmethod
-    def _counter_ids(conn: Connection, samples: Sequence[Sample]) -> list[int]:
-        ids: dict[tuple[str, str, str, str, str], int] = {}
-        for s in samples:
-            key = (s.device, s.filter_version, s.counter, s.pool, s.purpose)
-            if key in ids:
-                continue
-            cols = counter.c
-            where = sa.and_(
-                cols.device == key[0],
-                cols.filter_version == key[1],
-                cols.counter == key[2],
-                cols.pool == key[3],
-                cols.purpose == key[4],
-            )
-            found = conn.execute(sa.select(cols.id).where(where)).scalar()
-            if found is None:
-                found = conn.execute(
-                    sa.insert(counter)
-                    .values(device=key[0], filter_version=key[1], counter=key[2], pool=key[3], purpose=key[4])
-                    .returning(cols.id)
-                ).scalar_one()
-            ids[key] = int(found)
-        return [ids[(s.device, s.filter_version, s.counter, s.pool, s.purpose)] for s in samples]
+    def _counter_ids(self, conn: Connection, samples: Sequence[Sample]) -> dict[tuple[str, str, str, str, str], int]:
+        """The id of every sample's counter row (created when new), by (device, version, counter, pool, purpose)."""
+        keys = {(s.device, s.filter_version, s.counter, s.pool, s.purpose) for s in samples}
+        c = counter.c
+        devices = sorted({k[0] for k in keys})
+        query = sa.select(c.id, c.device, c.filter_version, c.counter, c.pool, c.purpose).where(
+            c.device.in_(sa.bindparam("devices", expanding=True))
+        )
+        ids = {tuple(r[1:]): int(r[0]) for r in conn.execute(query, {"devices": devices})}
+        missing = [k for k in keys if k not in ids]
+        if missing:
+            names = ("device", "filter_version", "counter", "pool", "purpose")
+            conn.execute(self._upsert(counter, names), [dict(zip(names, k, strict=True)) for k in missing])
+            ids = {tuple(r[1:]): int(r[0]) for r in conn.execute(query, {"devices": devices})}
+        return ids  # type: ignore[return-value]
 
     @staticmethod
     def _latest(conn: Connection, samples: Sequence[Sample]) -> dict[tuple[str, str, str, str], tuple[str, int, int]]:
-        out: dict[tuple[str, str, str, str], tuple[str, int, int]] = {}
-        for device in sorted({s.device for s in samples}):
-            c = latest.c
-            for row in conn.execute(
-                sa.select(c.counter, c.pool, c.purpose, c.filter_version, c.packets, c.bytes).where(
-                    c.device == device
-                )
-            ):
-                out[(device, row.counter, row.pool, row.purpose)] = (row.filter_version, row.packets, row.bytes)
-        return out
-
-    @staticmethod
-    def _save_latest(conn: Connection, samples: Sequence[Sample]) -> None:
-        last: dict[tuple[str, str, str, str], Sample] = {}
-        for s in samples:
-            last[(s.device, s.counter, s.pool, s.purpose)] = s
         c = latest.c
-        for (device, name, pool, purpose), s in last.items():
-            values = {"filter_version": s.filter_version, "time": s.time, "packets": s.packets, "bytes": s.bytes}
-            where = sa.and_(c.device == device, c.counter == name, c.pool == pool, c.purpose == purpose)
-            if conn.execute(sa.update(latest).where(where).values(**values)).rowcount == 0:
-                conn.execute(sa.insert(latest).values(device=device, counter=name, pool=pool, purpose=purpose, **values))
-
-    @staticmethod
-    def _bump(conn: Connection, table: sa.Table, keys: tuple[str, ...], sums: dict[Any, list[int]]) -> None:
-        """Add ``sums`` (key tuple -> [packets, bytes(, samples)]) to the rollup ``table``."""
-        for key, values in sums.items():
-            where = sa.and_(*(table.c[k] == v for k, v in zip(keys, key, strict=True)))
-            upd: dict[str, Any] = {"packets": table.c.packets + values[0], "bytes": table.c.bytes + values[1]}
-            new: dict[str, Any] = {"packets": values[0], "bytes": values[1]}
-            if len(values) > 2:
-                upd["samples"] = table.c.samples + values[2]
-                new["samples"] = values[2]
-            if conn.execute(sa.update(table).where(where).values(**upd)).rowcount == 0:
-                conn.execute(sa.insert(table).values(**dict(zip(keys, key, strict=True)), **new))
+        query = sa.select(c.device, c.counter, c.pool, c.purpose, c.filter_version, c.packets, c.bytes).where(
+            c.device.in_(sa.bindparam("devices", expanding=True))
+        )
+        rows = conn.execute(query, {"devices": sorted({s.device for s in samples})})
+        return {(r.device, r.counter, r.pool, r.purpose): (r.filter_version, r.packets, r.bytes) for r in rows}
 
     # ------------------------------------------------------------------ reading
 
@@ -374,9 +381,12 @@ class EffectDB:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    """WAL (readers do not wait for the writer) and a busy timeout for concurrent op25b runs."""
+    """WAL (readers do not wait for the writer), ``synchronous=NORMAL`` (a commit does not wait for the disk;
+    with WAL a crash can lose the last commits, never corrupt the file), a busy timeout for concurrent op25b
+    runs, and foreign keys enforced."""
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
