@@ -17,9 +17,10 @@ entry's sequence number and whose rule is the entry read by the Cisco dialect's 
 
 from __future__ import annotations
 
+import functools
 import re
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from op25b_cfg.effect.model import CounterReading
 from op25b_cfg.rules import Rule
@@ -34,12 +35,21 @@ _COUNT = re.compile(r"\s*\((\d+)(?: hw)? match(?:es)?\)")
 _SEQ_TAIL = re.compile(r"\s+sequence (\d+)\s*$")
 
 
+@functools.lru_cache(maxsize=8)
+def _parser(dialect: str) -> Any:
+    """One entry reader per dialect for the process (no object-groups: counter output names none), so its
+    memo of entries is shared by every device."""
+    from op25b_cfg.dialects.cisco import AceParser, Groups
+
+    return AceParser(Groups(), dialect)
+
+
 def ace_rule(text: str, family: int, dialect: str) -> Rule | None:
     """The rule of one entry text (``[seq] permit|deny ...``), or None when it is not one the reader models."""
-    from op25b_cfg.dialects.cisco import AceError, AceParser, Groups
+    from op25b_cfg.dialects.cisco import AceError
 
     try:
-        verb, _seq, specs = AceParser(Groups(), dialect).parse(text, family, False)
+        verb, _seq, specs = _parser(dialect).parse(text, family, False)
     except AceError:
         return None
     if verb == "remark" or isinstance(specs, str) or len(specs) != 1:

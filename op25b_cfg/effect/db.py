@@ -334,11 +334,8 @@ class EffectDB:
     def _counter_ids(self, conn: Connection, samples: Sequence[Sample]) -> dict[tuple[str, str, str, str, str], int]:
         """The id of every sample's counter row (created when new), by (device, version, counter, pool, purpose)."""
         keys = {(s.device, s.filter_version, s.counter, s.pool, s.purpose) for s in samples}
-        c = counter.c
         devices = sorted({k[0] for k in keys})
-        query = sa.select(c.id, c.device, c.filter_version, c.counter, c.pool, c.purpose).where(
-            c.device.in_(sa.bindparam("devices", expanding=True))
-        )
+        query = self._by_device(counter, ("id", "device", "filter_version", "counter", "pool", "purpose"))
         ids = {tuple(r[1:]): int(r[0]) for r in conn.execute(query, {"devices": devices})}
         missing = [k for k in keys if k not in ids]
         if missing:
@@ -347,12 +344,18 @@ class EffectDB:
             ids = {tuple(r[1:]): int(r[0]) for r in conn.execute(query, {"devices": devices})}
         return ids  # type: ignore[return-value]
 
-    @staticmethod
-    def _latest(conn: Connection, samples: Sequence[Sample]) -> dict[tuple[str, str, str, str], tuple[str, int, int]]:
-        c = latest.c
-        query = sa.select(c.device, c.counter, c.pool, c.purpose, c.filter_version, c.packets, c.bytes).where(
-            c.device.in_(sa.bindparam("devices", expanding=True))
-        )
+    def _by_device(self, table: sa.Table, columns: tuple[str, ...]) -> sa.Executable:
+        """``SELECT columns FROM table WHERE device IN :devices``, built once per database."""
+        name = ("select", table.name, columns)
+        stmt = self._statements.get(name)
+        if stmt is None:
+            stmt = self._statements[name] = sa.select(*(table.c[col] for col in columns)).where(
+                table.c.device.in_(sa.bindparam("devices", expanding=True))
+            )
+        return stmt
+
+    def _latest(self, conn: Connection, samples: Sequence[Sample]) -> dict[tuple[str, str, str, str], tuple[str, int, int]]:
+        query = self._by_device(latest, ("device", "counter", "pool", "purpose", "filter_version", "packets", "bytes"))
         rows = conn.execute(query, {"devices": sorted({s.device for s in samples})})
         return {(r.device, r.counter, r.pool, r.purpose): (r.filter_version, r.packets, r.bytes) for r in rows}
 
