@@ -118,8 +118,8 @@ def bench_collect(devices: int, latency: float, counts: list[int]) -> None:
 def bulk_year(path: Path, devices: int, hours: int) -> None:
     """Samples of ``devices`` x :data:`COUNTERS` every hour for ``hours`` hours, and the rollups, with SQL.
 
-    Increase per hour of counter c at hour h: ``(h * 7 + c * 13) % (2 * mean)``; the device's value is the
-    running sum, so nothing resets."""
+    Increase of counter c in hour n: ``(c * 13) % (2 * mean) + n % 24``; the device's value is the running
+    sum, so nothing resets (the first reading counts its whole value, as in ``effect collect``)."""
     from op25b_cfg.effect.db import EffectDB
 
     EffectDB.open(str(path)).close()  # the schema, by the migrations
@@ -135,14 +135,19 @@ def bulk_year(path: Path, devices: int, hours: int) -> None:
             for c, (p, _) in enumerate(COUNTERS)
         ],
     )
-    means = " ".join(f"WHEN {c} THEN {2 * m}" for c, (_, m) in enumerate(COUNTERS))
-    inc = f"((h.n * 7 + ((c.id - 1) % {len(COUNTERS)}) * 13) % (CASE (c.id - 1) % {len(COUNTERS)} {means} END))"
-    con.execute(f"CREATE TEMP TABLE hours AS WITH RECURSIVE n(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM n WHERE n < {hours - 1}) SELECT n FROM n")
+    # increase in hour n: a base per counter plus the hour of the day; the value is its running sum (closed form)
+    k = len(COUNTERS)
+    base = f"(((c.id - 1) * 13) % (CASE (c.id - 1) % {k} {' '.join(f'WHEN {i} THEN {2 * m}' for i, (_, m) in enumerate(COUNTERS))} END))"
+    inc = f"({base} + h.n % 24)"
+    total = f"({base} * (h.n + 1) + 276 * (h.n / 24) + ((h.n % 24) * (h.n % 24 + 1)) / 2)"
+    con.execute(
+        "CREATE TEMP TABLE hours AS WITH RECURSIVE n(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM n"
+        f" WHERE n < {hours - 1}) SELECT n FROM n"
+    )
     con.execute(
         "INSERT INTO sample (counter_id, time, packets, bytes, delta_packets, delta_bytes, reset) "
-        f"SELECT c.id, {YEAR_START} + h.n * 3600 + 60, "
-        f"SUM({inc}) OVER (PARTITION BY c.id ORDER BY h.n), SUM({inc} * 60) OVER (PARTITION BY c.id ORDER BY h.n), "
-        f"{inc}, {inc} * 60, h.n = 0 FROM counter c CROSS JOIN hours h"
+        f"SELECT c.id, {YEAR_START} + h.n * 3600 + 60, {total}, {total} * 60, {inc}, {inc} * 60, h.n = 0"
+        " FROM counter c CROSS JOIN hours h"
     )
     con.execute("CREATE INDEX sample_counter_time ON sample (counter_id, time)")
     con.execute(
@@ -184,7 +189,12 @@ def same_as_ingest(tmp: Path) -> bool:
     def tables(path: Path) -> list[object]:
         con = sqlite3.connect(path)
         out = [con.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3, 4").fetchall() for t in ("hourly", "daily")]
-        out.append(con.execute("SELECT counter_id, time, packets, delta_packets, reset FROM sample ORDER BY 1, 2").fetchall())
+        out.append(
+            con.execute(
+                "SELECT c.device, c.counter, c.pool, c.purpose, s.time, s.packets, s.delta_packets, s.reset"
+                " FROM sample s JOIN counter c ON c.id = s.counter_id ORDER BY 1, 2, 3, 4, 5"
+            ).fetchall()
+        )
         con.close()
         return out
 

@@ -178,9 +178,13 @@ class EffectReport:
         }
 
 
-def _hour_sums(db: EffectDB, start: float, end: float, by_hour: bool) -> list[sa.Row[Any]]:
+def _hour_sums(db: EffectDB, start: float, end: float, step: int | None) -> list[sa.Row[Any]]:
+    """Summed increases per (pool, purpose) over ``[start, end)``, and per ``step``-second bucket when given
+    (summed by the database: a year of hours is 8,760 rows per pool and purpose)."""
     h = hourly.c
-    cols = [h.pool, h.purpose] + ([h.hour] if by_hour else [])
+    cols: list[Any] = [h.pool, h.purpose]
+    if step is not None:
+        cols.append((h.hour - h.hour % step).label("bucket"))
     query = (
         sa.select(*cols, sa.func.sum(h.packets).label("packets"))
         .where(h.hour >= math.floor(start / HOUR) * HOUR, h.hour < end)
@@ -192,7 +196,7 @@ def _hour_sums(db: EffectDB, start: float, end: float, by_hour: bool) -> list[sa
 def _rates(db: EffectDB, start: float, end: float) -> dict[str, dict[str, float]]:
     hours = max((end - start) / HOUR, 1e-9)
     out: dict[str, dict[str, float]] = {}
-    for row in _hour_sums(db, start, end, by_hour=False):
+    for row in _hour_sums(db, start, end, None):
         out.setdefault(row.pool, {p: 0.0 for p in PURPOSES})[row.purpose] = round(int(row.packets) / hours, 3)
     return out
 
@@ -243,11 +247,10 @@ def build(
     hours = (end - start) / HOUR
     pools: dict[str, PoolFigures] = {}
     series: dict[str, dict[float, dict[str, int]]] = {}
-    for row in _hour_sums(db, start, end, by_hour=True):
+    for row in _hour_sums(db, start, end, step):
         packets = int(row.packets)
         pools.setdefault(row.pool, PoolFigures(row.pool, hours=hours)).counts[row.purpose] += packets
-        slot = (int(row.hour) // step) * step
-        series.setdefault(row.pool, {}).setdefault(slot, _figures())[row.purpose] += packets
+        series.setdefault(row.pool, {}).setdefault(int(row.bucket), _figures())[row.purpose] += packets
     d = daily.c
     device_rows = db.execute(
         sa.select(d.device, d.pool, d.purpose, sa.func.sum(d.packets).label("packets"), sa.func.sum(d.samples).label("readings"))
