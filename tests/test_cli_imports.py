@@ -28,6 +28,9 @@ HEAVY = (
     "nornir",
     "ncclient",
     "dd",
+    "sqlalchemy",
+    "psycopg",
+    "op25b_cfg.effect",
 )
 
 PROBE = """
@@ -66,6 +69,9 @@ def heavy(modules: set[str]) -> list[str]:
         ("audit", "--help"),
         ("push", "--help"),
         ("lab", "--help"),
+        ("effect", "--help"),
+        ("effect", "collect", "--help"),
+        ("effect", "report", "--help"),
     ],
 )
 def test_light_commands_import_nothing_heavy(args: tuple[str, ...]) -> None:
