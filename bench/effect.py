@@ -97,7 +97,16 @@ def bench_collect(devices: int, latency: float, counts: list[int]) -> None:
     per_device = cpu_per_device = 0.0
     ratios: dict[int, float] = {}
     for w in counts:
-        cmd = [sys.executable, __file__, "--collect-child", str(w), "--devices", str(devices), "--latency", str(latency)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--collect-child",
+            str(w),
+            "--devices",
+            str(devices),
+            "--latency",
+            str(latency),
+        ]
         res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
         if not per_device:
             per_device, cpu_per_device = res["wall"] / devices, res["cpu"] / devices
@@ -106,10 +115,13 @@ def bench_collect(devices: int, latency: float, counts: list[int]) -> None:
         ratios[w] = res["wall"] / ideal
         print(
             f"  workers {w:>3}: wall {res['wall']:6.2f} s   ideal {ideal:6.2f} s   ratio {ratios[w]:5.2f}x"
-            f"   CPU floor {devices * cpu_per_device:5.2f} s   samples {res['samples']}   peak RSS {res['rss_mb']:.0f} MB"
+            f"   CPU floor {devices * cpu_per_device:5.2f} s   samples {res['samples']}"
+            f"   peak RSS {res['rss_mb']:.0f} MB"
         )
     top = max(counts)
-    verdict(f"collect {devices} devices at {top} workers within 1.3x of ideal", ratios[top] <= 1.3, f"{ratios[top]:.2f}x")
+    verdict(
+        f"collect {devices} devices at {top} workers within 1.3x of ideal", ratios[top] <= 1.3, f"{ratios[top]:.2f}x"
+    )
 
 
 # ---------------------------------------------------------------- report
@@ -130,14 +142,22 @@ def bulk_year(path: Path, devices: int, hours: int) -> None:
     con.executemany(
         "INSERT INTO counter (id, device, filter_version, counter, pool, purpose) VALUES (?, ?, ?, ?, ?, ?)",
         [
-            (d * len(COUNTERS) + c + 1, f"bras{d:04d}", "aaaa0001", f"OP25B-V4-aaaa0001 {c}", f"POOL-{d % POOLS:02d}", p)
+            (
+                d * len(COUNTERS) + c + 1,
+                f"bras{d:04d}",
+                "aaaa0001",
+                f"OP25B-V4-aaaa0001 {c}",
+                f"POOL-{d % POOLS:02d}",
+                p,
+            )
             for d in range(devices)
             for c, (p, _) in enumerate(COUNTERS)
         ],
     )
     # increase in hour n: a base per counter plus the hour of the day; the value is its running sum (closed form)
     k = len(COUNTERS)
-    base = f"(((c.id - 1) * 13) % (CASE (c.id - 1) % {k} {' '.join(f'WHEN {i} THEN {2 * m}' for i, (_, m) in enumerate(COUNTERS))} END))"
+    cases = " ".join(f"WHEN {i} THEN {2 * m}" for i, (_, m) in enumerate(COUNTERS))
+    base = f"(((c.id - 1) * 13) % (CASE (c.id - 1) % {k} {cases} END))"
     inc = f"({base} + h.n % 24)"
     total = f"({base} * (h.n + 1) + 276 * (h.n / 24) + ((h.n % 24) * (h.n % 24 + 1)) / 2)"
     con.execute(
@@ -213,7 +233,17 @@ def bench_report(devices: int) -> None:
         rows = sqlite3.connect(path).execute("SELECT COUNT(*) FROM sample").fetchone()[0]
         size = path.stat().st_size / 2**20
         print(f"  built {rows:,} samples ({size:,.0f} MiB) in {time.perf_counter() - t0:.1f} s (not timed below)")
-        base = [script("op25b"), "effect", "report", "--db", str(path), "--since", "2025-01-01", "--until", "2026-01-01"]
+        base = [
+            script("op25b"),
+            "effect",
+            "report",
+            "--db",
+            str(path),
+            "--since",
+            "2025-01-01",
+            "--until",
+            "2026-01-01",
+        ]
         for fmt in ("json", "table"):
             run = run_process([*base, "--format", fmt, "--bucket", "day"], runs=3, cwd=root)
             verdict(

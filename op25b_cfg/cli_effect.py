@@ -172,12 +172,15 @@ def report(
         bool, typer.Option("--compare", help="Compare before/after the last committed push inside the period.")
     ] = False,
     window: Annotated[
-        str | None, typer.Option("--window", help="Length of each side of the comparison, e.g. 24h (default: the period, at most 7d).")
+        str | None,
+        typer.Option(
+            "--window", help="Length of each side of the comparison, e.g. 24h (default: the period, at most 7d)."
+        ),
     ] = None,
     changelog: Annotated[Path, typer.Option("--changelog", help="The push change log.")] = DEFAULT_CHANGELOG,
-    fmt: Annotated[ReportFormat, typer.Option("--format", help="table (default), json (op25b.effect/1), html or csv.")] = (
-        ReportFormat.table
-    ),
+    fmt: Annotated[
+        ReportFormat, typer.Option("--format", help="table (default), json (op25b.effect/1), html or csv.")
+    ] = (ReportFormat.table),
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to FILE (default: stdout; html: op25b-effect.html).")
     ] = None,

@@ -15,12 +15,12 @@ import yaml
 from typer.testing import CliRunner
 
 from op25b_cfg.cli import app
+from op25b_cfg.dialects.cisco_blocks import acl_entries
 from op25b_cfg.effect.db import EffectDB
 from op25b_cfg.platforms.arista_eos.emulator import EosEmulator
 from op25b_cfg.platforms.cisco_ios.emulator import IosEmulator
 from op25b_cfg.platforms.cisco_iosxr.emulator import IosxrEmulator
 from op25b_cfg.platforms.juniper_junos.emulator import JunosEmulator
-from op25b_cfg.dialects.cisco_blocks import acl_entries
 from tests.labutil import REPO, sample_render
 
 BUNDLED = REPO / "inventory"
@@ -49,7 +49,9 @@ class Bench:
         for name in ("policy.yaml", "groups.yaml", "defaults.yaml"):
             shutil.copy(BUNDLED / name, self.inventory / name)
         hosts = yaml.safe_load((BUNDLED / "hosts.yaml").read_text(encoding="utf-8"))
-        emu = EMULATOR[device](initial_config=sample_render(device), hostname=device, username=USERNAME, password=PASSWORD)
+        emu = EMULATOR[device](
+            initial_config=sample_render(device), hostname=device, username=USERNAME, password=PASSWORD
+        )
         emu.start()
         self.emus[device] = emu
         keep = {device: {**hosts[device], "hostname": "127.0.0.1", "port": emu.port}}

@@ -47,10 +47,20 @@ def fill(db: EffectDB) -> None:
     db.add([s("r1", "OP25B-BLOCK", "tokyo", "blocked", 10, T0), s("r1", "OP25B-MTA", "tokyo", "mta", 4, T0)])
     db.add([s("r1", "OP25B-BLOCK", "tokyo", "blocked", 25, T0 + H), s("r1", "OP25B-MTA", "tokyo", "mta", 10, T0 + H)])
     # reload: the block counter went down to 5; 5 is the increase (not -20)
-    db.add([s("r1", "OP25B-BLOCK", "tokyo", "blocked", 5, T0 + 2 * H), s("r1", "OP25B-MTA", "tokyo", "mta", 10, T0 + 2 * H)])
+    db.add(
+        [
+            s("r1", "OP25B-BLOCK", "tokyo", "blocked", 5, T0 + 2 * H),
+            s("r1", "OP25B-MTA", "tokyo", "mta", 10, T0 + 2 * H),
+        ]
+    )
     # a device whose block never matches
     for i in range(3):
-        db.add([s("r2", "OP25B-BLOCK", "osaka", "blocked", 0, T0 + i * H), s("r2", "OP25B-SUBMISSION", "osaka", "submission", 7 * i, T0 + i * H)])
+        db.add(
+            [
+                s("r2", "OP25B-BLOCK", "osaka", "blocked", 0, T0 + i * H),
+                s("r2", "OP25B-SUBMISSION", "osaka", "submission", 7 * i, T0 + i * H),
+            ]
+        )
 
 
 def test_migrates_an_empty_database_and_reopens(tmp_path: Path) -> None:
@@ -102,10 +112,20 @@ def test_report_figures(tmp_path: Path, target: str) -> None:
 def test_before_after_a_change_from_the_change_log(tmp_path: Path, target: str) -> None:
     log = tmp_path / "changes.jsonl"
     log.write_text(
-        json.dumps({"ts": rep.iso(T0 + 2 * H).replace("Z", "+00:00"), "run_id": "run-1", "result": "committed",
-                    "device": "r1", "version": "bbbb0002"}) + "\n"
-        + json.dumps({"ts": rep.iso(T0 + 2.5 * H).replace("Z", "+00:00"), "run_id": "run-2", "result": "failed",
-                      "device": "r1"}) + "\n",
+        json.dumps(
+            {
+                "ts": rep.iso(T0 + 2 * H).replace("Z", "+00:00"),
+                "run_id": "run-1",
+                "result": "committed",
+                "device": "r1",
+                "version": "bbbb0002",
+            }
+        )
+        + "\n"
+        + json.dumps(
+            {"ts": rep.iso(T0 + 2.5 * H).replace("Z", "+00:00"), "run_id": "run-2", "result": "failed", "device": "r1"}
+        )
+        + "\n",
         encoding="utf-8",
     )
     db_path = target
@@ -113,8 +133,23 @@ def test_before_after_a_change_from_the_change_log(tmp_path: Path, target: str) 
         fill(db)
     res = runner.invoke(
         app,
-        ["effect", "report", "--db", str(db_path), "--since", rep.iso(T0), "--until", rep.iso(T0 + 4 * H),
-         "--compare", "--window", "2h", "--changelog", str(log), "--format", "json"],
+        [
+            "effect",
+            "report",
+            "--db",
+            str(db_path),
+            "--since",
+            rep.iso(T0),
+            "--until",
+            rep.iso(T0 + 4 * H),
+            "--compare",
+            "--window",
+            "2h",
+            "--changelog",
+            str(log),
+            "--format",
+            "json",
+        ],
     )
     assert res.exit_code == 1, res.output  # the deployment gap of r2
     doc = json.loads(res.stdout)
@@ -137,7 +172,9 @@ def test_csv_and_table(tmp_path: Path, target: str) -> None:
         x["scope"] == "pool" and x["pool"] == "tokyo" and x["blocked"] == "30" for x in rows
     )
     assert sum(1 for x in rows if x["scope"] == "hour" and x["pool"] == "tokyo") == 3
-    res = runner.invoke(app, ["effect", "report", "--db", str(db_path), "--since", rep.iso(T0), "--until", rep.iso(T0 + 3 * H)])
+    res = runner.invoke(
+        app, ["effect", "report", "--db", str(db_path), "--since", rep.iso(T0), "--until", rep.iso(T0 + 3 * H)]
+    )
     assert res.exit_code == 1
     assert "tokyo" in res.stdout and "deployment gap" in res.stdout
 

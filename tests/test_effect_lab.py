@@ -46,7 +46,11 @@ def kernel_counters(lab: Lab) -> dict[str, int]:
         if not rule or "comment" not in rule:
             continue
         fam = next(
-            (e["match"]["left"]["payload"]["protocol"] for e in rule["expr"] if "payload" in e.get("match", {}).get("left", {})),
+            (
+                e["match"]["left"]["payload"]["protocol"]
+                for e in rule["expr"]
+                if "payload" in e.get("match", {}).get("left", {})
+            ),
             "",
         )
         for e in rule["expr"]:
@@ -63,7 +67,18 @@ def test_push_smtp_collect_report_match_the_kernel(lab: Lab, work: Path) -> None
     )  # fmt: skip
     assert code == 0, out
     db = str(work / "op25b.db")
-    collect = ("effect", "collect", "-i", str(inventory), "-d", "lab-bras", "--db", db, "--known-hosts", str(lab.known_hosts))
+    collect = (
+        "effect",
+        "collect",
+        "-i",
+        str(inventory),
+        "-d",
+        "lab-bras",
+        "--db",
+        db,
+        "--known-hosts",
+        str(lab.known_hosts),
+    )
     code, out = op25b(*collect)  # the baseline: every counter 0 right after the push
     assert code == 0, out
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import re
-
 from typing import TYPE_CHECKING, Any
 
 from op25b_cfg.effect.model import CounterReading
@@ -65,8 +64,8 @@ def parse_show_access_lists(text: str, dialect: str, prefix: str = "OP25B-") -> 
     ...     60 deny tcp 100.64.0.0 0.1.255.255 any eq smtp log
     ... IPv6 access list OP25B-V6-1a2b3c4d
     ...     deny tcp 2001:DB8:8000::/33 any eq smtp log (3 matches) sequence 40'''
-    >>> [(r.filter, r.counter, r.packets, r.rule.action.value) for r in parse_show_access_lists(out, "ios")]
-    [('OP25B-V4-1a2b3c4d', '50', 7, 'permit'), ('OP25B-V4-1a2b3c4d', '60', 0, 'deny'), ('OP25B-V6-1a2b3c4d', '40', 3, 'deny')]
+    >>> [(r.counter, r.packets, r.rule.action.value) for r in parse_show_access_lists(out, "ios")]
+    [('50', 7, 'permit'), ('60', 0, 'deny'), ('40', 3, 'deny')]
     """
     out: list[CounterReading] = []
     name, family = "", 0

@@ -139,9 +139,6 @@ def redacted(target: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", target)
 
 
-
-
-
 @dataclass
 class Increase:
     """The increase one reading adds (see the module doc)."""
@@ -217,9 +214,7 @@ class EffectDB:
             with self.engine.connect() as conn:
                 if not sa.inspect(conn).has_table("op25b_meta"):
                     return 0
-                value = conn.execute(
-                    sa.select(op25b_meta.c.value).where(op25b_meta.c.key == "schema_version")
-                ).scalar()
+                value = conn.execute(sa.select(op25b_meta.c.value).where(op25b_meta.c.key == "schema_version")).scalar()
         except sa.exc.SQLAlchemyError as exc:
             raise self._fail(exc) from None
         return int(value or 0)
@@ -317,7 +312,10 @@ class EffectDB:
                 )  # fmt: skip
                 conn.execute(
                     self._upsert(hourly, ("pool", "purpose", "hour"), ("packets", "bytes")),
-                    [{"pool": k[0], "purpose": k[1], "hour": k[2], "packets": v[0], "bytes": v[1]} for k, v in hours.items()],
+                    [
+                        {"pool": k[0], "purpose": k[1], "hour": k[2], "packets": v[0], "bytes": v[1]}
+                        for k, v in hours.items()
+                    ],
                 )
                 conn.execute(
                     self._upsert(daily, ("device", "pool", "purpose", "day"), ("packets", "bytes", "samples")),
@@ -342,7 +340,7 @@ class EffectDB:
             names = ("device", "filter_version", "counter", "pool", "purpose")
             conn.execute(self._upsert(counter, names), [dict(zip(names, k, strict=True)) for k in missing])
             ids = {tuple(r[1:]): int(r[0]) for r in conn.execute(query, {"devices": devices})}
-        return ids  # type: ignore[return-value]
+        return ids
 
     def _by_device(self, table: sa.Table, columns: tuple[str, ...]) -> sa.Executable:
         """``SELECT columns FROM table WHERE device IN :devices``, built once per database."""
@@ -354,7 +352,9 @@ class EffectDB:
             )
         return stmt
 
-    def _latest(self, conn: Connection, samples: Sequence[Sample]) -> dict[tuple[str, str, str, str], tuple[str, int, int]]:
+    def _latest(
+        self, conn: Connection, samples: Sequence[Sample]
+    ) -> dict[tuple[str, str, str, str], tuple[str, int, int]]:
         query = self._by_device(latest, ("device", "counter", "pool", "purpose", "filter_version", "packets", "bytes"))
         rows = conn.execute(query, {"devices": sorted({s.device for s in samples})})
         return {(r.device, r.counter, r.pool, r.purpose): (r.filter_version, r.packets, r.bytes) for r in rows}
@@ -393,5 +393,3 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
-
-

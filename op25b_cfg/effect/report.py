@@ -253,7 +253,13 @@ def build(
         series.setdefault(row.pool, {}).setdefault(int(row.bucket), _figures())[row.purpose] += packets
     d = daily.c
     device_rows = db.execute(
-        sa.select(d.device, d.pool, d.purpose, sa.func.sum(d.packets).label("packets"), sa.func.sum(d.samples).label("readings"))
+        sa.select(
+            d.device,
+            d.pool,
+            d.purpose,
+            sa.func.sum(d.packets).label("packets"),
+            sa.func.sum(d.samples).label("readings"),
+        )
         .where(d.day >= math.floor(start / DAY) * DAY, d.day < end)
         .group_by(d.device, d.pool, d.purpose)
     )
@@ -357,14 +363,23 @@ def render_table(report: EffectReport, console: Any) -> None:
     console.print(devices)
     if report.change is not None:
         ch = report.change
-        table = Table(title=f"Change {ch.run_id} at {iso(ch.time)} (version {ch.version}), per hour, {ch.window_hours:g} h each side")
-        for col in ("pool", "blocked before", "blocked after", "relays before", "relays after", "submission before", "submission after"):
+        table = Table(
+            title=f"Change {ch.run_id} at {iso(ch.time)} (version {ch.version}), per hour,"
+            f" {ch.window_hours:g} h each side"
+        )
+        for col in (
+            "pool",
+            "blocked before",
+            "blocked after",
+            "relays before",
+            "relays after",
+            "submission before",
+            "submission after",
+        ):
             table.add_column(col, justify="left" if col == "pool" else "right")
         for pool in sorted(set(ch.before) | set(ch.after)):
             b, a = ch.before.get(pool, {}), ch.after.get(pool, {})
-            table.add_row(
-                pool, *(_num(float(x.get(k, 0.0))) for k in ("blocked", "mta", "submission") for x in (b, a))
-            )
+            table.add_row(pool, *(_num(float(x.get(k, 0.0))) for k in ("blocked", "mta", "submission") for x in (b, a)))
         console.print(table)
 
 
@@ -400,7 +415,8 @@ def svg_chart(points: list[tuple[float, dict[str, int]]], width: int = 720, heig
         f'<text x="{left - 5}" y="{top + 10}" text-anchor="end" font-size="11">{peak:,}</text>',
         f'<text x="{left - 5}" y="{height - bottom}" text-anchor="end" font-size="11">0</text>',
         f'<text x="{left}" y="{height - 22}" font-size="11">{html.escape(iso(xs[0]))}</text>',
-        f'<text x="{width - right}" y="{height - 22}" text-anchor="end" font-size="11">{html.escape(iso(xs[-1]))}</text>',
+        f'<text x="{width - right}" y="{height - 22}" text-anchor="end" font-size="11">'
+        f"{html.escape(iso(xs[-1]))}</text>",
     ]
     legend_x = left
     for key in CHART_LINES:
@@ -422,17 +438,20 @@ def to_html(report: EffectReport) -> str:
     e = html.escape
     d = report.as_dict()
     parts = [
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>OP25B effect</title>",
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>OP25B effect</title>',
         f"<style>{_CSS}</style></head><body>",
         f"<h1>OP25B effect {e(d['period']['start'])} .. {e(d['period']['end'])}</h1>",
         "<h2>Per pool</h2><table><thead><tr><th>pool</th><th>blocked</th><th>blocked/h</th><th>blocked/day</th>"
-        "<th>limited</th><th>to relays</th><th>submission</th><th>exempt</th><th>blocked share</th></tr></thead><tbody>",
+        "<th>limited</th><th>to relays</th><th>submission</th><th>exempt</th><th>blocked share</th></tr></thead>"
+        "<tbody>",
     ]
     for p in d["pools"]:
-        cells = [p[k] for k in ("blocked", "blocked_per_hour", "blocked_per_day", "limited", "mta", "submission", "exempt")]
+        cells = [
+            p[k] for k in ("blocked", "blocked_per_hour", "blocked_per_day", "limited", "mta", "submission", "exempt")
+        ]
         share = "-" if p["blocked_share"] is None else f"{p['blocked_share']:.1%}"
         parts.append(
-            f'<tr><td>{e(p["pool"])}</td>' + "".join(f"<td>{e(_num(v))}</td>" for v in cells) + f"<td>{share}</td></tr>"
+            f"<tr><td>{e(p['pool'])}</td>" + "".join(f"<td>{e(_num(v))}</td>" for v in cells) + f"<td>{share}</td></tr>"
         )
     parts.append("</tbody></table><h2>Series</h2>")
     for pool, points in report.series.items():
@@ -472,4 +491,3 @@ def to_html(report: EffectReport) -> str:
 def default_since(now: float) -> float:
     """The default start of the period: 7 days ago."""
     return (datetime.fromtimestamp(now, UTC) - timedelta(days=7)).timestamp()
-

@@ -38,7 +38,7 @@ def _addrs(value: Any, sets: dict[str, list[Any]]) -> tuple[AddrMatch, ...]:
         return (AddrMatch.from_prefix(net),)
     if isinstance(value, dict) and "range" in value:
         lo, hi = (ipaddress.ip_address(v) for v in value["range"])
-        return tuple(AddrMatch.from_prefix(n) for n in ipaddress.summarize_address_range(lo, hi))  # type: ignore[arg-type]
+        return tuple(AddrMatch.from_prefix(n) for n in ipaddress.summarize_address_range(lo, hi))
     if isinstance(value, str):
         try:
             return (AddrMatch.from_prefix(ipaddress.ip_network(value, strict=False)),)
