@@ -4,69 +4,41 @@ the database attributed to the right pool and purpose, increases are exact and a
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from op25b_cfg.cli import app
 from op25b_cfg.dialects.cisco_blocks import acl_entries
 from op25b_cfg.effect.db import EffectDB
-from op25b_cfg.platforms.arista_eos.emulator import EosEmulator
-from op25b_cfg.platforms.cisco_ios.emulator import IosEmulator
-from op25b_cfg.platforms.cisco_iosxr.emulator import IosxrEmulator
-from op25b_cfg.platforms.juniper_junos.emulator import JunosEmulator
-from tests.labutil import REPO, sample_render
+from tests.labutil import sample_render
+from tests.test_audit_live import EOS, IOS, MX, PASSWORD, USERNAME, XR, Fleet
 
-BUNDLED = REPO / "inventory"
-IOS, EOS, MX, XR = "bras-tyo-ios1", "edge-osa-eos1", "bng-tyo-mx1", "bras-osa-xr1"
-EMULATOR = {IOS: IosEmulator, EOS: EosEmulator, MX: JunosEmulator, XR: IosxrEmulator}
-USERNAME, PASSWORD = "netops", "Effect-collect-pw-4k2j"
 POOL_V4 = {IOS: "DYN-TOKYO", XR: "DYN-OSAKA", EOS: "DYN-OSAKA", MX: "DYN-TOKYO"}
 EXTRA = {EOS: ["--driver-arg", "transport=http", "--allow-cleartext"]}
 
 
-@dataclass
-class Bench:
-    root: Path
-    emus: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def inventory(self) -> Path:
-        return self.root / "inventory"
+class Bench(Fleet):
+    """One emulator seeded with the device's rendered OP25B config (tests/test_audit_live.py's fleet), and
+    ``op25b effect collect`` against it."""
 
     @property
     def db(self) -> str:
         return str(self.root / "op25b.db")
 
-    def start(self, device: str) -> Any:
-        self.inventory.mkdir(exist_ok=True)
-        for name in ("policy.yaml", "groups.yaml", "defaults.yaml"):
-            shutil.copy(BUNDLED / name, self.inventory / name)
-        hosts = yaml.safe_load((BUNDLED / "hosts.yaml").read_text(encoding="utf-8"))
-        emu = EMULATOR[device](
-            initial_config=sample_render(device), hostname=device, username=USERNAME, password=PASSWORD
-        )
-        emu.start()
-        self.emus[device] = emu
-        keep = {device: {**hosts[device], "hostname": "127.0.0.1", "port": emu.port}}
-        (self.inventory / "hosts.yaml").write_text(yaml.safe_dump(keep, sort_keys=False), encoding="utf-8")
-        known = self.root / "known_hosts"
-        if hasattr(emu, "known_hosts_line"):
-            known.write_text(emu.known_hosts_line() + "\n", encoding="utf-8")
-        return emu
+    def one(self, device: str) -> Any:
+        self.start({device: sample_render(device)})
+        return self.emus[device]
 
     def collect(self, device: str) -> tuple[int, str]:
         args = ["effect", "collect", "-i", str(self.inventory), "-d", device, "--db", self.db, "--timeout", "15"]
         if device in EXTRA:
             args += EXTRA[device]
         else:
-            args += ["--known-hosts", str(self.root / "known_hosts"), "--driver-arg", "read_timeout_override=4"]
+            args += ["--known-hosts", str(self.known_hosts), "--driver-arg", "read_timeout_override=4"]
         res = CliRunner().invoke(app, args)
         return res.exit_code, res.output
 
@@ -83,16 +55,16 @@ class Bench:
 def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bench]:
     monkeypatch.setenv("OP25B_USERNAME", USERNAME)
     monkeypatch.setenv("OP25B_PASSWORD", PASSWORD)
-    b = Bench(tmp_path)
+    b = Bench(tmp_path / "fleet")
+    b.root.mkdir()
     try:
         yield b
     finally:
-        for emu in b.emus.values():
-            emu.stop()
+        b.stop()
 
 
 def test_junos_firewall_counters_per_family(bench: Bench) -> None:
-    emu = bench.start(MX)
+    emu = bench.one(MX)
     version = next(w for w in emu.running_config.split() if w.startswith("OP25B-V4-"))
     v4, v6 = version, version.replace("-V4-", "-V6-")
     emu.counters.add(v4, "OP25B-BLOCK", 30)
@@ -129,7 +101,7 @@ def acl_hits(emu: Any) -> Callable[[int, str, int], None]:
 
 @pytest.mark.parametrize("device", [IOS, XR, EOS])
 def test_cisco_acl_counters_are_read_attributed_and_reset(bench: Bench, device: str) -> None:
-    emu = bench.start(device)
+    emu = bench.one(device)
     hit = acl_hits(emu)
     hit(4, "deny tcp", 40)
     hit(4, "permit tcp 100.6", 0)  # the exemption entry: never matched (IOS prints no count)

@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import sqlite3
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from op25b_cfg.effect import report as rep
 from op25b_cfg.effect.db import SCHEMA_VERSION, DatabaseError, EffectDB
 from op25b_cfg.effect.model import Sample
 from tests import pgserver
+from tests.test_html_report import _Collect
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 H = 3600.0
@@ -186,23 +186,12 @@ def test_report_without_database_is_exit_2(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "is not understood" in res.output
 
 
-class _Tags(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[str] = []
-        self.attrs: list[tuple[str, str | None]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        self.attrs += attrs
-
-
 def test_html_is_self_contained_with_a_chart_per_pool(tmp_path: Path) -> None:
     with EffectDB.open(str(tmp_path / "e.db")) as db:
         fill(db)
         db.add([s("r3", "OP25B-BLOCK", "<script>x</script>", "blocked", 1, T0)])
         page = rep.to_html(rep.build(db, T0, T0 + 3 * H, "hour"))
-    p = _Tags()
+    p = _Collect()
     p.feed(page)
     assert "script" not in p.tags and "<script>x" not in page
     assert not [a for a, _ in p.attrs if a.startswith("on")]
