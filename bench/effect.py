@@ -221,15 +221,16 @@ def same_as_ingest(tmp: Path) -> bool:
     return tables(bulk) == tables(ingest)
 
 
-def bench_report(devices: int) -> None:
+def bench_report(devices: int, keep: Path | None) -> None:
     print(f"## effect report: one year of hourly samples, {devices} devices x {len(COUNTERS)} counters, {POOLS} pools")
     with tempfile.TemporaryDirectory(prefix="op25b-bench-") as tmp:
         root = Path(tmp)
         equal = same_as_ingest(root)
         print(f"  bulk load equals effect collect's ingest (3 devices x 50 h): {'yes' if equal else 'NO'}")
-        path = root / "year.db"
+        path = (keep or root) / f"year-{devices}.db"
         t0 = time.perf_counter()
-        bulk_year(path, devices, HOURS)
+        if not path.exists():
+            bulk_year(path, devices, HOURS)
         rows = sqlite3.connect(path).execute("SELECT COUNT(*) FROM sample").fetchone()[0]
         size = path.stat().st_size / 2**20
         print(f"  built {rows:,} samples ({size:,.0f} MiB) in {time.perf_counter() - t0:.1f} s (not timed below)")
@@ -264,6 +265,7 @@ def main() -> None:
     ap.add_argument("--report-devices", type=int, default=1000)
     ap.add_argument("--skip-collect", action="store_true")
     ap.add_argument("--skip-report", action="store_true")
+    ap.add_argument("--keep", type=Path, help="keep the year's database in DIR (and reuse it when there)")
     ap.add_argument("--collect-child", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.collect_child is not None:
@@ -273,7 +275,7 @@ def main() -> None:
     if not a.skip_collect:
         bench_collect(a.devices, a.latency, [int(x) for x in a.workers.split(",")])
     if not a.skip_report:
-        bench_report(a.report_devices)
+        bench_report(a.report_devices, a.keep)
     raise SystemExit(finish())
 
 
