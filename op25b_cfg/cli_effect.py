@@ -16,6 +16,8 @@ from op25b_cfg import cli_options as opt
 from op25b_cfg.changelog import DEFAULT_CHANGELOG
 from op25b_cfg.cli import (
     EXIT_ERROR,
+    SUMMARY_ABOVE,
+    AllRowsOpt,
     EXIT_FINDINGS,
     EXIT_OK,
     DeviceOpt,
@@ -184,6 +186,7 @@ def report(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to FILE (default: stdout; html: op25b-effect.html).")
     ] = None,
+    all_rows: AllRowsOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     from rich.console import Console
@@ -215,7 +218,8 @@ def report(
         with atomic_open(target) if target is not None else contextlib.nullcontext(sys.stdout) as fh:
             if fmt is ReportFormat.table:
                 console = out if target is None else Console(file=fh, width=160, no_color=True, highlight=False)
-                rep.render_table(result, console)
+                many = len({d.device for d in result.devices}) > SUMMARY_ABOVE
+                rep.render_table(result, console, summarise=many and not all_rows)
             else:
                 fh.write({"json": rep.to_json, "html": rep.to_html, "csv": rep.to_csv}[fmt.value](result))
     except OSError as exc:

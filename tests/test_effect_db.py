@@ -230,3 +230,15 @@ def test_html_renders_charts_in_headless_chromium(tmp_path: Path) -> None:
         shots[name] = png.read_bytes()
     assert _png_size(shots["full"]) == (900, 1400)
     assert shots["full"] != shots["bare"] and len(shots["full"]) > len(shots["bare"])
+
+
+def test_table_above_50_devices_lists_only_the_gaps(tmp_path: Path) -> None:
+    db_path = str(tmp_path / "e.db")
+    with EffectDB.open(db_path) as db:
+        db.add([s(f"r{i:02d}", "OP25B-BLOCK", "tokyo", "blocked", 0 if i == 7 else 5, T0) for i in range(60)])
+    args = ["effect", "report", "--db", db_path, "--since", rep.iso(T0), "--until", rep.iso(T0 + H)]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 1 and "60 device(s), 1 deployment gap(s)" in res.stdout
+    assert "r07" in res.stdout and "r08" not in res.stdout
+    every = runner.invoke(app, [*args, "--all-rows"])
+    assert "r08" in every.stdout and "r59" in every.stdout

@@ -326,8 +326,9 @@ def _num(v: Any) -> str:
     return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
 
 
-def render_table(report: EffectReport, console: Any) -> None:
-    """Rich tables: pools, devices (gaps marked), and the change comparison."""
+def render_table(report: EffectReport, console: Any, summarise: bool = False) -> None:
+    """Rich tables: pools, devices (gaps marked), and the change comparison. ``summarise``: the device table
+    lists only the deployment gaps, under a count of every device row (large fleets)."""
     from rich.table import Table
 
     console.print(f"OP25B effect {iso(report.start)} .. {iso(report.end)} ({(report.end - report.start) / HOUR:g} h)")
@@ -352,13 +353,18 @@ def render_table(report: EffectReport, console: Any) -> None:
     devices = Table(title="Per device")
     for col in ("device", "pool", "blocked", "limited", "to relays", "submission", "exempt", "note"):
         devices.add_column(col, justify="left" if col in ("device", "pool", "note") else "right")
-    for dv in report.devices:
+    for dv in report.gaps if summarise else report.devices:
         c = dv.counts
         devices.add_row(
             dv.device,
             dv.pool,
             *(_num(c[k]) for k in ("blocked", "limited", "mta", "submission", "exempt")),
             "deployment gap: block never matched" if dv.gap else "",
+        )
+    if summarise:
+        devices.title = (
+            f"Per device: {len({d.device for d in report.devices})} device(s), {len(report.gaps)} deployment gap(s)"
+            " (only those shown; --all-rows for every device)"
         )
     console.print(devices)
     if report.change is not None:
