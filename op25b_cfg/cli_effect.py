@@ -16,10 +16,10 @@ from op25b_cfg import cli_options as opt
 from op25b_cfg.changelog import DEFAULT_CHANGELOG
 from op25b_cfg.cli import (
     EXIT_ERROR,
-    SUMMARY_ABOVE,
-    AllRowsOpt,
     EXIT_FINDINGS,
     EXIT_OK,
+    SUMMARY_ABOVE,
+    AllRowsOpt,
     DeviceOpt,
     FilterOpt,
     HelpGroup,
