@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from op25b_cfg.dialects.cisco_blocks import AclCounters, CliConfig, ModeSession, acl_entries, shown_ace
-from op25b_cfg.lab.emulators.base import LOOPBACK, EmulatorBase, RevertTimer
+from op25b_cfg.dialects.cisco_blocks import CliConfig, ModeSession, acl_entries, shown_ace
+from op25b_cfg.lab.emulators.base import LOOPBACK, AclCounters, EmulatorBase, RevertTimer
 from op25b_cfg.lab.emulators.faults import EmulatorDropped, Faults
 
 log = logging.getLogger(__name__)

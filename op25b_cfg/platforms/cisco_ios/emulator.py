@@ -24,8 +24,8 @@ from typing import Any
 
 import paramiko
 
-from op25b_cfg.dialects.cisco_blocks import AclCounters, CliConfig, ModeSession, acl_entries, missing_lines, shown_ace
-from op25b_cfg.lab.emulators.base import RevertTimer
+from op25b_cfg.dialects.cisco_blocks import CliConfig, ModeSession, acl_entries, missing_lines, shown_ace
+from op25b_cfg.lab.emulators.base import AclCounters, RevertTimer
 from op25b_cfg.lab.emulators.sshserver import SshEmulator
 
 log = logging.getLogger(__name__)

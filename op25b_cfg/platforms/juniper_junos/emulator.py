@@ -22,8 +22,7 @@ import paramiko
 from lxml import etree
 
 from op25b_cfg.dialects import junos_tree as jt
-from op25b_cfg.dialects.cisco_blocks import AclCounters
-from op25b_cfg.lab.emulators.base import RevertTimer
+from op25b_cfg.lab.emulators.base import AclCounters, RevertTimer
 from op25b_cfg.lab.emulators.sshserver import SshEmulator
 
 log = logging.getLogger(__name__)
