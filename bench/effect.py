@@ -229,11 +229,13 @@ def bench_report(devices: int, keep: Path | None) -> None:
         print(f"  bulk load equals effect collect's ingest (3 devices x 50 h): {'yes' if equal else 'NO'}")
         path = (keep or root) / f"year-{devices}.db"
         t0 = time.perf_counter()
-        if not path.exists():
+        reused = path.exists()
+        if not reused:
             bulk_year(path, devices, HOURS)
         rows = sqlite3.connect(path).execute("SELECT COUNT(*) FROM sample").fetchone()[0]
         size = path.stat().st_size / 2**20
-        print(f"  built {rows:,} samples ({size:,.0f} MiB) in {time.perf_counter() - t0:.1f} s (not timed below)")
+        how = f"reused {path}" if reused else f"built in {time.perf_counter() - t0:.1f} s"
+        print(f"  {rows:,} samples ({size:,.0f} MiB), {how} (not timed below)")
         base = [
             script("op25b"),
             "effect",
