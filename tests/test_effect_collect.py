@@ -122,3 +122,40 @@ def test_cisco_acl_counters_are_read_attributed_and_reset(bench: Bench, device: 
         blocked = [r for r in db.samples() if r.purpose == "blocked" and r.pool == POOL_V4[device]]
     assert [(r.packets, r.delta_packets, r.reset) for r in blocked] == [(40, 40, True), (45, 5, False), (3, 3, True)]
     assert bench.totals()[(POOL_V4[device], "blocked")] == 48
+
+
+def test_flow_control_class_acl_entries_are_not_blocks(tmp_path: Path) -> None:
+    """An IOS flow-control class ACL writes the exemption and relay rules as ``deny`` (left out of the policed
+    class): their counters are exempt and relay traffic, never blocked attempts; the policed entry is
+    ``limited``. Read from the emulator's ``show ip access-lists`` with the IOS reader."""
+    import yaml
+
+    from op25b_cfg.dialects.cisco_counters import parse_show_access_lists
+    from op25b_cfg.effect.attribute import attribute
+    from op25b_cfg.generate import render_device
+    from op25b_cfg.inventory import load_inventory
+    from op25b_cfg.platforms.cisco_ios.emulator import IosEmulator, show_access_lists
+    from op25b_cfg.rules import build_plan
+    from tests.labutil import REPO
+
+    inv = tmp_path / "inventory"
+    inv.mkdir()
+    for name in ("policy.yaml", "groups.yaml", "defaults.yaml"):
+        (inv / name).write_text((REPO / "inventory" / name).read_text(encoding="utf-8"), encoding="utf-8")
+    hosts = yaml.safe_load((REPO / "inventory" / "hosts.yaml").read_text(encoding="utf-8"))
+    host = hosts[IOS]
+    host["data"] |= {"mode": "flow-control", "flow_control": {"max_sessions": None, "new_per_second": 1, "burst": 5}}
+    (inv / "hosts.yaml").write_text(yaml.safe_dump({IOS: host}), encoding="utf-8")
+    device = load_inventory(inv).devices[IOS]
+    text, res = render_device(device)
+    assert not res.failed, res.error
+    emu = IosEmulator(initial_config=text, hostname=IOS)
+    for fam, acl, entries in acl_entries(emu.running.root):
+        for seq, _ in entries:
+            emu.counters.add(acl, seq, 10 * fam + seq)
+    readings = parse_show_access_lists(show_access_lists(emu, None), "ios")
+    assert readings and all(r.rule is not None for r in readings)
+    samples = [s for r in readings if (s := attribute(device, build_plan(device), r, 0.0)) is not None]
+    purposes = {s.purpose for s in samples}
+    assert purposes == {"exempt", "mta", "limited"}, purposes  # no "blocked": the denies are not blocks
+    assert any(r.rule is not None and r.rule.action.value == "deny" for r in readings)

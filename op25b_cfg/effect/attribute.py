@@ -4,10 +4,11 @@ Vendor-neutral: a platform's reader gives each counter its id and, where the dev
 :class:`~op25b_cfg.rules.Rule` the entry matches. The purpose comes, in this order, from
 
 1. a purpose word in the counter's name (``OP25B-BLOCK...``, ``...-submission-...``),
-2. the plan rule carrying that counter name (:attr:`Rule.counter`, e.g. a Junos ``count`` or nft named
-   counter), or the entry's own rule: a port-25 deny is ``blocked``, a port-25 permit to given destinations
-   ``mta``, a port-25 permit to any destination ``exempt``, a permit to other ports ``submission``, a limit
-   ``limited``;
+2. the plan rule the entry was rendered from, when the filter is the device's current version
+   (:func:`plan_rule`), or the plan rule carrying that counter name (:attr:`Rule.counter`, e.g. a Junos
+   ``count``); else the entry's own rule: a port-25 deny is ``blocked``, a port-25 permit to given
+   destinations ``mta``, a port-25 permit to any destination ``exempt``, a permit to other ports
+   ``submission``, a limit ``limited``;
 
 and the pool from a pool name in the counter's name, else the device's pools whose prefixes the counter's
 source addresses overlap (an exemption: the pools it lies in), else all the device's pools. Several pools
@@ -140,9 +141,39 @@ def pool_of(device: Device, counter: str, rule: Rule | None) -> str:
     return "+".join(sorted(found or [p.name for p in device.pools]))
 
 
+def plan_rule(plan: FilterPlan, entry: Rule) -> Rule | None:
+    """The rule of ``plan`` a device's filter entry was rendered from: same family, protocol, destination ports
+    within the rule's, sources and destinations among the rule's (a rule renders as one entry per source,
+    destination and port on ACL platforms). The action is not compared: a flow-control class ACL writes the
+    exemption and relay rules as ``deny`` (left out of the policed class), not as blocks.
+
+    >>> from op25b_cfg.rules import PortRange
+    >>> smtp = (PortRange(25, 25),)
+    >>> exempt = Rule(Action.PERMIT, 4, 6, "exempt", src=(AddrMatch(4, 1, 0xFFFFFFFF),), dst_ports=smtp)
+    >>> plan = FilterPlan("p", "flow-control", "aaaa0001", {}, (exempt,), (4,))
+    >>> plan_rule(plan, Rule(Action.DENY, 4, 6, src=(AddrMatch(4, 1, 0xFFFFFFFF),), dst_ports=smtp)).name
+    'exempt'
+    """
+    for rule in plan.rules:
+        if rule.family != entry.family or rule.protocol != entry.protocol:
+            continue
+        if not all(any(p.lo <= q.lo and q.hi <= p.hi for p in rule.dst_ports) for q in entry.dst_ports):
+            continue
+        if bool(rule.dst_ports) != bool(entry.dst_ports):
+            continue
+        same_sides = bool(entry.src) == bool(rule.src) and bool(entry.dst) == bool(rule.dst)
+        if same_sides and set(entry.src) <= set(rule.src) and set(entry.dst) <= set(rule.dst):
+            return rule
+    return None
+
+
 def attribute(device: Device, plan: FilterPlan | None, reading: CounterReading, time: float) -> Sample | None:
     """The stored sample for one reading, or None when it counts no OP25B purpose."""
     rule = reading.rule
+    if rule is not None and plan is not None and filter_version(reading.filter) == plan.version:
+        rendered = plan_rule(plan, rule)  # the current filter: the plan says what each entry is for
+        if rendered is not None:
+            rule = rendered
     if rule is None and plan is not None:
         family = filter_family(plan, reading.filter)
         rule = next(
