@@ -159,3 +159,15 @@ def test_flow_control_class_acl_entries_are_not_blocks(tmp_path: Path) -> None:
     purposes = {s.purpose for s in samples}
     assert purposes == {"exempt", "mta", "limited"}, purposes  # no "blocked": the denies are not blocks
     assert any(r.rule is not None and r.rule.action.value == "deny" for r in readings)
+
+
+def test_a_device_that_cannot_be_read_is_exit_1_and_stores_nothing(bench: Bench) -> None:
+    emu = bench.one(IOS)
+    emu.faults.wrong_password = True
+    code, out = bench.collect(IOS)
+    assert code == 1, out
+    assert "authentication" in out.lower() and PASSWORD not in out
+    with EffectDB.open(bench.db) as db:
+        assert db.samples() == []
+    res = CliRunner().invoke(app, ["effect", "collect", "-i", str(bench.inventory), "-d", "nope", "--db", bench.db])
+    assert res.exit_code == 2
