@@ -19,6 +19,7 @@ split between them. Counters that count none of the purposes (the final permit, 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from op25b_cfg.effect.model import RULE_PURPOSE, CounterReading, Sample
@@ -101,12 +102,21 @@ def pools_of(device: Device, sources: tuple[AddrMatch, ...]) -> list[str]:
     """Names of the device's pools whose prefixes overlap any of ``sources`` (all pools for no sources)."""
     if not sources:
         return [p.name for p in device.pools]
-    out = []
-    for pool in device.pools:
-        prefixes = [AddrMatch.from_prefix(n) for n in pool.all()]
-        if any(_overlaps(s, p) for s in sources for p in prefixes if s.family == p.family):
-            out.append(pool.name)
-    return out
+    pools = tuple((p.name, tuple(AddrMatch.from_prefix(n) for n in p.all())) for p in device.pools)
+    return list(_overlapping(pools, sources))
+
+
+@lru_cache(maxsize=65536)
+def _overlapping(
+    pools: tuple[tuple[str, tuple[AddrMatch, ...]], ...], sources: tuple[AddrMatch, ...]
+) -> tuple[str, ...]:
+    """Names of ``pools`` (name, prefixes) with a prefix overlapping any of ``sources``; memoised: every device
+    of a fleet shares a few pools and entries."""
+    return tuple(
+        name
+        for name, prefixes in pools
+        if any(_overlaps(s, p) for s in sources for p in prefixes if s.family == p.family)
+    )
 
 
 def names_pool(counter: str, pool: str) -> bool:

@@ -170,6 +170,7 @@ class EffectDB:
         self.engine = engine
         self.target = target
         self._statements: dict[object, sa.Executable] = {}
+        self._ids: dict[tuple[str, str, str, str, str], int] = {}
 
     @classmethod
     def open(cls, target: str = DEFAULT_DB, migrate: bool = True) -> EffectDB:
@@ -327,11 +328,16 @@ class EffectDB:
                 )  # fmt: skip
         except sa.exc.SQLAlchemyError as exc:
             raise self._fail(exc) from None
+        if ids is not self._ids:
+            self._ids.update(ids)  # committed: the rows exist
         return out
 
     def _counter_ids(self, conn: Connection, samples: Sequence[Sample]) -> dict[tuple[str, str, str, str, str], int]:
         """The id of every sample's counter row (created when new), by (device, version, counter, pool, purpose)."""
         keys = {(s.device, s.filter_version, s.counter, s.pool, s.purpose) for s in samples}
+        known = self._ids  # a counter's id never changes once its row exists
+        if keys <= known.keys():
+            return known
         devices = sorted({k[0] for k in keys})
         query = self._by_device(counter, ("id", "device", "filter_version", "counter", "pool", "purpose"))
         ids = {tuple(r[1:]): int(r[0]) for r in conn.execute(query, {"devices": devices})}
