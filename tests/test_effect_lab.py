@@ -112,6 +112,7 @@ def test_push_smtp_collect_report_match_the_kernel(lab: Lab, work: Path) -> None
     ]
     assert doc["change"]["devices"] == ["lab-bras"]  # the push above, from the change log
     assert doc["change"]["per_hour_after"]["DYN-TOKYO"]["blocked"] == 3.0
+    assert doc["change"]["per_hour_before"].get("DYN-TOKYO", {}).get("blocked", 0) == 0  # all after the push
 
     code, table = op25b("effect", "report", "--db", db, "--since", "1h")
     assert code == 0 and "DYN-TOKYO" in table and "DYN-V6" in table

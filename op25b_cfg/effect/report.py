@@ -238,7 +238,8 @@ def build(
     window: float | None = None,
 ) -> EffectReport:
     """The report over ``[start, end)``; ``change`` (:func:`find_change`) adds the before/after comparison
-    over ``window`` seconds each side (default: as long as the period, at most 7 days)."""
+    over ``window`` seconds each side (default: as long as the period, at most 7 days) of the start of the
+    hour the change was made in (that hour counts as after it)."""
     if end <= start:
         raise ReportError(f"the period is empty ({iso(start)} to {iso(end)}). Fix: --since before --until")
     if bucket not in BUCKETS:
@@ -280,14 +281,15 @@ def build(
     if change is not None:
         span = window if window is not None else min(end - start, 7 * DAY)
         t = float(change["time"])
+        edge = math.floor(t / HOUR) * HOUR  # the samples are summed per hour: the change's hour is "after"
         report.change = Change(
             change["run_id"],
             t,
             change["version"],
             sorted(set(change["devices"])),
             round(span / HOUR, 3),
-            _rates(db, t - span, t),
-            _rates(db, t, t + span),
+            _rates(db, edge - span, edge),
+            _rates(db, edge, edge + span),
         )
     return report
 
