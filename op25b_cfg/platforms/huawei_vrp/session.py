@@ -208,6 +208,18 @@ class VrpSession(Session):
             lines = lines[:-1]
         return "\n".join(lines) + "\n"
 
+    def query(self, step: str, fn: Callable[[Any], T]) -> T:
+        """``fn(run)``, where ``run(cmd)`` sends one command (a ``display ...``) under the deadline and returns
+        its output without the echoed command and the prompt; see :meth:`Session.query`."""
+
+        def run(cmd: str) -> str:
+            out: str = self._call(
+                step, lambda: self._conn.send_command(cmd, expect_string=PROMPT, read_timeout=self.opts.timeout)
+            )
+            return out
+
+        return fn(run)
+
     def load_candidate(self, text: str) -> None:
         self._candidate = text
 

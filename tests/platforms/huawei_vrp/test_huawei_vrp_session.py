@@ -66,6 +66,12 @@ def test_dry_run_commit_audit_rerun_rollback(emu: VrpEmulator) -> None:
         assert "commit" not in emu.commands and "undo acl name OP25B-V4-79b17a7e" in emu.commands
 
 
+def test_query_runs_a_display_command(emu: VrpEmulator) -> None:
+    with _session(emu) as s:
+        out = s.query("display version", lambda run: run("display version"))
+    assert "VRP (R) software, Version" in out and "display version" not in out and f"<{DEVICE}>" not in out
+
+
 def test_refused_line(emu: VrpEmulator) -> None:
     """A line the device refuses stops the commit. VRP8 clears the candidate (nothing applied); VRP5 applied
     the lines before it, and the roll-back takes them back."""
