@@ -273,6 +273,8 @@ class _VrpParser:
         """interface -> (direction, family) -> (binding, the ACL reference as written)"""
         self.shutdown: dict[str, bool] = {}
         self.texts: dict[int, str] = {}
+        self.policies: dict[str, list[tuple[int, str]]] = {}
+        """interface -> its traffic-policy / qos-profile lines (MQC: not modelled, may drop packets)"""
         self.loose: list[int] = []
 
     # ---------------------------------------------------------------- blocks
@@ -386,10 +388,8 @@ class _VrpParser:
             undo = toks[0] == "undo"
             body = toks[1:] if undo else toks
             if not body or body[0] != "traffic-filter":
-                if body and body[0] in ("traffic-policy", "qos-profile", "packet-filter"):
-                    self.result.unparsed.append(
-                        Unparsed(line, s, f"interface {name}: '{body[0]}' is not modelled (it may drop packets)")
-                    )
+                if body and body[0] in ("traffic-policy", "qos-profile", "packet-filter") and not undo:
+                    self.policies.setdefault(name, []).append((line, s))
                 continue
             if (
                 undo
@@ -449,6 +449,14 @@ class _VrpParser:
                     b.filters = (self.numbers.get((b.family, int(ref)), ref),)
                 b.shutdown = self.shutdown.get(name, False)
                 res.bindings.append(b)
+        for name, lines in self.policies.items():
+            # Packets through this interface also meet the policy, which may drop what the ACL permits: a line
+            # in each filter bound there, so a verdict that relies on those filters is not proven (UNKNOWN).
+            bound = sorted({b.filters[0] for b, _ in self.ifaces.get(name, {}).values()}) or [None]
+            for line, text in lines:
+                for flt in bound:
+                    reason = f"interface {name}: '{text.split()[0]}' is not modelled (it may drop packets)"
+                    res.unparsed.append(Unparsed(line, text, reason, flt))
         res.unparsed.sort(key=lambda u: u.line)
         if self.loose:
             res.notes.append(
