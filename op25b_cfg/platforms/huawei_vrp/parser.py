@@ -452,11 +452,11 @@ class _VrpParser:
         for name, lines in self.policies.items():
             # Packets through this interface also meet the policy, which may drop what the ACL permits: a line
             # in each filter bound there, so a verdict that relies on those filters is not proven (UNKNOWN).
-            bound = sorted({b.filters[0] for b, _ in self.ifaces.get(name, {}).values()}) or [None]
+            acls: list[str | None] = [*sorted({b.filters[0] for b, _ in self.ifaces.get(name, {}).values()})]
             for line, text in lines:
-                for flt in bound:
+                for acl_name in acls or [None]:
                     reason = f"interface {name}: '{text.split()[0]}' is not modelled (it may drop packets)"
-                    res.unparsed.append(Unparsed(line, text, reason, flt))
+                    res.unparsed.append(Unparsed(line, text, reason, acl_name))
         res.unparsed.sort(key=lambda u: u.line)
         if self.loose:
             res.notes.append(
