@@ -88,13 +88,13 @@ class VrpEmulator(SshEmulator):
         return cfg.render()
 
     @classmethod
-    def apply_commands(cls, text: str, commands: list[str]) -> str:
-        """``commands`` typed into ``system-view`` of a VRP5 router running ``text`` (each line applies at
-        once): the running config after them. Raises ValueError naming the first line VRP would refuse."""
-        emu = cls(text, version=5)
+    def apply_change(cls, running: str, change: str) -> str:
+        """``change`` typed into ``system-view`` of a VRP5 router running ``running`` (each line applies at
+        once): the running config after it. Raises ValueError naming the first line VRP would refuse."""
+        emu = cls(running, version=5)
         shell = _Shell(emu, None)
         shell.user_line("system-view")
-        for raw in commands:
+        for raw in change.splitlines():
             cmd = raw.strip()
             if not shell.system:
                 shell.user_line("system-view")
