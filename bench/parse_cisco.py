@@ -17,12 +17,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from op25b_cfg.audit.parsers import cisco_ios
 from op25b_cfg.dialects.cisco import resolve_all
 from op25b_cfg.generate import render_device
 from op25b_cfg.inventory import load_inventory
+from op25b_cfg.platforms import get_platform
 
 REPO = Path(__file__).resolve().parent.parent
+PLATFORM = get_platform("cisco_ios")
 
 
 def op25b_block() -> str:
@@ -126,14 +127,14 @@ def main() -> None:
     args = ap.parse_args()
     text = bras_config(args.lines)
     lines = text.count("\n")
-    parsed = resolve_all(cisco_ios.parse(text))
+    parsed = resolve_all(PLATFORM.parse(text))
     rules = sum(len(f.rules) for f in parsed.filters.values())
     print(
         f"config: {lines} lines, {len(parsed.filters)} filters, {rules} rules, {len(parsed.bindings)} bindings,"
         f" {len(parsed.flow)} flow, {len(parsed.unparsed)} unparsed"
     )
-    ours = best_of(lambda: cisco_ios.parse(text), args.repeat)
-    full = best_of(lambda: resolve_all(cisco_ios.parse(text)), args.repeat)
+    ours = best_of(lambda: PLATFORM.parse(text), args.repeat)
+    full = best_of(lambda: resolve_all(PLATFORM.parse(text)), args.repeat)
     row("op25b cisco_ios.parse (audit path)", lines, *ours)
     row("op25b parse + resolve_all (every ACE)", lines, *full)
     if args.no_baseline:

@@ -18,11 +18,12 @@ import gc
 import time
 from pathlib import Path
 
-from op25b_cfg.audit.parsers import juniper_junos
 from op25b_cfg.generate import render_device
 from op25b_cfg.inventory import load_inventory
+from op25b_cfg.platforms import get_platform
 
 REPO = Path(__file__).resolve().parent.parent
+PLATFORM = get_platform("juniper_junos")
 
 
 def op25b_block() -> str:
@@ -175,13 +176,13 @@ def main() -> None:
     if args.set:
         text = to_set(text)
     lines = text.count("\n")
-    parsed = juniper_junos.parse(text)
+    parsed = PLATFORM.parse(text)
     rules = sum(len(f.rules) for f in parsed.filters.values())
     print(
         f"config: {lines} lines ({'set' if args.set else 'brace'}), {len(parsed.filters)} filters, {rules} rules,"
         f" {len(parsed.bindings)} bindings, {len(parsed.flow)} flow, {len(parsed.unparsed)} unparsed"
     )
-    ours, ours_cpu = best_of(lambda: juniper_junos.parse(text), args.repeat)
+    ours, ours_cpu = best_of(lambda: PLATFORM.parse(text), args.repeat)
     print(
         f"op25b juniper_junos.parse : {ours * 1000:8.1f} ms  {lines / ours:12,.0f} lines/s wall,"
         f" {lines / ours_cpu:12,.0f} lines/s CPU (best of {args.repeat})"

@@ -41,8 +41,9 @@ from op25b_cfg.generate import Rendered
 from op25b_cfg.generate import generate as _generate
 from op25b_cfg.inventory import Device, Inventory, load_inventory
 from op25b_cfg.platforms import get_platform
-from op25b_cfg.push import DeviceResult, Outcome, PushOptions, PushReport
+from op25b_cfg.push import PushOptions
 from op25b_cfg.push import run_push as _run_push
+from op25b_cfg.results import DeviceResult, Outcome, PushReport
 from op25b_cfg.rules import FilterPlan, build_plan
 from op25b_cfg.window import ChangeWindow
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -42,6 +42,9 @@ from op25b_cfg.errors import InventoryError, PlatformError, Problem, cut
 from op25b_cfg.netaddr import Network, overlaps, parse_prefix
 from op25b_cfg.paths import device_file_name
 from op25b_cfg.yamlload import YamlProblem, load_yaml
+
+if TYPE_CHECKING:
+    from op25b_cfg.platforms.base import Platform
 
 log = logging.getLogger(__name__)
 
@@ -459,6 +462,13 @@ class Device:
     def source_of(self, key: str) -> str:
         """Where a resolved value came from, e.g. ``groups.yaml: bras.data.mode``."""
         return self.sources.get(key, f"{HOSTS_FILE}: {self.name}")
+
+    @property
+    def spec(self) -> Platform:
+        """The device's :class:`~op25b_cfg.platforms.base.Platform` (its registry entry)."""
+        from op25b_cfg.platforms import get_platform
+
+        return get_platform(self.platform)
 
     @cached_property
     def exemptions(self) -> tuple[tuple[str, Network], ...]:

@@ -24,6 +24,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from op25b_cfg import caches
 from op25b_cfg.netaddr import Network, collapse
 
 if TYPE_CHECKING:
@@ -486,10 +487,6 @@ def _family(
     )
 
 
-_BY_INTENT: dict[tuple[object, ...], tuple[object, tuple[object, ...], FilterPlan]] = {}
-_BY_INTENT_MAX = 65536
-
-
 def build_plan(device: Device) -> FilterPlan:
     """The rule list for one device, from its resolved intent. Pure and cached: devices with the same
     pools and settings share one plan.
@@ -508,7 +505,7 @@ def build_plan(device: Device) -> FilterPlan:
     # objects are kept alive in the value, so an id is never reused while cached), cheap to hash.
     exempt = tuple(prefix for _, prefix in device.exemptions)  # the exemptions that apply on this device
     key = (id(pol), tuple(id(p) for p in device.pools), device.mode, device.log, device.counters, flow_key, exempt)
-    hit = _BY_INTENT.get(key)
+    hit = caches.PLANS.get(key)
     if hit is not None and hit[0] is pol:
         return hit[2]
     pools = tuple(p for pool in device.pools for p in pool.all())
@@ -524,7 +521,7 @@ def build_plan(device: Device) -> FilterPlan:
         device.counters,
         FlowLimit(*flow_key) if flow_key is not None else None,
     )
-    if len(_BY_INTENT) >= _BY_INTENT_MAX:
-        _BY_INTENT.clear()
-    _BY_INTENT[key] = (pol, device.pools, plan)
+    if len(caches.PLANS) >= caches.PLANS_MAX:
+        caches.PLANS.clear()
+    caches.PLANS[key] = (pol, device.pools, plan)
     return plan
