@@ -250,3 +250,5 @@ def platforms(fmt: FormatOpt = Format.table) -> None:
 # Command modules register their commands on ``app`` (they import the shared parts from cli_common, never from
 # this module).
 from op25b_cfg import cli_audit, cli_lab, cli_push  # noqa: E402,F401
+
+__all__ = ["app"]  # the console script entry point (pyproject.toml: op25b = "op25b_cfg.cli:app")
