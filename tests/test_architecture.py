@@ -182,9 +182,10 @@ def vendor_literals(path: Path, names: set[str]) -> Iterator[tuple[int, str]]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     docs = _docstrings(tree) | _os_checks(tree)
     for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
-            if node.value in names:
-                yield node.lineno, node.value
+        literal = isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names
+        if literal and id(node) not in docs:
+            assert isinstance(node, ast.Constant)
+            yield node.lineno, str(node.value)
 
 
 def test_no_platform_name_outside_platform_packages() -> None:
