@@ -27,7 +27,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from op25b_cfg.audit.model import DeviceReport, Verdict
+from op25b_cfg import caches
+from op25b_cfg.audit.model import DeviceReport, ParsedConfig, Verdict
 from op25b_cfg.audit.runner import SessionFactory, audit_live_device
 from op25b_cfg.audit.runner import audit_file as _audit_file
 from op25b_cfg.audit.runner import audit_saved as _audit_saved
@@ -95,6 +96,27 @@ def generate(devices: Sequence[Device], out_dir: str | Path | None = None) -> li
     [('bras-osa-xr1', '79b17a7e', False)]
     """
     return _generate(list(devices), Path(out_dir) if out_dir is not None else None)
+
+
+def parse(device: Device, text: str, *, lazy: bool = False) -> ParsedConfig:
+    """One running config of ``device`` (in its platform's syntax) read into the vendor-neutral model the audit
+    verifies: filters with their ordered rules, bindings, flow-control objects, and every line not understood
+    (``unparsed``). Never raises on bad input. ``lazy`` builds each filter's rules on first read (what the audit
+    does: only the filters it evaluates are tokenised).
+
+    >>> dev = load("inventory").devices["bras-tyo-ios1"]
+    >>> parsed = parse(dev, render(dev))
+    >>> sorted(parsed.filters)[:1], len(parsed.unparsed)
+    ([(4, 'OP25B-V4-b1a88b08')], 0)
+    """
+    return get_platform(device.platform).parse(text, lazy=lazy)
+
+
+def clear_caches() -> None:
+    """Forget every process-wide cache (rule plans, rendered blocks, parsed entries, the audit's memos): for
+    long-running callers that load new intents for days, and for measuring cold runs. Results never depend on
+    the caches (:mod:`op25b_cfg.caches`)."""
+    caches.clear()
 
 
 def audit_text(device: Device, text: str, source: str = "") -> DeviceReport:
@@ -221,6 +243,7 @@ __all__ = [
     "InventoryError",
     "Op25bError",
     "Outcome",
+    "ParsedConfig",
     "PushReport",
     "Rendered",
     "SessionFactory",
@@ -229,9 +252,11 @@ __all__ = [
     "audit_file",
     "audit_saved",
     "audit_text",
+    "clear_caches",
     "connect",
     "generate",
     "load",
+    "parse",
     "plan",
     "push",
     "render",
