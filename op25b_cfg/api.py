@@ -1,7 +1,8 @@
 """The supported Python API of op25b: what the ``op25b`` commands do, as functions.
 
-Everything a runbook needs is here: load the intent, build a device's rule plan, render it, audit a running
-config (a text, a saved file, a directory of saved configs, or the live device), and push (dry run or commit).
+Everything a runbook needs is here: load the intent, build a device's rule plan, render it, parse a running config
+into the vendor-neutral model, audit a running config (a text, a saved file, a directory of saved configs, or the
+live device), and push (dry run or commit).
 These names and signatures are the stable surface; every other module of ``op25b_cfg`` is internal and may
 change. The Nornir tasks in :mod:`op25b_cfg.nornir_tasks` are built on these functions.
 
