@@ -580,9 +580,4 @@ def run_push(
     )
 
 
-def with_username(opts: PushOptions, os_user: str, username: str) -> PushOptions:
-    """A copy of ``opts`` with the change-log identity filled in."""
-    return dataclasses.replace(opts, os_user=os_user, username=username)
-
-
 __all__ = ["DevicePush", "InFlight", "PushOptions", "ctrl_c_sets", "push_device", "run_push"]

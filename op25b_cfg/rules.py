@@ -190,10 +190,6 @@ class Rule:
     iifname_negate: bool = field(default=False, repr=False)
     oifname_negate: bool = field(default=False, repr=False)
 
-    @property
-    def dst_port_list(self) -> list[str]:
-        return [str(p) for p in self.dst_ports]
-
 
 @dataclass(frozen=True)
 class FilterPlan:
