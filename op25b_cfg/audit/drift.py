@@ -40,10 +40,10 @@ def render_intent(device: Device) -> str:
 
 @lru_cache(maxsize=256)
 def intent_of(platform: str, rendered: str) -> Intent:
-    from op25b_cfg.audit.parsers import parse
+    from op25b_cfg.platforms import get_platform
 
     try:
-        intended: ParsedConfig | None = parse(platform, rendered)
+        intended: ParsedConfig | None = get_platform(platform).parse(rendered)
     except Exception as exc:  # a missing or broken parser must not stop the audit
         log.warning("cannot parse the rendered intent of platform %s: %s", platform, exc)
         intended = None

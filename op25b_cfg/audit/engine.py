@@ -66,7 +66,7 @@ from op25b_cfg.audit.model import (
     deadline,
     default_time_budget,
 )
-from op25b_cfg.errors import Op25bError
+from op25b_cfg.errors import Op25bError, PlatformError
 from op25b_cfg.rules import SMTP, build_plan
 
 if TYPE_CHECKING:
@@ -274,11 +274,14 @@ def _audit_text(device: Device, text: str, source: str) -> DeviceReport:
 
 
 def _parse_and_audit(device: Device, text: str, source: str) -> DeviceReport:
-    from op25b_cfg.audit.parsers import parse
+    from op25b_cfg.platforms import get_platform
 
     name, platform = device.name, device.platform
     try:
-        parsed = parse(platform, text, lazy=True)  # only the filters the audit evaluates are tokenised
+        # only the filters the audit evaluates are tokenised
+        parsed = get_platform(platform).parse(text, lazy=True)
+    except PlatformError as exc:
+        return DeviceReport(name, platform, Verdict.ERROR, error=f"no running-config parser: {exc}", source=source)
     except Op25bError as exc:
         return DeviceReport(name, platform, Verdict.ERROR, error=str(exc), source=source)
     except ImportError as exc:
