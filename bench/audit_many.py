@@ -29,8 +29,8 @@ from pathlib import Path
 import yaml
 from _common import REPO, finish, header, run_interleaved, script, verdict
 
-from op25b_cfg.inventory import Device, load_inventory
-from op25b_cfg.platforms import get_platform
+from op25b_cfg import api
+from op25b_cfg.inventory import Device
 
 READ_ALL = (
     "import os, sys\n"
@@ -80,7 +80,7 @@ def write_configs(devices: list[Device], n: int, lines: int, root: Path) -> list
     for i in range(n):
         base = devices[i % len(devices)]
         dev = dataclasses.replace(base, name=f"{base.name}-{i:04d}")
-        rendered = get_platform(dev.platform).render(base)
+        rendered = api.render(base)
         text = PREFIX.get(dev.platform, "") + noise(dev.platform, lines, i) + mutate(dev.platform, rendered, i)
         path = root / f"{dev.name}.cfg"
         path.write_text(text)
@@ -109,7 +109,7 @@ def main() -> int:
     ap.add_argument("--keep", type=Path, help="write the configs here and keep them")
     args = ap.parse_args()
     header(f"op25b audit of {args.configs} saved configs, whole process")
-    devices = list(load_inventory(REPO / "inventory").devices.values())
+    devices = list(api.load(REPO / "inventory").devices.values())
     root = args.keep or Path(tempfile.mkdtemp(prefix="op25b-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     try:

@@ -8,8 +8,8 @@ Per config (median of ``--runs``):
 * ``op25b audit -i INV -c DIR -d DEVICE`` as a whole process (console script; table output), lines/s;
 * a Python line scan as a whole process (``python -c``: read the file, strip each line, look for the filter
   keywords): the floor of any tool that reads the config in Python;
-* in process, the function the CLI calls per device (:func:`op25b_cfg.audit.runner.audit_file`: read, decode,
-  audit), and :func:`~op25b_cfg.audit.runner.audit_text` split into the truncation check, parser and engine;
+* in process, the function the CLI calls per device (:func:`op25b_cfg.api.audit_file`: read, decode,
+  audit), and :func:`~op25b_cfg.api.audit_text` split into the truncation check, parser and engine;
 * a full ciscoconfparse2 parse of the same text, in process (skip with ``--no-baseline``).
 
 Targets (issue 10): whole process >= 300,000 lines/s and within 8x of the whole-process line scan, on both.
@@ -26,12 +26,11 @@ from pathlib import Path
 
 from _common import REPO, finish, header, median_call, run_interleaved, script, verdict
 
-from op25b_cfg.audit.engine import audit_parsed
+from op25b_cfg import api
+from op25b_cfg.audit.engine import audit_parsed  # internal: the breakdown's engine stage
 from op25b_cfg.audit.model import Verdict
-from op25b_cfg.audit.parsers import parse
-from op25b_cfg.audit.runner import audit_file, audit_text, truncation_problem
-from op25b_cfg.inventory import Device, load_inventory
-from op25b_cfg.platforms import get_platform
+from op25b_cfg.audit.runner import truncation_problem  # internal: the breakdown's first stage
+from op25b_cfg.inventory import Device
 
 LINE_SCAN = (
     "import sys\n"
@@ -81,7 +80,7 @@ def ios_config(dev: Device, target: int) -> str:
         ]
         sub += 1
     r = 0
-    op25b = get_platform(dev.platform).render(dev).replace("\nend\n", "\n")
+    op25b = api.render(dev).replace("\nend\n", "\n")
     tail = op25b.count("\n") + 2
     while len(out) < target - tail:
         out.append(f"ip route 10.{(r // 250) % 250}.{r % 250}.0 255.255.255.0 Null0 tag {r}")
@@ -92,7 +91,7 @@ def ios_config(dev: Device, target: int) -> str:
 def junos_config(dev: Device, target: int) -> str:
     """A Junos BNG config (brace format) of about ``target`` lines: the rendered OP25B stanzas with thousands of
     interface units, customer filters, prefix-lists and static routes merged into the same hierarchy."""
-    op25b = get_platform(dev.platform).render(dev).splitlines()
+    op25b = api.render(dev).splitlines()
     budget = target - len(op25b)
     units: list[str] = []
     filters: list[str] = []
@@ -156,7 +155,7 @@ def junos_config(dev: Device, target: int) -> str:
 
 def run(label: str, dev: Device, text: str, syntax: str, tmp: Path, args: argparse.Namespace) -> None:
     lines = text.count("\n")
-    rep = audit_text(dev, text)
+    rep = api.audit_text(dev, text)
     codes = sorted({f.code.value for f in rep.findings})
     print(f"\n[{label}] {lines} lines, device {dev.name} ({dev.platform}, mode {dev.mode}): {rep.verdict} {codes}")
     if rep.verdict is not Verdict.COMPLIANT:
@@ -176,10 +175,10 @@ def run(label: str, dev: Device, text: str, syntax: str, tmp: Path, args: argpar
     )
     cli, scan = got["op25b"], got["scan"]
     t_trunc = median_call(lambda: truncation_problem(dev.platform, text), args.runs)
-    t_parse = median_call(lambda: parse(dev.platform, text, lazy=True), args.runs)
-    t_engine = median_call(lambda: audit_parsed(dev, parse(dev.platform, text, lazy=True), text), args.runs) - t_parse
-    t_total = median_call(lambda: audit_text(dev, text), args.runs)
-    t_file = median_call(lambda: audit_file(dev, path), args.runs)
+    t_parse = median_call(lambda: api.parse(dev, text, lazy=True), args.runs)
+    t_engine = median_call(lambda: audit_parsed(dev, api.parse(dev, text, lazy=True), text), args.runs) - t_parse
+    t_total = median_call(lambda: api.audit_text(dev, text), args.runs)
+    t_file = median_call(lambda: api.audit_file(dev, path), args.runs)
     rate = lines / cli.wall
     print(
         f"  op25b audit (whole process): {cli.wall * 1e3:7.1f} ms  {rate:10,.0f} lines/s"
@@ -197,7 +196,7 @@ def run(label: str, dev: Device, text: str, syntax: str, tmp: Path, args: argpar
     )
     if args.profile:
         prof = cProfile.Profile()
-        prof.runcall(audit_text, dev, text)
+        prof.runcall(api.audit_text, dev, text)
         pstats.Stats(prof).sort_stats("cumulative").print_stats(18)
     verdict(f"{label}: whole process >= 300,000 lines/s", rate >= 300_000, f"{rate:,.0f} lines/s")
     ratio = cli.wall / scan.wall
@@ -222,7 +221,7 @@ def main() -> int:
     ap.add_argument("--profile", action="store_true", help="print the hottest functions of one audit")
     args = ap.parse_args()
     header("op25b audit throughput, whole process")
-    inv = load_inventory(REPO / "inventory")
+    inv = api.load(REPO / "inventory")
     ios = inv.devices["bras-tyo-ios1"]
     mx = inv.devices["bng-tyo-mx1"]
     with tempfile.TemporaryDirectory(prefix="op25b-bench-") as name:

@@ -17,7 +17,9 @@ import random
 import time
 from pathlib import Path
 
-from op25b_cfg.audit.engine import SYN_ONLY, Evaluator, Query, audit_parsed, clear_memos
+from op25b_cfg import caches
+from op25b_cfg.audit.engine import audit_parsed
+from op25b_cfg.audit.evaluate import SYN_ONLY, Evaluator, Query
 from op25b_cfg.audit.model import Binding, Filter, ParsedConfig
 from op25b_cfg.audit.space import BACKEND
 from op25b_cfg.inventory import Device, load_inventory
@@ -64,7 +66,7 @@ def timed(fn: object, repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):
         gc.collect()
-        clear_memos()  # every run is a cold audit: no result of the previous run is reused
+        caches.clear()  # every run is a cold audit: no result of the previous run is reused
         t0 = time.perf_counter()
         fn()  # type: ignore[operator]
         best = min(best, time.perf_counter() - t0)

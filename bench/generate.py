@@ -14,7 +14,7 @@ over the five platforms, each serving 1-3 pools and attaching to 1-2 interfaces/
 * ``aclgen`` as a whole process on the equivalent policies (one ``.yaml`` policy per device, the same exemption,
   MTA, submission, block and default terms and prefixes, for aerleon's cisco, ciscoxr, juniper, arista and
   nftables targets) and definitions; up to ``--aclgen-max`` devices (aclgen takes ~20 ms per device);
-* in process, the function the CLI calls (:func:`op25b_cfg.generate.generate`, after ``load_inventory``)
+* in process, what the CLI runs, through the API (:func:`op25b_cfg.api.generate` after :func:`op25b_cfg.api.load`)
   against ``aerleon.api.Generate`` on the same policies (aerleon's definitions built before the timer).
 
 Targets (issue 10): whole-process ``op25b generate`` faster than ``aclgen`` at every N, one device included;
@@ -37,8 +37,8 @@ from typing import Any
 import yaml
 from _common import REPO, finish, header, median_call, run_interleaved, run_process, script, verdict
 
-from op25b_cfg.generate import generate
-from op25b_cfg.inventory import Device, load_inventory
+from op25b_cfg import api as op25b
+from op25b_cfg.inventory import Device
 from op25b_cfg.rules import build_plan
 
 log = logging.getLogger(__name__)
@@ -212,8 +212,8 @@ def in_process(inv_dir: Path, devices: list[Device], tree: Path, runs: int, with
     from aerleon.lib import naming
 
     out = tree / "op25b-api-out"
-    t_op = median_call(lambda: generate(list(load_inventory(inv_dir).devices.values()), out), runs)
-    line = f"  in process: load_inventory + generate {t_op * 1e3:8.1f} ms"
+    t_op = median_call(lambda: op25b.generate(list(op25b.load(inv_dir).devices.values()), out), runs)
+    line = f"  in process: api.load + api.generate {t_op * 1e3:8.1f} ms"
     if with_aerleon:
         policies, defs_obj = aerleon_inputs(devices)
         defs = naming.Naming()
@@ -224,7 +224,7 @@ def in_process(inv_dir: Path, devices: list[Device], tree: Path, runs: int, with
 
 
 def bench_size(label: str, inv_dir: Path, tmp: Path, args: argparse.Namespace) -> None:
-    devices = list(load_inventory(inv_dir).devices.values())
+    devices = list(op25b.load(inv_dir).devices.values())
     n = len(devices)
     runs = args.runs if n <= 100 else max(1, args.runs // 3)
     out = tmp / f"out-{label}"

@@ -17,23 +17,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from op25b_cfg.audit.parsers import cisco_ios
+from op25b_cfg import api
 from op25b_cfg.dialects.cisco import resolve_all
-from op25b_cfg.generate import render_device
-from op25b_cfg.inventory import load_inventory
 
 REPO = Path(__file__).resolve().parent.parent
+DEVICE = next(d for d in api.load(REPO / "inventory").select() if d.platform == "cisco_ios")
 
 
 def op25b_block() -> str:
     """The OP25B config op25b renders for the sample IOS BRAS, in flow-control mode."""
-    inv = load_inventory(REPO / "inventory")
-    dev = next(d for d in inv.select() if d.platform == "cisco_ios")
     dev = dataclasses.replace(
-        dev, mode="flow-control", flow_control=dev.flow_control.model_copy(update={"max_sessions": None})
+        DEVICE, mode="flow-control", flow_control=DEVICE.flow_control.model_copy(update={"max_sessions": None})
     )
-    text, res = render_device(dev)
-    assert not res.error, res.error
+    text = api.render(dev)
     return text.replace("\nend\n", "\n")
 
 
@@ -126,14 +122,14 @@ def main() -> None:
     args = ap.parse_args()
     text = bras_config(args.lines)
     lines = text.count("\n")
-    parsed = resolve_all(cisco_ios.parse(text))
+    parsed = resolve_all(api.parse(DEVICE, text))
     rules = sum(len(f.rules) for f in parsed.filters.values())
     print(
         f"config: {lines} lines, {len(parsed.filters)} filters, {rules} rules, {len(parsed.bindings)} bindings,"
         f" {len(parsed.flow)} flow, {len(parsed.unparsed)} unparsed"
     )
-    ours = best_of(lambda: cisco_ios.parse(text), args.repeat)
-    full = best_of(lambda: resolve_all(cisco_ios.parse(text)), args.repeat)
+    ours = best_of(lambda: api.parse(DEVICE, text), args.repeat)
+    full = best_of(lambda: resolve_all(api.parse(DEVICE, text)), args.repeat)
     row("op25b cisco_ios.parse (audit path)", lines, *ours)
     row("op25b parse + resolve_all (every ACE)", lines, *full)
     if args.no_baseline:

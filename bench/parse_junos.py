@@ -18,25 +18,21 @@ import gc
 import time
 from pathlib import Path
 
-from op25b_cfg.audit.parsers import juniper_junos
-from op25b_cfg.generate import render_device
-from op25b_cfg.inventory import load_inventory
+from op25b_cfg import api
 
 REPO = Path(__file__).resolve().parent.parent
+DEVICE = next(d for d in api.load(REPO / "inventory").select() if d.platform == "juniper_junos")
 
 
 def op25b_block() -> str:
     """The OP25B config op25b renders for the sample Junos BNG, in flow-control mode."""
-    inv = load_inventory(REPO / "inventory")
-    dev = next(d for d in inv.select() if d.platform == "juniper_junos")
     dev = dataclasses.replace(
-        dev,
+        DEVICE,
         mode="flow-control",
-        flow_control=dev.flow_control.model_copy(update={"max_sessions": None}),
-        attach=tuple(a for a in dev.attach if a.kind == "dynamic-profile"),
+        flow_control=DEVICE.flow_control.model_copy(update={"max_sessions": None}),
+        attach=tuple(a for a in DEVICE.attach if a.kind == "dynamic-profile"),
     )
-    text, res = render_device(dev)
-    assert not res.error, res.error
+    text = api.render(dev)
     return text
 
 
@@ -145,9 +141,9 @@ def bng_config(target: int) -> str:
 
 def to_set(text: str) -> str:
     """The same config in ``display set`` form (via our own reader: one line per statement)."""
-    from op25b_cfg.dialects.junos import RELEVANT, _Reader
+    from op25b_cfg.dialects.junos import read  # internal: the statement reader (no API gives statements)
 
-    res = _Reader(text.split("\n"), RELEVANT | {"system", "protocols", "version"}).run()
+    res = read(text, extra=frozenset({"system", "protocols", "version"}))
     return "\n".join("set " + " ".join(f'"{t}"' if " " in t else t for t in st.path) for st in res.stmts) + "\n"
 
 
@@ -175,13 +171,13 @@ def main() -> None:
     if args.set:
         text = to_set(text)
     lines = text.count("\n")
-    parsed = juniper_junos.parse(text)
+    parsed = api.parse(DEVICE, text)
     rules = sum(len(f.rules) for f in parsed.filters.values())
     print(
         f"config: {lines} lines ({'set' if args.set else 'brace'}), {len(parsed.filters)} filters, {rules} rules,"
         f" {len(parsed.bindings)} bindings, {len(parsed.flow)} flow, {len(parsed.unparsed)} unparsed"
     )
-    ours, ours_cpu = best_of(lambda: juniper_junos.parse(text), args.repeat)
+    ours, ours_cpu = best_of(lambda: api.parse(DEVICE, text), args.repeat)
     print(
         f"op25b juniper_junos.parse : {ours * 1000:8.1f} ms  {lines / ours:12,.0f} lines/s wall,"
         f" {lines / ours_cpu:12,.0f} lines/s CPU (best of {args.repeat})"

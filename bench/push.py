@@ -30,7 +30,8 @@ sys.path.insert(0, str(REPO))
 
 from op25b_cfg.connection.base import ConnectOptions, Credentials, Session  # noqa: E402
 from op25b_cfg.inventory import Device, load_inventory  # noqa: E402
-from op25b_cfg.push import Outcome, PushOptions, run_push  # noqa: E402
+from op25b_cfg.push import PushOptions, run_push  # noqa: E402
+from op25b_cfg.results import Outcome  # noqa: E402
 from tests.pushfake import FakeDevice, FakeSession  # noqa: E402
 
 BASE = """hostname bras

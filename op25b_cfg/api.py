@@ -1,7 +1,8 @@
 """The supported Python API of op25b: what the ``op25b`` commands do, as functions.
 
-Everything a runbook needs is here: load the intent, build a device's rule plan, render it, audit a running
-config (a text, a saved file, a directory of saved configs, or the live device), and push (dry run or commit).
+Everything a runbook needs is here: load the intent, build a device's rule plan, render it, parse a running config
+into the vendor-neutral model, audit a running config (a text, a saved file, a directory of saved configs, or the
+live device), and push (dry run or commit).
 These names and signatures are the stable surface; every other module of ``op25b_cfg`` is internal and may
 change. The Nornir tasks in :mod:`op25b_cfg.nornir_tasks` are built on these functions.
 
@@ -27,7 +28,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from op25b_cfg.audit.model import DeviceReport, Verdict
+from op25b_cfg import caches
+from op25b_cfg.audit.model import DeviceReport, ParsedConfig, Verdict
 from op25b_cfg.audit.runner import SessionFactory, audit_live_device
 from op25b_cfg.audit.runner import audit_file as _audit_file
 from op25b_cfg.audit.runner import audit_saved as _audit_saved
@@ -40,8 +42,9 @@ from op25b_cfg.generate import Rendered
 from op25b_cfg.generate import generate as _generate
 from op25b_cfg.inventory import Device, Inventory, load_inventory
 from op25b_cfg.platforms import get_platform
-from op25b_cfg.push import DeviceResult, Outcome, PushOptions, PushReport
+from op25b_cfg.push import PushOptions
 from op25b_cfg.push import run_push as _run_push
+from op25b_cfg.results import DeviceResult, Outcome, PushReport
 from op25b_cfg.rules import FilterPlan, build_plan
 from op25b_cfg.window import ChangeWindow
 
@@ -95,6 +98,27 @@ def generate(devices: Sequence[Device], out_dir: str | Path | None = None) -> li
     return _generate(list(devices), Path(out_dir) if out_dir is not None else None)
 
 
+def parse(device: Device, text: str, *, lazy: bool = False) -> ParsedConfig:
+    """One running config of ``device`` (in its platform's syntax) read into the vendor-neutral model the audit
+    verifies: filters with their ordered rules, bindings, flow-control objects, and every line not understood
+    (``unparsed``). Never raises on bad input. ``lazy`` builds each filter's rules on first read (what the audit
+    does: only the filters it evaluates are tokenised).
+
+    >>> dev = load("inventory").devices["bras-tyo-ios1"]
+    >>> parsed = parse(dev, render(dev))
+    >>> sorted(parsed.filters)[:1], len(parsed.unparsed)
+    ([(4, 'OP25B-V4-b1a88b08')], 0)
+    """
+    return get_platform(device.platform).parse(text, lazy=lazy)
+
+
+def clear_caches() -> None:
+    """Forget every process-wide cache (rule plans, rendered blocks, parsed entries, the audit's memos): for
+    long-running callers that load new intents for days, and for measuring cold runs. Results never depend on
+    the caches (:mod:`op25b_cfg.caches`)."""
+    caches.clear()
+
+
 def audit_text(device: Device, text: str, source: str = "") -> DeviceReport:
     """Audit one running config text of ``device`` (in its platform's syntax) against its intent. Never raises:
     a truncated or unreadable config is verdict ERROR; anything not understood that could change the answer
@@ -126,7 +150,7 @@ def audit_saved(devices: Sequence[Device], configs_dir: str | Path) -> list[Devi
 
     >>> intent = load("inventory")
     >>> [(r.device, str(r.verdict)) for r in audit_saved(intent.select(where="group=osaka"), "inventory/running")]
-    [('bras-osa-xr1', 'COMPLIANT'), ('edge-osa-eos1', 'COMPLIANT')]
+    [('bras-osa-xr1', 'COMPLIANT'), ('edge-osa-eos1', 'COMPLIANT'), ('edge-osa-vrp1', 'COMPLIANT')]
     """
     return _audit_saved(devices, Path(configs_dir))
 
@@ -219,6 +243,7 @@ __all__ = [
     "InventoryError",
     "Op25bError",
     "Outcome",
+    "ParsedConfig",
     "PushReport",
     "Rendered",
     "SessionFactory",
@@ -227,9 +252,11 @@ __all__ = [
     "audit_file",
     "audit_saved",
     "audit_text",
+    "clear_caches",
     "connect",
     "generate",
     "load",
+    "parse",
     "plan",
     "push",
     "render",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from op25b_cfg import cli_options as opt
-from op25b_cfg.cli import (
+from op25b_cfg.cli_common import (
     EXIT_ERROR,
     SUMMARY_ABOVE,
     AllRowsOpt,

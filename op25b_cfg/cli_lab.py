@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from op25b_cfg.cli import (
+from op25b_cfg.cli_common import (
     EXIT_FINDINGS,
     EXIT_OK,
     Format,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from op25b_cfg import cli_options as opt
-from op25b_cfg.cli import (
+from op25b_cfg.cli_common import (
     EXIT_ERROR,
     DeviceOpt,
     FilterOpt,
@@ -34,7 +34,7 @@ from op25b_cfg.errors import Op25bError
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from op25b_cfg.push import DeviceResult
+    from op25b_cfg.results import DeviceResult
 
 PUSH_HELP = (
     "Put the OP25B intent on devices: dry-run (show the diff) unless --commit."
@@ -68,7 +68,7 @@ _STYLE = {
     "skipped": "magenta",
     "interrupted": "red",
 }
-"""Table style per :class:`op25b_cfg.push.Outcome` value."""
+"""Table style per :class:`op25b_cfg.results.Outcome` value."""
 
 
 def _print_diffs(results: list[DeviceResult]) -> None:

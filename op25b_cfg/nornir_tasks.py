@@ -12,7 +12,7 @@ op25b_generate    ``result``: the rendered config; with ``out_dir`` the file is 
 op25b_audit       ``result``: the :class:`~op25b_cfg.audit.model.DeviceReport` of the saved config in
                   ``configs`` (default ``<inventory>/running``) or, with ``connection``, of the live running
                   config; ``failed`` unless the verdict is COMPLIANT; ``diff``: the device's remediation.
-op25b_push        ``result``: the :class:`~op25b_cfg.push.DeviceResult`; ``diff``: the change (and the
+op25b_push        ``result``: the :class:`~op25b_cfg.results.DeviceResult`; ``diff``: the change (and the
                   clean-up of old versions); ``changed`` when a commit was kept, or in a dry run when there
                   is something to change; ``failed`` on failure or roll-back. Dry run unless ``commit=True``.
 ================  =====================================================================================

@@ -28,24 +28,23 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import os
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from op25b_cfg.backups import write_backup
 from op25b_cfg.changelog import ChangeLog, redact_text, sha256
 from op25b_cfg.cleanup import MAX_REPAIRS, active_version, cleanup_plan, drifted_objects, in_place, removal_config
 from op25b_cfg.defaults import DEFAULT_BACKUP_DIR, DEFAULT_CONFIRM_TIMEOUT
 from op25b_cfg.errors import Op25bError, PushError
 from op25b_cfg.fanout import ctrl_c_sets, run_each, shared_addresses
-from op25b_cfg.paths import PathError, atomic_write, under
 from op25b_cfg.platforms import get_platform
+from op25b_cfg.results import DeviceResult, Outcome, PushReport
 from op25b_cfg.rules import build_plan
 from op25b_cfg.window import ChangeWindow
 
@@ -59,16 +58,6 @@ log = logging.getLogger(__name__)
 
 SessionFactory = Callable[["Device"], "Session"]
 Auditor = Callable[["Device", str, str], "DeviceReport"]
-
-
-class Outcome(StrEnum):
-    UNCHANGED = "unchanged"  # no diff: nothing was committed
-    DRY_RUN = "dry-run"  # diff shown, candidate discarded
-    COMMITTED = "committed"  # committed, audited COMPLIANT, confirmed
-    ROLLED_BACK = "rolled-back"  # committed, audit not COMPLIANT, rolled back to the old config
-    FAILED = "failed"  # an error; ``state`` says where the device was left
-    SKIPPED = "skipped"  # never started (Ctrl-C/SIGTERM/SIGHUP, change window closed)
-    INTERRUPTED = "interrupted"  # in flight when a second signal aborted the run (see ``state``)
 
 
 @dataclass
@@ -85,152 +74,6 @@ class PushOptions:
     force: bool = False  # ignore the change window
     os_user: str = ""
     username: str = ""  # the device login used (for the change log)
-
-
-@dataclass
-class DeviceResult:
-    """What happened on one device. ``diff`` and ``cleanup_diff`` are already redacted."""
-
-    device: str
-    platform: str
-    hostname: str = ""
-    outcome: Outcome = Outcome.FAILED
-    version: str = ""
-    diff: str = ""
-    cleanup_diff: str = ""
-    cleanup_removed: list[str] = field(default_factory=list)
-    cleanup_detached: list[str] = field(default_factory=list)  # stale references removed ("parents: line")
-    repaired: list[str] = field(default_factory=list)  # drifted OP25B objects replaced under a fresh name
-    verdict: str | None = None
-    error: str = ""
-    state: str = ""
-    backup: str = ""
-    seconds: float = 0.0
-
-    @property
-    def failed(self) -> bool:
-        """True for every outcome that makes the exit code 1."""
-        return self.outcome in (Outcome.FAILED, Outcome.ROLLED_BACK, Outcome.INTERRUPTED) or bool(self.error)
-
-    @property
-    def changed(self) -> bool:
-        """True when the device's configuration was changed and kept."""
-        return (self.outcome is Outcome.COMMITTED and bool(self.diff)) or bool(
-            self.cleanup_removed or self.cleanup_detached
-        )
-
-    @property
-    def diff_lines(self) -> int:
-        return count_diff_lines(self.diff)
-
-    @property
-    def cleanup_lines(self) -> int:
-        return count_diff_lines(self.cleanup_diff)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "device": self.device,
-            "platform": self.platform,
-            "hostname": self.hostname,
-            "result": str(self.outcome),
-            "changed": self.changed,
-            "failed": self.failed,
-            "version": self.version,
-            "diff_lines": self.diff_lines,
-            "diff": self.diff,
-            "cleanup_lines": self.cleanup_lines,
-            "cleanup_diff": self.cleanup_diff,
-            "cleanup_removed": list(self.cleanup_removed),
-            "cleanup_detached": list(self.cleanup_detached),
-            "repaired": list(self.repaired),
-            "verdict": self.verdict,
-            "state": self.state,
-            "error": self.error,
-            "backup": self.backup,
-            "seconds": round(self.seconds, 3),
-        }
-
-
-@dataclass
-class PushReport:
-    """The results of one run, in inventory order."""
-
-    results: list[DeviceResult]
-    commit: bool
-    run_id: str
-    interrupted: bool = False
-    window_closed: bool = False
-    seconds: float = 0.0
-
-    @property
-    def failed(self) -> list[DeviceResult]:
-        return [r for r in self.results if r.failed]
-
-    @property
-    def exit_code(self) -> int:
-        """0 when every device ended well, 1 when one failed, rolled back, or was skipped."""
-        bad = self.failed or any(r.outcome is Outcome.SKIPPED for r in self.results)
-        return 1 if bad else 0
-
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for r in self.results:
-            out[str(r.outcome)] = out.get(str(r.outcome), 0) + 1
-        return out
-
-    def summary(self) -> str:
-        c = self.counts()
-        parts = [f"{n} {k}" for k, n in sorted(c.items())]
-        changed = sum(1 for r in self.results if r.changed)
-        mode = "commit" if self.commit else "dry-run"
-        text = f"{len(self.results)} device(s), {mode}: " + ", ".join(parts) + f"; {changed} changed"
-        if self.interrupted:
-            text += "; interrupted (no new device started after Ctrl-C / SIGTERM / SIGHUP)"
-        if self.window_closed:
-            text += "; the change window closed during the run"
-        return text
-
-
-def count_diff_lines(diff: str) -> int:
-    """Changed lines in a diff: lines starting with ``+``/``-`` (not ``+++``/``---`` headers); a diff
-    without markers counts its non-empty, non-comment lines."""
-    if not diff.strip():
-        return 0
-    marked = [ln for ln in diff.splitlines() if ln[:1] in "+-" and not ln.startswith(("+++", "---")) and ln[1:].strip()]
-    if marked:
-        return len(marked)
-    return sum(1 for ln in diff.splitlines() if ln.strip() and not ln.lstrip().startswith(("!", "#", "[edit")))
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Backups
-
-
-def write_backup(backup_dir: Path, device: str, text: str, when: datetime | None = None) -> Path:
-    """Write the raw running config to ``backup_dir/<device>/<UTC timestamp>.cfg``.
-
-    The file is created with mode 0600 (directories 0700): it is the exact config, secrets included, so it
-    can be restored; op25b never prints it unredacted. Never overwrites: a clash gets a ``-N`` suffix.
-    """
-    when = when or datetime.now(UTC)
-    folder = backup_dir / device
-    try:
-        folder = under(backup_dir, device)
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with contextlib.suppress(OSError):
-            os.chmod(folder, 0o700)
-        stamp = when.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-        for n in range(1000):
-            try:
-                return atomic_write(
-                    under(folder, f"{stamp}.cfg" if n == 0 else f"{stamp}-{n}.cfg"), text, 0o600, replace=False
-                )
-            except FileExistsError:
-                continue
-    except (OSError, PathError) as exc:
-        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise PushError(f"{device}: backup to {folder} failed ({why}); nothing was changed") from None
-    raise PushError(f"{device}: backup to {folder} failed (too many backups in the same second)")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -737,21 +580,4 @@ def run_push(
     )
 
 
-def with_username(opts: PushOptions, os_user: str, username: str) -> PushOptions:
-    """A copy of ``opts`` with the change-log identity filled in."""
-    return dataclasses.replace(opts, os_user=os_user, username=username)
-
-
-__all__ = [
-    "DevicePush",
-    "DeviceResult",
-    "InFlight",
-    "Outcome",
-    "PushOptions",
-    "PushReport",
-    "count_diff_lines",
-    "ctrl_c_sets",
-    "push_device",
-    "run_push",
-    "write_backup",
-]
+__all__ = ["DevicePush", "InFlight", "PushOptions", "ctrl_c_sets", "push_device", "run_push"]

@@ -24,6 +24,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from op25b_cfg import caches
 from op25b_cfg.netaddr import Network, collapse
 
 if TYPE_CHECKING:
@@ -199,10 +200,6 @@ class Rule:
     oifname: tuple[str, ...] = field(default=(), repr=False)
     iifname_negate: bool = field(default=False, repr=False)
     oifname_negate: bool = field(default=False, repr=False)
-
-    @property
-    def dst_port_list(self) -> list[str]:
-        return [str(p) for p in self.dst_ports]
 
 
 @dataclass(frozen=True)
@@ -499,10 +496,6 @@ def _family(
     )
 
 
-_BY_INTENT: dict[tuple[object, ...], tuple[object, tuple[object, ...], FilterPlan]] = {}
-_BY_INTENT_MAX = 65536
-
-
 def build_plan(device: Device) -> FilterPlan:
     """The rule list for one device, from its resolved intent. Pure and cached: devices with the same
     pools and settings share one plan.
@@ -531,7 +524,7 @@ def build_plan(device: Device) -> FilterPlan:
         flow_key,
         id(applying),
     )
-    hit = _BY_INTENT.get(key)
+    hit = caches.PLANS.get(key)
     if hit is not None and hit[0] is pol and hit[1][1] is applying:
         return hit[2]
     exempt = tuple(prefix for _, prefix in applying)
@@ -548,7 +541,7 @@ def build_plan(device: Device) -> FilterPlan:
         device.counters,
         FlowLimit(*flow_key) if flow_key is not None else None,
     )
-    if len(_BY_INTENT) >= _BY_INTENT_MAX:
-        _BY_INTENT.clear()
-    _BY_INTENT[key] = (pol, (device.pools, applying), plan)
+    if len(caches.PLANS) >= caches.PLANS_MAX:
+        caches.PLANS.clear()
+    caches.PLANS[key] = (pol, (device.pools, applying), plan)
     return plan

@@ -16,7 +16,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from op25b_cfg.audit import engine
+from op25b_cfg import api
 from op25b_cfg.audit.engine import audit_parsed, audit_text
 from op25b_cfg.audit.lazy import DeferredFilter
 from op25b_cfg.audit.model import DeviceReport, ParsedConfig
@@ -47,7 +47,7 @@ def _eager(dev: Device, text: str) -> DeviceReport:
 def _same(dev: Device, text: str) -> DeviceReport:
     """The lazy audit (with whatever the process-wide memos hold) equals the eager one with cold memos."""
     lazy = audit_text(dev, text)
-    engine.clear_memos()
+    api.clear_caches()
     assert dataclasses.asdict(lazy) == dataclasses.asdict(_eager(dev, text))
     return lazy
 
@@ -213,7 +213,7 @@ def test_public_corpus_at_its_own_bindings(platform: str, path: Path) -> None:
 def test_memo_gives_the_cold_answer() -> None:
     """A report computed with cold caches equals the one computed after other devices filled them."""
     dev = SAMPLE["cisco_ios"]
-    engine.clear_memos()
+    api.clear_caches()
     cold = dataclasses.asdict(audit_text(dev, IOS_UNPARSED))
     for name, other in INV.devices.items():
         audit_text(other, (REPO / "inventory" / "running" / f"{name}.cfg").read_text())

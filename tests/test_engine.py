@@ -11,7 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from op25b_cfg.audit.engine import SEVERITY, Evaluator, Query, _drift, audit_parsed, iface_representatives
+from op25b_cfg.audit.checks import SEVERITY
+from op25b_cfg.audit.drift import intent_drift
+from op25b_cfg.audit.engine import audit_parsed
+from op25b_cfg.audit.evaluate import Evaluator, Query, iface_representatives
 from op25b_cfg.audit.model import (
     Binding,
     Code,
@@ -340,12 +343,12 @@ def test_drift_names_the_differing_entry() -> None:
     L = Lines()
     want = config(good_v4(L))
     have = config(good_v4(Lines()))
-    assert _drift(want, have) == []
+    assert intent_drift(want, have) == []
     have.filters[(4, ACL4)].rules[3] = L(Action.DENY, src=(P("100.64.0.0/17"),), dst_ports=port(25), text="deny x")
-    [(msg, line)] = _drift(want, have)
+    [(msg, line)] = intent_drift(want, have)
     assert "entry 4 is `deny x`" in msg and line == have.filters[(4, ACL4)].rules[3].line
     have.bindings[0].filters = ("OLD",)
-    assert any("should use" in m for m, _ in _drift(want, have))
+    assert any("should use" in m for m, _ in intent_drift(want, have))
 
 
 def test_severity_table_is_complete() -> None:

@@ -479,7 +479,7 @@ def test_connect_delay_refused_on_platforms_without_it(tmp_path: Path) -> None:
 
     found = problems(tmp_path, m)
     p = only(found, "hosts.yaml", "bras-tyo-ios1", "platform cisco_ios cannot delay", "connect_delay_s=3")
-    assert "policy.yaml: flow_control" in p.message and "linux_nftables" in p.fix
+    assert "policy.yaml: flow_control" in p.message and "connect delay" in p.fix and "op25b platforms" in p.fix
     assert not [x for x in found if "lnx" in x.field], "linux_nftables renders the delay"
 
 

@@ -1,6 +1,6 @@
 """Issue 9 items 6, 12 and 13: device names never leave op25b's directories; every artifact is written whole.
 
-The real writers are exercised: ``push.write_backup`` (push backups and ``audit --live --save``),
+The real writers are exercised: ``backups.write_backup`` (push backups and ``audit --live --save``),
 ``audit_saved`` (``--configs`` lookup), ``op25b generate`` as a process; the full disk is a real 16 KiB tmpfs
 in a private mount namespace.
 """
@@ -19,10 +19,10 @@ import yaml
 
 from op25b_cfg.audit import runner
 from op25b_cfg.audit.model import Verdict
+from op25b_cfg.backups import write_backup
 from op25b_cfg.errors import InventoryError, PushError
 from op25b_cfg.inventory import load_inventory
 from op25b_cfg.paths import PathError, atomic_write, under
-from op25b_cfg.push import write_backup
 from tests.labutil import have_root, need
 
 REPO = Path(__file__).resolve().parent.parent

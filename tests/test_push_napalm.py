@@ -30,7 +30,8 @@ from op25b_cfg.platforms.cisco_ios.emulator import IosEmulator
 from op25b_cfg.platforms.cisco_ios.emulator import default_config as ios_default
 from op25b_cfg.platforms.cisco_iosxr.emulator import IosxrEmulator
 from op25b_cfg.platforms.juniper_junos.emulator import JunosEmulator
-from op25b_cfg.push import Outcome, push_device, run_push
+from op25b_cfg.push import push_device, run_push
+from op25b_cfg.results import Outcome
 from op25b_cfg.rules import build_plan
 from tests.labutil import REPO
 from tests.pushlab import popts

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from op25b_cfg.audit.engine import _flat_rules
+from op25b_cfg.audit.drift import flat_rules
 from op25b_cfg.audit.model import Filter, ParsedConfig
 from op25b_cfg.cleanup import cleanup_plan, removal_config
 from op25b_cfg.dialects.base import Need
@@ -35,7 +35,7 @@ def same_filter(want: Filter, have: Filter | None) -> bool:
     """Whether the running filter ``have`` decides every packet as the intended ``want`` does, rule by rule."""
     if have is None or have.default != want.default:
         return False
-    return [k for _, k in _flat_rules(want)] == [k for _, k in _flat_rules(have)]
+    return [k for _, k in flat_rules(want)] == [k for _, k in flat_rules(have)]
 
 
 def changed_filters(intended: ParsedConfig, running: ParsedConfig) -> set[str]:

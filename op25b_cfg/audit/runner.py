@@ -379,7 +379,7 @@ def audit_live_device(device: Device, open_session: SessionFactory, save_dir: Pa
     ``save_dir/<device>/<UTC timestamp>.cfg``, mode 0600); if that fails the verdict is ERROR and the
     findings are kept.
     """
-    from op25b_cfg.push import write_backup
+    from op25b_cfg.backups import write_backup
 
     source = live_source(device)
     try:

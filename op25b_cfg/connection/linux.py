@@ -214,7 +214,7 @@ class LinuxNftSession(Session):
         o = self.opts
         key_auth = not self.creds.password
         args: dict[str, Any] = {
-            "device_type": "linux",
+            "device_type": self.device.spec.netmiko_device_type,
             "host": self.device.hostname,
             "port": self._port,
             "username": self.creds.username,

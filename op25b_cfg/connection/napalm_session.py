@@ -43,7 +43,6 @@ from op25b_cfg.connection.base import ConnectOptions, Credentials, OperationTime
 from op25b_cfg.connection.credentials import scrub
 from op25b_cfg.connection.hostkey import with_offered_key
 from op25b_cfg.errors import ConnectionError_, Op25bError, PushError
-from op25b_cfg.platforms import get_platform
 
 if TYPE_CHECKING:
     from op25b_cfg.inventory import Device
@@ -208,7 +207,7 @@ class NapalmSession(Session):
 
     def __init__(self, device: Device, creds: Credentials, opts: ConnectOptions) -> None:
         super().__init__(device, creds, opts)
-        self.spec = get_platform(device.platform)
+        self.spec = device.spec
         name = self.spec.napalm_driver
         if name is None:
             raise ConnectionError_(f"{device.name}: platform {device.platform} has no napalm driver")

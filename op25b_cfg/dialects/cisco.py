@@ -1,8 +1,9 @@
 """Helpers shared by the Cisco-family running-config parsers (IOS/IOS-XE, IOS-XR, Arista EOS).
 
-The parsers make one fast pass over the lines (:func:`scan`): only the indentation and the first tokens of a
-top-level line decide whether its block matters (ACLs, object-groups, interfaces, templates, QoS maps); every
-other block is skipped without being tokenised. The blocks that matter are then parsed in detail:
+The parsers make one fast pass over the lines (:func:`~op25b_cfg.dialects.cisco_reader.scan`, the dialect's one
+reader): only the indentation and the first tokens of a top-level line decide whether its block matters (ACLs,
+object-groups, interfaces, templates, QoS maps); every other block is skipped without being tokenised.
+The blocks that matter are then parsed in detail:
 
 * :class:`Groups` resolves network, service and port object-groups (nested, with loop detection);
 * :class:`AceParser` turns one access-control entry into rule specs (action, protocol, addresses as
@@ -11,7 +12,7 @@ other block is skipped without being tokenised. The blocks that matter are then 
   every entry it cannot model exactly into an :class:`~op25b_cfg.audit.model.Unparsed` (never widened, never
   silently dropped). Entries are tokenised when a filter's rules are first read (:mod:`._lazy`): at once for
   referenced filters by default, on demand for every filter on the audit path (``parse(text, lazy=True)``).
-  Entries of the common shape are memoised process-wide (:data:`_FAST_MEMO`): they name no object-group.
+  Entries of the common shape are memoised process-wide (:data:`op25b_cfg.caches.FAST_ACES`): they name no object-group.
 
 Nothing here raises on bad input: :class:`AceError` is internal and always caught per line.
 """
@@ -29,10 +30,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from op25b_cfg import caches
 from op25b_cfg.audit.lazy import DeferredFilter as DeferredFilter  # re-exported
 from op25b_cfg.audit.lazy import ResultRef
 from op25b_cfg.audit.lazy import resolve_all as resolve_all  # re-exported
 from op25b_cfg.audit.model import Filter, ParsedConfig, Unparsed
+from op25b_cfg.dialects.cisco_reader import Block as Block  # re-exported for the platform parsers
+from op25b_cfg.dialects.cisco_reader import scan as scan  # re-exported
+from op25b_cfg.dialects.cisco_reader import split_lines as split_lines  # re-exported
 from op25b_cfg.gc_pause import paused_gc
 from op25b_cfg.rules import ACK, ESTABLISHED, FIN, PSH, RST, SYN, URG, Action, AddrMatch, FlagMatch, PortRange, Rule
 
@@ -43,7 +48,6 @@ _AF_INET = socket.AF_INET
 ECE, CWR = 0x40, 0x80
 ALL4 = 0xFFFFFFFF
 ALL6 = (1 << 128) - 1
-FULL_PORTS = PortRange(0, 65535)
 
 # --------------------------------------------------------------------------- vocabulary
 
@@ -126,156 +130,6 @@ _FAST_RULE = (
     and len(_RULE_DEFAULTS) == len(_RULE_FIELDS) - 2
     and {f.name for f in _RULE_FIELDS[:2]} == {"action", "family"}
 )
-
-
-# --------------------------------------------------------------------------- lines and blocks
-
-
-def split_lines(text: str) -> list[str]:
-    """The lines of ``text`` (LF, CRLF or CR), keeping 1-based numbering equal to an editor's."""
-    if "\r" in text:
-        text = text.replace("\r\n", "\n") if "\n" in text else text.replace("\r", "\n")
-        if "\r" in text:
-            text = text.replace("\r", "")
-    return text.split("\n")
-
-
-@dataclass
-class Block:
-    """A top-level line that matters and its indented children ``(line, stripped text)``."""
-
-    kind: str
-    tokens: list[str]
-    line: int
-    text: str
-    children: list[tuple[int, str]] = field(default_factory=list)
-    unsure: dict[int, str] = field(default_factory=dict)
-    """Unindented children that belong to this block only if an unrecognised line before them did not leave
-    its configuration mode: line -> the reason (see :func:`scan` ``submode``)."""
-
-
-@dataclass
-class ScanResult:
-    blocks: list[Block]
-    watched: list[tuple[int, str]]
-    notes: list[str]
-
-
-_BANNER_RE = re.compile(r"^banner\s+\S+\s?(.*)$")
-
-
-SubMode = Callable[[str, list[str]], str | None]
-"""Where an unindented line belongs while a block of the given kind is open: ``"child"`` (a sub-command of
-that mode), ``"global"`` (a command that leaves it), or None (not known: the mode is no longer certain)."""
-
-
-def scan(
-    lines: list[str],
-    classify: Callable[[list[str]], str | None],
-    watch: str | None = None,
-    eos_banners: bool = False,
-    submode: SubMode | None = None,
-) -> ScanResult:
-    """One pass over ``lines``: the blocks ``classify`` names (from the tokens of a top-level line), plus
-    every line containing ``watch``. Banners (IOS delimiter style, or EOS ``EOF`` style) and IOS macros are
-    skipped; comment lines (``!``) never end or enter a block of indented children.
-
-    ``submode`` reads configs whose indentation was lost (flattened archives, pasted configs) the way the
-    device's configuration mode does: after a block's header, an unindented line that is a sub-command of
-    that mode stays in it (a child of the block) until a global command, ``exit``/``end`` or a ``!`` line
-    leaves it. Once a line ``submode`` does not know was read in the mode, later unindented children are kept
-    with the reason they are not certain (:attr:`Block.unsure`)."""
-    blocks: list[Block] = []
-    watched: list[tuple[int, str]] = []
-    notes: list[str] = []
-    cur: list[tuple[int, str]] | None = None
-    mode: Block | None = None  # the block whose configuration mode unindented lines may still be in
-    doubt = ""  # why that mode is no longer certain ("" = certain)
-    n = len(lines)
-    i = 0
-    while i < n:
-        raw = lines[i]
-        i += 1
-        if not raw:
-            continue
-        c = raw[0]
-        if c == " " or c == "\t":
-            if watch is not None and watch in raw:
-                watched.append((i, raw.strip()))
-            if cur is not None:
-                s = raw.strip()
-                if s and s[0] != "!":
-                    cur.append((i, s))
-            continue
-        if c == "!" or c == "#":
-            mode = None
-            continue
-        toks = raw.split(None, 4)
-        if not toks:
-            continue
-        first = toks[0]
-        if first == "banner":
-            i = _skip_banner(lines, i - 1, raw, eos_banners, notes)
-            cur = mode = None
-            continue
-        if first == "macro" and len(toks) > 1 and toks[1] == "name":
-            i = _skip_until(lines, i, "@", i - 1, "macro", notes)
-            cur = mode = None
-            continue
-        if watch is not None and watch in raw:
-            watched.append((i, raw.strip()))
-        kind = classify(toks)
-        if kind is None:
-            where = "global" if mode is None or submode is None else submode(mode.kind, toks)
-            if where == "global":
-                cur = mode = None
-                continue
-            s = raw.strip()
-            assert mode is not None
-            if where == "child":
-                mode.children.append((i, s))
-                if doubt:
-                    mode.unsure[i] = doubt
-                cur = mode.children
-            else:  # unknown: IOS keeps the mode if the line is a sub-command, else leaves it
-                doubt = doubt or (
-                    f"the indentation is lost and line {i} (`{s[:60]}`) is not known as a sub-command or a global"
-                    f" command, so it is not certain that this line still belongs to `{mode.text}`"
-                )
-                cur = None
-            continue
-        blk = Block(kind, raw.split(), i, raw.strip())
-        blocks.append(blk)
-        cur = blk.children
-        mode, doubt = blk, ""
-    return ScanResult(blocks, watched, notes)
-
-
-def _skip_until(lines: list[str], start: int, end: str, header: int, what: str, notes: list[str]) -> int:
-    """Index after the first line from ``start`` whose stripped text is ``end``; unterminated: ``start``."""
-    for j in range(start, len(lines)):
-        if lines[j].strip() == end:
-            return j + 1
-    notes.append(f"line {header + 1}: {what} is never closed; the lines after it were read as configuration")
-    return start
-
-
-def _skip_banner(lines: list[str], idx: int, raw: str, eos: bool, notes: list[str]) -> int:
-    """Index of the first line after the banner that starts at ``lines[idx]``."""
-    if eos:
-        return _skip_until(lines, idx + 1, "EOF", idx, "banner", notes)
-    m = _BANNER_RE.match(raw.strip())
-    rest = m.group(1).strip() if m else ""
-    if not rest:
-        return idx + 1
-    delim = "^C" if rest.startswith("^C") else rest[0]
-    if delim in rest[len(delim) :]:
-        return idx + 1
-    for j in range(idx + 1, len(lines)):
-        if delim in lines[j]:
-            return j + 1
-    notes.append(f"line {idx + 1}: banner delimiter {delim!r} is never closed; the lines after it were read")
-    return idx + 1
 
 
 # --------------------------------------------------------------------------- addresses and ports
@@ -673,14 +527,6 @@ _FAST_ACE = re.compile(
 )
 
 
-_FAST_MEMO: dict[tuple[str, int], Parsed] = {}
-"""Entries of the common shape (:data:`_FAST_ACE`) parsed by any config of this process, by (text, family).
-Such an entry names no object-group, so what it matches does not depend on the config it is in: the many
-devices of a push or of a directory of saved configs share the parse of their identical OP25B entries.
-The values are never mutated (rules copy them)."""
-_FAST_MEMO_MAX = 100_000
-
-
 def spec(
     action: Action,
     family: int,
@@ -749,7 +595,7 @@ class AceParser:
     def _parse(self, text: str, family: int, standard: bool) -> Parsed:
         if not standard:
             memo_key = (text, family)
-            known = _FAST_MEMO.get(memo_key)
+            known = caches.FAST_ACES.get(memo_key)
             if known is not None:
                 return known
             m = _FAST_ACE.match(text)
@@ -759,9 +605,9 @@ class AceParser:
                 except AceError:
                     pass  # the general path below gives the precise reason
                 else:
-                    if len(_FAST_MEMO) >= _FAST_MEMO_MAX:
-                        _FAST_MEMO.clear()
-                    _FAST_MEMO[memo_key] = known
+                    if len(caches.FAST_ACES) >= caches.FAST_ACES_MAX:
+                        caches.FAST_ACES.clear()
+                    caches.FAST_ACES[memo_key] = known
                     return known
         toks = text.split()
         seq = ""

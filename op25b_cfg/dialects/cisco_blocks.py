@@ -26,6 +26,7 @@ from op25b_cfg.dialects.base import (
     last_meaningful_line,
     shown_line,
 )
+from op25b_cfg.dialects.cisco_reader import config_lines
 from op25b_cfg.redact import redact
 
 if TYPE_CHECKING:
@@ -144,21 +145,16 @@ class Node:
 
 
 def parse_tree(text: str, display: Callable[[str], str] | None = None) -> Node:
-    """Parse an indented config text into a root :class:`Node` (comments, blank lines and ``end`` dropped);
-    ``display`` turns each line into the form the device prints."""
+    """Parse an indented config text into a root :class:`Node`, read by the dialect's one reader
+    (:func:`~op25b_cfg.dialects.cisco_reader.config_lines`: comments, blank lines, ``end``, banners and macros
+    dropped); ``display`` turns each line into the form the device prints."""
     root = Node("")
-    stack: list[tuple[int, Node]] = [(-1, root)]
-    for raw in text.splitlines():
-        line = raw.rstrip()
-        stripped = line.strip()
-        if not stripped or stripped.startswith("!") or stripped == "end":
-            continue
-        level = len(line) - len(line.lstrip(" "))
-        while stack[-1][0] >= level:
-            stack.pop()
-        node = Node(display(stripped) if display else stripped)
-        stack[-1][1].children.append(node)
-        stack.append((level, node))
+    path: list[Node] = [root]
+    for ln in config_lines(text):
+        del path[len(ln.parents) + 1 :]
+        node = Node(display(ln.text) if display else ln.text)
+        path[-1].children.append(node)
+        path.append(node)
     return root
 
 
@@ -312,7 +308,8 @@ class CiscoDialect(ConfigDialect):
     running config and of a merge candidate, ``comment`` the comment character, ``definitions_re`` a regex with
     groups ``kind`` and ``name`` that matches a top-level object definition, ``holders`` the first words of the
     block headers an attachment's name ends (``interface Virtual-Template1``, XR ``dynamic-template type ppp
-    NAME``).
+    NAME``), ``eos_banners`` whether banners end with an ``EOF`` line (EOS). Lines are read by the dialect's one
+    reader, :func:`~op25b_cfg.dialects.cisco_reader.config_lines`.
 
     >>> d = CiscoDialect()
     >>> [(ln.text, ln.parents) for ln in d.lines("interface Gi1\\n ip access-group A in\\n!\\nend\\n")]
@@ -331,6 +328,7 @@ class CiscoDialect(ConfigDialect):
         comment: str = "!",
         definitions_re: str = _CISCO_DEFINITIONS,
         holders: tuple[str, ...] = ("interface", "type"),
+        eos_banners: bool = False,
     ) -> None:
         self.negate = negate
         self.end = end
@@ -338,23 +336,10 @@ class CiscoDialect(ConfigDialect):
         self.epilogue = (end,)
         self._defs = re.compile(definitions_re)
         self.holders = holders
+        self.eos_banners = eos_banners
 
     def lines(self, text: str) -> list[ConfigLine]:
-        out: list[ConfigLine] = []
-        stack: list[tuple[int, str]] = []
-        for i, raw in enumerate(text.splitlines()):
-            line = raw.rstrip()
-            body = line.strip()
-            if not body or body.startswith(self.comment) or body == self.end:
-                if line[:1] == self.comment or body == self.end:
-                    stack = []
-                continue
-            indent = len(line) - len(line.lstrip(" "))
-            while stack and stack[-1][0] >= indent:
-                stack.pop()
-            out.append(ConfigLine(i, body, tuple(h for _, h in stack)))
-            stack.append((indent, body))
-        return out
+        return config_lines(text, self.end, self.eos_banners)
 
     def definitions(self, lines: Sequence[ConfigLine]) -> list[tuple[int, int, str, str]]:
         out = []

@@ -83,7 +83,6 @@ class ReadResult:
     unparsed: list[Unparsed] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
-    set_lines: int = 0
     deferred: list[DeferredBlock] = field(default_factory=list)
     """With ``defer``: filter blocks not read; each stands in ``stmts`` as one statement of its bare path."""
     defer_failed: bool = False
@@ -203,7 +202,6 @@ class _Reader:
         if len(toks) < 2:
             return
         verb = toks[0]
-        self.res.set_lines += 1
         if not path or path[0] not in self.keep:
             return
         if verb == "set":

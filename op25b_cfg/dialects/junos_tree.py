@@ -1,5 +1,10 @@
 """Junos configuration as a tree: brace-text parser, set-command loader, merge/override, renderer, diff.
 
+:func:`statements` is the one reader of brace text for everything but the audit parser: the emulator's tree
+(:func:`parse`) and the clean-up planner's lines (:meth:`JunosDialect.lines`) are built from it. The audit parser
+(:mod:`op25b_cfg.dialects.junos`) keeps its own reader: it skips irrelevant sections and defers filter blocks,
+which is what makes it fast on large BNG configs.
+
 Without the Junos schema, identity is inferred: a container is known by its whole header
 (``filter OP25B-V4-x``), a leaf with a value by its first word (``input X`` replaces ``input Y``), a
 one-word leaf by itself (``100.64.0.0/16;``). ``/* ... */`` annotations attach to the next statement,
@@ -10,9 +15,9 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 from op25b_cfg.dialects.base import (
     OBJECT_NAME,
@@ -88,53 +93,155 @@ class JNode:
         return None
 
 
-def parse(text: str) -> JNode:
-    """Parse brace-format text into a root container. Raises :class:`JunosSyntaxError`."""
-    root = JNode([], [])
-    stack = [root]
+class Statement(NamedTuple):
+    """One statement of Junos text, as the one reader of the dialect sees it: ``kind`` is ``open`` (``words {``),
+    ``leaf`` (``words;``) or ``close`` (``}``); ``line`` (1-based) is where its first word is; ``comment`` the
+    ``/* */`` annotation before it; ``tag`` a ``replace:``/``delete:``/``inactive:``/``protect:`` prefix."""
+
+    kind: str
+    words: tuple[str, ...]
+    line: int
+    comment: str | None = None
+    tag: str | None = None
+
+
+_TAGS = frozenset({"replace:", "delete:", "inactive:", "protect:"})
+_SET_VERBS = frozenset({"set", "delete", "deactivate", "activate", "insert", "rename", "annotate", "protect"})
+
+
+def statements(text: str, *, strict: bool = True) -> Iterator[Statement]:
+    """The statements of brace-format ``text`` in order (the dialect's one reader: the emulator's tree, the
+    clean-up planner's lines). ``strict`` raises :class:`JunosSyntaxError` on what Junos would refuse; otherwise
+    the reader goes on: a stray ``}`` is skipped, a top-level ``set``/``delete``... command ends at its line's
+    end (``display set`` format), and an unterminated statement at the end is a leaf.
+
+    >>> [(s.kind, " ".join(s.words), s.line) for s in statements("a {\\n  inactive: b c;\\n}\\n")]
+    [('open', 'a', 1), ('leaf', 'b c', 2), ('close', '', 3)]
+    >>> [" ".join(s.words) for s in statements("set a b\\nset c d\\n", strict=False)]
+    ['set a b', 'set c d']
+    """
+    depth = 0
     words: list[str] = []
+    first = 0  # line of the first word of ``words``
     comment: str | None = None
     tag: str | None = None
     in_list = False
-    for tok in _TOKEN_RE.findall(text):
-        if tok.startswith("#"):
+    open_comment: list[str] | None = None  # the lines of a /* */ annotation that spans lines
+    for lineno, raw in enumerate(text.split("\n"), 1):
+        s = raw.strip()
+        if not s:
             continue
-        if tok.startswith("/*"):
-            comment = tok[2:-2].strip()
-            continue
-        if in_list:
-            words.append(tok)
-            if tok == "]":
-                in_list = False
-            continue
-        if tok == "[":
-            words.append(tok)
-            in_list = True
-        elif tok in ("replace:", "delete:", "inactive:", "protect:") and not words:
-            tag = tok[:-1]
-        elif tok == ";":
-            if words:
-                container = stack[-1].children
-                assert container is not None
-                container.append(JNode(words, None, comment, tag))
+        if open_comment is not None:
+            end = raw.find("*/")
+            if end < 0:
+                open_comment.append(raw)
+                continue
+            open_comment.append(raw[:end])
+            comment = "\n".join(open_comment).strip()
+            open_comment = None
+            s = raw[end + 2 :].strip()
+            if not s:
+                continue
+        if (
+            not words
+            and not in_list
+            and tag is None
+            and '"' not in s
+            and "#" not in s
+            and "/" not in s
+            and "[" not in s
+        ):
+            # the common line: one plain statement, an opening or a closing (no quotes, comments, lists)
+            last = s[-1]
+            if last == ";":
+                leaf = s[:-1].split()
+                if leaf and s.count(";") == 1 and "{" not in s and "}" not in s and leaf[0] not in _TAGS:
+                    yield Statement("leaf", tuple(leaf), lineno, comment)
+                    comment = None
+                    continue
+            elif last == "{":
+                head = s[:-1].split()
+                if head and s.count("{") == 1 and ";" not in s and "}" not in s and head[0] not in _TAGS:
+                    yield Statement("open", tuple(head), lineno, comment)
+                    depth += 1
+                    comment = None
+                    continue
+            elif s == "}" and depth:
+                yield Statement("close", (), lineno)
+                depth -= 1
+                continue
+        if not strict and words and not depth and not in_list and words[0] in _SET_VERBS:
+            yield Statement("leaf", tuple(words), first, comment, tag)  # a set command ends at its line's end
             words, comment, tag = [], None, None
-        elif tok == "{":
-            if not words:
-                raise JunosSyntaxError("'{' without a statement")
-            node = JNode(words, [], comment, tag)
-            container = stack[-1].children
-            assert container is not None
-            container.append(node)
-            stack.append(node)
-            words, comment, tag = [], None, None
-        elif tok == "}":
-            if words or len(stack) == 1:
-                raise JunosSyntaxError(f"unexpected '}}' after {' '.join(words) or 'top level'}")
+        start = s.rfind("/*")
+        if start >= 0 and s.find("*/", start) < 0 and not s.count('"', 0, start) % 2:
+            open_comment = [s[start + 2 :]]  # an annotation that goes on below
+            s = s[:start]
+        for tok in _TOKEN_RE.findall(s):
+            c = tok[0]
+            if c == "#":
+                break
+            if c == "/" and tok.startswith("/*"):
+                comment = tok[2:-2].strip()
+                continue
+            if in_list:
+                words.append(tok)
+                if tok == "]":
+                    in_list = False
+                continue
+            if tok == "[":
+                words.append(tok)
+                in_list = True
+            elif tok in _TAGS and not words:
+                tag = tok[:-1]
+                first = lineno
+            elif tok == ";":
+                if words:
+                    yield Statement("leaf", tuple(words), first, comment, tag)
+                words, comment, tag = [], None, None
+            elif tok == "{":
+                if not words and strict:
+                    raise JunosSyntaxError("'{' without a statement")
+                yield Statement("open", tuple(words), first if words else lineno, comment, tag)
+                depth += 1
+                words, comment, tag = [], None, None
+            elif tok == "}":
+                if words or depth == 0:
+                    if strict:
+                        raise JunosSyntaxError(f"unexpected '}}' after {' '.join(words) or 'top level'}")
+                    if words:
+                        yield Statement("leaf", tuple(words), first, comment, tag)
+                        words, comment, tag = [], None, None
+                    if depth == 0:
+                        continue
+                yield Statement("close", (), lineno)
+                depth -= 1
+            else:
+                if not words and tag is None:
+                    first = lineno
+                words.append(tok)
+    if words or depth or in_list:
+        if strict:
+            raise JunosSyntaxError("missing ';' or '}' at end of configuration")
+        if words:
+            yield Statement("leaf", tuple(words), first, comment, tag)
+
+
+def parse(text: str) -> JNode:
+    """Parse brace-format text into a root container (read by :func:`statements`). Raises
+    :class:`JunosSyntaxError`."""
+    root = JNode([], [])
+    stack = [root]
+    for st in statements(text):
+        if st.kind == "close":
             stack.pop()
-        else:
-            words.append(tok)
-    if words or len(stack) != 1 or in_list:
-        raise JunosSyntaxError("missing ';' or '}' at end of configuration")
+            continue
+        node = JNode(list(st.words), [] if st.kind == "open" else None, st.comment, st.tag)
+        container = stack[-1].children
+        assert container is not None
+        container.append(node)
+        if node.children is not None:
+            stack.append(node)
     return root
 
 
@@ -355,33 +462,18 @@ class JunosDialect(ConfigDialect):
     set_kinds: ClassVar[frozenset[str]] = frozenset({"prefix-list"})
 
     def lines(self, text: str) -> list[ConfigLine]:
+        """Read by :func:`statements` (not strict): one line per statement, with its enclosing headers."""
         out: list[ConfigLine] = []
         stack: list[str] = []
-        in_comment = False
-        for i, raw in enumerate(text.splitlines()):
-            body = raw.strip()
-            if in_comment:
-                in_comment = "*/" not in body
-                continue
-            if body.startswith("/*"):
-                in_comment = "*/" not in body
-                continue
-            if not body or body.startswith(("#", "##")):
-                continue
-            body = body.split(" ## ")[0].strip()
-            for prefix in ("inactive: ", "replace: ", "protect: "):
-                if body.startswith(prefix):
-                    body = body[len(prefix) :]
-            if body == "}":
+        for st in statements(text, strict=False):
+            if st.kind == "close":
                 if stack:
                     stack.pop()
                 continue
-            if body.endswith("{"):
-                header = body[:-1].strip()
-                out.append(ConfigLine(i, header, tuple(stack)))
-                stack.append(header)
-            else:
-                out.append(ConfigLine(i, body.rstrip(";").strip(), tuple(stack)))
+            text_ = " ".join(st.words)
+            out.append(ConfigLine(st.line - 1, text_, tuple(stack)))
+            if st.kind == "open":
+                stack.append(text_)
         return out
 
     def definitions(self, lines: Sequence[ConfigLine]) -> list[tuple[int, int, str, str]]:

@@ -15,6 +15,7 @@ import yaml
 from op25b_cfg.connection.base import ConnectOptions, Credentials
 from op25b_cfg.inventory import Device, load_inventory
 from op25b_cfg.lab.netns import SUBSCRIBER_IFACES, Lab
+from op25b_cfg.platforms.linux_nftables import LinuxNftables
 
 __all__ = ["lab_hosts", "push_target", "write_inventory"]
 
@@ -55,7 +56,7 @@ def lab_hosts(lab: Lab, extra: dict[str, dict[str, Any]] | None = None) -> dict[
         hosts[name] = {
             "hostname": lab.mgmt_bras_ip,
             "port": lab.ssh_port,
-            "platform": "linux_nftables",
+            "platform": LinuxNftables.name,
             "data": {
                 "description": "op25b namespace lab bras",
                 "pools": ["DYN-TOKYO", "DYN-V6"],

@@ -29,6 +29,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from op25b_cfg import caches
 from op25b_cfg.errors import PlatformError
 from op25b_cfg.rules import AddrMatch, FilterPlan, PortRange, Rule, build_plan
 
@@ -93,29 +94,23 @@ def jinja_env() -> jinja2.Environment:
     return env
 
 
+_TEMPLATE_DIRS: dict[str, Path] = {}
+"""Platform name -> its package directory, registered by :meth:`Platform._render` before the template is looked
+up (so the template loader needs no registry)."""
+
+
 def _load_template(name: str) -> tuple[str, str, Callable[[], bool]] | None:
     """Jinja loader: ``<platform>/<file>`` is ``<file>`` in that platform's package directory."""
-    from op25b_cfg.platforms import PLATFORMS
-
     platform, _, file = name.partition("/")
-    cls = PLATFORMS.get(platform)
-    if cls is None or not file or "/" in file or file.startswith("."):
+    directory = _TEMPLATE_DIRS.get(platform)
+    if directory is None or not file or "/" in file or file.startswith("."):
         return None
-    path = cls.package_dir() / file
+    path = directory / file
     try:
         source = path.read_text(encoding="utf-8")
     except OSError:
         return None
     return source, str(path), lambda: True
-
-
-_PLAN_BLOCKS: dict[tuple[str, str, int, bool, bool], tuple[FilterPlan, str]] = {}
-_PLAN_BLOCKS_MAX = 16384
-_VERIFIED: set[str] = set()
-_RENDERED: dict[tuple[str, int], tuple[Device, FilterPlan, str]] = {}
-"""The last render per (platform, device object), with the plan it used: push renders the candidate and its
-post-change audit renders the same intent again. Devices and plans are immutable; both are kept alive in the
-value, so their ids are not reused while cached."""
 
 
 class Platform:
@@ -288,14 +283,12 @@ class Platform:
             self.check_attachment(att)
         delay = device.flow_control.connect_delay_s
         if device.mode == "flow-control" and delay is not None and not self.flow_delay:
-            from op25b_cfg.platforms import PLATFORMS
-
-            able = " or ".join(n for n, cls in PLATFORMS.items() if cls.flow_delay) or "none"
             raise PlatformError(
                 f"platform {self.name} cannot delay new port-25 connections in mode 'flow-control'"
                 f" (flow_control.connect_delay_s={delay}) [{device.source_of('flow_control')}]."
                 " Fix: set flow_control.connect_delay_s to null in this device's host or group data (or leave"
-                f" it out of the policy), or run the delay on a platform that can: {able}"
+                " it out of the policy), or run the delay on a platform that can (the 'connect delay' column of"
+                " `op25b platforms`)"
             )
         if device.mode not in self.modes:
             raise PlatformError(
@@ -357,29 +350,31 @@ class Platform:
         exactly, also for a :class:`Device` built without :func:`~op25b_cfg.inventory.load_inventory`: a
         config that silently does less than asked is never rendered."""
         key = (self.name, id(device))
-        hit = _RENDERED.get(key)  # a hit means this very device object passed check() before
+        hit = caches.RENDERED.get(key)  # a hit means this very device object passed check() before
         if hit is not None and hit[0] is device and hit[1] is (plan if plan is not None else build_plan(device)):
             return hit[2]
         self.check(device)
         plan = plan if plan is not None else build_plan(device)
         text = self._render(device, plan)
-        if len(_RENDERED) >= _PLAN_BLOCKS_MAX:
-            _RENDERED.clear()
-        _RENDERED[key] = (device, plan, text)
+        if len(caches.RENDERED) >= caches.RENDER_MAX:
+            caches.RENDERED.clear()
+        caches.RENDERED[key] = (device, plan, text)
         return text
 
     def _render(self, device: Device, plan: FilterPlan) -> str:
+        if self.name not in _TEMPLATE_DIRS:
+            _TEMPLATE_DIRS[self.name] = self.package_dir()
         tmpl = jinja_env().get_template(f"{self.name}/{self.template}")
         ctx: dict[str, Any] = {"device": device, "plan": plan, "platform": self, "rule_line": self.rule_line}
         ctx.update(self.context(device, plan))
         if not tmpl.blocks:
             return tmpl.render(ctx)
         text = self._render_blocks(tmpl, ctx, device, plan)
-        if tmpl.name not in _VERIFIED:
+        if tmpl.name not in caches.VERIFIED_TEMPLATES:
             # once per template and process: the blocks must cover the whole template (no text between them)
             if text != tmpl.render(ctx):
                 raise PlatformError(f"template {tmpl.name}: text outside its blocks; reinstall op25b")
-            _VERIFIED.add(str(tmpl.name))
+            caches.VERIFIED_TEMPLATES.add(str(tmpl.name))
         return text
 
     def _render_blocks(self, tmpl: jinja2.Template, ctx: dict[str, Any], device: Device, plan: FilterPlan) -> str:
@@ -393,11 +388,11 @@ class Platform:
                 out.append("".join(block(context)))
                 continue
             key = (self.name, name, id(plan), device.counters, device.log)
-            hit = _PLAN_BLOCKS.get(key)
+            hit = caches.PLAN_BLOCKS.get(key)
             if hit is None or hit[0] is not plan:  # the plan object is kept alive, so its id is not reused
-                if len(_PLAN_BLOCKS) >= _PLAN_BLOCKS_MAX:
-                    _PLAN_BLOCKS.clear()
-                hit = _PLAN_BLOCKS[key] = (plan, "".join(block(context)))
+                if len(caches.PLAN_BLOCKS) >= caches.RENDER_MAX:
+                    caches.PLAN_BLOCKS.clear()
+                hit = caches.PLAN_BLOCKS[key] = (plan, "".join(block(context)))
             out.append(hit[1])
         return "".join(out)
 

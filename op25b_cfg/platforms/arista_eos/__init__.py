@@ -29,7 +29,7 @@ class AristaEos(Platform):
     def dialect(self) -> ConfigDialect:
         from op25b_cfg.dialects.cisco_blocks import CiscoDialect
 
-        return CiscoDialect()
+        return CiscoDialect(eos_banners=True)
 
     attach_kinds: ClassVar[frozenset[str]] = frozenset({"interface"})
     commit_confirm = True

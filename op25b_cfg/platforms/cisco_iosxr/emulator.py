@@ -177,15 +177,10 @@ class _XrShell(_Shell):
             return self._config_show(cmd)
         if emu.target is None:
             emu.target = emu.running.copy()
-        mode = emu.target.session()
-        for raw in text.splitlines():
-            stripped = raw.strip()
-            if stripped == "end":
-                break
-            if stripped and not stripped.startswith("!") and emu.faults.rejects(stripped):
-                return f"{stripped}\n^\n{INVALID}"
-            mode.apply(raw)
-        return ""
+        rejected = emu.target.session().apply_all(
+            text.splitlines(), lambda line: not line.startswith("!") and emu.faults.rejects(line)
+        )
+        return "" if rejected is None else f"{rejected}\n^\n{INVALID}"
 
     def _config_show(self, cmd: str) -> str:
         emu = self.emu
