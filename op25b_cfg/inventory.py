@@ -25,7 +25,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -42,7 +41,6 @@ from op25b_cfg.errors import InventoryError, PlatformError, Problem, cut
 from op25b_cfg.gc_pause import paused_gc
 from op25b_cfg.netaddr import Network, overlaps, parse_prefix
 from op25b_cfg.paths import device_file_name
-from op25b_cfg.yamlload import YamlProblem, load_yaml
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +221,7 @@ AttachName = Annotated[str, PlainValidator(_attach_name), WithJsonSchema({"type"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class FamilyPrefixes(_Strict):
@@ -626,6 +624,10 @@ def _problems_from(exc: ValidationError, file: str, prefix: str = "") -> list[Pr
 
 
 def _read_yaml(path: Path, required: bool) -> tuple[dict[str, Any], list[Problem]]:
+    import yaml  # not needed when the inventory comes from the cache (op25b_cfg.inventory_cache)
+
+    from op25b_cfg.yamlload import YamlProblem, load_yaml
+
     if not path.exists():
         if required:
             return {}, [Problem(str(path), "", "file not found.", f"create {path.name} (see README: inventory schema)")]
@@ -800,9 +802,24 @@ def load_inventory(path: str | Path) -> Inventory:
     """Load and validate an inventory directory. Raises InventoryError listing every problem.
 
     The garbage collector is paused meanwhile (:func:`~op25b_cfg.gc_pause.paused_gc`): the YAML data, models and
-    devices hold no reference cycles, and collector passes over a 10,000-host inventory cost about 0.3 s."""
+    devices hold no reference cycles, and collector passes over a 10,000-host inventory cost about 0.3 s.
+
+    A validated inventory is kept in a per-user cache (:mod:`op25b_cfg.inventory_cache`): loading the same files
+    again rebuilds the same objects from it without YAML or validation (``OP25B_NO_CACHE=1`` bypasses it)."""
+    root = Path(path)
     with paused_gc():
-        return _load_inventory(Path(path))
+        from op25b_cfg import inventory_cache
+
+        if inventory_cache.disabled() or not root.is_dir():
+            return _load_inventory(root)
+        key = inventory_cache.entry_key(root)
+        hit = inventory_cache.load(root, key)
+        if hit is not None:
+            return hit
+        inventory = _load_inventory(root)
+        if inventory_cache.entry_key(root) == key:  # not edited while it was read
+            inventory_cache.store(root, inventory, key)
+        return inventory
 
 
 def _load_inventory(root: Path) -> Inventory:
