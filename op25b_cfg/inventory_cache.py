@@ -1,9 +1,8 @@
 """A per-user cache of validated inventories, so a command on an unchanged inventory skips YAML and validation.
 
 After :func:`~op25b_cfg.inventory.load_inventory` validated an inventory, :func:`store` writes the resolved
-result as plain JSON (never pickle): every model and device once, in an object table that keeps the sharing of
-the loaded objects (devices share their policy, pools and group attachments, which the plan and render caches
-key on). :func:`load` rebuilds the same objects with ``model_construct`` (no validation, no pydantic schema
+result as plain JSON (never pickle): every model once in an object table (equal models, immutable, become one object; devices
+keep sharing their policy and its pools, which the plan cache keys on), every device as one row. :func:`load` rebuilds the same objects with ``model_construct`` (no validation, no pydantic schema
 build) when the cache entry matches.
 
 The key of an entry is a SHA-256 over: the schema version below, op25b's version, size and modification time of
@@ -147,21 +146,31 @@ def _safe_dir(path: Path, create: bool) -> bool:
 
 
 class _Encoder:
-    """Values to JSON, every model and device once in ``objects`` (references ``{"@": index}``)."""
+    """Model values to JSON; every model once in ``objects`` (equal models, which are immutable, become one
+    object), referenced as ``{"@": index}``."""
 
     def __init__(self) -> None:
-        self.objects: list[dict[str, Any]] = []
-        self.index: dict[int, int] = {}
+        self.objects: list[list[Any]] = []
+        self.by_id: dict[int, int] = {}
+        self.by_value: dict[str, int] = {}
         self.alive: list[object] = []  # keeps ids unique while encoding
 
-    def ref(self, obj: Any, kind: str, fields: dict[str, Any]) -> dict[str, int]:
-        at = self.index.get(id(obj))
+    def ref(self, obj: Any) -> int:
+        """The index of model ``obj`` in ``objects``."""
+        at = self.by_id.get(id(obj))
         if at is None:
-            body = {k: self.value(v) for k, v in fields.items()}
-            at = self.index[id(obj)] = len(self.objects)
-            self.objects.append({"kind": kind, "fields": body})
+            kind = type(obj).__name__
+            if _MODELS.get(kind) is not type(obj):
+                raise _Bad(f"a value of type {kind}")
+            entry = [kind, {k: self.value(getattr(obj, k)) for k in type(obj).model_fields}]
+            text = json.dumps(entry, sort_keys=True)
+            at = self.by_value.get(text)
+            if at is None:
+                at = self.by_value[text] = len(self.objects)
+                self.objects.append(entry)
+            self.by_id[id(obj)] = at
             self.alive.append(obj)
-        return {"@": at}
+        return at
 
     def value(self, v: Any) -> Any:
         if v is None or isinstance(v, bool | str):
@@ -180,13 +189,54 @@ class _Encoder:
             if not all(isinstance(k, str) for k in v):
                 raise _Bad("a mapping key that is not text")
             return {"dict": {k: self.value(x) for k, x in v.items()}}
-        name = type(v).__name__
-        if _MODELS.get(name) is type(v):
-            return self.ref(v, name, {k: getattr(v, k) for k in type(v).model_fields})
-        if type(v) is Device:
-            return self.ref(v, "Device", {k: getattr(v, k) for k in _DEVICE_FIELDS})
-        raise _Bad(f"a value of type {name}")
+        return {"@": self.ref(v)}
 
+    def device(self, d: Device, policy: Policy) -> list[Any]:
+        """One device as a row in :data:`_ROW` order (the policy is the inventory's)."""
+        if d.policy is not policy or set(_DEVICE_FIELDS) != {*_ROW, "policy"}:
+            raise _Bad("device layout")
+        texts = (d.name, d.hostname, d.platform, d.mode, d.description, *d.groups, *d.uplinks)
+        if not all(type(t) is str for t in texts) or not all(type(v) is str for v in d.sources.values()):
+            raise _Bad("device text")
+        return [
+            d.name,
+            d.hostname,
+            d.port,
+            d.username,
+            d.platform,
+            list(d.groups),
+            [self.ref(p) for p in d.pools],
+            [self.ref(a) for a in d.attach],
+            d.mode,
+            d.log,
+            d.counters,
+            self.ref(d.flow_control),
+            d.description,
+            dict(d.sources),
+            {k: self.ref(v) for k, v in d.connection_options.items()},
+            list(d.uplinks),
+        ]
+
+
+_ROW = (
+    "name",
+    "hostname",
+    "port",
+    "username",
+    "platform",
+    "groups",
+    "pools",
+    "attach",
+    "mode",
+    "log",
+    "counters",
+    "flow_control",
+    "description",
+    "sources",
+    "connection_options",
+    "uplinks",
+)
+"""A device row's columns: every :class:`Device` field but ``policy``."""
 
 _BUILDING = object()
 
@@ -194,7 +244,7 @@ _BUILDING = object()
 class _Decoder:
     def __init__(self, objects: list[Any]) -> None:
         self.objects = objects
-        self.built: dict[int, Any] = {}
+        self.built: list[Any] = [None] * len(objects)
 
     def value(self, v: Any) -> Any:
         if v is None or isinstance(v, bool | str | int | float):
@@ -210,35 +260,53 @@ class _Decoder:
             return tuple(self.value(x) for x in body)
         if tag == "dict" and isinstance(body, dict):
             return {k: self.value(x) for k, x in body.items()}
-        if tag == "@" and type(body) is int:
+        if tag == "@":
             return self.obj(body)
         raise _Bad("malformed value")
 
-    def obj(self, at: int) -> Any:
-        hit = self.built.get(at)
-        if hit is _BUILDING:
-            raise _Bad("reference cycle")
-        if hit is not None:
-            return hit
-        if not 0 <= at < len(self.objects):
+    def obj(self, at: Any, kind: type | None = None) -> Any:
+        """Object ``at`` (of class ``kind`` when given), built on first use."""
+        if type(at) is not int or not 0 <= at < len(self.objects):
             raise _Bad("dangling reference")
-        entry = self.objects[at]
-        kind, fields = entry.get("kind"), entry.get("fields")
-        if not isinstance(fields, dict):
-            raise _Bad("malformed object")
-        self.built[at] = _BUILDING
-        values = {k: self.value(x) for k, x in fields.items()}
-        if kind == "Device":
-            if set(values) != set(_DEVICE_FIELDS):
-                raise _Bad("device fields")
-            built: Any = Device(**values)
-        else:
-            cls = _MODELS.get(str(kind))
-            if cls is None or set(values) != set(cls.model_fields):
-                raise _Bad(f"object of kind {kind!r}")
-            built = cls.model_construct(**values)
-        self.built[at] = built
+        built = self.built[at]
+        if built is _BUILDING:
+            raise _Bad("reference cycle")
+        if built is None:
+            self.built[at] = _BUILDING
+            name, fields = self.objects[at]
+            cls = _MODELS.get(name) if isinstance(name, str) else None
+            if cls is None or not isinstance(fields, dict) or set(fields) != set(cls.model_fields):
+                raise _Bad(f"object of kind {name!r}")
+            built = self.built[at] = cls.model_construct(**{k: self.value(x) for k, x in fields.items()})
+        if kind is not None and type(built) is not kind:
+            raise _Bad(f"a {type(built).__name__} where a {kind.__name__} belongs")
         return built
+
+    def device(self, row: list[Any], policy: Policy) -> Device:
+        (name, hostname, port, username, platform, groups, pools, attach, mode, log, counters, fc, descr, sources,
+         conn, uplinks) = row  # fmt: skip
+        texts = (name, hostname, platform, mode, descr, *groups, *uplinks, *sources.values())
+        if not all(type(t) is str for t in texts) or not {type(port), type(username)} <= {int, str, type(None)}:
+            raise _Bad("device row")
+        return Device(
+            name=name,
+            hostname=hostname,
+            port=port,
+            username=username,
+            platform=platform,
+            groups=tuple(groups),
+            pools=tuple(self.obj(i, Pool) for i in pools),
+            attach=tuple(self.obj(i, Attachment) for i in attach),
+            mode=mode,
+            log=log is True,
+            counters=counters is True,
+            flow_control=self.obj(fc, FlowControl),
+            description=descr,
+            policy=policy,
+            sources=dict(sources),
+            connection_options={str(k): self.obj(i, PluginOptions) for k, i in conn.items()},
+            uplinks=tuple(uplinks),
+        )
 
 
 # ---------------------------------------------------------------- entries
@@ -255,8 +323,8 @@ def store(root: Path, inventory: Inventory, key: str) -> None:
     enc = _Encoder()
     try:
         top = {
-            "policy": enc.value(inventory.policy),
-            "devices": [[name, enc.value(d)] for name, d in inventory.devices.items()],
+            "policy": enc.ref(inventory.policy),
+            "devices": [enc.device(d, inventory.policy) for d in inventory.devices.values()],
         }
     except _Bad as exc:
         log.debug("inventory not cached: %s", exc)
@@ -304,15 +372,11 @@ def load(root: Path, key: str) -> Inventory | None:
             return None
         doc = json.loads(payload)
         dec = _Decoder(doc["objects"])
-        policy = dec.value(doc["top"]["policy"])
+        policy = dec.obj(doc["top"]["policy"], Policy)
         devices = {}
-        for name, ref in doc["top"]["devices"]:
-            dev = dec.value(ref)
-            if type(dev) is not Device or dev.name != name or dev.policy is not policy:
-                raise _Bad("device entry")
-            devices[name] = dev
-        if type(policy) is not Policy or not isinstance(dec.objects, list):
-            raise _Bad("policy entry")
+        for row in doc["top"]["devices"]:
+            dev = dec.device(row, policy)
+            devices[dev.name] = dev
         return Inventory(path=root, policy=policy, devices=devices)
     except (_Bad, OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         log.debug("inventory cache entry %s ignored: %s", path, exc)

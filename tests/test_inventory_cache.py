@@ -40,7 +40,7 @@ def entry(where: Path) -> Path:
 
 
 def snapshot(inv: Inventory) -> Any:
-    """Everything a load yields, with the sharing of objects between devices (which the plan cache keys on)."""
+    """Everything a load yields, with the sharing of the policy and pools between devices."""
     ids: dict[int, int] = {}
 
     def ident(obj: object) -> int:
@@ -48,7 +48,10 @@ def snapshot(inv: Inventory) -> Any:
 
     def dump(value: Any) -> Any:
         if hasattr(value, "model_dump"):
-            return (type(value).__name__, ident(value), value.model_dump())
+            # the sharing the plan cache keys on: policy and pools (other models are compared by value: equal
+            # immutable models may be one object in the cache)
+            shared = ident(value) if type(value).__name__ in ("Policy", "Pool") else None
+            return (type(value).__name__, shared, value.model_dump())
         if isinstance(value, tuple | list):
             return [dump(v) for v in value]
         if isinstance(value, dict):
@@ -141,7 +144,8 @@ def _damage(path: Path, how: str) -> None:
     elif how == "unknown kind, digest recomputed":
         import hashlib
 
-        bad = payload.replace(b'"kind":"Pool"', b'"kind":"Policy"', 1)
+        bad = payload.replace(b'["Pool",', b'["Policy",', 1)
+        assert bad != payload
         meta = json.loads(head)
         meta["digest"] = hashlib.sha256(bad).hexdigest()
         path.write_bytes(json.dumps(meta).encode() + b"\n" + bad)
