@@ -1,9 +1,10 @@
 """A per-user cache of validated inventories, so a command on an unchanged inventory skips YAML and validation.
 
 After :func:`~op25b_cfg.inventory.load_inventory` validated an inventory, :func:`store` writes the resolved
-result as plain JSON (never pickle): every model once in an object table (equal models, immutable, become one object; devices
-keep sharing their policy and its pools, which the plan cache keys on), every device as one row. :func:`load` rebuilds the same objects with ``model_construct`` (no validation, no pydantic schema
-build) when the cache entry matches.
+result as plain JSON (never pickle): every model once in an object table (equal models, immutable, become one
+object; devices keep sharing their policy and its pools, which the plan cache keys on), every device as one
+row. :func:`load` rebuilds the same objects with ``model_construct`` (no validation, no pydantic schema build)
+when the cache entry matches.
 
 The key of an entry is a SHA-256 over: the schema version below, op25b's version, size and modification time of
 op25b's validating modules (so an edited checkout never reads a stale entry), the inventory path as given (it
@@ -71,7 +72,18 @@ _MODELS: dict[str, Any] = {
     )
 }
 _DEVICE_FIELDS = tuple(Device.__dataclass_fields__)
-_CODE = ("inventory.py", "inventory_cache.py", "netaddr.py", "yamlload.py", "platforms")
+_CODE = (
+    "__init__.py",
+    "inventory.py",
+    "inventory_cache.py",
+    "netaddr.py",
+    "yamlload.py",
+    "paths.py",
+    "connection/credentials.py",
+    "platforms/__init__.py",
+    "platforms/base.py",
+    "platforms/*/__init__.py",
+)
 """op25b's modules whose change can change a load's result (size and mtime enter the key)."""
 
 
@@ -98,9 +110,7 @@ def _code_stamp() -> list[tuple[str, int, int]]:
     pkg = Path(__file__).resolve().parent
     out = []
     for name in _CODE:
-        path = pkg / name
-        paths = sorted(path.glob("*/__init__.py")) + [path / "__init__.py"] if path.is_dir() else [path]
-        for p in paths:
+        for p in sorted(pkg.glob(name)):
             st = p.stat()
             out.append((str(p.relative_to(pkg)), st.st_size, st.st_mtime_ns))
     return out
