@@ -92,8 +92,14 @@ class _Bad(Exception):
 
 
 def disabled() -> bool:
-    """``OP25B_NO_CACHE`` set to anything but ``""``/``0``."""
-    return os.environ.get("OP25B_NO_CACHE", "") not in ("", "0")
+    """``OP25B_NO_CACHE`` set to anything but ``""``/``0``, or no cache directory can be named."""
+    if os.environ.get("OP25B_NO_CACHE", "") not in ("", "0"):
+        return True
+    try:
+        cache_dir()
+    except (RuntimeError, KeyError):  # no home directory
+        return True
+    return False
 
 
 def cache_dir() -> Path:

@@ -250,6 +250,37 @@ def test_generate_output_is_identical_with_and_without_the_cache(cache: Path, tm
     assert len(outputs["read"]) == 5
 
 
+def test_inventory_show_is_identical_with_and_without_the_cache(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``inventory show`` dumps the models (pydantic builds their schemas then): same document from the cache."""
+    from typer.testing import CliRunner
+
+    from op25b_cfg.cli import app
+
+    inv_dir = copy_sample(tmp_path)
+    argv = ["inventory", "show", "-i", str(inv_dir), "--format", "json"]
+    runner = CliRunner()
+    monkeypatch.setenv("OP25B_NO_CACHE", "1")
+    off = runner.invoke(app, argv)
+    monkeypatch.delenv("OP25B_NO_CACHE")
+    written, read = runner.invoke(app, argv), runner.invoke(app, argv)
+    assert off.exit_code == written.exit_code == read.exit_code == 0, off.output
+    assert inventory_cache.load(inv_dir, inventory_cache.entry_key(inv_dir)) is not None
+    assert off.stdout == written.stdout == read.stdout
+    assert json.loads(read.stdout)["devices"]
+
+
+def test_no_home_directory_means_no_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("OP25B_NO_CACHE", raising=False)
+    monkeypatch.delenv("OP25B_CACHE_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setattr(Path, "home", classmethod(lambda cls: (_ for _ in ()).throw(RuntimeError("no home"))))
+    assert inventory_cache.disabled()
+    assert load_inventory(copy_sample(tmp_path)).devices
+
+
 def test_no_cache_switch(cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OP25B_NO_CACHE", "1")
     load_inventory(copy_sample(tmp_path))
