@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from op25b_cfg.errors import InventoryError, PlatformError, Problem, cut
@@ -51,12 +50,15 @@ from op25b_cfg.inventory_model import (
     safe_name,
 )
 from op25b_cfg.paths import device_file_name
-from op25b_cfg.yamlload import YamlProblem, load_yaml
 
 log = logging.getLogger(__name__)
 
 
 def _read_yaml(path: Path, required: bool) -> tuple[dict[str, Any], list[Problem]]:
+    import yaml  # not needed when the inventory comes from the cache (op25b_cfg.inventory_cache)
+
+    from op25b_cfg.yamlload import YamlProblem, load_yaml
+
     if not path.exists():
         if required:
             return {}, [Problem(str(path), "", "file not found.", f"create {path.name} (see README: inventory schema)")]
@@ -104,9 +106,24 @@ def load_inventory(path: str | Path) -> Inventory:
     """Load and validate an inventory directory. Raises InventoryError listing every problem.
 
     The garbage collector is paused meanwhile (:func:`~op25b_cfg.gc_pause.paused_gc`): the YAML data, models and
-    devices hold no reference cycles, and collector passes over a 10,000-host inventory cost about 0.3 s."""
+    devices hold no reference cycles, and collector passes over a 10,000-host inventory cost about 0.3 s.
+
+    A validated inventory is kept in a per-user cache (:mod:`op25b_cfg.inventory_cache`): loading the same files
+    again rebuilds the same objects from it without YAML or validation (``OP25B_NO_CACHE=1`` bypasses it)."""
+    root = Path(path)
     with paused_gc():
-        return _load_inventory(Path(path))
+        from op25b_cfg import inventory_cache
+
+        if inventory_cache.disabled() or not root.is_dir():
+            return _load_inventory(root)
+        key = inventory_cache.entry_key(root)
+        hit = inventory_cache.load(root, key)
+        if hit is not None:
+            return hit
+        inventory = _load_inventory(root)
+        if inventory_cache.entry_key(root) == key:  # not edited while it was read
+            inventory_cache.store(root, inventory, key)
+        return inventory
 
 
 def _load_inventory(root: Path) -> Inventory:

@@ -54,3 +54,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_sep("-", "measured figures")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+# The validated-inventory cache (op25b_cfg/inventory_cache.py) is off for the suite: tests exercise the real
+# validation on every load (some patch what it checks), and leave nothing in the user's cache directory.
+# tests/test_inventory_cache.py switches it on, in a temporary directory, where it is what is tested.
+os.environ["OP25B_NO_CACHE"] = "1"

@@ -100,6 +100,15 @@ def test_help_and_version_do_not_load_pydantic(args: tuple[str, ...]) -> None:
     assert "rich.markdown" not in modules  # the plain help formatter, not rich's
 
 
+@pytest.mark.parametrize("args", [("platforms", "--format", "json"), ("lab", "up", "--help")])
+def test_parameters_are_not_converted_through_pydantic(args: tuple[str, ...]) -> None:
+    """typer 0.29 builds a pydantic TypeAdapter for every parameter value (pydantic and ~40 ms of adapters in
+    every command); the pinned typer (pyproject.toml: <0.29) converts them with click's types."""
+    code, modules = modules_after(*args)
+    assert code == 0
+    assert "pydantic" not in modules and "typer._adapters" not in modules
+
+
 def test_generate_loads_what_it_uses(tmp_path: Path) -> None:
     """The probe sees a real command's imports (so an empty list above is not an artefact of the probe)."""
     inventory = Path(__file__).resolve().parent.parent / "inventory"
