@@ -20,11 +20,19 @@ from op25b_cfg.platforms.cisco_ios import CiscoIos
 from op25b_cfg.platforms.cisco_iosxr import CiscoIosxr
 from op25b_cfg.platforms.juniper_junos import JuniperJunos
 from op25b_cfg.platforms.linux_nftables import LinuxNftables
+from op25b_cfg.platforms.mikrotik_routeros import MikrotikRouteros
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "op25b.platforms"
-BUILTIN: tuple[type[Platform], ...] = (CiscoIos, CiscoIosxr, JuniperJunos, AristaEos, LinuxNftables)
+BUILTIN: tuple[type[Platform], ...] = (
+    CiscoIos,
+    CiscoIosxr,
+    JuniperJunos,
+    AristaEos,
+    LinuxNftables,
+    MikrotikRouteros,
+)
 
 
 def _plugins() -> list[type[Platform]]:
