@@ -271,12 +271,12 @@ def _read_firewall(cfg: _Config, c: _Cmd, fam: int) -> None:
             return
         entries = cfg.addr_lists.setdefault((fam, name), [])
         if "timeout" in c.props or c.props.get("dynamic") == "yes":
-            cfg.dynamic_lists.setdefault(name, f"entries with a timeout (line {c.line})")
+            cfg.dynamic_lists.setdefault(name, f"filled with entries that time out (line {c.line})")
             return
         try:
             entries.extend(_addresses(c.props.get("address", ""), fam))
         except ValueError:
-            cfg.dynamic_lists.setdefault(name, f"entry {c.props.get('address', '')!r} is resolved at run time")
+            cfg.dynamic_lists.setdefault(name, f"filled from {c.props.get('address', '')!r} at run time (line {c.line})")
         return
     if menu == ("filter",):
         if c.verb == "add":
