@@ -168,6 +168,9 @@ class RouterosSession(LinuxNftSession):
         if canonical(have) == canonical(want):
             return
         versions = {i.version for i in want}
+        if canonical([i for i in have if i.version in versions]) == canonical(want):
+            self._remove({i.version for i in have} - versions, step)  # already there (a rollback mid-install)
+            return
         if versions & {i.version for i in have}:  # the same names: build a temporary copy first
             taken = {i.version for i in have} | versions
             tmp = next(f"{v}r{n}" for n in range(1, 100) for v in sorted(versions) if f"{v}r{n}" not in taken)
