@@ -87,8 +87,9 @@ class MikrotikRouteros(Platform):
         if device.mode == "flow-control" and v6 and fc.ipv6_subscriber_length != 128:
             raise PlatformError(
                 f"platform {self.name} cannot enforce mode 'flow-control' on IPv6 pools per"
-                f" /{fc.ipv6_subscriber_length} subscriber (flow_control.ipv6_subscriber_length): dst-limit keys on the whole source address, so a subscriber rotating addresses in its prefix"
-                f" escapes it [{device.source_of('flow_control')}]."
+                f" /{fc.ipv6_subscriber_length} subscriber (flow_control.ipv6_subscriber_length): dst-limit keys"
+                " on the whole source address, so a subscriber rotating addresses in its prefix escapes it"
+                f" [{device.source_of('flow_control')}]."
                 " Fix: set flow_control.ipv6_subscriber_length to 128, or leave IPv6 pools off this device,"
                 " or use mode block"
             )

@@ -190,10 +190,12 @@ class RouterosEmulator(SshEmulator):
             if not props.get("chain"):
                 raise CommandError("failure: chain not specified")
             if action not in _ACTIONS:
-                raise CommandError(f"input does not match any value of action (line 1 column {text.find('action=') + 1})")
+                col = text.find("action=") + 1
+                raise CommandError(f"input does not match any value of action (line 1 column {col})")
             if action == "jump" and not props.get("jump-target"):
                 raise CommandError("failure: jump target not specified")
-            if ("dst-port" in props or "connection-limit" in props) and props.get("protocol") not in ("tcp", "udp", "6"):
+            ported = "dst-port" in props or "connection-limit" in props
+            if ported and props.get("protocol") not in ("tcp", "udp", "6"):
                 raise CommandError("failure: dst-port or connection-limit requires protocol tcp or udp")
         self._insert(menu, props, before)
         return ""
@@ -217,7 +219,9 @@ class RouterosEmulator(SshEmulator):
         self.faults.strike("open", self.stop_event, applied=False)
         user = self.username
         prompt = f"[{user}@{self.hostname}] > "
-        chan.sendall(f"\r\n\r\n  MikroTik RouterOS {ROS_VERSION} (c) 1999-2026       https://www.mikrotik.com/\r\n\r\n".encode())
+        chan.sendall(
+            f"\r\n\r\n  MikroTik RouterOS {ROS_VERSION} (c) 1999-2026       https://www.mikrotik.com/\r\n\r\n".encode()
+        )
         chan.sendall(prompt.encode())
         buf = ""
         while not self.stop_event.is_set():
@@ -253,10 +257,12 @@ def default_config(hostname: str) -> str:
 /interface list add name=WAN
 /interface list add name=pppoe-subscribers
 /ip pool add name=pool-subscribers ranges=100.64.0.10-100.64.255.250
-/ppp profile add interface-list=pppoe-subscribers local-address=100.64.0.1 name=subscribers remote-address=pool-subscribers
+/ppp profile add interface-list=pppoe-subscribers local-address=100.64.0.1 name=subscribers \\
+    remote-address=pool-subscribers
 /interface pppoe-server server add default-profile=subscribers disabled=no interface=vlan100-pppoe
 /interface list member add interface=vlan900-uplink list=WAN
-/ip firewall filter add action=accept chain=forward comment="accept established,related" connection-state=established,related
+/ip firewall filter add action=accept chain=forward comment="accept established,related" \\
+    connection-state=established,related
 /ip firewall filter add action=drop chain=forward comment="drop invalid" connection-state=invalid
 /ip firewall filter add action=drop chain=input in-interface-list=WAN
 /ipv6 firewall filter add action=accept chain=forward connection-state=established,related

@@ -276,7 +276,8 @@ def _read_firewall(cfg: _Config, c: _Cmd, fam: int) -> None:
         try:
             entries.extend(_addresses(c.props.get("address", ""), fam))
         except ValueError:
-            cfg.dynamic_lists.setdefault(name, f"filled from {c.props.get('address', '')!r} at run time (line {c.line})")
+            where = f"filled from {c.props.get('address', '')!r} at run time (line {c.line})"
+            cfg.dynamic_lists.setdefault(name, where)
         return
     if menu == ("filter",):
         if c.verb == "add":
@@ -333,7 +334,7 @@ def _addresses(text: str, fam: int) -> list[Network]:
         lo, hi = ipaddress.ip_address(lo_s), ipaddress.ip_address(hi_s)
         if lo.version != fam or hi.version != fam:
             raise ValueError(text)
-        return list(ipaddress.summarize_address_range(lo, hi))  # type: ignore[arg-type]
+        return list(ipaddress.summarize_address_range(lo, hi))
     net = ipaddress.ip_network(text, strict=False)
     if net.version != fam:
         raise ValueError(text)
@@ -552,9 +553,7 @@ class _Never(Exception):
 def _rule(cfg: _Config, raw: _Raw, action: Action, limit: FlowLimit | None = None) -> Rule:
     """The match of one raw rule as a :class:`Rule` with ``action`` (interface conditions already decided)."""
     p = raw.props
-    unknown = sorted(
-        k for k in p if k not in _MATCH_KEYS | _INERT_KEYS | {"connection-limit", "dst-limit", "limit"}
-    )
+    unknown = sorted(k for k in p if k not in _MATCH_KEYS | _INERT_KEYS | {"connection-limit", "dst-limit", "limit"})
     proto_s = p.get("protocol")
     protocol: int | None = None
     if proto_s is not None:
@@ -783,8 +782,8 @@ def _flow_seen(pc: ParsedConfig, point: Point, fam: int, fwd: Filter) -> None:
 
 
 def _plain_chains(cfg: _Config, pc: ParsedConfig, fam: int) -> None:
-    """Every user chain by its own name (rules with interface terms left out), so the audit can name an OP25B chain nothing
-    jumps to (NOT_APPLIED) and compare op25b's chain with the intent."""
+    """Every user chain by its own name (rules with interface terms left out), so the audit can name an OP25B
+    chain nothing jumps to (NOT_APPLIED) and compare op25b's chain with the intent."""
     names = sorted({r.chain for r in cfg.rules[fam]} - {"forward", "input", "output"})
     proj = _Projector(cfg, fam, ("interface-list", "all"), "", ParsedConfig(PLATFORM), [])
     for name in names:

@@ -39,7 +39,12 @@ def dump(pc: ParsedConfig) -> dict[str, Any]:
 
     return {
         "filters": [
-            {"name": f.name, "family": fam, "default": str(f.default), "rules": [rule(f, i, r) for i, r in enumerate(f.rules)]}
+            {
+                "name": f.name,
+                "family": fam,
+                "default": str(f.default),
+                "rules": [rule(f, i, r) for i, r in enumerate(f.rules)],
+            }
             for (fam, _), f in pc.filters.items()
         ],
         "bindings": [[b.kind, b.name, b.family, list(b.filters), b.line] for b in pc.bindings],
@@ -68,8 +73,14 @@ def test_continuation_and_quotes() -> None:
 
 def test_parser_never_raises_on_garbage() -> None:
     plat = get_platform(PLATFORM)
-    for text in ("", "\\", '/ip firewall filter\nadd chain="', "/ip firewall filter add chain=forward action=jump "
-                 "jump-target=a\n/ip firewall filter add chain=a action=jump jump-target=forward\n", "\x00\xff" * 50):
+    for text in (
+        "",
+        "\\",
+        '/ip firewall filter\nadd chain="',
+        "/ip firewall filter add chain=forward action=jump "
+        "jump-target=a\n/ip firewall filter add chain=a action=jump jump-target=forward\n",
+        "\x00\xff" * 50,
+    ):
         plat.parse(text)
 
 

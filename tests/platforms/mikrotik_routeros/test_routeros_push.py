@@ -47,7 +47,9 @@ def emu() -> Iterator[RouterosEmulator]:
         e.stop()
 
 
-def factory(emu: RouterosEmulator, tmp_path: Path, timeout: float = 10, **kw: str) -> Callable[[Device], RouterosSession]:
+def factory(
+    emu: RouterosEmulator, tmp_path: Path, timeout: float = 10, **kw: str
+) -> Callable[[Device], RouterosSession]:
     known = str(emu.write_known_hosts(tmp_path / f"known_hosts-{emu.port}"))
     opts = ConnectOptions(timeout=timeout, known_hosts=known, port=emu.port)
     creds = Credentials(kw.get("username", emu.username), kw.get("password", emu.password))
@@ -81,9 +83,7 @@ def test_dry_run_commit_post_audit_and_rerun(emu: RouterosEmulator, dev: Device,
 
     again = push_device(dev, make, popts(tmp_path, commit=True))
     assert again.outcome is Outcome.UNCHANGED and not again.failed, f"{again.error} {again.diff}"
-    assert emu.op25b_items() == [ln for ln in emu.op25b_items()] and emu.running_config.splitlines()[3:] == (
-        after.splitlines()[3:]
-    )
+    assert emu.running_config.splitlines()[3:] == after.splitlines()[3:]  # nothing sent (the stamp aside)
 
 
 def test_new_version_is_made_before_the_old_one_breaks(emu: RouterosEmulator, dev: Device, tmp_path: Path) -> None:
