@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from op25b_cfg.audit import engine, runner
 from op25b_cfg.audit.model import Code, Verdict
+from op25b_cfg.dialects.base import brace_balance
 from op25b_cfg.errors import AuditError
 from op25b_cfg.inventory import Device, Inventory, load_inventory
 
@@ -192,7 +193,7 @@ def test_truncation_checks_ignore_braces_in_strings_and_comments() -> None:
 
 
 def _brace_balance_by_character(text: str) -> tuple[int, int | None]:
-    """The specification of runner._brace_balance, one character at a time (the implementation it replaced,
+    """The specification of dialects.base.brace_balance, one character at a time (the implementation it replaced,
     which cost more than parsing a Junos config): braces outside quoted strings (to the closing quote or the
     end of the line, backslash escapes), ``/* */`` comments (across lines) and ``#`` comments."""
     depth, in_block = 0, False
@@ -225,7 +226,7 @@ def _brace_balance_by_character(text: str) -> tuple[int, int | None]:
 @settings(max_examples=400, deadline=None, derandomize=True)
 @given(st.text(alphabet='{}"#/*\\\n ab', max_size=60))
 def test_brace_scan_matches_the_character_walk(text: str) -> None:
-    assert runner._brace_balance(text, hash_comments=True) == _brace_balance_by_character(text)
+    assert brace_balance(text, hash_comments=True) == _brace_balance_by_character(text)
 
 
 def test_brace_scan_on_a_junos_config_with_strings_and_comments() -> None:
@@ -233,8 +234,8 @@ def test_brace_scan_on_a_junos_config_with_strings_and_comments() -> None:
         '/* header { */\nsystem {\n    host-name r1; # {\n    login {\n        message "a } \\" {";\n'
         "    }\n}\ninterfaces {\n    /* two\n    lines } */\n    ge-0/0/0 {\n"
     )
-    assert runner._brace_balance(text, hash_comments=True) == (2, None)
-    assert runner._brace_balance(text + "    }\n}\n}\n", hash_comments=True) == (-1, 14)
+    assert brace_balance(text, hash_comments=True) == (2, None)
+    assert brace_balance(text + "    }\n}\n}\n", hash_comments=True) == (-1, 14)
 
 
 def test_truncation_message_redacts_the_last_line(inv: Inventory, configs: Path) -> None:

@@ -95,7 +95,7 @@ def test_merge_diff_commit_confirm_rollback(emu: IosEmulator, rendered: str) -> 
     assert " permit tcp 100.64.0.0 0.0.255.255 any eq 587" in running  # no keyword for 587
     dev.load_merge_candidate(config=rendered)
     # incremental-diffs compares the typed file with the printed config textually, as the real device does:
-    # lines typed as `eq 25` are listed again (op25b compares canonical forms: see push.in_place)
+    # lines typed as `eq 25` are listed again (op25b compares canonical forms: see cleanup.in_place)
     again = dev.compare_config()
     assert "+ deny tcp 100.64.0.0 0.0.255.255 any eq 25 log" in again
     assert "+ ip access-group OP25B-V4-b1a88b08 in" not in again

@@ -28,7 +28,8 @@ from typer.testing import CliRunner
 from op25b_cfg.audit.runner import audit_text
 from op25b_cfg.cli import app
 from op25b_cfg.inventory import load_inventory
-from op25b_cfg.lab.emulated import PLATFORM_DRIVERS, READY, starting_config, strip_op25b
+from op25b_cfg.lab.emulated import READY, emulated_platforms, starting_config
+from op25b_cfg.platforms.juniper_junos.emulator import JunosEmulator
 from tests.labutil import REPO
 
 ROUTERS = {
@@ -113,7 +114,7 @@ firewall {
     }
 }
 """
-    out = strip_op25b("junos", text)
+    out = JunosEmulator.strip_op25b(text)
     assert "OP25B" not in out and "firewall" not in out and "filter" not in out
     assert "address 100.64.0.1/16;" in out and "family mpls;" in out
 
@@ -303,9 +304,21 @@ def test_printed_commands_work_end_to_end(lab: LabProcess, tmp_path: Path) -> No
         assert password not in out
 
 
-def test_platforms_cover_every_emulator() -> None:
-
+def test_every_napalm_platform_has_an_emulator_the_lab_can_start() -> None:
+    """Each router platform brings an emulator whose lab hooks give a starting config that already has what the
+    driver needs (adding the prerequisites again changes nothing) and no OP25B part."""
+    from op25b_cfg.inventory import load_inventory
     from op25b_cfg.platforms import PLATFORMS, get_platform
 
-    assert sorted(PLATFORM_DRIVERS) == sorted(p for p in PLATFORMS if get_platform(p).emulator() is not None)
-    assert all(get_platform(p).napalm_driver == d for p, d in PLATFORM_DRIVERS.items())
+    routers = [p for p in PLATFORMS if get_platform(p).napalm_driver]
+    assert set(routers) <= set(emulated_platforms())
+    inv = load_inventory(REPO / "inventory")
+    for platform in emulated_platforms():
+        emulator = get_platform(platform).emulator()
+        assert emulator is not None
+        dev = next((d for d in inv.devices.values() if d.platform == platform), None)
+        if dev is None:
+            continue
+        start = emulator.with_prerequisites(emulator.default_config(dev))
+        assert emulator.with_prerequisites(start) == start, platform
+        assert "OP25B" not in emulator.strip_op25b(start).upper(), platform

@@ -19,19 +19,12 @@ import pytest
 import yaml
 
 from op25b_cfg.changelog import ChangeLog, sha256
+from op25b_cfg.cleanup import cleanup_plan, removal_config
 from op25b_cfg.connection.base import ConnectOptions, Credentials, Session
 from op25b_cfg.errors import ConnectionError_, PushError
 from op25b_cfg.inventory import Device, load_inventory
 from op25b_cfg.platforms import get_platform
-from op25b_cfg.push import (
-    Outcome,
-    PushOptions,
-    cleanup_plan,
-    ctrl_c_sets,
-    push_device,
-    removal_config,
-    run_push,
-)
+from op25b_cfg.push import Outcome, PushOptions, ctrl_c_sets, push_device, run_push
 from op25b_cfg.rules import build_plan
 from op25b_cfg.window import parse_window
 from tests.labutil import REPO

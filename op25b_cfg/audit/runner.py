@@ -27,7 +27,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import re
 import signal
 import sys
 import threading
@@ -37,10 +36,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from op25b_cfg.audit.model import DeviceReport, Verdict, default_time_budget, set_time_budget
-from op25b_cfg.errors import AuditError, Op25bError, cut
+from op25b_cfg.errors import AuditError, Op25bError
 from op25b_cfg.inventory import Device
 from op25b_cfg.paths import PathError, under, writable_dir
-from op25b_cfg.platforms import PLATFORMS
+from op25b_cfg.platforms import PLATFORMS, get_platform
 from op25b_cfg.redact import redact
 
 if TYPE_CHECKING:
@@ -95,7 +94,6 @@ def find_config(configs_dir: Path, device: Device) -> Path | None:
 _CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F])
 """Bytes that do not belong in a text config (tab, newlines, form feed and ESC do)."""
 _NOT_CONTROL = bytes(b for b in range(256) if b not in _CONTROL_BYTES)
-_PROMPT = re.compile(r"^[\w.:@/-]+(?:\([\w-]+\))?[#>]\s*$")
 
 
 def decode_config(data: bytes, where: str) -> str:
@@ -137,114 +135,9 @@ def decode_config(data: bytes, where: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-_QUOTED_REST = re.compile(r'(?:[^"\\\n]|\\.)*"?')
-"""The rest of a quoted string after its opening quote: up to the closing quote or the end of the line
-(a backslash escapes the next character)."""
-_NOT_BRACES = bytes(c for c in range(256) if c not in b"{}")
-_MEANINGFUL = {comment: re.compile(rf"^[^\S\n]*[^{re.escape(comment)}\s]", re.M) for comment in ("#", "!")}
-
-
-def _has_meaningful_line(text: str, comment: str) -> bool:
-    """Whether a line holds something other than blanks and a ``comment`` (``#``/``!``) comment."""
-    return _MEANINGFUL[comment].search(text) is not None
-
-
-def _last_meaningful_line(text: str, comment: str) -> str | None:
-    """The last line (stripped) that is not blank, not a ``comment`` comment and not a CLI prompt; read from the
-    end of the text, so the cost does not grow with the config."""
-    end = len(text)
-    while end > 0:
-        start = text.rfind("\n", 0, end) + 1
-        line = text[start:end].strip()
-        if line and not line.startswith(comment) and not _PROMPT.match(line):
-            return line
-        end = start - 1
-    return None
-
-
-def _unmasked(text: str, hash_comments: bool) -> str:
-    """``text`` without quoted strings, ``/* */`` comments and (``hash_comments``) ``#`` comments; a removed
-    block comment leaves its newlines, so line numbers stay.
-
-    Jumps from one quote or comment start to the next with ``str.find`` (C speed), so the cost is that of a
-    few scans of the text plus one step per quoted string or comment, not one per character.
-
-    >>> _unmasked('a "x{" { /* }\\n */ } # {\\nb', hash_comments=True)
-    'a  { \\n }  \\nb'
-    """
-    n = len(text)
-
-    def find(marker: str, pos: int) -> int:
-        found = text.find(marker, pos)
-        return n if found < 0 else found
-
-    parts: list[str] = []
-    pos = 0
-    quote, block, hash_ = find('"', 0), find("/*", 0), find("#", 0) if hash_comments else n
-    while True:
-        if quote < pos:
-            quote = find('"', pos)
-        if block < pos:
-            block = find("/*", pos)
-        if hash_ < pos:
-            hash_ = find("#", pos)
-        at = min(quote, block, hash_)
-        if at >= n:
-            break
-        parts.append(text[pos:at])
-        if at == quote:
-            pos = _QUOTED_REST.match(text, at + 1).end()  # type: ignore[union-attr]  # matches the empty string
-        elif at == block:
-            close = text.find("*/", at + 2)
-            pos = n if close < 0 else close + 2
-            parts.append("\n" * text.count("\n", at, pos))
-        else:
-            pos = find("\n", at)
-    parts.append(text[pos:])
-    return "".join(parts)
-
-
-def _brace_balance(text: str, hash_comments: bool) -> tuple[int, int | None]:
-    """(final depth, first line number where depth went below zero) of ``{``/``}`` outside quoted strings,
-    ``/* */`` comments and (``hash_comments``) ``#`` comments.
-
-    The braces are counted with ``bytes.translate``/``count``; whether the depth ever went below zero is read
-    from the braces alone with matched ``{}`` pairs cancelled (what is left is ``}...}{...{``); only then are
-    the lines walked, to name the line.
-
-    >>> _brace_balance("a {\\n b { c; }\\n}\\n", True), _brace_balance("a {\\n}}\\n{", True)
-    ((0, None), (-1, 2))
-    """
-    clean = _unmasked(text, hash_comments) if ('"' in text or "/*" in text or "#" in text) else text
-    braces = clean.encode("utf-8", "surrogatepass").translate(None, _NOT_BRACES)
-    depth = braces.count(b"{") - braces.count(b"}")
-    while b"{}" in braces:
-        braces = braces.replace(b"{}", b"")
-    if not braces.startswith(b"}"):
-        return depth, None
-    depth = 0
-    for lineno, line in enumerate(clean.split("\n"), 1):
-        for c in line:
-            if c == "{":
-                depth += 1
-            elif c == "}":
-                depth -= 1
-                if depth < 0:
-                    return depth, lineno
-    raise AssertionError("unreachable: the cancelled braces start with '}'")  # pragma: no cover
-
-
-def _shown(line: str) -> str:
-    return cut(redact(line.strip()), 60)
-
-
 def truncation_problem(platform: str, text: str) -> str | None:
-    """Why ``text`` looks cut off for ``platform`` (None: it looks complete).
-
-    * Cisco IOS/IOS-XE, IOS-XR, Arista EOS: ``show running-config`` ends with ``end`` (trailing ``!``
-      comments, blank lines and a CLI prompt are tolerated).
-    * Junos brace format and nftables rulesets: ``{`` and ``}`` balance (outside strings and comments).
-    * Junos ``display set`` format has no end marker and is not checked.
+    """Why ``text`` looks cut off for ``platform`` (None: it looks complete): the platform's
+    :meth:`~op25b_cfg.platforms.base.Platform.truncation_problem`.
 
     >>> print(truncation_problem("cisco_ios", "hostname r1\\ninterface Gi1\\n ip access-group A in\\n"))
     last line is 'ip access-group A in', not 'end': the file looks truncated (a complete ...
@@ -253,39 +146,7 @@ def truncation_problem(platform: str, text: str) -> str | None:
     >>> truncation_problem("linux_nftables", 'table inet f {\\n chain c {\\n  comment "}"\\n')
     "2 unclosed '{' at the end of the file: the ruleset looks truncated"
     """
-    if platform in ("cisco_ios", "cisco_iosxr", "arista_eos"):
-        last = _last_meaningful_line(text, "!")
-        if last is None:
-            return "no configuration lines (only comments)"
-        if last != "end":
-            # redacted with its context: a file cut inside a private-key block ends on a bare key line
-            last = _last_meaningful_line(redact(text), "!") or ""
-            return (
-                f"last line is {_shown(last)!r}, not 'end': the file looks truncated (a complete"
-                " 'show running-config' ends with 'end')"
-            )
-        return None
-    if platform == "juniper_junos":
-        if not _has_meaningful_line(text, "#"):
-            return "no configuration lines (only comments)"
-        if "{" not in text and "}" not in text:
-            return None  # display set format: no end marker
-        depth, negative_at = _brace_balance(text, hash_comments=True)
-        return _brace_message(depth, negative_at, "configuration")
-    if platform == "linux_nftables":
-        if not _has_meaningful_line(text, "#"):
-            return "no ruleset lines (only comments)"
-        depth, negative_at = _brace_balance(text, hash_comments=True)
-        return _brace_message(depth, negative_at, "ruleset")
-    return None
-
-
-def _brace_message(depth: int, negative_at: int | None, what: str) -> str | None:
-    if negative_at is not None:
-        return f"unbalanced '}}' at line {negative_at}: the {what} is damaged"
-    if depth > 0:
-        return f"{depth} unclosed '{{' at the end of the file: the {what} looks truncated"
-    return None
+    return get_platform(platform).truncation_problem(text)
 
 
 # ------------------------------------------------------------------------------------------- auditing

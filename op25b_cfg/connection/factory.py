@@ -1,8 +1,8 @@
-"""Pick the session class for a device's platform: napalm drivers for routers, netmiko + nft for Linux."""
+"""Make the session for a device: the class its platform names (napalm drivers for routers, netmiko + nft for
+Linux, or a platform package's own)."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -13,26 +13,15 @@ from op25b_cfg.platforms import get_platform
 if TYPE_CHECKING:
     from op25b_cfg.inventory import Device
 
-LINUX_SESSION = "op25b_cfg.connection.linux:LinuxNftSession"
-
 
 def session_class(device: Device) -> type[Session]:
-    """The :class:`Session` subclass for ``device`` (imported lazily: the Linux one pulls in netmiko)."""
+    """The :class:`Session` subclass for ``device``: its platform's
+    :meth:`~op25b_cfg.platforms.base.Platform.session_class` (imported lazily: sessions pull in their libraries)."""
     plat = get_platform(device.platform)
-    if plat.napalm_driver:
-        from op25b_cfg.connection.napalm_session import NapalmSession
-
-        return NapalmSession
-    if plat.netmiko_device_type == "linux":
-        mod_name, _, cls_name = LINUX_SESSION.partition(":")
-        try:
-            cls: type[Session] = getattr(importlib.import_module(mod_name), cls_name)
-        except (ImportError, AttributeError) as exc:
-            raise ConnectionError_(
-                f"{device.name}: the Linux nftables session ({LINUX_SESSION}) is not available ({exc})"
-            ) from None
-        return cls
-    raise ConnectionError_(f"{device.name}: no session type for platform {device.platform}")
+    try:
+        return plat.session_class()
+    except ImportError as exc:
+        raise ConnectionError_(f"{device.name}: the {plat.name} session is not available ({exc})") from None
 
 
 def make_session(device: Device, creds: Credentials, opts: ConnectOptions) -> Session:

@@ -33,7 +33,6 @@ import logging
 import math
 import shutil
 import socket
-import ssl
 import tempfile
 import threading
 from collections.abc import Callable
@@ -53,11 +52,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-DRIVERS = ("ios", "iosxr", "junos", "eos")
-TIMER_DRIVERS = frozenset({"ios", "eos", "junos"})
-"""Drivers whose ``commit_config`` takes ``revert_in`` (checked in napalm 5 source: iosxr raises
-NotImplementedError)."""
-IOS_TIMER_MAX = 120 * 60
 
 _AUTH = {
     "AuthenticationException",
@@ -209,31 +203,15 @@ def map_exception(
     return PushError(f"{prefix}: {type(exc).__name__}: {text}")
 
 
-def revert_in_for(driver: str, seconds: int) -> int:
-    """The ``revert_in`` napalm accepts for ``driver`` closest to ``seconds``, never shorter.
-
-    ios and junos count whole minutes (rounded up here); ios allows 1-120 minutes.
-
-    >>> revert_in_for("junos", 90), revert_in_for("ios", 10), revert_in_for("eos", 45), revert_in_for("ios", 99999)
-    (120, 60, 45, 7200)
-    """
-    if driver in ("ios", "junos"):
-        s = max(60, math.ceil(seconds / 60) * 60)
-        return min(s, IOS_TIMER_MAX) if driver == "ios" else s
-    return max(1, seconds)
-
-
 class NapalmSession(Session):
     """One napalm driver connection to one device. ``driver`` defaults to the platform's napalm driver."""
 
-    def __init__(self, device: Device, creds: Credentials, opts: ConnectOptions, driver: str | None = None) -> None:
+    def __init__(self, device: Device, creds: Credentials, opts: ConnectOptions) -> None:
         super().__init__(device, creds, opts)
-        name = driver or get_platform(device.platform).napalm_driver
-        if name not in DRIVERS:
-            raise ConnectionError_(
-                f"{device.name}: platform {device.platform} has no napalm driver op25b supports"
-                f" (got {name!r}; supported: {', '.join(DRIVERS)})"
-            )
+        self.spec = get_platform(device.platform)
+        name = self.spec.napalm_driver
+        if name is None:
+            raise ConnectionError_(f"{device.name}: platform {device.platform} has no napalm driver")
         self.driver_name: str = name
         self._driver: Any = None
         self._tmpdir: Path | None = None
@@ -254,7 +232,7 @@ class NapalmSession(Session):
 
     @property
     def has_revert_timer(self) -> bool:
-        return self.driver_name in TIMER_DRIVERS
+        return self.spec.commit_confirm
 
     def _call(self, step: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn`` with every library exception mapped (:func:`map_exception`) and a hard deadline of
@@ -297,7 +275,7 @@ class NapalmSession(Session):
 
             threading.Thread(target=close, name="op25b-abandon", daemon=True).start()
 
-    def _ssh_args(self) -> dict[str, Any]:
+    def ssh_args(self) -> dict[str, Any]:
         """netmiko arguments (napalm passes them through optional_args) for ios, iosxr and eos-over-ssh."""
         o = self.opts
         args: dict[str, Any] = {
@@ -316,7 +294,7 @@ class NapalmSession(Session):
             args["ssh_config_file"] = o.ssh_config
         return args
 
-    def _junos_ssh_config(self) -> str | None:
+    def ssh_config_file(self) -> str | None:
         """An ssh_config for PyEZ/ncclient naming the known_hosts file (they take no known_hosts argument)."""
         o = self.opts
         if not (o.verify_host_key and o.known_hosts):
@@ -332,37 +310,13 @@ class NapalmSession(Session):
 
     def optional_args(self) -> dict[str, Any]:
         """The napalm ``optional_args`` for this driver and these options (secrets included: never log)."""
-        o = self.opts
         plugin = self.device.connection_options.get("napalm")
         port = self.port
         # inventory connection_options.napalm.extras.optional_args, overridden by --driver-arg
         inventory_args = dict(plugin.extras.get("optional_args", {})) if plugin is not None else {}
-        extra = {**inventory_args, **o.driver_args}
-        if self.driver_name == "eos" and extra.get("transport", "https") != "ssh" and not o.port and port == 22:
-            port = None  # the inventory's SSH port (22, nornir's default) is not the eAPI port
-        args: dict[str, Any] = {}
-        d = self.driver_name
-        if d in ("ios", "iosxr"):
-            args.update(self._ssh_args())
-            if d == "ios" and self.creds.secret:
-                args["secret"] = self.creds.secret
-        elif d == "eos":
-            transport = extra.get("transport", "https")
-            args["transport"] = transport
-            if transport == "ssh":
-                args.update(self._ssh_args())
-            elif transport == "https":
-                ca = extra.pop("ca_file", None)
-                if o.verify_host_key:
-                    args["context"] = ssl.create_default_context(cafile=ca)
-                else:
-                    args["context"] = ssl._create_unverified_context()
-            if self.creds.secret:
-                args["enable_password"] = self.creds.secret
-        elif d == "junos":
-            cfg = self._junos_ssh_config()
-            if cfg:
-                args["ssh_config_file"] = cfg
+        extra = {**inventory_args, **self.opts.driver_args}
+        port = self.spec.napalm_port(self, extra, port)
+        args = self.spec.napalm_optional_args(self, extra)
         if port:
             args["port"] = port
         args.update(extra)
@@ -392,9 +346,7 @@ class NapalmSession(Session):
                 timeout=int(max(1, math.ceil(self.opts.timeout))),
                 optional_args=self.optional_args(),
             )
-            if self.driver_name == "junos":
-                # napalm does not pass PyEZ's hostkey_verify; PyEZ defaults it to False.
-                driver.device._hostkey_verify = self.opts.verify_host_key
+            self.spec.after_napalm_connect(driver, self)
             self._call("connect", driver.open)
         except Op25bError as exc:
             self._cleanup_tmp()
@@ -435,7 +387,7 @@ class NapalmSession(Session):
         """Commit; with ``revert_seconds`` on ios/eos/junos the device reverts by itself unless confirmed.
         On iosxr ``revert_seconds`` is ignored (no timer): the caller audits and rolls back explicitly."""
         if revert_seconds and self.has_revert_timer:
-            revert = revert_in_for(self.driver_name, revert_seconds)
+            revert = self.spec.revert_in(revert_seconds)
             self._timer_pending = True
             self._run(f"commit (revert timer {revert}s)", "commit_config", revert_in=revert)
         else:

@@ -12,8 +12,24 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+from op25b_cfg.dialects.base import (
+    OBJECT_NAME,
+    ConfigDialect,
+    ConfigLine,
+    Need,
+    Reference,
+    block_end,
+    last_meaningful_line,
+    shown_line,
+)
+from op25b_cfg.redact import redact
+
+if TYPE_CHECKING:
+    from op25b_cfg.inventory import Attachment
 
 # A stripped line starting with one of these opens a section (sub-mode).
 SECTION_RE = re.compile(
@@ -35,29 +51,25 @@ ACE_RE = re.compile(r"^(?:\d+ )?(?:permit|deny) ")
 PORT_OPS = frozenset({"eq", "neq", "lt", "gt"})
 # Port numbers each platform's show running-config prints by name (a subset of their keyword lists: the
 # numbers an OP25B filter or a typical ACL uses). IOS-XE/XR and EOS print `eq smtp` for a typed `eq 25`.
-SHOWN_PORT_NAMES: dict[str, dict[str, str]] = {
-    "ios": {"20": "ftp-data", "21": "ftp", "23": "telnet", "25": "smtp", "53": "domain", "80": "www", "110": "pop3"},
-    "iosxr": {"21": "ftp", "23": "telnet", "25": "smtp", "53": "domain", "80": "www", "110": "pop3"},
-    "eos": {"22": "ssh", "25": "smtp", "53": "domain", "80": "www", "443": "https"},
-}
 
 
-def shown_ace(text: str, platform: str) -> str:
-    """An access-list entry the way ``platform``'s running config prints it: well-known ports by name, a
-    single address as ``host X`` (typed as ``X/32``, ``X/128`` or ``X 0.0.0.0``), IPv6 upper-case on IOS.
+def shown_ace(text: str, port_names: Mapping[str, str] | None = None, upper_ipv6: bool = False) -> str:
+    """An access-list entry the way a device's running config prints it: the well-known ports it names by name
+    (``port_names``, e.g. ``{"25": "smtp"}``), a single address as ``host X`` (typed as ``X/32``, ``X/128`` or
+    ``X 0.0.0.0``), IPv6 upper-case where the device prints it so (IOS).
 
-    >>> shown_ace("permit tcp 2001:db8::/33 2001:db8:25::25/128 eq 25 log", "ios")
+    >>> shown_ace("permit tcp 2001:db8::/33 2001:db8:25::25/128 eq 25 log", {"25": "smtp"}, upper_ipv6=True)
     'permit tcp 2001:DB8::/33 host 2001:DB8:25::25 eq smtp log'
-    >>> shown_ace("30 permit tcp 100.64.0.0 0.0.255.255 192.0.2.25 0.0.0.0 eq 587", "ios")
+    >>> shown_ace("30 permit tcp 100.64.0.0 0.0.255.255 192.0.2.25 0.0.0.0 eq 587", {"25": "smtp"})
     '30 permit tcp 100.64.0.0 0.0.255.255 host 192.0.2.25 eq 587'
-    >>> shown_ace("50 permit tcp 100.65.0.0/16 192.0.2.25/32 eq 25", "eos")
+    >>> shown_ace("50 permit tcp 100.65.0.0/16 192.0.2.25/32 eq 25", {"25": "smtp"})
     '50 permit tcp 100.65.0.0/16 host 192.0.2.25 eq smtp'
-    >>> shown_ace("interface Ethernet1", "eos")
+    >>> shown_ace("interface Ethernet1")
     'interface Ethernet1'
     """
     if not ACE_RE.match(text):
         return text
-    names = SHOWN_PORT_NAMES.get(platform, {})
+    names = port_names or {}
     words = text.split()
     out: list[str] = []
     i = 0
@@ -81,7 +93,7 @@ def shown_ace(text: str, platform: str) -> str:
         else:
             out.append(w)
         i += 1
-    if platform == "ios":
+    if upper_ipv6:
         out = [w.upper() if ":" in w and re.fullmatch(r"[0-9a-fA-F:./]+", w) else w for w in out]
     return " ".join(out)
 
@@ -279,3 +291,236 @@ def missing_lines(running: CliConfig, wanted: CliConfig) -> list[str]:
 
     walk(running.root, wanted.root, 0, [])
     return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The dialect spec: how op25b reads a Cisco-style running config and removes its own objects from it
+
+
+_CISCO_DEFINITIONS = (
+    r"^(?P<kind>ip access-list(?: extended| standard)?|ipv4 access-list|ipv6 access-list|class-map(?: match-any|"
+    r" match-all)?|policy-map)\s+(?P<name>\S+)\s*$"
+)
+_QOS = ("class-map", "policy-map")
+
+
+class CiscoDialect(ConfigDialect):
+    """Cisco-style indented blocks (IOS/IOS-XE, IOS-XR, EOS and alike): ``!`` comments, ``end`` at the end of a
+    ``show running-config``, ``no <definition>`` removes an object.
+
+    ``negate`` is the word that removes a line (``no``; VRP's ``undo``), ``end`` the last line of a complete
+    running config and of a merge candidate, ``comment`` the comment character, ``definitions_re`` a regex with
+    groups ``kind`` and ``name`` that matches a top-level object definition, ``holders`` the first words of the
+    block headers an attachment's name ends (``interface Virtual-Template1``, XR ``dynamic-template type ppp
+    NAME``).
+
+    >>> d = CiscoDialect()
+    >>> [(ln.text, ln.parents) for ln in d.lines("interface Gi1\\n ip access-group A in\\n!\\nend\\n")]
+    [('interface Gi1', ()), ('ip access-group A in', ('interface Gi1',))]
+    >>> d.remove_object("ip access-list extended", "OP25B-V4-0000aaaa", ())
+    'no ip access-list extended OP25B-V4-0000aaaa'
+    """
+
+    removal_order: ClassVar[dict[str, int]] = {"policy-map": 0, "class-map": 1}
+
+    def __init__(
+        self,
+        *,
+        negate: str = "no",
+        end: str = "end",
+        comment: str = "!",
+        definitions_re: str = _CISCO_DEFINITIONS,
+        holders: tuple[str, ...] = ("interface", "type"),
+    ) -> None:
+        self.negate = negate
+        self.end = end
+        self.comment = comment
+        self.epilogue = (end,)
+        self._defs = re.compile(definitions_re)
+        self.holders = holders
+
+    def lines(self, text: str) -> list[ConfigLine]:
+        out: list[ConfigLine] = []
+        stack: list[tuple[int, str]] = []
+        for i, raw in enumerate(text.splitlines()):
+            line = raw.rstrip()
+            body = line.strip()
+            if not body or body.startswith(self.comment) or body == self.end:
+                if line[:1] == self.comment or body == self.end:
+                    stack = []
+                continue
+            indent = len(line) - len(line.lstrip(" "))
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+            out.append(ConfigLine(i, body, tuple(h for _, h in stack)))
+            stack.append((indent, body))
+        return out
+
+    def definitions(self, lines: Sequence[ConfigLine]) -> list[tuple[int, int, str, str]]:
+        out = []
+        for pos, ln in enumerate(lines):
+            if ln.parents:
+                continue
+            m = self._defs.match(ln.text)
+            if m and OBJECT_NAME.fullmatch(m["name"]):
+                out.append((pos, block_end(lines, pos), m["kind"], m["name"]))
+        return out
+
+    def in_attachment(self, parents: tuple[str, ...], attach: Sequence[Attachment]) -> bool:
+        for att in attach:
+            for h in parents:
+                words = h.split()
+                if len(words) >= 2 and words[0] in self.holders and words[-1] == att.name:
+                    return True
+        return False
+
+    def remove_object(self, kind: str, name: str, parents: tuple[str, ...]) -> str:
+        if kind.startswith("class-map"):
+            return f"{self.negate} class-map {name}"
+        return f"{self.negate} {kind} {name}"
+
+    def object_kind(self, kind: str) -> str:
+        if kind == "policy-map":
+            return kind
+        return "class-map" if kind.startswith("class-map") else "access-list"
+
+    def remove_references(self, refs: Sequence[Reference]) -> list[str]:
+        lines: list[str] = []
+        for ref in refs:
+            lines.extend(" " * depth + header for depth, header in enumerate(ref.parents))
+            lines.extend((" " * len(ref.parents) + f"{self.negate} " + ref.text, self.comment))
+        return lines
+
+    def remediation(self, rendered: str, running_text: str, need: Need) -> list[str]:
+        """Whole object blocks that differ (preceded by their removal when a different one of that name runs),
+        and only the attachment lines that bind what the running config does not bind there."""
+        lines = self.lines(rendered)
+        objects: list[str] = []
+        attachments: list[str] = []
+        pos = 0
+        while pos < len(lines):
+            head = lines[pos]
+            end = block_end(lines, pos)
+            block = lines[pos : end + 1]
+            pos = end + 1
+            words = head.text.split()
+            name = words[-1] if words else ""
+            m = self._defs.match(head.text)
+            if m and not m["kind"].startswith(_QOS):
+                if name in need.changed:
+                    if name in need.present:
+                        objects.append(f"{self.negate} {head.text}")
+                    objects.extend(_indented(block))
+            elif m:
+                if need.flow:
+                    objects.extend(_indented(block))
+            else:  # an attachment block: only its lines that bind a filter the running config does not bind there
+                want = [
+                    ln
+                    for ln in block[1:]
+                    if any(f in ln.text.split() for a, f in need.missing if _names(head, ln, a))
+                    or (need.flow and ln.text.startswith("service-policy "))
+                ]
+                if want:
+                    attachments.extend(_with_parents(want))
+        return objects + attachments
+
+    def truncation_problem(self, text: str) -> str | None:
+        """``show running-config`` ends with ``end`` (trailing comments, blank lines and a CLI prompt are
+        tolerated).
+
+        >>> print(CiscoDialect().truncation_problem("hostname r1\\ninterface Gi1\\n ip access-group A in\\n"))
+        last line is 'ip access-group A in', not 'end': the file looks truncated (a complete ...
+        >>> CiscoDialect().truncation_problem("hostname r1\\nend\\n\\nr1#\\n") is None
+        True
+        """
+        last = last_meaningful_line(text, self.comment)
+        if last is None:
+            return "no configuration lines (only comments)"
+        if last != self.end:
+            # redacted with its context: a file cut inside a private-key block ends on a bare key line
+            last = last_meaningful_line(redact(text), self.comment) or ""
+            return (
+                f"last line is {shown_line(last)!r}, not {self.end!r}: the file looks truncated (a complete"
+                f" 'show running-config' ends with {self.end!r})"
+            )
+        return None
+
+
+def _names(head: ConfigLine, ln: ConfigLine, attachment: str) -> bool:
+    """Whether ``ln`` (inside the block headed ``head``) sits in the attachment called ``attachment``."""
+    headers = [head.text, *ln.parents]
+    return any(h.split()[-1] == attachment for h in headers if h)
+
+
+def _indented(block: Sequence[ConfigLine]) -> list[str]:
+    base = len(block[0].parents)
+    return [" " * (len(ln.parents) - base) + ln.text for ln in block]
+
+
+def _with_parents(lines: Sequence[ConfigLine]) -> list[str]:
+    out: list[str] = []
+    opened: tuple[str, ...] = ()
+    for ln in lines:
+        if ln.parents != opened:
+            common = 0
+            while common < min(len(opened), len(ln.parents)) and opened[common] == ln.parents[common]:
+                common += 1
+            out.extend(" " * d + h for d, h in enumerate(ln.parents) if d >= common)
+            opened = ln.parents
+        out.append(" " * len(ln.parents) + ln.text)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Emulator lab helpers: a Cisco-style config before op25b, with the management blocks a driver needs
+
+
+def strip_op25b(text: str) -> str:
+    """Remove every line mentioning OP25B together with the lines indented below it (its block)."""
+    out: list[str] = []
+    skip_below: int | None = None
+    for line in text.splitlines():
+        body = line.strip()
+        indent = len(line) - len(line.lstrip(" "))
+        if skip_below is not None:
+            if body and not body.startswith("!") and indent > skip_below:
+                continue
+            skip_below = None
+        if "OP25B" in line.upper() and not body.startswith("!"):
+            skip_below = indent
+            continue
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+class CiscoStyleLab:
+    """The emulator lab hooks of a Cisco-style emulator (mixed into its class): the config before op25b, and
+    ``prerequisites``, the top-level blocks its driver needs (added where missing)."""
+
+    prerequisites: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def strip_op25b(cls, text: str) -> str:
+        return strip_op25b(text)
+
+    @classmethod
+    def with_prerequisites(cls, text: str) -> str:
+        return with_top_blocks(text, cls.prerequisites)
+
+
+def with_top_blocks(text: str, blocks: Iterable[str], end: str = "end") -> str:
+    """``text`` plus each top-level ``block`` (first line = header) it lacks, ending with ``end`` as
+    ``show running-config`` does.
+
+    >>> with_top_blocks("hostname r1\\nend\\n", ["ip scp server enable", "hostname r1"])
+    'hostname r1\\nip scp server enable\\n!\\nend\\n'
+    """
+    top = {ln.rstrip() for ln in text.splitlines() if ln[:1] not in (" ", "!", "")}
+    lines = text.rstrip("\n").splitlines()
+    if lines and lines[-1].strip() == end:
+        lines.pop()
+    for block in blocks:
+        if block.splitlines()[0] not in top:
+            lines += [*block.splitlines(), "!"]
+    return "\n".join([*lines, end]) + "\n"

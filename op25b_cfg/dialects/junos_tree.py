@@ -10,7 +10,24 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from op25b_cfg.dialects.base import (
+    OBJECT_NAME,
+    ConfigDialect,
+    ConfigLine,
+    Need,
+    Reference,
+    block_end,
+    brace_balance,
+    brace_message,
+    has_meaningful_line,
+)
+
+if TYPE_CHECKING:
+    from op25b_cfg.inventory import Attachment
 
 # leaves that may repeat with different values under one parent
 MULTI_VALUE = frozenset({"address", "member", "members", "community", "route-filter", "apply-groups"})
@@ -278,3 +295,231 @@ def _diff(old: JNode, new: JNode, path: list[str], out: list[str]) -> None:
         out.extend(here)
     for o, n in nested:
         _diff(o, n, [*path, n.header], out)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Emulator lab helpers: a Junos config before op25b, with the services a driver needs
+
+
+def _prune_junos(node: JNode) -> bool:
+    """Remove OP25B statements below ``node``; True when ``node`` became an empty container because of it."""
+    if node.children is None:
+        return False
+    kept: list[JNode] = []
+    removed = False
+    for child in node.children:
+        if "OP25B" in child.header.upper() or (child.comment and "op25b" in child.comment.lower()):
+            removed = True
+            continue
+        if _prune_junos(child):
+            removed = True
+            continue
+        kept.append(child)
+    node.children = kept
+    return removed and not kept
+
+
+def strip_op25b(text: str) -> str:
+    """``text`` without any OP25B statement or annotation; containers left empty by the removal go too."""
+    root = parse(text)
+    _prune_junos(root)
+    return render(root)
+
+
+def ensure(text: str, path: tuple[str, ...], snippet: str) -> str:
+    """``text`` with ``snippet`` merged in unless the statement ``path`` exists."""
+    root = parse(text)
+    node: JNode | None = root
+    for word in path:
+        node = node.find(word) if node is not None else None
+    if node is None:
+        merge(root, parse(snippet))
+    return render(root)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The dialect spec: how op25b reads a Junos running config and removes its own objects from it
+
+
+class JunosDialect(ConfigDialect):
+    """Junos brace format (``show configuration``) and ``set`` commands: objects live under ``firewall`` and
+    ``policy-options``; ``delete <path>`` removes a statement; a merge candidate needs no end marker.
+
+    >>> d = JunosDialect()
+    >>> text = "firewall {\\n family inet {\\n  filter F { term t; }\\n }\\n}\\n"
+    >>> [(ln.text, ln.parents) for ln in d.lines(text)][:2]
+    [('firewall', ()), ('family inet', ('firewall',))]
+    """
+
+    removal_order: ClassVar[dict[str, int]] = {"filter": 0, "policer": 1, "prefix-list": 2}
+    set_kinds: ClassVar[frozenset[str]] = frozenset({"prefix-list"})
+
+    def lines(self, text: str) -> list[ConfigLine]:
+        out: list[ConfigLine] = []
+        stack: list[str] = []
+        in_comment = False
+        for i, raw in enumerate(text.splitlines()):
+            body = raw.strip()
+            if in_comment:
+                in_comment = "*/" not in body
+                continue
+            if body.startswith("/*"):
+                in_comment = "*/" not in body
+                continue
+            if not body or body.startswith(("#", "##")):
+                continue
+            body = body.split(" ## ")[0].strip()
+            for prefix in ("inactive: ", "replace: ", "protect: "):
+                if body.startswith(prefix):
+                    body = body[len(prefix) :]
+            if body == "}":
+                if stack:
+                    stack.pop()
+                continue
+            if body.endswith("{"):
+                header = body[:-1].strip()
+                out.append(ConfigLine(i, header, tuple(stack)))
+                stack.append(header)
+            else:
+                out.append(ConfigLine(i, body.rstrip(";").strip(), tuple(stack)))
+        return out
+
+    def definitions(self, lines: Sequence[ConfigLine]) -> list[tuple[int, int, str, str]]:
+        out = []
+        for pos, ln in enumerate(lines):
+            m = _JUNOS_DEFS.match(ln.text)
+            if not m or not ln.parents or ln.parents[0] not in ("firewall", "policy-options"):
+                continue
+            if OBJECT_NAME.fullmatch(m["name"]):
+                out.append((pos, block_end(lines, pos), m["kind"], m["name"]))
+        return out
+
+    def in_attachment(self, parents: tuple[str, ...], attach: Sequence[Attachment]) -> bool:
+        for att in attach:
+            if att.kind == "dynamic-profile" and parents[:2] == ("dynamic-profiles", att.name):
+                return True
+            if att.kind == "unit":
+                ifd, _, unit = att.name.rpartition(".")
+                for k in range(len(parents) - 1):
+                    if parents[k] == ifd and parents[k + 1] == f"unit {unit}":
+                        return True
+        return False
+
+    def removable_reference(self, ref: Reference) -> bool:
+        """A ``delete`` names the statement: only ``input NAME``-style leaves; a list member stays."""
+        return ref.text.split()[-1].strip('"') == ref.name
+
+    def remove_object(self, kind: str, name: str, parents: tuple[str, ...]) -> str:
+        return f"delete {' '.join(parents)} {kind} {name}"
+
+    def remove_references(self, refs: Sequence[Reference]) -> list[str]:
+        return [f"delete {' '.join(r.parents)} {' '.join(r.text.split()[:-1])}" for r in refs]
+
+    def remediation(self, rendered: str, running_text: str, need: Need) -> list[str]:
+        return _junos_change(rendered, running_text, need.changed, need.missing)
+
+    def truncation_problem(self, text: str) -> str | None:
+        """Brace format: ``{`` and ``}`` balance (outside strings and comments); ``display set`` format has no
+        end marker and is not checked.
+
+        >>> JunosDialect().truncation_problem("set system host-name r1\\n") is None
+        True
+        >>> JunosDialect().truncation_problem("system {\\n host-name r1;\\n")
+        "1 unclosed '{' at the end of the file: the configuration looks truncated"
+        """
+        if not has_meaningful_line(text, "#"):
+            return "no configuration lines (only comments)"
+        if "{" not in text and "}" not in text:
+            return None  # display set format: no end marker
+        depth, negative_at = brace_balance(text, hash_comments=True)
+        return brace_message(depth, negative_at, "configuration")
+
+
+_JUNOS_DEFS = re.compile(r"^(?P<kind>filter|prefix-list|policer)\s+(?P<name>\S+)$")
+
+
+def _junos_change(rendered: str, running_text: str, changed: set[str], missing: set[tuple[str, str]]) -> list[str]:
+    """``delete`` / ``set`` statements for the OP25B objects and attachments that differ."""
+    from op25b_cfg.dialects.junos import read  # the statement reader (imports the audit model)
+
+    want = [p for s in read(rendered).stmts if not s.inactive for p in _one_value(s.path)]
+    have = {p for s in read(_object_sections(running_text)).stmts if not s.inactive for p in _one_value(s.path)}
+    objects: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+    leaves: list[tuple[str, ...]] = []
+    for path in want:
+        obj = _junos_object(path)
+        if obj is not None:
+            objects.setdefault(obj, []).append(path)
+        else:
+            leaves.append(path)
+    out: list[str] = []
+    for obj, paths in objects.items():
+        kind, name = obj[-2], obj[-1]
+        present = [p for p in have if p[: len(obj)] == obj]
+        # a filter by its meaning; a prefix-list or policer by its statements (a set: their order is free)
+        differs = name in changed if kind == "filter" else set(paths) != set(present)
+        if differs:
+            if present:
+                out.append("delete " + _set_path(obj))
+            out.extend("set " + _set_path(p) for p in paths)
+    out.extend("set " + _set_path(p) for p in leaves if _binds(p, missing))
+    return out
+
+
+def _binds(path: tuple[str, ...], missing: set[tuple[str, str]]) -> bool:
+    """Whether the attachment statement ``path`` (``interfaces IFD unit N ... filter input F``, ``dynamic-profiles
+    P ... filter input F``) binds a filter the running config does not bind there (from the parsed bindings)."""
+    where = {path[1], f"{path[1]}.{path[3]}" if len(path) > 3 else path[1]}
+    return any(f == path[-1] and a in where for a, f in missing)
+
+
+def _object_sections(text: str) -> str:
+    """The ``policy-options`` and ``firewall`` parts of a Junos config (brace blocks and set/delete/deactivate
+    commands): all the remediation compares statement by statement. One pass over the lines, so a large BNG
+    config is not read a second time (its bindings come from the parsed model)."""
+    out: list[str] = []
+    inside = False
+    for line in text.splitlines():
+        if inside:
+            out.append(line)
+            inside = line != "}"
+        elif line.startswith(("policy-options {", "firewall {")):
+            out.append(line)
+            inside = True
+        elif line.split(" ", 2)[1:2] in (["policy-options"], ["firewall"]):
+            out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def _one_value(path: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """A statement whose value is a list (``destination-port [ 587 465 ]``) as one statement per value.
+
+    >>> _one_value(("term", "t", "from", "destination-port", "[ 587 465 ]"))
+    [('term', 't', 'from', 'destination-port', '587'), ('term', 't', 'from', 'destination-port', '465')]
+    """
+    last = path[-1] if path else ""
+    if not (last.startswith("[") and last.endswith("]")):
+        return [path]
+    return [(*path[:-1], v) for v in last[1:-1].split()]
+
+
+def _set_path(path: tuple[str, ...]) -> str:
+    """A statement path in ``set`` syntax (words with ``$``, blanks or quotes quoted).
+
+    >>> _set_path(("interfaces", "pp0", "unit", "$junos-interface-unit", "family", "inet"))
+    'interfaces pp0 unit "$junos-interface-unit" family inet'
+    """
+    return " ".join(w if not any(c in w for c in ' $";{}#') else '"' + w.replace('"', '\\"') + '"' for w in path)
+
+
+def _junos_object(path: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The object a statement belongs to (``... filter NAME``, ``policy-options prefix-list NAME``,
+    ``firewall policer NAME``), or None for an attachment statement."""
+    if path[:1] == ("interfaces",) or "interfaces" in path[:3]:
+        return None
+    for kind in ("filter", "prefix-list", "policer"):
+        if kind in path:
+            i = path.index(kind)
+            if i + 1 < len(path):
+                return path[: i + 2]
+    return None

@@ -35,30 +35,23 @@ from typing import Any
 
 import yaml
 
-from op25b_cfg.dialects import junos_tree as jt
 from op25b_cfg.errors import Op25bError
 from op25b_cfg.inventory import DEFAULTS_FILE, GROUPS_FILE, HOSTS_FILE, POLICY_FILE, Device, load_inventory
 from op25b_cfg.lab.emulators.base import LOOPBACK, EmulatorBase
 from op25b_cfg.lab.emulators.sshserver import SshEmulator
-from op25b_cfg.platforms import get_platform
-from op25b_cfg.platforms.arista_eos.emulator import default_config as eos_default
-from op25b_cfg.platforms.cisco_ios.emulator import FS as IOS_FS
-from op25b_cfg.platforms.cisco_ios.emulator import default_config as ios_default
-from op25b_cfg.platforms.cisco_iosxr.emulator import default_config as iosxr_default
-from op25b_cfg.platforms.juniper_junos.emulator import default_config as junos_default
+from op25b_cfg.platforms import PLATFORMS, get_platform
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_WORKDIR",
-    "PLATFORM_DRIVERS",
     "EmulatedDevice",
     "EmulatorLab",
     "EmulatorLabError",
     "default_inventory",
+    "emulated_platforms",
     "serve",
     "starting_config",
-    "strip_op25b",
 ]
 
 DEFAULT_WORKDIR = Path("op25b-emulators")
@@ -67,25 +60,11 @@ BUNDLED_INVENTORY = Path(__file__).resolve().parent.parent.parent / "inventory"
 READY = "ready"
 """The word that starts the line printed once every emulator listens (tests wait for it)."""
 
-PLATFORM_DRIVERS = {"cisco_ios": "ios", "cisco_iosxr": "iosxr", "juniper_junos": "junos", "arista_eos": "eos"}
-"""Router platforms with an emulator, and the emulator (= napalm driver) of each, in the order started."""
 
-_DEFAULT_CONFIGS: dict[str, Callable[[str], str]] = {
-    "ios": ios_default,
-    "iosxr": iosxr_default,
-    "junos": junos_default,
-    "eos": eos_default,
-}
-
-# What the napalm driver needs on the device, added when the starting config lacks it (checked by the
-# first line, at top level).
-_CISCO_PREREQS: dict[str, list[str]] = {
-    "ios": ["archive\n path flash:archive\n maximum 10", "ip scp server enable"],
-    "iosxr": ["xml agent tty\n iteration off"],
-    "eos": ["management api http-commands\n   protocol http\n   no shutdown"],
-}
-IOSXR_READ_TIMEOUT = 4
-_JUNOS_NETCONF = "system { services { netconf { ssh; } } }"
+def emulated_platforms() -> list[str]:
+    """The platforms whose package has an emulator (:meth:`~op25b_cfg.platforms.base.Platform.emulator`), in
+    registry order (the order the lab starts them)."""
+    return [name for name in PLATFORMS if get_platform(name).emulator() is not None]
 
 
 class EmulatorLabError(Op25bError):
@@ -96,98 +75,31 @@ class EmulatorLabError(Op25bError):
 # Starting configs
 
 
-def _strip_cisco(text: str) -> str:
-    """Remove every line mentioning OP25B together with the lines indented below it (its block)."""
-    out: list[str] = []
-    skip_below: int | None = None
-    for line in text.splitlines():
-        body = line.strip()
-        indent = len(line) - len(line.lstrip(" "))
-        if skip_below is not None:
-            if body and not body.startswith("!") and indent > skip_below:
-                continue
-            skip_below = None
-        if "OP25B" in line.upper() and not body.startswith("!"):
-            skip_below = indent
-            continue
-        out.append(line)
-    return "\n".join(out) + "\n"
-
-
-def _prune_junos(node: jt.JNode) -> bool:
-    """Remove OP25B statements below ``node``; True when ``node`` became an empty container because of it."""
-    if node.children is None:
-        return False
-    kept: list[jt.JNode] = []
-    removed = False
-    for child in node.children:
-        if "OP25B" in child.header.upper() or (child.comment and "op25b" in child.comment.lower()):
-            removed = True
-            continue
-        if _prune_junos(child):
-            removed = True
-            continue
-        kept.append(child)
-    node.children = kept
-    return removed and not kept
-
-
-def strip_op25b(driver: str, text: str) -> str:
-    """``text`` without any OP25B object, reference or annotation: the device as it was before op25b.
-
-    ``driver`` is the emulator/napalm driver name (``ios``, ``iosxr``, ``eos``, ``junos``).
-    Junos containers left empty by the removal (``filter { }``) go too.
-    """
-    if driver != "junos":
-        return _strip_cisco(text)
-    root = jt.parse(text)
-    _prune_junos(root)
-    return jt.render(root)
-
-
-def _with_prerequisites(driver: str, text: str) -> str:
-    """``text`` plus the management configuration the napalm driver needs, where it is missing (Cisco-style
-    configs end with ``end``, as ``show running-config`` does)."""
-    if driver == "junos":
-        root = jt.parse(text)
-        system = root.find("system")
-        services = system.find("services") if system is not None else None
-        if services is None or services.find("netconf") is None:
-            jt.merge(root, jt.parse(_JUNOS_NETCONF))
-        return jt.render(root)
-    top = {ln.rstrip() for ln in text.splitlines() if ln[:1] not in (" ", "!", "")}
-    lines = text.rstrip("\n").splitlines()
-    if lines and lines[-1].strip() == "end":
-        lines.pop()
-    for block in _CISCO_PREREQS.get(driver, []):
-        if block.splitlines()[0] not in top:
-            lines += [*block.splitlines(), "!"]
-    return "\n".join([*lines, "end"]) + "\n"  # as 'show running-config' ends
+def _emulator(device: Device) -> type[EmulatorBase]:
+    emulator = get_platform(device.platform).emulator()
+    if emulator is None:
+        raise EmulatorLabError(f"{device.name}: platform {device.platform} has no emulator")
+    return emulator
 
 
 def starting_config(device: Device, inventory_dir: Path) -> tuple[str, str]:
     """The config an emulated ``device`` starts with, and where it came from (for the user).
 
     ``<inventory>/running/<device>.cfg`` without its OP25B part, else the emulator's default config; both
-    with the management service the driver needs.
+    with the management service the driver needs (the emulator class's ``strip_op25b``,
+    ``default_config`` and ``with_prerequisites``).
     """
-    driver = PLATFORM_DRIVERS[device.platform]
+    emulator = _emulator(device)
     saved = inventory_dir / "running" / f"{device.name}.cfg"
     if saved.is_file():
         try:
             text = saved.read_text(encoding="utf-8")
-            return _with_prerequisites(driver, strip_op25b(driver, text)), f"{_short(saved)} without its OP25B part"
-        except (OSError, UnicodeDecodeError, jt.JunosSyntaxError) as exc:
+            start = emulator.with_prerequisites(emulator.strip_op25b(text))
+            return start, f"{_short(saved)} without its OP25B part"
+        except (OSError, ValueError) as exc:  # unreadable, not UTF-8, or not parseable
             log.warning("%s: cannot use %s (%s); using the emulator's default config", device.name, saved, exc)
-    text = _DEFAULT_CONFIGS[driver](device.name)
-    if driver == "ios":
-        # the filter on a Virtual-Template only protects subscribers when a PPPoE bba-group uses it
-        vts = [a.name for a in device.attach if a.kind == "virtual-template"]
-        groups = "".join(
-            f"bba-group pppoe global\n virtual-template {v.removeprefix('Virtual-Template')}\n!\n" for v in vts
-        )
-        text = text.replace("ip scp server enable\n", groups + "ip scp server enable\n")
-    return _with_prerequisites(driver, text), f"the {driver} emulator's default config"
+    text = emulator.default_config(device)
+    return emulator.with_prerequisites(text), f"the {device.platform} emulator's default config"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -200,21 +112,14 @@ class EmulatedDevice:
 
     device: Device
     driver: str
+    """The napalm driver the lab's hosts.yaml names."""
     config_source: str
     start_text: str
     emulator: EmulatorBase
 
     def connection_options(self) -> dict[str, Any]:
         """Nornir ``connection_options`` for hosts.yaml: the emulator's port and napalm optional_args."""
-        args: dict[str, Any] = {}
-        if self.driver == "eos":
-            args = {"transport": "http"}  # the emulator speaks eAPI over plain HTTP (no certificate)
-        elif self.driver == "ios":
-            args = {"dest_file_system": IOS_FS}  # where napalm copies candidate files (SCP)
-        elif self.driver == "iosxr":
-            # napalm's close waits netmiko's read timeout for a CLI prompt the XML agent never prints
-            # (as a real XR does); bound that wait so each session ends within seconds
-            args = {"read_timeout_override": IOSXR_READ_TIMEOUT}
+        args: dict[str, Any] = dict(type(self.emulator).lab_optional_args())
         napalm: dict[str, Any] = {"port": self.emulator.port}
         if args:
             napalm["extras"] = {"optional_args": args}
@@ -260,11 +165,12 @@ class EmulatorLab:
 
     # -- life cycle ------------------------------------------------------------------------------------
     def pick_devices(self) -> list[Device]:
-        """The first device of each router platform in the inventory, in :data:`PLATFORM_DRIVERS` order."""
+        """The first device of each platform with an emulator in the inventory, in registry order."""
         inv = load_inventory(self.inventory)
+        emulated = emulated_platforms()
         chosen: dict[str, Device] = {}
         for dev in inv.devices.values():
-            if dev.platform in PLATFORM_DRIVERS:
+            if dev.platform in emulated:
                 chosen.setdefault(dev.platform, dev)
             else:
                 self.skipped.setdefault(dev.name, f"{dev.platform} has no emulator; sudo op25b lab up has a Linux BRAS")
@@ -274,9 +180,9 @@ class EmulatorLab:
         if not chosen:
             raise EmulatorLabError(
                 f"{self.inventory / HOSTS_FILE}: no device with a router platform"
-                f" ({', '.join(PLATFORM_DRIVERS)}). Fix: pick an inventory with one, e.g. -i inventory"
+                f" ({', '.join(emulated)}). Fix: pick an inventory with one, e.g. -i inventory"
             )
-        return [chosen[p] for p in PLATFORM_DRIVERS if p in chosen]
+        return [chosen[p] for p in emulated if p in chosen]
 
     def start(self) -> None:
         """Start one emulator per router platform and write the work directory. Stops what it started when a
@@ -284,7 +190,7 @@ class EmulatorLab:
         picked = self.pick_devices()
         try:
             for dev in picked:
-                driver = PLATFORM_DRIVERS[dev.platform]
+                driver = str(get_platform(dev.platform).napalm_driver)
                 text, source = starting_config(dev, self.inventory)
                 emulator = get_platform(dev.platform).emulator()
                 assert emulator is not None  # pick_devices() takes only platforms with an emulator

@@ -12,6 +12,7 @@ host whose filter is nftables); see docs/decisions.md.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping
 
 from op25b_cfg.errors import PlatformError
 from op25b_cfg.platforms.arista_eos import AristaEos
@@ -59,7 +60,37 @@ def _plugins() -> list[type[Platform]]:
     return out
 
 
-PLATFORMS: dict[str, type[Platform]] = {cls.name: cls for cls in (*BUILTIN, *_plugins())}
+class _Registry(Mapping[str, type[Platform]]):
+    """Platform name -> class: the built-ins at once; installed plugins (:data:`ENTRY_POINT_GROUP`) are looked
+    up on the first question the built-ins cannot answer (an unknown name, the whole list), so a command that
+    only needs built-in platforms never scans the installed distributions."""
+
+    def __init__(self) -> None:
+        self._classes: dict[str, type[Platform]] = {cls.name: cls for cls in BUILTIN}
+        self._scanned = False
+
+    def _all(self) -> dict[str, type[Platform]]:
+        if not self._scanned:
+            self._scanned = True
+            for cls in _plugins():
+                self._classes.setdefault(cls.name, cls)
+        return self._classes
+
+    def __getitem__(self, name: str) -> type[Platform]:
+        cls = self._classes.get(name)
+        return cls if cls is not None else self._all()[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._classes or name in self._all()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+PLATFORMS: Mapping[str, type[Platform]] = _Registry()
 
 _INSTANCES: dict[str, Platform] = {}
 

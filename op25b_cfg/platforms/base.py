@@ -17,6 +17,7 @@ Every hook is documented once, here; shared code calls hooks and never compares 
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import logging
 import sys
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
     import jinja2
 
     from op25b_cfg.audit.model import ParsedConfig
+    from op25b_cfg.connection.base import Session
+    from op25b_cfg.connection.napalm_session import NapalmSession
+    from op25b_cfg.dialects.base import ConfigDialect
     from op25b_cfg.inventory import Attachment, Device
     from op25b_cfg.lab.emulators.base import EmulatorBase
 
@@ -139,6 +143,14 @@ class Platform:
     ``uplinks``
         True when the platform's filters see the output interface, so a host may name its Internet/MTA-facing
         interfaces (``uplinks`` in its data) and the audit checks packets leaving through those.
+    ``dialect``
+        The :class:`~op25b_cfg.dialects.base.ConfigDialect` of its running config: how push's make-before-break
+        clean-up, drift repair and in-place check and the audit's remediation read it and remove op25b's old
+        objects from it (None only with ``atomic_replace``).
+    ``atomic_replace``
+        True when the platform's session replaces everything op25b owns in one transaction (the nftables
+        table): push then does no object-by-object clean-up, drift repair or in-place check, and the
+        remediation is the whole rendered config.
     """
 
     name: ClassVar[str]
@@ -151,6 +163,7 @@ class Platform:
     flow_rate_kinds: ClassVar[frozenset[str]] = frozenset()
     commit_confirm: ClassVar[bool] = False
     uplinks: ClassVar[bool] = False
+    atomic_replace: ClassVar[bool] = False
     max_name_length: ClassVar[int] = 64
     template: ClassVar[str] = "filter.j2"
 
@@ -181,6 +194,48 @@ class Platform:
         fn = self.module("parser").parse
         result: ParsedConfig = fn(text, lazy=True) if lazy else fn(text)
         return result
+
+    @functools.cached_property
+    def dialect(self) -> ConfigDialect | None:
+        """The platform's :class:`~op25b_cfg.dialects.base.ConfigDialect` (see the class attributes), built on
+        first use so that listing platforms imports no reader. None only with ``atomic_replace``."""
+        return None
+
+    def truncation_problem(self, text: str) -> str | None:
+        """Why a saved running config looks cut off (None: it looks complete). Default: the dialect's check
+        (:meth:`~op25b_cfg.dialects.base.ConfigDialect.truncation_problem`); it costs a small fraction of
+        parsing and runs before every audit of a saved or live config."""
+        return self.dialect.truncation_problem(text) if self.dialect is not None else None
+
+    # ------------------------------------------------------------------ connection
+
+    def session_class(self) -> type[Session]:
+        """The :class:`~op25b_cfg.connection.base.Session` subclass that connects to, reads and changes a device
+        of this platform. Default: the napalm session when ``napalm_driver`` is set; a platform pushed another
+        way brings its own Session in its package and overrides this."""
+        if self.napalm_driver is None:
+            raise PlatformError(f"platform {self.name} names no napalm driver and no session class; reinstall op25b")
+        from op25b_cfg.connection.napalm_session import NapalmSession
+
+        return NapalmSession
+
+    def napalm_optional_args(self, session: NapalmSession, extra: dict[str, Any]) -> dict[str, Any]:
+        """The driver-specific napalm ``optional_args`` of a session (its ``opts``, ``creds``, ``ssh_args()``,
+        ``ssh_config_file()``), before ``extra`` (the inventory's and ``--driver-arg`` ones, applied after; the
+        hook may take op25b-only keys out of ``extra``). Contains secrets: never log it."""
+        return {}
+
+    def napalm_port(self, session: NapalmSession, extra: dict[str, Any], port: int | None) -> int | None:
+        """The port to pass to the napalm driver, given the merged extra optional_args (default: ``port``)."""
+        return port
+
+    def after_napalm_connect(self, driver: Any, session: NapalmSession) -> None:
+        """Adjust a napalm driver object after it is built and before ``open()`` (default: nothing)."""
+
+    def revert_in(self, seconds: int) -> int:
+        """The commit-confirm timer the driver accepts closest to ``seconds``, never shorter (only called when
+        ``commit_confirm``)."""
+        return max(1, seconds)
 
     # ------------------------------------------------------------------ lab
 

@@ -8,10 +8,14 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from op25b_cfg.lab.emulators.faults import Faults
 
 log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from op25b_cfg.inventory import Device
 
 LOOPBACK = "127.0.0.1"
 
@@ -124,3 +128,25 @@ class EmulatorBase:
 
     def napalm_optional_args(self) -> dict[str, object]:  # pragma: no cover - overridden
         raise NotImplementedError
+
+    # -- what the emulator lab (``op25b lab emulators``) asks of every emulator class ----------------------
+    @classmethod
+    def default_config(cls, device: Device) -> str:  # pragma: no cover - overridden
+        """A small but realistic running config for ``device`` when the inventory has no saved one (with
+        what the device's attachments need to protect subscribers, e.g. a PPPoE group on a Virtual-Template)."""
+        raise NotImplementedError
+
+    @classmethod
+    def strip_op25b(cls, text: str) -> str:  # pragma: no cover - overridden
+        """``text`` without any OP25B object, reference or annotation: the device as it was before op25b."""
+        raise NotImplementedError
+
+    @classmethod
+    def with_prerequisites(cls, text: str) -> str:  # pragma: no cover - overridden
+        """``text`` plus the management configuration the driver needs (an API, archive, SCP), where missing."""
+        raise NotImplementedError
+
+    @classmethod
+    def lab_optional_args(cls) -> dict[str, object]:
+        """napalm ``optional_args`` the lab writes into its hosts.yaml for this emulator (besides the port)."""
+        return {}

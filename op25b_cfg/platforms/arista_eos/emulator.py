@@ -22,11 +22,14 @@ import socket
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from op25b_cfg.dialects.cisco_blocks import CliConfig, ModeSession, shown_ace
+from op25b_cfg.dialects.cisco_blocks import CiscoStyleLab, CliConfig, ModeSession, shown_ace
 from op25b_cfg.lab.emulators.base import LOOPBACK, EmulatorBase, RevertTimer
 from op25b_cfg.lab.emulators.faults import EmulatorDropped, Faults
+
+if TYPE_CHECKING:
+    from op25b_cfg.inventory import Device
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +52,27 @@ class ConfigSessionState:
     timer: RevertTimer | None = None
 
 
-class EosEmulator(EmulatorBase):
+class EosEmulator(CiscoStyleLab, EmulatorBase):
     """An EOS switch reachable over eAPI (plain HTTP on a loopback port chosen at start)."""
 
     platform = "eos"
+    port_names: dict[str, str] = {"22": "ssh", "25": "smtp", "53": "domain", "80": "www", "443": "https"}
+    """The ports ``show running-config`` prints by name."""
+    prerequisites: ClassVar[tuple[str, ...]] = ("management api http-commands\n   protocol http\n   no shutdown",)
+    """eAPI over plain HTTP, what the lab's napalm eos driver talks to."""
+
+    @classmethod
+    def default_config(cls, device: Device) -> str:
+        return default_config(device.name)
+
+    @classmethod
+    def lab_optional_args(cls) -> dict[str, object]:
+        return {"transport": "http"}  # the emulator speaks eAPI over plain HTTP (no certificate)
 
     def __init__(self, initial_config: str = "", *, hostname: str = "edge-eos1", **kwargs: Any) -> None:
         super().__init__(initial_config, hostname=hostname, **kwargs)
-        self.display = functools.partial(shown_ace, platform="eos")  # what `show running-config` prints
+        # what `show running-config` prints
+        self.display = functools.partial(shown_ace, port_names=self.port_names)
         self.running = CliConfig(initial_config or default_config(hostname), INDENT, self.display)
         self.startup = self.running.render()
         self.flash: dict[str, str] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -10,6 +11,8 @@ from op25b_cfg.platforms.base import Platform
 from op25b_cfg.rules import Action, FilterPlan, Rule
 
 if TYPE_CHECKING:
+    from op25b_cfg.connection.napalm_session import NapalmSession
+    from op25b_cfg.dialects.base import ConfigDialect
     from op25b_cfg.inventory import Attachment, Device
 
 _VT = re.compile(r"Virtual-Template\d{1,4}")
@@ -28,6 +31,30 @@ class CiscoIos(Platform):
     netmiko_device_type = "cisco_ios"
     napalm_driver = "ios"
     file_extension = "ios"
+
+    @functools.cached_property
+    def dialect(self) -> ConfigDialect:
+        from op25b_cfg.dialects.cisco_blocks import CiscoDialect
+
+        return CiscoDialect()
+
+    timer_max: ClassVar[int] = 120 * 60
+    """``configure terminal revert timer`` takes 1-120 minutes."""
+
+    def revert_in(self, seconds: int) -> int:
+        """Whole minutes, rounded up, 1-120.
+
+        >>> CiscoIos().revert_in(10), CiscoIos().revert_in(61), CiscoIos().revert_in(99999)
+        (60, 120, 7200)
+        """
+        return min(max(60, -(-seconds // 60) * 60), self.timer_max)
+
+    def napalm_optional_args(self, session: NapalmSession, extra: dict[str, Any]) -> dict[str, Any]:
+        args = session.ssh_args()
+        if session.creds.secret:
+            args["secret"] = session.creds.secret
+        return args
+
     attach_kinds: ClassVar[frozenset[str]] = frozenset({"interface", "virtual-template"})
     modes: ClassVar[frozenset[str]] = frozenset({"block", "targeted", "flow-control"})
     flow_sessions = False

@@ -20,13 +20,16 @@ import logging
 import re
 import shlex
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import paramiko
 
-from op25b_cfg.dialects.cisco_blocks import CliConfig, ModeSession, missing_lines, shown_ace
+from op25b_cfg.dialects.cisco_blocks import CiscoStyleLab, CliConfig, ModeSession, missing_lines, shown_ace
 from op25b_cfg.lab.emulators.base import RevertTimer
 from op25b_cfg.lab.emulators.sshserver import SshEmulator
+
+if TYPE_CHECKING:
+    from op25b_cfg.inventory import Device
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +45,45 @@ def _norm(path: str) -> str | None:
     return m.group(1) if m else None
 
 
-class IosEmulator(SshEmulator):
+class IosEmulator(CiscoStyleLab, SshEmulator):
     """A Cisco IOS-XE router reachable over SSH (CLI + SCP) on 127.0.0.1:<port>."""
 
     platform = "ios"
     channel_kinds = frozenset({"shell", "exec"})
+    upper_ipv6 = True
+    port_names: dict[str, str] = {
+        "20": "ftp-data",
+        "21": "ftp",
+        "23": "telnet",
+        "25": "smtp",
+        "53": "domain",
+        "80": "www",
+        "110": "pop3",
+    }
+    """The ports ``show running-config`` prints by name."""
+    """IOS prints IPv6 addresses in upper case."""
+    prerequisites: ClassVar[tuple[str, ...]] = ("archive\n path flash:archive\n maximum 10", "ip scp server enable")
+    """What napalm's ios driver needs on the device (config archive, SCP), added where missing."""
+
+    @classmethod
+    def default_config(cls, device: Device) -> str:
+        """:func:`default_config`; a filter on a Virtual-Template only protects subscribers when a PPPoE
+        bba-group uses it, so one is added per attached Virtual-Template."""
+        vts = [a.name for a in device.attach if a.kind == "virtual-template"]
+        groups = "".join(
+            f"bba-group pppoe global\n virtual-template {v.removeprefix('Virtual-Template')}\n!\n" for v in vts
+        )
+        return default_config(device.name).replace("ip scp server enable\n", groups + "ip scp server enable\n")
+
+    @classmethod
+    def lab_optional_args(cls) -> dict[str, object]:
+        return {"dest_file_system": FS}  # where napalm copies candidate files (SCP)
 
     def __init__(self, initial_config: str = "", *, hostname: str = "bras-ios1", **kwargs: Any) -> None:
         super().__init__(initial_config, hostname=hostname, **kwargs)
-        self.display = functools.partial(shown_ace, platform=self.platform)  # what `show running` prints
+        self.display = functools.partial(
+            shown_ace, port_names=self.port_names, upper_ipv6=self.upper_ipv6
+        )  # what `show running` prints
         self.running = CliConfig(initial_config or default_config(hostname), " ", self.display)
         self.startup = self.running.render()
         self.files: dict[str, bytes] = {}

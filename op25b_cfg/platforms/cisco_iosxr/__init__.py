@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+import functools
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from op25b_cfg.platforms.base import Platform
+
+if TYPE_CHECKING:
+    from op25b_cfg.connection.napalm_session import NapalmSession
+    from op25b_cfg.dialects.base import ConfigDialect
 
 
 class CiscoIosxr(Platform):
@@ -19,6 +24,16 @@ class CiscoIosxr(Platform):
     netmiko_device_type = "cisco_xr"
     napalm_driver = "iosxr"
     file_extension = "iosxr"
+
+    @functools.cached_property
+    def dialect(self) -> ConfigDialect:
+        from op25b_cfg.dialects.cisco_blocks import CiscoDialect
+
+        return CiscoDialect()
+
     attach_kinds: ClassVar[frozenset[str]] = frozenset({"interface", "dynamic-template"})
     addr_style: ClassVar[dict[int, str]] = {4: "prefix", 6: "prefix"}
     any_protocol: ClassVar[dict[int, str]] = {4: "ipv4", 6: "ipv6"}
+
+    def napalm_optional_args(self, session: NapalmSession, extra: dict[str, Any]) -> dict[str, Any]:
+        return session.ssh_args()

@@ -14,13 +14,16 @@ from __future__ import annotations
 import difflib
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from xml.sax.saxutils import escape
 
 from lxml import etree
 
 from op25b_cfg.dialects.cisco_blocks import CliConfig
 from op25b_cfg.platforms.cisco_ios.emulator import INVALID, IosEmulator, _Shell
+
+if TYPE_CHECKING:
+    from op25b_cfg.inventory import Device
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,20 @@ class IosxrEmulator(IosEmulator):
     """An IOS-XR router (CLI + XML agent over SSH) on 127.0.0.1:<port>."""
 
     platform = "iosxr"
+    upper_ipv6 = False
+    port_names: dict[str, str] = {"21": "ftp", "23": "telnet", "25": "smtp", "53": "domain", "80": "www", "110": "pop3"}
+    prerequisites: ClassVar[tuple[str, ...]] = ("xml agent tty\n iteration off",)
+    read_timeout = 4
+    """napalm's close waits netmiko's read timeout for a CLI prompt the XML agent never prints (as a real XR
+    does); the lab bounds that wait so each session ends within seconds."""
+
+    @classmethod
+    def default_config(cls, device: Device) -> str:
+        return default_config(device.name)
+
+    @classmethod
+    def lab_optional_args(cls) -> dict[str, object]:
+        return {"read_timeout_override": cls.read_timeout}
 
     def __init__(self, initial_config: str = "", *, hostname: str = "bras-xr1", **kwargs: Any) -> None:
         super().__init__(initial_config or default_config(hostname), hostname=hostname, **kwargs)

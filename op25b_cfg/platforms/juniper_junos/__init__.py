@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -9,6 +10,8 @@ from op25b_cfg.errors import PlatformError
 from op25b_cfg.platforms.base import Platform
 
 if TYPE_CHECKING:
+    from op25b_cfg.connection.napalm_session import NapalmSession
+    from op25b_cfg.dialects.base import ConfigDialect
     from op25b_cfg.inventory import Attachment, Device
     from op25b_cfg.rules import FilterPlan, PrefixSet
 
@@ -33,6 +36,28 @@ class JuniperJunos(Platform):
     flow_sessions = False
     flow_rate_kinds: ClassVar[frozenset[str]] = frozenset({"dynamic-profile"})
     commit_confirm = True
+
+    @functools.cached_property
+    def dialect(self) -> ConfigDialect:
+        from op25b_cfg.dialects.junos_tree import JunosDialect
+
+        return JunosDialect()
+
+    def revert_in(self, seconds: int) -> int:
+        """``commit confirmed`` counts whole minutes (rounded up).
+
+        >>> JuniperJunos().revert_in(90), JuniperJunos().revert_in(5)
+        (120, 60)
+        """
+        return max(60, -(-seconds // 60) * 60)
+
+    def napalm_optional_args(self, session: NapalmSession, extra: dict[str, Any]) -> dict[str, Any]:
+        cfg = session.ssh_config_file()
+        return {"ssh_config_file": cfg} if cfg else {}
+
+    def after_napalm_connect(self, driver: Any, session: NapalmSession) -> None:
+        # napalm does not pass PyEZ's hostkey_verify; PyEZ defaults it to False.
+        driver.device._hostkey_verify = session.opts.verify_host_key
 
     def check_attachment(self, att: Attachment) -> None:
         super().check_attachment(att)

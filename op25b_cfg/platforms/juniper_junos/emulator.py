@@ -15,7 +15,7 @@ import copy
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 import paramiko
@@ -24,6 +24,9 @@ from lxml import etree
 from op25b_cfg.dialects import junos_tree as jt
 from op25b_cfg.lab.emulators.base import RevertTimer
 from op25b_cfg.lab.emulators.sshserver import SshEmulator
+
+if TYPE_CHECKING:
+    from op25b_cfg.inventory import Device
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,19 @@ class JunosEmulator(SshEmulator):
 
     platform = "junos"
     channel_kinds = frozenset({"subsystem:netconf"})
+
+    @classmethod
+    def default_config(cls, device: Device) -> str:
+        return default_config(device.name)
+
+    @classmethod
+    def strip_op25b(cls, text: str) -> str:
+        return jt.strip_op25b(text)
+
+    @classmethod
+    def with_prerequisites(cls, text: str) -> str:
+        """NETCONF over SSH, what napalm's junos driver talks."""
+        return jt.ensure(text, ("system", "services", "netconf"), "system { services { netconf { ssh; } } }")
 
     def __init__(self, initial_config: str = "", *, hostname: str = "bng-mx1", **kwargs: Any) -> None:
         super().__init__(initial_config, hostname=hostname, **kwargs)

@@ -11,6 +11,7 @@ from op25b_cfg.platforms.base import Platform
 from op25b_cfg.rules import Action, FilterPlan, Rule
 
 if TYPE_CHECKING:
+    from op25b_cfg.connection.base import Session
     from op25b_cfg.inventory import Attachment, Device
 
 _IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}\*?")
@@ -39,6 +40,26 @@ class LinuxNftables(Platform):
     flow_sessions = True
     flow_rate_kinds: ClassVar[frozenset[str]] = frozenset({"nft-forward"})
     commit_confirm = True
+    atomic_replace = True  # the session replaces the whole op25b table with one `nft -f`
+
+    def truncation_problem(self, text: str) -> str | None:
+        """``{`` and ``}`` balance (outside strings and comments).
+
+        >>> LinuxNftables().truncation_problem('table inet f {\\n chain c {\\n  comment "}"\\n')
+        "2 unclosed '{' at the end of the file: the ruleset looks truncated"
+        """
+        from op25b_cfg.dialects.base import brace_balance, brace_message, has_meaningful_line
+
+        if not has_meaningful_line(text, "#"):
+            return "no ruleset lines (only comments)"
+        depth, negative_at = brace_balance(text, hash_comments=True)
+        return brace_message(depth, negative_at, "ruleset")
+
+    def session_class(self) -> type[Session]:
+        """netmiko to a Linux host, ``nft`` through sudo (:class:`op25b_cfg.connection.linux.LinuxNftSession`)."""
+        from op25b_cfg.connection.linux import LinuxNftSession
+
+        return LinuxNftSession
 
     def check_attachment(self, att: Attachment) -> None:
         if not _IFNAME.fullmatch(att.name):
