@@ -25,6 +25,7 @@ from op25b_cfg.platforms.base import Platform
 from op25b_cfg.rules import Action, FilterPlan, Rule
 
 if TYPE_CHECKING:
+    from op25b_cfg.connection.base import Session
     from op25b_cfg.inventory import Attachment, Device
 
 COMMENT_PREFIX = "op25b "
@@ -68,7 +69,35 @@ class MikrotikRouteros(Platform):
     flow_sessions = True
     flow_rate_kinds: ClassVar[frozenset[str]] = frozenset({"interface", "interface-list"})
     commit_confirm = False
+    atomic_replace = True  # the session replaces every item commented "op25b ..." (make-before-break)
     max_name_length: ClassVar[int] = 63
+
+    def truncation_problem(self, text: str) -> str | None:
+        """A config cut off inside a ``\\`` continuation or a quoted value, or with no command at all.
+
+        >>> MikrotikRouteros().truncation_problem('/ip firewall filter\\nadd chain=forward comment="cut')
+        'the last line ends inside a quoted value: the export looks truncated'
+        >>> MikrotikRouteros().truncation_problem("/system identity set name=r1\\n") is None
+        True
+        """
+        from op25b_cfg.platforms.mikrotik_routeros.parser import logical_lines, tokens
+
+        lines = [t for _, t in logical_lines(text) if t.strip() and not t.lstrip().startswith("#")]
+        if not lines:
+            return "no configuration lines (only comments)"
+        if text.rstrip("\r\n").endswith("\\"):
+            return "the last line ends in a continuation: the export looks truncated"
+        try:
+            tokens(lines[-1])
+        except ValueError:
+            return "the last line ends inside a quoted value: the export looks truncated"
+        return None
+
+    def session_class(self) -> type[Session]:
+        """netmiko ``mikrotik_routeros`` and one SSH exec per command (:mod:`.session`)."""
+        from op25b_cfg.platforms.mikrotik_routeros.session import RouterosSession
+
+        return RouterosSession
 
     def check(self, device: Device) -> None:
         super().check(device)

@@ -107,6 +107,14 @@ class RouterosSession(LinuxNftSession):
         self._want: list[Item] | None = None
         self._before: list[Item] | None = None
 
+    @property
+    def _port(self) -> int:
+        """The ``netmiko`` connection option's port, else the ``napalm`` one (what the emulator lab writes for
+        every emulated router), else the inventory's."""
+        opts = self.device.connection_options
+        plugin = opts.get("netmiko") or opts.get("napalm")
+        return self.opts.port or (plugin.port if plugin is not None else None) or self.device.port or 22
+
     def _connect_args(self) -> dict[str, Any]:
         args = super()._connect_args()
         args["device_type"] = "mikrotik_routeros"
