@@ -91,8 +91,20 @@ class RouterosEmulator(SshEmulator):
 
     @classmethod
     def strip_op25b(cls, text: str) -> str:
-        """The configuration without any item op25b owns (a comment starting ``op25b ``)."""
-        return "".join(ln for ln in text.splitlines(True) if f'comment="{COMMENT_PREFIX}' not in ln)
+        """The configuration without any item op25b owns (a comment starting ``op25b ``), continuation lines
+        included, and without op25b's header comments."""
+        out: list[str] = []
+        item: list[str] = []
+        for ln in text.splitlines(True):
+            item.append(ln)
+            if ln.rstrip("\r\n").endswith("\\"):
+                continue
+            joined = "".join(item)
+            if f'comment="{COMMENT_PREFIX}' not in joined and not joined.startswith("# op25b"):
+                out.extend(item)
+            item = []
+        out.extend(item)
+        return "".join(out)
 
     @classmethod
     def with_prerequisites(cls, text: str) -> str:

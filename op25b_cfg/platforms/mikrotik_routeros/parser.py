@@ -637,6 +637,7 @@ class _Projector:
         raws = [r for r in self.cfg.rules[self.fam] if r.chain == name]
         default = Action.PERMIT if name == "forward" else Action.NEXT
         flt = Filter(fname, self.fam, [], default, raws[0].line if raws else None, "ros-chain", None)
+        flt.shared = name == "forward"  # op25b owns only its jumps there
         self.built[name] = flt
         self.pc.filters[(self.fam, fname)] = flt
         self.stack.append(name)
