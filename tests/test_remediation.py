@@ -34,6 +34,10 @@ def apply_remediation(platform: str, running: str, fix: str) -> str:
         junostree.load_set(tree, fix)
         # the emulator's tree cannot tell the leaf `then policer NAME` from the container `firewall policer NAME`
         return re.sub(r"(\bthen\b[^}]*?\bpolicer \S+) \{\s*\}", r"\1;", junostree.render(tree))
+    if platform == "mikrotik_routeros":  # the session replaces every item op25b owns, jumps first in forward
+        from op25b_cfg.platforms.mikrotik_routeros.emulator import RouterosEmulator
+
+        return RouterosEmulator.replace_block(running, fix)
     if platform == "linux_nftables":  # the script replaces table inet op25b as a whole
         kept = re.sub(r"(?ms)^table inet op25b \{.*?^\}\n?", "", running)
         return kept + fix[fix.index("table inet op25b {") :]
@@ -46,7 +50,7 @@ def apply_remediation(platform: str, running: str, fix: str) -> str:
 def _drifted(dev: Device) -> str:
     """The shipped running config with its first port-25 block removed (for the shipped configs that comply)."""
     lines = _running(dev).splitlines()
-    block = re.compile(r"deny tcp .* eq (25|smtp)|tcp dport 25 .*(reject|drop)|^\s*(discard|reject);")
+    block = re.compile(r"deny tcp .* eq (25|smtp)|tcp dport 25 .*(reject|drop)|^\s*(discard|reject);|action=reject chain=OP")
     i = next(k for k, ln in enumerate(lines) if block.search(ln))
     return "\n".join(lines[:i] + lines[i + 1 :]) + "\n"
 

@@ -90,6 +90,8 @@ def _block_re(platform: str, mode: str) -> re.Pattern[str]:
         return re.compile(r"^\s*term (block|limit) \{$")
     if platform == "linux_nftables":
         return re.compile(r"tcp dport 25 .*reject")
+    if platform == "mikrotik_routeros":
+        return re.compile(r"^add action=reject chain=OP25B-")
     if mode == "flow-control":  # IOS class ACL: permit = policed
         return re.compile(r"^\s*(\d+ )?permit tcp .* eq 25 syn$")
     return re.compile(r"^\s*(\d+ )?deny tcp .* eq 25( log)?$")
@@ -108,6 +110,12 @@ def _insert_before(platform: str, lines: list[str], i: int, what: str, family6: 
     """Insert an entry of kind ``what`` (shadow | block587) before line ``i``."""
     line = lines[i]
     indent = line[: len(line) - len(line.lstrip())]
+    if platform == "mikrotik_routeros":
+        chain = re.search(r"chain=(\S+)", line)
+        assert chain
+        entry = "action=accept dst-port=20-30" if what == "shadow" else "action=drop dst-port=587"
+        lines.insert(i, f"add {entry} chain={chain[1]} protocol=tcp")
+        return
     if platform == "juniper_junos":
         proto = "next-header" if family6 else "protocol"
         if what == "shadow":
@@ -179,6 +187,8 @@ def mutate_block_587(platform: str, mode: str, text: str) -> str:
         pat = re.compile(r"^\s*term submission \{$")
     elif platform == "linux_nftables":
         pat = re.compile(r"tcp dport \{ 587, 465 \}")
+    elif platform == "mikrotik_routeros":
+        pat = re.compile(r"dst-port=587,465")
     else:
         pat = re.compile(r"permit tcp .* eq 587$")
     return _insert_all(platform, mode, text, pat, "block587")
@@ -189,6 +199,8 @@ def mutate_remove_attachment(platform: str, mode: str, text: str) -> str:
         pat = re.compile(r"^\s*(input|output) OP25B-")
     elif platform == "linux_nftables":
         pat = re.compile(r"jump subscriber")
+    elif platform == "mikrotik_routeros":
+        pat = re.compile(r"^add action=jump chain=forward ")
     else:
         pat = re.compile(r"^\s*(ip access-group|ipv6 traffic-filter|ipv[46] access-group|service-policy) ")
     lines = text.splitlines()
@@ -202,6 +214,7 @@ def mutate_flip_direction(platform: str, mode: str, text: str) -> str:
         "juniper_junos": [(r"^(\s*)input (OP25B-)", r"\1output \2")],
         "linux_nftables": [(r"\biifname\b", "oifname")],
         "cisco_iosxr": [(r"(access-group \S+) ingress$", r"\1 egress")],
+        "mikrotik_routeros": [(r"\bin-interface(-list)?=", r"out-interface\1=")],
     }.get(platform, [(r"^(\s*(?:ip access-group|ipv6 traffic-filter|ipv[46] access-group) \S+) in$", r"\1 out"),
                      (r"^(\s*)service-policy input ", r"\1service-policy output ")])  # fmt: skip
     out = text

@@ -27,7 +27,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from op25b_cfg.lab.emulators.sshserver import SshEmulator
-from op25b_cfg.platforms.mikrotik_routeros import COMMENT_PREFIX, quote
+from op25b_cfg.platforms.mikrotik_routeros import owner_version, quote
 from op25b_cfg.platforms.mikrotik_routeros.parser import commands
 
 if TYPE_CHECKING:
@@ -91,20 +91,41 @@ class RouterosEmulator(SshEmulator):
 
     @classmethod
     def strip_op25b(cls, text: str) -> str:
-        """The configuration without any item op25b owns (a comment starting ``op25b ``), continuation lines
-        included, and without op25b's header comments."""
+        """The configuration without any item op25b owns (:func:`owner_version`), continuation lines included,
+        and without op25b's header comments."""
         out: list[str] = []
         item: list[str] = []
+        path = ""
         for ln in text.splitlines(True):
             item.append(ln)
             if ln.rstrip("\r\n").endswith("\\"):
                 continue
             joined = "".join(item)
-            if f'comment="{COMMENT_PREFIX}' not in joined and not joined.startswith("# op25b"):
-                out.extend(item)
             item = []
+            if joined.startswith("/"):
+                path = joined
+            cmds, _ = commands(path + "\n" + joined if not joined.startswith("/") else joined)
+            owned = bool(cmds) and cmds[-1].verb == "add" and owner_version(cmds[-1].props) is not None
+            if not owned and not joined.startswith("# op25b"):
+                out.append(joined)
         out.extend(item)
         return "".join(out)
+
+    @classmethod
+    def replace_block(cls, running: str, block: str) -> str:
+        """``running`` after op25b's items are replaced by ``block`` as a push does (address lists and chain rules
+        at the end of their tables, the ``forward`` jumps before the first ``forward`` rule): the device text
+        a remediation leads to."""
+        emu = cls(cls.strip_op25b(running), hostname="replace")
+        cmds, _ = commands(block)
+        for c in cmds:
+            if c.path not in emu.items or c.verb != "add":
+                continue
+            before = None
+            if c.props.get("chain") == "forward":
+                before = next((it[".id"] for it in emu.items[c.path] if it.get("chain") == "forward"), None)
+            emu._insert(c.path, dict(c.props), before)
+        return emu.running_config
 
     @classmethod
     def with_prerequisites(cls, text: str) -> str:
@@ -155,7 +176,7 @@ class RouterosEmulator(SshEmulator):
                 f"/{' '.join(m)} add {self._props(it)}"
                 for m in MENUS
                 for it in self.items[m]
-                if it.get("comment", "").startswith(COMMENT_PREFIX)
+                if owner_version(it) is not None
             ]
 
     # -- commands ----------------------------------------------------------------------------------------

@@ -767,6 +767,19 @@ def _points(cfg: _Config) -> dict[Point, int | None]:
     return out
 
 
+def _out_points(cfg: _Config, fam: int) -> dict[Point, int]:
+    """Interfaces and lists that ``forward`` jumps name as ``out-interface`` / ``out-interface-list``."""
+    out: dict[Point, int] = {}
+    for raw in cfg.rules[fam]:
+        if raw.chain != "forward" or raw.props.get("action") != "jump":
+            continue
+        for key, kind in (("out-interface", "interface"), ("out-interface-list", "interface-list")):
+            v = raw.props.get(key, "")
+            if v and not v.startswith(("!", "all-")) and v not in _BUILTIN_LISTS:
+                out.setdefault((kind, v), raw.line)
+    return out
+
+
 def _flow_seen(pc: ParsedConfig, point: Point, fam: int, fwd: Filter) -> None:
     seen: FlowControlSeen | None = None
     for rule in (r for f in fwd.reachable() for r in f.rules):
@@ -814,8 +827,17 @@ def _parse(text: str, pc: ParsedConfig) -> None:
             unparsed: list[Unparsed] = []
             proj = _Projector(cfg, fam, point, label, pc, unparsed)
             fwd = proj.chain("forward")
-            pc.bindings.append(Binding(point[0], point[1], "in", fam, (fwd.name,), line))
             scripts = [u for u in bad if "firewall" in u.text]  # a script may change any rule
-            for u in [*cfg.before_forward[fam], *scripts, *unparsed]:
+            extra = [*cfg.before_forward[fam], *scripts, *unparsed]
+            if not fwd.rules and not extra:
+                # no rule of chain forward concerns these packets: no filter acts there (FILTER_MISSING)
+                for name in proj.built.values():
+                    pc.filters.pop((fam, name.name), None)
+                continue
+            pc.bindings.append(Binding(point[0], point[1], "in", fam, (fwd.name,), line))
+            for u in extra:
                 pc.unparsed.append(Unparsed(u.line, u.text, u.reason, fwd.name))
             _flow_seen(pc, point, fam, fwd)
+        for (kind, name), line in sorted(_out_points(cfg, fam).items()):
+            # a jump on packets leaving there filters the other direction (WRONG_DIRECTION when nothing else)
+            pc.bindings.append(Binding(kind, name, "out", fam, (f"forward [out-{kind} {name}]",), line))

@@ -36,7 +36,7 @@ from typing import Any
 
 from op25b_cfg.connection.linux import LinuxNftSession
 from op25b_cfg.errors import PushError
-from op25b_cfg.platforms.mikrotik_routeros import COMMENT_PREFIX, quote
+from op25b_cfg.platforms.mikrotik_routeros import owner_version, quote
 from op25b_cfg.platforms.mikrotik_routeros.parser import commands
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class Item:
 
     @property
     def version(self) -> str:
-        return dict(self.props).get("comment", "").removeprefix(COMMENT_PREFIX).split(" ", 1)[0]
+        return owner_version(dict(self.props)) or ""
 
     @property
     def is_jump(self) -> bool:
@@ -81,7 +81,7 @@ def owned_items(text: str) -> list[Item]:
     out = []
     for c in cmds:
         menu = " ".join(c.path)
-        if menu in _MENUS and c.verb == "add" and c.props.get("comment", "").startswith(COMMENT_PREFIX):
+        if menu in _MENUS and c.verb == "add" and owner_version(c.props) is not None:
             props = dict(c.props)
             if menu.endswith("filter"):
                 props.setdefault("action", "accept")
@@ -226,9 +226,7 @@ class RouterosSession(LinuxNftSession):
             ids = [
                 item_id
                 for item_id, props in self._table(menu, step)
-                if props.get("comment", "").startswith(COMMENT_PREFIX)
-                and props["comment"].removeprefix(COMMENT_PREFIX).split(" ", 1)[0] in versions
-                and (props.get("chain") == "forward") == jumps
+                if owner_version(props) in versions and (props.get("chain") == "forward") == jumps
             ]
             if ids:
                 self._ros(f"{menu} remove {','.join(ids)}", step)
