@@ -831,8 +831,8 @@ def _parse(text: str, pc: ParsedConfig) -> None:
             extra = [*cfg.before_forward[fam], *scripts, *unparsed]
             if not fwd.rules and not extra:
                 # no rule of chain forward concerns these packets: no filter acts there (FILTER_MISSING)
-                for name in proj.built.values():
-                    pc.filters.pop((fam, name.name), None)
+                for built in proj.built.values():
+                    pc.filters.pop((fam, built.name), None)
                 continue
             pc.bindings.append(Binding(point[0], point[1], "in", fam, (fwd.name,), line))
             for u in extra:
