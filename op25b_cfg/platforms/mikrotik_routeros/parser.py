@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 from op25b_cfg.audit.model import Binding, Call, Filter, FlowControlSeen, ParsedConfig, Unparsed
 from op25b_cfg.netaddr import Network
+from op25b_cfg.platforms.juniper_junos._algebra import ports_complement
 from op25b_cfg.rules import ACK, RST, Action, AddrMatch, FlagMatch, FlowLimit, PortRange, Rule
 
 log = logging.getLogger(__name__)
@@ -359,23 +360,6 @@ def _ports(text: str) -> tuple[tuple[PortRange, ...], bool]:
     return tuple(out), neg
 
 
-def _complement(ranges: tuple[PortRange, ...]) -> tuple[PortRange, ...]:
-    """Every port not in ``ranges``.
-
-    >>> _complement((PortRange(25, 25),))
-    (PortRange(lo=0, hi=24), PortRange(lo=26, hi=65535))
-    """
-    out: list[PortRange] = []
-    nxt = 0
-    for r in sorted(ranges, key=lambda r: r.lo):
-        if r.lo > nxt:
-            out.append(PortRange(nxt, r.lo - 1))
-        nxt = max(nxt, r.hi + 1)
-    if nxt <= 65535:
-        out.append(PortRange(nxt, 65535))
-    return tuple(out)
-
-
 def _states(text: str) -> FlagMatch | None:
     """``connection-state`` as TCP flag alternatives; None: no tracked TCP segment (invalid/untracked only)."""
     neg = text.startswith("!")
@@ -585,7 +569,7 @@ def _rule(cfg: _Config, raw: _Raw, action: Action, limit: FlowLimit | None = Non
                 rng, neg = _ports(p[key])
             except ValueError:
                 raise _NotUnderstood(f"{key} {p[key]!r} not understood") from None
-            ports[key] = _complement(rng) if neg else rng
+            ports[key] = ports_complement(rng) if neg else rng
     flags: FlagMatch = ()
     if "connection-state" in p:
         st = _states(p["connection-state"])
