@@ -34,6 +34,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from op25b_cfg.connection.base import Session
 from op25b_cfg.connection.linux import LinuxNftSession
 from op25b_cfg.errors import PushError
 from op25b_cfg.platforms.mikrotik_routeros import owner_version, quote
@@ -106,6 +107,13 @@ class RouterosSession(LinuxNftSession):
         super().__init__(*args, **kwargs)
         self._want: list[Item] | None = None
         self._before: list[Item] | None = None
+
+    def pass_lock_to(self, other: Session) -> None:
+        """Also hand the reconnected session the op25b items read before the commit, so that it can roll back
+        a commit whose connection dropped half-way."""
+        super().pass_lock_to(other)
+        if isinstance(other, RouterosSession):
+            other._before, other._want = self._before, self._want
 
     @property
     def _port(self) -> int:

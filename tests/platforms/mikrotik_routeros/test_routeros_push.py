@@ -5,6 +5,7 @@ same-version repair, refusals and faults."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from op25b_cfg.connection.base import ConnectOptions, Credentials
 from op25b_cfg.errors import ConnectionError_
 from op25b_cfg.inventory import Device, load_inventory
 from op25b_cfg.lab.emulators import Faults
+from op25b_cfg.lab.emulators.faults import EmulatorDropped
 from op25b_cfg.platforms import get_platform
 from op25b_cfg.platforms.mikrotik_routeros.emulator import RouterosEmulator
 from op25b_cfg.platforms.mikrotik_routeros.session import RouterosSession
@@ -131,6 +133,31 @@ def test_refused_line_rolls_back_to_the_old_block(emu: RouterosEmulator, dev: De
     assert res.state.startswith("old config"), res.state
     assert emu.op25b_items() == before
     assert audit_text(dev, emu.running_config).verdict == "COMPLIANT"
+
+
+def test_connection_lost_mid_commit_is_rolled_back_over_a_new_session(
+    emu: RouterosEmulator, dev: Device, tmp_path: Path
+) -> None:
+    """The router applies the first new item, then the connection drops: push reconnects, finds the change half
+    done and rolls it back (the new session knows the items read before the commit)."""
+    make = factory(emu, tmp_path)
+    assert push_device(dev, make, popts(tmp_path, commit=True)).outcome is Outcome.COMMITTED
+    before = emu.op25b_items()
+    strike = emu.faults.strike
+
+    def once(phase: str, stop: threading.Event, applied: bool) -> None:
+        try:
+            strike(phase, stop, applied)
+        except EmulatorDropped:
+            emu.faults.drop_on.clear()  # the next connection works
+            raise
+
+    emu.faults.strike = once  # type: ignore[method-assign]
+    emu.faults.drop_on.add("commit")
+    emu.faults.drop_after_apply = True
+    res = push_device(dataclasses.replace(dev, mode="targeted"), make, popts(tmp_path, commit=True))
+    assert res.failed and res.state == "old config (rolled back, verified)", (res.error, res.state)
+    assert emu.op25b_items() == before
 
 
 def test_hung_router_times_out(emu: RouterosEmulator, dev: Device, tmp_path: Path) -> None:
