@@ -236,6 +236,16 @@ class _Config:
     ifaces: dict[str, str] = field(default_factory=dict)  # name -> kind (menu)
     lists: dict[str, _List] = field(default_factory=dict)
     iface_lines: dict[str, int] = field(default_factory=dict)
+    built: dict[tuple[int, Action, FlowLimit | None], Rule | Exception] = field(default_factory=dict)
+    by_chain: dict[tuple[int, str], list[_Raw]] = field(default_factory=dict)
+
+    def chain_rules(self, fam: int, chain: str) -> list[_Raw]:
+        """The rules of one chain in table order (indexed once)."""
+        if not self.by_chain:
+            for f in (4, 6):
+                for r in self.rules[f]:
+                    self.by_chain.setdefault((f, r.chain), []).append(r)
+        return self.by_chain.get((fam, chain), [])
 
 
 def _family_of(path: tuple[str, ...]) -> int | None:
@@ -535,7 +545,21 @@ class _Never(Exception):
 
 
 def _rule(cfg: _Config, raw: _Raw, action: Action, limit: FlowLimit | None = None) -> Rule:
-    """The match of one raw rule as a :class:`Rule` with ``action`` (interface conditions already decided)."""
+    """The match of one raw rule as a :class:`Rule` with ``action`` (interface conditions already decided). Built
+    once per rule: every attachment point's projection shares it."""
+    key = (id(raw), action, limit)
+    hit = cfg.built.get(key)
+    if hit is None:
+        try:
+            hit = cfg.built[key] = _build_rule(cfg, raw, action, limit)
+        except (_Never, _NotUnderstood) as exc:
+            hit = cfg.built[key] = exc
+    if isinstance(hit, Exception):
+        raise hit
+    return hit
+
+
+def _build_rule(cfg: _Config, raw: _Raw, action: Action, limit: FlowLimit | None) -> Rule:
     p = raw.props
     unknown = sorted(k for k in p if k not in _MATCH_KEYS | _INERT_KEYS | {"connection-limit", "dst-limit", "limit"})
     proto_s = p.get("protocol")
@@ -618,7 +642,7 @@ class _Projector:
         if hit is not None:
             return hit
         fname = f"{name} {self.label}" if self.label else name
-        raws = [r for r in self.cfg.rules[self.fam] if r.chain == name]
+        raws = self.cfg.chain_rules(self.fam, name)
         default = Action.PERMIT if name == "forward" else Action.NEXT
         flt = Filter(fname, self.fam, [], default, raws[0].line if raws else None, "ros-chain", None)
         flt.shared = name == "forward"  # op25b owns only its jumps there
