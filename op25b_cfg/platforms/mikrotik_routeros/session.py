@@ -29,6 +29,7 @@ itself, make-before-break, so the device is never without its filter.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import logging
 import re
 from dataclasses import dataclass
@@ -92,12 +93,29 @@ def owned_items(text: str) -> list[Item]:
     return out
 
 
+def _norm(key: str, value: str) -> str:
+    """A property value in one spelling whatever the router prints (``192.0.2.25`` / ``192.0.2.25/32``, IPv6 case,
+    port order), for comparing what runs with the candidate.
+
+    >>> _norm("address", "2001:DB8::25"), _norm("address", "192.0.2.25/32"), _norm("dst-port", "587,465")
+    ('2001:db8::25/128', '192.0.2.25/32', '465,587')
+    """
+    if key == "address":
+        try:
+            return str(ipaddress.ip_network(value, strict=False))
+        except ValueError:
+            return value
+    if key in ("dst-port", "src-port") and re.fullmatch(r"[0-9,-]+", value):
+        return ",".join(sorted(value.split(","), key=lambda p: int(p.split("-")[0])))
+    return value
+
+
 def canonical(items: list[Item]) -> list[str]:
     """Items in the order the rendered block lists them: per menu, address lists, chain rules, forward jumps
     (on the router the jumps sit before the chain rules in the table; the order within each group counts)."""
     rank = {m: n for n, m in enumerate(sorted(_MENUS))}
     order = sorted(range(len(items)), key=lambda n: (rank[items[n].menu], items[n].is_jump, n))
-    return [items[n].line() for n in order]
+    return [f"/{items[n].menu} add " + " ".join(f"{k}={quote(_norm(k, v))}" for k, v in items[n].props) for n in order]
 
 
 class RouterosSession(LinuxNftSession):

@@ -88,6 +88,23 @@ def test_dry_run_commit_post_audit_and_rerun(emu: RouterosEmulator, dev: Device,
     assert emu.running_config.splitlines()[3:] == after.splitlines()[3:]  # nothing sent (the stamp aside)
 
 
+def test_what_the_router_prints_differently_is_unchanged(emu: RouterosEmulator, dev: Device, tmp_path: Path) -> None:
+    """A router that prints ``192.0.2.25/32`` or reorders a port list still runs the intent: unchanged."""
+    make = factory(emu, tmp_path)
+    assert push_device(dev, make, popts(tmp_path, commit=True)).outcome is Outcome.COMMITTED
+    with emu.lock:
+        for menu, table in emu.items.items():
+            for it in table:
+                if it.get("address") == "192.0.2.25":
+                    it["address"] = "192.0.2.25/32"
+                if it.get("dst-port") == "587,465":
+                    it["dst-port"] = "465,587"
+                if menu[0] == "ipv6" and "address" in it:
+                    it["address"] = it["address"].upper()
+    res = push_device(dev, make, popts(tmp_path, commit=True))
+    assert res.outcome is Outcome.UNCHANGED, res.diff
+
+
 def test_new_version_is_made_before_the_old_one_breaks(emu: RouterosEmulator, dev: Device, tmp_path: Path) -> None:
     make = factory(emu, tmp_path)
     old = build_plan(dev).version
