@@ -108,3 +108,29 @@ def test_disabled_reject_is_a_leak() -> None:
     rep = audit_text(dev, leaked)
     assert rep.verdict is Verdict.NONCOMPLIANT
     assert [f.family for f in rep.findings if f.code is Code.SMTP_LEAK] == [4]
+
+
+@pytest.mark.parametrize(
+    ("attach", "words"),
+    [
+        ([{"kind": "interface-list", "name": "a"}, {"kind": "interface", "name": "vlan1"}], "one interface list"),
+        ([{"kind": "interface-list", "name": "a"}, {"kind": "interface-list", "name": "b"}], "one interface list"),
+        ([{"kind": "interface", "name": "vlan1", "direction": "out"}], "direction out"),
+        ([{"kind": "virtual-template", "name": "Virtual-Template1"}], "cannot attach"),
+    ],
+)
+def test_refused_attachments_name_the_fix(attach: list[dict[str, str]], words: str) -> None:
+    from op25b_cfg.errors import PlatformError
+    from op25b_cfg.inventory import Attachment
+
+    dev = dataclasses.replace(_sample("block"), attach=tuple(Attachment(**a) for a in attach))  # type: ignore[arg-type]
+    with pytest.raises(PlatformError, match=words) as err:
+        get_platform(PLATFORM).check(dev)
+    assert "Fix: " in str(err.value)
+
+
+def test_truncated_export_is_refused() -> None:
+    plat = get_platform(PLATFORM)
+    assert plat.truncation_problem('/ip firewall filter\nadd chain=forward comment="cut') is not None
+    assert plat.truncation_problem("/ip firewall filter\nadd chain=forward \\\n") is not None
+    assert plat.truncation_problem((REPO / "inventory" / "running" / "bras-osa-ros1.cfg").read_text()) is None
