@@ -32,10 +32,9 @@ from op25b_cfg.audit.runner import SessionFactory, audit_live_device
 from op25b_cfg.audit.runner import audit_file as _audit_file
 from op25b_cfg.audit.runner import audit_saved as _audit_saved
 from op25b_cfg.audit.runner import audit_text as _audit_text
-from op25b_cfg.changelog import DEFAULT_CHANGELOG
 from op25b_cfg.cli_options import Connection, connection_setup
 from op25b_cfg.connection.credentials import os_user
-from op25b_cfg.defaults import DEFAULT_BACKUP_DIR, DEFAULT_CONFIRM_TIMEOUT
+from op25b_cfg.defaults import DEFAULT_BACKUP_DIR, DEFAULT_CHANGELOG, DEFAULT_CONFIRM_TIMEOUT
 from op25b_cfg.errors import InventoryError, Op25bError
 from op25b_cfg.generate import Rendered
 from op25b_cfg.generate import generate as _generate

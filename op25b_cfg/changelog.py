@@ -44,7 +44,6 @@ from op25b_cfg.redact import redact
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHANGELOG = Path("logs/changes.jsonl")
 SCHEMA = "op25b.change/1"
 
 

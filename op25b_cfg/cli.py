@@ -341,6 +341,7 @@ def platforms(fmt: FormatOpt = Format.table) -> None:
                 "modes": sorted(cls.modes),
                 "flow_control_sessions": cls.flow_sessions,
                 "flow_control_rate_on": sorted(cls.flow_rate_kinds),
+                "flow_control_delay": cls.flow_delay,
                 "commit_confirm": cls.commit_confirm,
             }
             for name, cls in PLATFORMS.items()
@@ -362,10 +363,11 @@ def platforms(fmt: FormatOpt = Format.table) -> None:
                 ", ".join(sorted(cls.attach_kinds)),
                 ", ".join(sorted(cls.modes)),
                 fc,
+                "yes" if cls.flow_delay else "refused",
                 "yes" if cls.commit_confirm else "no",
             )
         )
-    columns = ("platform", "napalm / netmiko", "attach", "modes", "flow control", "commit-confirm")
+    columns = ("platform", "napalm / netmiko", "attach", "modes", "flow control", "connect delay", "commit-confirm")
     out.print(_table("op25b platforms", columns, cells))
 
 

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from op25b_cfg import cli_options as opt
-from op25b_cfg.changelog import DEFAULT_CHANGELOG
 from op25b_cfg.cli import (
     EXIT_ERROR,
     DeviceOpt,
@@ -29,9 +28,8 @@ from op25b_cfg.cli import (
     err,
     out,
 )
-from op25b_cfg.defaults import DEFAULT_BACKUP_DIR, DEFAULT_CONFIRM_TIMEOUT
+from op25b_cfg.defaults import DEFAULT_BACKUP_DIR, DEFAULT_CHANGELOG, DEFAULT_CONFIRM_TIMEOUT
 from op25b_cfg.errors import Op25bError
-from op25b_cfg.redact import printable
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -74,6 +72,8 @@ _STYLE = {
 
 
 def _print_diffs(results: list[DeviceResult]) -> None:
+    from op25b_cfg.redact import printable
+
     for r in results:
         if not (r.diff or r.cleanup_diff):
             continue
@@ -114,6 +114,8 @@ def _table(results: list[DeviceResult], title: str) -> Table:
 
 def _print_errors(results: list[DeviceResult]) -> None:
     from rich.text import Text
+
+    from op25b_cfg.redact import printable
 
     for r in results:
         if r.error:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 DEFAULT_BACKUP_DIR = Path("backups")
+DEFAULT_CHANGELOG = Path("logs/changes.jsonl")
+"""The append-only JSON-lines change log of push."""
 DEFAULT_CONFIRM_TIMEOUT = 300
 """Seconds of the device revert timer."""
 DEFAULT_TIME_BUDGET = 30.0

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from op25b_cfg.errors import Op25bError
+from op25b_cfg.gc_pause import paused_gc
 from op25b_cfg.inventory import Device
 from op25b_cfg.paths import PathError, atomic_write, under, writable_dir
 from op25b_cfg.platforms import get_platform
@@ -84,6 +85,15 @@ def generate(devices: list[Device], out_dir: Path | None) -> list[Rendered]:
     """
     if out_dir is not None:
         writable_dir(out_dir, "-o")
+    with paused_gc():  # plans, texts and results hold no reference cycles
+        results = _generate(devices, out_dir)
+    for res in results:
+        if res.failed:
+            log.error("%s: %s", res.device, res.error)
+    return results
+
+
+def _generate(devices: list[Device], out_dir: Path | None) -> list[Rendered]:
     results = []
     with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="op25b-write") as pool:
         writes: list[Future[None]] = []
@@ -102,9 +112,6 @@ def generate(devices: list[Device], out_dir: Path | None) -> list[Rendered]:
         writes.append(pool.submit(_write_batch, batch))
         for done in writes:
             done.result()
-    for res in results:
-        if res.failed:
-            log.error("%s: %s", res.device, res.error)
     return results
 
 

@@ -39,8 +39,10 @@ from pydantic import (
 
 from op25b_cfg.connection.credentials import HOST_KEY_ARGS, is_secret_key
 from op25b_cfg.errors import InventoryError, PlatformError, Problem, cut
+from op25b_cfg.gc_pause import paused_gc
 from op25b_cfg.netaddr import Network, overlaps, parse_prefix
 from op25b_cfg.paths import device_file_name
+from op25b_cfg.rules import MAX_CONNECT_DELAY, SYN_RETRANSMISSIONS
 from op25b_cfg.yamlload import YamlProblem, load_yaml
 
 log = logging.getLogger(__name__)
@@ -223,6 +225,45 @@ def _attach_name(value: object) -> str:
 AttachName = Annotated[str, PlainValidator(_attach_name), WithJsonSchema({"type": "string"})]
 
 
+def connect_delay(value: object) -> int | None:
+    """``flow_control.connect_delay_s``: whole seconds, 1 to :data:`MAX_CONNECT_DELAY`, or None (no delay).
+
+    >>> connect_delay(3), connect_delay(None)
+    (3, None)
+    >>> connect_delay(64)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: connect_delay_s 64 is longer than a Linux client keeps sending its SYN ... Fix: use 1 to 63 seconds; ...
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(
+            f"connect_delay_s must be a whole number of seconds, not {cut(value, 40)!r}."
+            f" Fix: write e.g. 3 (1 to {MAX_CONNECT_DELAY}), or null for no delay"
+        )
+    steps = ", ".join(str(s) for s in SYN_RETRANSMISSIONS[:-1]) + f" or {SYN_RETRANSMISSIONS[-1]} s"
+    if value < 1:
+        raise ValueError(
+            f"connect_delay_s {value} is not a delay. Fix: use 1 to {MAX_CONNECT_DELAY} seconds, or null (or leave"
+            " it out) for no delay"
+        )
+    if value > MAX_CONNECT_DELAY:
+        raise ValueError(
+            f"connect_delay_s {value} is longer than a Linux client keeps sending its SYN (the last retransmission"
+            f" is {MAX_CONNECT_DELAY} s after the first SYN with the default tcp_syn_retries=6): every delayed"
+            f" connection would fail. Fix: use 1 to {MAX_CONNECT_DELAY} seconds; the client gets through at its"
+            f" first SYN retransmission at or after the delay ({steps} on Linux before 6.5; 1-5, 7, 11, 19 or 35 s"
+            " on 6.5 and later)"
+        )
+    return value
+
+
+ConnectDelay = Annotated[
+    int | None, PlainValidator(connect_delay), WithJsonSchema({"type": ["integer", "null"], "minimum": 1})
+]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -288,6 +329,40 @@ class Exemptions(_Strict):
     static: list[StaticExemption] = Field(default_factory=list)
     opt_out: list[OptOut] = Field(default_factory=list)
 
+    def applying(self, device: str, groups: tuple[str, ...]) -> tuple[tuple[str, Network], ...]:
+        """(name, prefix) of every exemption that applies on ``device`` (a member of ``groups``), static ones
+        first, in policy order. Devices with the same applying set share one tuple object (:data:`_APPLYING`),
+        so a cache may be keyed on its identity while these exemptions live (a 10,000-device inventory hashed
+        ~270,000 prefixes).
+
+        >>> ex = Exemptions(opt_out=[{"subscriber": "c1", "prefix": "100.64.0.7", "devices": ["r1"]}])
+        >>> ex.applying("r1", ()), ex.applying("r2", ())
+        ((('c1', IPv4Network('100.64.0.7/32')),), ())
+        >>> ex.applying("r1", ()) is ex.applying("r1", ("tokyo",))
+        True
+        """
+        hit = _APPLYING.get(id(self))
+        if hit is None or hit[0] is not self:  # the object is kept alive in the value: its id is not reused
+            if len(_APPLYING) >= _APPLYING_MAX:
+                _APPLYING.clear()
+            entries = [(s.name, s.prefix, s) for s in self.static] + [(o.subscriber, o.prefix, o) for o in self.opt_out]
+            hit = _APPLYING[id(self)] = (self, tuple(entries), {})
+        _, entries_t, shared = hit
+        key = tuple(i for i, (_, _, e) in enumerate(entries_t) if e.applies_to(device, groups))
+        found = shared.get(key)
+        if found is None:
+            found = shared[key] = tuple((entries_t[i][0], entries_t[i][1]) for i in key)
+        return found
+
+
+_APPLYING: dict[
+    int,
+    tuple[Exemptions, tuple[tuple[str, Network, _Scoped], ...], dict[tuple[int, ...], tuple[tuple[str, Network], ...]]],
+] = {}
+"""Per :class:`Exemptions` object (by identity; a model copy is another object): its entries and one shared tuple
+per applying set. Not a cached property: ``model_copy(update=...)`` would carry it over to changed exemptions."""
+_APPLYING_MAX = 1024
+
 
 class FlowControl(_Strict):
     """Per-subscriber limits for ``flow-control`` mode.
@@ -297,12 +372,16 @@ class FlowControl(_Strict):
     routers can enforce. ``new_per_second`` and ``burst``: new port-25 connections per subscriber.
     ``ipv6_subscriber_length``: where limits are keyed on the source address (nftables), IPv6 sources are
     grouped by this prefix length, so a subscriber cannot escape the limit by rotating addresses in its /64.
+    ``connect_delay_s`` (linux_nftables only): hold back every new port-25 connection from a pool for at least
+    this many seconds (the first SYNs of each connection are dropped; the client's own SYN retransmission brings
+    it in at 1, 3, 7, 15, 31 or 63 s). ``null`` (the default): no delay.
     """
 
     max_sessions: int | None = Field(default=10, ge=1, le=65535)
     new_per_second: int = Field(default=1, ge=1, le=100000)
     burst: int = Field(default=5, ge=1, le=100000)
     ipv6_subscriber_length: int = Field(default=64, ge=32, le=128)
+    connect_delay_s: ConnectDelay = None
 
 
 class FlowControlOverride(_Strict):
@@ -310,6 +389,7 @@ class FlowControlOverride(_Strict):
     new_per_second: int | None = Field(default=None, ge=1, le=100000)
     burst: int | None = Field(default=None, ge=1, le=100000)
     ipv6_subscriber_length: int | None = Field(default=None, ge=32, le=128)
+    connect_delay_s: ConnectDelay = None
 
 
 class Policy(_Strict):
@@ -465,12 +545,9 @@ class Device:
     @cached_property
     def exemptions(self) -> tuple[tuple[str, Network], ...]:
         """(name, prefix) of every static exemption and opt-out that applies on this device (see
-        ``devices``/``groups`` on each entry), static ones first, in policy order."""
-        ex = self.policy.exemptions
-        return tuple(
-            [(s.name, s.prefix) for s in ex.static if s.applies_to(self.name, self.groups)]
-            + [(o.subscriber, o.prefix) for o in ex.opt_out if o.applies_to(self.name, self.groups)]
-        )
+        ``devices``/``groups`` on each entry), static ones first, in policy order
+        (:meth:`Exemptions.applying`: one shared tuple per applying set)."""
+        return self.policy.exemptions.applying(self.name, self.groups)
 
 
 @dataclass(frozen=True, eq=False)
@@ -767,10 +844,17 @@ def _walk_groups(names: list[str], groups: dict[str, _Layer], seen: tuple[str, .
 
 
 def load_inventory(path: str | Path) -> Inventory:
-    """Load and validate an inventory directory. Raises InventoryError listing every problem."""
+    """Load and validate an inventory directory. Raises InventoryError listing every problem.
+
+    The garbage collector is paused meanwhile (:func:`~op25b_cfg.gc_pause.paused_gc`): the YAML data, models and
+    devices hold no reference cycles, and collector passes over a 10,000-host inventory cost about 0.3 s."""
+    with paused_gc():
+        return _load_inventory(Path(path))
+
+
+def _load_inventory(root: Path) -> Inventory:
     from op25b_cfg.platforms import PLATFORMS, get_platform
 
-    root = Path(path)
     problems: list[Problem] = []
     if not root.is_dir():
         raise InventoryError(
@@ -843,7 +927,8 @@ def load_inventory(path: str | Path) -> Inventory:
         problems += _check_exemption_scopes(policy, pol_file, hosts, groups)
     devices: dict[str, Device] = {}
     if policy is not None:
-        pool_names = {p.name for p in policy.pools}
+        pools_by_name = {p.name: p for p in reversed(policy.pools)}  # the first of a name, as Policy.pool
+        pool_names = set(pools_by_name)
         for name, host in hosts.items():
             chain = [host, *_walk_groups(host.entry.groups, groups)]
             if defaults is not None:
@@ -876,11 +961,12 @@ def load_inventory(path: str | Path) -> Inventory:
             counters_v, _ = resolve("counters")
             descr, _ = resolve("description")
             site, _ = resolve("site")
-            fc = policy.flow_control.model_dump()
+            fc: dict[str, Any] | None = None  # None: the policy's flow control, shared (no layer overrides it)
             fc_src = f"{pol_file}: flow_control"
             for layer in reversed(chain):
                 ov = layer.entry.data.flow_control
                 if ov is not None:
+                    fc = policy.flow_control.model_dump() if fc is None else fc
                     fc.update({k: getattr(ov, k) for k in ov.model_fields_set})
                     fc_src = f"{layer.file}: {layer.path}.data.flow_control"
             hfile = host.file
@@ -984,12 +1070,12 @@ def load_inventory(path: str | Path) -> Inventory:
                 username=username,
                 platform=platform,
                 groups=tuple(g.path for g in chain if g.file.endswith(GROUPS_FILE)),
-                pools=tuple(policy.pool(p) for p in pools_v),
+                pools=tuple(pools_by_name[p] for p in pools_v),
                 attach=tuple(attach_v),
                 mode=mode,
                 log=policy.log if log_v is None else log_v,
                 counters=policy.counters if counters_v is None else counters_v,
-                flow_control=FlowControl(**fc),
+                flow_control=policy.flow_control if fc is None else FlowControl(**fc),
                 description=descr or "",
                 policy=policy,
                 sources=sources,

@@ -44,6 +44,15 @@ ESTABLISHED: FlagMatch = ((ACK, ACK), (RST, RST))
 NEW_CONNECTION: FlagMatch = ((SYN, SYN),)
 
 
+SYN_RETRANSMISSIONS = (1, 3, 7, 15, 31, 63)
+"""When a Linux client sends its SYN again while no answer comes (seconds after its first SYN), with the default
+``net.ipv4.tcp_syn_retries=6``: initial RTO 1 s, doubled each time; it gives up 127 s after the first SYN. Linux
+6.5 and later (``net.ipv4.tcp_syn_linear_timeouts=4``) first retries four times a second apart: 1, 2, 3, 4, 5,
+7, 11, 19, 35, 67 s, giving up after about 134 s (measured in the namespace lab on 6.18)."""
+MAX_CONNECT_DELAY = SYN_RETRANSMISSIONS[-1]
+"""The longest connection delay (seconds) after which every Linux client still sends a SYN."""
+
+
 class Action(StrEnum):
     PERMIT = "permit"
     DENY = "deny"
@@ -141,12 +150,14 @@ class PrefixSet:
 
 @dataclass(frozen=True, slots=True)
 class FlowLimit:
-    """Per-source limits for port 25: concurrent sessions (None: not capped) and new connections/second."""
+    """Per-source limits for port 25: concurrent sessions (None: not capped) and new connections/second;
+    ``connect_delay_s``: every new connection is held back that many seconds (None: not delayed)."""
 
     max_sessions: int | None
     new_per_second: int
     burst: int
     ipv6_subscriber_length: int = 64
+    connect_delay_s: int | None = None
 
 
 @dataclass(frozen=True)
@@ -269,8 +280,8 @@ def plan_document(plan: FilterPlan) -> dict[str, Any]:
       ``2001:db8::/32``; a non-contiguous mask as ``address/wildcard``); a rule that names a set gives no
       addresses for that side (the set holds them). A port is an integer, a range ``[lo, hi]``; TCP flags are
       ``[[mask, value], ...]``. A limit is ``{"max_sessions"?, "new_per_second", "burst",
-      "ipv6_subscriber_length"}``. The position of a parsed rule in a config (``line``, ``text``) is not
-      part of the plan.
+      "ipv6_subscriber_length", "connect_delay_s"?}`` (members marked ? only when set). The position of a
+      parsed rule in a config (``line``, ``text``) is not part of the plan.
 
     Raises ValueError when a rule's addresses differ from the set it names.
     """
@@ -303,6 +314,8 @@ def _flow_doc(flow: FlowLimit) -> dict[str, Any]:
     }
     if flow.max_sessions is not None:
         doc["max_sessions"] = flow.max_sessions
+    if flow.connect_delay_s is not None:
+        doc["connect_delay_s"] = flow.connect_delay_s
     return doc
 
 
@@ -500,17 +513,28 @@ def build_plan(device: Device) -> FilterPlan:
     pol = device.policy
     fc = device.flow_control
     flow_key = (
-        (fc.max_sessions, fc.new_per_second, fc.burst, fc.ipv6_subscriber_length)
+        (fc.max_sessions, fc.new_per_second, fc.burst, fc.ipv6_subscriber_length, fc.connect_delay_s)
         if device.mode == "flow-control"
         else None
     )
     # Fast path: devices loaded from one inventory share the Policy and Pool objects. Keyed by identity (the
     # objects are kept alive in the value, so an id is never reused while cached), cheap to hash.
-    exempt = tuple(prefix for _, prefix in device.exemptions)  # the exemptions that apply on this device
-    key = (id(pol), tuple(id(p) for p in device.pools), device.mode, device.log, device.counters, flow_key, exempt)
+    # The exemptions that apply on this device: one tuple object per applying set (Exemptions.applying), also
+    # kept alive in the value.
+    applying = device.exemptions
+    key = (
+        id(pol),
+        tuple(id(p) for p in device.pools),
+        device.mode,
+        device.log,
+        device.counters,
+        flow_key,
+        id(applying),
+    )
     hit = _BY_INTENT.get(key)
-    if hit is not None and hit[0] is pol:
+    if hit is not None and hit[0] is pol and hit[1][1] is applying:
         return hit[2]
+    exempt = tuple(prefix for _, prefix in applying)
     pools = tuple(p for pool in device.pools for p in pool.all())
     plan = _plan(
         pol.name,
@@ -526,5 +550,5 @@ def build_plan(device: Device) -> FilterPlan:
     )
     if len(_BY_INTENT) >= _BY_INTENT_MAX:
         _BY_INTENT.clear()
-    _BY_INTENT[key] = (pol, device.pools, plan)
+    _BY_INTENT[key] = (pol, (device.pools, applying), plan)
     return plan

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -25,3 +26,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture
 def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture
+def lock_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Device locks of this test (push, live audit) in its own directory, removed with tmp_path."""
+    path = tmp_path / "locks"
+    monkeypatch.setenv("OP25B_LOCK_DIR", str(path))
+    return path
+
+
+FIGURE = "op25b-figure"
+"""``request.node.user_properties`` entries under this name are measured figures (lab timings, counts): shown
+in a "measured figures" section after every run (also ``pytest -q``) and kept in JUnit XML as properties."""
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    lines = [
+        f"{rep.nodeid}: {value}"
+        for reports in terminalreporter.stats.values()
+        for rep in reports
+        if isinstance(rep, pytest.TestReport) and rep.when == "call"
+        for name, value in rep.user_properties
+        if name == FIGURE
+    ]
+    if lines:
+        terminalreporter.write_sep("-", "measured figures")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -9,8 +9,9 @@ submission accepted, port 25 from the pools blocked) with random mutations, plus
 host has: other families (ip, ip6, inet, netdev ingress), base chains at prerouting, forward and postrouting at
 several priorities and policies, jumps, gotos and returns, named and anonymous interval sets, verdict maps,
 ``ct state``, ``notrack``, tcp flags, negated and ranged ports, interface names and wildcards, accept, drop and
-reject, ``limit`` and ``ct count``. ``CONSTRUCTS`` names the constructs; ``generate(seed, only=...)`` restricts a
-run to some of them (to find which one a disagreement needs).
+reject, ``limit``, ``ct count`` and op25b's connection delay (two dynamic sets keyed by source . destination .
+source port, in front of the block rule with its match). ``CONSTRUCTS`` names the constructs; ``generate(seed,
+only=...)`` restricts a run to some of them (to find which one a disagreement needs).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ CONSTRUCTS = (
     "limit",
     "ct-count",
     "mutate",  # mutations of the OP25B block itself
+    "delay",  # the connection delay, right before the block rule (drawn from a random stream of its own)
 )
 
 FOREIGN = {4: ["203.0.113.29", "198.51.100.29"], 6: ["2001:db8:ffff::29", "2001:db8:eeee::29"]}
@@ -165,6 +167,11 @@ class _Gen:
         self.on = frozenset(CONSTRUCTS) if only is None else only
         self.sports: set[int] = set()
         self.chain_no = 0
+        # the delay's draws come from a stream of their own, so adding it left every other draw (and the
+        # rulesets of seeds without a delay) as they were
+        self.delay_r = random.Random(f"delay-{seed}")
+        self.delays: dict[int, int] = {}
+        """family -> delay (s) of the delay sets the current table needs."""
 
     def use(self, construct: str, p: float) -> bool:
         return construct in self.on and self.r.random() < p
@@ -240,13 +247,15 @@ class _Gen:
             proto = "meta l4proto tcp th" if self.use("ports", 0.2) else "tcp"
             rules.append(f"{ipk} saddr {self.addr(fam, pools, sets.get('pool'))} {proto} dport {ports} accept")
         block = f"{ipk} saddr {self.addr(fam, pools, sets.get('pool'))} tcp dport {self.dport(25)}"
+        base = block
         if self.use("ct-state", 0.3):
             block += " ct state new"
         if self.use("limit", 0.1):
             block += " limit rate over 2/minute"
         if self.use("ct-count", 0.1):
             block += " ct count over 0"
-        rules.append(f"{block} {self.verdict_block(table_family)}")
+        block_rule = f"{block} {self.verdict_block(table_family)}"
+        rules.append(block_rule)
         if self.use("mutate", 0.35):
             i = r.randrange(len(rules))
             kind = r.choice(["drop-rule", "swap", "extra", "port", "negate", "accept"])
@@ -263,6 +272,18 @@ class _Gen:
                 rules[i] = rules[i].replace(" saddr ", " saddr != ", 1)
             elif kind == "accept":
                 rules.insert(i, f"{ipk} saddr {self.addr(fam, pools, None)} {self.extra_match()} accept")
+        # only in front of a plain block rule with the same match (no rate or count in it): every packet the delay
+        # holds back is dropped next, so the kernel's short connect timeout and op25b (a delay is not a block) agree
+        plain = block in (base, f"{base} ct state new")
+        if "delay" in self.on and self.delay_r.random() < 0.1 and plain and block_rule in rules:
+            self.delays.setdefault(fam, self.delay_r.choice([1, 2, 3]))
+            key = f"{ipk} saddr . {ipk} daddr . tcp sport"
+            wait, seen = f"op25b_delay_wait_v{fam}", f"op25b_delay_seen_v{fam}"
+            pair = (
+                f"{base} ct state new {key} @{wait} drop\n"
+                f"{base} ct state new {key} != @{seen} add @{seen} {{ {key} }} add @{wait} {{ {key} }} drop"
+            )
+            rules.insert(rules.index(block_rule), pair)  # one entry: its two rules stay together
         return rules
 
     def op25b_table(self, pol: dict[str, Any], fam_choice: str = "inet", name: str = "op25b") -> str:
@@ -300,8 +321,14 @@ class _Gen:
             for fam in fams:
                 sets_by_fam[fam]["submission"] = "SUBMISSION"
         body: list[str] = []
+        self.delays = {}
         for fam in fams:
             body += self.op25b_rules(pol, fam, sets_by_fam[fam], fam_choice)
+        for fam, delay in self.delays.items():
+            kind = f"ipv{fam}_addr"
+            for name, timeout in (("wait", delay), ("seen", 2 * delay + 4)):
+                lines += [f"\tset op25b_delay_{name}_v{fam} {{", f"\t\ttype {kind} . {kind} . inet_service"]
+                lines += ["\t\tsize 65535", "\t\tflags dynamic,timeout", f"\t\ttimeout {timeout}s", "\t}"]
         prio = r.choice(["filter", "filter - 5", "0", "10"]) if "priorities" in self.on else "filter"
         policy = "drop" if self.use("policy-drop", 0.2) else "accept"
         hook = "prerouting" if self.use("hooks", 0.15) else "forward"
@@ -315,7 +342,7 @@ class _Gen:
         if policy == "drop" and self.use("vmap", 0.3):
             head[1] = "\t\tct state vmap { established : accept, related : accept, invalid : drop }"
         if how == "inline":
-            lines += ["\tchain forward {", *head, *[f"\t\t{entry} {b}" for b in body]]
+            lines += ["\tchain forward {", *head, *[f"\t\t{entry} {x}" for b in body for x in b.split("\n")]]
             if policy == "drop":
                 lines.append("\t\taccept")
             lines.append("\t}")
@@ -337,8 +364,8 @@ class _Gen:
                 lines.append("\t\taccept")
             lines += ["\t}", "\tchain subscriber {"]
             for b in body:
-                lines.append(f"\t\t{b}")
-                if self.use("jumps", 0.1):
+                lines += [f"\t\t{x}" for x in b.split("\n")]
+                if "\n" not in b and self.use("jumps", 0.1):  # (the delay's pair draws nothing: same stream)
                     lines.append("\t\ttcp dport 465 return")
             lines.append("\t}")
         lines.append("}")

@@ -24,7 +24,7 @@ from op25b_cfg.nornir_tasks import op25b_audit, op25b_generate, op25b_push
 from op25b_cfg.platforms import get_platform
 from op25b_cfg.platforms.cisco_ios.emulator import IosEmulator
 from tests.labutil import REPO
-from tests.test_push_napalm import _STRICT, IOS_BRAS
+from tests.test_push_napalm import IOS_BRAS
 
 SAMPLE = REPO / "inventory"
 runner = CliRunner()
@@ -203,7 +203,7 @@ def test_nornir_push_dry_run_commit_and_rerun_against_the_ios_emulator(
         port=emu.port,
         known_hosts=emu.write_known_hosts(tmp_path / "known_hosts"),
         timeout=15,
-        driver_args={k: v for k, v in emu.napalm_optional_args().items() if k not in _STRICT},
+        driver_args=dict(type(emu).lab_optional_args()),  # what the emulator lab writes for it
     )
     opts: dict[str, Any] = {"backup_dir": tmp_path / "backups", "changelog": tmp_path / "changes.jsonl"}
     version = api.plan(intent.devices["ios-e"]).version

@@ -283,3 +283,14 @@ def test_junit_compliant_device_without_checks_passes() -> None:
     r = [DeviceReport("d", "cisco_ios", Verdict.COMPLIANT)]
     root = ET.fromstring(rep.to_junit(r, META))
     assert root.get("failures") == "0" and root.get("errors") == "0" and root.get("tests") == "1"
+
+
+def test_xml_text_replaces_exactly_what_xml_cannot_carry() -> None:
+    """XML 1.0 Char: tab, LF, CR, U+0020-D7FF, U+E000-FFFD, U+10000-10FFFF; every other code point becomes
+    U+FFFD (checked on all of them, against the definition written as the complement of those ranges)."""
+    import re
+
+    allowed = re.compile("[\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+    every = "".join(chr(i) for i in range(0x110000))
+    expected = "".join(c if allowed.fullmatch(c) else "\ufffd" for c in every)
+    assert rep._xml_text(every) == expected

@@ -172,6 +172,7 @@ def test_platforms_json() -> None:
     assert rows["juniper_junos"]["flow_control_rate_on"] == ["dynamic-profile"]
     assert rows["cisco_iosxr"]["netmiko_device_type"] == "cisco_xr"
     assert rows["linux_nftables"]["napalm_driver"] is None
+    assert [n for n, r in rows.items() if r["flow_control_delay"]] == ["linux_nftables"]
 
 
 def test_platforms_table(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -182,6 +183,7 @@ def test_platforms_table(monkeypatch: pytest.MonkeyPatch) -> None:
     assert set(rows) == set(PLATFORMS)
     assert "sessions + rate" in rows["linux_nftables"]
     assert "rate only, on virtual-template" in rows["cisco_ios"]
+    assert "refused" not in rows["linux_nftables"] and "refused" in rows["arista_eos"]
 
 
 def test_generate_subprocess_no_traceback(tmp_path: Path) -> None:

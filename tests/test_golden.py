@@ -174,20 +174,3 @@ def test_cached_rendering_is_transparent(case: Case, tmp_path: Path) -> None:
     assert plat.render(other) == plain.replace(" device dut", " device another-device").replace(
         f" device {name}", " device another-device"
     )
-
-
-def test_every_platform_and_mode_has_a_case() -> None:
-    """Every platform x mode combination is covered: rendered or refused."""
-    covered = {(c.platform, case_mode(c)) for c in CASES}
-    missing = [(p, m) for p in PLATFORMS for m in ("block", "targeted", "flow-control") if (p, m) not in covered]
-    assert not missing, f"no golden case for {missing}"
-
-
-def test_refused_combinations_are_exactly_the_unsupported_ones() -> None:
-    """A case refused for its mode is one the platform class says it cannot do, and vice versa."""
-    for c in CASES:
-        cls = PLATFORMS[c.platform]
-        if case_mode(c) not in cls.modes:
-            assert c.wants_error, f"{c.id}: {c.platform} lacks mode {case_mode(c)} but the case expects output"
-        if not c.wants_error:
-            assert case_mode(c) in cls.modes

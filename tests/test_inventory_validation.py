@@ -444,3 +444,54 @@ def test_unsafe_profile_interface_is_refused(tmp_path: Path) -> None:
         inv["hosts.yaml"]["bng-tyo-mx1"]["data"]["attach"][0]["profile_interface"] = "pp0 { }"
 
     only(problems(tmp_path, mutate), "hosts.yaml", "bng-tyo-mx1.data.attach[0].profile_interface", "not a safe name")
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        (0, ("connect_delay_s 0 is not a delay", "null")),
+        (64, ("connect_delay_s 64", "63 s after the first SYN", "1 to 63 seconds")),
+        ("3s", ("whole number of seconds", "'3s'", "null")),
+        (True, ("whole number of seconds", "e.g. 3")),
+    ],
+)
+def test_connect_delay_bad_value(tmp_path: Path, value: object, words: tuple[str, ...]) -> None:
+    def m(inv: Inv) -> None:
+        inv["policy.yaml"]["flow_control"]["connect_delay_s"] = value
+
+    only(problems(tmp_path, m), "policy.yaml", "flow_control.connect_delay_s", *words)
+
+
+def test_connect_delay_in_group_data_bad_value(tmp_path: Path) -> None:
+    def m(inv: Inv) -> None:
+        inv["groups.yaml"]["linux-bras"]["data"]["flow_control"] = {"connect_delay_s": -1}
+
+    only(problems(tmp_path, m), "groups.yaml", "linux-bras.data.flow_control.connect_delay_s", "not a delay")
+
+
+def test_connect_delay_refused_on_platforms_without_it(tmp_path: Path) -> None:
+    """A delay on a device whose platform cannot hold connections back is refused, naming the platform, where
+    the delay was set and the fix; on linux_nftables the same intent loads."""
+
+    def m(inv: Inv) -> None:
+        inv["policy.yaml"]["mode"] = "flow-control"
+        inv["policy.yaml"]["flow_control"] = {"max_sessions": None, "connect_delay_s": 3}
+
+    found = problems(tmp_path, m)
+    p = only(found, "hosts.yaml", "bras-tyo-ios1", "platform cisco_ios cannot delay", "connect_delay_s=3")
+    assert "policy.yaml: flow_control" in p.message and "linux_nftables" in p.fix
+    assert not [x for x in found if "lnx" in x.field], "linux_nftables renders the delay"
+
+
+def test_connect_delay_switched_off_per_device(tmp_path: Path) -> None:
+    """A policy-wide delay with ``connect_delay_s: null`` in a router's host data: that router loads (its rate
+    limit alone), the Linux BRAS keeps the delay."""
+
+    def m(inv: Inv) -> None:
+        inv["policy.yaml"]["mode"] = "flow-control"
+        inv["policy.yaml"]["flow_control"] = {"max_sessions": None, "connect_delay_s": 3}
+        inv["hosts.yaml"]["bras-tyo-ios1"]["data"]["flow_control"] = {"connect_delay_s": None}
+
+    found = problems(tmp_path, m)
+    assert not [p for p in found if p.field in ("bras-tyo-ios1", "bras-tyo-lnx1")], [str(p) for p in found]
+    only(found, "hosts.yaml", "bng-tyo-mx1", "platform juniper_junos cannot delay")  # still set there

@@ -36,6 +36,7 @@ def _variants() -> dict[str, str]:
         add(f"sample-{mode}", dataclasses.replace(dev, mode=mode))
     add("sample-rate-only", dataclasses.replace(dev, flow_control=FlowControl(max_sessions=None)))
     add("sample-v6-len-48", dataclasses.replace(dev, flow_control=FlowControl(ipv6_subscriber_length=48)))
+    add("sample-delay-63", dataclasses.replace(dev, mode="flow-control", flow_control=FlowControl(connect_delay_s=63)))
     add("v4-only", dataclasses.replace(dev, pools=tuple(p for p in dev.pools if p.ipv4)))
     add("v6-only-flow", dataclasses.replace(dev, pools=tuple(p for p in dev.pools if p.ipv6)))
     bare = pol.model_copy(update={"mtas": pol.mtas.model_copy(update={"ipv4": [], "ipv6": []}), "submission_ports": []})

@@ -20,7 +20,7 @@ from op25b_cfg.dialects.cisco import DeferredFilter, resolve_all
 from op25b_cfg.generate import render_device
 from op25b_cfg.inventory import Device, Mode, load_inventory
 from op25b_cfg.rules import ACK, RST, SYN, Action, Rule, build_plan
-from tests.platform_data import data_dir
+from tests.platform_data import data_dir, flow_summary
 
 REPO = Path(__file__).resolve().parent.parent
 PLATFORM = "cisco_ios"
@@ -74,7 +74,7 @@ def dump(parsed: ParsedConfig) -> dict[str, Any]:
             for f in parsed.filters.values()
         ],
         "bindings": [dataclasses.asdict(b) | {"filters": list(b.filters)} for b in parsed.bindings],
-        "flow": [dataclasses.asdict(f) for f in parsed.flow],
+        "flow": [flow_summary(f) for f in parsed.flow],
         "unparsed": [{"line": u.line, "filter": u.filter, "text": u.text} for u in parsed.unparsed],
     }
 

@@ -16,7 +16,7 @@ from op25b_cfg.audit.model import Filter, ParsedConfig
 from op25b_cfg.audit.parsers import parse
 from op25b_cfg.platforms.juniper_junos.parser import parse_tcp_flags
 from op25b_cfg.rules import ACK, RST, SYN, Action, Rule
-from tests.platform_data import data_dir
+from tests.platform_data import data_dir, flow_summary
 
 PLATFORM = "juniper_junos"
 
@@ -42,6 +42,7 @@ def rule_str(r: Rule) -> str:
         lim = r.limit
         p.append(
             f"limit=sessions:{lim.max_sessions},pps:{lim.new_per_second},burst:{lim.burst},v6len:{lim.ipv6_subscriber_length}"
+            + (f",delay:{lim.connect_delay_s}" if lim.connect_delay_s is not None else "")
         )
     if r.src_set:
         p.append(f"src_set={r.src_set}")
@@ -83,7 +84,7 @@ def summary(pc: ParsedConfig) -> dict[str, Any]:
             for f in _with_callees(pc)
         ],
         "bindings": [asdict(b) | {"filters": list(b.filters)} for b in pc.bindings],
-        "flow": [asdict(f) for f in pc.flow],
+        "flow": [flow_summary(f) for f in pc.flow],
         "unparsed": [{"line": u.line, "filter": u.filter, "reason": u.reason} for u in pc.unparsed],
     }
 

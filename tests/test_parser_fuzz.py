@@ -1,8 +1,9 @@
 """Fuzzing the running-config parsers with hypothesis: random bytes and random mutations of real configs must
 never raise, never hang, and every line number they report must exist in the input.
 
-Seeds are the parser case configs (``tests/platforms/<platform>/parser_cases/*/config``, which include op25b's own
-output) plus, where present, the public corpus. To fuzz another platform, add it to :data:`PLATFORMS`.
+Every registered platform is fuzzed (the contract suite, tests/test_contract.py, checks each has seeds). Seeds are
+the parser case configs (``tests/platforms/<platform>/parser_cases/*/config``, which include op25b's own output)
+plus, where present, the public corpus folder (``corpus:`` in the platform's contract.yaml, default its name).
 The hypothesis ``deadline`` is a hang guard (seconds per example, where a parse takes milliseconds), not a
 performance assertion.
 """
@@ -16,14 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from op25b_cfg.audit.lazy import resolve_all
 from op25b_cfg.audit.model import ParsedConfig
-from op25b_cfg.audit.parsers import parse
-from op25b_cfg.dialects.cisco import resolve_all
+from op25b_cfg.platforms import PLATFORMS, get_platform
 from tests.labutil import CORPUS
-from tests.platform_data import data_dir
-
-PLATFORMS: dict[str, str] = {"cisco_ios": "cisco_ios", "cisco_iosxr": "cisco_iosxr", "arista_eos": "arista_eos"}
-"""platform -> its corpus folder name."""
+from tests.platform_data import contract, data_dir
 
 VOCAB = [
     "permit", "deny", "remark", "any", "host", "eq", "neq", "lt", "gt", "range", "established", "syn", "ack",
@@ -46,13 +44,13 @@ SETTINGS = settings(
 def seeds(platform: str) -> tuple[str, ...]:
     files = sorted(data_dir(platform, "parser_cases").glob("*/config"))
     if CORPUS.is_dir():
-        files += sorted((CORPUS / PLATFORMS[platform]).glob("*.cfg"))
+        files += sorted((CORPUS / str(contract(platform).get("corpus", platform))).glob("*.cfg"))
     return tuple(f.read_bytes().decode("utf-8", errors="replace") for f in files)
 
 
 def check(platform: str, text: str) -> ParsedConfig:
     """Parse (deferred filters too) and check every reported line number exists."""
-    parsed = resolve_all(parse(platform, text))
+    parsed = resolve_all(get_platform(platform).parse(text))
     n = len(text.split("\n"))
     for u in parsed.unparsed:
         assert 1 <= u.line <= n

@@ -131,6 +131,7 @@ def intents(draw: st.DrawFn) -> dict[str, Any]:
             "new_per_second": draw(st.integers(1, 100)),
             "burst": draw(st.integers(1, 100)),
             "ipv6_subscriber_length": draw(st.integers(32, 128)),
+            "connect_delay_s": draw(st.one_of(st.none(), st.none(), st.integers(1, 63))),
         },
         "pools": pools,
         "mtas": {
@@ -196,6 +197,8 @@ def supported(device: Device) -> bool:
     v6 = any(p.version == 6 for pool in device.pools for p in pool.all())
     if device.platform in ONE_KIND_IN and v6 and device.flow_control.ipv6_subscriber_length != 128:
         return False  # RouterOS dst-limit keys on the whole IPv6 address
+    if device.flow_control.connect_delay_s is not None and not cls.flow_delay:
+        return False
     return all(a.kind in cls.flow_rate_kinds for a in device.attach)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -31,9 +30,11 @@ from op25b_cfg.platforms.cisco_ios.emulator import IosEmulator
 from op25b_cfg.platforms.cisco_ios.emulator import default_config as ios_default
 from op25b_cfg.platforms.cisco_iosxr.emulator import IosxrEmulator
 from op25b_cfg.platforms.juniper_junos.emulator import JunosEmulator
-from op25b_cfg.push import Outcome, PushOptions, push_device, run_push
+from op25b_cfg.push import Outcome, push_device, run_push
 from op25b_cfg.rules import build_plan
 from tests.labutil import REPO
+from tests.pushlab import popts
+from tests.pushlab import session_factory as factory
 
 HOSTS = {
     "ios-e": {
@@ -73,13 +74,11 @@ HOSTS = {
 IOS_BRAS = ios_default("ios-e").replace(
     "ip scp server enable\n", "bba-group pppoe global\n virtual-template 1\n!\nip scp server enable\n"
 )
-_STRICT = {"ssh_strict", "system_host_keys", "alt_host_keys", "alt_key_file", "port"}
 
 
 @pytest.fixture(autouse=True)
-def _lock_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Device locks of this test in its own directory (removed with tmp_path)."""
-    monkeypatch.setenv("OP25B_LOCK_DIR", str(tmp_path / "locks"))
+def _lock_dir(lock_dir: Path) -> None:
+    """Every test here takes device locks in its own directory."""
 
 
 @pytest.fixture(scope="module")
@@ -117,32 +116,6 @@ def lab(tmp_path: Path) -> Iterator[Callable[..., Any]]:
             emu.stop()
 
 
-def factory(
-    emu: Any,
-    tmp_path: Path,
-    creds: Credentials | None = None,
-    verify: bool = True,
-    timeout: float = 15,
-    **driver_args: Any,
-) -> Callable[[Device], Session]:
-    """Sessions to ``emu`` with strict host-key checking against a known_hosts file holding its key."""
-    known = None
-    if verify and hasattr(emu, "write_known_hosts"):
-        known = str(emu.write_known_hosts(tmp_path / f"known_hosts-{emu.port}"))
-    extra = {k: v for k, v in emu.napalm_optional_args().items() if k not in _STRICT}
-    if isinstance(emu, IosxrEmulator):
-        extra["read_timeout_override"] = 4  # pyIOSXR waits a full read timeout when leaving XML mode
-    if not isinstance(emu, EosEmulator) and not isinstance(emu, JunosEmulator):
-        extra.update(driver_args)
-    opts = ConnectOptions(timeout=timeout, verify_host_key=verify, known_hosts=known, port=emu.port, driver_args=extra)
-    creds = creds or Credentials(emu.username, emu.password)
-    return lambda d: NapalmSession(d, creds, opts)
-
-
-def popts(tmp_path: Path, **kw: Any) -> PushOptions:
-    return PushOptions(backup_dir=tmp_path / "backups", changelog=tmp_path / "changes.jsonl", **kw)
-
-
 def wait_for(cond: Callable[[], bool], seconds: float = 20.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -150,32 +123,6 @@ def wait_for(cond: Callable[[], bool], seconds: float = 20.0) -> bool:
             return True
         time.sleep(0.1)
     return False
-
-
-@pytest.mark.parametrize("name", ["ios-e", "eos-e", "mx-e", "xr-e"])
-def test_dry_run_commit_and_rerun(name: str, lab, devices, tmp_path: Path) -> None:
-    emu = lab(name, timer_scale=0.2)
-    dev = devices[name]
-    version = build_plan(dev).version
-    before = emu.running_config
-    make = factory(emu, tmp_path)
-
-    dry = push_device(dev, make, popts(tmp_path))
-    assert dry.outcome is Outcome.DRY_RUN, dry.error
-    assert f"OP25B-V4-{version}" in dry.diff and dry.diff_lines > 5
-    assert emu.running_config == before and not emu.pending_commit()
-    assert Path(dry.backup).read_text().strip() == before.strip() or "OP25B" not in Path(dry.backup).read_text()
-
-    res = push_device(dev, make, popts(tmp_path, commit=True, confirm_timeout=60))
-    assert res.outcome is Outcome.COMMITTED, f"{res.error} / {res.state}"
-    assert res.verdict == "COMPLIANT"
-    after = emu.running_config
-    assert f"OP25B-V4-{version}" in after and not emu.pending_commit()
-    assert audit_text(dev, after, "emulator").verdict == "COMPLIANT"
-
-    again = push_device(dev, make, popts(tmp_path, commit=True, confirm_timeout=60))
-    assert again.outcome is Outcome.UNCHANGED and not again.failed, f"{again.error} {again.diff}"
-    assert emu.running_config == after
 
 
 def test_ios_mode_switch_leaves_no_stale_policy(lab, devices, tmp_path: Path) -> None:
@@ -343,57 +290,8 @@ def test_fault_during_push_leaves_old_or_reverted_config(name: str, fault: str, 
     assert now.strip() == before.strip()
 
 
-# --- Drift of OP25B-owned objects (issue: "unchanged" on a leaking device) -----------------------------------
-LEAK = {  # an extra entry before the deny, as the device prints it
-    "ios-e": "permit tcp any any eq smtp",
-    "eos-e": "5 permit tcp any any eq smtp",
-    "xr-e": "5 permit tcp any any eq smtp",
-}
-
-
-def leak_into_filter(emu: Any, name: str, filter_name: str) -> None:
-    """Put ``permit tcp any any eq 25`` first in the device's OP25B filter (someone's hand edit)."""
-    from op25b_cfg.dialects import junos_tree as jt
-    from op25b_cfg.dialects.cisco_blocks import Node
-
-    with emu.lock:
-        if isinstance(emu, JunosEmulator):
-            term = jt.parse("term leak { from { protocol tcp; destination-port 25; } then accept; }").children
-            firewall = emu.history[0].config.find("firewall")
-            node = firewall.find("family inet").find(f"filter {filter_name}")
-            node.children[0:0] = term
-            emu.candidate = __import__("copy").deepcopy(emu.history[0].config)
-            return
-        acl = next(n for n in emu.running.root.children if n.text.endswith(f" {filter_name}"))
-        acl.children.insert(1 if name == "eos-e" else 0, Node(LEAK[name]))
-
-
-@pytest.mark.parametrize("name", ["ios-e", "eos-e", "mx-e", "xr-e"])
-def test_drifted_filter_is_repaired_make_before_break_then_unchanged(name: str, lab, devices, tmp_path: Path) -> None:
-    emu = lab(name, timer_scale=0.2)
-    dev, make = devices[name], factory(emu, tmp_path)
-    version = build_plan(dev).version
-    first = push_device(dev, make, popts(tmp_path, commit=True, confirm_timeout=60))
-    assert first.outcome is Outcome.COMMITTED, f"{first.error} / {first.state}"
-    leak_into_filter(emu, name, f"OP25B-V4-{version}")
-    assert audit_text(dev, emu.running_config, "emulator").verdict == "NONCOMPLIANT"
-
-    dry = push_device(dev, make, popts(tmp_path))
-    assert dry.outcome is Outcome.DRY_RUN and dry.repaired == [f"OP25B-V4-{version}"], (dry.outcome, dry.state)
-
-    fixed = push_device(dev, make, popts(tmp_path, commit=True, confirm_timeout=60))
-    assert fixed.outcome is Outcome.COMMITTED and not fixed.failed, f"{fixed.error} / {fixed.state}"
-    assert fixed.repaired == [f"OP25B-V4-{version}"] and fixed.version != version
-    after = emu.running_config
-    assert f"OP25B-V4-{fixed.version}" in after and version not in after, after  # the drifted objects are gone
-    assert audit_text(dev, after, "emulator").verdict == "COMPLIANT" and not emu.pending_commit()
-
-    commits = len(emu.commands)
-    again = push_device(dev, make, popts(tmp_path, commit=True, confirm_timeout=60))
-    assert again.outcome is Outcome.UNCHANGED and not again.failed, f"{again.error} / {again.state} {again.diff}"
-    assert again.version == fixed.version and again.verdict == "COMPLIANT" and emu.running_config == after
-    sent = emu.commands[commits:]
-    assert not [c for c in sent if "commit" in c.lower() or re.match(r"copy \S+ running-config$", c)], sent
+# --- Drift of OP25B-owned objects: repaired make-before-break on every platform by the contract suite
+# (tests/test_contract.py::test_push_repairs_drift); here, a device in place but not compliant.
 
 
 def test_in_place_but_not_compliant_is_never_unchanged(devices, tmp_path: Path) -> None:

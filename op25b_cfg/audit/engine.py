@@ -42,7 +42,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from op25b_cfg.audit.lazy import paused_gc, resolve_named
+from op25b_cfg.audit.lazy import resolve_named
 from op25b_cfg.audit.model import (
     Binding,
     BudgetExceeded,
@@ -62,6 +62,7 @@ from op25b_cfg.audit.model import (
 )
 from op25b_cfg.audit.space import DPORT, DST, SPORT, SRC, HeaderSpace, Node, Point, flags_text, space
 from op25b_cfg.errors import Op25bError
+from op25b_cfg.gc_pause import paused_gc
 from op25b_cfg.netaddr import Network, collapse, intersect
 from op25b_cfg.rules import ACK, FIN, RST, SMTP, SYN, TCP, Action, AddrMatch, FlagMatch, PortRange, Rule, build_plan
 
@@ -1042,6 +1043,19 @@ def _open_check(
         msg = f"is dropped at {t.label}{where}: {_packet(pt)} is denied by line {d.line()} `{d.text()}`"
         _blocked(ctx, t, code, what, pool, msg, d, _packet(pt), _unparsed_before(ctx, res.chain, d))
         return False
+    held = _first_delay(ev, t, q, _iface_reps(t.kind, t.name, t.direction, t.chains, t.uplinks))
+    if held is not None:
+        iface, res, d = held
+        assert d.rule is not None and d.rule.limit is not None
+        pt = _must_pick(hs, d.region, prefer)
+        where = f" ({iface.label()})" if iface is not None and iface.label() else ""
+        msg = (
+            f"is held back {d.rule.limit.connect_delay_s} s at {t.label}{where}: {_packet(pt)} meets the connection"
+            f" delay at line {d.line()} `{d.text()}` (it must never be delayed)"
+        )
+        unsure = _unparsed_before(ctx, res.chain, d)
+        _blocked(ctx, t, code, what, pool, msg, d, _packet(pt), unsure, cause="delayed")
+        return False
     if (
         reply is not None
         and t.kind == "nft-forward"
@@ -1062,6 +1076,7 @@ def _blocked(
     d: Decision,
     packet: Packet,
     unproven: Sequence[Unparsed],
+    cause: str | None = None,
 ) -> None:
     """A must-pass finding decided by ``d``: "IPv<n> <what> [from pool <pool>] <msg>"."""
     ctx.add(
@@ -1073,7 +1088,26 @@ def _blocked(
         lines=[(d.line(), d.text())],
         counterexample=packet,
         unproven=unproven,
+        cause=cause,
     )
+
+
+def _first_delay(
+    ev: Evaluator, t: _Target, q: Query, ifaces: Sequence[Iface | None]
+) -> tuple[Iface | None, ChainResult, Decision] | None:
+    """The first decision over ``q`` of any chain of ``t`` that is a connection delay (nftables), with limits
+    terminal, per interface pair; None at once where no chain holds a delay."""
+    if not any(
+        r.limit is not None and r.limit.connect_delay_s for c in t.chains for f in _reachable(c) for r in f.rules
+    ):
+        return None
+    for iface in ifaces:
+        for chain in t.chains:
+            res = ev.evaluate(chain, q, limit_terminal=True, iface=iface)
+            for d in res.decisions:
+                if d.action is Action.LIMIT and d.rule is not None and d.rule.limit and d.rule.limit.connect_delay_s:
+                    return iface, res, d
+    return None
 
 
 def _first_drop(
@@ -1246,7 +1280,7 @@ def _exempt_check(
     return False
 
 
-def _flow_check(ctx: _Ctx, kind: str, name: str, direction: str, fam: int, fc: FlowControl, sessions: bool) -> None:
+def _flow_check(ctx: _Ctx, kind: str, name: str, direction: str, fam: int, fc: FlowControl, sessions: bool) -> bool:
     seen: list[FlowControlSeen] = [
         f
         for f in ctx.parsed.flow
@@ -1269,6 +1303,10 @@ def _flow_check(ctx: _Ctx, kind: str, name: str, direction: str, fam: int, fc: F
             problems.append(f"burst {sorted(bursts) or 'none'} (intended {want_burst})")
         if want_sess is not None and want_sess not in sess:
             problems.append(f"max sessions {sorted(sess) or 'none'} (intended {want_sess})")
+        delays = {f.connect_delay_s for f in seen if f.connect_delay_s is not None}
+        if fc.connect_delay_s is not None and fc.connect_delay_s not in delays:
+            have = ", ".join(f"{d} s" for d in sorted(delays)) or "none"
+            problems.append(f"connection delay {have} (intended {fc.connect_delay_s} s)")
     label = _att_label(kind, name, direction)
     ctx.checks.append((f"flow-control {kind}:{name}:{direction} v{fam}", not problems))
     if problems:
@@ -1279,6 +1317,51 @@ def _flow_check(ctx: _Ctx, kind: str, name: str, direction: str, fam: int, fc: F
             binding=label,
             lines=[(f.line, f.text) for f in seen],
         )
+    return not problems
+
+
+def _delay_check(
+    ctx: _Ctx, ev: Evaluator, t: _Target, q: Query, pool: str, prefer: dict[str, list[int]], delay: int
+) -> bool:
+    """FLOW_CONTROL_MISSING when some new port-25 connection of the pool (``q``: its SYNs to foreign servers)
+    meets a limit other than the connection delay of ``delay`` seconds first (the delay missing for part of the
+    pool, after the session cap or the rate limit, or with another value); True when every one is delayed.
+    Packets that pass or are denied are the leak check's."""
+    hs = ev.hs
+    for iface in _iface_reps(t.kind, t.name, t.direction, t.chains, t.uplinks):
+        results = [ev.evaluate(chain, q, limit_terminal=True, iface=iface) for chain in t.chains]
+        delayed, other, denied = hs.false, hs.false, hs.false
+        for res in results:
+            for d in res.decisions:
+                if d.action is Action.DENY:
+                    denied = denied | d.region
+                elif d.action is Action.LIMIT and d.rule is not None and d.rule.limit is not None:
+                    if d.rule.limit.connect_delay_s == delay:
+                        delayed = delayed | d.region
+                    else:
+                        other = other | d.region
+        undelayed = q.node & other & ~delayed & ~denied
+        if hs.is_empty(undelayed):
+            continue
+        pt = _must_pick(hs, undelayed, prefer)
+        d = next(dd for res in results if (dd := res.decision_of(hs, pt)) is not None and dd.rule is not None)
+        assert d.rule is not None and d.rule.limit is not None
+        has = d.rule.limit.connect_delay_s
+        why = "without a connection delay" if has is None else f"with a connection delay of {has} s"
+        where = f" ({iface.label()})" if iface is not None and iface.label() else ""
+        ctx.add(
+            Code.FLOW_CONTROL_MISSING,
+            f"IPv{t.family} new port-25 connections from pool {pool} are not held back {delay} s at"
+            f" {t.label}{where}: {_packet(pt)} meets line {d.line()} `{d.text()}` first, a limit {why}",
+            family=t.family,
+            pool=pool,
+            binding=t.label,
+            lines=[(d.line(), d.text())],
+            counterexample=_packet(pt),
+            unproven=[u for res in results for u in _unparsed_before(ctx, res.chain, res.decision_of(hs, pt))],
+        )
+        return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------------- intent, drift
@@ -1513,8 +1596,11 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
             ev = Evaluator(fam)
             pools, mtas, targets = _policy_sets(device, fam)
             all_pool = [n for _, nets, _ in pools for n in nets]
+            delay = device.flow_control.connect_delay_s if flow_mode else None
             if flow_mode:
-                _flow_check(ctx, att.kind, att.name, att.direction, fam, device.flow_control, platform.flow_sessions)
+                fc, sessions = device.flow_control, platform.flow_sessions
+                if not _flow_check(ctx, att.kind, att.name, att.direction, fam, fc, sessions):
+                    delay = None  # already FLOW_CONTROL_MISSING: where it is missing is not asked again
             target = _structural(ctx, ev, plan.filter_name(fam), att.kind, att.name, att.direction, fam, all_pool)
             if target is None:
                 continue
@@ -1537,6 +1623,9 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
                     prefer = _prefer(nets, dst_pref, fam)
                     ok = _leak_check(ctx, ev, target, leak_q, pool_name, nets, prefer, limit_terminal=flow_mode)
                     ctx.checks.append((f"smtp-blocked {tag}", ok))
+                    if delay is not None:
+                        ok = _delay_check(ctx, ev, target, leak_q, pool_name, prefer, delay)
+                        ctx.checks.append((f"connect-delay {tag}", ok))
                 if mtas:
                     q = _query(ev, src=nets, dst=mtas, ports=(SMTP,), flags=CONNECTION, sports=sports)
                     ok = _open_check(

@@ -11,29 +11,15 @@ reader that needs all of them calls :func:`resolve_all`.
 
 from __future__ import annotations
 
-import gc
 import logging
 import weakref
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 
 from op25b_cfg.audit.model import Filter, ParsedConfig, Unparsed
+from op25b_cfg.gc_pause import paused_gc
 from op25b_cfg.rules import Rule
 
 log = logging.getLogger(__name__)
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Switch the cyclic garbage collector off while a parser runs: parsers allocate many small acyclic
-    objects, and collector passes over them cost a third of the parse time. Restores the previous state."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class ResultRef:

@@ -95,7 +95,7 @@ class Binding:
 
 @dataclass
 class FlowControlSeen:
-    """A flow-control construct found on a binding: session cap and/or new-connection rate."""
+    """A flow-control construct found on a binding: session cap, new-connection rate and/or connection delay."""
 
     binding_kind: str
     binding_name: str
@@ -106,6 +106,7 @@ class FlowControlSeen:
     burst: int | None = None
     line: int | None = None
     text: str = ""
+    connect_delay_s: int | None = None
 
 
 @dataclass

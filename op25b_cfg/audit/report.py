@@ -347,8 +347,10 @@ def render_table(
 
 # ------------------------------------------------------------------------------------------- JUnit
 
-# Characters XML 1.0 cannot carry at all, even escaped.
-_XML_ILLEGAL = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Characters XML 1.0 cannot carry at all, even escaped: all but tab, LF, CR, U+0020-D7FF, U+E000-FFFD and
+# U+10000-10FFFF. Written as the (short) class of the excluded ones: the complement of those ranges took
+# 17 ms to compile, in every audit's start-up (tests/test_audit_report.py compares both on every code point).
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _xml_text(text: str) -> str:

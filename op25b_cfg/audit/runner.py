@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from op25b_cfg.audit.model import DeviceReport, Verdict, default_time_budget, set_time_budget
 from op25b_cfg.errors import AuditError, Op25bError
+from op25b_cfg.gc_pause import paused_gc
 from op25b_cfg.inventory import Device
 from op25b_cfg.paths import PathError, under, writable_dir
 from op25b_cfg.platforms import PLATFORMS, get_platform
@@ -253,8 +254,14 @@ def _saved_report(device: Device, configs_dir: Path) -> DeviceReport:
 
 def _saved_chunk(devices: list[Device], configs_dir: Path) -> list[DeviceReport]:
     """:func:`_saved_report` for a chunk of devices: what a worker process runs (module level, so it can be
-    pickled under the ``spawn`` start method). A chunk shares one pickled policy between its devices."""
-    return [_saved_report(d, configs_dir) for d in devices]
+    pickled under the ``spawn`` start method). A chunk shares one pickled policy between its devices.
+
+    The garbage collector stays paused for the whole chunk, not only for each parse: re-enabled after every
+    device, it walked the objects of that audit each time (about a fifth of the CPU of 5,000 small configs).
+    An audit's objects hold no reference cycles (see :func:`op25b_cfg.audit.engine.audit_text`), so they are
+    freed as each report is made; cycles, if any, are collected after the chunk."""
+    with paused_gc():
+        return [_saved_report(d, configs_dir) for d in devices]
 
 
 POOL_MIN_CONFIGS = 200

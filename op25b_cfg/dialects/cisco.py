@@ -30,9 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from op25b_cfg.audit.lazy import DeferredFilter as DeferredFilter  # re-exported
-from op25b_cfg.audit.lazy import ResultRef, paused_gc
+from op25b_cfg.audit.lazy import ResultRef
 from op25b_cfg.audit.lazy import resolve_all as resolve_all  # re-exported
 from op25b_cfg.audit.model import Filter, ParsedConfig, Unparsed
+from op25b_cfg.gc_pause import paused_gc
 from op25b_cfg.rules import ACK, ESTABLISHED, FIN, PSH, RST, SYN, URG, Action, AddrMatch, FlagMatch, PortRange, Rule
 
 log = logging.getLogger(__name__)

@@ -12,6 +12,12 @@ op25b_cfg.lab.smtp probe ...``) and read the verdicts::
     python -m op25b_cfg.lab.smtp serve --port 25 --port 587 --hostname mx.example --spool /tmp/spool
     python -m op25b_cfg.lab.smtp probe 198.51.100.25 25 192.0.2.25 25 --count 3
     python -m op25b_cfg.lab.smtp hold 198.51.100.25 25 --count 4 --retry-after-release
+    python -m op25b_cfg.lab.smtp hold 203.0.113.25 25 --count 11 --source 100.64.1.11 --linger 5
+
+``--source`` binds the client to one of the namespace's addresses (another subscriber); every attempt reports
+``elapsed`` (seconds from the start of the TCP connect to its end: greeting read or failure) and ``sport`` (the
+client's TCP source port, 0 when the connect failed). ``hold --linger S`` prints each attempt as it happens and
+keeps the sessions open S seconds more, so another probe can run while they are held.
 
 Outcomes of one attempt (``result``): ``delivered`` (the whole transaction ended with 250 after DATA),
 ``connected`` (greeting received; ``hold``), ``refused`` (TCP RST, e.g. ``reject with tcp reset``),
@@ -200,6 +206,8 @@ class Attempt:
     port: int
     result: str
     detail: str = ""
+    elapsed: float = 0.0
+    sport: int = 0
 
     @property
     def ok(self) -> bool:
@@ -218,35 +226,63 @@ def _classify(exc: BaseException) -> str:
     return "error"
 
 
-def deliver(host: str, port: int, timeout: float = 3.0) -> Attempt:
+def _connect(host: str, port: int, timeout: float, source: str | None) -> tuple[smtplib.SMTP | None, Attempt]:
+    """Open one SMTP session (greeting read): the client (None on failure) and the attempt."""
+    start = time.monotonic()
+    try:
+        client = smtplib.SMTP(host, port, timeout=timeout, source_address=(source, 0) if source else None)
+    except (OSError, smtplib.SMTPException) as exc:
+        took = round(time.monotonic() - start, 3)
+        return None, Attempt(host, port, _classify(exc), f"{type(exc).__name__}: {exc}", took)
+    took = round(time.monotonic() - start, 3)
+    sock = client.sock
+    sport = sock.getsockname()[1] if sock is not None else 0
+    return client, Attempt(host, port, "connected", "", took, sport)
+
+
+def deliver(host: str, port: int, timeout: float = 3.0, source: str | None = None) -> Attempt:
     """One full SMTP transaction (EHLO, MAIL, RCPT, DATA, QUIT) with smtplib."""
     msg = f"From: <{FROM_ADDR}>\r\nTo: <{TO_ADDR}>\r\nSubject: op25b lab probe\r\n\r\nprobe to {host}:{port}\r\n"
+    client, attempt = _connect(host, port, timeout, source)
+    if client is None:
+        return attempt
     try:
-        with smtplib.SMTP(host, port, timeout=timeout) as client:
+        with client:
             client.ehlo("subscriber.example.net")
             client.sendmail(FROM_ADDR, [TO_ADDR], msg)
-        return Attempt(host, port, "delivered")
+        attempt.result = "delivered"
     except (OSError, smtplib.SMTPException) as exc:
-        return Attempt(host, port, _classify(exc), f"{type(exc).__name__}: {exc}")
+        attempt.result, attempt.detail = _classify(exc), f"{type(exc).__name__}: {exc}"
+    return attempt
 
 
-def hold(host: str, port: int, count: int, timeout: float = 3.0, retry_after_release: bool = False) -> list[Attempt]:
+def hold(
+    host: str,
+    port: int,
+    count: int,
+    timeout: float = 3.0,
+    retry_after_release: bool = False,
+    source: str | None = None,
+    linger: float = 0.0,
+) -> list[Attempt]:
     """Open ``count`` sessions one after the other and keep the successful ones open (greeting read).
 
     With ``retry_after_release``: then close the first held session (QUIT) and try one more, retrying for up
-    to 3 s while the closed session leaves the conntrack count.
+    to 3 s while the closed session leaves the conntrack count. With ``linger``: print each attempt as it
+    happens (JSON), then keep the sessions open that many seconds before closing them.
     """
     held: list[smtplib.SMTP] = []
     results: list[Attempt] = []
     try:
         for _ in range(count):
-            try:
-                client = smtplib.SMTP(host, port, timeout=timeout)
-            except (OSError, smtplib.SMTPException) as exc:
-                results.append(Attempt(host, port, _classify(exc), f"{type(exc).__name__}: {exc}"))
-                continue
-            held.append(client)
-            results.append(Attempt(host, port, "connected"))
+            client, attempt = _connect(host, port, timeout, source)
+            results.append(attempt)
+            if client is not None:
+                held.append(client)
+            if linger:
+                print(json.dumps(asdict(attempt)), flush=True)
+        if linger:
+            time.sleep(linger)
         if retry_after_release and held:
             held.pop(0).quit()
             deadline = time.monotonic() + 3.0
@@ -281,12 +317,15 @@ def main(argv: list[str] | None = None) -> int:
     p_probe.add_argument("target", nargs="+", metavar="HOST PORT")
     p_probe.add_argument("--count", type=int, default=1)
     p_probe.add_argument("--timeout", type=float, default=3.0)
+    p_probe.add_argument("--source", help="bind to this local address")
     p_hold = sub.add_parser("hold", help="open sessions and hold them")
     p_hold.add_argument("host")
     p_hold.add_argument("port", type=int)
     p_hold.add_argument("--count", type=int, required=True)
     p_hold.add_argument("--timeout", type=float, default=3.0)
     p_hold.add_argument("--retry-after-release", action="store_true")
+    p_hold.add_argument("--source", help="bind to this local address")
+    p_hold.add_argument("--linger", type=float, default=0.0, help="print attempts at once, hold them S seconds")
     args = parser.parse_args(argv)
     if args.cmd == "serve":
         if args.spool is not None:
@@ -298,9 +337,13 @@ def main(argv: list[str] | None = None) -> int:
         if len(args.target) % 2:
             parser.error("probe takes HOST PORT pairs")
         pairs = [(h, int(p)) for h, p in zip(args.target[::2], args.target[1::2], strict=True)]
-        attempts = [deliver(h, p, args.timeout) for h, p in pairs for _ in range(args.count)]
+        attempts = [deliver(h, p, args.timeout, args.source) for h, p in pairs for _ in range(args.count)]
     else:
-        attempts = hold(args.host, args.port, args.count, args.timeout, args.retry_after_release)
+        attempts = hold(
+            args.host, args.port, args.count, args.timeout, args.retry_after_release, args.source, args.linger
+        )
+        if args.linger:
+            return 0  # printed as they happened
     for a in attempts:
         print(json.dumps(asdict(a)), flush=True)
     return 0

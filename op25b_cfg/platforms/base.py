@@ -135,6 +135,9 @@ class Platform:
         OP25B modes the platform can enforce.
     ``flow_sessions``
         True when the platform can cap concurrent port-25 sessions per subscriber.
+    ``flow_delay``
+        True when the platform can hold back every new port-25 connection from a pool for a fixed time
+        (``flow_control.connect_delay_s``).
     ``flow_rate_kinds``
         Attachment kinds on which a new-connection rate limit is really per subscriber (a policer on a
         plain interface would be shared by every subscriber behind it).
@@ -160,6 +163,7 @@ class Platform:
     attach_kinds: ClassVar[frozenset[str]]
     modes: ClassVar[frozenset[str]] = frozenset({"block", "targeted"})
     flow_sessions: ClassVar[bool] = False
+    flow_delay: ClassVar[bool] = False
     flow_rate_kinds: ClassVar[frozenset[str]] = frozenset()
     commit_confirm: ClassVar[bool] = False
     uplinks: ClassVar[bool] = False
@@ -270,6 +274,17 @@ class Platform:
                         f" {att.name} [{device.source_of('attach')}]. Fix: remove {option} from that attachment"
                     )
             self.check_attachment(att)
+        delay = device.flow_control.connect_delay_s
+        if device.mode == "flow-control" and delay is not None and not self.flow_delay:
+            from op25b_cfg.platforms import PLATFORMS
+
+            able = " or ".join(n for n, cls in PLATFORMS.items() if cls.flow_delay) or "none"
+            raise PlatformError(
+                f"platform {self.name} cannot delay new port-25 connections in mode 'flow-control'"
+                f" (flow_control.connect_delay_s={delay}) [{device.source_of('flow_control')}]."
+                " Fix: set flow_control.connect_delay_s to null in this device's host or group data (or leave"
+                f" it out of the policy), or run the delay on a platform that can: {able}"
+            )
         if device.mode not in self.modes:
             raise PlatformError(
                 f"platform {self.name} cannot enforce mode '{device.mode}' [{device.source_of('mode')}]."

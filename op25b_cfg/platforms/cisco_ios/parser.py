@@ -212,6 +212,7 @@ class _Police:
     text: str
     rate: int | None = None  # pps
     burst: int | None = None  # packets
+    conform: str = "transmit"
     exceed: str = "drop"
 
 
@@ -352,8 +353,8 @@ class _IosParser:
                 continue
             elif t[0] == "police":
                 cur.police = _parse_police(line, s, t)
-            elif t[0] == "exceed-action" and cur.police is not None and len(t) > 1:
-                cur.police.exceed = t[1]
+            elif t[0] in ("conform-action", "exceed-action") and cur.police is not None and len(t) > 1:
+                setattr(cur.police, t[0].split("-")[0], t[1])
 
     # ------------------------------------------------------------------ interfaces
     def _interface(self, blk: Block) -> None:
@@ -420,6 +421,12 @@ class _IosParser:
                         f"line {pol.line}: policer in {pm} class {pc.name} does not drop excess ({pol.exceed})"
                     )
                     continue
+                drops_all = pol.conform == "drop"  # conforming traffic dropped too: the class is a block
+                if not drops_all and pol.conform != "transmit" and not pol.conform.endswith("-transmit"):
+                    self.result.unparsed.append(
+                        Unparsed(pol.line, pol.text, f"policer in {pm} class {pc.name}: conform-action {pol.conform}")
+                    )
+                    continue
                 cls = self.class_maps.get(pc.name)
                 if cls is None or not cls.acls:
                     self.result.notes.append(
@@ -437,7 +444,7 @@ class _IosParser:
                                     f"{acl} is both an access-group filter and a policed class; kept as an ACL"
                                 )
                             else:
-                                self._to_class_filter(key, limit)
+                                self._to_class_filter(key, None if drops_all else limit)
                                 converted.add(key)
                         self.result.bindings.append(
                             Binding(kind, name, direction, fam, (acl,), line, self._in_use(kind, name), shutdown)
@@ -445,19 +452,26 @@ class _IosParser:
                         if unsure:
                             text = f"service-policy {pm}"
                             self.result.unparsed.append(Unparsed(line, text, f"{kind} {name}: {unsure}", acl))
+                        if drops_all:
+                            continue
                         self.result.flow.append(
                             FlowControlSeen(
                                 kind, name, direction, fam, None, pol.rate, pol.burst, line=pol.line, text=pol.text
                             )
                         )
 
-    def _to_class_filter(self, key: tuple[int, str], limit: FlowLimit) -> None:
-        """Rewrite a class ACL into first-match semantics: permit = policed, deny / no match = not policed."""
+    def _to_class_filter(self, key: tuple[int, str], limit: FlowLimit | None) -> None:
+        """Rewrite a class ACL into first-match semantics: permit = policed (``limit``; None: a policer that drops
+        conforming traffic too, so dropped), deny / no match = not policed."""
         flt = self.result.filters[key]
         flt.kind = "class-map"
         flt.default = Action.PERMIT
         flt.rules = [
-            dataclasses.replace(r, action=Action.LIMIT, limit=limit)
+            (
+                dataclasses.replace(r, action=Action.LIMIT, limit=limit)
+                if limit is not None
+                else dataclasses.replace(r, action=Action.DENY)
+            )
             if r.action is Action.PERMIT
             else dataclasses.replace(r, action=Action.PERMIT)
             for r in flt.rules
@@ -475,10 +489,11 @@ def _parse_police(line: int, text: str, t: list[str]) -> _Police:
                 j = t.index("burst") + 1
                 if j < len(t) - 1 and t[j].isdigit() and t[j + 1] == "packets":
                     pol.burst = int(t[j])
-        if "exceed-action" in t:
-            j = t.index("exceed-action") + 1
-            if j < len(t):
-                pol.exceed = t[j]
+        for word in ("conform-action", "exceed-action"):
+            if word in t:
+                j = t.index(word) + 1
+                if j < len(t):
+                    setattr(pol, word.split("-")[0], t[j])
     except (ValueError, IndexError):
         pass
     return pol

@@ -18,6 +18,26 @@ _IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}\*?")
 TABLE = "op25b"
 LOG_RATE = "10/minute burst 5 packets"
 """How often the block rule may log: enough to see who is blocked, never a kernel-log flood."""
+DELAY_SETS = ("op25b_delay_wait", "op25b_delay_seen")
+"""The two sets of the connection delay (``_v4`` / ``_v6`` appended), keyed by source address, destination
+address and source port (one TCP connection attempt; its SYN retransmissions carry the same key)."""
+DELAY_KEY = {4: "ip saddr . ip daddr . tcp sport", 6: "ip6 saddr . ip6 daddr . tcp sport"}
+DELAY_TYPE = {4: "ipv4_addr . ipv4_addr . inet_service", 6: "ipv6_addr . ipv6_addr . inet_service"}
+DELAY_SET_SIZE = 65535
+
+
+def delay_timeouts(delay: int) -> tuple[int, int]:
+    """The timeouts (seconds) of the wait and seen sets for a connection delay of ``delay`` seconds.
+
+    The first SYN of a connection puts its key into both sets and is dropped; while the key is in the wait set
+    (``delay`` seconds) every SYN retransmission is dropped; after that, the key is still in the seen set, so the
+    next retransmission goes on. The seen set must outlive that retransmission: with exponential back-off from
+    an initial RTO of at most 3 s (RFC 6298: 1 s; older stacks 3 s) it comes before ``2 * delay + 3`` s.
+
+    >>> delay_timeouts(3)
+    (3, 10)
+    """
+    return delay, 2 * delay + 4
 
 
 class LinuxNftables(Platform):
@@ -27,7 +47,9 @@ class LinuxNftables(Platform):
     ``ppp*`` allowed).
 
     Flow control: a per-source ``ct count`` on new port-25 connections (concurrent-session cap) and a
-    per-source ``limit rate`` meter (IPv6 sources keyed by ``ipv6_subscriber_length``).
+    per-source ``limit rate`` meter (IPv6 sources keyed by ``ipv6_subscriber_length``); with
+    ``connect_delay_s``, before both, the connection delay (:func:`delay_timeouts`): the SYNs of each new
+    connection are dropped until the delay has passed since its first SYN.
     """
 
     name = "linux_nftables"
@@ -38,6 +60,7 @@ class LinuxNftables(Platform):
     uplinks: ClassVar[bool] = True
     modes: ClassVar[frozenset[str]] = frozenset({"block", "targeted", "flow-control"})
     flow_sessions = True
+    flow_delay = True
     flow_rate_kinds: ClassVar[frozenset[str]] = frozenset({"nft-forward"})
     commit_confirm = True
     atomic_replace = True  # the session replaces the whole op25b table with one `nft -f`
@@ -111,6 +134,15 @@ class LinuxNftables(Platform):
             fam = f"v{rule.family}"
             logp = ' log prefix "op25b-limit: "' if rule.log else ""
             out = []
+            delay = rule.limit.connect_delay_s
+            if delay is not None:
+                k = DELAY_KEY[rule.family]
+                wait, seen = (f"@{name}_{fam}" for name in DELAY_SETS)
+                out.append(f'{match} ct state new {k} {wait}{counter} drop comment "{rule.remark}: delay"')
+                out.append(
+                    f"{match} ct state new {k} != {seen} add {seen} {{ {k} }} add {wait} {{ {k} }}{counter} drop"
+                    f' comment "{rule.remark}: delay"'
+                )
             if rule.limit.max_sessions is not None:
                 out.append(
                     f"{match} ct state new add @op25b_conn_{fam} {{ {key} ct count over {rule.limit.max_sessions} }}"
@@ -132,4 +164,7 @@ class LinuxNftables(Platform):
             "table": TABLE,
             "ifaces": {k: v for k, v in ifaces.items() if v},
             "nft_type": {4: "ipv4_addr", 6: "ipv6_addr"},
+            "delay_sets": lambda delay: list(zip(DELAY_SETS, delay_timeouts(delay), strict=True)),
+            "delay_type": DELAY_TYPE,
+            "delay_size": DELAY_SET_SIZE,
         }

@@ -92,6 +92,33 @@ class FlowSeen:
     v6_length: int = 64
     per_source: bool = True
     text: str = ""
+    delay: int | None = None
+    """The connection delay (seconds) of a recognised delay construct (:class:`DelayPart`)."""
+
+
+DELAY_KEYS: dict[tuple[Key, ...], int] = {
+    (("addr", f, "saddr"), ("addr", f, "daddr"), ("port", 6, "sport")): f for f in (4, 6)
+}
+"""The key of a connection delay: source address, destination address and TCP source port (one connection
+attempt: its SYN retransmissions carry the same key), per family."""
+DELAY_SET_TYPE = {4: "ipv4_addr . ipv4_addr . inet_service", 6: "ipv6_addr . ipv6_addr . inet_service"}
+
+
+@dataclass(frozen=True)
+class DelayPart:
+    """One of the two rules of a connection delay (see ``op25b_cfg.platforms.linux_nftables.delay_timeouts``)::
+
+        <match> ct state new KEY @WAIT drop                                        (kind "wait")
+        <match> ct state new KEY != @SEEN add @SEEN { KEY } add @WAIT { KEY } drop  (kind "first")
+
+    ``wait_timeout`` / ``seen_timeout``: the timeouts of the sets (seconds; None when a set has none)."""
+
+    kind: str
+    family: int
+    wait: str
+    seen: str | None = None
+    wait_timeout: float | None = None
+    seen_timeout: float | None = None
 
 
 @dataclass
@@ -125,6 +152,12 @@ class NftRule:
     while no packet is untracked)."""
     notrack: bool = False
     """The rule has a ``notrack`` statement (the packets it matches are untracked)."""
+    lookup: tuple[str, bool, int] | None = None
+    """A connection-delay key looked up in a run-time set: (set name, negated, family); see :class:`DelayPart`."""
+    set_adds: list[tuple[str, str]] = field(default_factory=list)
+    """``add|update @set { element }`` statements without a limit: (set name, the element's words)."""
+    delay: DelayPart | None = None
+    """This rule is one part of a connection delay (set by :meth:`RuleParser.parse`)."""
 
 
 Element = tuple[tuple[str, ...], tuple[str, ...]]
@@ -141,6 +174,8 @@ class NftSet:
     entries: list[Element] = field(default_factory=list)
     error: str | None = None
     """What in the set's definition was not understood (a match on it is then not modeled)."""
+    timeout: float | None = None
+    """The set's ``timeout`` in seconds (None: none)."""
 
     def add_elements(self, items: list[Tok | Block]) -> None:
         """Add the elements of a ``{ ... }`` literal (what cannot be read makes the set not understood)."""
@@ -310,6 +345,7 @@ class RuleParser:
                     if self.peek() == "comment":
                         continue
                     raise Unrepresentable(f"'{self.peek()}' after the verdict")
+            self.rule.delay = self.delay_part()
         except Unrepresentable as exc:
             self.rule.error = str(exc)
         except (IndexError, ValueError) as exc:
@@ -463,7 +499,10 @@ class RuleParser:
         self.add(key_cond(key, vals, neg, rel))
 
     def concat_match(self, keys: list[Key]) -> None:
-        """``a . b [. c] { x . y, ... }`` / ``@set`` / ``x . y``: the rule requires one of the elements."""
+        """``a . b [. c] { x . y, ... }`` / ``@set`` / ``x . y``: the rule requires one of the elements. A
+        connection-delay key ([!=] ``@set`` of a run-time set of its type) is kept in :attr:`NftRule.lookup`."""
+        if self.delay_lookup(keys):
+            return
         if self.peek() in ("!=", "ne"):
             raise Unrepresentable("negated concatenation not modeled")
         if self.peek() in ("==", "eq"):
@@ -486,6 +525,41 @@ class RuleParser:
             if len(alts) > MAX_ALTS:
                 raise Unrepresentable("too many concatenation alternatives")
         self.rule.alts = alts
+
+    def delay_lookup(self, keys: list[Key]) -> bool:
+        """``KEY [!=] @set`` with KEY a connection-delay key and the set a run-time set with a timeout of that
+        type: record it (:attr:`NftRule.lookup`) and return True; anything else: False (nothing read)."""
+        fam = DELAY_KEYS.get(tuple(keys))
+        neg = self.peek() in ("!=", "ne")
+        name = self.peek(1 if neg else 0)
+        if fam is None or name is None or not name.startswith("@") or self.rule.lookup is not None:
+            return False
+        s = self.sets.get(name[1:])
+        if s is None or s.is_map or s.error or "dynamic" not in s.flags or s.timeout is None:
+            return False
+        if s.key != DELAY_SET_TYPE[fam]:
+            return False
+        self.i += 2 if neg else 1
+        self.rule.lookup = (name[1:], neg, fam)
+        return True
+
+    def delay_part(self) -> DelayPart | None:
+        """The connection-delay part this rule is (see :class:`DelayPart`), or None; raises Unrepresentable when
+        the rule looks a delay key up but is not exactly one of the two parts."""
+        r = self.rule
+        if r.lookup is None:
+            return None
+        name, neg, fam = r.lookup
+        key = " . ".join(f"{'ip' if fam == 4 else 'ip6'} {a}" for a in ("saddr", "daddr")) + " . tcp sport"
+        plain = r.verdict == "drop" and r.flow is None and not r.global_limit and r.alts is None and not r.notrack
+        looked_up = self.sets[name]
+        if plain and not neg and not r.set_adds:
+            return DelayPart("wait", fam, name, wait_timeout=looked_up.timeout)
+        if plain and neg and len(r.set_adds) == 2 and r.set_adds[0] == (name, key) and r.set_adds[1][1] == key:
+            w = self.sets.get(r.set_adds[1][0])
+            if w is not None and w.key == looked_up.key and "dynamic" in w.flags and w.timeout is not None:
+                return DelayPart("first", fam, w.name, name, w.timeout, looked_up.timeout)
+        raise Unrepresentable(f"lookup in run-time set @{name} is not the connection delay op25b renders")
 
     def vmap(self, keys: list[Key]) -> None:
         """``<selector> vmap { key : verdict, ... }`` / ``vmap @map``: one branch per element."""
@@ -670,7 +744,9 @@ class RuleParser:
             else:
                 raise Unrepresentable(f"set update element '{' '.join(rest)}' not modeled")
         if not found:
-            # A plain 'add @set { ip saddr }' only records the source; it changes no verdict.
+            # A plain 'add @set { ip saddr }' only records the source; it changes no verdict (but may be one half
+            # of a connection delay: see DelayPart); the whole element, so that an element timeout is not lost
+            self.rule.set_adds.append((setname.lstrip("@"), " ".join(words)))
             return
         if self.rule.flow is not None:
             raise Unrepresentable("two flow-control statements in one rule")
@@ -870,3 +946,20 @@ def _addr_value(v: str, fam: int) -> list[Network]:
 
 def set_flags(words: list[str]) -> set[str]:
     return {w for w in words if w != ","}
+
+
+_DURATION = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def seconds(text: str) -> float | None:
+    """An nft duration (``3s``, ``1m``, ``1h2m3s``, ``500ms``) in seconds; None when it is not one.
+
+    >>> seconds("10s"), seconds("1m30s"), seconds("250ms"), seconds("soon")
+    (10.0, 90.0, 0.25, None)
+    """
+    import re
+
+    parts = re.findall(r"(\d+)(ms|d|h|m|s)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    return sum(int(n) * _DURATION[u] for n, u in parts)

@@ -47,8 +47,18 @@ from op25b_cfg.audit.model import (
 )
 from op25b_cfg.dialects.nft import Block, Tok, line_of, parse_tree
 from op25b_cfg.platforms.juniper_junos._algebra import Cond, IfSet, Unrepresentable, and_not, disjoint, to_rules
-from op25b_cfg.platforms.linux_nftables._rule import _VERDICTS, NftRule, NftSet, RuleParser, ct_cond, set_flags
-from op25b_cfg.rules import Action, FlowLimit, Rule
+from op25b_cfg.platforms.linux_nftables import delay_timeouts
+from op25b_cfg.platforms.linux_nftables._rule import (
+    _VERDICTS,
+    FlowSeen,
+    NftRule,
+    NftSet,
+    RuleParser,
+    ct_cond,
+    seconds,
+    set_flags,
+)
+from op25b_cfg.rules import MAX_CONNECT_DELAY, Action, FlowLimit, Rule
 
 log = logging.getLogger(__name__)
 
@@ -357,6 +367,8 @@ class _Parser(ParserState):
                 s.key = " ".join(words[1:])
             elif words[0] == "flags":
                 s.flags |= set_flags(words[1:])
+            elif words[0] == "timeout" and len(words) == 2:
+                s.timeout = seconds(words[1])
             elif words[0] == "elements":
                 inner = st[-1]
                 if isinstance(inner, Block):
@@ -487,11 +499,25 @@ class _Parser(ParserState):
         the lines not understood."""
         b = _Build(table, cname, stack, _RULE_FAMILIES.get(table.family, (4, 6)))
         out, calls, bad = b.out, b.calls, b.bad
+        wait: NftRule | None = None  # the first half of a connection delay, waiting for its second
         for st in stmts:
             check_deadline()  # compiling can take long on huge rulesets: the audit's time budget
             r = self.rule(table, st)
             if r.verdict is None or r.verdict == "continue":
                 continue  # no verdict: cannot change the packet's fate
+            if wait is not None:  # the rule after a connection delay's wait-set lookup: its second half?
+                paired, wait = _delay(wait, r), None
+                if paired.error is None:
+                    r = paired
+                else:
+                    bad.append((paired.line, f"chain {cname}: {paired.error}"))
+                    if r.error is None and r.delay is not None and r.delay.kind == "first":
+                        r.error = f"{paired.error} (with line {paired.line})"
+            if r.error is None and r.delay is not None:
+                if r.delay.kind == "wait":
+                    wait = r
+                    continue
+                r.error = "the rule that fills a connection delay's sets, without the wait-set lookup right before it"
             if r.error is not None:
                 bad.append((r.line, f"chain {cname}: {r.error}"))
                 continue
@@ -501,6 +527,8 @@ class _Parser(ParserState):
                 bad.append(exc.args)
             if len(out) > MAX_RULES:
                 raise _Abort(r.line, f"chain {cname}: more than {MAX_RULES} rules")
+        if wait is not None:
+            bad.append((wait.line, f"chain {cname}: {_delay(wait, None).error}"))
         return out, calls, bad
 
     def compile_rule(self, b: _Build, r: NftRule) -> None:
@@ -524,7 +552,7 @@ class _Parser(ParserState):
                 # limit (accept), which a single connection (under every limit) passes
                 f = r.flow
                 if f is not None and f.per_source:
-                    limit = FlowLimit(f.max_sessions, f.rate or 0, f.burst or 0, f.v6_length)
+                    limit = FlowLimit(f.max_sessions, f.rate or 0, f.burst or 0, f.v6_length, f.delay)
                 else:
                     limit = FlowLimit(None, 0, 0) if action is Action.PERMIT else None
                     self.pc.notes.append(f"line {r.line}: limit is not per source (not per subscriber)")
@@ -671,11 +699,41 @@ class _Parser(ParserState):
                     fc.max_sessions = lim.max_sessions
                 if lim.new_per_second and fc.new_per_second is None:
                     fc.new_per_second, fc.burst = lim.new_per_second, lim.burst
+                if lim.connect_delay_s is not None and fc.connect_delay_s is None:
+                    fc.connect_delay_s = lim.connect_delay_s
+
+
+def _delay(wait: NftRule, r: NftRule | None) -> NftRule:
+    """The connection delay made of ``wait`` (a :class:`DelayPart` of kind "wait") and the rule after it: one
+    drop rule above a limit (a LIMIT rule), or a rule whose ``error`` says why it is not the delay op25b renders
+    (both rules then stay not understood)."""
+    w, f = wait.delay, r.delay if r is not None and r.error is None else None
+    assert w is not None
+    why = ""
+    if r is None or f is None or f.kind != "first":
+        why = "a connection delay's wait-set lookup without the rule that fills its sets right after it"
+    elif (f.family, f.wait) != (w.family, w.wait):
+        why = f"a connection delay's rules use different wait sets (@{w.wait}, @{f.wait})"
+    elif (wait.cond, wait.ct, wait.uses_ct) != (r.cond, r.ct, r.uses_ct):
+        why = "a connection delay's two rules match different packets"
+    elif w.wait_timeout is None or not w.wait_timeout.is_integer() or not 1 <= w.wait_timeout <= MAX_CONNECT_DELAY:
+        why = f"a connection delay of {w.wait_timeout:g} s (clients give up before a delay over {MAX_CONNECT_DELAY} s)"
+    elif f.seen_timeout is None or f.seen_timeout < delay_timeouts(int(w.wait_timeout))[1]:
+        need = delay_timeouts(int(w.wait_timeout))[1]
+        why = (
+            f"a connection delay whose seen set @{f.seen} forgets a connection after {f.seen_timeout:g} s, before its"
+            f" SYN retransmission may come (at least {need} s): it could be held back forever"
+        )
+    if why:
+        return replace(wait, error=why)
+    assert r is not None and w.wait_timeout is not None
+    flow = FlowSeen(delay=int(w.wait_timeout), text=f"{wait.text} / {r.text}")
+    return replace(wait, flow=flow, delay=None, comment=wait.comment or r.comment, counter=wait.counter or r.counter)
 
 
 def _append_merged(out: list[Rule], r: Rule) -> None:
-    """Append ``r``, merged into the rule before when both are LIMIT rules on the same match (a session-cap
-    rule and a rate rule that follow each other)."""
+    """Append ``r``, merged into the rule before when both are LIMIT rules on the same match (a connection
+    delay, a session-cap rule and a rate rule that follow each other; a delay only first)."""
     prev = out[-1] if out else None
     if (
         prev is not None
@@ -683,6 +741,7 @@ def _append_merged(out: list[Rule], r: Rule) -> None:
         and prev.action is Action.LIMIT
         and r.limit is not None
         and prev.limit is not None
+        and r.limit.connect_delay_s is None
         and replace(r, limit=None, line=None, text="", remark="")
         == replace(prev, limit=None, line=None, text="", remark="")
     ):
@@ -692,6 +751,7 @@ def _append_merged(out: list[Rule], r: Rule) -> None:
             a.new_per_second or b.new_per_second,
             a.burst if a.new_per_second else b.burst,
             a.ipv6_subscriber_length if a.max_sessions is not None or a.new_per_second else b.ipv6_subscriber_length,
+            a.connect_delay_s,
         )
         out[-1] = replace(prev, limit=merged)
         return
