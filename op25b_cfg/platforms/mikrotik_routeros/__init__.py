@@ -34,6 +34,22 @@ LOG_LIMIT = "10/1m,5:packet"
 """How often the block rule may log (``action=log`` with ``limit``): who is blocked, never a log flood."""
 RATE_EXPIRE = "1m"
 """How long ``dst-limit`` remembers an idle subscriber."""
+_ACTIONS = frozenset(
+    {
+        "accept",
+        "drop",
+        "reject",
+        "tarpit",
+        "jump",
+        "return",
+        "passthrough",
+        "log",
+        "fasttrack-connection",
+        "add-src-to-address-list",
+        "add-dst-to-address-list",
+    }
+)
+"""The actions of ``/ip firewall filter``."""
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.<>@-]{0,63}")
 
 
@@ -96,14 +112,16 @@ class MikrotikRouteros(Platform):
     max_name_length: ClassVar[int] = 63
 
     def truncation_problem(self, text: str) -> str | None:
-        """A config cut off inside a ``\\`` continuation or a quoted value, or with no command at all.
+        """A config whose last line is not a whole command (cut inside a ``\\`` continuation, a quoted value or
+        a word, or a menu path with nothing after it), or with no command at all. ``/export`` has no end marker:
+        a cut exactly between two lines cannot be seen.
 
         >>> MikrotikRouteros().truncation_problem('/ip firewall filter\\nadd chain=forward comment="cut')
         'the last line ends inside a quoted value: the export looks truncated'
         >>> MikrotikRouteros().truncation_problem("/system identity set name=r1\\n") is None
         True
         """
-        from op25b_cfg.platforms.mikrotik_routeros.parser import logical_lines, tokens
+        from op25b_cfg.platforms.mikrotik_routeros.parser import commands, logical_lines, tokens
 
         lines = [t for _, t in logical_lines(text) if t.strip() and not t.lstrip().startswith("#")]
         if not lines:
@@ -111,9 +129,28 @@ class MikrotikRouteros(Platform):
         if text.rstrip("\r\n").endswith("\\"):
             return "the last line ends in a continuation: the export looks truncated"
         try:
-            tokens(lines[-1])
+            words = tokens(lines[-1])
         except ValueError:
             return "the last line ends inside a quoted value: the export looks truncated"
+        verbs = ("add", "set", "remove", "print", "export", "enable", "disable", "unset", "move", "edit")
+        pos = next((i for i, w in enumerate(words) if w in verbs), None)
+        if pos is None:
+            return "the last line is a menu path without a command: the export looks truncated"
+        cmds, _ = commands(text)
+        last = cmds[-1] if cmds else None
+        if (
+            last is not None
+            and last.verb == "add"
+            and last.path[1:] in (("firewall", "filter"), ("firewall", "address-list"))
+        ):
+            need = ("chain",) if last.path[-1] == "filter" else ("list", "address")
+            if any(k not in last.props for k in need) or last.props.get("action", "accept") not in _ACTIONS:
+                return "the last firewall item is incomplete: the export looks truncated"
+        depth = 0
+        for w in words[pos + 1 :]:
+            depth += w.count("[") - w.count("]")
+            if not depth and not w.endswith("]") and ("=" not in w or w.endswith("=")) and words[pos] == "add":
+                return f"the last line ends in the middle ({w!r}): the export looks truncated"
         return None
 
     def session_class(self) -> type[Session]:

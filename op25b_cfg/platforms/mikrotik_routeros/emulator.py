@@ -27,7 +27,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from op25b_cfg.lab.emulators.sshserver import SshEmulator
-from op25b_cfg.platforms.mikrotik_routeros import owner_version, quote
+from op25b_cfg.platforms.mikrotik_routeros import _ACTIONS, owner_version, quote
 from op25b_cfg.platforms.mikrotik_routeros.parser import commands
 
 if TYPE_CHECKING:
@@ -43,21 +43,6 @@ MENUS = (
     ("ip", "firewall", "filter"),
     ("ipv6", "firewall", "address-list"),
     ("ipv6", "firewall", "filter"),
-)
-_ACTIONS = frozenset(
-    {
-        "accept",
-        "drop",
-        "reject",
-        "tarpit",
-        "jump",
-        "return",
-        "passthrough",
-        "log",
-        "fasttrack-connection",
-        "add-src-to-address-list",
-        "add-dst-to-address-list",
-    }
 )
 
 
@@ -76,6 +61,7 @@ class RouterosEmulator(SshEmulator):
         self.items: dict[tuple[str, ...], list[dict[str, str]]] = {m: [] for m in MENUS}
         self.other: list[str] = []  # lines of menus not modelled, as /export terse prints them
         self._next_id = 1
+        self.started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
         cmds, _bad = commands(self.initial_config)
         for c in cmds:
             if c.path in self.items and c.verb == "add":
@@ -139,6 +125,10 @@ class RouterosEmulator(SshEmulator):
     def napalm_optional_args(self) -> dict[str, object]:
         return {}
 
+    def pending_commit(self) -> bool:
+        """RouterOS has no commit-confirm timer op25b uses: never a pending commit."""
+        return False
+
     def login_name(self, username: str) -> str:
         return username.split("+", 1)[0]
 
@@ -162,8 +152,9 @@ class RouterosEmulator(SshEmulator):
     @property
     def running_config(self) -> str:
         with self.lock:
-            stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
-            out = [f"# {stamp} by RouterOS {ROS_VERSION}", "# software id = EMU0-0000", "#"]
+            # (a router prints the time of the export; the emulator the time it started, so that an unchanged
+            # device prints the same text)
+            out = [f"# {self.started} by RouterOS {ROS_VERSION}", "# software id = EMU0-0000", "#"]
             out += self.other
             for menu in MENUS:
                 out += [f"/{' '.join(menu)} add {self._props(it)}" for it in self.items[menu]]
