@@ -89,10 +89,12 @@ def logical_lines(text: str) -> list[tuple[int, str]]:
     out: list[tuple[int, str]] = []
     buf = ""
     start = 0
-    for num, raw in enumerate(text.splitlines(), 1):
+    for num, raw in enumerate(text.split("\n"), 1):  # line numbers count "\n" only, as every reader does
         line = raw.rstrip("\r")
         if buf:
             line = line.lstrip()
+        elif not line.strip():
+            continue
         else:
             start = num
         if line.endswith("\\") and not line.endswith("\\\\"):

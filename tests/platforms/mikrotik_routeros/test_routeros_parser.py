@@ -134,3 +134,14 @@ def test_truncated_export_is_refused() -> None:
     assert plat.truncation_problem('/ip firewall filter\nadd chain=forward comment="cut') is not None
     assert plat.truncation_problem("/ip firewall filter\nadd chain=forward \\\n") is not None
     assert plat.truncation_problem((REPO / "inventory" / "running" / "bras-osa-ros1.cfg").read_text()) is None
+
+
+def test_line_numbers_count_newlines_only() -> None:
+    """A form feed or U+2028 inside a line is not a line break: reported lines exist in the file."""
+    text = (
+        "/ip firewall filter\nadd chain=forward comment=a\x0cb action=bogus\u2028x\nadd chain=forward action=bogus2\n"
+    )
+    pc = get_platform(PLATFORM).parse(
+        text + "/interface list add name=l\n/ip firewall filter add chain=forward in-interface-list=l action=mark\n"
+    )
+    assert pc.unparsed and all(1 <= u.line <= 5 for u in pc.unparsed), [(u.line, u.reason) for u in pc.unparsed]
