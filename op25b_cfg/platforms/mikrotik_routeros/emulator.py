@@ -98,10 +98,15 @@ class RouterosEmulator(SshEmulator):
         return "".join(out)
 
     @classmethod
+    def apply_change(cls, running: str, change: str) -> str:
+        """``running`` after op25b's items are replaced by the block ``change`` as a push does (address lists and
+        chain rules at the end of their tables, the ``forward`` jumps before the first ``forward`` rule)."""
+        return cls.replace_block(running, change)
+
+    @classmethod
     def replace_block(cls, running: str, block: str) -> str:
-        """``running`` after op25b's items are replaced by ``block`` as a push does (address lists and chain rules
-        at the end of their tables, the ``forward`` jumps before the first ``forward`` rule): the device text
-        a remediation leads to."""
+        """``running`` after op25b's items are replaced by ``block`` as a push does: the device text a
+        remediation leads to."""
         emu = cls(cls.strip_op25b(running), hostname="replace")
         cmds, _ = commands(block)
         for c in cmds:
