@@ -101,14 +101,8 @@ class RouterosEmulator(SshEmulator):
     def apply_change(cls, running: str, change: str) -> str:
         """``running`` after op25b's items are replaced by the block ``change`` as a push does (address lists and
         chain rules at the end of their tables, the ``forward`` jumps before the first ``forward`` rule)."""
-        return cls.replace_block(running, change)
-
-    @classmethod
-    def replace_block(cls, running: str, block: str) -> str:
-        """``running`` after op25b's items are replaced by ``block`` as a push does: the device text a
-        remediation leads to."""
         emu = cls(cls.strip_op25b(running), hostname="replace")
-        cmds, _ = commands(block)
+        cmds, _ = commands(change)
         for c in cmds:
             if c.path not in emu.items or c.verb != "add":
                 continue
