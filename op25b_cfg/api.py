@@ -57,7 +57,7 @@ def load(inventory: str | Path) -> Inventory:
 
     >>> intent = load("inventory")
     >>> intent.policy.name, sorted(intent.devices)[:2]
-    ('example-isp-op25b', ['bng-tyo-mx1', 'bras-osa-xr1'])
+    ('example-isp-op25b', ['bng-tyo-mx1', 'bras-osa-ros1'])
     >>> [d.name for d in intent.select(where="platform=cisco_ios")]
     ['bras-tyo-ios1']
     """
@@ -150,7 +150,7 @@ def audit_saved(devices: Sequence[Device], configs_dir: str | Path) -> list[Devi
 
     >>> intent = load("inventory")
     >>> [(r.device, str(r.verdict)) for r in audit_saved(intent.select(where="group=osaka"), "inventory/running")]
-    [('bras-osa-xr1', 'COMPLIANT'), ('edge-osa-eos1', 'COMPLIANT'), ('edge-osa-vrp1', 'COMPLIANT')]
+    [('bras-osa-xr1', 'COMPLIANT'), ('edge-osa-eos1', 'COMPLIANT'), ('edge-osa-vrp1', 'COMPLIANT'), ('bras-osa-ros1', 'COMPLIANT')]
     """
     return _audit_saved(devices, Path(configs_dir))
 

@@ -33,7 +33,9 @@ def apply_remediation(platform: str, running: str, fix: str) -> str:
 def _drifted(dev: Device) -> str:
     """The shipped running config with its first port-25 block removed (for the shipped configs that comply)."""
     lines = _running(dev).splitlines()
-    block = re.compile(r"deny tcp .* eq (25|smtp)|tcp dport 25 .*(reject|drop)|^\s*(discard|reject);")
+    block = re.compile(
+        r"deny tcp .* eq (25|smtp)|tcp dport 25 .*(reject|drop)|^\s*(discard|reject);|action=reject chain=OP25B"
+    )
     i = next(k for k, ln in enumerate(lines) if block.search(ln))
     return "\n".join(lines[:i] + lines[i + 1 :]) + "\n"
 
