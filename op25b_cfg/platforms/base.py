@@ -19,12 +19,15 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import re
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from op25b_cfg.errors import PlatformError
 from op25b_cfg.rules import AddrMatch, FilterPlan, PortRange, Rule, build_plan
@@ -111,6 +114,72 @@ post-change audit renders the same intent again. Devices and plans are immutable
 value, so their ids are not reused while cached."""
 
 
+class LogLineError(ValueError):
+    """A log line carries a platform's OP25B log marker but not the format that goes with it (a truncated or
+    garbled line). Its message says what is wrong; the reader counts such lines, never stops on them."""
+
+
+class LogHit(NamedTuple):
+    """What one syslog line of an OP25B rule says: ``packets`` packets from ``source`` to ``destination`` port
+    ``dst_port`` dropped by the OP25B rule ``rule`` (the filter or log-prefix name the line gives, ``""`` when the
+    format names none) for ``purpose`` (``blocked`` or ``limited``). Addresses are as printed (not validated).
+    A tuple: a million log lines make a million of them."""
+
+    source: str
+    destination: str
+    dst_port: int | None
+    packets: int
+    rule: str = ""
+    purpose: str = "blocked"
+
+
+_LOG_GROUPS = ("src", "dst", "dport", "packets", "action", "proto", "rule")
+
+
+@dataclass(frozen=True)
+class LogPattern:
+    """One syslog message format an OP25B rule of a platform produces.
+
+    ``marker``: a literal every such line contains (a cheap pre-filter: the reader routes a line to the platform
+    whose marker it holds). ``regex`` is searched in the line; its named groups: ``src``, ``dst``, optional
+    ``dport``, ``packets`` (absent or unset: one packet), ``action``, ``proto`` and ``rule``. A line counts as an
+    OP25B drop when its ``action`` is one of ``denied`` (no ``action`` group: every line is), its ``proto`` (if
+    any) is tcp, its ``dport`` (if any) is 25, and its ``rule`` starts with ``rule_prefix``.
+    """
+
+    marker: str
+    regex: re.Pattern[str]
+    denied: frozenset[str] = frozenset()
+    rule_prefix: str = ""
+    purpose: str = "blocked"
+    _pick: Callable[[tuple[str | None, ...]], tuple[str | None, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        index = self.regex.groupindex
+        if "src" not in index or "dst" not in index:
+            raise ValueError(f"log pattern {self.marker!r}: the regex needs groups src and dst")
+        # picks the _LOG_GROUPS from (None, *match.groups()): index 0 (None) stands for a group the regex lacks
+        object.__setattr__(self, "_pick", itemgetter(*(index.get(g, 0) for g in _LOG_GROUPS)))
+
+    def parse(self, line: str) -> LogHit | None:
+        """The hit in ``line`` (which holds :attr:`marker`), None when it is another rule's or a permit's line.
+        Raises LogLineError when the line does not have the format."""
+        m = self.regex.search(line)
+        if m is None:
+            raise LogLineError(f"not the {self.marker.strip(' %:')} format")
+        src, dst, dport, packets, action, proto, rule = self._pick((None, *m.groups()))
+        if action is not None and action not in self.denied:
+            return None
+        if proto is not None and proto not in ("tcp", "TCP", "6"):
+            return None
+        if dport is not None and dport != "25":
+            return None
+        rule = rule or ""
+        if not rule.startswith(self.rule_prefix):
+            return None
+        return LogHit(src, dst, 25 if dport else None, int(packets) if packets else 1, rule, self.purpose)
+
+
 class Platform:
     """Base class of every platform. Subclasses set the class attributes and may override the hooks.
 
@@ -139,6 +208,9 @@ class Platform:
     ``uplinks``
         True when the platform's filters see the output interface, so a host may name its Internet/MTA-facing
         interfaces (``uplinks`` in its data) and the audit checks packets leaving through those.
+    ``log_patterns``
+        The syslog message formats the platform's OP25B drop rules log (:class:`LogPattern`), read by
+        ``op25b effect offenders`` through :meth:`parse_log_line`: the one place a vendor's log format lives.
     """
 
     name: ClassVar[str]
@@ -153,6 +225,19 @@ class Platform:
     uplinks: ClassVar[bool] = False
     max_name_length: ClassVar[int] = 64
     template: ClassVar[str] = "filter.j2"
+    log_patterns: ClassVar[tuple[LogPattern, ...]] = ()
+
+    # ------------------------------------------------------------------ logs
+
+    def parse_log_line(self, line: str) -> LogHit | None:
+        """The OP25B drop one syslog line of this platform reports, or None: the line is not one of
+        :attr:`log_patterns` (no marker), or it is but reports another rule, a permit, or another port.
+        Raises :class:`LogLineError` for a line with a marker but not its format. Platforms whose messages a
+        regex cannot read override this."""
+        for pattern in self.log_patterns:
+            if pattern.marker in line:
+                return pattern.parse(line)
+        return None
 
     # ------------------------------------------------------------------ the package
 

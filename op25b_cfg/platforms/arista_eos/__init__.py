@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
-from op25b_cfg.platforms.base import Platform
+from op25b_cfg.platforms.base import LogPattern, Platform
+from op25b_cfg.platforms.cisco_ios import CISCO_LOG_FLOW
+
+_EOS_LOG = re.compile(
+    rf"list (?P<rule>\S+) (?:\S+ )?(?P<action>denied|permitted) {CISCO_LOG_FLOW}(?:, (?P<packets>\d+) packets?)?"
+)
 
 
 class AristaEos(Platform):
@@ -21,3 +27,9 @@ class AristaEos(Platform):
     commit_confirm = True
     addr_style: ClassVar[dict[int, str]] = {4: "prefix", 6: "prefix"}
     any_protocol: ClassVar[dict[int, str]] = {4: "ip", 6: "ipv6"}
+    # Acl: %ACL-6-IPACCESS: list OP25B-V4-b1a88b08 Ethernet1 denied tcp 100.64.1.10(40000) -> 203.0.113.25(25)
+    # (one line per logged packet; IPv6 lists log as %ACL-6-IPV6ACCESS)
+    log_patterns: ClassVar[tuple[LogPattern, ...]] = tuple(
+        LogPattern(marker, _EOS_LOG, frozenset({"denied"}), "OP25B-")
+        for marker in ("%ACL-6-IPACCESS:", "%ACL-6-IPV6ACCESS:")
+    )

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
-from op25b_cfg.platforms.base import Platform
+from op25b_cfg.platforms.base import LogPattern, Platform
+from op25b_cfg.platforms.cisco_ios import CISCO_LOG_FLOW
+
+_XR_LOG = re.compile(
+    rf"access-list (?P<rule>\S+) \(\d+\) (?P<action>deny|permit) {CISCO_LOG_FLOW}, (?P<packets>\d+) packets?"
+)
 
 
 class CiscoIosxr(Platform):
@@ -22,3 +28,9 @@ class CiscoIosxr(Platform):
     attach_kinds: ClassVar[frozenset[str]] = frozenset({"interface", "dynamic-template"})
     addr_style: ClassVar[dict[int, str]] = {4: "prefix", 6: "prefix"}
     any_protocol: ClassVar[dict[int, str]] = {4: "ipv4", 6: "ipv6"}
+    # ipv4_acl_mgr[162]: %ACL-IPV4_ACL-6-IPACCESSLOGP : access-list OP25B-V4-b1a88b08 (40) deny tcp
+    #   100.64.1.10(40000) -> 203.0.113.25(25), 3 packets      (IPv6: the IPV6_ACL facility, same text)
+    log_patterns: ClassVar[tuple[LogPattern, ...]] = tuple(
+        LogPattern(marker, _XR_LOG, frozenset({"deny"}), "OP25B-")
+        for marker in ("%ACL-IPV4_ACL-6-IPACCESSLOGP", "%ACL-IPV6_ACL-6-IPACCESSLOGP")
+    )

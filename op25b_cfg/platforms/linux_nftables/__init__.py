@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from op25b_cfg.errors import PlatformError
-from op25b_cfg.platforms.base import Platform
+from op25b_cfg.platforms.base import LogPattern, Platform
 from op25b_cfg.rules import Action, FilterPlan, Rule
 
 if TYPE_CHECKING:
@@ -17,6 +17,12 @@ _IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}\*?")
 TABLE = "op25b"
 LOG_RATE = "10/minute burst 5 packets"
 """How often the block rule may log: enough to see who is blocked, never a kernel-log flood."""
+BLOCK_LOG_PREFIX = "op25b-block: "
+LIMIT_LOG_PREFIX = "op25b-limit: "
+_KERNEL_LOG = re.compile(
+    r"op25b-(?:block|limit): .*?\bSRC=(?P<src>[0-9A-Fa-f.:]+) DST=(?P<dst>[0-9A-Fa-f.:]+) .*?\bPROTO=(?P<proto>\w+)"
+    r"(?: SPT=\d+ DPT=(?P<dport>\d+))?"
+)
 
 
 class LinuxNftables(Platform):
@@ -39,6 +45,12 @@ class LinuxNftables(Platform):
     flow_sessions = True
     flow_rate_kinds: ClassVar[frozenset[str]] = frozenset({"nft-forward"})
     commit_confirm = True
+    # The kernel's log line (dmesg, /dev/kmsg, journald "kernel:", a syslog file), one per logged packet:
+    # op25b-block: IN=ppp0 OUT=ext0 MAC=... SRC=100.64.1.10 DST=203.0.113.25 LEN=60 ... PROTO=TCP SPT=40000 DPT=25 ...
+    log_patterns: ClassVar[tuple[LogPattern, ...]] = (
+        LogPattern(BLOCK_LOG_PREFIX, _KERNEL_LOG),
+        LogPattern(LIMIT_LOG_PREFIX, _KERNEL_LOG, purpose="limited"),
+    )
 
     def check_attachment(self, att: Attachment) -> None:
         if not _IFNAME.fullmatch(att.name):
@@ -80,7 +92,7 @@ class LinuxNftables(Platform):
                 return [deny]
             # A rule of its own, without a verdict: the limit bounds the log lines (a spam bot sends hundreds of
             # SYNs a second), never the reject that follows.
-            return [f'{match} limit rate {LOG_RATE} log prefix "op25b-block: "', deny]
+            return [f'{match} limit rate {LOG_RATE} log prefix "{BLOCK_LOG_PREFIX}"', deny]
         if rule.action is Action.LIMIT:
             assert rule.limit is not None
             key = f"{ip} saddr"
@@ -88,7 +100,7 @@ class LinuxNftables(Platform):
                 mask = ipaddress.IPv6Network(("::", rule.limit.ipv6_subscriber_length)).netmask
                 key = f"ip6 saddr & {mask}"
             fam = f"v{rule.family}"
-            logp = ' log prefix "op25b-limit: "' if rule.log else ""
+            logp = f' log prefix "{LIMIT_LOG_PREFIX}"' if rule.log else ""
             out = []
             if rule.limit.max_sessions is not None:
                 out.append(
