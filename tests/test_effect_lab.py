@@ -121,7 +121,7 @@ def test_offenders_names_the_subscriber_with_the_refused_attempts(
     assert all(m.startswith("op25b-block: IN=ppp0 ") and " DPT=25 " in m for m in lines), lines
     log = tmp_path / "kernel.log"
     log.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(*lines, sep="\n")  # shown with -s: the real lines tests/log_cases/linux_nftables.yaml quotes
+    print(*lines, sep="\n")  # shown with -s: the real lines tests/platforms/linux_nftables/log_cases.yaml quotes
 
     doc = offenders(log, "-i", str(lab.inventory_dir))
     rows = {(o["pool"], o["address"]): o["attempts"] for o in doc["offenders"]}  # type: ignore[attr-defined]

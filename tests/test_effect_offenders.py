@@ -1,4 +1,4 @@
-"""`op25b effect offenders`: the vendor log formats (tests/log_cases), counting packets per source, ranking per pool
+"""`op25b effect offenders`: the vendor log formats (tests/platforms/<platform>/log_cases.yaml), counting packets per source, ranking per pool
 and period, RADIUS subscriber mapping at the time of the line, and bad input never being fatal."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from op25b_cfg.platforms import PLATFORMS, get_platform
 from op25b_cfg.platforms.base import LogLineError
 
 ROOT = Path(__file__).resolve().parent.parent
-CASES = Path(__file__).resolve().parent / "log_cases"
+CASES = Path(__file__).resolve().parent / "platforms"
 POOLS = [
     ("DYN-TOKYO", [parse_prefix("100.64.0.0/16")]),
     ("DYN-OSAKA", [parse_prefix("100.65.0.0/16")]),
@@ -35,14 +35,14 @@ ALL = [get_platform(p) for p in PLATFORMS]
 
 def _cases() -> list[Any]:
     out = []
-    for path in sorted(CASES.glob("*.yaml")):
+    for path in sorted(CASES.glob("*/log_cases.yaml")):
         for i, case in enumerate(yaml.safe_load(path.read_text(encoding="utf-8"))):
-            out.append(pytest.param(path.stem, case, id=f"{path.stem}-{i}"))
+            out.append(pytest.param(path.parent.name, case, id=f"{path.parent.name}-{i}"))
     return out
 
 
 def test_every_platform_has_log_cases() -> None:
-    assert {p.stem for p in CASES.glob("*.yaml")} == set(PLATFORMS)
+    assert {p.parent.name for p in CASES.glob("*/log_cases.yaml")} == set(PLATFORMS)
     for plat in ALL:
         assert plat.log_patterns, plat.name
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
+from op25b_cfg.dialects.cisco_log import CISCO_LOG_FLOW
 from op25b_cfg.platforms.base import LogPattern, Platform
-from op25b_cfg.platforms.cisco_ios import CISCO_LOG_FLOW
 
 _EOS_LOG = re.compile(
     rf"list (?P<rule>\S+) (?:\S+ )?(?P<action>denied|permitted) {CISCO_LOG_FLOW}(?:, (?P<packets>\d+) packets?)?"

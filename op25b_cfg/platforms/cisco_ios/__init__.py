@@ -6,6 +6,7 @@ import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from op25b_cfg.errors import PlatformError
+from op25b_cfg.dialects.cisco_log import CISCO_LOG_FLOW
 from op25b_cfg.platforms.base import LogPattern, Platform
 from op25b_cfg.rules import Action, FilterPlan, Rule
 
@@ -14,8 +15,6 @@ if TYPE_CHECKING:
 
 _VT = re.compile(r"Virtual-Template\d{1,4}")
 
-CISCO_LOG_FLOW = r"(?P<proto>\w+) (?P<src>[0-9A-Fa-f.:]+)\(\d+\)(?: \S+)? ?-> (?P<dst>[0-9A-Fa-f.:]+)\((?P<dport>\d+)\)"
-"""The flow in a Cisco-style ACL log message: ``tcp 100.64.1.10(40000) -> 203.0.113.25(25)`` (IOS, IOS-XR, EOS)."""
 _IOS_LOG = re.compile(
     rf"list (?P<rule>\S+) (?P<action>denied|permitted) {CISCO_LOG_FLOW}, (?P<packets>\d+) packets?"
 )

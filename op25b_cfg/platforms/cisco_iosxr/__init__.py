@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
+from op25b_cfg.dialects.cisco_log import CISCO_LOG_FLOW
 from op25b_cfg.platforms.base import LogPattern, Platform
-from op25b_cfg.platforms.cisco_ios import CISCO_LOG_FLOW
 
 _XR_LOG = re.compile(
     rf"access-list (?P<rule>\S+) \(\d+\) (?P<action>deny|permit) {CISCO_LOG_FLOW}, (?P<packets>\d+) packets?"
