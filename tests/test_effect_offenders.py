@@ -22,9 +22,10 @@ from op25b_cfg.effect.radius import Sessions
 from op25b_cfg.netaddr import parse_prefix
 from op25b_cfg.platforms import PLATFORMS, get_platform
 from op25b_cfg.platforms.base import LogLineError
+from tests.platform_data import PLATFORM_DATA
 
 ROOT = Path(__file__).resolve().parent.parent
-CASES = Path(__file__).resolve().parent / "platforms"
+CASES = PLATFORM_DATA
 POOLS = [
     ("DYN-TOKYO", [parse_prefix("100.64.0.0/16")]),
     ("DYN-OSAKA", [parse_prefix("100.65.0.0/16")]),
