@@ -378,11 +378,7 @@ def _plan(
     for fam in families:
         part = _family(
             fam,
-            tuple(
-                (name, fam_nets)
-                for name, nets in pools
-                if (fam_nets := tuple(p for p in nets if p.version == fam))
-            ),
+            tuple((name, fam_nets) for name, nets in pools if (fam_nets := tuple(p for p in nets if p.version == fam))),
             tuple(m for m in mtas if m.version == fam),
             tuple(e for e in exempt if e.version == fam),
             tuple(t for t in targets if t.version == fam),
@@ -452,7 +448,9 @@ def _family(
     tokens = pool_tokens(tuple(name for name, _ in pools)) if split else ("",)
     # per pool: (pool name, token, pool set, exemption set or None)
     parts: list[tuple[str, str, PrefixSet, PrefixSet | None]] = []
-    for (pool_name, nets), token in zip(pools if split else ((pools[0][0], tuple(p for _, n in pools for p in n)),), tokens, strict=True):
+    for (pool_name, nets), token in zip(
+        pools if split else ((pools[0][0], tuple(p for _, n in pools for p in n)),), tokens, strict=True
+    ):
         suffix = f"-{token}" if split else ""
         pool = PrefixSet(_set_name("POOL", fam) + suffix, fam, tuple(collapse(nets)))
         sets[pool.name] = pool
@@ -690,9 +688,6 @@ def _within(inner: tuple[AddrMatch, ...], outer: tuple[AddrMatch, ...]) -> bool:
     if not inner:
         return False
     return all(
-        any(
-            o.family == i.family and (i.mask & o.mask) == o.mask and (i.value & o.mask) == o.value
-            for o in outer
-        )
+        any(o.family == i.family and (i.mask & o.mask) == o.mask and (i.value & o.mask) == o.value for o in outer)
         for i in inner
     )

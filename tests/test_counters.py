@@ -65,7 +65,12 @@ def test_one_counter_per_pool_and_purpose(case: Case, tmp_path: Path) -> None:
     assert {c.name for c in counters if c.family == 4} == {
         f"OP25B-{p.upper()}-{pool}" for p in ("exempt", "mta", "submission", "block") for pool in ("DYN-A", "DYN-B")
     }  # a family with two pools: the pool in every counter name
-    assert {c.name for c in counters if c.family == 6} == {"OP25B-EXEMPT", "OP25B-MTA", "OP25B-SUBMISSION", "OP25B-BLOCK"}
+    assert {c.name for c in counters if c.family == 6} == {
+        "OP25B-EXEMPT",
+        "OP25B-MTA",
+        "OP25B-SUBMISSION",
+        "OP25B-BLOCK",
+    }
     for c in counters:
         assert counter_of(plan, c.name, c.family) == c
 

@@ -71,7 +71,7 @@ class Kmsg:
                 return out
             except BrokenPipeError:  # records overwritten while reading: go on with the next one
                 continue
-            head, _, text = record.partition(";")
+            _, _, text = record.partition(";")
             out.append(text.split("\n", 1)[0])  # continuation lines (" KEY=value") are not the message
 
     def close(self) -> None:

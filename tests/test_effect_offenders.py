@@ -1,5 +1,6 @@
-"""`op25b effect offenders`: the vendor log formats (tests/platforms/<platform>/log_cases.yaml), counting packets per source, ranking per pool
-and period, RADIUS subscriber mapping at the time of the line, and bad input never being fatal."""
+"""`op25b effect offenders`: the vendor log formats (tests/platforms/<platform>/log_cases.yaml), counting packets per
+source, ranking per pool and period, RADIUS subscriber mapping at the time of the line, and bad input never being
+fatal."""
 
 from __future__ import annotations
 
@@ -72,8 +73,12 @@ def test_log_case(platform: str, case: dict[str, Any], tmp_path: Path) -> None:
     assert classes == {k: int(k == want) for k in classes}
     if isinstance(expect, dict):
         assert tally.platforms == {platform: 1}
-        ((_, address, _), (attempts, lines)), = tally.counts.items()
-        assert (address, attempts, lines) == (ipaddress.ip_address(str(expect["source"])).compressed, expect["packets"], 1)
+        (((_, address, _), (attempts, lines)),) = tally.counts.items()
+        assert (address, attempts, lines) == (
+            ipaddress.ip_address(str(expect["source"])).compressed,
+            expect["packets"],
+            1,
+        )
 
 
 LINES = """\
@@ -86,7 +91,7 @@ LINES = """\
 <190>2026-12-07T11:06:01+09:00 bras1 5: %SEC-6-IPACCESSLOGP: list OP25B-V4-b1a88b08 denied tcp 100.65.3.9(40001) -> 203.0.113.25(25), 1 packet
 Dec  7 01:00:00 bras2 kernel: op25b-block: IN=ppp0 OUT=ext0 SRC=2001:0db8:8000:0001:0000:0000:0000:0010 DST=2001:0db8:eeee:0000:0000:0000:0000:0025 LEN=80 TC=0 HOPLIMIT=63 FLOWLBL=0 PROTO=TCP SPT=40000 DPT=25 WINDOW=1 RES=0x00 SYN URGP=0
 Dec  7 01:00:00 bras1 6: %IPV6-6-ACCESSLOGP: list OP25B-V6-b1a88b08/40 denied tcp 2001:DB8:8000:1::10(40000) -> 2001:DB8:EEEE::25(25), 4 packets
-"""
+"""  # noqa: E501
 
 
 def _run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -184,7 +189,7 @@ RADIUS_LOG = """\
 2026-12-07T01:30:00Z bras1 2: %SEC-6-IPACCESSLOGP: list OP25B-V4-b1a88b08 denied tcp 100.64.1.10(40000) -> 203.0.113.25(25), 2 packets
 2026-12-07T02:30:00Z bras1 3: %SEC-6-IPACCESSLOGP: list OP25B-V4-b1a88b08 denied tcp 100.64.1.10(40000) -> 203.0.113.25(25), 7 packets
 2026-12-07T00:40:00Z bras1 4: %IPV6-6-ACCESSLOGP: list OP25B-V6-b1a88b08/40 denied tcp 2001:DB8:8000:1::BEEF(40000) -> 2001:DB8:EEEE::25(25), 4 packets
-"""
+"""  # noqa: E501
 
 
 def test_radius_maps_address_to_the_subscriber_at_the_time_of_the_line(tmp_path: Path) -> None:
@@ -193,10 +198,15 @@ def test_radius_maps_address_to_the_subscriber_at_the_time_of_the_line(tmp_path:
     sessions = Sessions()
     sessions.read(detail)
     assert len(sessions) == 3 - 1  # the record with a bad address is not a session
-    assert [(m[1], m[2].split(":")[0]) for m in sessions.malformed] == [(35, "bad address"), (41, "a record without attributes")]
+    assert [(m[1], m[2].split(":")[0]) for m in sessions.malformed] == [
+        (35, "bad address"),
+        (41, "a record without attributes"),
+    ]
     proc = _run(_write(tmp_path, RADIUS_LOG), "-i", "inventory", "--radius", str(detail), "--format", "json")
     assert proc.returncode == 0, proc.stderr
-    rows = {(o["address"], o["subscriber"], o["session_id"]): o["attempts"] for o in json.loads(proc.stdout)["offenders"]}
+    rows = {
+        (o["address"], o["subscriber"], o["session_id"]): o["attempts"] for o in json.loads(proc.stdout)["offenders"]
+    }
     assert rows == {
         ("100.64.1.10", "bob@isp.example", "0A0B0002"): 7,
         ("100.64.1.10", "alice@isp.example", "0A0B0001"): 3,
@@ -230,7 +240,11 @@ def test_malformed_lines_are_counted_and_shown_never_fatal(tmp_path: Path) -> No
     text += "%SEC-6-IPACCESSLOGP: list OP25B-V4-x denied tcp 999.64.1.10(1) -> 203.0.113.25(25), 1 packet\n"
     raw = text.encode() + b"\xff\xfe binary \x00 junk\n"
     proc = subprocess.run(
-        [sys.executable, "-m", "op25b_cfg", "effect", "offenders", "-"], input=raw, capture_output=True, cwd=ROOT, check=False
+        [sys.executable, "-m", "op25b_cfg", "effect", "offenders", "-"],
+        input=raw,
+        capture_output=True,
+        cwd=ROOT,
+        check=False,
     )
     stderr = proc.stderr.decode()
     assert proc.returncode == 0, stderr
@@ -278,7 +292,8 @@ _V4 = st.integers(0, 2**32 - 1).map(lambda n: str(ipaddress.IPv4Address(n)))
 _V6 = st.integers(0, 2**128 - 1).map(lambda n: str(ipaddress.IPv6Address(n)))
 _FORMATS = {
     "cisco_ios": "%SEC-6-IPACCESSLOGP: list OP25B-V4-x denied tcp {s}({sp}) -> {d}(25), {n} packets",
-    "cisco_iosxr": "%ACL-IPV4_ACL-6-IPACCESSLOGP : access-list OP25B-V4-x (40) deny tcp {s}({sp}) -> {d}(25), {n} packets",
+    "cisco_iosxr": "%ACL-IPV4_ACL-6-IPACCESSLOGP : access-list OP25B-V4-x (40) deny tcp {s}({sp}) -> {d}(25),"
+    " {n} packets",
     "arista_eos": "Acl: %ACL-6-IPACCESS: list OP25B-V4-x Ethernet1 denied tcp {s}({sp}) -> {d}(25), {n} packets",
     "juniper_junos": "fpc0 PFE_FW_SYSLOG_IP: FW: ge-0/0/1.0 D tcp {s} {d} {sp} 25 ({n} packets)",
 }

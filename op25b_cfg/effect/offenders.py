@@ -50,7 +50,9 @@ MALFORMED_SHOWN = 20
 NO_POOL = "-"
 """The pool column of an address in none of the policy's pools (or when no inventory is given)."""
 
-_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+_MONTHS = {
+    m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)
+}
 _HEADER = re.compile(
     r"(?:<\d{1,3}>(?:1 )?)?(?:"
     r"(?P<iso>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d)(?:\.\d+)?(?P<tz>Z|[+-]\d\d:?\d\d)?"
@@ -205,8 +207,8 @@ def _read(
     bad_before = tally.malformed
     other = 0
     number = 0
-    for number, line in enumerate(fh, 1):  # noqa: B007 - number is the line count afterwards
-        for marker, plat in routes:
+    for number, line in enumerate(fh, 1):  # number: the line count afterwards
+        for marker, plat in routes:  # noqa: B007 - plat: the platform of the marker found
             if marker in line:
                 break
         else:
@@ -345,7 +347,12 @@ def summary(tally: Tally) -> dict[str, Any]:
 
 def to_json(tally: Tally, offenders: list[Offender]) -> str:
     return json.dumps(
-        {"format": FORMAT, "period": tally.period, "summary": summary(tally), "offenders": [asdict(o) for o in offenders]},
+        {
+            "format": FORMAT,
+            "period": tally.period,
+            "summary": summary(tally),
+            "offenders": [asdict(o) for o in offenders],
+        },
         indent=2,
     )
 

@@ -134,7 +134,8 @@ class Sessions:
 
     def read_stream(self, fh: IO[str], name: str) -> None:
         """Add the records of an open ``detail`` stream (``name`` for messages)."""
-        header, first, attrs = "", 0, {}
+        header, first = "", 0
+        attrs: dict[str, str] = {}
         for number, line in enumerate(fh, 1):
             if not line.strip():
                 if header or attrs:
@@ -199,8 +200,9 @@ class Sessions:
             session = Session(b.user, sid, start, b.end if b.end is not None else OPEN_END)
             for net in b.networks:
                 lengths[net.version].add(net.prefixlen)
-                key = (net.version, int(net.network_address)) if net.prefixlen == net.max_prefixlen else None
-                key = key or (net.version * 1000 + net.prefixlen, int(net.network_address))
+                # an address is keyed (family, address); a prefix (family * 1000 + length, network)
+                exact = net.prefixlen == net.max_prefixlen
+                key = (net.version if exact else net.version * 1000 + net.prefixlen, int(net.network_address))
                 index.setdefault(key, []).append((session.start, session.end, session))
         for entries in index.values():
             entries.sort(key=lambda e: (e[0], e[1]))

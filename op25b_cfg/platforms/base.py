@@ -177,6 +177,8 @@ class LogPattern:
         rule = rule or ""
         if not rule.startswith(self.rule_prefix):
             return None
+        if src is None or dst is None:
+            raise LogLineError(f"no source or destination address in the {self.marker.strip(' %:')} line")
         return LogHit(src, dst, 25 if dport else None, int(packets) if packets else 1, rule, self.purpose)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from op25b_cfg.errors import PlatformError
 from op25b_cfg.dialects.cisco_log import CISCO_LOG_FLOW
+from op25b_cfg.errors import PlatformError
 from op25b_cfg.platforms.base import LogPattern, Platform
 from op25b_cfg.rules import Action, FilterPlan, Rule
 
@@ -15,9 +15,7 @@ if TYPE_CHECKING:
 
 _VT = re.compile(r"Virtual-Template\d{1,4}")
 
-_IOS_LOG = re.compile(
-    rf"list (?P<rule>\S+) (?P<action>denied|permitted) {CISCO_LOG_FLOW}, (?P<packets>\d+) packets?"
-)
+_IOS_LOG = re.compile(rf"list (?P<rule>\S+) (?P<action>denied|permitted) {CISCO_LOG_FLOW}, (?P<packets>\d+) packets?")
 
 
 class CiscoIos(Platform):
