@@ -322,3 +322,40 @@ def test_line_time_formats() -> None:
     assert line_time("<13>1 2026-12-07T19:00:00.003+09:00 host app - - x", 2026) == line_time("Dec 07 10:00:00 x", 2026)
     assert line_time("no time here", 2026) is None
     assert line_time("Foo 99 10:00:00 x", 2026) is None
+
+
+_SESSION = st.tuples(
+    st.sampled_from(["100.64.1.1", "100.64.1.2", "2001:db8:8000:1::5"]),
+    st.integers(0, 1000),
+    st.one_of(st.none(), st.integers(1, 500)),
+)
+
+
+@given(st.lists(_SESSION, max_size=12), st.lists(st.integers(-10, 1600), min_size=1, max_size=20))
+def test_radius_lookup_matches_brute_force(sessions: list[tuple[str, int, int | None]], times: list[int]) -> None:
+    """Start (and Stop with Acct-Session-Time) records of random sessions: the lookup names the session that held the
+    address at each time (the latest started one still open), as a brute-force scan over the sessions does."""
+    base = 1_796_601_600
+    text = ""
+    for i, (addr, start, duration) in enumerate(sessions):
+        attr = "Framed-IPv6-Prefix" if ":" in addr else "Framed-IP-Address"
+        value = "2001:db8:8000:1::/64" if ":" in addr else addr
+        common = f'\tAcct-Session-Id = "s{i}"\n\tUser-Name = "u{i}"\n\t{attr} = {value}\n\tNAS-IP-Address = 192.0.2.1\n'
+        text += f"Mon Dec  7 00:00:00 2026\n{common}\tAcct-Status-Type = Start\n\tTimestamp = {base + start}\n\n"
+        if duration is not None:
+            stop = f"\tAcct-Status-Type = Stop\n\tAcct-Session-Time = {duration}\n"
+            stop += f"\tTimestamp = {base + start + duration}\n"
+            text += f"Mon Dec  7 00:00:00 2026\n{common}{stop}\n"
+    table = Sessions()
+    table.read_stream(io.StringIO(text), "gen")
+    assert not table.malformed and len(table) == len(sessions)
+    for addr in ("100.64.1.1", "100.64.1.2", "2001:db8:8000:1::5"):
+        for t in times:
+            held = [
+                (start, start + duration if duration is not None else 10**9, i)
+                for i, (a, start, duration) in enumerate(sessions)
+                if a == addr and start <= t < start + (duration if duration is not None else 10**9)
+            ]
+            want = f"u{max(held)[2]}" if held else None  # the latest start; equal starts: the later end, record
+            got = table.lookup(ipaddress.ip_address(addr), float(base + t))
+            assert (got.user if got else None) == want, (addr, t)
