@@ -133,3 +133,31 @@ def test_single_pool_families_keep_their_plan(tmp_path: Path) -> None:
         ("OP25B-SUBMISSION", "DYN-TOKYO", "submission"),
         ("OP25B-BLOCK", "DYN-TOKYO", "blocked"),
     }
+
+
+def _flow_cases() -> list[Any]:
+    return [pytest.param(c, id=c.id) for c in discover() if "flow" in c.name and not c.wants_error]
+
+
+@pytest.mark.parametrize("case", _flow_cases())
+def test_flow_control_entries_map_to_limited(case: Case, tmp_path: Path) -> None:
+    """Flow control: the limit entries (IOS class-ACL ``permit ... syn``, the Junos policer term, the nft meters)
+    count for their pool's ``limited`` counter; with counters off no entry has one. (IOS renders no submission
+    entry in flow control, its class ACL only picks port-25 SYNs: that counter is the one not found there.)"""
+    dev = _device(case, tmp_path)
+    plan = build_plan(dev)
+    parsed = get_platform(case.platform).parse(case.expected_config.read_text(encoding="utf-8"))
+    chains = {id(c): c for f in parsed.filters.values() for c in f.reachable()}
+    found = set()
+    for rule in (r for c in chains.values() for r in c.rules):
+        counter = counter_of_rule(plan, rule)
+        if rule.action is Action.LIMIT and dev.counters:
+            assert counter is not None and counter.purpose == "limited", (rule, counter)
+        if counter is not None:
+            found.add(counter)
+    assert found <= set(plan_counters(plan))
+    if dev.counters:
+        assert {c.purpose for c in set(plan_counters(plan)) - found} <= {"submission"}
+        assert any(c.purpose == "limited" for c in found)
+    else:
+        assert not found and not plan_counters(plan)
