@@ -155,16 +155,27 @@ class Tally:
             self.malformed_examples.append((name, number, reason))
 
 
-def _open(name: str) -> IO[str]:
+@contextlib.contextmanager
+def _open(name: str) -> Iterator[IO[str]]:
+    """The text of one input: a file, a gzip file (``.gz``) or stdin (``-``, left open), undecodable bytes replaced."""
     if name == "-":
-        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+        stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+        try:
+            yield stdin
+        finally:
+            stdin.detach()  # stdin itself stays open
+        return
     path = Path(name)
     try:
-        if path.suffix == ".gz":
-            return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-        return path.open(encoding="utf-8", errors="replace")
+        fh: IO[str] = (  # closed by the `with fh` below
+            gzip.open(path, "rt", encoding="utf-8", errors="replace")  # noqa: SIM115
+            if path.suffix == ".gz"
+            else path.open(encoding="utf-8", errors="replace")  # noqa: SIM115
+        )
     except OSError as exc:
         raise LogReadError(f"{name}: cannot read the log: {exc.strerror}. Fix: give a readable log file or -") from exc
+    with fh:
+        yield fh
 
 
 def read_logs(
@@ -182,7 +193,7 @@ def read_logs(
     year = year if year is not None else time.gmtime().tm_year
     for name in inputs or ["-"]:
         try:
-            with _open(name) if name != "-" else contextlib.nullcontext(_open(name)) as fh:
+            with _open(name) as fh:
                 _read(fh, name, platforms, tally, year, sessions)
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             raise LogReadError(f"{name}: cannot read the log: {exc}. Fix: give a readable log file or -") from exc
