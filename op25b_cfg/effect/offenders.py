@@ -170,7 +170,7 @@ def _open(name: str) -> Iterator[IO[str]]:
         fh: IO[str] = (  # closed by the `with fh` below
             gzip.open(path, "rt", encoding="utf-8", errors="replace")  # noqa: SIM115
             if path.suffix == ".gz"
-            else path.open(encoding="utf-8", errors="replace")  # noqa: SIM115
+            else path.open(encoding="utf-8", errors="replace")
         )
     except OSError as exc:
         raise LogReadError(f"{name}: cannot read the log: {exc.strerror}. Fix: give a readable log file or -") from exc
