@@ -37,12 +37,14 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from op25b_cfg.errors import Op25bError
-from op25b_cfg.platforms.base import LogLineError
+from op25b_cfg.platforms.base import LogLineError, Platform
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from op25b_cfg.effect.radius import Sessions
     from op25b_cfg.netaddr import Network
-    from op25b_cfg.platforms.base import Platform
+    from op25b_cfg.platforms.base import LogHit
 
 FORMAT = "op25b.offenders/1"
 PERIODS = ("all", "day", "hour")
@@ -200,10 +202,18 @@ def read_logs(
     return tally
 
 
-def _routes(platforms: Sequence[Platform]) -> list[tuple[str, Platform]]:
-    """(marker, platform) for every log pattern: a line goes to the platform whose marker it holds (a substring
-    test per marker is several times cheaper than one regex alternation over them)."""
-    return [(pattern.marker, plat) for plat in platforms for pattern in plat.log_patterns]
+def _routes(platforms: Sequence[Platform]) -> list[tuple[str, Platform, Callable[[str], LogHit | None]]]:
+    """(marker, platform, reader) for every log pattern: a line goes to the platform whose marker it holds (a
+    substring test per marker is several times cheaper than one regex alternation over them). The reader is the
+    platform's :meth:`~Platform.parse_log_line`, or, where the platform keeps the base one (which reads the first
+    pattern whose marker the line holds), that pattern's own parse: the same answer without a second search for
+    the marker."""
+    out: list[tuple[str, Platform, Callable[[str], LogHit | None]]] = []
+    for plat in platforms:
+        default = type(plat).parse_log_line is Platform.parse_log_line
+        for pattern in plat.log_patterns:
+            out.append((pattern.marker, plat, pattern.parse if default else plat.parse_log_line))
+    return out
 
 
 def _read(
@@ -219,13 +229,13 @@ def _read(
     other = 0
     number = 0
     for number, line in enumerate(fh, 1):  # number: the line count afterwards
-        for marker, plat in routes:  # noqa: B007 - plat: the platform of the marker found
+        for marker, plat, reader in routes:  # noqa: B007 - plat, reader: those of the marker found
             if marker in line:
                 break
         else:
             continue
         try:
-            hit = plat.parse_log_line(line)
+            hit = reader(line)
         except LogLineError as exc:
             tally.bad(name, number, f"{plat.name}: {exc}")
             continue
