@@ -482,7 +482,7 @@ def _family(
             dst_set=dst.name if dst is not None else None,
             dst_ports=dst_ports,
             counter=(f"OP25B-{name.upper()}-{token}" if token else f"OP25B-{name.upper()}") if counters else None,
-            remark=f"{remark} ({pool_name})" if token else remark,
+            remark=f"{remark} ({token})" if token else remark,  # the token: an IOS remark holds 100 characters
             pool=pool_name,
             **kw,
         )

@@ -161,3 +161,24 @@ def test_flow_control_entries_map_to_limited(case: Case, tmp_path: Path) -> None
         assert any(c.purpose == "limited" for c in found)
     else:
         assert not found and not plan_counters(plan)
+
+
+def test_long_and_odd_pool_names_give_safe_distinct_names() -> None:
+    """Pool names may be 64 characters of letters, digits and ``_ . : / -``: set, counter and term names use a
+    token of letters, digits, ``_`` and ``-`` (distinct per pool), and every remark fits an IOS remark (100)."""
+    import re
+
+    from op25b_cfg.netaddr import parse_prefix
+    from op25b_cfg.rules import _plan
+
+    long_a = "a" * 30 + ".b/c:" + "d" * 29  # 64 characters
+    long_b = "a" * 30 + "_b_c_" + "d" * 29  # the same token
+    pools = ((long_a, (parse_prefix("100.64.0.0/16"),)), (long_b, (parse_prefix("100.65.0.0/16"),)))
+    for mode, targets in (("block", ()), ("targeted", (parse_prefix("198.51.100.0/24"),))):
+        plan = _plan("isp", mode, pools, (parse_prefix("192.0.2.25/32"),), (), targets, (587,), True, True, None)
+        counters = plan_counters(plan)
+        assert {c.pool for c in counters} == {long_a, long_b}
+        assert len({c.name for c in counters}) == len(counters)
+        names = [c.name for c in counters] + list(plan.sets) + [r.name for r in plan.rules]
+        assert all(re.fullmatch(r"[A-Za-z0-9_-]+", n) for n in names), names
+        assert all(len(f"remark {r.remark}") <= 100 for r in plan.rules)
