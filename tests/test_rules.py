@@ -141,7 +141,8 @@ def assert_plan_invariants(device: Device, plan: FilterPlan) -> None:
             assert set(owners) <= set(fam_pool_names)
             assert all((r.counter is not None) is device.counters for r in rules if r.name != "default")
             if per_pool:
-                assert all(r.remark.endswith(f"({r.name.split('-', 1)[1]})") for r in rules if r.name.startswith(purpose))
+                mine = [r for r in rules if r.name.startswith(purpose)]
+                assert all(r.remark.endswith(f"({r.name.split('-', 1)[1]})") for r in mine), "the pool in the remark"
         last = rules[-1]
         assert (last.action, last.name, last.protocol, last.src, last.dst, last.dst_ports) == (
             Action.PERMIT,
