@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     from op25b_cfg.platforms.base import LogHit
 
 FORMAT = "op25b.offenders/1"
-PERIODS = ("all", "day", "hour")
 MALFORMED_SHOWN = 20
 NO_POOL = "-"
 """The pool column of an address in none of the policy's pools (or when no inventory is given)."""
@@ -67,7 +66,11 @@ class LogReadError(Op25bError):
     """A log input cannot be opened or read at all."""
 
 
-def line_time(line: str, year: int, _cache: dict[str, float | None] = {}) -> float | None:  # noqa: B006
+_TIMES: dict[str, float | None] = {}
+"""Header text -> time: a log of a million lines has at most one header per second."""
+
+
+def line_time(line: str, year: int) -> float | None:
     """The Unix time of a syslog line's header, or None when it has none.
 
     >>> line_time("<189>2026-12-07T10:00:00+09:00 bras1 ...", 2026)
@@ -81,13 +84,12 @@ def line_time(line: str, year: int, _cache: dict[str, float | None] = {}) -> flo
     if m is None:
         return None
     key = m.group(0) if m.group("bsd") is None else f"{year} {m.group('bsd')}"
-    hit = _cache.get(key, 0.0)
-    if hit != 0.0:
-        return hit
+    if key in _TIMES:
+        return _TIMES[key]
     value = _header_time(m, year)
-    if len(_cache) > 200_000:
-        _cache.clear()
-    _cache[key] = value
+    if len(_TIMES) > 200_000:
+        _TIMES.clear()
+    _TIMES[key] = value
     return value
 
 
