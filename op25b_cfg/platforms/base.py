@@ -141,10 +141,10 @@ class LogPattern:
     """One syslog message format an OP25B rule of a platform produces.
 
     ``marker``: a literal every such line contains (a cheap pre-filter: the reader routes a line to the platform
-    whose marker it holds). ``regex`` is searched in the line; its named groups: ``src``, ``dst``, optional
-    ``dport``, ``packets`` (absent or unset: one packet), ``action``, ``proto`` and ``rule``. A line counts as an
-    OP25B drop when its ``action`` is one of ``denied`` (no ``action`` group: every line is), its ``proto`` (if
-    any) is tcp, its ``dport`` (if any) is 25, and its ``rule`` starts with ``rule_prefix``.
+    whose marker it holds). ``regex`` is searched in the line from the marker on; its named groups: ``src``,
+    ``dst``, optional ``dport``, ``packets`` (absent or unset: one packet), ``action``, ``proto`` and ``rule``. A
+    line counts as an OP25B drop when its ``action`` is one of ``denied`` (no ``action`` group: every line is), its
+    ``proto`` (if any) is tcp, its ``dport`` (if any) is 25, and its ``rule`` starts with ``rule_prefix``.
     """
 
     marker: str
@@ -164,7 +164,7 @@ class LogPattern:
     def parse(self, line: str) -> LogHit | None:
         """The hit in ``line`` (which holds :attr:`marker`), None when it is another rule's or a permit's line.
         Raises LogLineError when the line does not have the format."""
-        m = self.regex.search(line)
+        m = self.regex.search(line, line.find(self.marker))  # the fields follow the marker
         if m is None:
             raise LogLineError(f"not the {self.marker.strip(' %:')} format")
         src, dst, dport, packets, action, proto, rule = self._pick((None, *m.groups()))

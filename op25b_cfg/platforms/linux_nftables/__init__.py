@@ -19,9 +19,8 @@ LOG_RATE = "10/minute burst 5 packets"
 """How often the block rule may log: enough to see who is blocked, never a kernel-log flood."""
 BLOCK_LOG_PREFIX = "op25b-block: "
 LIMIT_LOG_PREFIX = "op25b-limit: "
-_KERNEL_LOG = re.compile(
-    r"op25b-(?:block|limit): .*?\bSRC=(?P<src>[0-9A-Fa-f.:]+) DST=(?P<dst>[0-9A-Fa-f.:]+) .*?\bPROTO=(?P<proto>\w+)"
-    r"(?: SPT=\d+ DPT=(?P<dport>\d+))?"
+_KERNEL_LOG = re.compile(  # searched from the prefix on (LogPattern.parse)
+    r" SRC=(?P<src>[0-9A-Fa-f.:]+) DST=(?P<dst>[0-9A-Fa-f.:]+) .*? PROTO=(?P<proto>\w+)(?: SPT=\d+ DPT=(?P<dport>\d+))?"
 )
 
 
