@@ -12,6 +12,16 @@ Rule order (per address family, first match wins)::
       deny   tcp POOL        -> TARGET  dport 25        mode targeted  (log, counter)
       limit  tcp POOL        -> any     dport 25        mode flow-control (per-source limits)
     5 permit ip  any         -> any                     everything else is untouched
+
+Counters you can attribute: with counters on, every rule of steps 1-4 carries one counter, and each counter
+belongs to one (pool, purpose). Where a family has one pool, each step is one rule (sets ``OP25B-POOL-V4``,
+``OP25B-EXEMPT-V4``; counters ``OP25B-EXEMPT``, ``-MTA``, ``-SUBMISSION``, ``-BLOCK``, ``-LIMIT``). Where a family
+has several pools, each of steps 1-4 is one rule per pool, in policy order, with the pool's own sets
+(``OP25B-POOL-V4-<pool>``, ``OP25B-EXEMPT-V4-<pool>``, the exemptions carved per pool) and counters
+(``OP25B-BLOCK-<pool>``; ``<pool>`` is :func:`pool_token`). Consecutive rules with one action and one match but
+their sources are one rule over the union of the sources, so the split changes nothing a packet meets (the audit
+proves the same semantics either way). :func:`plan_counters`, :func:`counter_of` and :func:`counter_of_rule` map
+a counter, by name or by the rule or entry it counts, back to its (pool, purpose).
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
@@ -200,6 +211,10 @@ class Rule:
     oifname: tuple[str, ...] = field(default=(), repr=False)
     iifname_negate: bool = field(default=False, repr=False)
     oifname_negate: bool = field(default=False, repr=False)
+    pool: str = field(default="", repr=False, compare=False)
+    """Generator only: the pool whose counter this rule is (not part of the canonical plan: a pool's name reaches
+    the config, and so the version id, through the rule's sets and counter only where its family has several
+    pools)."""
 
 
 @dataclass(frozen=True)
@@ -254,7 +269,7 @@ def canonical_plan(plan: FilterPlan) -> str:
     Python class or field names; changing it means a new tag and renames every filter once.
 
     >>> from op25b_cfg.netaddr import parse_prefix
-    >>> plan = _plan("isp", "block", (parse_prefix("192.0.2.0/24"),), (), (), (), (587,), False, False, None)
+    >>> plan = _plan("isp", "block", (("P", (parse_prefix("192.0.2.0/24"),)),), (), (), (), (587,), False, False, None)
     >>> print(canonical_plan(plan))  # doctest: +ELLIPSIS
     op25b.plan/1
     {"mode":"block","policy":"isp","rules":[{"action":"permit","dst_ports":[587],...,"submission_ports":[587]}
@@ -348,11 +363,15 @@ def _set_name(kind: str, family: int) -> str:
     return f"OP25B-{kind}-V{family}"
 
 
+PoolSpec = tuple[tuple[str, tuple[Network, ...]], ...]
+"""Pools as (name, prefixes), in policy order."""
+
+
 @lru_cache(maxsize=4096)
 def _plan(
     policy_name: str,
     mode: str,
-    pools: tuple[Network, ...],
+    pools: PoolSpec,
     mtas: tuple[Network, ...],
     exempt: tuple[Network, ...],
     targets: tuple[Network, ...],
@@ -365,11 +384,11 @@ def _plan(
     rules: list[Rule] = []
     set_docs: list[tuple[str, str]] = []
     rule_docs: list[str] = []
-    families = tuple(f for f in (4, 6) if any(p.version == f for p in pools))
+    families = tuple(f for f in (4, 6) if any(p.version == f for _, nets in pools for p in nets))
     for fam in families:
         part = _family(
             fam,
-            tuple(p for p in pools if p.version == fam),
+            tuple((name, fam_nets) for name, nets in pools if (fam_nets := tuple(p for p in nets if p.version == fam))),
             tuple(m for m in mtas if m.version == fam),
             tuple(e for e in exempt if e.version == fam),
             tuple(t for t in targets if t.version == fam),
@@ -419,7 +438,7 @@ class _FamilyPart:
 @lru_cache(maxsize=4096)
 def _family(
     fam: int,
-    pools: tuple[Network, ...],
+    pools: PoolSpec,
     mtas: tuple[Network, ...],
     exempt: tuple[Network, ...],
     targets: tuple[Network, ...],
@@ -429,64 +448,86 @@ def _family(
     counters: bool,
     flow: FlowLimit | None,
 ) -> _FamilyPart:
-    """The sets and rules of one address family (all arguments already of that family). Cached separately
-    from :func:`_plan`, since plans that differ in one family share the other."""
+    """The sets and rules of one address family (all arguments already of that family; ``pools`` not empty).
+    Cached separately from :func:`_plan`, since plans that differ in one family share the other.
+
+    One pool: one rule per step. Several pools: steps 1-4 have one rule per pool (see the module docstring)."""
     sets: dict[str, PrefixSet] = {}
-    rules: list[Rule] = []
     smtp = (PortRange(SMTP, SMTP),)
-    pool = PrefixSet(_set_name("POOL", fam), fam, tuple(collapse(p for p in pools if p.version == fam)))
-    sets[pool.name] = pool
+    split = len(pools) > 1
+    tokens = pool_tokens(tuple(name for name, _ in pools)) if split else ("",)
+    # per pool: (pool name, token, pool set, exemption set or None)
+    parts: list[tuple[str, str, PrefixSet, PrefixSet | None]] = []
+    for (pool_name, nets), token in zip(
+        pools if split else ((pools[0][0], tuple(p for _, n in pools for p in n)),), tokens, strict=True
+    ):
+        suffix = f"-{token}" if split else ""
+        pool = PrefixSet(_set_name("POOL", fam) + suffix, fam, tuple(collapse(nets)))
+        sets[pool.name] = pool
+        carved = collapse(_carve(exempt, pool.prefixes))
+        ex = PrefixSet(_set_name("EXEMPT", fam) + suffix, fam, tuple(carved)) if carved else None
+        parts.append((pool_name, token, pool, ex))
 
     def tcp(
         action: Action,
         name: str,
+        part: tuple[str, str, PrefixSet, PrefixSet | None],
         src: PrefixSet,
         remark: str,
         dst: PrefixSet | None = None,
         dst_ports: tuple[PortRange, ...] = smtp,
         **kw: Any,
     ) -> Rule:
-        """One tcp rule from a prefix set (to a prefix set, or any), counted as OP25B-<NAME> when counters are on."""
+        """One tcp rule of one pool from a prefix set (to a prefix set, or any), counted as OP25B-<NAME>[-<pool>]
+        when counters are on."""
+        pool_name, token, _, _ = part
         return Rule(
             action,
             fam,
             TCP,
-            name,
+            f"{name}-{token}" if token else name,
             src=src.matches(),
             src_set=src.name,
             dst=dst.matches() if dst is not None else (),
             dst_set=dst.name if dst is not None else None,
             dst_ports=dst_ports,
-            counter=f"OP25B-{name.upper()}" if counters else None,
-            remark=remark,
+            counter=(f"OP25B-{name.upper()}-{token}" if token else f"OP25B-{name.upper()}") if counters else None,
+            remark=f"{remark} ({token})" if token else remark,  # the token: an IOS remark holds 100 characters
+            pool=pool_name,
             **kw,
         )
 
-    carved = collapse(_carve(exempt, pool.prefixes))
-    if carved:
-        ex = PrefixSet(_set_name("EXEMPT", fam), fam, tuple(carved))
-        sets[ex.name] = ex
-        rules.append(tcp(Action.PERMIT, "exempt", ex, "exempt static customers and opt-outs"))
+    rules: list[Rule] = []
+    for part in parts:
+        if part[3] is not None:
+            sets[part[3].name] = part[3]
+            rules.append(tcp(Action.PERMIT, "exempt", part, part[3], "exempt static customers and opt-outs"))
     fam_mtas = collapse(m for m in mtas if m.version == fam)
     if fam_mtas:
         mta = PrefixSet(_set_name("MTA", fam), fam, tuple(fam_mtas))
         sets[mta.name] = mta
-        rules.append(tcp(Action.PERMIT, "mta", pool, "ISP mail relays", mta))
+        rules += [tcp(Action.PERMIT, "mta", part, part[2], "ISP mail relays", mta) for part in parts]
     if submission:
         ports = tuple(PortRange(p, p) for p in submission)
-        rules.append(tcp(Action.PERMIT, "submission", pool, "mail submission stays open", dst_ports=ports))
+        remark = "mail submission stays open"
+        rules += [tcp(Action.PERMIT, "submission", part, part[2], remark, dst_ports=ports) for part in parts]
     if mode == "block":
-        rules.append(tcp(Action.DENY, "block", pool, "block direct SMTP from dynamic pools", log=log))
+        remark = "block direct SMTP from dynamic pools"
+        rules += [tcp(Action.DENY, "block", part, part[2], remark, log=log) for part in parts]
     elif mode == "targeted":
         fam_targets = collapse(t for t in targets if t.version == fam)
         if fam_targets:
             tgt = PrefixSet(_set_name("TARGET", fam), fam, tuple(fam_targets))
             sets[tgt.name] = tgt
-            rules.append(tcp(Action.DENY, "block", pool, "block direct SMTP to targeted destinations", tgt, log=log))
+            remark = "block direct SMTP to targeted destinations"
+            rules += [tcp(Action.DENY, "block", part, part[2], remark, tgt, log=log) for part in parts]
     else:
         assert flow is not None
         remark = "per-subscriber SMTP flow control"
-        rules.append(tcp(Action.LIMIT, "limit", pool, remark, log=log, tcp_flags=NEW_CONNECTION, limit=flow))
+        rules += [
+            tcp(Action.LIMIT, "limit", part, part[2], remark, log=log, tcp_flags=NEW_CONNECTION, limit=flow)
+            for part in parts
+        ]
     rules.append(Rule(Action.PERMIT, fam, None, "default", remark="all other traffic"))
     return _FamilyPart(
         tuple(sets.values()),
@@ -528,7 +569,7 @@ def build_plan(device: Device) -> FilterPlan:
     if hit is not None and hit[0] is pol and hit[1][1] is applying:
         return hit[2]
     exempt = tuple(prefix for _, prefix in applying)
-    pools = tuple(p for pool in device.pools for p in pool.all())
+    pools = tuple((pool.name, tuple(pool.all())) for pool in device.pools)
     plan = _plan(
         pol.name,
         device.mode,
@@ -545,3 +586,125 @@ def build_plan(device: Device) -> FilterPlan:
         caches.PLANS.clear()
     caches.PLANS[key] = (pol, (device.pools, applying), plan)
     return plan
+
+
+# ---------------------------------------------------------------------------------------------------- counters
+
+_TOKEN_BAD = re.compile(r"[^A-Za-z0-9_-]")
+PURPOSES = {"exempt": "exempt", "mta": "mta", "submission": "submission", "block": "blocked", "limit": "limited"}
+"""Rule purpose (the first part of a generated rule's name) -> counter purpose."""
+
+
+def pool_tokens(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The pool part of set, rule and counter names, one per pool: the name with every character other than
+    letters, digits, ``_`` and ``-`` made ``_``, cut to 32 characters; a token equal (ignoring case) to an earlier
+    one gets ``-2``, ``-3``, ... so every pool of a plan has its own.
+
+    >>> pool_tokens(("DYN-TOKYO", "dyn-tokyo", "pool/v4.a", "pool_v4_a"))
+    ('DYN-TOKYO', 'dyn-tokyo-2', 'pool_v4_a', 'pool_v4_a-2')
+    """
+    out: list[str] = []
+    seen: set[str] = set()
+    for name in names:
+        base = token = _TOKEN_BAD.sub("_", name)[:32]
+        n = 1
+        while token.lower() in seen:
+            n += 1
+            token = f"{base}-{n}"
+        seen.add(token.lower())
+        out.append(token)
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    """One counter a plan renders: its name (Junos ``count`` name; for the per-entry counts of IOS, IOS-XR and
+    EOS and the per-rule counters of nftables, the rule's :attr:`Rule.counter`), the pool and purpose it counts
+    (``exempt``, ``mta``, ``submission``, ``blocked``, ``limited``) and its address family."""
+
+    name: str
+    pool: str
+    purpose: str
+    family: int
+
+
+def _counter(rule: Rule) -> Counter | None:
+    if rule.counter is None:
+        return None
+    return Counter(rule.counter, rule.pool, PURPOSES[rule.name.split("-", 1)[0]], rule.family)
+
+
+def plan_counters(plan: FilterPlan) -> list[Counter]:
+    """Every counter of the plan, in rule order (empty when the device's counters are off)."""
+    return [c for r in plan.rules if (c := _counter(r)) is not None]
+
+
+def counter_of(plan: FilterPlan, name: str, family: int) -> Counter | None:
+    """The (pool, purpose) of the counter ``name`` in the ``family`` filter, or None when the plan has no such
+    counter (another filter's counter, or a plan without counters).
+
+    >>> from op25b_cfg.netaddr import parse_prefix as pp
+    >>> plan = _plan("isp", "block", (("TOKYO", (pp("100.64.0.0/16"),)), ("OSAKA", (pp("100.65.0.0/16"),))),
+    ...              (pp("192.0.2.25/32"),), (), (), (587,), True, True, None)
+    >>> counter_of(plan, "OP25B-BLOCK-OSAKA", 4)
+    Counter(name='OP25B-BLOCK-OSAKA', pool='OSAKA', purpose='blocked', family=4)
+    """
+    for rule in plan.rules:
+        if rule.counter == name and rule.family == family:
+            return _counter(rule)
+    return None
+
+
+def counter_of_rule(plan: FilterPlan, rule: Rule) -> Counter | None:
+    """The counter that counts a rule parsed from a running config (an ACL entry with its own match count, an
+    nft rule, a Junos term): by its counter name when it carries one of the plan's, else the first counted plan
+    rule of its family with the same action, protocol and TCP flags whose destination ports, sources and
+    destinations hold all of the entry's (``any`` only for ``any``; an ACL writes one plan rule as one entry per
+    source prefix and port); an entry of an
+    IOS flow-control class ACL (``permit ... syn``) counts for its pool's ``limit`` rule. None for an entry of no
+    counted rule (the final permit, another filter's entry).
+
+    >>> from op25b_cfg.netaddr import parse_prefix as pp
+    >>> plan = _plan("isp", "block", (("TOKYO", (pp("100.64.0.0/16"),)), ("OSAKA", (pp("100.65.0.0/16"),))),
+    ...              (pp("192.0.2.25/32"),), (), (), (587,), True, True, None)
+    >>> entry = Rule(Action.DENY, 4, TCP, "40", src=(AddrMatch.from_prefix(pp("100.65.0.0/16")),),
+    ...              dst_ports=(PortRange(25, 25),), log=True)
+    >>> counter_of_rule(plan, entry)
+    Counter(name='OP25B-BLOCK-OSAKA', pool='OSAKA', purpose='blocked', family=4)
+    """
+    if rule.counter:
+        named = counter_of(plan, rule.counter, rule.family)
+        if named is not None:
+            return named
+    for cand in plan.rules:
+        if cand.counter is None or cand.family != rule.family or cand.protocol != rule.protocol:
+            continue
+        if not _ports_within(rule.dst_ports, cand.dst_ports):
+            continue
+        if cand.action is not Action.LIMIT and cand.tcp_flags != rule.tcp_flags:
+            continue
+        if cand.action is not rule.action and cand.action is not Action.LIMIT:
+            continue
+        if _within(rule.src, cand.src) and _within(rule.dst, cand.dst):
+            return _counter(cand)
+    return None
+
+
+def _ports_within(inner: tuple[PortRange, ...], outer: tuple[PortRange, ...]) -> bool:
+    """Every range of ``inner`` lies in one of ``outer`` (an ACL writes ``587,465`` as one entry per port;
+    ``()`` is any port: only within any)."""
+    if not outer or not inner:
+        return not outer and not inner
+    return all(any(o.lo <= i.lo and i.hi <= o.hi for o in outer) for i in inner)
+
+
+def _within(inner: tuple[AddrMatch, ...], outer: tuple[AddrMatch, ...]) -> bool:
+    """Every pattern of ``inner`` lies in one of ``outer`` (``()`` is any: only within any)."""
+    if not outer:
+        return not inner
+    if not inner:
+        return False
+    return all(
+        any(o.family == i.family and (i.mask & o.mask) == o.mask and (i.value & o.mask) == o.value for o in outer)
+        for i in inner
+    )

@@ -130,8 +130,19 @@ def assert_plan_invariants(device: Device, plan: FilterPlan) -> None:
     assert all(s.family in fams for s in plan.sets.values())
     for fam in fams:
         rules = plan.family_rules(fam)
-        names = [r.name for r in rules]
+        # a family with several pools has one rule per pool and purpose, named <purpose>-<pool token>
+        fam_pool_names = [pool.name for pool in device.pools if any(p.version == fam for p in pool.all())]
+        per_pool = len(fam_pool_names) > 1
+        names = [r.name.split("-", 1)[0] for r in rules]
         assert names == sorted(names, key=ORDER.index), f"rule order {names}"
+        for purpose in set(names) - {"default"}:
+            owners = [r.pool for r in rules if r.name.split("-", 1)[0] == purpose]
+            assert len(owners) == len(set(owners)), f"one {purpose} rule per pool"
+            assert set(owners) <= set(fam_pool_names)
+            assert all((r.counter is not None) is device.counters for r in rules if r.name != "default")
+            if per_pool:
+                mine = [r for r in rules if r.name.startswith(purpose)]
+                assert all(r.remark.endswith(f"({r.name.split('-', 1)[1]})") for r in mine), "the pool in the remark"
         last = rules[-1]
         assert (last.action, last.name, last.protocol, last.src, last.dst, last.dst_ports) == (
             Action.PERMIT,
@@ -147,15 +158,17 @@ def assert_plan_invariants(device: Device, plan: FilterPlan) -> None:
         if device.mode == "targeted" and not [t for t in pol.targeted.all() if t.version == fam]:
             assert not enforcing, "nothing to deny toward when no target of this family is listed"
         else:
-            assert len(enforcing) == 1, f"exactly one enforcing rule per family, got {names}"
+            assert len(enforcing) == len(fam_pool_names), f"one enforcing rule per pool of the family, got {names}"
             enf = enforcing[0]
-            assert enf.action is (Action.LIMIT if device.mode == "flow-control" else Action.DENY)
-            assert [m.prefix() for m in enf.src] == fam_pools, "every pool prefix is covered by the enforcing rule"
-            assert [str(p) for p in enf.dst_ports] == ["25"] and enf.protocol == 6
-            assert enf.log is device.log and (enf.counter is not None) is device.counters
+            assert enforcing == rules[rules.index(enf) : rules.index(enf) + len(enforcing)], "enforcing rules in a row"
+            assert all(e.action is (Action.LIMIT if device.mode == "flow-control" else Action.DENY) for e in enforcing)
+            covered = collapse(m.prefix() for e in enforcing for m in e.src)  # type: ignore[misc]
+            assert covered == fam_pools, "every pool prefix is covered by the enforcing rules"
+            assert all([str(p) for p in e.dst_ports] == ["25"] and e.protocol == 6 for e in enforcing)
+            assert all(e.log is device.log and (e.counter is not None) is device.counters for e in enforcing)
             before = rules[: rules.index(enf)]
-            for r in rules[rules.index(enf) + 1 :]:
-                assert r.name == "default", "only the permit-any follows the enforcing rule"
+            for r in rules[rules.index(enf) + len(enforcing) :]:
+                assert r.name == "default", "only the permit-any follows the enforcing rules"
             for r in before:
                 assert r.action is Action.PERMIT, "exempt, MTA and submission permits come before the deny"
             if device.mode == "flow-control":
@@ -166,19 +179,21 @@ def assert_plan_invariants(device: Device, plan: FilterPlan) -> None:
                     fc.new_per_second,
                     fc.burst,
                 )
-        sub = [r for r in rules if r.name == "submission"]
+        sub = [r for r in rules if r.name.split("-", 1)[0] == "submission"]
         if pol.submission_ports:
-            assert len(sub) == 1 and sorted(p.lo for p in sub[0].dst_ports) == sorted(pol.submission_ports)
-            assert [m.prefix() for m in sub[0].src] == fam_pools
+            assert len(sub) == len(fam_pool_names)
+            assert all(sorted(p.lo for p in r.dst_ports) == sorted(pol.submission_ports) for r in sub)
+            assert collapse(m.prefix() for r in sub for m in r.src) == fam_pools  # type: ignore[misc]
         else:
             assert not sub
         mtas = collapse(m for m in pol.mtas.all() if m.version == fam)
-        mta_rules = [r for r in rules if r.name == "mta"]
-        assert [m.prefix() for r in mta_rules for m in r.dst] == mtas
+        mta_rules = [r for r in rules if r.name.split("-", 1)[0] == "mta"]
+        assert all([m.prefix() for m in r.dst] == mtas for r in mta_rules)
+        assert len(mta_rules) == (len(fam_pool_names) if mtas else 0)
         exempt = [s.prefix for s in pol.exemptions.static] + [o.prefix for o in pol.exemptions.opt_out]
         carved = collapse(e for e in exempt if e.version == fam and any(e.subnet_of(p) for p in fam_pools))  # type: ignore[arg-type]
-        ex_rules = [r for r in rules if r.name == "exempt"]
-        got = [m.prefix() for r in ex_rules for m in r.src]
+        ex_rules = [r for r in rules if r.name.split("-", 1)[0] == "exempt"]
+        got = collapse(m.prefix() for r in ex_rules for m in r.src)  # type: ignore[misc]
         assert got == carved, "exemptions inside the pools, and only those, are permitted first"
         for r in rules:
             if r.src_set:

@@ -6,7 +6,10 @@
 * :mod:`.db`: the database (SQLite file by default, PostgreSQL by URL), its versioned schema, reset detection.
 * :mod:`.collect`: ``op25b effect collect``, reading every selected device ``--workers`` at a time.
 * :mod:`.report`: ``op25b effect report``, the figures and their table, JSON, CSV and HTML forms.
+* :mod:`.offenders`: ``op25b effect offenders``, the top sources in the OP25B rules' log lines, and
+  :mod:`.radius`, the subscriber that held an address (FreeRADIUS accounting detail files).
 
 The vendor-specific part, how a device is asked for its counters and how its answer is read, is one hook of
-the platform spec: :meth:`op25b_cfg.platforms.base.Platform.read_counters`.
+the platform spec: :meth:`op25b_cfg.platforms.base.Platform.read_counters`; how its log lines read is another:
+:attr:`~op25b_cfg.platforms.base.Platform.log_patterns`.
 """

@@ -22,12 +22,15 @@ import contextlib
 import functools
 import importlib
 import logging
+import re
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from op25b_cfg import caches
 from op25b_cfg.errors import PlatformError
@@ -113,6 +116,86 @@ def _load_template(name: str) -> tuple[str, str, Callable[[], bool]] | None:
     return source, str(path), lambda: True
 
 
+class LogLineError(ValueError):
+    """A log line carries a platform's OP25B log marker but not the format that goes with it (a truncated or
+    garbled line). Its message says what is wrong; the reader counts such lines, never stops on them."""
+
+
+class LogHit(NamedTuple):
+    """What one syslog line of an OP25B rule says: ``packets`` packets from ``source`` to ``destination`` port
+    ``dst_port`` dropped by the OP25B rule ``rule`` (the filter or log-prefix name the line gives, ``""`` when the
+    format names none) for ``purpose`` (``blocked`` or ``limited``). Addresses are as printed (not validated).
+    A tuple: a million log lines make a million of them."""
+
+    source: str
+    destination: str
+    dst_port: int | None
+    packets: int
+    rule: str = ""
+    purpose: str = "blocked"
+
+
+_LOG_GROUPS = ("src", "dst", "dport", "packets", "action", "proto", "rule")
+_new_tuple = tuple.__new__
+
+
+@dataclass(frozen=True)
+class LogPattern:
+    """One syslog message format an OP25B rule of a platform produces.
+
+    ``marker``: a literal every such line contains (a cheap pre-filter: the reader routes a line to the platform
+    whose marker it holds). ``regex`` is searched in the line from the marker on; its named groups: ``src``,
+    ``dst``, optional ``dport``, ``packets`` (absent or unset: one packet), ``action``, ``proto`` and ``rule``. A
+    line counts as an OP25B drop when its ``action`` is one of ``denied`` (no ``action`` group: every line is), its
+    ``proto`` (if any) is tcp, its ``dport`` (if any) is 25, and its ``rule`` starts with ``rule_prefix``.
+    """
+
+    marker: str
+    regex: re.Pattern[str]
+    denied: frozenset[str] = frozenset()
+    rule_prefix: str = ""
+    purpose: str = "blocked"
+    _pick: Callable[[tuple[str | None, ...]], tuple[str | None, ...]] | None = field(
+        init=False, repr=False, compare=False
+    )
+    _numbers: tuple[int, ...] = field(init=False, repr=False, compare=False, default=())
+
+    def __post_init__(self) -> None:
+        index = self.regex.groupindex
+        if "src" not in index or "dst" not in index:
+            raise ValueError(f"log pattern {self.marker!r}: the regex needs groups src and dst")
+        numbers = [index.get(g, 0) for g in _LOG_GROUPS]
+        if all(numbers):  # every group in the regex: one match.group(...) call picks them
+            object.__setattr__(self, "_pick", None)
+            object.__setattr__(self, "_numbers", tuple(numbers))
+        else:  # picks from (None, *match.groups()): index 0 (None) stands for a group the regex lacks
+            object.__setattr__(self, "_pick", itemgetter(*numbers))
+
+    def parse(self, line: str) -> LogHit | None:
+        """The hit in ``line`` (which holds :attr:`marker`), None when it is another rule's or a permit's line.
+        Raises LogLineError when the line does not have the format."""
+        m = self.regex.search(line, line.find(self.marker))  # the fields follow the marker
+        if m is None:
+            raise LogLineError(f"not the {self.marker.strip(' %:')} format")
+        pick = self._pick
+        src, dst, dport, packets, action, proto, rule = (
+            m.group(*self._numbers) if pick is None else pick((None, *m.groups()))
+        )
+        if action is not None and action not in self.denied:
+            return None
+        if proto is not None and proto not in ("tcp", "TCP", "6"):
+            return None
+        if dport is not None and dport != "25":
+            return None
+        rule = rule or ""
+        if not rule.startswith(self.rule_prefix):
+            return None
+        if src is None or dst is None:
+            raise LogLineError(f"no source or destination address in the {self.marker.strip(' %:')} line")
+        # tuple.__new__: a third of LogHit(...)'s cost, and a million lines make a million hits
+        return _new_tuple(LogHit, (src, dst, 25 if dport else None, int(packets) if packets else 1, rule, self.purpose))
+
+
 class Platform:
     """Base class of every platform. Subclasses set the class attributes and may override the hooks.
 
@@ -152,6 +235,9 @@ class Platform:
         True when the platform's session replaces everything op25b owns in one transaction (the nftables
         table): push then does no object-by-object clean-up, drift repair or in-place check, and the
         remediation is the whole rendered config.
+    ``log_patterns``
+        The syslog message formats the platform's OP25B drop rules log (:class:`LogPattern`), read by
+        ``op25b effect offenders`` through :meth:`parse_log_line`: the one place a vendor's log format lives.
     """
 
     name: ClassVar[str]
@@ -168,6 +254,19 @@ class Platform:
     atomic_replace: ClassVar[bool] = False
     max_name_length: ClassVar[int] = 64
     template: ClassVar[str] = "filter.j2"
+    log_patterns: ClassVar[tuple[LogPattern, ...]] = ()
+
+    # ------------------------------------------------------------------ logs
+
+    def parse_log_line(self, line: str) -> LogHit | None:
+        """The OP25B drop one syslog line of this platform reports, or None: the line is not one of
+        :attr:`log_patterns` (no marker), or it is but reports another rule, a permit, or another port.
+        Raises :class:`LogLineError` for a line with a marker but not its format. Platforms whose messages a
+        regex cannot read override this."""
+        for pattern in self.log_patterns:
+            if pattern.marker in line:
+                return pattern.parse(line)
+        return None
 
     # ------------------------------------------------------------------ the package
 

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import functools
+import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from op25b_cfg.platforms.base import Platform
+from op25b_cfg.dialects.cisco_log import CISCO_LOG_FLOW
+from op25b_cfg.platforms.base import LogPattern, Platform
+
+_EOS_LOG = re.compile(
+    rf"list (?P<rule>\S+) (?:\S+ )?(?P<action>denied|permitted) {CISCO_LOG_FLOW}(?:, (?P<packets>\d+) packets?)?"
+)
 
 if TYPE_CHECKING:
     from op25b_cfg.connection.base import Session
@@ -66,3 +72,10 @@ class AristaEos(Platform):
         from op25b_cfg.platforms.arista_eos.counters import read
 
         return read(session)
+
+    # Acl: %ACL-6-IPACCESS: list OP25B-V4-b1a88b08 Ethernet1 denied tcp 100.64.1.10(40000) -> 203.0.113.25(25)
+    # (one line per logged packet; IPv6 lists log as %ACL-6-IPV6ACCESS)
+    log_patterns: ClassVar[tuple[LogPattern, ...]] = tuple(
+        LogPattern(marker, _EOS_LOG, frozenset({"denied"}), "OP25B-")
+        for marker in ("%ACL-6-IPACCESS:", "%ACL-6-IPV6ACCESS:")
+    )

@@ -6,8 +6,9 @@ import functools
 import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from op25b_cfg.dialects.cisco_log import CISCO_LOG_FLOW
 from op25b_cfg.errors import PlatformError
-from op25b_cfg.platforms.base import Platform
+from op25b_cfg.platforms.base import LogPattern, Platform
 from op25b_cfg.rules import Action, FilterPlan, Rule
 
 if TYPE_CHECKING:
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from op25b_cfg.inventory import Attachment, Device
 
 _VT = re.compile(r"Virtual-Template\d{1,4}")
+
+_IOS_LOG = re.compile(rf"list (?P<rule>\S+) (?P<action>denied|permitted) {CISCO_LOG_FLOW}, (?P<packets>\d+) packets?")
 
 
 class CiscoIos(Platform):
@@ -64,6 +67,12 @@ class CiscoIos(Platform):
     commit_confirm = True
     addr_style: ClassVar[dict[int, str]] = {4: "wildcard", 6: "prefix"}
     any_protocol: ClassVar[dict[int, str]] = {4: "ip", 6: "ipv6"}
+    # %SEC-6-IPACCESSLOGP: list OP25B-V4-b1a88b08 denied tcp 100.64.1.10(40000) -> 203.0.113.25(25), 3 packets
+    # IPv6: %IPV6-6-ACCESSLOGP (older IOS) or %IPV6_ACL-6-ACCESSLOGP, the list name followed by /<sequence>
+    log_patterns: ClassVar[tuple[LogPattern, ...]] = tuple(
+        LogPattern(marker, _IOS_LOG, frozenset({"denied"}), "OP25B-")
+        for marker in ("%SEC-6-IPACCESSLOGP:", "%IPV6-6-ACCESSLOGP:", "%IPV6_ACL-6-ACCESSLOGP:")
+    )
 
     def check_attachment(self, att: Attachment) -> None:
         super().check_attachment(att)

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import functools
+import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from op25b_cfg.platforms.base import Platform
+from op25b_cfg.dialects.cisco_log import CISCO_LOG_FLOW
+from op25b_cfg.platforms.base import LogPattern, Platform
+
+_XR_LOG = re.compile(
+    rf"access-list (?P<rule>\S+) \(\d+\) (?P<action>deny|permit) {CISCO_LOG_FLOW}, (?P<packets>\d+) packets?"
+)
 
 if TYPE_CHECKING:
     from op25b_cfg.connection.base import Session
@@ -47,3 +53,10 @@ class CiscoIosxr(Platform):
         from op25b_cfg.dialects.cisco_counters import read_acl_counters
 
         return read_acl_counters(session, ("show access-lists ipv4", "show access-lists ipv6"), "xr")
+
+    # ipv4_acl_mgr[162]: %ACL-IPV4_ACL-6-IPACCESSLOGP : access-list OP25B-V4-b1a88b08 (40) deny tcp
+    #   100.64.1.10(40000) -> 203.0.113.25(25), 3 packets      (IPv6: the IPV6_ACL facility, same text)
+    log_patterns: ClassVar[tuple[LogPattern, ...]] = tuple(
+        LogPattern(marker, _XR_LOG, frozenset({"deny"}), "OP25B-")
+        for marker in ("%ACL-IPV4_ACL-6-IPACCESSLOGP", "%ACL-IPV6_ACL-6-IPACCESSLOGP")
+    )

@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from op25b_cfg.errors import PlatformError
-from op25b_cfg.platforms.base import Platform
+from op25b_cfg.platforms.base import LogPattern, Platform
 
 if TYPE_CHECKING:
     from op25b_cfg.connection.base import Session
@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from op25b_cfg.rules import FilterPlan, PrefixSet
 
 _UNIT = re.compile(r"([a-z]{2,5}-?[0-9/:]*|[a-z]+[0-9]+)\.([0-9]{1,5})")
+_FW_LOG = re.compile(
+    r"FW: (?P<ifname>\S+)\s+(?P<action>[ADR])\s+(?P<proto>\S+)\s+(?:SA )?(?P<src>[0-9A-Fa-f.:]+)\s+(?:DA )?"
+    r"(?P<dst>[0-9A-Fa-f.:]+)\s+(?:SP )?\d+\s+(?:DP )?(?P<dport>\d+)\s+\((?P<packets>\d+) packets?\)"
+)
 
 
 class JuniperJunos(Platform):
@@ -38,6 +42,14 @@ class JuniperJunos(Platform):
     flow_sessions = False
     flow_rate_kinds: ClassVar[frozenset[str]] = frozenset({"dynamic-profile"})
     commit_confirm = True
+    # fpc0 PFE_FW_SYSLOG_IP: FW: ge-0/0/1.100 D tcp 100.64.1.10 203.0.113.25 40000 25 (3 packets)
+    # fpc0 PFE_FW_SYSLOG_IP6_TCP_UDP: FW: ge-0/0/1.100 D tcp SA 2001:db8:8000:1::10 DA 2001:db8:eeee::25 SP 40000
+    #   DP 25 (3 packets)
+    # The line names no filter: every discarded (D) or rejected (R) port-25 packet logged by a firewall filter counts.
+    log_patterns: ClassVar[tuple[LogPattern, ...]] = tuple(
+        LogPattern(marker, _FW_LOG, frozenset({"D", "R"}))
+        for marker in ("PFE_FW_SYSLOG_IP:", "PFE_FW_SYSLOG_IP6_TCP_UDP:")
+    )
 
     @functools.cached_property
     def dialect(self) -> ConfigDialect:

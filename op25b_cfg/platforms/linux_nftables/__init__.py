@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from op25b_cfg.errors import PlatformError
-from op25b_cfg.platforms.base import Platform
+from op25b_cfg.platforms.base import LogPattern, Platform
 from op25b_cfg.rules import Action, FilterPlan, Rule
 
 if TYPE_CHECKING:
@@ -39,6 +39,13 @@ def delay_timeouts(delay: int) -> tuple[int, int]:
     (3, 10)
     """
     return delay, 2 * delay + 4
+
+
+BLOCK_LOG_PREFIX = "op25b-block: "
+LIMIT_LOG_PREFIX = "op25b-limit: "
+_KERNEL_LOG = re.compile(  # searched from the prefix on (LogPattern.parse)
+    r" SRC=(?P<src>[0-9A-Fa-f.:]+) DST=(?P<dst>[0-9A-Fa-f.:]+) .*? PROTO=(?P<proto>\w+)(?: SPT=\d+ DPT=(?P<dport>\d+))?"
+)
 
 
 class LinuxNftables(Platform):
@@ -90,6 +97,13 @@ class LinuxNftables(Platform):
 
         return LinuxNftSession
 
+    # The kernel's log line (dmesg, /dev/kmsg, journald "kernel:", a syslog file), one per logged packet:
+    # op25b-block: IN=ppp0 OUT=ext0 MAC=... SRC=100.64.1.10 DST=203.0.113.25 LEN=60 ... PROTO=TCP SPT=40000 DPT=25 ...
+    log_patterns: ClassVar[tuple[LogPattern, ...]] = (
+        LogPattern(BLOCK_LOG_PREFIX, _KERNEL_LOG),
+        LogPattern(LIMIT_LOG_PREFIX, _KERNEL_LOG, purpose="limited"),
+    )
+
     def check_attachment(self, att: Attachment) -> None:
         if not _IFNAME.fullmatch(att.name):
             raise PlatformError(
@@ -130,7 +144,7 @@ class LinuxNftables(Platform):
                 return [deny]
             # A rule of its own, without a verdict: the limit bounds the log lines (a spam bot sends hundreds of
             # SYNs a second), never the reject that follows.
-            return [f'{match} limit rate {LOG_RATE} log prefix "op25b-block: "', deny]
+            return [f'{match} limit rate {LOG_RATE} log prefix "{BLOCK_LOG_PREFIX}"', deny]
         if rule.action is Action.LIMIT:
             assert rule.limit is not None
             key = f"{ip} saddr"
@@ -138,7 +152,7 @@ class LinuxNftables(Platform):
                 mask = ipaddress.IPv6Network(("::", rule.limit.ipv6_subscriber_length)).netmask
                 key = f"ip6 saddr & {mask}"
             fam = f"v{rule.family}"
-            logp = ' log prefix "op25b-limit: "' if rule.log else ""
+            logp = f' log prefix "{LIMIT_LOG_PREFIX}"' if rule.log else ""
             out = []
             delay = rule.limit.connect_delay_s
             if delay is not None:
