@@ -127,7 +127,7 @@ def test_cisco_acl_counters_are_read_attributed_and_reset(bench: Bench, device: 
 def test_flow_control_class_acl_entries_are_not_blocks(tmp_path: Path) -> None:
     """An IOS flow-control class ACL writes the exemption and relay rules as ``deny`` (left out of the policed
     class): their counters are exempt and relay traffic, never blocked attempts; the policed entry is
-    ``limited``. Read from the emulator's ``show ip access-lists`` with the IOS reader."""
+    ``flow_applies`` (what the limit applies to, not its hits). Read from the emulator's ``show ip access-lists`` with the IOS reader."""
     import yaml
 
     from op25b_cfg.dialects.cisco_counters import parse_show_access_lists
@@ -157,7 +157,7 @@ def test_flow_control_class_acl_entries_are_not_blocks(tmp_path: Path) -> None:
     assert readings and all(r.rule is not None for r in readings)
     samples = [s for r in readings if (s := attribute(device, build_plan(device), r, 0.0)) is not None]
     purposes = {s.purpose for s in samples}
-    assert purposes == {"exempt", "mta", "limited"}, purposes  # no "blocked": the denies are not blocks
+    assert purposes == {"exempt", "mta", "flow_applies"}, purposes  # no "blocked": the denies are not blocks
     assert any(r.rule is not None and r.rule.action.value == "deny" for r in readings)
 
 
