@@ -127,7 +127,8 @@ def test_cisco_acl_counters_are_read_attributed_and_reset(bench: Bench, device: 
 def test_flow_control_class_acl_entries_are_not_blocks(tmp_path: Path) -> None:
     """An IOS flow-control class ACL writes the exemption and relay rules as ``deny`` (left out of the policed
     class): their counters are exempt and relay traffic, never blocked attempts; the policed entry is
-    ``flow_applies`` (what the limit applies to, not its hits). Read from the emulator's ``show ip access-lists`` with the IOS reader."""
+    ``flow_applies`` (what the limit applies to, not its hits). Read from the emulator's ``show ip
+    access-lists`` with the IOS reader."""
     import yaml
 
     from op25b_cfg.dialects.cisco_counters import parse_show_access_lists
@@ -171,3 +172,37 @@ def test_a_device_that_cannot_be_read_is_exit_1_and_stores_nothing(bench: Bench)
         assert db.samples() == []
     res = CliRunner().invoke(app, ["effect", "collect", "-i", str(bench.inventory), "-d", "nope", "--db", bench.db])
     assert res.exit_code == 2
+
+
+@pytest.mark.parametrize("device", [IOS, EOS, MX])
+def test_a_reload_is_seen_by_the_uptime_when_the_counter_climbed_past_its_old_value(bench: Bench, device: str) -> None:
+    """The emulator reloads (counters cleared, uptime from zero), then counts more than before the reload
+    before the next collect: the uptime read in the same collect (napalm's source of ``get_facts()['uptime']``)
+    makes it a reset, so the whole new value is the increase, not its difference to the old one."""
+    import time
+
+    emu = bench.one(device)
+    emu.booted = time.time() - 7 * 86400  # up a week
+    if device == MX:
+        v4 = next(w for w in emu.running_config.split() if w.startswith("OP25B-V4-"))
+
+        def hit(packets: int) -> None:
+            emu.counters.add(v4, "OP25B-BLOCK", packets)
+    else:
+        acl = acl_hits(emu)
+
+        def hit(packets: int) -> None:
+            acl(4, "deny tcp", packets)
+
+    hit(40)
+    assert bench.collect(device)[0] == 0
+    hit(5)
+    assert bench.collect(device)[0] == 0
+    emu.reload()
+    hit(60)  # above the 45 read before the reload
+    assert bench.collect(device)[0] == 0
+    with EffectDB.open(bench.db) as db:
+        blocked = [r for r in db.samples() if r.purpose == "blocked" and r.pool == POOL_V4[device]]
+    assert [(r.packets, r.delta_packets, r.reset) for r in blocked] == [(40, 40, True), (45, 5, False), (60, 60, True)]
+    assert blocked[1].uptime is not None and blocked[1].uptime > 7 * 86400 - 120
+    assert blocked[2].uptime is not None and blocked[2].uptime < 120

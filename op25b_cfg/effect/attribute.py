@@ -194,8 +194,11 @@ def plan_rule(plan: FilterPlan, entry: Rule) -> Rule | None:
     return None
 
 
-def attribute(device: Device, plan: FilterPlan | None, reading: CounterReading, time: float) -> Sample | None:
-    """The stored sample for one reading, or None when it counts no OP25B purpose."""
+def attribute(
+    device: Device, plan: FilterPlan | None, reading: CounterReading, time: float, uptime: float | None = None
+) -> Sample | None:
+    """The stored sample for one reading (with the device's ``uptime`` at ``time``), or None when it counts no
+    OP25B purpose."""
     rule = reading.rule
     if rule is not None and plan is not None and filter_version(reading.filter) == plan.version:
         rendered = plan_rule(plan, rule)  # the current filter: the plan says what each entry is for
@@ -231,4 +234,5 @@ def attribute(device: Device, plan: FilterPlan | None, reading: CounterReading, 
         packets=reading.packets,
         bytes=reading.bytes or 0,
         time=time,
+        uptime=uptime,
     )

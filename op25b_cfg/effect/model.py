@@ -38,7 +38,8 @@ class CounterReading:
 @dataclass(frozen=True, slots=True)
 class Sample:
     """One stored sample: a counter of a device at a time (UTC epoch seconds), attributed to a pool and a
-    purpose. ``filter_version`` is the 8-hex-digit version id of the filter the counter belongs to."""
+    purpose. ``filter_version`` is the 8-hex-digit version id of the filter the counter belongs to;
+    ``uptime`` the device's uptime in seconds read in the same collect (None: not known)."""
 
     device: str
     filter_version: str
@@ -48,3 +49,4 @@ class Sample:
     packets: int
     bytes: int
     time: float
+    uptime: float | None = None

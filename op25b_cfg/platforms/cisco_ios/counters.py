@@ -96,3 +96,16 @@ def read(session: Session) -> list[CounterReading]:
     outputs = session.query("read counters (show access-lists, show policy-map interface)", lambda d: d.cli(commands))
     acls = parse_show_access_lists("\n".join(str(outputs.get(c, "")) for c in ACL_COMMANDS), "ios")
     return acls + parse_policy_map_interface(str(outputs.get(POLICY_COMMAND, "")))
+
+
+def read_uptime(session: Session) -> float | None:
+    """The uptime ``show version`` prints (``<host> uptime is 1 week, 2 days, 3 minutes``), read with napalm's
+    own parser of that line (what its ``get_facts()['uptime']`` reports, without the other commands it runs);
+    None when no such line is printed."""
+    from napalm.ios.ios import IOSDriver
+
+    text = session.query("read uptime (show version)", lambda d: d.cli(["show version"]))["show version"]
+    for line in str(text).splitlines():
+        if " uptime is " in line:
+            return float(IOSDriver.parse_uptime(line.split(" uptime is ", 1)[1]))
+    return None

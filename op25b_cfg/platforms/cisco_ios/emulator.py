@@ -106,6 +106,12 @@ class IosEmulator(CiscoStyleLab, SshEmulator):
         with self.lock:
             return self.running.render()
 
+    def reload(self) -> None:
+        """Counters cleared, uptime from zero, and every PPPoE session (Virtual-Access) gone."""
+        with self.lock:
+            super().reload()
+            self.subscribers.clear()
+
     def pending_commit(self) -> bool:
         with self.lock:
             return self.revert_timer is not None
@@ -332,7 +338,7 @@ class _Shell:
         if m:
             return _pipe(show_policy_map_interface(emu, m.group(1)), pipe)
         if cmd == "show version":
-            return f"Cisco IOS XE Software, Version 17.09.04a\n{emu.hostname} uptime is 1 week\n"
+            return f"Cisco IOS XE Software, Version 17.09.04a\n{emu.hostname} uptime is {ios_uptime(emu.uptime)}\n"
         if cmd == "show archive":
             if not emu.archive_enabled:
                 return "Archive feature not enabled"
@@ -562,6 +568,21 @@ def show_policy_map_interface(emu: IosEmulator, only: str | None = None) -> str:
                 out.append("      Match: any ")
                 out.append("")
     return "\n".join(out) + "\n" if out else ""
+
+
+def ios_uptime(seconds: float) -> str:
+    """An uptime as ``show version`` prints it (to the minute; zero parts left out, "0 minutes" shown).
+
+    >>> ios_uptime(694_861), ios_uptime(30)
+    ('1 week, 1 day, 1 hour, 1 minute', '0 minutes')
+    """
+    left = int(seconds) // 60
+    parts = []
+    for unit, size in (("year", 525_600), ("week", 10_080), ("day", 1_440), ("hour", 60), ("minute", 1)):
+        n, left = divmod(left, size)
+        if n:
+            parts.append(f"{n} {unit}{'s' if n != 1 else ''}")
+    return ", ".join(parts) or "0 minutes"
 
 
 def _pipe(text: str, pipe: str) -> str:

@@ -88,3 +88,10 @@ def read(session: Session) -> list[CounterReading]:
         lambda driver: driver.device.rpc.get_firewall_filter_information(),
     )
     return parse_firewall_information(answer)
+
+
+def read_uptime(session: Session) -> float | None:
+    """The routing engine's uptime (PyEZ ``Device.uptime``: ``get-system-uptime-information``'s
+    ``system-booted-time/time-length/@seconds``, what napalm's ``get_facts()['uptime']`` reports)."""
+    value = session.query("read uptime (get-system-uptime-information)", lambda d: d.device.uptime)
+    return float(value) if value is not None else None

@@ -107,6 +107,12 @@ class JunosEmulator(SshEmulator):
         """Logical interfaces of the subscriber sessions that are up (``pp0.3221225474``): each has an instance
         of every ``interface-specific`` filter a dynamic profile binds."""
 
+    def reload(self) -> None:
+        """Counters cleared, uptime from zero, and every subscriber session gone."""
+        with self.lock:
+            super().reload()
+            self.subscribers.clear()
+
     # -- public state -----------------------------------------------------------------------------------
     @property
     def running_config(self) -> str:
@@ -232,11 +238,14 @@ class JunosEmulator(SshEmulator):
         if name == "get-commit-revision-information":
             return self._revision_info(), False
         if name == "get-system-uptime-information":
-            now = int(time.time())
+            now, booted = int(time.time()), int(self.booted)
             return (
                 "<system-uptime-information><current-time>"
                 f'<date-time seconds="{now}">{time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now))}</date-time>'
-                "</current-time></system-uptime-information>"
+                "</current-time><system-booted-time>"
+                f'<date-time seconds="{booted}">{time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(booted))}'
+                f'</date-time><time-length seconds="{now - booted}">{_junos_duration(now - booted)}</time-length>'
+                "</system-booted-time></system-uptime-information>"
             ), False
         if name == "get-software-information":
             return (
@@ -397,6 +406,18 @@ class JunosEmulator(SshEmulator):
             f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(when))}</date-time>"
             f"<revision>re0-{when}-{len(self.history)}</revision>{comment}</commit-revision-information>"
         )
+
+
+def _junos_duration(seconds: int) -> str:
+    """A time length as Junos prints it (``1w2d 03:04``, ``00:05``).
+
+    >>> _junos_duration(788_640), _junos_duration(300)
+    ('1w2d 03:04', '00:05')
+    """
+    minutes, hours, days = seconds // 60 % 60, seconds // 3600 % 24, seconds // 86400
+    weeks, days = divmod(days, 7)
+    head = (f"{weeks}w" if weeks else "") + (f"{days}d" if days else "")
+    return f"{head} {hours:02d}:{minutes:02d}".strip()
 
 
 def _bound_filters(config: jt.JNode) -> dict[str, list[tuple[str, str]]]:

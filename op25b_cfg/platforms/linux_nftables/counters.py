@@ -165,3 +165,12 @@ def read(session: Session) -> list[CounterReading]:
         raise
     comment = _COMMENT.search(text)
     return parse_json_listing(listing, f"{TABLE} {comment.group(1)}" if comment else TABLE)
+
+
+def read_uptime(session: Session) -> float | None:
+    """``/proc/uptime``'s first field (seconds since boot) through the Linux session."""
+    text = session.query("read uptime (/proc/uptime)", lambda run: run("cat /proc/uptime"))
+    try:
+        return float(str(text).split()[0])
+    except (IndexError, ValueError):
+        return None
