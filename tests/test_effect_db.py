@@ -274,3 +274,23 @@ def test_a_reload_is_a_reset_even_when_the_counter_climbed_past_its_old_value(ta
         incs += db.add([at(150, T0 + 2 * H, 600.0)])  # reloaded 10 min ago, then counted 150: all of it
         incs += db.add([at(160, T0 + 3 * H, 600.0 + H - 60)])  # IOS uptime is to the minute: not a reload
     assert [(i.packets, i.reset) for i in incs] == [(100, True), (30, False), (150, True), (10, False)]
+
+
+def test_shares_are_labelled_as_shares_of_packets(tmp_path: Path) -> None:
+    """The counters count packets (every packet of a relayed connection, the SYNs of a blocked one): the shares
+    say so in every form, never "attempts"."""
+    from rich.console import Console
+
+    with EffectDB.open(str(tmp_path / "e.db")) as db:
+        fill(db)
+        r = rep.build(db, T0, T0 + 3 * H, "hour")
+    tokyo = next(p for p in r.as_dict()["pools"] if p["pool"] == "tokyo")
+    assert tokyo["share_basis"] == "packets" and tokyo["relay_share"] == 0.25
+    console = Console(width=400, record=True)
+    rep.render_table(r, console)
+    table = console.export_text()
+    page = rep.to_html(r)
+    for text in (table, page):
+        assert "blocked share of port-25 packets" in text and "relay share of port-25 packets" in text
+        assert "attempt" not in text
+    assert "75.0%" in table and "25.0%" in table

@@ -1,9 +1,9 @@
 """``op25b effect report``: what the OP25B counters say over a period, per pool and per device.
 
-Figures (all counts are packets the counters counted; for a TCP SYN filter one packet is one attempt):
+Figures (all counts are packets the counters counted, see :data:`SHARE_BASIS`):
 
-* per pool: blocked attempts (total, per hour, per day), flow-control limit hits, port 25 to the ISP's
-  relays, submission (587/465), exempt customers, and the share of counted port-25 attempts
+* per pool: blocked (total, per hour, per day), flow-control limit hits and what the limit applies to, port
+  25 to the ISP's relays, submission (587/465), exempt customers, and the share of counted port-25 *packets*
   (blocked + relays + exempt) that were blocked and that went to the relays;
 * a series per pool (``hour`` or ``day`` buckets) for the charts;
 * per device and pool, summed per UTC day (the days the period touches); a device whose block counters were
@@ -38,6 +38,11 @@ if TYPE_CHECKING:
     from op25b_cfg.effect.db import EffectDB
 
 SCHEMA = "op25b.effect/1"
+SHARE_BASIS = "packets"
+"""What ``blocked_share`` and ``relay_share`` divide: packets, not connection attempts. The filters op25b renders
+count every packet of a connection on their permit entries (relays, exemptions) and the SYNs (with their
+retransmissions where the block discards silently) on their block entries, on every platform; no rendered
+permit counter matches connection openings only, so no platform gives an attempt share (README, "Effect")."""
 LABELS = {
     "blocked": "blocked",
     "limited": "limit hits",
@@ -107,7 +112,7 @@ class PoolFigures:
 
     @property
     def port25(self) -> int:
-        """Counted port-25 attempts: blocked, to the relays, exempt."""
+        """Counted port-25 packets: blocked, to the relays, exempt (:data:`SHARE_BASIS`)."""
         return self.counts["blocked"] + self.counts["mta"] + self.counts["exempt"]
 
     def as_dict(self) -> dict[str, Any]:
@@ -119,6 +124,7 @@ class PoolFigures:
             "blocked_per_day": round(c["blocked"] * 24 / self.hours, 3) if self.hours else None,
             "blocked_share": _share(c["blocked"], self.port25),
             "relay_share": _share(c["mta"], self.port25),
+            "share_basis": SHARE_BASIS,
             "limit_hits_unread_on": self.limit_unread,
         }
 
@@ -375,7 +381,8 @@ POOL_COLUMNS = (
     ("mta", "to relays"),
     ("submission", "submission"),
     ("exempt", "exempt"),
-    ("blocked_share", "blocked share"),
+    ("blocked_share", f"blocked share of port-25 {SHARE_BASIS}"),
+    ("relay_share", f"relay share of port-25 {SHARE_BASIS}"),
 )
 """The per-pool columns of the table and HTML forms: (key of :meth:`PoolFigures.as_dict`, title)."""
 
