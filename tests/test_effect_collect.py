@@ -5,8 +5,9 @@ the database attributed to the right pool and purpose, increases are exact and a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from typer.testing import CliRunner
@@ -51,16 +52,26 @@ class Bench(Fleet):
         return out
 
 
-@pytest.fixture
-def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bench]:
+B = TypeVar("B", bound=Bench)
+
+
+@contextmanager
+def started(kind: type[B], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[B]:
+    """A bench of class ``kind`` with the lab credentials; its emulators stop at the end."""
     monkeypatch.setenv("OP25B_USERNAME", USERNAME)
     monkeypatch.setenv("OP25B_PASSWORD", PASSWORD)
-    b = Bench(tmp_path / "fleet")
+    b = kind(tmp_path / "fleet")
     b.root.mkdir()
     try:
         yield b
     finally:
         b.stop()
+
+
+@pytest.fixture
+def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bench]:
+    with started(Bench, tmp_path, monkeypatch) as b:
+        yield b
 
 
 def test_junos_firewall_counters_per_family(bench: Bench) -> None:

@@ -19,8 +19,8 @@ from op25b_cfg.effect.db import EffectDB
 from op25b_cfg.generate import render_device
 from op25b_cfg.inventory import load_inventory
 from tests.labutil import REPO
-from tests.test_audit_live import IOS, MX, PASSWORD, USERNAME
-from tests.test_effect_collect import Bench
+from tests.test_audit_live import IOS, MX
+from tests.test_effect_collect import Bench, started
 
 FLOW = {"mode": "flow-control", "flow_control": {"max_sessions": None, "new_per_second": 1, "burst": 5}}
 
@@ -57,14 +57,8 @@ class FlowBench(Bench):
 
 @pytest.fixture
 def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FlowBench]:
-    monkeypatch.setenv("OP25B_USERNAME", USERNAME)
-    monkeypatch.setenv("OP25B_PASSWORD", PASSWORD)
-    b = FlowBench(tmp_path / "fleet")
-    b.root.mkdir()
-    try:
+    with started(FlowBench, tmp_path, monkeypatch) as b:
         yield b
-    finally:
-        b.stop()
 
 
 def test_ios_police_drops_per_virtual_access_are_the_limit_hits(bench: FlowBench) -> None:
