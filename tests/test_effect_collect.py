@@ -185,7 +185,7 @@ def test_a_device_that_cannot_be_read_is_exit_1_and_stores_nothing(bench: Bench)
     assert res.exit_code == 2
 
 
-@pytest.mark.parametrize("device", [IOS, EOS, MX])
+@pytest.mark.parametrize("device", [IOS, XR, EOS, MX])
 def test_a_reload_is_seen_by_the_uptime_when_the_counter_climbed_past_its_old_value(bench: Bench, device: str) -> None:
     """The emulator reloads (counters cleared, uptime from zero), then counts more than before the reload
     before the next collect: the uptime read in the same collect (napalm's source of ``get_facts()['uptime']``)
