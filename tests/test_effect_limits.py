@@ -84,6 +84,8 @@ def test_ios_police_drops_per_virtual_access_are_the_limit_hits(bench: FlowBench
     report = bench.report()
     assert sum(p["limited"] for p in report["pools"]) == 25
     assert all(d["limit_hits_read"] is True for d in report["devices"])
+    # both count SYNs: 25 of the 110 new connections were dropped by the limit
+    assert {d["limit_share_of_new_connections"] for d in report["devices"]} == {round(25 / 110, 4)}
 
 
 def test_junos_policer_instances_are_the_limit_hits(bench: FlowBench) -> None:
@@ -103,6 +105,7 @@ def test_junos_policer_instances_are_the_limit_hits(bench: FlowBench) -> None:
     report = bench.report()
     tokyo = next(p for p in report["pools"] if p["pool"] == "DYN-TOKYO")
     assert tokyo["limited"] == 9 and tokyo["flow_applies"] == 70 and tokyo["limit_hits_unread_on"] == []
+    assert {d["limit_share_of_new_connections"] for d in report["devices"]} == {round(9 / 70, 4)}
 
 
 def test_a_device_without_a_drop_counter_shows_no_hits(tmp_path: Path) -> None:
@@ -115,7 +118,7 @@ def test_a_device_without_a_drop_counter_shows_no_hits(tmp_path: Path) -> None:
         db.add([Sample("r1", "aaaa0001", "OP25B-LIMIT", "tokyo", "flow_applies", 40, 2400, 1_767_225_600.0)])
         report = rep.build(db, 1_767_225_000.0, 1_767_229_200.0)
     (dev,) = report.devices
-    assert dev.limit_hits_read is False and dev.as_dict()["limited"] is None
+    assert dev.limit_hits_read is False and dev.as_dict()["limited"] is None and dev.limit_share is None
     assert "limit hits not readable" in dev.note and not dev.gap
     assert report.pools[0].limit_unread == ["r1"]
     assert "not read on 1 device(s)" in rep.to_html(report)

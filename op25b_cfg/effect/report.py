@@ -138,6 +138,11 @@ class DeviceFigures:
     limit_hits_read: bool | None = None
     """None: the device has no flow-control counter in the period; False: it counts what its limit applies to
     but no counter of what the limit dropped was read (its ``limited`` figure is not a hit count)."""
+    limit_share: float | None = None
+    """The device's limit hits / the new port-25 connections its limit applies to, over all its pools (a policer
+    may count for several): a share of connection openings, as both count SYNs (the IOS class ACL's ``syn``
+    entries and the packets policed in that class; the Junos ``tcp-initial`` term's count and its policer).
+    None where the device does not count both (nftables counts no connections that pass the limit)."""
 
     @property
     def gap(self) -> bool:
@@ -158,6 +163,7 @@ class DeviceFigures:
             "pool": self.pool,
             **c,
             "limit_hits_read": self.limit_hits_read,
+            "limit_share_of_new_connections": self.limit_share,
             "deployment_gap": self.gap,
         }
 
@@ -309,11 +315,18 @@ def build(
             fig.block_readings += int(row.readings)
         if row.purpose in ("limited", "flow_applies"):
             flow.setdefault(row.device, set()).add(row.purpose)
+    per_device: dict[str, list[int]] = {}  # device -> [limit hits, new connections the limit applies to]
+    for fig in devices.values():
+        both = per_device.setdefault(fig.device, [0, 0])
+        both[0] += fig.counts["limited"]
+        both[1] += fig.counts["flow_applies"]
     for fig in devices.values():
         if fig.device in flow:  # hits are per device: a policer may count for several pools at once
             fig.limit_hits_read = "limited" in flow[fig.device]
             if not fig.limit_hits_read and fig.pool in pools:
                 pools[fig.pool].limit_unread.append(fig.device)
+            if fig.limit_hits_read:
+                fig.limit_share = _share(*per_device[fig.device])
     report = EffectReport(
         start,
         end,
@@ -345,7 +358,17 @@ def to_json(report: EffectReport) -> str:
     return json.dumps(report.as_dict(), indent=2, sort_keys=False) + "\n"
 
 
-CSV_FIELDS = ("scope", "time", "pool", "device", *PURPOSES, "blocked_share", "relay_share", "deployment_gap")
+CSV_FIELDS = (
+    "scope",
+    "time",
+    "pool",
+    "device",
+    *PURPOSES,
+    "blocked_share",
+    "relay_share",
+    "limit_share_of_new_connections",
+    "deployment_gap",
+)
 
 
 def to_csv(report: EffectReport) -> str:
