@@ -72,8 +72,8 @@ COLLECT_HELP = (
 )
 
 REPORT_HELP = (
-    "Report the stored counters over a period: per pool blocked attempts (per hour and day), the share of port-25"
-    " attempts blocked and sent to the relays, submission traffic, flow-control limit hits; per device, with the"
+    "Report the stored counters over a period: per pool blocked packets (per hour and day), the share of port-25"
+    " packets blocked and sent to the relays, submission traffic, flow-control limit hits; per device, with the"
     " devices whose block never matched (deployment gaps); and with --change (or --compare) the rates before and"
     " after a push from the change log. The HTML page has one SVG chart per pool and no script."
     "\n\nExit codes: 0 report written; 1 a deployment gap was found; 2 bad input (period, database, change id)."

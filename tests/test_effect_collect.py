@@ -5,8 +5,9 @@ the database attributed to the right pool and purpose, increases are exact and a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from typer.testing import CliRunner
@@ -51,16 +52,26 @@ class Bench(Fleet):
         return out
 
 
-@pytest.fixture
-def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bench]:
+B = TypeVar("B", bound=Bench)
+
+
+@contextmanager
+def started(kind: type[B], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[B]:
+    """A bench of class ``kind`` with the lab credentials; its emulators stop at the end."""
     monkeypatch.setenv("OP25B_USERNAME", USERNAME)
     monkeypatch.setenv("OP25B_PASSWORD", PASSWORD)
-    b = Bench(tmp_path / "fleet")
+    b = kind(tmp_path / "fleet")
     b.root.mkdir()
     try:
         yield b
     finally:
         b.stop()
+
+
+@pytest.fixture
+def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bench]:
+    with started(Bench, tmp_path, monkeypatch) as b:
+        yield b
 
 
 def test_junos_firewall_counters_per_family(bench: Bench) -> None:
@@ -127,7 +138,8 @@ def test_cisco_acl_counters_are_read_attributed_and_reset(bench: Bench, device: 
 def test_flow_control_class_acl_entries_are_not_blocks(tmp_path: Path) -> None:
     """An IOS flow-control class ACL writes the exemption and relay rules as ``deny`` (left out of the policed
     class): their counters are exempt and relay traffic, never blocked attempts; the policed entry is
-    ``limited``. Read from the emulator's ``show ip access-lists`` with the IOS reader."""
+    ``flow_applies`` (what the limit applies to, not its hits). Read from the emulator's ``show ip
+    access-lists`` with the IOS reader."""
     import yaml
 
     from op25b_cfg.dialects.cisco_counters import parse_show_access_lists
@@ -157,7 +169,7 @@ def test_flow_control_class_acl_entries_are_not_blocks(tmp_path: Path) -> None:
     assert readings and all(r.rule is not None for r in readings)
     samples = [s for r in readings if (s := attribute(device, build_plan(device), r, 0.0)) is not None]
     purposes = {s.purpose for s in samples}
-    assert purposes == {"exempt", "mta", "limited"}, purposes  # no "blocked": the denies are not blocks
+    assert purposes == {"exempt", "mta", "flow_applies"}, purposes  # no "blocked": the denies are not blocks
     assert any(r.rule is not None and r.rule.action.value == "deny" for r in readings)
 
 
@@ -171,3 +183,37 @@ def test_a_device_that_cannot_be_read_is_exit_1_and_stores_nothing(bench: Bench)
         assert db.samples() == []
     res = CliRunner().invoke(app, ["effect", "collect", "-i", str(bench.inventory), "-d", "nope", "--db", bench.db])
     assert res.exit_code == 2
+
+
+@pytest.mark.parametrize("device", [IOS, XR, EOS, MX])
+def test_a_reload_is_seen_by_the_uptime_when_the_counter_climbed_past_its_old_value(bench: Bench, device: str) -> None:
+    """The emulator reloads (counters cleared, uptime from zero), then counts more than before the reload
+    before the next collect: the uptime read in the same collect (napalm's source of ``get_facts()['uptime']``)
+    makes it a reset, so the whole new value is the increase, not its difference to the old one."""
+    import time
+
+    emu = bench.one(device)
+    emu.booted = time.time() - 7 * 86400  # up a week
+    if device == MX:
+        v4 = next(w for w in emu.running_config.split() if w.startswith("OP25B-V4-"))
+
+        def hit(packets: int) -> None:
+            emu.counters.add(v4, "OP25B-BLOCK", packets)
+    else:
+        acl = acl_hits(emu)
+
+        def hit(packets: int) -> None:
+            acl(4, "deny tcp", packets)
+
+    hit(40)
+    assert bench.collect(device)[0] == 0
+    hit(5)
+    assert bench.collect(device)[0] == 0
+    emu.reload()
+    hit(60)  # above the 45 read before the reload
+    assert bench.collect(device)[0] == 0
+    with EffectDB.open(bench.db) as db:
+        blocked = [r for r in db.samples() if r.purpose == "blocked" and r.pool == POOL_V4[device]]
+    assert [(r.packets, r.delta_packets, r.reset) for r in blocked] == [(40, 40, True), (45, 5, False), (60, 60, True)]
+    assert blocked[1].uptime is not None and blocked[1].uptime > 7 * 86400 - 120
+    assert blocked[2].uptime is not None and blocked[2].uptime < 120

@@ -242,3 +242,55 @@ def test_table_above_50_devices_lists_only_the_gaps(tmp_path: Path) -> None:
     assert "r07" in res.stdout and "r08" not in res.stdout
     every = runner.invoke(app, [*args, "--all-rows"])
     assert "r08" in every.stdout and "r59" in every.stdout
+
+
+def test_schema_1_database_gets_the_uptime_columns_and_keeps_its_rows(target: str) -> None:
+    """A database written by the schema-1 op25b (no uptime columns) is migrated by step 2; its rows stay and
+    their unknown uptime never makes a reset."""
+    import sqlalchemy as sa
+
+    with EffectDB.open(target) as db:
+        db.add([s("r1", "OP25B-BLOCK", "tokyo", "blocked", 10, T0)])
+        with db.engine.begin() as conn:  # what schema 1 created
+            for table in ("sample", "latest"):
+                conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN uptime"))
+            conn.execute(sa.text("UPDATE op25b_meta SET value = '1' WHERE key = 'schema_version'"))
+    with EffectDB.open(target) as db:
+        assert db.schema_version() == SCHEMA_VERSION == 2
+        later = Sample("r1", "aaaa0001", "OP25B-BLOCK", "tokyo", "blocked", 15, 900, T0 + H, uptime=30.0)
+        (inc,) = db.add([later])
+        assert (inc.packets, inc.reset) == (5, False)  # no uptime before: only the values can say
+        rows = db.samples("r1")
+    assert [(r.packets, r.uptime) for r in rows] == [(10, None), (15, 30.0)]
+
+
+def test_a_reload_is_a_reset_even_when_the_counter_climbed_past_its_old_value(target: str) -> None:
+    def at(packets: int, t: float, uptime: float) -> Sample:
+        return Sample("r1", "aaaa0001", "OP25B-BLOCK", "tokyo", "blocked", packets, packets * 60, t, uptime)
+
+    with EffectDB.open(target) as db:
+        incs = db.add([at(100, T0, 86_400.0)])
+        incs += db.add([at(130, T0 + H, 86_400.0 + H)])  # up all along: +30
+        incs += db.add([at(150, T0 + 2 * H, 600.0)])  # reloaded 10 min ago, then counted 150: all of it
+        incs += db.add([at(160, T0 + 3 * H, 600.0 + H - 60)])  # IOS uptime is to the minute: not a reload
+    assert [(i.packets, i.reset) for i in incs] == [(100, True), (30, False), (150, True), (10, False)]
+
+
+def test_shares_are_labelled_as_shares_of_packets(tmp_path: Path) -> None:
+    """The counters count packets (every packet of a relayed connection, the SYNs of a blocked one): the shares
+    say so in every form, never "attempts"."""
+    from rich.console import Console
+
+    with EffectDB.open(str(tmp_path / "e.db")) as db:
+        fill(db)
+        r = rep.build(db, T0, T0 + 3 * H, "hour")
+    tokyo = next(p for p in r.as_dict()["pools"] if p["pool"] == "tokyo")
+    assert tokyo["share_basis"] == "packets" and tokyo["relay_share"] == 0.25
+    console = Console(width=400, record=True)
+    rep.render_table(r, console)
+    table = console.export_text()
+    page = rep.to_html(r)
+    for text in (table, page):
+        assert "blocked share of port-25 packets" in text and "relay share of port-25 packets" in text
+        assert "attempt" not in text
+    assert "75.0%" in table and "25.0%" in table

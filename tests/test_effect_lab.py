@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from op25b_cfg.cli import app
+from op25b_cfg.effect.db import EffectDB
 from op25b_cfg.lab.netns import EXTERNAL_V4, EXTERNAL_V6, ISP_MTA_V4, Lab
 from op25b_cfg.lab.target import write_inventory
 from tests import lab_fixtures
@@ -89,6 +90,10 @@ def test_push_smtp_collect_report_match_the_kernel(lab: Lab, work: Path) -> None
 
     code, out = op25b(*collect)
     assert code == 0, out
+    with EffectDB.open(db) as store:  # the host's /proc/uptime, read through the session with the counters
+        uptimes = [r.uptime for r in store.samples("lab-bras")]
+    boot = float(Path("/proc/uptime").read_text(encoding="utf-8").split()[0])  # one kernel: the namespaces share it
+    assert uptimes and all(u is not None and 0 < u <= boot for u in uptimes), uptimes
     kernel = kernel_counters(lab)
     assert kernel["ip block direct SMTP from dynamic pools"] == 3
     assert kernel["ip6 block direct SMTP from dynamic pools"] == 2

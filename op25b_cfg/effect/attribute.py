@@ -9,6 +9,8 @@ Vendor-neutral: a platform's reader gives each counter its id and, where the dev
    ``count``); else the entry's own rule: a port-25 deny is ``blocked``, a port-25 permit to given
    destinations ``mta``, a port-25 permit to any destination ``exempt``, a permit to other ports
    ``submission``, a limit ``limited``;
+3. a limit's count is a hit (``limited``) only when the reading counts what the limit dropped
+   (:attr:`CounterReading.dropped`), else ``flow_applies`` (:func:`limit_purpose`);
 
 and the pool from a pool name in the counter's name, else the device's pools whose prefixes the counter's
 source addresses overlap (an exemption: the pools it lies in), else all the device's pools. Several pools
@@ -91,6 +93,21 @@ def purpose_of_rule(rule: Rule) -> str | None:
             return "submission"
         return "mta" if rule.dst else "exempt"
     return None
+
+
+def limit_purpose(purpose: str | None, dropped: bool) -> str | None:
+    """A limit's count is a hit (``limited``) only when it counts what the limit dropped; a count of every
+    packet the limit applies to (the policed class ACL, the limit term's ``count``) is ``flow_applies``.
+    A drop count with no other purpose (a policer's) is a hit.
+
+    >>> limit_purpose("limited", False), limit_purpose("limited", True), limit_purpose(None, True)
+    ('flow_applies', 'limited', 'limited')
+    >>> limit_purpose("blocked", True), limit_purpose(None, False)
+    ('blocked', None)
+    """
+    if dropped and purpose in (None, "limited"):
+        return "limited"
+    return "flow_applies" if purpose == "limited" else purpose
 
 
 def _overlaps(a: AddrMatch, prefix: AddrMatch) -> bool:
@@ -177,8 +194,11 @@ def plan_rule(plan: FilterPlan, entry: Rule) -> Rule | None:
     return None
 
 
-def attribute(device: Device, plan: FilterPlan | None, reading: CounterReading, time: float) -> Sample | None:
-    """The stored sample for one reading, or None when it counts no OP25B purpose."""
+def attribute(
+    device: Device, plan: FilterPlan | None, reading: CounterReading, time: float, uptime: float | None = None
+) -> Sample | None:
+    """The stored sample for one reading (with the device's ``uptime`` at ``time``), or None when it counts no
+    OP25B purpose."""
     rule = reading.rule
     if rule is not None and plan is not None and filter_version(reading.filter) == plan.version:
         rendered = plan_rule(plan, rule)  # the current filter: the plan says what each entry is for
@@ -190,13 +210,19 @@ def attribute(device: Device, plan: FilterPlan | None, reading: CounterReading, 
             (
                 r
                 for r in plan.rules
-                if r.counter is not None and r.counter == reading.counter and family in (None, r.family)
+                if r.counter is not None
+                and (reading.counter == r.counter or reading.counter.startswith(f"{r.counter}-"))  # an instance's
+                and family in (None, r.family)
             ),
             None,
         )
+        if rule is None and reading.dropped:  # a policer: the limit of its filter's family
+            limits = [r for r in plan.rules if r.action is Action.LIMIT and family in (None, r.family)]
+            rule = limits[0] if len(limits) == 1 else None
     purpose = purpose_of_name(reading.counter)
     if purpose is None and rule is not None:
         purpose = purpose_of_rule(rule)
+    purpose = limit_purpose(purpose, reading.dropped)
     if purpose is None:
         return None
     return Sample(
@@ -208,4 +234,5 @@ def attribute(device: Device, plan: FilterPlan | None, reading: CounterReading, 
         packets=reading.packets,
         bytes=reading.bytes or 0,
         time=time,
+        uptime=uptime,
     )

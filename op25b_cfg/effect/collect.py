@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from op25b_cfg.connection.base import Session
     from op25b_cfg.effect.db import EffectDB
     from op25b_cfg.inventory import Device
+    from op25b_cfg.platforms.base import Platform
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,24 @@ class Collected:
         return not self.error
 
 
+def read_uptime(device: Device, platform: Platform, session: Session) -> float | None:
+    """The device's uptime in seconds, read in the same session as its counters (a reset detector:
+    :func:`op25b_cfg.effect.db.reloaded`) by ``read_uptime(session)`` of the platform's ``counters`` module;
+    None when the platform has none or the device does not answer it (the counters are stored without)."""
+    try:
+        reader = getattr(platform.module("counters"), "read_uptime", None)
+    except ImportError:
+        return None
+    if reader is None:
+        return None
+    try:
+        value = reader(session)
+    except Op25bError as exc:
+        log.warning("%s: uptime not read (%s); a reload is then seen only when a counter went down", device.name, exc)
+        return None
+    return float(value) if value is not None else None
+
+
 def read_device(device: Device, open_session: SessionFactory, now: Callable[[], float] = time.time) -> Collected:
     """Read and attribute one device's counters; never raises (an error is in :attr:`Collected.error`)."""
     from op25b_cfg.rules import build_plan
@@ -55,6 +74,7 @@ def read_device(device: Device, open_session: SessionFactory, now: Callable[[], 
     try:
         with open_session(device) as session:
             readings = platform.read_counters(session)
+            uptime = read_uptime(device, platform, session)
         stamp = now()
     except Op25bError as exc:
         return Collected(device.name, error=redact(str(exc)))
@@ -62,7 +82,7 @@ def read_device(device: Device, open_session: SessionFactory, now: Callable[[], 
         log.exception("%s: reading counters failed", device.name)
         return Collected(device.name, error=redact(f"{device.name}: internal error in op25b ({type(exc).__name__})"))
     plan = build_plan(device)
-    samples = [s for r in readings if (s := attribute(device, plan, r, stamp)) is not None]
+    samples = [s for r in readings if (s := attribute(device, plan, r, stamp, uptime)) is not None]
     if not samples:
         return Collected(
             device.name,

@@ -13,9 +13,11 @@ step in its own transaction, and a database newer than this op25b is refused):
 ``daily``        per (device, pool, purpose, day): the summed increases and the number of readings
 
 Counter resets are detected, never subtracted: a reading below the previous one (a reload, ``clear
-access-list counters``) or of another filter version (a new filter) starts the counter again, and its
-whole value is the increase since then. The first reading of a counter counts its whole value too (the
-counter has counted since its filter was installed).
+access-list counters``), of another filter version (a new filter), or with a device uptime lower than the
+previous uptime plus the time since then (a reload after which the counter climbed past its old value before
+this collect; :func:`reloaded`) starts the counter again, and its whole value is the increase since then.
+The first reading of a counter counts its whole value too (the counter has counted since its filter was
+installed).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ sample = sa.Table(
     sa.Column("delta_packets", sa.BigInteger, nullable=False),
     sa.Column("delta_bytes", sa.BigInteger, nullable=False),
     sa.Column("reset", sa.Boolean, nullable=False),
+    sa.Column("uptime", sa.Float, nullable=True),  # schema 2
     sa.Index("sample_counter_time", "counter_id", "time"),
 )
 latest = sa.Table(
@@ -78,6 +81,7 @@ latest = sa.Table(
     sa.Column("time", sa.Float, nullable=False),
     sa.Column("packets", sa.BigInteger, nullable=False),
     sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Column("uptime", sa.Float, nullable=True),  # schema 2
 )
 hourly = sa.Table(
     "hourly",
@@ -106,7 +110,18 @@ def _v1(conn: Connection) -> None:
     meta.create_all(conn, tables=[op25b_meta, counter, sample, latest, hourly, daily])
 
 
-MIGRATIONS = (_v1,)
+def _v2(conn: Connection) -> None:
+    """Schema 2: the device's uptime with each sample and last reading (``sample.uptime``, ``latest.uptime``;
+    NULL for readings stored before). A database created by this op25b has them from step 1 (which creates
+    the tables as defined above), so only missing columns are added."""
+    for table in (sample, latest):
+        have = {c["name"] for c in sa.inspect(conn).get_columns(table.name)}
+        if "uptime" not in have:
+            kind = table.c.uptime.type.compile(dialect=conn.dialect)
+            conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN uptime {kind}"))
+
+
+MIGRATIONS = (_v1, _v2)
 """Step ``i`` takes schema version ``i`` to ``i + 1``. A new schema is a new step at the end; never edit one
 that has shipped."""
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -148,17 +163,41 @@ class Increase:
     reset: bool
 
 
-def increase(prev: tuple[str, int, int] | None, s: Sample) -> Increase:
-    """The increase of ``s`` over the previous reading ``(filter_version, packets, bytes)`` of its counter.
+UPTIME_SLACK = 120.0
+"""Seconds an uptime may fall short of the previous uptime plus the time between the readings before it
+means a reload: IOS prints its uptime in minutes, and the time stamp is taken after the device answered."""
 
-    >>> increase(("aa", 10, 1000), Sample("d", "aa", "c", "p", "blocked", 15, 1500, 0.0))
-    Increase(packets=5, bytes=500, reset=False)
-    >>> increase(("aa", 10, 1000), Sample("d", "aa", "c", "p", "blocked", 3, 300, 0.0))  # reloaded
-    Increase(packets=3, bytes=300, reset=True)
-    >>> increase(("aa", 10, 1000), Sample("d", "bb", "c", "p", "blocked", 12, 1200, 0.0))  # new filter
-    Increase(packets=12, bytes=1200, reset=True)
+Previous = tuple[str, int, int, float, float | None]
+"""The previous reading of a counter: (filter_version, packets, bytes, time, uptime)."""
+
+
+def reloaded(prev: Previous, s: Sample) -> bool:
+    """Whether the device restarted between ``prev`` and ``s``: its uptime is lower than the previous uptime
+    plus the time since then says it should be (:data:`UPTIME_SLACK`); unknown uptimes say nothing.
+
+    >>> reloaded(("aa", 10, 1000, 0.0, 86400.0), Sample("d", "aa", "c", "p", "blocked", 15, 1500, 3600.0, 90000.0))
+    False
+    >>> reloaded(("aa", 10, 1000, 0.0, 86400.0), Sample("d", "aa", "c", "p", "blocked", 15, 1500, 3600.0, 1800.0))
+    True
     """
-    if prev is None or prev[0] != s.filter_version or s.packets < prev[1] or s.bytes < prev[2]:
+    if prev[4] is None or s.uptime is None:
+        return False
+    return s.uptime < prev[4] + (s.time - prev[3]) - UPTIME_SLACK
+
+
+def increase(prev: Previous | None, s: Sample) -> Increase:
+    """The increase of ``s`` over the previous reading of its counter (:data:`Previous`).
+
+    >>> increase(("aa", 10, 1000, 0.0, None), Sample("d", "aa", "c", "p", "blocked", 15, 1500, 60.0))
+    Increase(packets=5, bytes=500, reset=False)
+    >>> increase(("aa", 10, 1000, 0.0, None), Sample("d", "aa", "c", "p", "blocked", 3, 300, 60.0))  # went down
+    Increase(packets=3, bytes=300, reset=True)
+    >>> increase(("aa", 10, 1000, 0.0, None), Sample("d", "bb", "c", "p", "blocked", 12, 1200, 60.0))  # new filter
+    Increase(packets=12, bytes=1200, reset=True)
+    >>> increase(("aa", 10, 1000, 0.0, 9e5), Sample("d", "aa", "c", "p", "blocked", 15, 1500, 3600.0, 600.0))
+    Increase(packets=15, bytes=1500, reset=True)
+    """
+    if prev is None or prev[0] != s.filter_version or s.packets < prev[1] or s.bytes < prev[2] or reloaded(prev, s):
         return Increase(s.packets, s.bytes, True)
     return Increase(s.packets - prev[1], s.bytes - prev[2], False)
 
@@ -281,7 +320,7 @@ class EffectDB:
                 for s in samples:
                     key = (s.device, s.counter, s.pool, s.purpose)
                     inc = increase(prev.get(key), s)
-                    prev[key] = (s.filter_version, s.packets, s.bytes)
+                    prev[key] = (s.filter_version, s.packets, s.bytes, s.time, s.uptime)
                     last[key] = s
                     out.append(inc)
                     rows.append(
@@ -293,6 +332,7 @@ class EffectDB:
                             "delta_packets": inc.packets,
                             "delta_bytes": inc.bytes,
                             "reset": inc.reset,
+                            "uptime": s.uptime,
                         }
                     )
                     h = hours.setdefault((s.pool, s.purpose, int(s.time // HOUR) * HOUR), [0, 0])
@@ -307,7 +347,8 @@ class EffectDB:
                     self._upsert(latest, ("device", "counter", "pool", "purpose")),
                     [
                         {"device": k[0], "counter": k[1], "pool": k[2], "purpose": k[3], "filter_version":
-                         s.filter_version, "time": s.time, "packets": s.packets, "bytes": s.bytes}
+                         s.filter_version, "time": s.time, "packets": s.packets, "bytes": s.bytes,
+                         "uptime": s.uptime}
                         for k, s in last.items()
                     ],
                 )  # fmt: skip
@@ -358,12 +399,13 @@ class EffectDB:
             )
         return stmt
 
-    def _latest(
-        self, conn: Connection, samples: Sequence[Sample]
-    ) -> dict[tuple[str, str, str, str], tuple[str, int, int]]:
-        query = self._by_device(latest, ("device", "counter", "pool", "purpose", "filter_version", "packets", "bytes"))
-        rows = conn.execute(query, {"devices": sorted({s.device for s in samples})})
-        return {(r.device, r.counter, r.pool, r.purpose): (r.filter_version, r.packets, r.bytes) for r in rows}
+    def _latest(self, conn: Connection, samples: Sequence[Sample]) -> dict[tuple[str, str, str, str], Previous]:
+        cols = ("device", "counter", "pool", "purpose", "filter_version", "packets", "bytes", "time", "uptime")
+        rows = conn.execute(self._by_device(latest, cols), {"devices": sorted({s.device for s in samples})})
+        return {
+            (r.device, r.counter, r.pool, r.purpose): (r.filter_version, r.packets, r.bytes, r.time, r.uptime)
+            for r in rows
+        }
 
     # ------------------------------------------------------------------ reading
 
@@ -380,7 +422,7 @@ class EffectDB:
         c, s = counter.c, sample.c
         query = (
             sa.select(c.device, c.filter_version, c.counter, c.pool, c.purpose, s.time, s.packets, s.bytes)
-            .add_columns(s.delta_packets, s.delta_bytes, s.reset)
+            .add_columns(s.delta_packets, s.delta_bytes, s.reset, s.uptime)
             .join_from(sample, counter, s.counter_id == c.id)
             .order_by(s.time, c.id)
         )

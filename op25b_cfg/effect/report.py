@@ -1,9 +1,9 @@
 """``op25b effect report``: what the OP25B counters say over a period, per pool and per device.
 
-Figures (all counts are packets the counters counted; for a TCP SYN filter one packet is one attempt):
+Figures (all counts are packets the counters counted, see :data:`SHARE_BASIS`):
 
-* per pool: blocked attempts (total, per hour, per day), flow-control limit hits, port 25 to the ISP's
-  relays, submission (587/465), exempt customers, and the share of counted port-25 attempts
+* per pool: blocked (total, per hour, per day), flow-control limit hits and what the limit applies to, port
+  25 to the ISP's relays, submission (587/465), exempt customers, and the share of counted port-25 *packets*
   (blocked + relays + exempt) that were blocked and that went to the relays;
 * a series per pool (``hour`` or ``day`` buckets) for the charts;
 * per device and pool, summed per UTC day (the days the period touches); a device whose block counters were
@@ -38,6 +38,21 @@ if TYPE_CHECKING:
     from op25b_cfg.effect.db import EffectDB
 
 SCHEMA = "op25b.effect/1"
+SHARE_BASIS = "packets"
+"""What ``blocked_share`` and ``relay_share`` divide: packets, not connection attempts. The filters op25b renders
+count every packet of a connection on their permit entries (relays, exemptions) and the SYNs (with their
+retransmissions where the block discards silently) on their block entries, on every platform; no rendered
+permit counter matches connection openings only, so no platform gives an attempt share (README, "Effect")."""
+LABELS = {
+    "blocked": "blocked",
+    "limited": "limit hits",
+    "flow_applies": "flow-control applies",
+    "mta": "to relays",
+    "submission": "submission",
+    "exempt": "exempt",
+}
+"""Column titles of the purposes."""
+DEVICE_COLUMNS = ("blocked", "limited", "flow_applies", "mta", "submission", "exempt")
 BUCKETS = {"hour": HOUR, "day": DAY}
 
 
@@ -92,10 +107,12 @@ class PoolFigures:
     pool: str
     counts: dict[str, int] = field(default_factory=_figures)
     hours: float = 0.0
+    limit_unread: list[str] = field(default_factory=list)
+    """Devices of the pool whose limit hits cannot be read (their hits are not in ``limited``)."""
 
     @property
     def port25(self) -> int:
-        """Counted port-25 attempts: blocked, to the relays, exempt."""
+        """Counted port-25 packets: blocked, to the relays, exempt (:data:`SHARE_BASIS`)."""
         return self.counts["blocked"] + self.counts["mta"] + self.counts["exempt"]
 
     def as_dict(self) -> dict[str, Any]:
@@ -107,6 +124,8 @@ class PoolFigures:
             "blocked_per_day": round(c["blocked"] * 24 / self.hours, 3) if self.hours else None,
             "blocked_share": _share(c["blocked"], self.port25),
             "relay_share": _share(c["mta"], self.port25),
+            "share_basis": SHARE_BASIS,
+            "limit_hits_unread_on": self.limit_unread,
         }
 
 
@@ -116,14 +135,37 @@ class DeviceFigures:
     pool: str
     counts: dict[str, int] = field(default_factory=_figures)
     block_readings: int = 0
+    limit_hits_read: bool | None = None
+    """None: the device has no flow-control counter in the period; False: it counts what its limit applies to
+    but no counter of what the limit dropped was read (its ``limited`` figure is not a hit count)."""
+    limit_share: float | None = None
+    """The device's limit hits / the new port-25 connections its limit applies to, over all its pools (a policer
+    may count for several): a share of connection openings, as both count SYNs (the IOS class ACL's ``syn``
+    entries and the packets policed in that class; the Junos ``tcp-initial`` term's count and its policer).
+    None where the device does not count both (nftables counts no connections that pass the limit)."""
 
     @property
     def gap(self) -> bool:
-        """Block counters were read in the period and never matched."""
-        return self.block_readings > 0 and self.counts["blocked"] == 0
+        """Block (or flow-control) counters were read in the period and never matched."""
+        c = self.counts
+        return self.block_readings > 0 and c["blocked"] + c["limited"] + c["flow_applies"] == 0
+
+    @property
+    def note(self) -> str:
+        notes = ["deployment gap: block never matched"] * self.gap
+        notes += ["limit hits not readable (only what the limit applies to)"] * (self.limit_hits_read is False)
+        return "; ".join(notes)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"device": self.device, "pool": self.pool, **self.counts, "deployment_gap": self.gap}
+        c = {**self.counts, "limited": None if self.limit_hits_read is False else self.counts["limited"]}
+        return {
+            "device": self.device,
+            "pool": self.pool,
+            **c,
+            "limit_hits_read": self.limit_hits_read,
+            "limit_share_of_new_connections": self.limit_share,
+            "deployment_gap": self.gap,
+        }
 
 
 @dataclass
@@ -265,11 +307,26 @@ def build(
         .group_by(d.device, d.pool, d.purpose)
     )
     devices: dict[tuple[str, str], DeviceFigures] = {}
+    flow: dict[str, set[str]] = {}  # device -> the limit purposes it has readings of
     for row in device_rows:
         fig = devices.setdefault((row.device, row.pool), DeviceFigures(row.device, row.pool))
         fig.counts[row.purpose] += int(row.packets)
-        if row.purpose in ("blocked", "limited"):
+        if row.purpose in ("blocked", "limited", "flow_applies"):
             fig.block_readings += int(row.readings)
+        if row.purpose in ("limited", "flow_applies"):
+            flow.setdefault(row.device, set()).add(row.purpose)
+    per_device: dict[str, list[int]] = {}  # device -> [limit hits, new connections the limit applies to]
+    for fig in devices.values():
+        both = per_device.setdefault(fig.device, [0, 0])
+        both[0] += fig.counts["limited"]
+        both[1] += fig.counts["flow_applies"]
+    for fig in devices.values():
+        if fig.device in flow:  # hits are per device: a policer may count for several pools at once
+            fig.limit_hits_read = "limited" in flow[fig.device]
+            if not fig.limit_hits_read and fig.pool in pools:
+                pools[fig.pool].limit_unread.append(fig.device)
+            if fig.limit_hits_read:
+                fig.limit_share = _share(*per_device[fig.device])
     report = EffectReport(
         start,
         end,
@@ -301,7 +358,17 @@ def to_json(report: EffectReport) -> str:
     return json.dumps(report.as_dict(), indent=2, sort_keys=False) + "\n"
 
 
-CSV_FIELDS = ("scope", "time", "pool", "device", *PURPOSES, "blocked_share", "relay_share", "deployment_gap")
+CSV_FIELDS = (
+    "scope",
+    "time",
+    "pool",
+    "device",
+    *PURPOSES,
+    "blocked_share",
+    "relay_share",
+    "limit_share_of_new_connections",
+    "deployment_gap",
+)
 
 
 def to_csv(report: EffectReport) -> str:
@@ -328,6 +395,35 @@ def _num(v: Any) -> str:
     return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
 
 
+POOL_COLUMNS = (
+    ("blocked", "blocked"),
+    ("blocked_per_hour", "blocked/h"),
+    ("blocked_per_day", "blocked/day"),
+    ("limited", "limit hits"),
+    ("flow_applies", "flow-control applies"),
+    ("mta", "to relays"),
+    ("submission", "submission"),
+    ("exempt", "exempt"),
+    ("blocked_share", f"blocked share of port-25 {SHARE_BASIS}"),
+    ("relay_share", f"relay share of port-25 {SHARE_BASIS}"),
+)
+"""The per-pool columns of the table and HTML forms: (key of :meth:`PoolFigures.as_dict`, title)."""
+
+
+def pool_cells(p: PoolFigures) -> list[str]:
+    """The text of one pool's row (:data:`POOL_COLUMNS`); limit hits name the devices that cannot give them."""
+    d = p.as_dict()
+    cells = []
+    for key, _ in POOL_COLUMNS:
+        if key.endswith("_share"):
+            cells.append("-" if d[key] is None else f"{d[key]:.1%}")
+        elif key == "limited" and p.limit_unread:
+            cells.append(f"{_num(d[key])} (not read on {len(p.limit_unread)} device(s))")
+        else:
+            cells.append(_num(d[key]))
+    return cells
+
+
 def render_table(report: EffectReport, console: Any, summarise: bool = False) -> None:
     """Rich tables: pools, devices (gaps marked), and the change comparison. ``summarise``: the device table
     lists only the deployment gaps, under a count of every device row (large fleets)."""
@@ -335,33 +431,21 @@ def render_table(report: EffectReport, console: Any, summarise: bool = False) ->
 
     console.print(f"OP25B effect {iso(report.start)} .. {iso(report.end)} ({(report.end - report.start) / HOUR:g} h)")
     pools = Table(title="Per pool")
-    for col in ("pool", "blocked", "blocked/h", "blocked/day", "limited", "to relays", "submission", "exempt"):
-        pools.add_column(col, justify="left" if col == "pool" else "right")
-    pools.add_column("blocked share", justify="right")
+    pools.add_column("pool")
+    for _, title in POOL_COLUMNS:
+        pools.add_column(title, justify="right")
     for p in report.pools:
-        d = p.as_dict()
-        pools.add_row(
-            p.pool,
-            _num(d["blocked"]),
-            _num(d["blocked_per_hour"]),
-            _num(d["blocked_per_day"]),
-            _num(d["limited"]),
-            _num(d["mta"]),
-            _num(d["submission"]),
-            _num(d["exempt"]),
-            "-" if d["blocked_share"] is None else f"{d['blocked_share']:.1%}",
-        )
+        pools.add_row(p.pool, *pool_cells(p))
     console.print(pools)
     devices = Table(title="Per device")
-    for col in ("device", "pool", "blocked", "limited", "to relays", "submission", "exempt", "note"):
+    for col in ("device", "pool", *(LABELS[k] for k in DEVICE_COLUMNS), "note"):
         devices.add_column(col, justify="left" if col in ("device", "pool", "note") else "right")
     for dv in report.gaps if summarise else report.devices:
-        c = dv.counts
         devices.add_row(
             dv.device,
             dv.pool,
-            *(_num(c[k]) for k in ("blocked", "limited", "mta", "submission", "exempt")),
-            "deployment gap: block never matched" if dv.gap else "",
+            *(_num(dv.as_dict()[k]) for k in DEVICE_COLUMNS),
+            dv.note,
         )
     if summarise:
         devices.title = (
@@ -449,33 +533,27 @@ def to_html(report: EffectReport) -> str:
         '<!DOCTYPE html><html><head><meta charset="utf-8"><title>OP25B effect</title>',
         f"<style>{_CSS}</style></head><body>",
         f"<h1>OP25B effect {e(d['period']['start'])} .. {e(d['period']['end'])}</h1>",
-        "<h2>Per pool</h2><table><thead><tr><th>pool</th><th>blocked</th><th>blocked/h</th><th>blocked/day</th>"
-        "<th>limited</th><th>to relays</th><th>submission</th><th>exempt</th><th>blocked share</th></tr></thead>"
-        "<tbody>",
+        "<h2>Per pool</h2><table><thead><tr><th>pool</th>"
+        + "".join(f"<th>{e(title)}</th>" for _, title in POOL_COLUMNS)
+        + "</tr></thead><tbody>",
     ]
-    for p in d["pools"]:
-        cells = [
-            p[k] for k in ("blocked", "blocked_per_hour", "blocked_per_day", "limited", "mta", "submission", "exempt")
-        ]
-        share = "-" if p["blocked_share"] is None else f"{p['blocked_share']:.1%}"
-        parts.append(
-            f"<tr><td>{e(p['pool'])}</td>" + "".join(f"<td>{e(_num(v))}</td>" for v in cells) + f"<td>{share}</td></tr>"
-        )
+    for p in report.pools:
+        parts.append(f"<tr><td>{e(p.pool)}</td>" + "".join(f"<td>{e(v)}</td>" for v in pool_cells(p)) + "</tr>")
     parts.append("</tbody></table><h2>Series</h2>")
     for pool, points in report.series.items():
         parts.append(f'<section class="chart" id="pool-{e(pool)}"><h3>{e(pool)} (per {report.bucket})</h3>')
         parts.append(svg_chart(points))
         parts.append("</section>")
     parts.append(
-        "<h2>Per device</h2><table><thead><tr><th>device</th><th>pool</th><th>blocked</th><th>limited</th>"
-        "<th>to relays</th><th>submission</th><th>exempt</th><th>note</th></tr></thead><tbody>"
+        "<h2>Per device</h2><table><thead><tr><th>device</th><th>pool</th>"
+        + "".join(f"<th>{e(LABELS[k])}</th>" for k in DEVICE_COLUMNS)
+        + "<th>note</th></tr></thead><tbody>"
     )
     for dv in report.devices:
-        c = dv.counts
-        note = '<span class="gap">deployment gap: block never matched</span>' if dv.gap else ""
+        note = f'<span class="gap">{e(dv.note)}</span>' if dv.note else ""
         parts.append(
             f"<tr><td>{e(dv.device)}</td><td>{e(dv.pool)}</td>"
-            + "".join(f"<td>{_num(c[k])}</td>" for k in ("blocked", "limited", "mta", "submission", "exempt"))
+            + "".join(f"<td>{_num(dv.as_dict()[k])}</td>" for k in DEVICE_COLUMNS)
             + f"<td>{note}</td></tr>"
         )
     parts.append("</tbody></table>")

@@ -82,6 +82,8 @@ class EmulatorBase:
         self.commands: list[str] = []
         self.initial_config = initial_config
         self._threads: list[threading.Thread] = []
+        self.booted = time.time()
+        """When the emulated device last started (epoch seconds): its uptime counts from here (:meth:`reload`)."""
 
     # -- life cycle -------------------------------------------------------------------------------------
     def start(self) -> None:  # pragma: no cover - overridden
@@ -101,6 +103,20 @@ class EmulatorBase:
 
     def __repr__(self) -> str:  # never shows the password
         return f"<{type(self).__name__} {self.hostname} {self.host}:{self.port}>"
+
+    @property
+    def uptime(self) -> float:
+        """Seconds since the device started, as it reports them."""
+        return time.time() - self.booted
+
+    def reload(self) -> None:
+        """The device restarts: its uptime starts again and every counter it keeps (:class:`AclCounters`
+        attributes) is cleared; subclasses also end what does not survive a reload (subscriber sessions)."""
+        with self.lock:
+            self.booted = time.time()
+            for value in vars(self).values():
+                if isinstance(value, AclCounters):
+                    value.clear()
 
     # -- helpers for subclasses -------------------------------------------------------------------------
     def record(self, command: str) -> None:

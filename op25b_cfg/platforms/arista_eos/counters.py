@@ -61,3 +61,12 @@ def read(session: Session) -> list[CounterReading]:
         "read counters (show access-lists)", lambda driver: driver.device.run_commands(list(COMMANDS), encoding="json")
     )
     return parse_acl_json(list(answers))
+
+
+def read_uptime(session: Session) -> float | None:
+    """``show version`` over eAPI: its ``uptime`` (seconds; what napalm's ``get_facts()['uptime']`` reports)."""
+    answers = session.query(
+        "read uptime (show version)", lambda d: d.device.run_commands(["show version"], encoding="json")
+    )
+    value = answers[0].get("uptime") if answers and isinstance(answers[0], dict) else None
+    return float(value) if isinstance(value, (int, float)) else None

@@ -80,7 +80,6 @@ class EosEmulator(CiscoStyleLab, EmulatorBase):
         """Per-entry match counters, shown in ``show ip|ipv6 access-lists`` (ACLs with ``counters per-entry``)."""
         self.flash: dict[str, str] = {}
         self.sessions: dict[str, ConfigSessionState] = {}
-        self.boot = time.time()
         self._server: ThreadingHTTPServer | None = None
 
     # -- life cycle -------------------------------------------------------------------------------------
@@ -253,7 +252,7 @@ class EosEmulator(CiscoStyleLab, EmulatorBase):
         del self.sessions[name]
 
     def _sessions_json(self, detail: bool) -> dict[str, Any]:
-        uptime = time.time() - self.boot
+        uptime = time.time() - self.booted
         out: dict[str, Any] = {}
         for name, sess in self.sessions.items():
             entry: dict[str, Any] = {"state": sess.state, "commitUser": "", "description": "", "instances": {}}
@@ -275,8 +274,8 @@ class EosEmulator(CiscoStyleLab, EmulatorBase):
                 "architecture": "x86_64",
                 "memTotal": 2_000_000,
                 "memFree": 1_000_000,
-                "uptime": time.time() - self.boot,
-                "bootupTimestamp": self.boot,
+                "uptime": time.time() - self.booted,
+                "bootupTimestamp": self.booted,
                 "isIntlVersion": False,
             }
         if cmd == "show hostname":

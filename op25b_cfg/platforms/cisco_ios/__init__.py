@@ -96,7 +96,8 @@ class CiscoIos(Platform):
 
     def read_counters(self, session: Session) -> list[CounterReading]:
         """``show ip access-lists`` and ``show ipv6 access-list`` (napalm ``cli()``): each entry's
-        ``(N matches)``; no count means 0 (IOS prints none until an entry matched)."""
-        from op25b_cfg.dialects.cisco_counters import read_acl_counters
+        ``(N matches)``; no count means 0 (IOS prints none until an entry matched). ``show policy-map
+        interface``: the flow-control policer's drops per interface (:mod:`.counters`)."""
+        from op25b_cfg.platforms.cisco_ios.counters import read
 
-        return read_acl_counters(session, ("show ip access-lists", "show ipv6 access-list"), "ios")
+        return read(session)

@@ -94,12 +94,23 @@ class IosEmulator(CiscoStyleLab, SshEmulator):
         self.last_change = time.time()
         self.counters = AclCounters()
         """Per-entry match counters, shown by ``show ip access-lists`` / ``show ipv6 access-list``."""
+        self.subscribers: dict[str, str] = {}
+        """The PPPoE sessions that are up: Virtual-Access name -> the Virtual-Template it was cloned from (with
+        that template's service-policy)."""
+        self.police = AclCounters()
+        """Police counts by (interface, ``conformed`` | ``exceeded``), shown by ``show policy-map interface``."""
 
     # -- public state -----------------------------------------------------------------------------------
     @property
     def running_config(self) -> str:
         with self.lock:
             return self.running.render()
+
+    def reload(self) -> None:
+        """Counters cleared, uptime from zero, and every PPPoE session (Virtual-Access) gone."""
+        with self.lock:
+            super().reload()
+            self.subscribers.clear()
 
     def pending_commit(self) -> bool:
         with self.lock:
@@ -323,8 +334,11 @@ class _Shell:
         if m:
             family = {"ip": 4, "ipv6": 6}.get(m.group(1) or "")
             return _pipe(show_access_lists(emu, family, m.group(2)), pipe)
+        m = re.match(r"^show policy-map interface(?: (\S+))?$", cmd)
+        if m:
+            return _pipe(show_policy_map_interface(emu, m.group(1)), pipe)
         if cmd == "show version":
-            return f"Cisco IOS XE Software, Version 17.09.04a\n{emu.hostname} uptime is 1 week\n"
+            return f"Cisco IOS XE Software, Version 17.09.04a\n{emu.hostname} uptime is {ios_uptime(emu.uptime)}\n"
         if cmd == "show archive":
             if not emu.archive_enabled:
                 return "Archive feature not enabled"
@@ -499,6 +513,76 @@ def show_access_lists(emu: IosEmulator, family: int | None, name: str | None = N
             shown = emu.display(text)
             out.append(f"    {seq} {shown}{count}" if fam == 4 else f"    {shown}{count} sequence {seq}")
     return "\n".join(out) + "\n" if out else ""
+
+
+def show_policy_map_interface(emu: IosEmulator, only: str | None = None) -> str:
+    """``show policy-map interface`` as IOS-XE prints it for op25b's policy (a policed class, then
+    class-default): every interface whose config carries a ``service-policy``, and every subscriber's
+    Virtual-Access with its template's (the template itself passes no traffic and is not shown); the police
+    counts from :attr:`IosEmulator.police` (see :mod:`op25b_cfg.platforms.cisco_ios.counters`)."""
+    with emu.lock:
+        root = emu.running.root
+        bound: dict[str, list[tuple[str, str]]] = {}
+        for node in root.children:
+            if node.text.startswith("interface "):
+                for child in node.children:
+                    m = re.match(r"^service-policy (input|output) (\S+)$", child.text)
+                    if m:
+                        bound.setdefault(node.text.split()[1], []).append((m.group(1), m.group(2)))
+        shown = [(i, p) for i, p in bound.items() if not i.startswith("Virtual-Template")]
+        shown += [(va, bound[vt]) for va, vt in sorted(emu.subscribers.items()) if vt in bound]
+        out = []
+        for interface, policies in shown:
+            if only is not None and interface != only:
+                continue
+            out.append(f" {interface} \n")
+            for direction, policy in policies:
+                out.append(f"  Service-policy {direction}: {policy}\n")
+                pm = root.find(f"policy-map {policy}")
+                for klass in pm.children if pm is not None else []:
+                    name = klass.text.removeprefix("class ")
+                    cm = root.find(f"class-map match-any {name}")
+                    conf, conf_b = emu.police.get(interface, "conformed")
+                    exc, exc_b = emu.police.get(interface, "exceeded")
+                    out.append(f"    Class-map: {name} (match-any)  ")
+                    out.append(f"      {conf + exc} packets, {conf_b + exc_b} bytes")
+                    out.append("      5 minute offered rate 0000 bps, drop rate 0000 bps")
+                    for match in cm.children if cm is not None else []:
+                        out.append(f"      {match.text.replace('match ', 'Match: ', 1)}")
+                    for action in klass.children:
+                        m = re.match(r"^police rate (\d+) pps burst (\d+) packets$", action.text)
+                        if m is None:
+                            continue
+                        acts = {c.text.split()[0]: c.text.split()[1] for c in action.children}
+                        out.append("      police:")
+                        out.append(f"          rate {m.group(1)} pps, burst {m.group(2)} packets")
+                        out.append(f"        conformed {conf} packets, {conf_b} bytes; actions:")
+                        out.append(f"          {acts.get('conform-action', 'transmit')} ")
+                        out.append(f"        exceeded {exc} packets, {exc_b} bytes; actions:")
+                        out.append(f"          {acts.get('exceed-action', 'drop')} ")
+                        out.append("        conformed 0 pps, exceeded 0 pps")
+                    out.append("")
+                out.append("    Class-map: class-default (match-any)  ")
+                out.append("      0 packets, 0 bytes")
+                out.append("      5 minute offered rate 0000 bps, drop rate 0000 bps")
+                out.append("      Match: any ")
+                out.append("")
+    return "\n".join(out) + "\n" if out else ""
+
+
+def ios_uptime(seconds: float) -> str:
+    """An uptime as ``show version`` prints it (to the minute; zero parts left out, "0 minutes" shown).
+
+    >>> ios_uptime(694_861), ios_uptime(30)
+    ('1 week, 1 day, 1 hour, 1 minute', '0 minutes')
+    """
+    left = int(seconds) // 60
+    parts = []
+    for unit, size in (("year", 525_600), ("week", 10_080), ("day", 1_440), ("hour", 60), ("minute", 1)):
+        n, left = divmod(left, size)
+        if n:
+            parts.append(f"{n} {unit}{'s' if n != 1 else ''}")
+    return ", ".join(parts) or "0 minutes"
 
 
 def _pipe(text: str, pipe: str) -> str:

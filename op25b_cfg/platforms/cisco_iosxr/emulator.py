@@ -20,7 +20,7 @@ from xml.sax.saxutils import escape
 from lxml import etree
 
 from op25b_cfg.dialects.cisco_blocks import CliConfig, acl_entries
-from op25b_cfg.platforms.cisco_ios.emulator import INVALID, IosEmulator, _Shell
+from op25b_cfg.platforms.cisco_ios.emulator import INVALID, IosEmulator, _Shell, ios_uptime
 
 if TYPE_CHECKING:
     from op25b_cfg.inventory import Device
@@ -164,7 +164,13 @@ class _XrShell(_Shell):
         return f'<{tag} ErrorMsg="unsupported request"/>', 1
 
     def _exec_show(self, cmd: str) -> str:
-        """An operational command of ``<CLI><Exec>`` (napalm ``cli()``): the access-list counters."""
+        """An operational command of ``<CLI><Exec>`` (napalm ``cli()``): the access-list counters, and
+        ``show version`` with the router's uptime."""
+        if cmd == "show version":
+            return (
+                f"Cisco IOS XR Software, Version {XR_VERSION}\nCopyright (c) 2013-2023 by Cisco Systems, Inc.\n\n"
+                f"{self.emu.hostname} uptime is {ios_uptime(self.emu.uptime)}\n"
+            )
         m = re.match(r"^show access-lists(?: (ipv4|ipv6))?(?: (\S+))?$", cmd)
         if m:
             return show_access_lists(self.emu, {"ipv4": 4, "ipv6": 6}.get(m.group(1) or ""), m.group(2))

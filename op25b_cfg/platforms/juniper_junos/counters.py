@@ -11,8 +11,17 @@ The answer (PyEZ strips the namespaces)::
     </firewall-information>
 
 Every ``<counter>`` of a filter named ``OP25B-...`` is one reading (instances of a filter in a dynamic profile
-or with ``interface-specific`` carry their own filter or counter names and are read as they are). Policers'
-out-of-spec counts (``<policer>``) are not read.
+or with ``interface-specific`` carry their own filter or counter names and are read as they are). Every
+``<policer>`` of such a filter is one reading of the packets the policer discarded (out of spec;
+:attr:`CounterReading.dropped`): the flow-control limit's exact hits. A term-specific policer instance is named
+``<policer>-<term>``, with the instance's interface suffix in an ``interface-specific`` filter::
+
+      <filter-information>
+        <filter-name>OP25B-V4-1a2b3c4d-pp0.3221225474-i</filter-name>
+        <counter><counter-name>OP25B-LIMIT-pp0.3221225474-i</counter-name>...</counter>
+        <policer><policer-name>OP25B-SMTP-1a2b3c4d-limit-pp0.3221225474-i</policer-name>
+          <packet-count>12</packet-count><byte-count>720</byte-count></policer>
+      </filter-information>
 """
 
 from __future__ import annotations
@@ -56,15 +65,17 @@ def parse_firewall_information(root: Any, prefix: str = "OP25B-") -> list[Counte
         if not name.upper().startswith(prefix.upper()):
             continue
         for counter in flt:
-            if _local(counter.tag) != "counter":
+            kind = _local(counter.tag)
+            if kind not in ("counter", "policer"):
                 continue
             packets, octets = _child_text(counter, "packet-count"), _child_text(counter, "byte-count")
             out.append(
                 CounterReading(
                     name,
-                    _child_text(counter, "counter-name"),
+                    _child_text(counter, f"{kind}-name"),
                     int(packets) if packets.isdigit() else 0,
                     int(octets) if octets.isdigit() else 0,
+                    dropped=kind == "policer",
                 )
             )
     return out
@@ -77,3 +88,10 @@ def read(session: Session) -> list[CounterReading]:
         lambda driver: driver.device.rpc.get_firewall_filter_information(),
     )
     return parse_firewall_information(answer)
+
+
+def read_uptime(session: Session) -> float | None:
+    """The routing engine's uptime (PyEZ ``Device.uptime``: ``get-system-uptime-information``'s
+    ``system-booted-time/time-length/@seconds``, what napalm's ``get_facts()['uptime']`` reports)."""
+    value = session.query("read uptime (get-system-uptime-information)", lambda d: d.device.uptime)
+    return float(value) if value is not None else None

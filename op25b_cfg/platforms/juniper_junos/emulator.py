@@ -107,7 +107,20 @@ class JunosEmulator(SshEmulator):
         self.confirm_minutes = 0
         self._next_session = 1000
         self.counters = AclCounters()
-        """Firewall counters by (filter name, counter name), shown by ``get-firewall-filter-information``."""
+        """Firewall counters by (filter name, counter name), shown by ``get-firewall-filter-information``; for an
+        ``interface-specific`` filter by its instances' names (``F-ge-0/0/1.100-i``, ``C-ge-0/0/1.100-i``)."""
+        self.policers = AclCounters()
+        """Policers' out-of-spec packets by (filter instance name, policer instance name: policer, term,
+        interface and direction, ``P-limit-ge-0/0/1.100-i``), shown with the filter's counters."""
+        self.subscribers: list[str] = []
+        """Logical interfaces of the subscriber sessions that are up (``pp0.3221225474``): each has an instance
+        of every ``interface-specific`` filter a dynamic profile binds."""
+
+    def reload(self) -> None:
+        """Counters cleared, uptime from zero, and every subscriber session gone."""
+        with self.lock:
+            super().reload()
+            self.subscribers.clear()
 
     # -- public state -----------------------------------------------------------------------------------
     @property
@@ -234,11 +247,14 @@ class JunosEmulator(SshEmulator):
         if name == "get-commit-revision-information":
             return self._revision_info(), False
         if name == "get-system-uptime-information":
-            now = int(time.time())
+            now, booted = int(time.time()), int(self.booted)
             return (
                 "<system-uptime-information><current-time>"
                 f'<date-time seconds="{now}">{time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now))}</date-time>'
-                "</current-time></system-uptime-information>"
+                "</current-time><system-booted-time>"
+                f'<date-time seconds="{booted}">{time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(booted))}'
+                f'</date-time><time-length seconds="{now - booted}">{_junos_duration(now - booted)}</time-length>'
+                "</system-booted-time></system-uptime-information>"
             ), False
         if name == "get-software-information":
             return (
@@ -258,27 +274,52 @@ class JunosEmulator(SshEmulator):
                   <byte-count>268260</byte-count></counter> ...
         """
         out = []
-        firewall = self.history[0].config.find("firewall")
+        config = self.history[0].config
+        bound = _bound_filters(config)
+        firewall = config.find("firewall")
         for family in (firewall.children or []) if firewall is not None else []:
             for flt in family.children or []:
                 if len(flt.words) != 2 or flt.words[0] != "filter" or (only and flt.words[1] != only):
                     continue
-                counters = []
-                for term in flt.children or []:
-                    then = term.find("then")
-                    for leaf in (then.children or []) if then is not None else []:
-                        if leaf.words[:1] == ["count"] and len(leaf.words) == 2:
-                            packets, octets = self.counters.get(flt.words[1], leaf.words[1])
-                            counters.append(
-                                f"<counter><counter-name>{escape(leaf.words[1])}</counter-name>"
-                                f"<packet-count>{packets}</packet-count><byte-count>{octets}</byte-count></counter>"
-                            )
-                out.append(
-                    f"<filter-information><filter-name>{escape(flt.words[1])}</filter-name>{''.join(counters)}"
-                    "</filter-information>"
-                )
+                name = flt.words[1]
+                suffixes = [""]
+                if flt.find("interface-specific") is not None:  # one instance per interface it is bound to
+                    statics = [f"-{ifl}-{d}" for ifl, d in bound.get(name, []) if ifl != "*"]
+                    profiles = [d for star, d in bound.get(name, []) if star == "*"]
+                    dynamic = [f"-{ifl}-{d}" for d in profiles for ifl in self.subscribers]
+                    suffixes = statics + dynamic
+                for suffix in suffixes:
+                    out.append(self._filter_instance(flt, name + suffix, suffix))
         ns = f"http://xml.juniper.net/junos/{JUNOS_VERSION.split('-')[0]}/junos-filter"
         return f'<firewall-information xmlns="{ns}">{"".join(out)}</firewall-information>'
+
+    def _filter_instance(self, flt: jt.JNode, name: str, suffix: str) -> str:
+        """One ``<filter-information>``: the ``count``s of its terms, then the policers the terms reference
+        (term-specific instances ``<policer>-<term>``, with the instance's interface suffix)."""
+        counters, policers = [], []
+        for term in flt.children or []:
+            then = term.find("then")
+            for leaf in (then.children or []) if then is not None else []:
+                if len(leaf.words) != 2 or leaf.words[0] not in ("count", "policer"):
+                    continue
+                if leaf.words[0] == "count":
+                    counter = leaf.words[1] + suffix
+                    packets, octets = self.counters.get(name, counter)
+                    counters.append(
+                        f"<counter><counter-name>{escape(counter)}</counter-name>"
+                        f"<packet-count>{packets}</packet-count><byte-count>{octets}</byte-count></counter>"
+                    )
+                else:
+                    policer = f"{leaf.words[1]}-{term.words[-1]}{suffix}"
+                    packets, octets = self.policers.get(name, policer)
+                    policers.append(
+                        f"<policer><policer-name>{escape(policer)}</policer-name>"
+                        f"<packet-count>{packets}</packet-count><byte-count>{octets}</byte-count></policer>"
+                    )
+        return (
+            f"<filter-information><filter-name>{escape(name)}</filter-name>{''.join(counters)}{''.join(policers)}"
+            "</filter-information>"
+        )
 
     def _require_lock(self, sid: int) -> None:
         if self.lock_owner not in (None, sid):
@@ -374,6 +415,41 @@ class JunosEmulator(SshEmulator):
             f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(when))}</date-time>"
             f"<revision>re0-{when}-{len(self.history)}</revision>{comment}</commit-revision-information>"
         )
+
+
+def _junos_duration(seconds: int) -> str:
+    """A time length as Junos prints it (``1w2d 03:04``, ``00:05``).
+
+    >>> _junos_duration(788_640), _junos_duration(300)
+    ('1w2d 03:04', '00:05')
+    """
+    minutes, hours, days = seconds // 60 % 60, seconds // 3600 % 24, seconds // 86400
+    weeks, days = divmod(days, 7)
+    head = (f"{weeks}w" if weeks else "") + (f"{days}d" if days else "")
+    return f"{head} {hours:02d}:{minutes:02d}".strip()
+
+
+def _bound_filters(config: jt.JNode) -> dict[str, list[tuple[str, str]]]:
+    """Filter name -> where it is bound: (``ge-0/0/1.100``, ``i``|``o``) for an interface unit, (``*``, ...) for a
+    dynamic profile (every subscriber interface)."""
+    out: dict[str, list[tuple[str, str]]] = {}
+
+    def walk(node: jt.JNode, path: list[str]) -> None:
+        for child in node.children or []:
+            w = child.words
+            if child.children is None and len(w) == 2 and w[0] in ("input", "output") and path[-1:] == ["filter"]:
+                if path[:1] == ["dynamic-profiles"]:
+                    ifl = "*"
+                else:
+                    units = [p for p in path if p.startswith("unit ")]
+                    ifl = f"{path[1]}.{units[0].split()[1]}" if len(path) > 1 and units else ""
+                if ifl:
+                    out.setdefault(w[1], []).append((ifl, w[0][0]))
+            elif child.children is not None:
+                walk(child, [*path, child.header])
+
+    walk(config, [])
+    return out
 
 
 def _differs(a: jt.JNode, b: jt.JNode) -> bool:

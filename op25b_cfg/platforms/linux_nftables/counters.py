@@ -4,8 +4,10 @@ Each rule with a ``counter`` statement is one reading, identified by its address
 (``ip block direct SMTP from dynamic pools``; ``handle N`` for a rule without a comment); a named counter
 object (``counter NAME { }``) is one reading under its name, matched with the rule that references it. The
 rule's matches (saddr/daddr as literals or sets, with the set elements from the same listing; tcp dport) and
-verdict become its :class:`~op25b_cfg.rules.Rule` for attribution. The version id comes from the table's
-comment (``op25b <policy> <version> mode <mode>``), which the JSON of nftables 1.0.6 leaves out, so the
+verdict become its :class:`~op25b_cfg.rules.Rule` for attribution. A counter in a rule that drops or
+rejects counts what the rule dropped (op25b renders the ``counter`` after every match, the limit's too), so
+the flow-control rules' counters are exact limit hits (:attr:`CounterReading.dropped`). The version id comes
+from the table's comment (``op25b <policy> <version> mode <mode>``), which the JSON of nftables 1.0.6 leaves out, so the
 text listing is read for it too.
 """
 
@@ -123,6 +125,7 @@ def parse_json_listing(text: str, filter_name: str = TABLE) -> list[CounterReadi
             continue
         exprs = [e for e in rule.get("expr", []) if isinstance(e, dict) and e]
         model = rule_of(exprs, sets)
+        drops = any(k in e for e in exprs for k in ("drop", "reject"))  # counted after every match: the drops
         for expr in exprs:
             counter = expr.get("counter", ...)
             if counter is ...:
@@ -131,13 +134,15 @@ def parse_json_listing(text: str, filter_name: str = TABLE) -> list[CounterReadi
                 obj = named.get(counter)
                 if obj is not None:
                     used.add(counter)
-                    out.append(CounterReading(filter_name, counter, int(obj["packets"]), int(obj["bytes"]), model))
+                    out.append(
+                        CounterReading(filter_name, counter, int(obj["packets"]), int(obj["bytes"]), model, drops)
+                    )
                 continue
             if not isinstance(counter, dict):
                 continue
             fam = {4: "ip ", 6: "ip6 "}.get(model.family if model is not None else 0, "")
             ident = f"{fam}{rule['comment']}" if rule.get("comment") else f"handle {rule.get('handle')}"
-            out.append(CounterReading(filter_name, ident, int(counter["packets"]), int(counter["bytes"]), model))
+            out.append(CounterReading(filter_name, ident, int(counter["packets"]), int(counter["bytes"]), model, drops))
     for name, obj in named.items():  # named counters no rule references (still OP25B counters)
         if name not in used:
             out.append(CounterReading(filter_name, name, int(obj["packets"]), int(obj["bytes"])))
@@ -160,3 +165,12 @@ def read(session: Session) -> list[CounterReading]:
         raise
     comment = _COMMENT.search(text)
     return parse_json_listing(listing, f"{TABLE} {comment.group(1)}" if comment else TABLE)
+
+
+def read_uptime(session: Session) -> float | None:
+    """``/proc/uptime``'s first field (seconds since boot) through the Linux session."""
+    text = session.query("read uptime (/proc/uptime)", lambda run: run("cat /proc/uptime"))
+    try:
+        return float(str(text).split()[0])
+    except (IndexError, ValueError):
+        return None
