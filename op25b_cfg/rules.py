@@ -30,7 +30,7 @@ import hashlib
 import ipaddress
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -655,14 +655,16 @@ def counter_of(plan: FilterPlan, name: str, family: int) -> Counter | None:
     return None
 
 
-def counter_of_rule(plan: FilterPlan, rule: Rule) -> Counter | None:
+def counter_of_rule(plan: FilterPlan, rule: Rule, *, returns: bool = False) -> Counter | None:
     """The counter that counts a rule parsed from a running config (an ACL entry with its own match count, an
     nft rule, a Junos term): by its counter name when it carries one of the plan's, else the first counted plan
     rule of its family with the same action, protocol and TCP flags whose destination ports, sources and
     destinations hold all of the entry's (``any`` only for ``any``; an ACL writes one plan rule as one entry per
     source prefix and port); an entry of an
     IOS flow-control class ACL (``permit ... syn``) counts for its pool's ``limit`` rule. None for an entry of no
-    counted rule (the final permit, another filter's entry).
+    counted rule (the final permit, another filter's entry). ``returns``: the entry returns from op25b's chain
+    (a ``return`` :class:`~op25b_cfg.audit.model.Call` at its index: RouterOS renders op25b's permits so, parsed
+    as ``Action.NEXT``); op25b lets those packets go on, so the entry counts as a permit.
 
     >>> from op25b_cfg.netaddr import parse_prefix as pp
     >>> plan = _plan("isp", "block", (("TOKYO", (pp("100.64.0.0/16"),)), ("OSAKA", (pp("100.65.0.0/16"),))),
@@ -671,7 +673,13 @@ def counter_of_rule(plan: FilterPlan, rule: Rule) -> Counter | None:
     ...              dst_ports=(PortRange(25, 25),), log=True)
     >>> counter_of_rule(plan, entry)
     Counter(name='OP25B-BLOCK-OSAKA', pool='OSAKA', purpose='blocked', family=4)
+    >>> relay = Rule(Action.NEXT, 4, TCP, "2", src=(AddrMatch.from_prefix(pp("100.64.0.0/16")),),
+    ...             dst=(AddrMatch.from_prefix(pp("192.0.2.25/32")),), dst_ports=(PortRange(25, 25),))
+    >>> counter_of_rule(plan, relay, returns=True).purpose, counter_of_rule(plan, relay)
+    ('mta', None)
     """
+    if returns and rule.action is Action.NEXT:
+        rule = replace(rule, action=Action.PERMIT)
     if rule.counter:
         named = counter_of(plan, rule.counter, rule.family)
         if named is not None:

@@ -10,11 +10,13 @@ the inventory independently: the entry's sources lie in that pool, and its actio
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from op25b_cfg.audit.model import ParsedConfig
 from op25b_cfg.inventory import Device, load_inventory
 from op25b_cfg.platforms import get_platform
 from op25b_cfg.rules import (
@@ -75,6 +77,16 @@ def test_one_counter_per_pool_and_purpose(case: Case, tmp_path: Path) -> None:
         assert counter_of(plan, c.name, c.family) == c
 
 
+def _entries(parsed: ParsedConfig) -> Iterator[tuple[Rule, bool]]:
+    """Every entry of the parsed filters and the chains they jump to (each chain once), with whether it returns
+    from its chain (RouterOS renders op25b's permits as ``return``)."""
+    chains = {id(c): c for f in parsed.filters.values() for c in f.reachable()}
+    for chain in chains.values():
+        for i, rule in enumerate(chain.rules):
+            call = chain.calls.get(i)
+            yield rule, call is not None and call.verdict == "return"
+
+
 def _purpose_of(rule: Rule, mtas: set[Any]) -> str | None:
     """The purpose an entry serves, from its own match (independent of the plan)."""
     ports = {(p.lo, p.hi) for p in rule.dst_ports}
@@ -98,24 +110,22 @@ def test_every_rendered_entry_maps_to_its_pool_and_purpose(case: Case, tmp_path:
     exempt = [p for _, p in dev.exemptions]
     hit: set[Counter] = set()
     entries = 0
-    chains = {id(c): c for f in parsed.filters.values() for c in f.reachable()}  # nft: the chains jumped to too
-    for rules in (c.rules for c in chains.values()):
-        for rule in rules:
-            purpose = _purpose_of(rule, mtas)
-            counter = counter_of_rule(plan, rule)
-            if purpose is None:
-                assert counter is None, (rule, counter)  # the final permit, the nft jump: no counter
-                continue
-            entries += 1
-            assert counter is not None, rule
-            assert (counter.purpose, counter.family) == (purpose, rule.family), (rule, counter)
-            for src in rule.src:
-                net = src.prefix()
-                assert net is not None
-                assert any(net.subnet_of(p) for p in pools[counter.pool] if p.version == net.version), (rule, counter)
-                if purpose == "exempt":
-                    assert any(net.subnet_of(e) for e in exempt if e.version == net.version)
-            hit.add(counter)
+    for rule, returns in _entries(parsed):
+        purpose = _purpose_of(rule, mtas)
+        counter = counter_of_rule(plan, rule, returns=returns)
+        if purpose is None:
+            assert counter is None, (rule, counter)  # the final permit, the nft jump: no counter
+            continue
+        entries += 1
+        assert counter is not None, rule
+        assert (counter.purpose, counter.family) == (purpose, rule.family), (rule, counter)
+        for src in rule.src:
+            net = src.prefix()
+            assert net is not None
+            assert any(net.subnet_of(p) for p in pools[counter.pool] if p.version == net.version), (rule, counter)
+            if purpose == "exempt":
+                assert any(net.subnet_of(e) for e in exempt if e.version == net.version)
+        hit.add(counter)
     assert entries >= len(plan_counters(plan))
     assert hit == set(plan_counters(plan))  # every counter is rendered, and found again
 
@@ -147,10 +157,9 @@ def test_flow_control_entries_map_to_limited(case: Case, tmp_path: Path) -> None
     dev = _device(case, tmp_path)
     plan = build_plan(dev)
     parsed = get_platform(case.platform).parse(case.expected_config.read_text(encoding="utf-8"))
-    chains = {id(c): c for f in parsed.filters.values() for c in f.reachable()}
     found = set()
-    for rule in (r for c in chains.values() for r in c.rules):
-        counter = counter_of_rule(plan, rule)
+    for rule, returns in _entries(parsed):
+        counter = counter_of_rule(plan, rule, returns=returns)
         if rule.action is Action.LIMIT and dev.counters:
             assert counter is not None and counter.purpose == "limited", (rule, counter)
         if counter is not None:
