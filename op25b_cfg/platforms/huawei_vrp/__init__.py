@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING, ClassVar
 
 from op25b_cfg.errors import PlatformError
-from op25b_cfg.platforms.base import Platform
+from op25b_cfg.platforms.base import LogPattern, Platform
 from op25b_cfg.rules import PortRange, Rule
 
 if TYPE_CHECKING:
@@ -24,6 +24,10 @@ DEFINITIONS = r"^(?P<kind>acl(?: ipv6)? name)\s+(?P<name>\S+)(?:\s+advance)?(?:\
 """An OP25B object definition in VRP: ``acl [ipv6] name NAME [advance]`` (removed with ``undo acl [ipv6] name
 NAME``)."""
 _USER_VIEW_PROMPT = re.compile(r"\A\s*<[^<>\s]+>\s*\Z")
+_ACL_LOG = re.compile(  # searched from the marker on (LogPattern.parse)
+    r"ACLLOG\([^)]*\)(?:\[\d+\])?: Acl6? (?P<rule>\S+) (?P<action>\w+) (?:.*? )?(?P<proto>[a-z]+|\d+)"
+    r" (?P<src>[0-9A-Fa-f.:]+)(?:\(\d+\))? -> (?P<dst>[0-9A-Fa-f.:]+)(?:\((?P<dport>\d+)\))? \((?P<packets>\d+) packets?\)"
+)
 
 
 class HuaweiVrp(Platform):
@@ -51,6 +55,12 @@ class HuaweiVrp(Platform):
     max_name_length = 64  # VRP ACL names: 1-64 characters (the versioned names are 15)
     addr_style: ClassVar[dict[int, str]] = {4: "wildcard", 6: "prefix"}
     any_protocol: ClassVar[dict[int, str]] = {4: "ip", 6: "ipv6"}
+
+    # The ACL log line of a rule rendered with ``logging`` (VRP names the ACL by the number it gave the named ACL,
+    # so the line cannot say it is op25b's: every logged deny of TCP port 25 counts), with the packets counted:
+    # %%01ACLE/4/ACLLOG(l)[17]: Acl 3999 deny GigabitEthernet0/0/1 00e0-fc12-3456 -> 00e0-fc12-3457
+    #     tcp 100.64.1.10(40000) -> 203.0.113.25(25) (1 packet).
+    log_patterns: ClassVar[tuple[LogPattern, ...]] = (LogPattern("/ACLLOG(", _ACL_LOG, frozenset({"deny"})),)
     log_keyword = "logging"
 
     @functools.cached_property

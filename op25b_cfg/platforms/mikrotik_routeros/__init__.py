@@ -17,10 +17,11 @@ per subscriber only with ``ipv6_subscriber_length: 128``; otherwise the platform
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from op25b_cfg.errors import PlatformError
-from op25b_cfg.platforms.base import Platform
+from op25b_cfg.platforms.base import LogPattern, Platform
 from op25b_cfg.platforms.mikrotik_routeros.syntax import (
     _ACTIONS,
     _NAME,
@@ -34,6 +35,13 @@ from op25b_cfg.rules import Action, FilterPlan, Rule
 if TYPE_CHECKING:
     from op25b_cfg.connection.base import Session
     from op25b_cfg.inventory import Attachment, Device
+
+BLOCK_LOG_PREFIX = "op25b-block"
+"""The ``log-prefix`` of the ``action=log`` rule before each OP25B reject (:meth:`MikrotikRouteros.ros_rules`)."""
+_FIREWALL_LOG = re.compile(  # searched from the prefix on (LogPattern.parse)
+    r"\S+ \w+: in:.*?\bproto (?P<proto>\w+)(?: \([^)]*\))?,"
+    r" \[?(?P<src>[0-9A-Fa-f.:]+?)\]?:\d+->\[?(?P<dst>[0-9A-Fa-f.:]+?)\]?:(?P<dport>\d+)(?:,|$)"
+)
 
 
 class MikrotikRouteros(Platform):
@@ -50,6 +58,14 @@ class MikrotikRouteros(Platform):
     commit_confirm = False
     atomic_replace = True  # the session replaces every item commented "op25b ..." (make-before-break)
     max_name_length: ClassVar[int] = 63
+
+    # The firewall log line of the ``action=log log-prefix=op25b-block`` rule right before each reject (one line per
+    # packet, at most LOG_LIMIT of them: a lower bound), topics firewall,info:
+    # op25b-block forward: in:<pppoe-u1> out:ether1, connection-state:new proto TCP (SYN),
+    #     100.64.1.10:40000->203.0.113.25:25, len 60          (IPv6: [2001:db8::10]:40000->[2001:db8::25]:25)
+    # The flow-control ``op25b-limit`` log rule sits before the session and rate checks, so its lines are every
+    # new port-25 connection, not the limited ones: no pattern reads them.
+    log_patterns: ClassVar[tuple[LogPattern, ...]] = (LogPattern(f"{BLOCK_LOG_PREFIX} ", _FIREWALL_LOG),)
 
     def truncation_problem(self, text: str) -> str | None:
         """A config whose last line is not a whole command (cut inside a ``\\`` continuation, a quoted value or
@@ -161,7 +177,7 @@ class MikrotikRouteros(Platform):
         if rule.action is Action.DENY:
             out = []
             if rule.log:
-                log = {"action": "log", "log-prefix": "op25b-block", "limit": LOG_LIMIT}
+                log = {"action": "log", "log-prefix": BLOCK_LOG_PREFIX, "limit": LOG_LIMIT}
                 out.append(command({**base, **log, "comment": f"{note}: log"}))
             out.append(command({**base, **reject, "comment": note}))
             return out
