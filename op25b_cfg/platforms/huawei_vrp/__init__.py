@@ -26,7 +26,8 @@ NAME``)."""
 _USER_VIEW_PROMPT = re.compile(r"\A\s*<[^<>\s]+>\s*\Z")
 _ACL_LOG = re.compile(  # searched from the marker on (LogPattern.parse)
     r"ACLLOG\([^)]*\)(?:\[\d+\])?: Acl6? (?P<rule>\S+) (?P<action>\w+) (?:.*? )?(?P<proto>[a-z]+|\d+)"
-    r" (?P<src>[0-9A-Fa-f.:]+)(?:\(\d+\))? -> (?P<dst>[0-9A-Fa-f.:]+)(?:\((?P<dport>\d+)\))? \((?P<packets>\d+) packets?\)"
+    r" (?P<src>[0-9A-Fa-f.:]+)(?:\(\d+\))? -> (?P<dst>[0-9A-Fa-f.:]+)(?:\((?P<dport>\d+)\))?"
+    r" \((?P<packets>\d+) packets?\)"
 )
 
 
