@@ -45,8 +45,16 @@ def _cases() -> list[Any]:
 
 def test_every_platform_has_log_cases() -> None:
     assert {p.parent.name for p in CASES.glob("*/log_cases.yaml")} == set(PLATFORMS)
+    assert set(_FORMATS) == set(PLATFORMS)
     for plat in ALL:
         assert plat.log_patterns, plat.name
+
+
+def test_routeros_log_marker_is_the_rendered_log_prefix() -> None:
+    """The RouterOS pattern reads the lines of the prefix op25b renders before each reject (golden block case)."""
+    rendered = (CASES / "mikrotik_routeros" / "golden" / "block" / "expected.rsc").read_text(encoding="utf-8")
+    prefixes = {line.split("log-prefix=")[1].split()[0] for line in rendered.splitlines() if "log-prefix=" in line}
+    assert prefixes == {p.marker.strip() for p in get_platform("mikrotik_routeros").log_patterns}
 
 
 @pytest.mark.parametrize(("platform", "case"), _cases())
@@ -296,8 +304,12 @@ _FORMATS = {
     " {n} packets",
     "arista_eos": "Acl: %ACL-6-IPACCESS: list OP25B-V4-x Ethernet1 denied tcp {s}({sp}) -> {d}(25), {n} packets",
     "juniper_junos": "fpc0 PFE_FW_SYSLOG_IP: FW: ge-0/0/1.0 D tcp {s} {d} {sp} 25 ({n} packets)",
+    "huawei_vrp": "%%01ACLE/4/ACLLOG(l)[1]: Acl 3999 deny GigabitEthernet0/0/1 00e0-fc12-3456 -> 00e0-fc12-3457"
+    " tcp {s}({sp}) -> {d}(25) ({n} packets).",
     # one line per packet: the count is not in the line
     "linux_nftables": "kernel: op25b-block: IN=ppp0 OUT=ext0 SRC={s} DST={d} LEN=60 PROTO=TCP SPT={sp} DPT=25 SYN",
+    "mikrotik_routeros": "firewall,info op25b-block forward: in:<pppoe-u1> out:ether1, connection-state:new"
+    " proto TCP (SYN), {sb}:{sp}->{d}:25, len 60",
 }
 
 
@@ -307,7 +319,7 @@ _FORMATS = {
 )
 def test_generated_lines_sum_exactly(platform: str, rows: list[tuple[str, str, int, int]]) -> None:
     fmt = _FORMATS[platform]
-    text = "".join(fmt.format(s=s, d=d, sp=sp, n=n) + "\n" for s, d, sp, n in rows)
+    text = "".join(fmt.format(s=s, sb=f"[{s}]" if ":" in s else s, d=d, sp=sp, n=n) + "\n" for s, d, sp, n in rows)
     t = Tally(period="all")
     _read(io.StringIO(text), "gen", ALL, t, 2026, None)
     want: dict[str, int] = {}
