@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -153,15 +154,21 @@ def _flow_cases() -> list[Any]:
 def test_flow_control_entries_map_to_limited(case: Case, tmp_path: Path) -> None:
     """Flow control: the limit entries (IOS class-ACL ``permit ... syn``, the Junos policer term, the nft meters)
     count for their pool's ``limited`` counter; with counters off no entry has one. (IOS renders no submission
-    entry in flow control, its class ACL only picks port-25 SYNs: that counter is the one not found there.)"""
+    entry in flow control, its class ACL only picks port-25 SYNs: that counter is the one not found there.) A permit
+    (RouterOS: a ``return`` from op25b's chain) counts for the purpose its own match says, never for ``limited``."""
     dev = _device(case, tmp_path)
     plan = build_plan(dev)
     parsed = get_platform(case.platform).parse(case.expected_config.read_text(encoding="utf-8"))
+    mtas = {str(ipaddress.ip_network(m)) for m in dev.policy.mtas.all()}
     found = set()
     for rule, returns in _entries(parsed):
         counter = counter_of_rule(plan, rule, returns=returns)
         if rule.action is Action.LIMIT and dev.counters:
             assert counter is not None and counter.purpose == "limited", (rule, counter)
+        permit = replace(rule, action=Action.PERMIT) if returns and rule.action is Action.NEXT else rule
+        purpose = _purpose_of(permit, mtas) if not rule.tcp_flags else None  # SYN-only entries: flow control's
+        if purpose in ("exempt", "mta", "submission") and dev.counters:
+            assert counter is not None and counter.purpose == purpose, (rule, counter)
         if counter is not None:
             found.add(counter)
     assert found <= set(plan_counters(plan))
