@@ -380,4 +380,4 @@ def main() -> None:  # pragma: no cover - console entry point alias
 
 
 # Command modules register their commands on ``app``.
-from op25b_cfg import cli_audit, cli_lab, cli_push  # noqa: E402,F401
+from op25b_cfg import cli_audit, cli_effect, cli_lab, cli_push  # noqa: E402,F401

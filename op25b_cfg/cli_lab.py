@@ -84,6 +84,8 @@ def _guide(lab_workdir: Path) -> str:
             f"  op25b push {conn} --commit   # commit, post-audit, confirm",
             f"  op25b audit --live {conn}    # fetch the running ruleset over SSH and audit it",
             f"  {smtp} {EXTERNAL_V4} 25 {ISP_MTA_V4} 25          # after: foreign MX refused, ISP relay delivered",
+            f"  op25b effect collect {conn}  # read the filter's counters into ./op25b.db",
+            "  op25b effect report --since 1h   # per pool: blocked, relays, submission; no IPv6 sent: a gap, exit 1",
             f"  sudo ip netns exec {lab.ns('bras')} nft list table inet op25b",
             f"  op25b lab down{workdir}",
         ]

@@ -21,10 +21,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from op25b_cfg.connection.base import ConnectOptions, Credentials, Session
 from op25b_cfg.errors import ConnectionError_, PushError
 from op25b_cfg.inventory import Device
+
+T = TypeVar("T")
 
 _REPOINT = {
     ("ip", "access-group"): 3,
@@ -133,6 +136,7 @@ class FakeDevice:
     pending: str | None = None  # config before an unconfirmed timed commit
     previous: list[str] = field(default_factory=list)  # configs before each commit (rollback targets)
     on_call: Callable[[str], None] | None = None
+    show: Callable[[str], str] | None = None  # what an operational command prints (``cli()``)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def __post_init__(self) -> None:
@@ -155,6 +159,12 @@ class FakeDevice:
         if self.on_call is not None:
             self.on_call(name)
         return exc
+
+    def cli(self, commands: list[str]) -> dict[str, str]:
+        """napalm ``cli()``: each command's output from :attr:`show` (the latency is the session's query)."""
+        if self.show is None:
+            raise PushError(f"{self.name}: no operational commands on this fake device")
+        return {c: self.show(c) for c in commands}
 
     def revert_pending(self) -> None:
         """The revert timer fires: back to the config before the unconfirmed commit."""
@@ -194,6 +204,12 @@ class FakeSession(Session):
     def _need_open(self) -> None:
         if not self.is_open:
             raise ConnectionError_(f"{self.device.name}: the session is not open")
+
+    def query(self, step: str, fn: Callable[[Any], T]) -> T:
+        """``fn(fake device)``: the fake is its own native handle (``cli()``)."""
+        self._need_open()
+        self._do("query")
+        return fn(self.fake)
 
     def get_running(self) -> str:
         self._need_open()

@@ -31,6 +31,9 @@ HEAVY = (
     "nornir",
     "ncclient",
     "dd",
+    "sqlalchemy",
+    "psycopg",
+    "op25b_cfg.effect",
 )
 
 PROBE = """
@@ -78,6 +81,9 @@ def heavy(modules: set[str]) -> list[str]:
         ("audit", "--help"),
         ("push", "--help"),
         ("lab", "--help"),
+        ("effect", "--help"),
+        ("effect", "collect", "--help"),
+        ("effect", "report", "--help"),
     ],
 )
 def test_light_commands_import_nothing_heavy(args: tuple[str, ...]) -> None:

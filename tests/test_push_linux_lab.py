@@ -284,7 +284,7 @@ def attempts(stdout: str) -> dict[tuple[str, int], str]:
 def command_kind(words: list[str]) -> str:
     """What a guide line runs: ``op25b <command>``, ``smtp`` (a probe) or ``nft``."""
     if words[0] == "op25b":
-        return f"op25b {words[1]}"
+        return f"op25b {words[1]}" + (f" {words[2]}" if words[1] == "effect" else "")
     if "op25b_cfg.lab.smtp" in words:
         return "smtp"
     return "nft" if "nft" in words else " ".join(words)
@@ -292,7 +292,8 @@ def command_kind(words: list[str]) -> str:
 
 def test_the_guide_printed_by_lab_up_runs_as_printed(tmp_path: Path) -> None:
     """``op25b lab up`` (a separate lab, built as a user builds it), then every "Try it" line it prints, run by
-    bash in that order: generate, dry-run push, commit, audit --live, SMTP before/after, nft, lab down."""
+    bash in that order: generate, dry-run push, commit, audit --live, SMTP before/after, effect collect and
+    report, nft, lab down."""
     lab_fixtures.need_lab()
     op25b = shutil.which("op25b") or str(Path(sys.executable).parent / "op25b")
     need(Path(op25b).exists(), "the op25b command is not installed (pip install -e .)")
@@ -338,6 +339,12 @@ def test_the_guide_printed_by_lab_up_runs_as_printed(tmp_path: Path) -> None:
                 assert ("committed" if "--commit" in line else "dry-run") in res.stdout, out
             elif kind == "op25b audit":
                 assert res.returncode == 0 and "--live" in line and "COMPLIANT" in res.stdout, out
+            elif kind == "op25b effect collect":
+                assert res.returncode == 0 and "lab-bras" in res.stdout, out
+            elif kind == "op25b effect report":  # the one refused attempt, in the Tokyo pool
+                assert re.search(r"DYN-TOKYO\s*[│|]\s*1\s*[│|]", res.stdout), out
+                # the guide sends no IPv6: the IPv6 block never matched, which the report flags (exit 1)
+                assert res.returncode == 1 and re.search(r"DYN-V6 .*deployment gap", res.stdout), out
             elif kind == "nft":
                 assert res.returncode == 0 and "mode block" in res.stdout, out
             elif kind == "op25b lab":
@@ -346,7 +353,8 @@ def test_the_guide_printed_by_lab_up_runs_as_printed(tmp_path: Path) -> None:
             else:
                 pytest.fail(f"the guide prints a command this test does not know: {line}")
         assert ran == [
-            "smtp", "op25b generate", "op25b push", "op25b push", "op25b audit", "smtp", "nft", "op25b lab"
+            "smtp", "op25b generate", "op25b push", "op25b push", "op25b audit", "smtp", "op25b effect collect",
+            "op25b effect report", "nft", "op25b lab",
         ], ran  # fmt: skip
     finally:
         left = Lab.load(workdir)

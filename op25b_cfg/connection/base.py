@@ -157,3 +157,12 @@ class Session(abc.ABC):
     @abc.abstractmethod
     def rollback(self) -> None:
         """Return to the configuration that ran before the last commit."""
+
+    @abc.abstractmethod
+    def query(self, step: str, fn: Callable[[Any], T]) -> T:
+        """``fn(handle)`` on the open session, under the session's ``--timeout`` deadline, every library
+        exception mapped to :class:`~op25b_cfg.errors.ConnectionError_` naming ``step``. ``handle`` is the
+        session's native access: the napalm driver object (``cli()``, and ``.device``: pyeapi node, PyEZ
+        device, netmiko connection) for napalm sessions; for Linux a function running one command (as root)
+        and returning its stdout. Platforms read their counters through it
+        (:meth:`op25b_cfg.platforms.base.Platform.read_counters`)."""

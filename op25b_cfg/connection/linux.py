@@ -43,8 +43,9 @@ import re
 import shlex
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from op25b_cfg.connection.base import ConnectOptions, Credentials, OperationTimeout, Session, run_within
 from op25b_cfg.connection.credentials import scrub
@@ -55,6 +56,8 @@ if TYPE_CHECKING:
     from op25b_cfg.inventory import Device
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 TABLE = "inet op25b"
 NO_TABLE_BACKUP = "table inet op25b\ndelete table inet op25b\n"
@@ -414,6 +417,11 @@ class LinuxNftSession(Session):
 
     def get_running(self) -> str:
         return self._exec(self._priv("nft list ruleset"), "get running ruleset (nft list ruleset)")
+
+    def query(self, step: str, fn: Callable[[Any], T]) -> T:
+        """``fn(run)``, where ``run(cmd)`` runs one command as root under the deadline and returns its stdout
+        (:class:`~op25b_cfg.errors.PushError` with its stderr when it fails); see :meth:`Session.query`."""
+        return fn(lambda cmd: self._exec(self._priv(cmd), step))
 
     def running_table(self) -> str:
         """``nft list table inet op25b``, or '' when the host has no op25b table."""

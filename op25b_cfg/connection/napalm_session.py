@@ -263,6 +263,12 @@ class NapalmSession(Session):
             raise ConnectionError_(f"{self.where}: {step} failed: the session is not open (closed after an error)")
         return self._call(step, getattr(self._driver, method), *args, **kwargs)
 
+    def query(self, step: str, fn: Callable[[Any], T]) -> T:
+        """``fn(driver)`` through :meth:`_call` (deadline and error mapping); see :meth:`Session.query`."""
+        if self._driver is None:
+            raise ConnectionError_(f"{self.where}: {step} failed: the session is not open")
+        return self._call(step, fn, self._driver)
+
     def _abandon(self, owner: object) -> None:
         """Close the driver under a call that did not return (in the background: a close can hang too)."""
         drv, self._driver = self._driver, None

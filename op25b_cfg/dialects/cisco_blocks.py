@@ -524,3 +524,33 @@ def with_top_blocks(text: str, blocks: Iterable[str], end: str = "end") -> str:
         if block.splitlines()[0] not in top:
             lines += [*block.splitlines(), "!"]
     return "\n".join([*lines, end]) + "\n"
+
+
+_ACL_HEAD = re.compile(r"^(ip access-list(?: extended| standard)?|ipv6 access-list|ipv4 access-list) (\S+)$")
+
+
+def acl_entries(root: Node) -> list[tuple[int, str, list[tuple[int, str]]]]:
+    """``(family, name, [(sequence, entry text without its number)])`` of every access list in ``root``, in
+    config order. Entries typed without a number get the next multiple of 10, as the devices number them;
+    remarks and other sub-mode lines are left out.
+
+    >>> cfg = CliConfig("ipv6 access-list A6\\n remark x\\n permit tcp any any eq 25\\n 35 deny ipv6 any any\\n")
+    >>> acl_entries(cfg.root)
+    [(6, 'A6', [(10, 'permit tcp any any eq 25'), (35, 'deny ipv6 any any')])]
+    """
+    out = []
+    for node in root.children:
+        m = _ACL_HEAD.match(node.text)
+        if m is None:
+            continue
+        entries: list[tuple[int, str]] = []
+        last = 0
+        for child in node.children:
+            words = child.text.split(maxsplit=1)
+            numbered = bool(words) and words[0].isdigit() and len(words) == 2
+            text = words[1] if numbered else child.text
+            if text.startswith(("permit ", "deny ")):
+                last = int(words[0]) if numbered else last + 10 - last % 10
+                entries.append((last, text))
+        out.append((6 if m.group(1).startswith("ipv6") else 4, m.group(2), entries))
+    return out

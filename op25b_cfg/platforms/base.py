@@ -9,7 +9,9 @@ A platform is one package, ``op25b_cfg/platforms/<platform>/`` (or a third-party
   by :func:`op25b_cfg.rules.build_plan`;
 - ``parser.py``: ``parse(text, *, lazy=False) -> ParsedConfig``, the running-config parser (:meth:`Platform.parse`);
 - ``emulator.py`` (routers): ``EMULATOR``, a device emulator speaking the real management protocol
-  (:meth:`Platform.emulator`).
+  (:meth:`Platform.emulator`);
+- the platform's counter reader (:meth:`Platform.read_counters`, for ``op25b effect collect``), with any
+  module it needs (``counters.py``).
 
 Every hook is documented once, here; shared code calls hooks and never compares platform names.
 """
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from op25b_cfg.connection.base import Session
     from op25b_cfg.connection.napalm_session import NapalmSession
     from op25b_cfg.dialects.base import ConfigDialect
+    from op25b_cfg.effect.model import CounterReading
     from op25b_cfg.inventory import Attachment, Device
     from op25b_cfg.lab.emulators.base import EmulatorBase
 
@@ -316,6 +319,21 @@ class Platform:
                 f"platform {self.name}: attachment name {att.name!r} has a wildcard, which only linux_nftables"
                 " interface names support. Fix: list each interface or template by its exact name"
             )
+
+    # ------------------------------------------------------------------ effect counters
+
+    def read_counters(self, session: Session) -> list[CounterReading]:
+        """The OP25B filters' counters on the device behind the open ``session`` (``op25b effect collect``).
+
+        The one vendor-specific step of effect verification: the platform asks the device in its own way
+        through :meth:`Session.query <op25b_cfg.connection.base.Session.query>` (a show command, eAPI JSON,
+        a NETCONF RPC, ``nft -j``) and reads the answer into :class:`~op25b_cfg.effect.model.CounterReading`
+        records, one per counter of every filter whose name is op25b's (``OP25B-...``, table ``inet op25b``),
+        with the entry's :class:`~op25b_cfg.rules.Rule` where the output shows what it matches. Pool and
+        purpose are decided by the vendor-neutral :mod:`op25b_cfg.effect.attribute`. Raises
+        :class:`~op25b_cfg.errors.ConnectionError_` when the device cannot be asked, and
+        :class:`PlatformError` when the platform has no counter reader."""
+        raise PlatformError(f"platform {self.name} has no counter reader: op25b effect collect cannot read it")
 
     # ------------------------------------------------------------------ rendering
 

@@ -150,3 +150,27 @@ class EmulatorBase:
     def lab_optional_args(cls) -> dict[str, object]:
         """napalm ``optional_args`` the lab writes into its hosts.yaml for this emulator (besides the port)."""
         return {}
+
+
+class AclCounters:
+    """Match counters (packets, bytes) by (filter, entry): what an emulated data plane counted, the
+    entry being an ACL sequence number or a Junos counter name. Tests add hits with :meth:`add`; a reload
+    clears them (:meth:`clear`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._hits: dict[tuple[str, int | str], tuple[int, int]] = {}
+
+    def add(self, acl: str, seq: int | str, packets: int, octets: int | None = None) -> None:
+        """``packets`` more matches of entry ``seq`` of ``acl`` (``octets`` default: 60 bytes a packet)."""
+        with self._lock:
+            p, b = self._hits.get((acl, seq), (0, 0))
+            self._hits[(acl, seq)] = (p + packets, b + (octets if octets is not None else 60 * packets))
+
+    def get(self, acl: str, seq: int | str) -> tuple[int, int]:
+        with self._lock:
+            return self._hits.get((acl, seq), (0, 0))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._hits.clear()

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from op25b_cfg.platforms.base import Platform
 
 if TYPE_CHECKING:
+    from op25b_cfg.connection.base import Session
     from op25b_cfg.connection.napalm_session import NapalmSession
     from op25b_cfg.dialects.base import ConfigDialect
+    from op25b_cfg.effect.model import CounterReading
 
 
 class AristaEos(Platform):
@@ -57,3 +59,10 @@ class AristaEos(Platform):
         if session.creds.secret:
             args["enable_password"] = session.creds.secret
         return args
+
+    def read_counters(self, session: Session) -> list[CounterReading]:
+        """eAPI ``show ip access-lists`` / ``show ipv6 access-lists`` in JSON: each entry's ``counterData``
+        (ACLs rendered with ``counters per-entry``)."""
+        from op25b_cfg.platforms.arista_eos.counters import read
+
+        return read(session)

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from op25b_cfg.dialects.cisco_blocks import CiscoStyleLab, CliConfig, ModeSession, shown_ace
-from op25b_cfg.lab.emulators.base import LOOPBACK, EmulatorBase, RevertTimer
+from op25b_cfg.dialects.cisco_blocks import CiscoStyleLab, CliConfig, ModeSession, acl_entries, shown_ace
+from op25b_cfg.lab.emulators.base import LOOPBACK, AclCounters, EmulatorBase, RevertTimer
 from op25b_cfg.lab.emulators.faults import EmulatorDropped, Faults
 
 if TYPE_CHECKING:
@@ -75,6 +75,8 @@ class EosEmulator(CiscoStyleLab, EmulatorBase):
         self.display = functools.partial(shown_ace, port_names=self.port_names)
         self.running = CliConfig(initial_config or default_config(hostname), INDENT, self.display)
         self.startup = self.running.render()
+        self.counters = AclCounters()
+        """Per-entry match counters, shown in ``show ip|ipv6 access-lists`` (ACLs with ``counters per-entry``)."""
         self.flash: dict[str, str] = {}
         self.sessions: dict[str, ConfigSessionState] = {}
         self.boot = time.time()
@@ -282,6 +284,9 @@ class EosEmulator(CiscoStyleLab, EmulatorBase):
             return {"interfaces": {}}
         if cmd in ("show configuration sessions", "show configuration sessions detail"):
             return self._sessions_json(cmd.endswith("detail"))
+        m = re.match(r"^show (ip|ipv6) access-lists(?: (\S+))?$", cmd)
+        if m:
+            return self._access_lists(4 if m.group(1) == "ip" else 6, m.group(2))
         m = re.match(r"^show running-config( all)?( sanitized)?$", cmd)
         if m:
             return {"output": self._show_running(self.running)}
@@ -309,6 +314,44 @@ class EosEmulator(CiscoStyleLab, EmulatorBase):
             self.running = CliConfig(self.flash[m.group(1)], INDENT, self.display)
             return self._text(fmt, "")
         raise CommandFailed(f"Invalid input (at token 0: '{cmd.split()[0] if cmd else cmd}')")
+
+    def _access_lists(self, family: int, name: str | None) -> dict[str, Any]:
+        """``show ip|ipv6 access-lists`` as eAPI JSON: ``{"aclList": [{"name", "sequence": [{"sequenceNumber",
+        "text", "counterData": {"packetCount", "byteCount", ...}}], "countersEnabled", ...}]}``. Entries of an
+        ACL without ``counters per-entry`` carry no ``counterData`` (EOS does not count them)."""
+        acls = []
+        for fam, acl, entries in acl_entries(self.running.root):
+            if fam != family or (name is not None and acl != name):
+                continue
+            node = self.running.root.find(f"{'ip' if fam == 4 else 'ipv6'} access-list {acl}")
+            counting = node is not None and any(c.text == "counters per-entry" for c in node.children)
+            seqs = []
+            for seq, text in entries:
+                entry: dict[str, Any] = {"sequenceNumber": seq, "text": self.display(text)}
+                if counting:
+                    packets, octets = self.counters.get(acl, seq)
+                    entry["counterData"] = {
+                        "packetCount": packets,
+                        "byteCount": octets,
+                        "checkpointPacketCount": 0,
+                        "checkpointByteCount": 0,
+                        "lastChangedTime": 0.0,
+                    }
+                seqs.append(entry)
+            acls.append(
+                {
+                    "name": acl,
+                    "type": "Ip4Acl" if fam == 4 else "Ip6Acl",
+                    "standard": False,
+                    "readonly": False,
+                    "dynamic": False,
+                    "countersEnabled": counting,
+                    "countersIncomplete": False,
+                    "chipBasedAcl": False,
+                    "sequence": seqs,
+                }
+            )
+        return {"aclList": acls}
 
     def _show_running(self, cfg: CliConfig) -> str:
         head = f"! Command: show running-config\n! device: {self.hostname} (vEOS-lab, EOS-{EOS_VERSION})\n!\n"

@@ -11,8 +11,10 @@ from op25b_cfg.platforms.base import Platform
 from op25b_cfg.rules import Action, FilterPlan, Rule
 
 if TYPE_CHECKING:
+    from op25b_cfg.connection.base import Session
     from op25b_cfg.connection.napalm_session import NapalmSession
     from op25b_cfg.dialects.base import ConfigDialect
+    from op25b_cfg.effect.model import CounterReading
     from op25b_cfg.inventory import Attachment, Device
 
 _VT = re.compile(r"Virtual-Template\d{1,4}")
@@ -82,3 +84,10 @@ class CiscoIos(Platform):
 
     def context(self, device: Device, plan: FilterPlan) -> dict[str, Any]:
         return {"policy_map": f"OP25B-FC-{plan.version}"}
+
+    def read_counters(self, session: Session) -> list[CounterReading]:
+        """``show ip access-lists`` and ``show ipv6 access-list`` (napalm ``cli()``): each entry's
+        ``(N matches)``; no count means 0 (IOS prints none until an entry matched)."""
+        from op25b_cfg.dialects.cisco_counters import read_acl_counters
+
+        return read_acl_counters(session, ("show ip access-lists", "show ipv6 access-list"), "ios")

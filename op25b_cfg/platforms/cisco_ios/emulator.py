@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import paramiko
 
-from op25b_cfg.dialects.cisco_blocks import CiscoStyleLab, CliConfig, ModeSession, missing_lines, shown_ace
-from op25b_cfg.lab.emulators.base import RevertTimer
+from op25b_cfg.dialects.cisco_blocks import CiscoStyleLab, CliConfig, ModeSession, acl_entries, missing_lines, shown_ace
+from op25b_cfg.lab.emulators.base import AclCounters, RevertTimer
 from op25b_cfg.lab.emulators.sshserver import SshEmulator
 
 if TYPE_CHECKING:
@@ -92,6 +92,8 @@ class IosEmulator(CiscoStyleLab, SshEmulator):
         self.revert_user = ""
         self.revert_started = 0.0
         self.last_change = time.time()
+        self.counters = AclCounters()
+        """Per-entry match counters, shown by ``show ip access-lists`` / ``show ipv6 access-list``."""
 
     # -- public state -----------------------------------------------------------------------------------
     @property
@@ -317,6 +319,10 @@ class _Shell:
         if cmd in ("show running-config", "show run", "show startup-config"):
             text = emu.running.render() if "run" in cmd else emu.startup
             return _pipe(self._show_run(text), pipe)
+        m = re.match(r"^show (?:(ip|ipv6) )?access-lists?(?: (\S+))?$", cmd)
+        if m:
+            family = {"ip": 4, "ipv6": 6}.get(m.group(1) or "")
+            return _pipe(show_access_lists(emu, family, m.group(2)), pipe)
         if cmd == "show version":
             return f"Cisco IOS XE Software, Version 17.09.04a\n{emu.hostname} uptime is 1 week\n"
         if cmd == "show archive":
@@ -468,6 +474,31 @@ class _Shell:
         if not lines:
             return "!Contextual Config Diffs:\n!No changes were found"
         return "!Contextual Config Diffs:\n" + "\n".join(ln[0] + ln[2:] for ln in lines)
+
+
+def show_access_lists(emu: IosEmulator, family: int | None, name: str | None = None) -> str:
+    """``show ip access-lists`` (family 4), ``show ipv6 access-list`` (6) or ``show access-lists`` (both) as
+    IOS-XE prints them: entries as the running config shows them, a match count only once an entry matched,
+    IPv6 entries with their number at the end::
+
+        Extended IP access list OP25B-V4-1a2b3c4d
+            10 permit tcp 100.64.200.0 0.0.0.255 any eq smtp (12 matches)
+        IPv6 access list OP25B-V6-1a2b3c4d
+            permit tcp 2001:DB8:8000::/33 any eq smtp (3 matches) sequence 10
+    """
+    out = []
+    with emu.lock:
+        acls = acl_entries(emu.running.root)
+    for fam, acl, entries in acls:
+        if (family is not None and fam != family) or (name is not None and acl != name):
+            continue
+        out.append(f"Extended IP access list {acl}" if fam == 4 else f"IPv6 access list {acl}")
+        for seq, text in entries:
+            packets, _ = emu.counters.get(acl, seq)
+            count = f" ({packets} match{'' if packets == 1 else 'es'})" if packets else ""
+            shown = emu.display(text)
+            out.append(f"    {seq} {shown}{count}" if fam == 4 else f"    {shown}{count} sequence {seq}")
+    return "\n".join(out) + "\n" if out else ""
 
 
 def _pipe(text: str, pipe: str) -> str:

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from op25b_cfg.platforms.base import Platform
 
 if TYPE_CHECKING:
+    from op25b_cfg.connection.base import Session
     from op25b_cfg.connection.napalm_session import NapalmSession
     from op25b_cfg.dialects.base import ConfigDialect
+    from op25b_cfg.effect.model import CounterReading
 
 
 class CiscoIosxr(Platform):
@@ -37,3 +39,11 @@ class CiscoIosxr(Platform):
 
     def napalm_optional_args(self, session: NapalmSession, extra: dict[str, Any]) -> dict[str, Any]:
         return session.ssh_args()
+
+    def read_counters(self, session: Session) -> list[CounterReading]:
+        """``show access-lists ipv4`` and ``show access-lists ipv6`` (napalm ``cli()``, the XML agent's
+        ``<CLI><Exec>``): each entry's ``(N matches)``. These are the software (accounting) counters; a
+        line card's hardware counters (``... hardware ingress location``) are not read."""
+        from op25b_cfg.dialects.cisco_counters import read_acl_counters
+
+        return read_acl_counters(session, ("show access-lists ipv4", "show access-lists ipv6"), "xr")

@@ -19,7 +19,7 @@ from xml.sax.saxutils import escape
 
 from lxml import etree
 
-from op25b_cfg.dialects.cisco_blocks import CliConfig
+from op25b_cfg.dialects.cisco_blocks import CliConfig, acl_entries
 from op25b_cfg.platforms.cisco_ios.emulator import INVALID, IosEmulator, _Shell
 
 if TYPE_CHECKING:
@@ -155,10 +155,20 @@ class _XrShell(_Shell):
             emu.history.insert(0, emu.running.copy())
             emu.target = None
             return "<Rollback/>", 0
+        command = op.find("Exec") if tag == "CLI" else None
+        if command is not None:
+            return f"<CLI><Exec>{escape(self._exec_show((command.text or '').strip()))}</Exec></CLI>", 0
         conf = op.find("Configuration") if tag == "CLI" else None
         if conf is not None:
             return f"<CLI><Configuration>{escape(self._configuration(conf.text or ''))}</Configuration></CLI>", 0
         return f'<{tag} ErrorMsg="unsupported request"/>', 1
+
+    def _exec_show(self, cmd: str) -> str:
+        """An operational command of ``<CLI><Exec>`` (napalm ``cli()``): the access-list counters."""
+        m = re.match(r"^show access-lists(?: (ipv4|ipv6))?(?: (\S+))?$", cmd)
+        if m:
+            return show_access_lists(self.emu, {"ipv4": 4, "ipv6": 6}.get(m.group(1) or ""), m.group(2))
+        return f"{cmd}\n^\n{INVALID}"
 
     def _configuration(self, text: str) -> str:
         emu = self.emu
@@ -192,6 +202,24 @@ class _XrShell(_Shell):
             body = [ln[0] + ln[2:] for ln in difflib.ndiff(old, new) if ln[:1] in "+-"]
             return head + "\n".join(body) + "\nend\n"
         return f"{cmd}\n^\n{INVALID}"
+
+
+def show_access_lists(emu: IosxrEmulator, family: int | None, name: str | None = None) -> str:
+    """``show access-lists [ipv4|ipv6] [NAME]`` as IOS-XR prints it: the ACL as configured, each entry with
+    its number and, once it matched, ``(N matches)``::
+
+        ipv4 access-list OP25B-V4-1a2b3c4d
+         60 deny tcp 100.64.0.0 0.1.255.255 any eq smtp log (4471 matches)
+    """
+    out = []
+    for fam, acl, entries in acl_entries(emu.running.root):
+        if (family is not None and fam != family) or (name is not None and acl != name):
+            continue
+        out.append(f"ipv{fam} access-list {acl}")
+        for seq, text in entries:
+            packets, _ = emu.counters.get(acl, seq)
+            out.append(f" {seq} {emu.display(text)}" + (f" ({packets} matches)" if packets else ""))
+    return "\n".join(out) + "\n" if out else ""
 
 
 def default_config(hostname: str) -> str:

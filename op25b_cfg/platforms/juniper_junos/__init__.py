@@ -10,8 +10,10 @@ from op25b_cfg.errors import PlatformError
 from op25b_cfg.platforms.base import Platform
 
 if TYPE_CHECKING:
+    from op25b_cfg.connection.base import Session
     from op25b_cfg.connection.napalm_session import NapalmSession
     from op25b_cfg.dialects.base import ConfigDialect
+    from op25b_cfg.effect.model import CounterReading
     from op25b_cfg.inventory import Attachment, Device
     from op25b_cfg.rules import FilterPlan, PrefixSet
 
@@ -87,3 +89,9 @@ class JuniperJunos(Platform):
             "policer": f"OP25B-SMTP-{plan.version}",
             "inet": {4: "inet", 6: "inet6"},
         }
+
+    def read_counters(self, session: Session) -> list[CounterReading]:
+        """The ``get-firewall-filter-information`` RPC over NETCONF: each ``count`` of the OP25B filters."""
+        from op25b_cfg.platforms.juniper_junos.counters import read
+
+        return read(session)

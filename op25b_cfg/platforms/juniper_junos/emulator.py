@@ -22,7 +22,7 @@ import paramiko
 from lxml import etree
 
 from op25b_cfg.dialects import junos_tree as jt
-from op25b_cfg.lab.emulators.base import RevertTimer
+from op25b_cfg.lab.emulators.base import AclCounters, RevertTimer
 from op25b_cfg.lab.emulators.sshserver import SshEmulator
 
 if TYPE_CHECKING:
@@ -97,6 +97,8 @@ class JunosEmulator(SshEmulator):
         self.confirm_timer: RevertTimer | None = None
         self.confirm_minutes = 0
         self._next_session = 1000
+        self.counters = AclCounters()
+        """Firewall counters by (filter name, counter name), shown by ``get-firewall-filter-information``."""
 
     # -- public state -----------------------------------------------------------------------------------
     @property
@@ -218,6 +220,8 @@ class JunosEmulator(SshEmulator):
         if name == "commit-configuration":
             self._require_lock(sid)
             return self._commit(op), False
+        if name == "get-firewall-filter-information":
+            return self._firewall_information(op.findtext("filtername")), False
         if name == "get-commit-revision-information":
             return self._revision_info(), False
         if name == "get-system-uptime-information":
@@ -234,6 +238,38 @@ class JunosEmulator(SshEmulator):
                 f"<junos-version>{JUNOS_VERSION}</junos-version></software-information>"
             ), False
         raise RpcFailed("syntax error, expecting <rpc> element", bad_element=name, tag="unknown-element")
+
+    def _firewall_information(self, only: str | None) -> str:
+        """``show firewall`` as its RPC answers: per filter of the committed config, every ``count`` of its
+        terms in order with the packets and bytes counted (0 until :attr:`counters` has hits)::
+
+            <firewall-information xmlns="http://xml.juniper.net/junos/21.4R0/junos-filter">
+              <filter-information><filter-name>OP25B-V4-1a2b3c4d</filter-name>
+                <counter><counter-name>OP25B-BLOCK</counter-name><packet-count>4471</packet-count>
+                  <byte-count>268260</byte-count></counter> ...
+        """
+        out = []
+        firewall = self.history[0].config.find("firewall")
+        for family in (firewall.children or []) if firewall is not None else []:
+            for flt in family.children or []:
+                if len(flt.words) != 2 or flt.words[0] != "filter" or (only and flt.words[1] != only):
+                    continue
+                counters = []
+                for term in flt.children or []:
+                    then = term.find("then")
+                    for leaf in (then.children or []) if then is not None else []:
+                        if leaf.words[:1] == ["count"] and len(leaf.words) == 2:
+                            packets, octets = self.counters.get(flt.words[1], leaf.words[1])
+                            counters.append(
+                                f"<counter><counter-name>{escape(leaf.words[1])}</counter-name>"
+                                f"<packet-count>{packets}</packet-count><byte-count>{octets}</byte-count></counter>"
+                            )
+                out.append(
+                    f"<filter-information><filter-name>{escape(flt.words[1])}</filter-name>{''.join(counters)}"
+                    "</filter-information>"
+                )
+        ns = f"http://xml.juniper.net/junos/{JUNOS_VERSION.split('-')[0]}/junos-filter"
+        return f'<firewall-information xmlns="{ns}">{"".join(out)}</firewall-information>'
 
     def _require_lock(self, sid: int) -> None:
         if self.lock_owner not in (None, sid):

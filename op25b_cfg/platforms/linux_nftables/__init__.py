@@ -12,6 +12,7 @@ from op25b_cfg.rules import Action, FilterPlan, Rule
 
 if TYPE_CHECKING:
     from op25b_cfg.connection.base import Session
+    from op25b_cfg.effect.model import CounterReading
     from op25b_cfg.inventory import Attachment, Device
 
 _IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}\*?")
@@ -168,3 +169,10 @@ class LinuxNftables(Platform):
             "delay_type": DELAY_TYPE,
             "delay_size": DELAY_SET_SIZE,
         }
+
+    def read_counters(self, session: Session) -> list[CounterReading]:
+        """``nft -j list table inet op25b`` over SSH (as root): every rule counter and named counter of the
+        op25b table (see :mod:`.counters`)."""
+        from op25b_cfg.platforms.linux_nftables.counters import read
+
+        return read(session)

@@ -1,0 +1,173 @@
+"""``op25b effect collect`` against the protocol emulators, driven by the real napalm drivers: each platform's
+counter reader (:meth:`Platform.read_counters`) reads the device's own output format, the counters land in
+the database attributed to the right pool and purpose, increases are exact and a reload is a reset."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from op25b_cfg.cli import app
+from op25b_cfg.dialects.cisco_blocks import acl_entries
+from op25b_cfg.effect.db import EffectDB
+from tests.labutil import sample_render
+from tests.test_audit_live import EOS, IOS, MX, PASSWORD, USERNAME, XR, Fleet
+
+POOL_V4 = {IOS: "DYN-TOKYO", XR: "DYN-OSAKA", EOS: "DYN-OSAKA", MX: "DYN-TOKYO"}
+EXTRA = {EOS: ["--driver-arg", "transport=http", "--allow-cleartext"]}
+
+
+class Bench(Fleet):
+    """One emulator seeded with the device's rendered OP25B config (tests/test_audit_live.py's fleet), and
+    ``op25b effect collect`` against it."""
+
+    @property
+    def db(self) -> str:
+        return str(self.root / "op25b.db")
+
+    def one(self, device: str) -> Any:
+        self.start({device: sample_render(device)})
+        return self.emus[device]
+
+    def collect(self, device: str) -> tuple[int, str]:
+        args = ["effect", "collect", "-i", str(self.inventory), "-d", device, "--db", self.db, "--timeout", "15"]
+        if device in EXTRA:
+            args += EXTRA[device]
+        else:
+            args += ["--known-hosts", str(self.known_hosts), "--driver-arg", "read_timeout_override=4"]
+        res = CliRunner().invoke(app, args)
+        return res.exit_code, res.output
+
+    def totals(self) -> dict[tuple[str, str], int]:
+        """Summed increases per (pool, purpose) in the database."""
+        out: dict[tuple[str, str], int] = {}
+        with EffectDB.open(self.db) as db:
+            for r in db.samples():
+                out[(r.pool, r.purpose)] = out.get((r.pool, r.purpose), 0) + r.delta_packets
+        return out
+
+
+@pytest.fixture
+def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bench]:
+    monkeypatch.setenv("OP25B_USERNAME", USERNAME)
+    monkeypatch.setenv("OP25B_PASSWORD", PASSWORD)
+    b = Bench(tmp_path / "fleet")
+    b.root.mkdir()
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+def test_junos_firewall_counters_per_family(bench: Bench) -> None:
+    emu = bench.one(MX)
+    version = next(w for w in emu.running_config.split() if w.startswith("OP25B-V4-"))
+    v4, v6 = version, version.replace("-V4-", "-V6-")
+    emu.counters.add(v4, "OP25B-BLOCK", 30)
+    emu.counters.add(v4, "OP25B-MTA", 11)
+    emu.counters.add(v6, "OP25B-BLOCK", 2)
+    emu.counters.add(v6, "OP25B-SUBMISSION", 5)
+    code, out = bench.collect(MX)
+    assert code == 0, out
+    totals = bench.totals()
+    assert totals[("DYN-TOKYO", "blocked")] == 30 and totals[("DYN-TOKYO", "mta")] == 11
+    assert totals[("DYN-V6", "blocked")] == 2 and totals[("DYN-V6", "submission")] == 5
+    assert totals[("DYN-TOKYO", "exempt")] == 0
+    emu.counters.add(v4, "OP25B-BLOCK", 4)
+    assert bench.collect(MX)[0] == 0
+    assert bench.totals()[("DYN-TOKYO", "blocked")] == 34
+
+
+def acl_hits(emu: Any) -> Callable[[int, str, int], None]:
+    """``hit(family, entry start, packets)``: count packets on the entry of the OP25B ACL of that family
+    whose text starts with the given words (e.g. ``deny tcp``, ``permit tcp 2001:db8:8000::/33 any eq 587``)."""
+
+    def hit(family: int, start: str, packets: int) -> None:
+        for fam, name, entries in acl_entries(emu.running.root):
+            if fam != family or not name.startswith("OP25B-"):
+                continue
+            for seq, text in entries:
+                if text.startswith(start):
+                    emu.counters.add(name, seq, packets)
+                    return
+        raise AssertionError(f"no entry {start!r} in the IPv{family} OP25B ACL")
+
+    return hit
+
+
+@pytest.mark.parametrize("device", [IOS, XR, EOS])
+def test_cisco_acl_counters_are_read_attributed_and_reset(bench: Bench, device: str) -> None:
+    emu = bench.one(device)
+    hit = acl_hits(emu)
+    hit(4, "deny tcp", 40)
+    hit(4, "permit tcp 100.6", 0)  # the exemption entry: never matched (IOS prints no count)
+    hit(6, "deny tcp", 7)
+    code, out = bench.collect(device)
+    assert code == 0, out
+    first = bench.totals()
+    assert first[(POOL_V4[device], "blocked")] == 40
+    assert first[("DYN-V6", "blocked")] == 7
+    assert first[(POOL_V4[device], "mta")] == 0 and first[("DYN-V6", "submission")] == 0
+    hit(4, "deny tcp", 5)
+    assert bench.collect(device)[0] == 0
+    assert bench.totals()[(POOL_V4[device], "blocked")] == 45  # 40, then the increase of 5
+    emu.counters.clear()  # the router reloaded
+    hit(4, "deny tcp", 3)
+    assert bench.collect(device)[0] == 0
+    with EffectDB.open(bench.db) as db:
+        blocked = [r for r in db.samples() if r.purpose == "blocked" and r.pool == POOL_V4[device]]
+    assert [(r.packets, r.delta_packets, r.reset) for r in blocked] == [(40, 40, True), (45, 5, False), (3, 3, True)]
+    assert bench.totals()[(POOL_V4[device], "blocked")] == 48
+
+
+def test_flow_control_class_acl_entries_are_not_blocks(tmp_path: Path) -> None:
+    """An IOS flow-control class ACL writes the exemption and relay rules as ``deny`` (left out of the policed
+    class): their counters are exempt and relay traffic, never blocked attempts; the policed entry is
+    ``limited``. Read from the emulator's ``show ip access-lists`` with the IOS reader."""
+    import yaml
+
+    from op25b_cfg.dialects.cisco_counters import parse_show_access_lists
+    from op25b_cfg.effect.attribute import attribute
+    from op25b_cfg.generate import render_device
+    from op25b_cfg.inventory import load_inventory
+    from op25b_cfg.platforms.cisco_ios.emulator import IosEmulator, show_access_lists
+    from op25b_cfg.rules import build_plan
+    from tests.labutil import REPO
+
+    inv = tmp_path / "inventory"
+    inv.mkdir()
+    for name in ("policy.yaml", "groups.yaml", "defaults.yaml"):
+        (inv / name).write_text((REPO / "inventory" / name).read_text(encoding="utf-8"), encoding="utf-8")
+    hosts = yaml.safe_load((REPO / "inventory" / "hosts.yaml").read_text(encoding="utf-8"))
+    host = hosts[IOS]
+    host["data"] |= {"mode": "flow-control", "flow_control": {"max_sessions": None, "new_per_second": 1, "burst": 5}}
+    (inv / "hosts.yaml").write_text(yaml.safe_dump({IOS: host}), encoding="utf-8")
+    device = load_inventory(inv).devices[IOS]
+    text, res = render_device(device)
+    assert not res.failed, res.error
+    emu = IosEmulator(initial_config=text, hostname=IOS)
+    for fam, acl, entries in acl_entries(emu.running.root):
+        for seq, _ in entries:
+            emu.counters.add(acl, seq, 10 * fam + seq)
+    readings = parse_show_access_lists(show_access_lists(emu, None), "ios")
+    assert readings and all(r.rule is not None for r in readings)
+    samples = [s for r in readings if (s := attribute(device, build_plan(device), r, 0.0)) is not None]
+    purposes = {s.purpose for s in samples}
+    assert purposes == {"exempt", "mta", "limited"}, purposes  # no "blocked": the denies are not blocks
+    assert any(r.rule is not None and r.rule.action.value == "deny" for r in readings)
+
+
+def test_a_device_that_cannot_be_read_is_exit_1_and_stores_nothing(bench: Bench) -> None:
+    emu = bench.one(IOS)
+    emu.faults.wrong_password = True
+    code, out = bench.collect(IOS)
+    assert code == 1, out
+    assert "authentication" in out.lower() and PASSWORD not in out
+    with EffectDB.open(bench.db) as db:
+        assert db.samples() == []
+    res = CliRunner().invoke(app, ["effect", "collect", "-i", str(bench.inventory), "-d", "nope", "--db", bench.db])
+    assert res.exit_code == 2
