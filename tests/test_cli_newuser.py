@@ -108,7 +108,7 @@ def test_inventory_validate_json(tmp_path: Path) -> None:
     ok = op25b("inventory", "validate", "-i", str(SAMPLE), "--format", "json")
     doc = json.loads(ok.stdout)
     assert ok.returncode == 0 and doc["schema"] == "op25b.validate/1" and doc["valid"] is True
-    assert doc["devices"] == 5 and doc["problems"] == []
+    assert doc["devices"] == 6 and doc["problems"] == []
     inv = tmp_path / "inv"
     shutil.copytree(SAMPLE, inv)
     (inv / "policy.yaml").write_text((inv / "policy.yaml").read_text().replace("mode: block", "mode: blok"))

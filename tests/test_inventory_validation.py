@@ -71,6 +71,7 @@ def test_sample_inventory_is_valid() -> None:
         "juniper_junos",
         "arista_eos",
         "linux_nftables",
+        "huawei_vrp",
     }
 
 

@@ -37,6 +37,7 @@ ROUTERS = {
     "bras-osa-xr1": "cisco_iosxr",
     "bng-tyo-mx1": "juniper_junos",
     "edge-osa-eos1": "arista_eos",
+    "edge-osa-vrp1": "huawei_vrp",
 }
 
 
@@ -131,6 +132,7 @@ def test_without_a_saved_config_the_emulator_default_is_used(name: str, tmp_path
         "cisco_iosxr": ["xml agent tty"],
         "juniper_junos": ["netconf {"],
         "arista_eos": ["management api http-commands"],
+        "huawei_vrp": ["stelnet server enable", "interface GigabitEthernet0/1/0.100"],
     }[device.platform]
     assert all(any(ln.rstrip() == n.rstrip() or ln.strip() == n.strip() for ln in text.splitlines()) for n in needs)
     assert audit_text(device, text, "start").verdict == "NONCOMPLIANT"
@@ -258,7 +260,7 @@ def test_printed_commands_work_end_to_end(lab: LabProcess, tmp_path: Path) -> No
     assert all(h["hostname"] == "127.0.0.1" and h["username"] == username for h in hosts.values())
     assert all(password not in p.read_text() for p in (workdir / "inventory").iterdir())
     ports = {n: h["connection_options"]["napalm"]["port"] for n, h in hosts.items()}
-    assert len((workdir / "known_hosts").read_text().splitlines()) == 3  # ios, iosxr, junos (eos: eAPI)
+    assert len((workdir / "known_hosts").read_text().splitlines()) == 4  # ios, iosxr, junos, vrp (eos: eAPI)
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("OP25B_")}
     env.update(PATH=f"{shim(tmp_path)}{os.pathsep}{env.get('PATH', '')}", COLUMNS="200")
@@ -272,22 +274,22 @@ def test_printed_commands_work_end_to_end(lab: LabProcess, tmp_path: Path) -> No
     before, dry, commit, again, after = outputs
 
     # before: every router lacks its filters (the starting configs are the samples minus OP25B)
-    assert "4 device(s): 0 compliant, 4 noncompliant, 0 unknown, 0 error" in before
+    assert "5 device(s): 0 compliant, 5 noncompliant, 0 unknown, 0 error" in before
     assert all(re.search(rf"{n}\s.*FILTER_MISSING", before) for n in ROUTERS), before
-    # dry run: a diff adding this version's filters on all four, nothing changed
-    assert "4 device(s), dry-run: 4 dry-run; 0 changed" in dry
+    # dry run: a diff adding this version's filters on all five, nothing changed
+    assert "5 device(s), dry-run: 5 dry-run; 0 changed" in dry
     sections = device_sections(dry)
     assert sorted(sections) == sorted(ROUTERS)
     for name, diff in sections.items():
         added = [ln for ln in diff.splitlines() if ln.startswith("+")]
         assert any("OP25B-V4-" in ln for ln in added) and any("OP25B-V6-" in ln for ln in added), (name, diff)
     # commit: post-audit COMPLIANT and confirmed on every device
-    assert "4 device(s), commit: 4 committed; 4 changed" in commit
+    assert "5 device(s), commit: 5 committed; 5 changed" in commit
     assert all(re.search(rf"{n}\s.*committed.*COMPLIANT", commit) for n in ROUTERS), commit
     # idempotent
-    assert "4 device(s), dry-run: 4 unchanged; 0 changed" in again
+    assert "5 device(s), dry-run: 5 unchanged; 0 changed" in again
     # after: what the devices now run is compliant
-    assert "4 device(s): 4 compliant, 0 noncompliant, 0 unknown, 0 error; 0 finding(s)" in after
+    assert "5 device(s): 5 compliant, 0 noncompliant, 0 unknown, 0 error; 0 finding(s)" in after
 
     log = [json.loads(x) for x in (workdir / "logs" / "changes.jsonl").read_text().splitlines()]
     assert sorted(e["device"] for e in log if e["result"] == "committed") == sorted(ROUTERS)
@@ -297,7 +299,7 @@ def test_printed_commands_work_end_to_end(lab: LabProcess, tmp_path: Path) -> No
     lab.proc.send_signal(signal.SIGINT)
     assert lab.proc.wait(30) == 0
     text = "\n".join(lab.rest())
-    assert "stopped 4 emulator(s)" in text and str(workdir) in text
+    assert "stopped 5 emulator(s)" in text and str(workdir) in text
     assert not any(port_open(p) for p in ports.values())
     assert (workdir / "inventory" / "hosts.yaml").is_file()  # the work directory stays
     for out in [text, *outputs]:

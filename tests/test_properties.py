@@ -47,6 +47,7 @@ ATTACH_NAMES: dict[tuple[str, str], str] = {
     ("juniper_junos", "dynamic-profile"): SAFE_NAME,
     ("arista_eos", "interface"): r"(Ethernet[0-9]{1,2}(/[0-9])?|Port-Channel[0-9]{1,3})",
     ("linux_nftables", "nft-forward"): r"[A-Za-z0-9][A-Za-z0-9_.-]{0,13}\*?",
+    ("huawei_vrp", "interface"): r"(GigabitEthernet[0-9]/[0-9]/[0-9]{1,2}|Eth-Trunk[0-9]{1,3})(\.[0-9]{1,4})?",
 }
 PLACEHOLDER_NAMES: dict[tuple[str, str], str] = {
     ("cisco_ios", "interface"): "GigabitEthernet0/0/{i}",
@@ -56,6 +57,7 @@ PLACEHOLDER_NAMES: dict[tuple[str, str], str] = {
     ("juniper_junos", "dynamic-profile"): "PROFILE{i}",
     ("arista_eos", "interface"): "Ethernet{i}",
     ("linux_nftables", "nft-forward"): "eth{i}",
+    ("huawei_vrp", "interface"): "Eth-Trunk{i}",
 }
 
 

@@ -16,6 +16,7 @@ from op25b_cfg.audit.report import AuditMeta, to_html, to_json, to_junit
 from op25b_cfg.dialects import junos_tree as junostree
 from op25b_cfg.dialects.cisco_blocks import CliConfig
 from op25b_cfg.inventory import Device, load_inventory
+from op25b_cfg.platforms import get_platform
 
 REPO = Path(__file__).resolve().parent.parent
 INV = load_inventory(REPO / "inventory")
@@ -37,6 +38,9 @@ def apply_remediation(platform: str, running: str, fix: str) -> str:
     if platform == "linux_nftables":  # the script replaces table inet op25b as a whole
         kept = re.sub(r"(?ms)^table inet op25b \{.*?^\}\n?", "", running)
         return kept + fix[fix.index("table inet op25b {") :]
+    apply = getattr(get_platform(platform).emulator(), "apply_commands", None)
+    if apply is not None:  # the emulator's own config store applies the commands as the device does
+        return str(apply(running, fix.splitlines()))
     cfg = CliConfig(running, INDENT[platform])
     session = cfg.session()
     assert session.apply_all(["configure terminal", *fix.splitlines()]) is None

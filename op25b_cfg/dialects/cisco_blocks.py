@@ -403,13 +403,12 @@ class CiscoDialect(ConfigDialect):
             end = block_end(lines, pos)
             block = lines[pos : end + 1]
             pos = end + 1
-            words = head.text.split()
-            name = words[-1] if words else ""
             m = self._defs.match(head.text)
             if m and not m["kind"].startswith(_QOS):
+                name = m["name"]  # VRP's header ends with a type word after the name (`acl name X advance`)
                 if name in need.changed:
                     if name in need.present:
-                        objects.append(f"{self.negate} {head.text}")
+                        objects.append(self.remove_object(m["kind"], name, head.parents))
                     objects.extend(_indented(block))
             elif m:
                 if need.flow:

@@ -19,13 +19,14 @@ from op25b_cfg.platforms.arista_eos import AristaEos
 from op25b_cfg.platforms.base import Platform
 from op25b_cfg.platforms.cisco_ios import CiscoIos
 from op25b_cfg.platforms.cisco_iosxr import CiscoIosxr
+from op25b_cfg.platforms.huawei_vrp import HuaweiVrp
 from op25b_cfg.platforms.juniper_junos import JuniperJunos
 from op25b_cfg.platforms.linux_nftables import LinuxNftables
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "op25b.platforms"
-BUILTIN: tuple[type[Platform], ...] = (CiscoIos, CiscoIosxr, JuniperJunos, AristaEos, LinuxNftables)
+BUILTIN: tuple[type[Platform], ...] = (CiscoIos, CiscoIosxr, JuniperJunos, AristaEos, LinuxNftables, HuaweiVrp)
 
 
 def _plugins() -> list[type[Platform]]:
