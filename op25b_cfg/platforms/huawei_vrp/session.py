@@ -287,5 +287,19 @@ class VrpSession(Session):
         self._return()
         self._candidate = ""
 
+    def query(self, step: str, fn: Callable[[Any], T]) -> T:
+        """``fn(run)``, where ``run(cmd)`` sends one command in the user view and returns its output without the
+        echoed command and the prompt, under the deadline with errors mapped; see :meth:`Session.query`."""
+        if self._conn is None:
+            raise ConnectionError_(f"{self.where}: {step} failed: the session is not open")
+
+        def run(cmd: str) -> str:
+            out: str = self._call(
+                step, lambda: self._conn.send_command(cmd, expect_string=PROMPT, read_timeout=self.opts.timeout)
+            )
+            return out
+
+        return fn(run)
+
 
 SESSION = VrpSession
