@@ -103,15 +103,21 @@ def acl_hits(
 
 
 def read_attributed_and_reset(
-    bench: Bench, device: str, hit: Callable[[int, str, int], None], exempt: str, pool: str
+    bench: Bench,
+    device: str,
+    hit: Callable[[int, str, int], None],
+    exempt: str,
+    pool: str,
+    block: str = "deny tcp",
 ) -> None:
     """The per-entry counter checks every ACL platform passes: ``effect collect`` stores each OP25B entry's
     count exactly as the emulator counted it, attributed to the device's IPv4 ``pool`` and ``DYN-V6``;
-    increases are exact and a reload is a reset. ``exempt`` starts the exemption entry's text."""
+    increases are exact and a reload is a reset. ``exempt`` and ``block`` start the exemption's and the
+    block's entry text."""
     emu = bench.emus[device]
-    hit(4, "deny tcp", 40)
+    hit(4, block, 40)
     hit(4, exempt, 0)  # the exemption entry: never matched (IOS and VRP5 print no count)
-    hit(6, "deny tcp", 7)
+    hit(6, block, 7)
     code, out = bench.collect(device)
     assert code == 0, out
     first = bench.totals()
@@ -123,12 +129,12 @@ def read_attributed_and_reset(
     assert len(stored) >= 6
     for key, packets in stored.items():  # "<filter> <entry id>": what the emulator counted, no more, no less
         acl, _, seq = key.rpartition(" ")
-        assert packets == emu.counters.get(acl, int(seq))[0], key
-    hit(4, "deny tcp", 5)
+        assert packets == emu.counters.get(acl, int(seq) if seq.isdigit() else seq)[0], key
+    hit(4, block, 5)
     assert bench.collect(device)[0] == 0
     assert bench.totals()[(pool, "blocked")] == 45  # 40, then the increase of 5
     emu.counters.clear()  # the router reloaded
-    hit(4, "deny tcp", 3)
+    hit(4, block, 3)
     assert bench.collect(device)[0] == 0
     with EffectDB.open(bench.db) as db:
         blocked = [r for r in db.samples() if r.purpose == "blocked" and r.pool == pool]
