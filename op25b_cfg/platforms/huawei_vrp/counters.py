@@ -8,11 +8,15 @@ What VRP prints (an ACL's header, its description if any, its step, then each ru
      rule 5 permit tcp source 100.64.200.0 0.0.0.255 destination-port eq smtp (12 times matched)   (VRP8)
      rule 30 deny tcp source 100.65.0.0 0.0.255.255 destination-port eq smtp logging (4471 matches) (VRP5)
 
-VRP8 (NE40E, NE8000, CloudEngine) writes ``(N times matched)`` (Huawei's ``display acl`` command reference:
-"Number of times an ACL rule is matched. If this ACL is not referenced for any service, there is no matched
-times displayed"); VRP5 (AR routers) writes ``(N matches)`` and nothing for a rule that has not matched yet
-(``Basic ACL 2999, 3 rules`` / ``MGMT-ACCESS`` / ``Acl's step is 5`` / `` rule 5 permit source 10.0.1.0
-0.0.0.255 (38 matches)``). A rule without a count is read as 0. VRP prints no byte counts. The address family
+VRP8 (NE40E, NE8000, CloudEngine) writes ``(N times matched)`` (Huawei's ``display acl`` command reference,
+CloudEngine V300R023C00: "Number of times an ACL rule is matched. If this ACL is not referenced for any service,
+there is no matched times displayed"; a public copy: github.com/WheaterW/INTA-project,
+``nassim-main/corpus/hw/hw_CE6800_V300R023C00/.../ACL_Configuration_Commands/display_acl.md``); VRP5 (AR
+routers) writes ``(N matches)`` and nothing for a rule that has not matched yet, the ACL's description on its
+own line (``Basic ACL 2999, 3 rules`` / ``MGMT-ACCESS`` / ``Acl's step is 5`` / `` rule 5 permit source
+10.0.1.0 0.0.0.255 (38 matches)``: an AR router's answer in public notes, not Huawei's documentation). The
+wording of a named ACL's header (``Advanced ACL NAME 3999, ...``) and of the IPv6 header is not documented in
+either source: the reader takes the name from the header when it has one before the number. A rule without a count is read as 0. VRP prints no byte counts. The address family
 is the command's (``display acl ipv6 all`` lists the IPv6 ACLs); the header's wording is not relied on.
 
 Each rule of an ACL named ``OP25B-...`` (a numbered ACL is named by its number) is one :class:`CounterReading`

@@ -48,7 +48,9 @@ def test_every_purpose_is_stored_as_counted(bench: Bench) -> None:
     }
 
 
-# Huawei's command reference for ``display acl`` (CloudEngine/NE, VRP8), the rule lines of its example; and an
+# Huawei's command reference for ``display acl`` (CloudEngine V300R023C00, VRP8), its example (a public copy:
+# github.com/WheaterW/INTA-project, nassim-main/corpus/hw/hw_CE6800_V300R023C00/cmd_corpus/References/
+# Command_Reference/Command_Reference/IP_Addresses_and_Services/ACL_Configuration_Commands/display_acl.md); and an
 # AR router's (VRP5) answer as published in public notes: the ACL's description on its own line after the header.
 VRP8_DOC = """Basic ACL 2001, 2 rules
 ACL's step is 5
