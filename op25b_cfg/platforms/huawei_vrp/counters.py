@@ -16,8 +16,9 @@ routers) writes ``(N matches)`` and nothing for a rule that has not matched yet,
 own line (``Basic ACL 2999, 3 rules`` / ``MGMT-ACCESS`` / ``Acl's step is 5`` / `` rule 5 permit source
 10.0.1.0 0.0.0.255 (38 matches)``: an AR router's answer in public notes, not Huawei's documentation). The
 wording of a named ACL's header (``Advanced ACL NAME 3999, ...``) and of the IPv6 header is not documented in
-either source: the reader takes the name from the header when it has one before the number. A rule without a count is read as 0. VRP prints no byte counts. The address family
-is the command's (``display acl ipv6 all`` lists the IPv6 ACLs); the header's wording is not relied on.
+either source: the reader takes the name from the header when it has one before the number, and the address
+family from the command (``display acl ipv6 all`` lists the IPv6 ACLs). A rule without a count is read as 0.
+VRP prints no byte counts.
 
 Each rule of an ACL named ``OP25B-...`` (a numbered ACL is named by its number) is one :class:`CounterReading`
 whose counter id is the rule id and whose rule is the rule text read by the VRP config parser's rule reader
