@@ -55,7 +55,9 @@ DEFAULTS_FILE = "defaults.yaml"
 Mode = Literal["block", "targeted", "flow-control"]
 MODES: tuple[str, ...] = ("block", "targeted", "flow-control")
 Direction = Literal["in", "out"]
-AttachKind = Literal["interface", "virtual-template", "dynamic-template", "unit", "dynamic-profile", "nft-forward"]
+AttachKind = Literal[
+    "interface", "interface-list", "virtual-template", "dynamic-template", "unit", "dynamic-profile", "nft-forward"
+]
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}")
 _SAFE_TEXT = re.compile(r"[A-Za-z0-9 _.:/,()+#@=-]{0,120}")

@@ -96,7 +96,12 @@ def in_mode(dev: Device, mode: str) -> Device:
     dev = dataclasses.replace(dev, mode=mode)  # type: ignore[arg-type]
     plat = get_platform(dev.platform)
     if mode == "flow-control":
-        fc = FlowControl(max_sessions=10 if plat.flow_sessions else None, new_per_second=2, burst=7)
+        fc = FlowControl(
+            max_sessions=10 if plat.flow_sessions else None,
+            new_per_second=2,
+            burst=7,
+            ipv6_subscriber_length=dev.flow_control.ipv6_subscriber_length,  # the device's own IPv6 grouping
+        )
         dev = dataclasses.replace(
             dev, flow_control=fc, attach=tuple(a for a in dev.attach if a.kind in plat.flow_rate_kinds)
         )

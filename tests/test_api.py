@@ -55,7 +55,7 @@ def test_render_equals_what_op25b_generate_writes(intent: api.Inventory, tmp_pat
     res = runner.invoke(app, ["generate", "-i", str(SAMPLE), "-o", str(tmp_path)])
     assert res.exit_code == 0, res.output
     written = sorted(p.name for p in tmp_path.iterdir())
-    assert len(written) == len(intent.devices) == 6
+    assert len(written) == len(intent.devices) == 7
     for name, dev in intent.devices.items():
         path = tmp_path / f"{name}.{get_platform(dev.platform).file_extension}"
         assert api.render(dev) == path.read_text(encoding="utf-8"), name
@@ -76,6 +76,7 @@ def test_audit_saved_equals_what_op25b_audit_reports(intent: api.Inventory) -> N
         "edge-osa-eos1": "COMPLIANT",
         "bras-tyo-lnx1": "COMPLIANT",
         "edge-osa-vrp1": "COMPLIANT",
+        "bras-osa-ros1": "COMPLIANT",
     }
     one = api.audit_file(intent.devices["bras-tyo-ios1"], SAMPLE / "running" / "bras-tyo-ios1.cfg")
     assert device_dict(one) == cli[0]

@@ -23,6 +23,7 @@ VERDICTS = {
     "edge-osa-eos1": "COMPLIANT",
     "bras-tyo-lnx1": "COMPLIANT",
     "edge-osa-vrp1": "COMPLIANT",
+    "bras-osa-ros1": "COMPLIANT",
 }
 # Secrets in inventory/running/*.cfg: none may reach any report.
 SECRETS = [
@@ -56,7 +57,7 @@ def test_default_table_on_sample() -> None:
         assert any(name in line and f" {verdict} " in line for line in out.splitlines()), (name, verdict)
     assert flat.count("NONCOMPLIANT") >= 2
     assert "SMTP_LEAK" in flat and "DYN-TOKYO" in flat and "counterexample" in flat
-    assert "6 device(s): 4 compliant, 2 noncompliant, 0 unknown, 0 error" in flat
+    assert "7 device(s): 5 compliant, 2 noncompliant, 0 unknown, 0 error" in flat
     assert "exit code 1" in flat
 
 
@@ -152,7 +153,7 @@ def test_broken_files_are_reported_per_device(tmp_path: Path) -> None:
     res = runner.invoke(app, ["audit", "-i", str(SAMPLE), "--configs", str(configs), "--format", "json"])
     assert res.exit_code == 2
     devs = {d["device"]: d for d in json.loads(res.stdout)["devices"]}
-    assert len(devs) == 6
+    assert len(devs) == 7
     assert devs["bras-osa-xr1"]["verdict"] == "ERROR" and "no saved running config" in devs["bras-osa-xr1"]["error"]
     assert devs["edge-osa-eos1"]["verdict"] == "ERROR" and "empty file" in devs["edge-osa-eos1"]["error"]
     assert devs["bng-tyo-mx1"]["verdict"] == "ERROR" and "truncated" in devs["bng-tyo-mx1"]["error"]

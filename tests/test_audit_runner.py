@@ -28,6 +28,7 @@ EXPECTED = {
     "edge-osa-eos1": Verdict.COMPLIANT,
     "bras-tyo-lnx1": Verdict.COMPLIANT,
     "edge-osa-vrp1": Verdict.COMPLIANT,
+    "bras-osa-ros1": Verdict.COMPLIANT,
 }
 
 
@@ -114,7 +115,7 @@ def test_missing_empty_binary_are_per_device_errors(inv: Inventory, configs: Pat
     (configs / "bng-tyo-mx1.cfg").write_bytes(b"\n  \n\t\n")
     (configs / "edge-osa-eos1.cfg").write_bytes(b"\x1f\x8b\x08\x00" + os.urandom(200))
     reports = _by_name(runner.audit_saved(list(inv.devices.values()), configs))
-    assert len(reports) == 6
+    assert len(reports) == 7
     missing = reports["bras-tyo-ios1"]
     assert missing.verdict == Verdict.ERROR
     assert "no saved running config for bras-tyo-ios1" in missing.error

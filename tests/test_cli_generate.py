@@ -25,6 +25,7 @@ EXPECTED = {
     "edge-osa-eos1.eos",
     "bras-tyo-lnx1.nft",
     "edge-osa-vrp1.vrp",
+    "bras-osa-ros1.rsc",
 }
 
 runner = CliRunner()
@@ -35,7 +36,7 @@ def test_generate_sample_writes_one_file_per_platform(tmp_path: Path) -> None:
     res = runner.invoke(app, ["generate", "-i", str(SAMPLE), "-o", str(out)])
     assert res.exit_code == 0, res.output
     assert {p.name for p in out.iterdir()} == EXPECTED
-    assert "6 rendered, 0 failed" in res.stdout
+    assert "7 rendered, 0 failed" in res.stdout
     inv = load_inventory(SAMPLE)
     for dev in inv.devices.values():
         f = out / f"{dev.name}.{get_platform(dev.platform).file_extension}"
@@ -100,7 +101,7 @@ def test_large_table_lists_the_failing_devices(tmp_path: Path, monkeypatch: pyte
 def test_generate_quiet_prints_nothing_on_success(tmp_path: Path) -> None:
     res = runner.invoke(app, ["generate", "-i", str(SAMPLE), "-o", str(tmp_path / "out"), "-q"])
     assert res.exit_code == 0 and res.stdout == "" and res.stderr == ""
-    assert len(list((tmp_path / "out").iterdir())) == 6
+    assert len(list((tmp_path / "out").iterdir())) == 7
 
 
 def test_version() -> None:
@@ -128,7 +129,7 @@ def test_generate_repeated_device(tmp_path: Path) -> None:
     [
         ("platform=cisco_iosxr", ["bras-osa-xr1.iosxr"]),
         ("platform=linux_nftables", ["bras-tyo-lnx1.nft"]),
-        ("group=osaka", ["bras-osa-xr1.iosxr", "edge-osa-eos1.eos", "edge-osa-vrp1.vrp"]),
+        ("group=osaka", ["bras-osa-ros1.rsc", "bras-osa-xr1.iosxr", "edge-osa-eos1.eos", "edge-osa-vrp1.vrp"]),
         ("mode=targeted", ["edge-osa-eos1.eos"]),
         ("name=bras-tyo-ios1", ["bras-tyo-ios1.ios"]),
     ],

@@ -37,7 +37,12 @@ COMMANDS = [
 
 def op25b(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The CLI as a process with stdout piped (not a terminal), as in a script or ``| less``."""
-    base = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    # no COLUMNS, and no shell-completion request another test's in-process run may have left behind
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k != "COLUMNS" and not k.endswith("_COMPLETE") and not k.startswith(("_TYPER_", "COMP_"))
+    }
     return subprocess.run(
         [sys.executable, "-m", "op25b_cfg", *args],
         capture_output=True,

@@ -72,6 +72,7 @@ def test_sample_inventory_is_valid() -> None:
         "arista_eos",
         "linux_nftables",
         "huawei_vrp",
+        "mikrotik_routeros",
     }
 
 

@@ -38,6 +38,7 @@ ROUTERS = {
     "bng-tyo-mx1": "juniper_junos",
     "edge-osa-eos1": "arista_eos",
     "edge-osa-vrp1": "huawei_vrp",
+    "bras-osa-ros1": "mikrotik_routeros",
 }
 
 
@@ -66,8 +67,11 @@ def test_starting_config_is_the_sample_router_before_op25b(name: str) -> None:
     report = audit_text(device, text, "start")
     assert report.verdict == "NONCOMPLIANT", [f.code for f in report.findings]
     # nothing protects the subscribers yet: no filter, or only an unrelated ACL (MGMT-VTY) that is not bound
+    # (RouterOS: chain forward, which every forwarded packet traverses, lets port 25 through: SMTP_LEAK "not
+    # covered", no deny anywhere)
     critical = {f.code for f in report.findings if f.severity == "critical"}
-    assert "FILTER_MISSING" in critical and critical <= {"FILTER_MISSING", "NOT_APPLIED"}, critical
+    assert critical & {"FILTER_MISSING", "SMTP_LEAK"} and critical <= {"FILTER_MISSING", "NOT_APPLIED", "SMTP_LEAK"}
+    assert all(f.cause == "not covered" for f in report.findings if f.code == "SMTP_LEAK"), critical
 
 
 def _inside_op25b_block(sample: str, line: str) -> bool:
@@ -133,6 +137,7 @@ def test_without_a_saved_config_the_emulator_default_is_used(name: str, tmp_path
         "juniper_junos": ["netconf {"],
         "arista_eos": ["management api http-commands"],
         "huawei_vrp": ["stelnet server enable", "interface GigabitEthernet0/1/0.100"],
+        "mikrotik_routeros": ["/ip service set ssh disabled=no", "/interface list add name=pppoe-subscribers"],
     }[device.platform]
     assert all(any(ln.rstrip() == n.rstrip() or ln.strip() == n.strip() for ln in text.splitlines()) for n in needs)
     assert audit_text(device, text, "start").verdict == "NONCOMPLIANT"
@@ -260,7 +265,7 @@ def test_printed_commands_work_end_to_end(lab: LabProcess, tmp_path: Path) -> No
     assert all(h["hostname"] == "127.0.0.1" and h["username"] == username for h in hosts.values())
     assert all(password not in p.read_text() for p in (workdir / "inventory").iterdir())
     ports = {n: h["connection_options"]["napalm"]["port"] for n, h in hosts.items()}
-    assert len((workdir / "known_hosts").read_text().splitlines()) == 4  # ios, iosxr, junos, vrp (eos: eAPI)
+    assert len((workdir / "known_hosts").read_text().splitlines()) == 5  # ios, iosxr, junos, vrp, routeros (eos: eAPI)
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("OP25B_")}
     env.update(PATH=f"{shim(tmp_path)}{os.pathsep}{env.get('PATH', '')}", COLUMNS="200")
@@ -274,22 +279,23 @@ def test_printed_commands_work_end_to_end(lab: LabProcess, tmp_path: Path) -> No
     before, dry, commit, again, after = outputs
 
     # before: every router lacks its filters (the starting configs are the samples minus OP25B)
-    assert "5 device(s): 0 compliant, 5 noncompliant, 0 unknown, 0 error" in before
-    assert all(re.search(rf"{n}\s.*FILTER_MISSING", before) for n in ROUTERS), before
-    # dry run: a diff adding this version's filters on all five, nothing changed
-    assert "5 device(s), dry-run: 5 dry-run; 0 changed" in dry
+    assert "6 device(s): 0 compliant, 6 noncompliant, 0 unknown, 0 error" in before
+    # (RouterOS: chain forward, which every forwarded packet traverses, accepts port 25: a leak, not a missing filter)
+    assert all(re.search(rf"{n}\s.*(FILTER_MISSING|SMTP_LEAK)", before) for n in ROUTERS), before
+    # dry run: a diff adding this version's filters on all six, nothing changed
+    assert "6 device(s), dry-run: 6 dry-run; 0 changed" in dry
     sections = device_sections(dry)
     assert sorted(sections) == sorted(ROUTERS)
     for name, diff in sections.items():
         added = [ln for ln in diff.splitlines() if ln.startswith("+")]
         assert any("OP25B-V4-" in ln for ln in added) and any("OP25B-V6-" in ln for ln in added), (name, diff)
     # commit: post-audit COMPLIANT and confirmed on every device
-    assert "5 device(s), commit: 5 committed; 5 changed" in commit
+    assert "6 device(s), commit: 6 committed; 6 changed" in commit
     assert all(re.search(rf"{n}\s.*committed.*COMPLIANT", commit) for n in ROUTERS), commit
     # idempotent
-    assert "5 device(s), dry-run: 5 unchanged; 0 changed" in again
+    assert "6 device(s), dry-run: 6 unchanged; 0 changed" in again
     # after: what the devices now run is compliant
-    assert "5 device(s): 5 compliant, 0 noncompliant, 0 unknown, 0 error; 0 finding(s)" in after
+    assert "6 device(s): 6 compliant, 0 noncompliant, 0 unknown, 0 error; 0 finding(s)" in after
 
     log = [json.loads(x) for x in (workdir / "logs" / "changes.jsonl").read_text().splitlines()]
     assert sorted(e["device"] for e in log if e["result"] == "committed") == sorted(ROUTERS)

@@ -30,6 +30,7 @@ GOLDEN_IDS = {
     "edge-osa-eos1": "f88acf66",
     "bras-tyo-lnx1": "23c3087f",
     "edge-osa-vrp1": "79b17a7e",  # same pools and settings as bras-osa-xr1
+    "bras-osa-ros1": "79b17a7e",  # same pools and settings as bras-osa-xr1: the same plan
 }
 
 

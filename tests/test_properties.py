@@ -48,7 +48,11 @@ ATTACH_NAMES: dict[tuple[str, str], str] = {
     ("arista_eos", "interface"): r"(Ethernet[0-9]{1,2}(/[0-9])?|Port-Channel[0-9]{1,3})",
     ("linux_nftables", "nft-forward"): r"[A-Za-z0-9][A-Za-z0-9_.-]{0,13}\*?",
     ("huawei_vrp", "interface"): r"(GigabitEthernet[0-9]/[0-9]/[0-9]{1,2}|Eth-Trunk[0-9]{1,3})(\.[0-9]{1,4})?",
+    ("mikrotik_routeros", "interface"): r"(ether[0-9]{1,2}|vlan[0-9]{1,4}|bridge-[a-z]{1,8})",
+    ("mikrotik_routeros", "interface-list"): r"[A-Za-z][A-Za-z0-9_-]{0,15}",
 }
+ONE_KIND_IN = frozenset({"mikrotik_routeros"})
+"""Platforms that attach interfaces or one interface list, direction in only, and rate-limit IPv6 per /128 only."""
 PLACEHOLDER_NAMES: dict[tuple[str, str], str] = {
     ("cisco_ios", "interface"): "GigabitEthernet0/0/{i}",
     ("cisco_ios", "virtual-template"): "Virtual-Template{i}",
@@ -58,6 +62,8 @@ PLACEHOLDER_NAMES: dict[tuple[str, str], str] = {
     ("arista_eos", "interface"): "Ethernet{i}",
     ("linux_nftables", "nft-forward"): "eth{i}",
     ("huawei_vrp", "interface"): "Eth-Trunk{i}",
+    ("mikrotik_routeros", "interface"): "vlan{i}",
+    ("mikrotik_routeros", "interface-list"): "LIST{i}",
 }
 
 
@@ -149,12 +155,15 @@ def hosts(draw: st.DrawFn, pool_names: list[str], platform: str | None = None) -
     if PLATFORMS[platform].flow_rate_kinds and draw(st.booleans()):
         kinds = sorted(PLATFORMS[platform].flow_rate_kinds)  # half the time: where flow control can work
     attach = []
-    for _ in range(draw(st.integers(1, 3))):
+    one_kind = platform in ONE_KIND_IN
+    if one_kind:  # interfaces, or one interface list, all direction in
+        kinds = [draw(st.sampled_from(kinds))]
+    for _ in range(draw(st.integers(1, 1 if one_kind and kinds == ["interface-list"] else 3))):
         kind = draw(st.sampled_from(kinds))
         att: dict[str, Any] = {
             "kind": kind,
             "name": draw(st.from_regex(ATTACH_NAMES[(platform, kind)], fullmatch=True)),
-            "direction": draw(st.sampled_from(["in", "out"])),
+            "direction": draw(st.sampled_from(["in"] if one_kind else ["in", "out"])),
         }
         if kind == "dynamic-template":
             tt = draw(st.sampled_from([None, "ppp", "ipsubscriber"]))
@@ -187,6 +196,9 @@ def supported(device: Device) -> bool:
         return True
     if device.flow_control.max_sessions is not None and not cls.flow_sessions:
         return False
+    v6 = any(p.version == 6 for pool in device.pools for p in pool.all())
+    if device.platform in ONE_KIND_IN and v6 and device.flow_control.ipv6_subscriber_length != 128:
+        return False  # RouterOS dst-limit keys on the whole IPv6 address
     if device.flow_control.connect_delay_s is not None and not cls.flow_delay:
         return False
     return all(a.kind in cls.flow_rate_kinds for a in device.attach)

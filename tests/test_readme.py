@@ -46,4 +46,4 @@ def test_readme_main_job_runs_on_the_sample_inventory(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     out_flag = argv.index("-o") if "-o" in argv else argv.index("--out")
     rendered = sorted(p.suffix for p in (tmp_path / argv[out_flag + 1]).iterdir())
-    assert rendered == [".eos", ".ios", ".iosxr", ".junos", ".nft", ".vrp"]
+    assert rendered == [".eos", ".ios", ".iosxr", ".junos", ".nft", ".rsc", ".vrp"]

@@ -13,15 +13,12 @@ import pytest
 from op25b_cfg.audit.engine import audit_text
 from op25b_cfg.audit.model import DeviceReport, Verdict
 from op25b_cfg.audit.report import AuditMeta, to_html, to_json, to_junit
-from op25b_cfg.dialects import junos_tree as junostree
-from op25b_cfg.dialects.cisco_blocks import CliConfig
 from op25b_cfg.inventory import Device, load_inventory
 from op25b_cfg.platforms import get_platform
 
 REPO = Path(__file__).resolve().parent.parent
 INV = load_inventory(REPO / "inventory")
 DEV = {d.platform: d for d in INV.devices.values()}
-INDENT = {"cisco_ios": " ", "cisco_iosxr": " ", "arista_eos": "   "}
 
 
 def _running(dev: Device) -> str:
@@ -29,28 +26,16 @@ def _running(dev: Device) -> str:
 
 
 def apply_remediation(platform: str, running: str, fix: str) -> str:
-    """``fix`` applied to ``running`` as the device would (Cisco-family CLI, Junos set/delete, nft -f)."""
-    if platform == "juniper_junos":
-        tree = junostree.parse(running)
-        junostree.load_set(tree, fix)
-        # the emulator's tree cannot tell the leaf `then policer NAME` from the container `firewall policer NAME`
-        return re.sub(r"(\bthen\b[^}]*?\bpolicer \S+) \{\s*\}", r"\1;", junostree.render(tree))
-    if platform == "linux_nftables":  # the script replaces table inet op25b as a whole
-        kept = re.sub(r"(?ms)^table inet op25b \{.*?^\}\n?", "", running)
-        return kept + fix[fix.index("table inet op25b {") :]
-    apply = getattr(get_platform(platform).emulator(), "apply_commands", None)
-    if apply is not None:  # the emulator's own config store applies the commands as the device does
-        return str(apply(running, fix.splitlines()))
-    cfg = CliConfig(running, INDENT[platform])
-    session = cfg.session()
-    assert session.apply_all(["configure terminal", *fix.splitlines()]) is None
-    return cfg.render()
+    """``fix`` applied to ``running`` as the device would (:meth:`Platform.apply_change`)."""
+    return get_platform(platform).apply_change(running, fix)
 
 
 def _drifted(dev: Device) -> str:
     """The shipped running config with its first port-25 block removed (for the shipped configs that comply)."""
     lines = _running(dev).splitlines()
-    block = re.compile(r"deny tcp .* eq (25|smtp)|tcp dport 25 .*(reject|drop)|^\s*(discard|reject);")
+    block = re.compile(
+        r"deny tcp .* eq (25|smtp)|tcp dport 25 .*(reject|drop)|^\s*(discard|reject);|action=reject chain=OP25B"
+    )
     i = next(k for k, ln in enumerate(lines) if block.search(ln))
     return "\n".join(lines[:i] + lines[i + 1 :]) + "\n"
 

@@ -1409,6 +1409,8 @@ def _drift(intended: ParsedConfig, running: ParsedConfig) -> list[tuple[str, int
     """What of the intended OP25B configuration is absent or different in the running config."""
     out: list[tuple[str, int | None]] = []
     for key, want in intended.filters.items():
+        if want.shared:
+            continue
         have = running.filters.get(key)
         if have is None:
             out.append((f"filter {want.name} (IPv{want.family or '4+6'}) is not in the running config", None))

@@ -41,6 +41,10 @@ class Filter:
     """nftables: the rule at this position (an Action.NEXT rule: its match only) hands the packets it matches to
     another chain (``jump``/``goto``) or back to the caller (``return``). Read after :attr:`rules` (a lazily
     built filter fills both on first read)."""
+    shared: bool = False
+    """A chain op25b shares with the device's own rules (RouterOS ``forward``, into which op25b only inserts its
+    jumps): the audit evaluates it whole, but drift and remediation compare only the chains it calls that op25b
+    owns."""
 
     def reachable(self) -> list[Filter]:
         """This filter and every chain its calls reach, each once, in first-call (pre-)order."""

@@ -40,7 +40,11 @@ def same_filter(want: Filter, have: Filter | None) -> bool:
 
 def changed_filters(intended: ParsedConfig, running: ParsedConfig) -> set[str]:
     """Names of the intended filters that are missing in ``running`` or decide differently there."""
-    return {name for (fam, name), want in intended.filters.items() if not same_filter(want, running.filter(fam, name))}
+    return {
+        name
+        for (fam, name), want in intended.filters.items()
+        if not want.shared and not same_filter(want, running.filter(fam, name))
+    }
 
 
 def missing_bindings(intended: ParsedConfig, running: ParsedConfig) -> set[tuple[str, str]]:

@@ -498,10 +498,21 @@ class CiscoStyleLab:
     ``prerequisites``, the top-level blocks its driver needs (added where missing)."""
 
     prerequisites: ClassVar[tuple[str, ...]] = ()
+    indent: ClassVar[str] = " "
+    """The indentation of one level in the device's ``show running-config``."""
 
     @classmethod
     def strip_op25b(cls, text: str) -> str:
         return strip_op25b(text)
+
+    @classmethod
+    def apply_change(cls, running: str, change: str) -> str:
+        """``change`` typed in configuration mode (``configure terminal``), line by line."""
+        cfg = CliConfig(running, cls.indent)
+        error = cfg.session().apply_all(["configure terminal", *change.splitlines()])
+        if error is not None:
+            raise ValueError(f"the device rejects the change: {error}")
+        return cfg.render()
 
     @classmethod
     def with_prerequisites(cls, text: str) -> str:

@@ -22,11 +22,20 @@ from op25b_cfg.platforms.cisco_iosxr import CiscoIosxr
 from op25b_cfg.platforms.huawei_vrp import HuaweiVrp
 from op25b_cfg.platforms.juniper_junos import JuniperJunos
 from op25b_cfg.platforms.linux_nftables import LinuxNftables
+from op25b_cfg.platforms.mikrotik_routeros import MikrotikRouteros
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "op25b.platforms"
-BUILTIN: tuple[type[Platform], ...] = (CiscoIos, CiscoIosxr, JuniperJunos, AristaEos, LinuxNftables, HuaweiVrp)
+BUILTIN: tuple[type[Platform], ...] = (
+    CiscoIos,
+    CiscoIosxr,
+    JuniperJunos,
+    AristaEos,
+    LinuxNftables,
+    HuaweiVrp,
+    MikrotikRouteros,
+)
 
 
 def _plugins() -> list[type[Platform]]:

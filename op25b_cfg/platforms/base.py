@@ -259,6 +259,15 @@ class Platform:
         cls: type[EmulatorBase] = mod.EMULATOR
         return cls
 
+    def apply_change(self, running: str, change: str) -> str:
+        """The running config after the device merges ``change`` (a push candidate, clean-up or remediation in
+        its own syntax): what the contract suite checks a remediation against. Default: the emulator's
+        :meth:`~op25b_cfg.lab.emulators.base.EmulatorBase.apply_change`."""
+        emulator = self.emulator()
+        if emulator is None:
+            raise PlatformError(f"platform {self.name} has no emulator and no apply_change")
+        return emulator.apply_change(running, change)
+
     # ------------------------------------------------------------------ validation
 
     def check(self, device: Device) -> None:

@@ -147,6 +147,12 @@ class EmulatorBase:
         raise NotImplementedError
 
     @classmethod
+    def apply_change(cls, running: str, change: str) -> str:  # pragma: no cover - overridden
+        """The running config after the device merges ``change`` (a candidate in its own syntax, as push and
+        the audit's remediation write it), the way this emulator's config store applies it."""
+        raise NotImplementedError
+
+    @classmethod
     def lab_optional_args(cls) -> dict[str, object]:
         """napalm ``optional_args`` the lab writes into its hosts.yaml for this emulator (besides the port)."""
         return {}

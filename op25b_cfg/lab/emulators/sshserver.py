@@ -50,7 +50,7 @@ class _Server(paramiko.ServerInterface):  # type: ignore[misc]
         emu = self.emu
         if emu.faults.wrong_password:
             return int(paramiko.AUTH_FAILED)
-        if hmac.compare_digest(username, emu.username) and hmac.compare_digest(password, emu.password):
+        if hmac.compare_digest(emu.login_name(username), emu.username) and hmac.compare_digest(password, emu.password):
             return int(paramiko.AUTH_SUCCESSFUL)
         return int(paramiko.AUTH_FAILED)
 
@@ -123,6 +123,11 @@ class SshEmulator(EmulatorBase):
 
     def on_stop(self) -> None:
         """Hook: cancel timers etc."""
+
+    def login_name(self, username: str) -> str:
+        """Hook: the account name in the SSH user name a client sends (RouterOS: ``admin+ct511w4098h`` carries
+        terminal options after ``+``, which netmiko ``mikrotik_routeros`` appends)."""
+        return username
 
     # -- host keys --------------------------------------------------------------------------------------
     def known_hosts_line(self) -> str:

@@ -56,6 +56,7 @@ class EosEmulator(CiscoStyleLab, EmulatorBase):
     """An EOS switch reachable over eAPI (plain HTTP on a loopback port chosen at start)."""
 
     platform = "eos"
+    indent = INDENT
     port_names: dict[str, str] = {"22": "ssh", "25": "smtp", "53": "domain", "80": "www", "443": "https"}
     """The ports ``show running-config`` prints by name."""
     prerequisites: ClassVar[tuple[str, ...]] = ("management api http-commands\n   protocol http\n   no shutdown",)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -82,6 +83,14 @@ class JunosEmulator(SshEmulator):
     @classmethod
     def strip_op25b(cls, text: str) -> str:
         return jt.strip_op25b(text)
+
+    @classmethod
+    def apply_change(cls, running: str, change: str) -> str:
+        """``set`` / ``delete`` commands loaded into the candidate and committed."""
+        tree = jt.parse(running)
+        jt.load_set(tree, change)
+        # the tree cannot tell the leaf `then policer NAME` from the container `firewall policer NAME`
+        return re.sub(r"(\bthen\b[^}]*?\bpolicer \S+) \{\s*\}", r"\1;", jt.render(tree))
 
     @classmethod
     def with_prerequisites(cls, text: str) -> str:

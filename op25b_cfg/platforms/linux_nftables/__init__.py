@@ -79,6 +79,11 @@ class LinuxNftables(Platform):
         depth, negative_at = brace_balance(text, hash_comments=True)
         return brace_message(depth, negative_at, "ruleset")
 
+    def apply_change(self, running: str, change: str) -> str:
+        """``nft -f`` of the rendered script: the ``table inet op25b`` is replaced as a whole."""
+        kept = re.sub(rf"(?ms)^table inet {TABLE} \{{.*?^\}}\n?", "", running)
+        return kept + change[change.index(f"table inet {TABLE} {{") :]
+
     def session_class(self) -> type[Session]:
         """netmiko to a Linux host, ``nft`` through sudo (:class:`op25b_cfg.connection.linux.LinuxNftSession`)."""
         from op25b_cfg.connection.linux import LinuxNftSession
