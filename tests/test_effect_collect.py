@@ -142,6 +142,20 @@ def read_attributed_and_reset(
     assert bench.totals()[(pool, "blocked")] == 48
 
 
+EVERY_PURPOSE_OSAKA = {
+    ("DYN-OSAKA", "exempt"): 2,
+    ("DYN-OSAKA", "mta"): 15,
+    ("DYN-OSAKA", "submission"): 10,
+    ("DYN-OSAKA", "blocked"): 30,
+    ("DYN-V6", "exempt"): 0,
+    ("DYN-V6", "mta"): 0,
+    ("DYN-V6", "submission"): 3,
+    ("DYN-V6", "blocked"): 5,
+}
+"""The totals per (pool, purpose) of an Osaka device whose entries counted: exemption 2, relays 11 + 4,
+submission 9 + 1 (587, 465), block 30; IPv6 submission 3, block 5 (the platform tests' "every purpose" case)."""
+
+
 @pytest.mark.parametrize("device", [IOS, XR, EOS])
 def test_cisco_acl_counters_are_read_attributed_and_reset(bench: Bench, device: str) -> None:
     read_attributed_and_reset(bench, device, acl_hits(bench.one(device)), "permit tcp 100.6", POOL_V4[device])
