@@ -37,6 +37,7 @@ from op25b_cfg.dialects import junos_tree as junostree
 from op25b_cfg.generate import render_device
 from op25b_cfg.inventory import load_inventory
 from op25b_cfg.lab.netns import EXTERNAL_V4, ISP_MTA_V4, Lab
+from op25b_cfg.platforms import get_platform
 from op25b_cfg.platforms.arista_eos.emulator import EosEmulator
 from op25b_cfg.platforms.cisco_ios.emulator import IosEmulator
 from op25b_cfg.platforms.cisco_iosxr.emulator import IosxrEmulator
@@ -131,7 +132,9 @@ class Fleet:
         hosts = yaml.safe_load((BUNDLED / "hosts.yaml").read_text(encoding="utf-8"))
         keep = {}
         for device, text in configs.items():
-            emu = EMULATOR[device](initial_config=text, hostname=device, username=USERNAME, password=PASSWORD)
+            cls = EMULATOR.get(device) or get_platform(hosts[device]["platform"]).emulator()
+            assert cls is not None, device
+            emu = cls(initial_config=text, hostname=device, username=USERNAME, password=PASSWORD)
             emu.start()
             self.emus[device] = emu
             keep[device] = {**hosts[device], "hostname": "127.0.0.1", "port": emu.port}

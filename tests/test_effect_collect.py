@@ -93,12 +93,15 @@ def test_junos_firewall_counters_per_family(bench: Bench) -> None:
     assert bench.totals()[("DYN-TOKYO", "blocked")] == 34
 
 
-def acl_hits(emu: Any) -> Callable[[int, str, int], None]:
+def acl_hits(
+    emu: Any, acls: Callable[[Any], list[tuple[int, str, list[tuple[int, str]]]]] | None = None
+) -> Callable[[int, str, int], None]:
     """``hit(family, entry start, packets)``: count packets on the entry of the OP25B ACL of that family
-    whose text starts with the given words (e.g. ``deny tcp``, ``permit tcp 2001:db8:8000::/33 any eq 587``)."""
+    whose text starts with the given words (e.g. ``deny tcp``, ``permit tcp 2001:db8:8000::/33 any eq 587``).
+    ``acls(emu)`` lists the emulator's ACLs as (family, name, [(entry id, text)]) (default: Cisco-style)."""
 
     def hit(family: int, start: str, packets: int) -> None:
-        for fam, name, entries in acl_entries(emu.running.root):
+        for fam, name, entries in (acls or (lambda e: acl_entries(e.running.root)))(emu):
             if fam != family or not name.startswith("OP25B-"):
                 continue
             for seq, text in entries:
@@ -110,29 +113,63 @@ def acl_hits(emu: Any) -> Callable[[int, str, int], None]:
     return hit
 
 
-@pytest.mark.parametrize("device", [IOS, XR, EOS])
-def test_cisco_acl_counters_are_read_attributed_and_reset(bench: Bench, device: str) -> None:
-    emu = bench.one(device)
-    hit = acl_hits(emu)
-    hit(4, "deny tcp", 40)
-    hit(4, "permit tcp 100.6", 0)  # the exemption entry: never matched (IOS prints no count)
-    hit(6, "deny tcp", 7)
+def read_attributed_and_reset(
+    bench: Bench,
+    device: str,
+    hit: Callable[[int, str, int], None],
+    exempt: str,
+    pool: str,
+    block: str = "deny tcp",
+) -> None:
+    """The per-entry counter checks every ACL platform passes: ``effect collect`` stores each OP25B entry's
+    count exactly as the emulator counted it, attributed to the device's IPv4 ``pool`` and ``DYN-V6``;
+    increases are exact and a reload is a reset. ``exempt`` and ``block`` start the exemption's and the
+    block's entry text."""
+    emu = bench.emus[device]
+    hit(4, block, 40)
+    hit(4, exempt, 0)  # the exemption entry: never matched (IOS and VRP5 print no count)
+    hit(6, block, 7)
     code, out = bench.collect(device)
     assert code == 0, out
     first = bench.totals()
-    assert first[(POOL_V4[device], "blocked")] == 40
+    assert first[(pool, "blocked")] == 40
     assert first[("DYN-V6", "blocked")] == 7
-    assert first[(POOL_V4[device], "mta")] == 0 and first[("DYN-V6", "submission")] == 0
-    hit(4, "deny tcp", 5)
+    assert first[(pool, "mta")] == 0 and first[("DYN-V6", "submission")] == 0
+    with EffectDB.open(bench.db) as db:
+        stored = {r.counter: r.packets for r in db.samples()}
+    assert len(stored) >= 6
+    for key, packets in stored.items():  # "<filter> <entry id>": what the emulator counted, no more, no less
+        acl, _, seq = key.rpartition(" ")
+        assert packets == emu.counters.get(acl, int(seq) if seq.isdigit() else seq)[0], key
+    hit(4, block, 5)
     assert bench.collect(device)[0] == 0
-    assert bench.totals()[(POOL_V4[device], "blocked")] == 45  # 40, then the increase of 5
+    assert bench.totals()[(pool, "blocked")] == 45  # 40, then the increase of 5
     emu.counters.clear()  # the router reloaded
-    hit(4, "deny tcp", 3)
+    hit(4, block, 3)
     assert bench.collect(device)[0] == 0
     with EffectDB.open(bench.db) as db:
-        blocked = [r for r in db.samples() if r.purpose == "blocked" and r.pool == POOL_V4[device]]
+        blocked = [r for r in db.samples() if r.purpose == "blocked" and r.pool == pool]
     assert [(r.packets, r.delta_packets, r.reset) for r in blocked] == [(40, 40, True), (45, 5, False), (3, 3, True)]
-    assert bench.totals()[(POOL_V4[device], "blocked")] == 48
+    assert bench.totals()[(pool, "blocked")] == 48
+
+
+EVERY_PURPOSE_OSAKA = {
+    ("DYN-OSAKA", "exempt"): 2,
+    ("DYN-OSAKA", "mta"): 15,
+    ("DYN-OSAKA", "submission"): 10,
+    ("DYN-OSAKA", "blocked"): 30,
+    ("DYN-V6", "exempt"): 0,
+    ("DYN-V6", "mta"): 0,
+    ("DYN-V6", "submission"): 3,
+    ("DYN-V6", "blocked"): 5,
+}
+"""The totals per (pool, purpose) of an Osaka device whose entries counted: exemption 2, relays 11 + 4,
+submission 9 + 1 (587, 465), block 30; IPv6 submission 3, block 5 (the platform tests' "every purpose" case)."""
+
+
+@pytest.mark.parametrize("device", [IOS, XR, EOS])
+def test_cisco_acl_counters_are_read_attributed_and_reset(bench: Bench, device: str) -> None:
+    read_attributed_and_reset(bench, device, acl_hits(bench.one(device)), "permit tcp 100.6", POOL_V4[device])
 
 
 def test_flow_control_class_acl_entries_are_not_blocks(tmp_path: Path) -> None:

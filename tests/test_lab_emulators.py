@@ -279,23 +279,23 @@ def test_printed_commands_work_end_to_end(lab: LabProcess, tmp_path: Path) -> No
     before, dry, commit, again, after = outputs
 
     # before: every router lacks its filters (the starting configs are the samples minus OP25B)
-    assert "5 device(s): 0 compliant, 5 noncompliant, 0 unknown, 0 error" in before
+    assert "6 device(s): 0 compliant, 6 noncompliant, 0 unknown, 0 error" in before
     # (RouterOS: chain forward, which every forwarded packet traverses, accepts port 25: a leak, not a missing filter)
     assert all(re.search(rf"{n}\s.*(FILTER_MISSING|SMTP_LEAK)", before) for n in ROUTERS), before
-    # dry run: a diff adding this version's filters on all of them, nothing changed
-    assert "5 device(s), dry-run: 5 dry-run; 0 changed" in dry
+    # dry run: a diff adding this version's filters on all six, nothing changed
+    assert "6 device(s), dry-run: 6 dry-run; 0 changed" in dry
     sections = device_sections(dry)
     assert sorted(sections) == sorted(ROUTERS)
     for name, diff in sections.items():
         added = [ln for ln in diff.splitlines() if ln.startswith("+")]
         assert any("OP25B-V4-" in ln for ln in added) and any("OP25B-V6-" in ln for ln in added), (name, diff)
     # commit: post-audit COMPLIANT and confirmed on every device
-    assert "5 device(s), commit: 5 committed; 5 changed" in commit
+    assert "6 device(s), commit: 6 committed; 6 changed" in commit
     assert all(re.search(rf"{n}\s.*committed.*COMPLIANT", commit) for n in ROUTERS), commit
     # idempotent
-    assert "5 device(s), dry-run: 5 unchanged; 0 changed" in again
+    assert "6 device(s), dry-run: 6 unchanged; 0 changed" in again
     # after: what the devices now run is compliant
-    assert "5 device(s): 5 compliant, 0 noncompliant, 0 unknown, 0 error; 0 finding(s)" in after
+    assert "6 device(s): 6 compliant, 0 noncompliant, 0 unknown, 0 error; 0 finding(s)" in after
 
     log = [json.loads(x) for x in (workdir / "logs" / "changes.jsonl").read_text().splitlines()]
     assert sorted(e["device"] for e in log if e["result"] == "committed") == sorted(ROUTERS)

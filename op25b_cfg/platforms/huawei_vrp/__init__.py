@@ -13,6 +13,7 @@ from op25b_cfg.rules import PortRange, Rule
 if TYPE_CHECKING:
     from op25b_cfg.connection.base import Session
     from op25b_cfg.dialects.base import ConfigDialect
+    from op25b_cfg.effect.model import CounterReading
     from op25b_cfg.inventory import Device
     from op25b_cfg.rules import AddrMatch
 
@@ -88,6 +89,13 @@ class HuaweiVrp(Platform):
         from op25b_cfg.platforms.huawei_vrp.session import VrpSession
 
         return VrpSession
+
+    def read_counters(self, session: Session) -> list[CounterReading]:
+        """``display acl all`` and ``display acl ipv6 all`` over the netmiko session: each rule's ``(N times
+        matched)`` (VRP8) or ``(N matches)`` (VRP5) count (see :mod:`.counters`)."""
+        from op25b_cfg.platforms.huawei_vrp.counters import read
+
+        return read(session)
 
     def check(self, device: Device) -> None:
         for att in device.attach:

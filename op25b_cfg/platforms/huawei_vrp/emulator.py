@@ -15,6 +15,7 @@ Fault phases: ``open`` (the first prompt), ``load`` (a config line), ``commit`` 
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import paramiko
 
 from op25b_cfg.dialects.cisco_blocks import strip_op25b
+from op25b_cfg.lab.emulators.base import AclCounters
 from op25b_cfg.lab.emulators.sshserver import SshEmulator
 from op25b_cfg.platforms.huawei_vrp._store import Node, VrpConfig, key, shown
 from op25b_cfg.platforms.huawei_vrp.parser import _traffic_filter, parse_header, rule_body
@@ -112,6 +114,12 @@ class VrpEmulator(SshEmulator):
         self.history.append(self.running.copy())
         self.running = candidate
         self.last_change = time.time()
+
+    @functools.cached_property
+    def counters(self) -> AclCounters:
+        """Per-rule match counters by (ACL name, or number as text; rule id), shown by ``display acl``: what the
+        emulated data plane counted (tests add hits; created on first use, before the emulator is asked)."""
+        return AclCounters()
 
 
 class _Shell:
@@ -246,6 +254,8 @@ class _Shell:
             return _pipe(self._current(), pipe), True
         if body.strip() == "display version":
             return _version(emu), True
+        if (acls := display_acl(emu, body.strip())) is not None:
+            return _pipe(acls, pipe), True
         if cmd in ("system-view", "system-view immediately"):
             self.system = True
             self.cfg = emu.running.copy() if emu.version == 8 else emu.running
@@ -497,6 +507,72 @@ def _pipe(text: str, pipe: str) -> str:
                 return "\n".join(lines[i:])
         return ""
     return text
+
+
+_DISPLAY_ACL = re.compile(r"display acl (?:(?P<v6>ipv6) )?(?:all|name (?P<name>\S+)|(?P<number>\d+))")
+_KIND_SHOWN = {"basic": "Basic", "advance": "Advanced"}
+
+
+def acls(cfg: VrpConfig, family: int) -> list[tuple[Node, str, int, str, list[tuple[int, str]]]]:
+    """The ``family`` ACLs of ``cfg``: (view, name or number as text, number, kind, [(rule id, rule text after
+    the id)] in id order). A named ACL gets the number VRP gives it: the highest free one, 3999 downwards."""
+    heads = [(n, parse_header(n.text.split())) for n in cfg.root.children if n.text.startswith("acl ")]
+    found = [(n, h) for n, h in heads if h is not None and h[0] == family]
+    taken = {h[2] for _, h in found if h[2] is not None}
+    free = (n for n in range(3999, 2999, -1) if n not in taken)
+    out = []
+    for node, (_, name, number, kind, _) in found:
+        rules = [c.text.split(None, 2) for c in node.children if c.text.startswith("rule ")]
+        number = number if number is not None else next(free)
+        entries = sorted((int(r[1]), r[2] if len(r) > 2 else "") for r in rules)
+        out.append((node, name if name is not None else str(number), number, kind, entries))
+    return out
+
+
+def acl_entries(cfg: VrpConfig) -> list[tuple[int, str, list[tuple[int, str]]]]:
+    """``(family, name or number, [(rule id, rule text after the id)])`` of every ACL of ``cfg``, the shape
+    :func:`op25b_cfg.dialects.cisco_blocks.acl_entries` gives for Cisco-style configs."""
+    return [(family, ident, entries) for family in (4, 6) for _, ident, _, _, entries in acls(cfg, family)]
+
+
+def display_acl(emu: VrpEmulator, cmd: str) -> str | None:
+    """``display acl [ipv6] all | name NAME | N`` as VRP prints it (None when ``cmd`` is not one): each ACL of
+    the family with its header (``Advanced ACL NAME 3999, 7 rules``), description and step, then its rules in
+    id order, each with the count :attr:`VrpEmulator.counters` holds: ``(N times matched)`` on VRP8,
+    ``(N matches)`` on VRP5 and only once it matched. An ACL no ``traffic-filter`` references shows no
+    counts. (See :mod:`op25b_cfg.platforms.huawei_vrp.counters` for the sources.)"""
+    m = _DISPLAY_ACL.fullmatch(cmd)
+    if m is None:
+        return None
+    family = 6 if m.group("v6") else 4
+    wanted = m.group("name") or m.group("number")
+    words = " ".join(
+        c.text for i in emu.running.root.children if i.text.startswith("interface ") for c in i.children
+    ).split()
+    blocks = []
+    for node, ident, number, kind, entries in acls(emu.running, family):
+        if wanted not in (None, ident, str(number)):
+            continue
+        used = any(w == ident and words[i - 1] in ("acl", "name") for i, w in enumerate(words) if i)
+        label = "" if ident == str(number) else f"{ident} "
+        six = "6" if family == 6 else ""
+        plural = "s" * (len(entries) != 1)
+        lines = [f"{_KIND_SHOWN.get(kind, kind)} ACL{six} {label}{number}, {len(entries)} rule{plural}"]
+        lines += [c.text.removeprefix("description ") for c in node.children if c.text.startswith("description ")]
+        step = next((c.text.split()[1] for c in node.children if c.text.startswith("step ")), "5")
+        lines.append(f"{'ACL' if emu.version == 8 else 'Acl'}'s step is {step}")
+        for rid, text in entries:
+            packets, _ = emu.counters.get(ident, rid)
+            count = ""
+            if used and emu.version == 8:
+                count = f" ({packets} times matched)"
+            elif used and packets:
+                count = f" ({packets} matches)"
+            lines.append(f" rule {rid} {text}{count}")
+        blocks.append("\n".join(lines))
+    if wanted is not None:
+        return blocks[0] if blocks else "Error: The ACL does not exist."
+    return "\n\n".join([f"Total quantity of nonempty ACL number is {len(blocks)}", *blocks])
 
 
 def vrp_default_config(hostname: str, interfaces: list[str]) -> str:

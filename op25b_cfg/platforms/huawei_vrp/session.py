@@ -208,18 +208,6 @@ class VrpSession(Session):
             lines = lines[:-1]
         return "\n".join(lines) + "\n"
 
-    def query(self, step: str, fn: Callable[[Any], T]) -> T:
-        """``fn(run)``, where ``run(cmd)`` sends one command (a ``display ...``) under the deadline and returns
-        its output without the echoed command and the prompt; see :meth:`Session.query`."""
-
-        def run(cmd: str) -> str:
-            out: str = self._call(
-                step, lambda: self._conn.send_command(cmd, expect_string=PROMPT, read_timeout=self.opts.timeout)
-            )
-            return out
-
-        return fn(run)
-
     def load_candidate(self, text: str) -> None:
         self._candidate = text
 
@@ -298,6 +286,20 @@ class VrpSession(Session):
                 raise PushError(f"{self.where}: rollback failed at `{cmd.strip()}` ({err.group(0).strip()})")
         self._return()
         self._candidate = ""
+
+    def query(self, step: str, fn: Callable[[Any], T]) -> T:
+        """``fn(run)``, where ``run(cmd)`` sends one command in the user view and returns its output without the
+        echoed command and the prompt, under the deadline with errors mapped; see :meth:`Session.query`."""
+        if self._conn is None:
+            raise ConnectionError_(f"{self.where}: {step} failed: the session is not open")
+
+        def run(cmd: str) -> str:
+            out: str = self._call(
+                step, lambda: self._conn.send_command(cmd, expect_string=PROMPT, read_timeout=self.opts.timeout)
+            )
+            return out
+
+        return fn(run)
 
 
 SESSION = VrpSession

@@ -34,6 +34,7 @@ from op25b_cfg.rules import Action, FilterPlan, Rule
 
 if TYPE_CHECKING:
     from op25b_cfg.connection.base import Session
+    from op25b_cfg.effect.model import CounterReading
     from op25b_cfg.inventory import Attachment, Device
 
 BLOCK_LOG_PREFIX = "op25b-block"
@@ -108,6 +109,13 @@ class MikrotikRouteros(Platform):
             if not depth and not w.endswith("]") and ("=" not in w or w.endswith("=")) and words[pos] == "add":
                 return f"the last line ends in the middle ({w!r}): the export looks truncated"
         return None
+
+    def read_counters(self, session: Session) -> list[CounterReading]:
+        """``print stats`` of ``/ip firewall filter`` and ``/ipv6 firewall filter`` over the SSH exec session:
+        each verdict rule of op25b's chains, its ``packets`` and ``bytes`` (see :mod:`.counters`)."""
+        from op25b_cfg.platforms.mikrotik_routeros.counters import read
+
+        return read(session)
 
     def session_class(self) -> type[Session]:
         """netmiko ``mikrotik_routeros`` and one SSH exec per command (:mod:`.session`)."""

@@ -22,10 +22,12 @@ Faults (:mod:`op25b_cfg.lab.emulators.faults`): ``open`` strikes when the consol
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import re
 from typing import TYPE_CHECKING, Any
 
+from op25b_cfg.lab.emulators.base import AclCounters
 from op25b_cfg.lab.emulators.sshserver import SshEmulator
 from op25b_cfg.platforms.mikrotik_routeros.parser import commands
 from op25b_cfg.platforms.mikrotik_routeros.syntax import _ACTIONS, owner_version, quote
@@ -131,6 +133,12 @@ class RouterosEmulator(SshEmulator):
     def login_name(self, username: str) -> str:
         return username.split("+", 1)[0]
 
+    @functools.cached_property
+    def counters(self) -> AclCounters:
+        """Per-rule counters by (chain, ``*ID``), shown by ``print stats``: what the emulated data plane counted
+        (tests add hits; created on first use, before the emulator is asked)."""
+        return AclCounters()
+
     # -- the configuration -------------------------------------------------------------------------------
     def _insert(self, menu: tuple[str, ...], props: dict[str, str], before: str | None = None) -> str:
         item_id = f"*{self._next_id:X}"
@@ -184,6 +192,8 @@ class RouterosEmulator(SshEmulator):
         c = cmds[0]
         if c.path not in self.items:
             return f"bad command name {c.path[-1] if c.path else text} (line 1 column 2)\n"
+        if c.verb == "print" and "stats" in c.bare:
+            return print_stats(self, c.path, c.bare)
         if c.verb == "print":
             if set(c.bare) - {"terse", "show-ids", "without-paging"}:
                 return "expected end of command (line 1 column 1)\n"
@@ -268,6 +278,34 @@ class RouterosEmulator(SshEmulator):
                 elif ch.isprintable():
                     buf += ch
                     chan.sendall(ch.encode())
+
+
+def print_stats(emu: RouterosEmulator, menu: tuple[str, ...], bare: list[str]) -> str:
+    """``<filter menu> print stats terse show-ids [without-paging]``: per rule ``*ID chain=... action=...
+    bytes=N packets=N`` with what :attr:`RouterosEmulator.counters` holds (RouterOS's stats columns: chain,
+    action, bytes, packets)."""
+    if menu[-1] != "filter" or set(bare) - {"stats", "terse", "show-ids", "without-paging"}:
+        return "expected end of command (line 1 column 1)\n"
+    with emu.lock:
+        rows = []
+        for it in emu.items[menu]:
+            packets, octets = emu.counters.get(it.get("chain", ""), it[".id"])
+            action = it.get("action", "accept")
+            rows.append(
+                f"{it['.id']} chain={quote(it.get('chain', ''))} action={action} bytes={octets} packets={packets}\n"
+            )
+        return "".join(rows)
+
+
+def filter_entries(emu: RouterosEmulator) -> list[tuple[int, str, list[tuple[str, str]]]]:
+    """``(family, chain, [(*ID, properties as print terse shows them)])`` of every chain of both filter menus
+    (the shape :func:`op25b_cfg.dialects.cisco_blocks.acl_entries` gives for Cisco-style ACLs)."""
+    out: dict[tuple[int, str], list[tuple[str, str]]] = {}
+    with emu.lock:
+        for family, menu in ((4, ("ip", "firewall", "filter")), (6, ("ipv6", "firewall", "filter"))):
+            for it in emu.items[menu]:
+                out.setdefault((family, it.get("chain", "")), []).append((it[".id"], emu._props(it)))
+    return [(family, chain, rows) for (family, chain), rows in out.items()]
 
 
 def default_config(hostname: str) -> str:

@@ -32,8 +32,9 @@ import difflib
 import ipaddress
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from op25b_cfg.connection.base import Session
 from op25b_cfg.connection.linux import LinuxNftSession
@@ -42,6 +43,8 @@ from op25b_cfg.platforms.mikrotik_routeros.parser import commands
 from op25b_cfg.platforms.mikrotik_routeros.syntax import owner_version, quote
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _LISTS = {4: "/ip firewall address-list", 6: "/ipv6 firewall address-list"}
 _FILTERS = {4: "/ip firewall filter", 6: "/ipv6 firewall filter"}
@@ -256,3 +259,9 @@ class RouterosSession(LinuxNftSession):
             ]
             if ids:
                 self._ros(f"{menu} remove {','.join(ids)}", step)
+
+    def query(self, step: str, fn: Callable[[Any], T]) -> T:
+        """``fn(run)``, where ``run(cmd)`` runs one RouterOS command on its own exec channel under the deadline
+        and returns what the router printed (:class:`~op25b_cfg.errors.PushError` when it refuses the command);
+        see :meth:`Session.query`."""
+        return fn(lambda cmd: self._ros(cmd, step))
