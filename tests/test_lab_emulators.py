@@ -305,7 +305,7 @@ def test_printed_commands_work_end_to_end(lab: LabProcess, tmp_path: Path) -> No
     lab.proc.send_signal(signal.SIGINT)
     assert lab.proc.wait(30) == 0
     text = "\n".join(lab.rest())
-    assert "stopped 5 emulator(s)" in text and str(workdir) in text
+    assert "stopped 6 emulator(s)" in text and str(workdir) in text
     assert not any(port_open(p) for p in ports.values())
     assert (workdir / "inventory" / "hosts.yaml").is_file()  # the work directory stays
     for out in [text, *outputs]:

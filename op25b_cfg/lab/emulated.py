@@ -226,7 +226,7 @@ class EmulatorLab:
             entry = dict(raw.get(d.device.name) or {})
             entry["hostname"] = LOOPBACK
             entry["username"] = self.username  # the inventory's username would win over OP25B_USERNAME
-            entry.pop("port", None)
+            entry["port"] = d.emulator.port  # the device's own port: sessions and the one-run-per-address check
             entry.setdefault("platform", d.device.platform)
             entry["connection_options"] = d.connection_options()
             out[d.device.name] = entry
