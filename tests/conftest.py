@@ -60,3 +60,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 # validation on every load (some patch what it checks), and leave nothing in the user's cache directory.
 # tests/test_inventory_cache.py switches it on, in a temporary directory, where it is what is tested.
 os.environ["OP25B_NO_CACHE"] = "1"
+# Tests see the CLI as a script does (stdout piped, no terminal size): pytest-xdist workers inherit COLUMNS=80 and
+# LINES=24 from their launcher, which would wrap and cut the tables the tests read.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
