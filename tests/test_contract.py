@@ -523,6 +523,7 @@ def test_third_party_platform_is_loaded_from_its_entry_point(tmp_path: Path) -> 
     (site / "acme_plugin.py").write_text(PLUGIN)
     (site / "acme_broken.py").write_text("raise ImportError('the acme SDK is not installed')\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(REPO)]), "COLUMNS": "200"}
+    env["PYTEST_ADDOPTS"] = ""  # the nested run below is read as one process's output (CI adds -n 2)
 
     proc = subprocess.run(
         [sys.executable, "-m", "op25b_cfg", "platforms", "--format", "json"],

@@ -461,9 +461,10 @@ def test_commit_hang_is_bounded_by_the_timeout(name: str, lab, devices, tmp_path
     make = factory(emu, tmp_path, timeout=3)  # no read_timeout_override: op25b's own deadline must hold
     res = push_device(devices[name], make, popts(tmp_path, commit=True, confirm_timeout=60))
     assert res.outcome is Outcome.FAILED and "commit" in res.error, (res.error, res.state)
-    # the commit ended at 3 s: op25b's own deadline ("within 3s"; napalm ios alone waits 90-150 s), or, on Junos,
-    # whose driver takes the same --timeout for its RPCs, whichever of the two fires first ("timed out after 3s")
-    bounded = "within 3s" in res.error or (name == "mx-e" and "timed out after 3s" in res.error)
+    # the commit ended at 3 s: op25b's own deadline ("within 3s"; napalm ios and iosxr alone wait 90-150 s), or,
+    # on Junos and EOS, whose drivers take the same --timeout for their RPCs and eAPI socket, whichever of the two
+    # fires first ("timed out after 3s")
+    bounded = "within 3s" in res.error or (name in ("mx-e", "eos-e") and "timed out after 3s" in res.error)
     assert bounded, res.error
     assert res.state.startswith("old config") or "revert timer" in res.state, res.state
     assert list((tmp_path / "locks").iterdir()) == []  # the lock, kept across the reconnect, is released
