@@ -14,6 +14,7 @@ root / netns / nft / sshd are missing, and fail under ``OP25B_REQUIRE_LAB=1``.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,3 +83,9 @@ def push(lab: Lab, device: str, extra: dict[str, dict[str, Any]] | None = None, 
         s.commit(revert_seconds)
         s.confirm()
     return diff
+
+
+def mac(lab: Lab, role: str) -> str:
+    """The MAC address of a lab namespace's ``eth0`` (random per lab: it tells this lab's kernel log lines)."""
+    link = json.loads(lab.exec(role, ["ip", "-j", "link", "show", "eth0"]))
+    return str(link[0]["address"])

@@ -2,14 +2,17 @@
 
 ``need(cond, reason)`` skips with the reason where a lab prerequisite (root, network namespaces, nft,
 sshd, chromium, ../shared/) is missing, but fails under ``OP25B_REQUIRE_LAB=1`` (set by .ci/run), so CI
-always runs those tests. ``sample_render`` and ``napalm_driver`` are shared by the protocol-emulator tests.
+always runs those tests. ``sample_render`` and ``napalm_driver`` are shared by the protocol-emulator tests;
+``namespace_kernel_log`` and :class:`Kmsg` by the lab tests that read the nft ``log`` lines a namespace wrote.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -92,3 +95,61 @@ def napalm_driver(
     dev = napalm.get_network_driver(driver)(emu.host, emu.username, emu.password, timeout=timeout, optional_args=args)
     opened.append(dev)
     return dev
+
+
+NF_LOG_ALL_NETNS = Path("/proc/sys/net/netfilter/nf_log_all_netns")
+
+
+@contextlib.contextmanager
+def namespace_kernel_log() -> Iterator[None]:
+    """``nf_log_all_netns=1`` for the block (the previous value restored after it, also on failure).
+
+    The kernel writes netfilter ``log`` lines of a network namespace other than the initial one only when
+    ``net.netfilter.nf_log_all_netns`` is 1 (0 by default: then nothing is logged at all; ``nft monitor trace``
+    shows only ``meta nftrace`` traces, and there is no ulogd here). Raises OSError when it cannot be set."""
+    if not NF_LOG_ALL_NETNS.exists():
+        raise OSError(f"{NF_LOG_ALL_NETNS} missing: the kernel cannot log netfilter lines of a network namespace")
+    old = NF_LOG_ALL_NETNS.read_text().strip()
+    NF_LOG_ALL_NETNS.write_text("1\n")
+    try:
+        yield
+    finally:
+        NF_LOG_ALL_NETNS.write_text(old + "\n")
+
+
+class Kmsg:
+    """The kernel log records written after this object was made (``/dev/kmsg``, what ``dmesg`` prints, read
+    without blocking)."""
+
+    def __init__(self) -> None:
+        self.fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+        os.lseek(self.fd, 0, os.SEEK_END)
+
+    def messages(self) -> list[str]:
+        out: list[str] = []
+        while True:
+            try:
+                record = os.read(self.fd, 8192).decode("utf-8", "replace")
+            except BlockingIOError:
+                return out
+            except BrokenPipeError:  # records overwritten while reading: go on with the next one
+                continue
+            _, _, text = record.partition(";")
+            out.append(text.split("\n", 1)[0])  # continuation lines (" KEY=value") are not the message
+
+    def wait_for(self, marker: str, count: int, timeout: float = 5.0) -> list[str]:
+        """The new messages containing ``marker`` (e.g. ``:<subscriber MAC>:``), waiting up to ``timeout``
+        seconds until there are ``count`` of them (the kernel writes log lines asynchronously)."""
+        import time
+
+        lines: list[str] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            lines += [m for m in self.messages() if marker in m]
+            if len(lines) >= count:
+                break
+            time.sleep(0.1)
+        return lines
+
+    def close(self) -> None:
+        os.close(self.fd)

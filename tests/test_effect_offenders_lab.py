@@ -2,18 +2,15 @@
 through the pushed nftables filter, the kernel log lines its ``log prefix "op25b-block: "`` rule really wrote,
 and the offenders report naming the subscriber's addresses with exactly the attempts that were refused.
 
-How the lines are read: the kernel writes netfilter ``log`` lines of a network namespace other than the initial
-one only when ``net.netfilter.nf_log_all_netns`` is 1 (it is 0 by default, and then nothing is logged at all;
-``nft monitor trace`` shows only ``meta nftrace`` traces, not ``log`` lines, and there is no ulogd here). The
-test sets it to 1 for its duration (and puts back the old value), reads the new records from ``/dev/kmsg``
-(what ``dmesg`` prints) and keeps those whose ``MAC=`` field holds the lab subscriber's own (random) MAC, so a
-concurrent lab's lines are never mixed in.
+How the lines are read (:func:`tests.labutil.namespace_kernel_log`, :class:`tests.labutil.Kmsg`): the test sets
+``net.netfilter.nf_log_all_netns`` to 1 for its duration (without it a namespace's ``log`` lines are not written),
+reads the new records from ``/dev/kmsg`` (what ``dmesg`` prints) and keeps those whose ``MAC=`` field holds the
+lab subscriber's own (random) MAC, so a concurrent lab's lines are never mixed in.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -31,56 +28,22 @@ from op25b_cfg.lab.netns import (
     Lab,
 )
 from tests import lab_fixtures
-from tests.labutil import need
+from tests.labutil import Kmsg, namespace_kernel_log, need
 
 netns_lab = lab_fixtures.netns_lab
 lab = lab_fixtures.lab
 
 ROOT = Path(__file__).resolve().parent.parent
-SYSCTL = Path("/proc/sys/net/netfilter/nf_log_all_netns")
 
 
 @pytest.fixture
 def netns_kernel_log() -> Iterator[None]:
     """nf_log_all_netns=1 for the test (the previous value restored after it, also on failure)."""
-    need(SYSCTL.exists(), f"{SYSCTL} missing: the kernel cannot log netfilter lines of a network namespace")
-    old = SYSCTL.read_text().strip()
     try:
-        SYSCTL.write_text("1\n")
+        with namespace_kernel_log():
+            yield
     except OSError as exc:
-        need(False, f"cannot set {SYSCTL} (needs root in the initial network namespace): {exc}")
-    try:
-        yield
-    finally:
-        SYSCTL.write_text(old + "\n")
-
-
-class Kmsg:
-    """The kernel log records written after this object was made (``/dev/kmsg``, read without blocking)."""
-
-    def __init__(self) -> None:
-        self.fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
-        os.lseek(self.fd, 0, os.SEEK_END)
-
-    def messages(self) -> list[str]:
-        out = []
-        while True:
-            try:
-                record = os.read(self.fd, 8192).decode("utf-8", "replace")
-            except BlockingIOError:
-                return out
-            except BrokenPipeError:  # records overwritten while reading: go on with the next one
-                continue
-            _, _, text = record.partition(";")
-            out.append(text.split("\n", 1)[0])  # continuation lines (" KEY=value") are not the message
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
-def mac(lab: Lab, role: str) -> str:
-    link = json.loads(lab.exec(role, ["ip", "-j", "link", "show", "eth0"]))
-    return str(link[0]["address"])
+        need(False, f"cannot log netfilter lines of a namespace (needs root in the initial namespace): {exc}")
 
 
 def offenders(log: Path, *args: str) -> dict[str, object]:
@@ -100,7 +63,7 @@ def test_offenders_names_the_subscriber_with_the_refused_attempts(
 ) -> None:
     lab_fixtures.push(lab, "lab-bras")  # block mode, log on: the rendered rate-limited log rule
     assert 'log prefix "op25b-block: "' in lab.op25b_table()
-    subscriber_mac = mac(lab, "subscriber")
+    subscriber_mac = lab_fixtures.mac(lab, "subscriber")
     kmsg = Kmsg()
     try:
         # 3 + 2 refused attempts stay inside the log rule's burst (5); the relay and submission are not logged
@@ -108,13 +71,7 @@ def test_offenders_names_the_subscriber_with_the_refused_attempts(
         assert lab.deliver(OTHER_EXTERNAL_V6, 25, count=2) == ["refused"] * 2
         assert lab.deliver(ISP_MTA_V4, 25) == ["delivered"]
         assert lab.deliver(OTHER_EXTERNAL_V4, 587) == ["delivered"]
-        lines: list[str] = []
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            lines += [m for m in kmsg.messages() if f":{subscriber_mac}:" in m]
-            if len(lines) >= 5:
-                break
-            time.sleep(0.1)
+        lines = kmsg.wait_for(f":{subscriber_mac}:", 5)
     finally:
         kmsg.close()
     assert len(lines) == 5, lines
