@@ -20,8 +20,8 @@ has several pools, each of steps 1-4 is one rule per pool, in policy order, with
 (``OP25B-POOL-V4-<pool>``, ``OP25B-EXEMPT-V4-<pool>``, the exemptions carved per pool) and counters
 (``OP25B-BLOCK-<pool>``; ``<pool>`` is :func:`pool_token`). Consecutive rules with one action and one match but
 their sources are one rule over the union of the sources, so the split changes nothing a packet meets (the audit
-proves the same semantics either way). :func:`plan_counters`, :func:`counter_of` and :func:`counter_of_rule` map
-a counter, by name or by the rule or entry it counts, back to its (pool, purpose).
+proves the same semantics either way). :mod:`op25b_cfg.effect.attribute` maps a device's counter, by its name or
+by the entry it counts, back to the plan rule and so to its (pool, purpose) (:func:`counter_purpose`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import hashlib
 import ipaddress
 import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -616,103 +616,13 @@ def pool_tokens(names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(out)
 
 
-@dataclass(frozen=True, slots=True)
-class Counter:
-    """One counter a plan renders: its name (Junos ``count`` name; for the per-entry counts of IOS, IOS-XR and
-    EOS and the per-rule counters of nftables, the rule's :attr:`Rule.counter`), the pool and purpose it counts
-    (``exempt``, ``mta``, ``submission``, ``blocked``, ``limited``) and its address family."""
+def counter_purpose(rule_name: str) -> str | None:
+    """The purpose a plan rule's counter counts, from the rule's name as :func:`build_plan` writes it (the purpose
+    word, then ``-<pool token>`` where the family has several pools); None for a rule without one (the final
+    permit). The counter's name and pool are on the rule (:attr:`Rule.counter`, :attr:`Rule.pool`);
+    :mod:`op25b_cfg.effect.attribute` reads a device's counters back to these.
 
-    name: str
-    pool: str
-    purpose: str
-    family: int
-
-
-def _counter(rule: Rule) -> Counter | None:
-    if rule.counter is None:
-        return None
-    return Counter(rule.counter, rule.pool, PURPOSES[rule.name.split("-", 1)[0]], rule.family)
-
-
-def plan_counters(plan: FilterPlan) -> list[Counter]:
-    """Every counter of the plan, in rule order (empty when the device's counters are off)."""
-    return [c for r in plan.rules if (c := _counter(r)) is not None]
-
-
-def counter_of(plan: FilterPlan, name: str, family: int) -> Counter | None:
-    """The (pool, purpose) of the counter ``name`` in the ``family`` filter, or None when the plan has no such
-    counter (another filter's counter, or a plan without counters).
-
-    >>> from op25b_cfg.netaddr import parse_prefix as pp
-    >>> plan = _plan("isp", "block", (("TOKYO", (pp("100.64.0.0/16"),)), ("OSAKA", (pp("100.65.0.0/16"),))),
-    ...              (pp("192.0.2.25/32"),), (), (), (587,), True, True, None)
-    >>> counter_of(plan, "OP25B-BLOCK-OSAKA", 4)
-    Counter(name='OP25B-BLOCK-OSAKA', pool='OSAKA', purpose='blocked', family=4)
+    >>> counter_purpose("block-DYN-A"), counter_purpose("submission"), counter_purpose("default")
+    ('blocked', 'submission', None)
     """
-    for rule in plan.rules:
-        if rule.counter == name and rule.family == family:
-            return _counter(rule)
-    return None
-
-
-def counter_of_rule(plan: FilterPlan, rule: Rule, *, returns: bool = False) -> Counter | None:
-    """The counter that counts a rule parsed from a running config (an ACL entry with its own match count, an
-    nft rule, a Junos term): by its counter name when it carries one of the plan's, else the first counted plan
-    rule of its family with the same action, protocol and TCP flags whose destination ports, sources and
-    destinations hold all of the entry's (``any`` only for ``any``; an ACL writes one plan rule as one entry per
-    source prefix and port); an entry of an
-    IOS flow-control class ACL (``permit ... syn``) counts for its pool's ``limit`` rule. None for an entry of no
-    counted rule (the final permit, another filter's entry). ``returns``: the entry returns from op25b's chain
-    (a ``return`` :class:`~op25b_cfg.audit.model.Call` at its index: RouterOS renders op25b's permits so, parsed
-    as ``Action.NEXT``); op25b lets those packets go on, so the entry counts as a permit.
-
-    >>> from op25b_cfg.netaddr import parse_prefix as pp
-    >>> plan = _plan("isp", "block", (("TOKYO", (pp("100.64.0.0/16"),)), ("OSAKA", (pp("100.65.0.0/16"),))),
-    ...              (pp("192.0.2.25/32"),), (), (), (587,), True, True, None)
-    >>> entry = Rule(Action.DENY, 4, TCP, "40", src=(AddrMatch.from_prefix(pp("100.65.0.0/16")),),
-    ...              dst_ports=(PortRange(25, 25),), log=True)
-    >>> counter_of_rule(plan, entry)
-    Counter(name='OP25B-BLOCK-OSAKA', pool='OSAKA', purpose='blocked', family=4)
-    >>> relay = Rule(Action.NEXT, 4, TCP, "2", src=(AddrMatch.from_prefix(pp("100.64.0.0/16")),),
-    ...             dst=(AddrMatch.from_prefix(pp("192.0.2.25/32")),), dst_ports=(PortRange(25, 25),))
-    >>> counter_of_rule(plan, relay, returns=True).purpose, counter_of_rule(plan, relay)
-    ('mta', None)
-    """
-    if returns and rule.action is Action.NEXT:
-        rule = replace(rule, action=Action.PERMIT)
-    if rule.counter:
-        named = counter_of(plan, rule.counter, rule.family)
-        if named is not None:
-            return named
-    for cand in plan.rules:
-        if cand.counter is None or cand.family != rule.family or cand.protocol != rule.protocol:
-            continue
-        if not _ports_within(rule.dst_ports, cand.dst_ports):
-            continue
-        if cand.action is not Action.LIMIT and cand.tcp_flags != rule.tcp_flags:
-            continue
-        if cand.action is not rule.action and cand.action is not Action.LIMIT:
-            continue
-        if _within(rule.src, cand.src) and _within(rule.dst, cand.dst):
-            return _counter(cand)
-    return None
-
-
-def _ports_within(inner: tuple[PortRange, ...], outer: tuple[PortRange, ...]) -> bool:
-    """Every range of ``inner`` lies in one of ``outer`` (an ACL writes ``587,465`` as one entry per port;
-    ``()`` is any port: only within any)."""
-    if not outer or not inner:
-        return not outer and not inner
-    return all(any(o.lo <= i.lo and i.hi <= o.hi for o in outer) for i in inner)
-
-
-def _within(inner: tuple[AddrMatch, ...], outer: tuple[AddrMatch, ...]) -> bool:
-    """Every pattern of ``inner`` lies in one of ``outer`` (``()`` is any: only within any)."""
-    if not outer:
-        return not inner
-    if not inner:
-        return False
-    return all(
-        any(o.family == i.family and (i.mask & o.mask) == o.mask and (i.value & o.mask) == o.value for o in outer)
-        for i in inner
-    )
+    return PURPOSES.get(rule_name.split("-", 1)[0])

@@ -1,21 +1,26 @@
-"""Which pool and purpose a device counter counts, from its name or from what it matches.
+"""Which pool and purpose a device counter counts, from its name or from what it matches: the one place that
+reads a device's counters back to what :func:`op25b_cfg.rules.build_plan` wrote (each counted plan rule carries
+its counter name, :attr:`Rule.counter`, and its pool, :attr:`Rule.pool`; :func:`~op25b_cfg.rules.counter_purpose`
+reads the purpose from the rule's name). ``op25b effect collect`` uses it; tests/test_counters.py reads every
+counter of every platform's rendered multi-pool filters back through it.
 
 Vendor-neutral: a platform's reader gives each counter its id and, where the device output shows it, the
-:class:`~op25b_cfg.rules.Rule` the entry matches. The purpose comes, in this order, from
+:class:`~op25b_cfg.rules.Rule` the entry matches. When the filter is the device's current version, the plan
+says what the counter is: the plan rule the entry was rendered from (:func:`plan_rule`), or the plan rule
+carrying that counter name (e.g. a Junos ``count``); its pool is the rule's pool. Otherwise (a filter of an
+older version, a counter the plan does not know) the purpose comes, in this order, from
 
 1. a purpose word in the counter's name (``OP25B-BLOCK...``, ``...-submission-...``),
-2. the plan rule the entry was rendered from, when the filter is the device's current version
-   (:func:`plan_rule`), or the plan rule carrying that counter name (:attr:`Rule.counter`, e.g. a Junos
-   ``count``); else the entry's own rule: a port-25 deny is ``blocked``, a port-25 permit to given
-   destinations ``mta``, a port-25 permit to any destination ``exempt``, a permit to other ports
-   ``submission``, a limit ``limited``;
-3. a limit's count is a hit (``limited``) only when the reading counts what the limit dropped
-   (:attr:`CounterReading.dropped`), else ``flow_applies`` (:func:`limit_purpose`);
+2. the entry's own rule: a port-25 deny is ``blocked``, a port-25 permit to given destinations ``mta``, a
+   port-25 permit to any destination ``exempt``, a permit to other ports ``submission``, a limit ``limited``;
 
-and the pool from a pool name in the counter's name, else the device's pools whose prefixes the counter's
-source addresses overlap (an exemption: the pools it lies in), else all the device's pools. Several pools
-are one ``+``-joined name (``osaka+tokyo``): when a rendered filter merges pools, its counters cannot be
-split between them. Counters that count none of the purposes (the final permit, foreign entries) are dropped.
+and the pool from a pool's name or name token (:func:`~op25b_cfg.rules.pool_tokens`) in the counter's name,
+else the device's pools whose prefixes the counter's source addresses overlap (an exemption: the pools it lies
+in), else all the device's pools. Several pools are one ``+``-joined name (``osaka+tokyo``): when a rendered
+filter merges pools, its counters cannot be split between them. Either way a limit's count is a hit
+(``limited``) only when the reading counts what the limit dropped (:attr:`CounterReading.dropped`), else
+``flow_applies`` (:func:`limit_purpose`). Counters that count none of the purposes (the final permit, foreign
+entries) are dropped.
 """
 
 from __future__ import annotations
@@ -24,8 +29,8 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from op25b_cfg.effect.model import RULE_PURPOSE, CounterReading, Sample
-from op25b_cfg.rules import SMTP, Action, AddrMatch, FilterPlan, Rule
+from op25b_cfg.effect.model import CounterReading, Sample
+from op25b_cfg.rules import SMTP, Action, AddrMatch, FilterPlan, Rule, counter_purpose, pool_tokens
 
 if TYPE_CHECKING:
     from op25b_cfg.inventory import Device
@@ -79,8 +84,8 @@ def purpose_of_rule(rule: Rule) -> str | None:
     >>> purpose_of_rule(Rule(Action.PERMIT, 4, None)) is None
     True
     """
-    if rule.name in RULE_PURPOSE:
-        return RULE_PURPOSE[rule.name]
+    if rule.pool:  # a plan rule: its name says
+        return counter_purpose(rule.name)
     if rule.protocol != 6 or not rule.dst_ports:
         return None
     smtp = any(SMTP in p for p in rule.dst_ports)
@@ -161,7 +166,11 @@ def filter_family(plan: FilterPlan | None, name: str) -> int | None:
 
 def pool_of(device: Device, counter: str, rule: Rule | None) -> str:
     """The pool (or ``+``-joined pools) a counter counts; see the module doc."""
-    named = sorted(p.name for p in device.pools if names_pool(counter, p.name))
+    if rule is not None and rule.pool:  # a plan rule
+        return rule.pool
+    pools = tuple(p.name for p in device.pools)
+    tokens = pool_tokens(pools)  # what a counter name holds (the plan's tokens where no two pools clash)
+    named = sorted(n for n, t in zip(pools, tokens, strict=True) if names_pool(counter, n) or names_pool(counter, t))
     if named:
         return "+".join(named)
     found = pools_of(device, rule.src if rule is not None else ())
@@ -194,6 +203,28 @@ def plan_rule(plan: FilterPlan, entry: Rule) -> Rule | None:
     return None
 
 
+def named_rule(plan: FilterPlan, counter: str, family: int | None) -> Rule | None:
+    """The plan rule whose counter ``counter`` is: the one of that name, else the one it is an instance of
+    (``<name>-<instance>``, e.g. a Junos interface-specific filter's counter), the longest such name (a pool
+    token may end in ``-2``: ``OP25B-BLOCK-a_b-2`` is the second ``a_b`` token's, not an instance of the first's).
+
+    >>> from op25b_cfg.netaddr import parse_prefix as pp
+    >>> from op25b_cfg.rules import _plan
+    >>> plan = _plan("isp", "block", (("a/b", (pp("100.64.0.0/16"),)), ("a_b", (pp("100.65.0.0/16"),))),
+    ...              (), (), (), (), False, True, None)
+    >>> named_rule(plan, "OP25B-BLOCK-a_b-2", 4).pool, named_rule(plan, "OP25B-BLOCK-a_b-ge-0/0/0.100-i", 4).pool
+    ('a_b', 'a/b')
+    """
+    found = [
+        r
+        for r in plan.rules
+        if r.counter is not None
+        and (counter == r.counter or counter.startswith(f"{r.counter}-"))
+        and family in (None, r.family)
+    ]
+    return max(found, key=lambda r: len(r.counter or ""), default=None)
+
+
 def attribute(
     device: Device, plan: FilterPlan | None, reading: CounterReading, time: float, uptime: float | None = None
 ) -> Sample | None:
@@ -206,16 +237,7 @@ def attribute(
             rule = rendered
     if rule is None and plan is not None:
         family = filter_family(plan, reading.filter)
-        rule = next(
-            (
-                r
-                for r in plan.rules
-                if r.counter is not None
-                and (reading.counter == r.counter or reading.counter.startswith(f"{r.counter}-"))  # an instance's
-                and family in (None, r.family)
-            ),
-            None,
-        )
+        rule = named_rule(plan, reading.counter, family)
         if rule is None and reading.dropped:  # a policer: the limit of its filter's family
             limits = [r for r in plan.rules if r.action is Action.LIMIT and family in (None, r.family)]
             rule = limits[0] if len(limits) == 1 else None

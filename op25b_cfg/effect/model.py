@@ -12,9 +12,6 @@ a policer's out-of-spec count, an nft limit rule's counter), new port-25 connect
 applies to (the policed class ACL's or the limit term's matches: hits and passes alike), port 25 to the ISP's
 relays, submission (587/465), port 25 from exempt customers."""
 
-RULE_PURPOSE = {"block": "blocked", "limit": "limited", "mta": "mta", "submission": "submission", "exempt": "exempt"}
-"""The plan's rule names (:func:`op25b_cfg.rules.build_plan`) and the purpose their counters count."""
-
 
 @dataclass(frozen=True, slots=True)
 class CounterReading:
