@@ -3,8 +3,9 @@
     python bench/effect.py [--devices 200] [--latency 0.1] [--workers 1,10,50] [--report-devices 1000]
 
 Collect: 200 emulated IOS BRAS (tests/pushfake.py devices with an injected per-call latency: connect, then
-the show commands) whose answers are the IOS emulator's ``show ip access-lists`` / ``show ipv6
-access-list`` output with per-entry counters; op25b runs for real (the IOS counter reader, attribution
+the show commands) whose answers are the IOS emulator's CLI output of the commands the IOS counter reader
+sends (``show ip access-lists`` / ``show ipv6 access-list`` with per-entry counters, ``show policy-map
+interface``, ``show version``); op25b runs for real (the IOS counter reader, attribution
 against each device's plan, one SQLite transaction per device). As in bench/push.py, the run with one worker
 measures the per-device time and each worker count is compared with the ideal ``ceil(devices / workers) x
 per-device time``; target: 50 workers within 1.3x of ideal.
@@ -37,7 +38,6 @@ from _common import header, run_process, script, verdict  # noqa: E402
 YEAR_START = 1_735_689_600  # 2025-01-01T00:00:00Z
 HOURS = 365 * 24
 POOLS = 10
-SHOW = ("show ip access-lists", "show ipv6 access-list")
 COUNTERS = (("blocked", 40), ("mta", 25), ("submission", 60))  # purpose, mean increase per hour
 
 
@@ -54,7 +54,8 @@ def collect_child(devices: int, latency: float, workers: int) -> dict[str, float
     from op25b_cfg.effect.db import EffectDB
     from op25b_cfg.generate import render_device
     from op25b_cfg.inventory import Device
-    from op25b_cfg.platforms.cisco_ios.emulator import IosEmulator, show_access_lists
+    from op25b_cfg.platforms.cisco_ios.counters import ACL_COMMANDS, POLICY_COMMAND
+    from op25b_cfg.platforms.cisco_ios.emulator import IosEmulator
     from tests.pushfake import FakeDevice, FakeSession
 
     def emulated(device: Device, seed: int) -> FakeDevice:
@@ -67,7 +68,10 @@ def collect_child(devices: int, latency: float, workers: int) -> dict[str, float
 
         # the device's answers, printed once (the counters do not move during the run): the emulator's CPU is
         # not op25b's, and it runs in this process
-        answers = {cmd: show_access_lists(emu, 6 if "ipv6" in cmd else 4) for cmd in SHOW}
+        # (the commands the IOS reader sends: both ACL listings, the policers' drops, and show version for the
+        # uptime), answered by the emulator's own CLI
+        shell = emu.shell_class(emu, None)
+        answers = {cmd: shell.exec_line(cmd) for cmd in (*ACL_COMMANDS, POLICY_COMMAND, "show version")}
         return FakeDevice(device.name, BASE, CREDS.username, CREDS.password, latency=latency, show=answers.__getitem__)
 
     with tempfile.TemporaryDirectory(prefix="op25b-bench-") as tmp:
