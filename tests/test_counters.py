@@ -6,7 +6,7 @@ one reads them back (:func:`op25b_cfg.effect.attribute.attribute`, what ``effect
 platform's multi-pool golden case (two IPv4 pools DYN-A / DYN-B and one IPv6 pool, tests/platforms/_policies/
 base.yaml) the rendered config is loaded into the platform's emulator (nftables: a kernel in a fresh network
 namespace), every OP25B entry is given its own count, the device's answer in its own format (``show
-access-lists`` text, eAPI JSON, the Junos RPC's XML, ``display acl``, RouterOS ``print stats``, ``nft -j``) is
+access-lists`` text, eAPI JSON, the Junos RPC's XML, ``display acl``, RouterOS ``print as-value stats``, ``nft -j``) is
 read with the platform's counter reader, and each reading is attributed. The attribution is checked against an
 oracle that does not use it: the entry as the platform's own config parser reads it (its sources lie in the
 pool; its action, ports and destination say the purpose), and the counts summed per (pool, purpose).
@@ -204,7 +204,7 @@ def _vrp(text: str, plan: FilterPlan, counts: Counts) -> list[CounterReading]:
 
 
 def _routeros(text: str, plan: FilterPlan, counts: Counts) -> list[CounterReading]:
-    from op25b_cfg.platforms.mikrotik_routeros.counters import MENUS, parse_stats
+    from op25b_cfg.platforms.mikrotik_routeros.counters import MENUS, parse_stats, stats_command
     from op25b_cfg.platforms.mikrotik_routeros.emulator import filter_entries
 
     emu = _emulator("mikrotik_routeros", text)
@@ -217,7 +217,7 @@ def _routeros(text: str, plan: FilterPlan, counts: Counts) -> list[CounterReadin
         for r in parse_stats(
             emu.run(f"{lists} print terse show-ids without-paging"),
             emu.run(f"{rules} print terse show-ids without-paging"),
-            emu.run(f"{rules} print stats terse show-ids without-paging"),
+            emu.run(stats_command(rules)),
             family,
         )
     ]

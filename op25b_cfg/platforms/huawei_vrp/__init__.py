@@ -62,6 +62,9 @@ class HuaweiVrp(Platform):
     # so the line cannot say it is op25b's: every logged deny of TCP port 25 counts), with the packets counted:
     # %%01ACLE/4/ACLLOG(l)[17]: Acl 3999 deny GigabitEthernet0/0/1 00e0-fc12-3456 -> 00e0-fc12-3457
     #     tcp 100.64.1.10(40000) -> 203.0.113.25(25) (1 packet).
+    # The format is a Huawei switch's (tests/platforms/huawei_vrp/log_cases.yaml cites it); for the NE40E/VRP8 it
+    # is an assumption: no public sample was found (searched: NE40E/NE8000/CloudEngine log references,
+    # ACLE/4/ACLLOG, ACL/6/ACLLOG, traffic-filter logging, syslog-parser code and issues; docs/decisions.md).
     log_patterns: ClassVar[tuple[LogPattern, ...]] = (LogPattern("/ACLLOG(", _ACL_LOG, frozenset({"deny"})),)
     log_keyword = "logging"
 

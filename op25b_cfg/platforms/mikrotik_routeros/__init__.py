@@ -111,8 +111,8 @@ class MikrotikRouteros(Platform):
         return None
 
     def read_counters(self, session: Session) -> list[CounterReading]:
-        """``print stats`` of ``/ip firewall filter`` and ``/ipv6 firewall filter`` over the SSH exec session:
-        each verdict rule of op25b's chains, its ``packets`` and ``bytes`` (see :mod:`.counters`)."""
+        """The stats of ``/ip firewall filter`` and ``/ipv6 firewall filter`` (``print as-value stats``) over the SSH
+        exec session: each verdict rule of op25b's chains, its ``packets`` and ``bytes`` (see :mod:`.counters`)."""
         from op25b_cfg.platforms.mikrotik_routeros.counters import read
 
         return read(session)

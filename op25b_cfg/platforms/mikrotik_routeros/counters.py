@@ -1,20 +1,32 @@
-"""MikroTik RouterOS: per-rule counters of op25b's chains from ``print stats`` of ``/ip|ipv6 firewall filter``.
+"""MikroTik RouterOS: per-rule counters of op25b's chains from the ``stats`` of ``/ip|ipv6 firewall filter``.
 
-What the router prints (``print stats``: one row per rule, the ``bytes`` and ``packets`` it matched; with
-``terse show-ids`` one line per rule, ``*ID`` first, then ``key=value`` pairs)::
-
-    *1A chain=OP25B-V4-1a2b3c4d action=reject bytes=268260 packets=4471
-
-MikroTik's manual ("Common Firewall Matchers and Actions", Stats): "To view matching statistics by firewall
-rules, run the /ip/firewall/filter/print stats command or /ipv6/firewall/filter/print stats for IPv6
+What the router counts: MikroTik's manual ("Common Firewall Matchers and Actions", Stats,
+help.mikrotik.com/docs/display/ROS/Common+Firewall+Matchers+and+Actions): "To view matching statistics by
+firewall rules, run the /ip/firewall/filter/print stats command or /ipv6/firewall/filter/print stats for IPv6
 firewall", with the properties ``bytes`` ("The total amount of bytes matched by the rule") and ``packets``.
 
-The manual shows ``print stats`` as a table only; op25b asks for the terse form and reads the ``bytes=`` and
-``packets=`` of each ``*ID`` line (never checked against a router, like the rest of this platform: see the
-README). What a rule matches is read from ``print terse show-ids`` of the same menu (the listing op25b's
-session reads for its make-before-break) and of the address lists it names, with the RouterOS config parser's
-rule reader, so :mod:`op25b_cfg.effect.attribute` can tell the pool and purpose of each counter; the listings
-are joined by ``*ID``. Each verdict rule (accept, return, drop, reject, tarpit) of a chain named ``OP25B-...`` is one
+How op25b reads them: not ``print stats``. The manual shows its output as a column table whose numbers are
+grouped by spaces (``forward drop 432 270 9 719``: bytes and packets cannot be told apart once the columns
+are gone), and ``terse`` does not change it: a public RouterOS client measured on RouterOS 7.20.8 that
+``/interface/print stats terse without-paging`` prints byte for byte what ``print stats`` prints (a column
+table, no ``key=`` tokens), and reads the counters with ``:put [/interface/print as-value stats]`` instead,
+whose real answer is one line of ``key=value`` fields joined by ``;``, each item's ``.id`` first, then its
+fields in alphabetical order, values unquoted (``.id=*2;disabled=false;name=ether1;...;rx-byte=79740110494;
+...;.id=*3;...``). op25b asks the same way per filter menu, only for its own chains::
+
+    :put [/ip firewall filter print as-value stats where chain~"^OP25B-"]
+    .id=*5;action=reject;bytes=600;chain=OP25B-V4-1a2b3c4d;comment=op25b 1a2b3c4d ...;packets=10;...
+
+Verified against RouterOS: the table of ``print stats`` (the manual) and the ``as-value stats`` shape (the
+measurement above, for ``/interface``); assumed: that ``/ip firewall filter`` prints the same shape with
+``bytes`` and ``packets`` (mktxp, the RouterOS Prometheus exporter, reads these two keys from the API's
+``print`` with ``stats`` of the same menu: github.com/akpw/mktxp ``datasource/firewall_ds.py``). op25b's own
+comments hold no ``;``; a record whose ``.id`` the rule listing does not show is not read.
+
+What a rule matches is read from ``print terse show-ids`` of the same menu (the listing op25b's session reads
+for its make-before-break) and of the address lists it names, with the RouterOS config parser's rule reader,
+so :mod:`op25b_cfg.effect.attribute` can tell the pool and purpose of each counter; the answers are joined by
+``*ID``. Each verdict rule (accept, return, drop, reject, tarpit) of a chain named ``OP25B-...`` is one
 :class:`CounterReading` whose counter id is its ``*ID``. Left out: ``action=log`` (it only logs, at most
 10 a minute) and the flow-control ``return`` with ``dst-limit`` (it counts the connections under the rate,
 not limit hits: those are the ``reject`` rules after it and the ``connection-limit`` reject).
@@ -55,14 +67,42 @@ def listing(text: str) -> list[tuple[str, str, str]]:
     return out
 
 
+def stats_command(menu: str, prefix: str = "OP25B-") -> str:
+    """The command that prints the stats of op25b's chains of a filter menu (see the module doc).
+
+    >>> stats_command("/ip firewall filter")
+    ':put [/ip firewall filter print as-value stats where chain~"^OP25B-"]'
+    """
+    return f':put [{menu} print as-value stats where chain~"^{prefix}"]'
+
+
+def as_value_records(text: str) -> list[dict[str, str]]:
+    """The items of a ``:put [... print as-value ...]`` answer: its ``;``-joined ``key=value`` fields, a new item
+    at each ``.id``.
+
+    >>> as_value_records(".id=*5;action=reject;packets=10;.id=*6;comment=op25b x;packets=0")
+    [{'.id': '*5', 'action': 'reject', 'packets': '10'}, {'.id': '*6', 'comment': 'op25b x', 'packets': '0'}]
+    """
+    records: list[dict[str, str]] = []
+    for field in text.replace("\r", "").replace("\n", "").split(";"):
+        key, sep, value = field.partition("=")
+        if not sep or not key:
+            continue
+        if key == ".id":
+            records.append({})
+        if records:
+            records[-1][key] = value
+    return records
+
+
 def parse_stats(lists: str, rules: str, stats: str, family: int, prefix: str = "OP25B-") -> list[CounterReading]:
     """Readings of one family from the answers to ``<list menu> print terse show-ids``, ``<filter menu> print
-    terse show-ids`` and ``<filter menu> print stats terse show-ids`` (see the module doc).
+    terse show-ids`` and :func:`stats_command` (see the module doc).
 
     >>> lists = '*1 address=100.65.0.0/16 list=OP25B-POOL-V4-1a2b3c4d'
     >>> rules = ('*5 action=reject chain=OP25B-V4-1a2b3c4d dst-port=25 protocol=tcp'
     ...          ' src-address-list=OP25B-POOL-V4-1a2b3c4d')
-    >>> stats = '*5 chain=OP25B-V4-1a2b3c4d action=reject bytes=600 packets=10'
+    >>> stats = '.id=*5;action=reject;bytes=600;chain=OP25B-V4-1a2b3c4d;dst-port=25;packets=10;protocol=tcp'
     >>> [(r.counter, r.packets, r.bytes, str(r.rule.src[0].prefix())) for r in parse_stats(lists, rules, stats, 4)]
     [('*5', 10, 600, '100.65.0.0/16')]
     """
@@ -86,28 +126,26 @@ def parse_stats(lists: str, rules: str, stats: str, family: int, prefix: str = "
         if cmds and "X" not in flags:
             matches[item_id] = cmds[0]
     out: list[CounterReading] = []
-    for item_id, _, props in listing(stats):
-        cmds, _ = commands(f"{filter_menu} add {props}")
-        if not cmds:
-            continue
-        counted = cmds[0].props
+    for counted in as_value_records(stats):
+        item_id = counted.get(".id", "")
         rule_cmd = matches.get(item_id)
-        have = {**counted, **(rule_cmd.props if rule_cmd is not None else {})}
+        if rule_cmd is None:  # not a rule the listing shows (disabled, or not one item's fields)
+            continue
+        have = {**counted, **rule_cmd.props}
         chain, action = have.get("chain", ""), have.get("action", "accept")
         if not chain.upper().startswith(prefix.upper()) or action in _NO_VERDICT or action == "jump":
             continue
         if action == "return" and "dst-limit" in have:
             continue
-        rule = None
-        if rule_cmd is not None:
-            raw = _Raw(rule_cmd.line, rule_cmd.text, family, chain, dict(rule_cmd.props))
-            try:
-                rule = _build_rule(cfg, raw, Action.DENY if action in _DENY else Action.PERMIT, None)
-            except (_Never, _NotUnderstood):
-                rule = None
-        packets = int(counted.get("packets", "0").replace(" ", "") or 0)
-        octets = int(counted.get("bytes", "0").replace(" ", "") or 0)
-        out.append(CounterReading(chain, item_id, packets, octets, rule))
+        packets, octets = counted.get("packets", ""), counted.get("bytes", "")
+        if not (packets.isdigit() and octets.isdigit()):
+            continue
+        raw = _Raw(rule_cmd.line, rule_cmd.text, family, chain, dict(rule_cmd.props))
+        try:
+            rule = _build_rule(cfg, raw, Action.DENY if action in _DENY else Action.PERMIT, None)
+        except (_Never, _NotUnderstood):
+            rule = None
+        out.append(CounterReading(chain, item_id, int(packets), int(octets), rule))
     return out
 
 
@@ -120,10 +158,10 @@ def read(session: Session) -> list[CounterReading]:
                 family,
                 run(f"{lists} print terse show-ids without-paging"),
                 run(f"{rules} print terse show-ids without-paging"),
-                run(f"{rules} print stats terse show-ids without-paging"),
+                run(stats_command(rules)),
             )
             for family, (lists, rules) in MENUS.items()
         ]
 
-    answers = session.query("read counters (print stats)", ask)
+    answers = session.query("read counters (print as-value stats)", ask)
     return [r for family, lists, rules, stats in answers for r in parse_stats(lists, rules, stats, family)]

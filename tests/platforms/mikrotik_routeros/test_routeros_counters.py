@@ -1,7 +1,7 @@
 """``op25b effect collect`` against the RouterOS emulator through op25b's RouterOS session (netmiko
-``mikrotik_routeros`` login, one exec channel per command): ``print stats`` of both filter menus, joined with
-``print terse show-ids`` of the rules and address lists; the same checks as the ACL platforms
-(tests/test_effect_collect.py)."""
+``mikrotik_routeros`` login, one exec channel per command): ``:put [... print as-value stats ...]`` of both filter
+menus, joined with ``print terse show-ids`` of the rules and address lists; the same checks as the ACL platforms
+(tests/test_effect_collect.py); and the two output shapes of RouterOS's rule stats against real samples."""
 
 from __future__ import annotations
 
@@ -55,6 +55,69 @@ def test_flow_control_counts_limit_hits_not_the_connections_under_the_rate() -> 
         ]
     )
     actions = {2: "log", 3: "reject", 4: "return", 5: "reject"}
-    stats = "\n".join(f"*{n} chain=OP25B-V4-88c49415 action={a} bytes={60 * n} packets={n}" for n, a in actions.items())
+    stats = ";".join(
+        f".id=*{n};action={a};bytes={60 * n};chain=OP25B-V4-88c49415;packets={n}" for n, a in actions.items()
+    )
     readings = parse_stats(lists, rules, stats, 4)
     assert [(r.counter, r.packets, r.rule is not None) for r in readings] == [("*3", 3, True), ("*5", 5, True)]
+
+
+MANUAL_PRINT_STATS = """\
+[admin@MikroTik] > ip firewall filter print stats
+Flags: X - disabled, I - invalid, D - dynamic
+ #    CHAIN                                                             ACTION                BYTES         PACKETS
+ 0  D ;;; special dummy rule to show fasttrack counters
+      forward                                                           passthrough  50 507 925 242      50 048 246
+ 1    ;;; defconf: drop invalid
+      forward                                                           drop                432 270           9 719
+"""
+"""``print stats`` as MikroTik's manual shows it (help.mikrotik.com, "Common Firewall Matchers and Actions", Stats;
+the first two rows): a column table, numbers grouped by spaces. The excerpt the manual's text gives has lost its
+column alignment; the alignment here is the usual RouterOS table's."""
+
+MEASURED_AS_VALUE = (
+    ".id=*2;disabled=false;name=ether1;running=true;rx-byte=79740110494;rx-drop=0;rx-error=0;rx-packet=105512018;"
+    "tx-byte=119752269836;tx-drop=0;tx-error=0;tx-packet=121576454;tx-queue-drop=2234046;.id=*3;disabled=false;"
+    "name=ether2;running=true;rx-byte=1;rx-drop=0;rx-error=0;rx-packet=1;tx-byte=2;tx-drop=0;tx-error=0;tx-packet=2;"
+    "tx-queue-drop=0\n"
+)
+"""``:put [/interface/print as-value stats]`` as a public RouterOS client quotes it, measured on RouterOS 7.20.8
+(the first item verbatim; the second shortened): one line, items' fields joined by ``;``, ``.id`` first, then the
+fields in alphabetical order, values unquoted."""
+
+
+def test_the_reader_splits_a_real_as_value_answer_into_its_items() -> None:
+    from op25b_cfg.platforms.mikrotik_routeros.counters import as_value_records
+
+    items = as_value_records(MEASURED_AS_VALUE)
+    assert [(i[".id"], i["name"], i["rx-byte"], i["tx-packet"]) for i in items] == [
+        ("*2", "ether1", "79740110494", "121576454"),
+        ("*3", "ether2", "1", "2"),
+    ]
+
+
+def test_the_emulator_prints_stats_as_the_manual_shows_and_as_value_as_measured() -> None:
+    """``print stats`` (with or without ``terse``) is the manual's column table, which has no ``key=value`` for the
+    reader; ``:put [... print as-value stats ...]`` is the measured shape, and the reader reads it."""
+    from op25b_cfg.platforms.mikrotik_routeros.counters import as_value_records, stats_command
+    from op25b_cfg.platforms.mikrotik_routeros.emulator import RouterosEmulator
+
+    emu = RouterosEmulator(initial_config="", hostname="ros")
+    emu.run(
+        '/ip firewall filter add action=drop chain=forward comment="defconf: drop invalid" connection-state=invalid'
+    )
+    emu.run("/ip firewall filter add action=reject chain=OP25B-V4-1a2b3c4d dst-port=25 protocol=tcp")
+    ids = {chain: rows[-1][0] for fam, chain, rows in filter_entries(emu) if fam == 4}  # the rules just added
+    emu.counters.add("forward", ids["forward"], 9719, 432270)
+    emu.counters.add("OP25B-V4-1a2b3c4d", ids["OP25B-V4-1a2b3c4d"], 10, 600)
+    table = emu.run("/ip firewall filter print stats terse show-ids without-paging").splitlines()
+    assert table[0] == MANUAL_PRINT_STATS.splitlines()[1]  # the flags legend
+    assert table[1].split() == ["#", "CHAIN", "ACTION", "BYTES", "PACKETS"]
+    assert not any("=" in line for line in table)
+    at = next(i for i, line in enumerate(table) if line.endswith(";;; defconf: drop invalid"))
+    assert table[at + 1].split() == ["forward", "drop", "432", "270", "9", "719"]  # as the manual's row
+    answer = emu.run(stats_command("/ip firewall filter"))  # op25b's chains only
+    assert answer.count("\n") == 1 and answer.startswith(f".id={ids['OP25B-V4-1a2b3c4d']};action=reject;bytes=600;")
+    assert [(i["chain"], i["bytes"], i["packets"], i["dst-port"]) for i in as_value_records(answer)] == [
+        ("OP25B-V4-1a2b3c4d", "600", "10", "25")
+    ]
