@@ -106,15 +106,22 @@ def namespace_kernel_log() -> Iterator[None]:
 
     The kernel writes netfilter ``log`` lines of a network namespace other than the initial one only when
     ``net.netfilter.nf_log_all_netns`` is 1 (0 by default: then nothing is logged at all; ``nft monitor trace``
-    shows only ``meta nftrace`` traces, and there is no ulogd here). Raises OSError when it cannot be set."""
+    shows only ``meta nftrace`` traces, and there is no ulogd here). Holders wait for each other (a file lock), so
+    one's restore never ends another's logging. Raises OSError when it cannot be set."""
+    import fcntl
+    import tempfile
+
     if not NF_LOG_ALL_NETNS.exists():
         raise OSError(f"{NF_LOG_ALL_NETNS} missing: the kernel cannot log netfilter lines of a network namespace")
-    old = NF_LOG_ALL_NETNS.read_text().strip()
-    NF_LOG_ALL_NETNS.write_text("1\n")
-    try:
-        yield
-    finally:
-        NF_LOG_ALL_NETNS.write_text(old + "\n")
+    # one holder at a time (tests run in two workers): another one's restore must not end this one's logging
+    with open(Path(tempfile.gettempdir()) / "op25b-nf_log_all_netns.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        old = NF_LOG_ALL_NETNS.read_text().strip()
+        NF_LOG_ALL_NETNS.write_text("1\n")
+        try:
+            yield
+        finally:
+            NF_LOG_ALL_NETNS.write_text(old + "\n")
 
 
 class Kmsg:
