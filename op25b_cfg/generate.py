@@ -106,7 +106,7 @@ def _generate(devices: list[Device], out_dir: Path | None) -> list[Rendered]:
                     writes.append(pool.submit(_write_batch, out_dir, batch))
                     batch = []
             results.append(res)
-        if batch:
+        if batch and out_dir is not None:
             writes.append(pool.submit(_write_batch, out_dir, batch))
         for done in writes:
             done.result()
