@@ -90,6 +90,18 @@ class _Layer:
     file: str
     path: str
     entry: HostEntry
+    _keys: dict[str, tuple[Any, str]] | None = None
+
+    def keys(self) -> dict[str, tuple[Any, str]]:
+        """Every key this layer sets, with its value and where it is written (``file: path.data.key``); a key
+        under ``data`` wins over the entry's own. Computed once per layer: a group's is shared by its hosts."""
+        if self._keys is None:
+            entry, data = self.entry, self.entry.data
+            where = f"{self.file}: {self.path}"
+            keys = {k: (getattr(entry, k), f"{where}.{k}") for k in entry.model_fields_set if k != "data"}
+            keys.update({k: (getattr(data, k), f"{where}.data.{k}") for k in data.model_fields_set})
+            self._keys = keys
+        return self._keys
 
 
 def _walk_groups(names: list[str], groups: dict[str, _Layer], seen: tuple[str, ...] = ()) -> Iterator[_Layer]:
@@ -208,13 +220,12 @@ def _load_inventory(root: Path) -> Inventory:
             if defaults is not None:
                 chain.append(defaults)
 
-            def resolve(key: str, chain: list[_Layer] = chain) -> tuple[Any, str]:
-                for layer in chain:
-                    if key in layer.entry.data.model_fields_set:
-                        return getattr(layer.entry.data, key), f"{layer.file}: {layer.path}.data.{key}"
-                    if key in layer.entry.model_fields_set and key != "data":
-                        return getattr(layer.entry, key), f"{layer.file}: {layer.path}.{key}"
-                return None, f"{POLICY_FILE}: {key}"
+            resolved: dict[str, tuple[Any, str]] = {}  # host -> groups -> defaults: the first layer setting a key
+            for layer in reversed(chain):
+                resolved.update(layer.keys())
+
+            def resolve(key: str, resolved: dict[str, tuple[Any, str]] = resolved) -> tuple[Any, str]:
+                return resolved.get(key) or (None, f"{POLICY_FILE}: {key}")
 
             conn_opts: dict[str, PluginOptions] = {}
             for plugin in ("napalm", "netmiko"):
