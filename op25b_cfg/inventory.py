@@ -27,11 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from op25b_cfg.errors import InventoryError, PlatformError, Problem, cut
 from op25b_cfg.gc_pause import paused_gc
-from op25b_cfg.inventory_checks import check_exemption_scopes, check_policy, problems_from
 from op25b_cfg.inventory_model import (
     DEFAULTS_FILE,
     GROUPS_FILE,
@@ -139,6 +136,10 @@ def load_inventory(path: str | Path) -> Inventory:
 
 
 def _load_inventory(root: Path) -> Inventory:
+    # validation only: an inventory from the cache (op25b_cfg.inventory_cache) needs none of it
+    from pydantic import ValidationError
+
+    from op25b_cfg.inventory_checks import check_exemption_scopes, check_policy, problems_from
     from op25b_cfg.platforms import PLATFORMS, get_platform
 
     problems: list[Problem] = []
