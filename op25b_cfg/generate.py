@@ -186,6 +186,7 @@ def _generate_forked(devices: list[Device], out_dir: Path | None, workers: int) 
     from concurrent.futures.process import BrokenProcessPool
 
     global _INHERITED
+    log.info("rendering %d devices in %d processes", len(devices), workers)
     bounds = [len(devices) * k // workers for k in range(workers + 1)]
     render_device(devices[0])  # kept in the render cache: rendering it again below is a look-up
     _INHERITED = devices
