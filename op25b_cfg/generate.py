@@ -148,9 +148,8 @@ def _write_batch(out_dir: Path, batch: list[tuple[Rendered, str, str]]) -> None:
 
 POOL_MIN_DEVICES = 2000
 """From this many devices on, :func:`generate` forks a worker process per further usable core, each rendering
-and writing a share of the devices. Forking, the copy-on-write page faults and handing back the results cost
-15-25 ms: in process at load 4, 1,000 devices took 0.088 s in one process and 0.085 s with a worker, 2,000
-devices 0.148 s and 0.143 s (medians of 7); 10,000 devices 0.84-1.6 s and 0.69-1.05 s."""
+and writing a share of the devices. Measured with cold render caches (load 3.8): 1,000 devices 0.116 s in one
+process and 0.122 s with a worker, 2,000 devices 0.380 s and 0.232 s (docs/decisions.md, issue 10)."""
 
 
 def generate_workers(devices: int) -> int:
