@@ -92,12 +92,16 @@ def generate(
     verbose: VerboseOpt = False,
 ) -> None:
     """Render the OP25B config of every device (or --device / --filter) to OUT/<device>.<ext>."""
+    from op25b_cfg.gc_pause import paused_gc
     from op25b_cfg.generate import generate as generate_devices
 
     _setup_logging(verbose)
     try:
-        _, devices = _load(inventory, device, filter_)
-        results = generate_devices(devices, out_dir)
+        # one pause for loading and rendering, not one each: switching the collector back on between them
+        # walks every object of the inventory just built (0.05 s per pass for 10,000 devices)
+        with paused_gc():
+            _, devices = _load(inventory, device, filter_)
+            results = generate_devices(devices, out_dir)
     except Op25bError as exc:
         raise _fail(exc) from None
     failed = [r for r in results if r.failed]

@@ -27,11 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from op25b_cfg.errors import InventoryError, PlatformError, Problem, cut
 from op25b_cfg.gc_pause import paused_gc
-from op25b_cfg.inventory_checks import check_exemption_scopes, check_policy, problems_from
 from op25b_cfg.inventory_model import (
     DEFAULTS_FILE,
     GROUPS_FILE,
@@ -90,6 +87,18 @@ class _Layer:
     file: str
     path: str
     entry: HostEntry
+    _keys: dict[str, tuple[Any, str]] | None = None
+
+    def keys(self) -> dict[str, tuple[Any, str]]:
+        """Every key this layer sets, with its value and where it is written (``file: path.data.key``); a key
+        under ``data`` wins over the entry's own. Computed once per layer: a group's is shared by its hosts."""
+        if self._keys is None:
+            entry, data = self.entry, self.entry.data
+            where = f"{self.file}: {self.path}"
+            keys = {k: (getattr(entry, k), f"{where}.{k}") for k in entry.model_fields_set if k != "data"}
+            keys.update({k: (getattr(data, k), f"{where}.data.{k}") for k in data.model_fields_set})
+            self._keys = keys
+        return self._keys
 
 
 def _walk_groups(names: list[str], groups: dict[str, _Layer], seen: tuple[str, ...] = ()) -> Iterator[_Layer]:
@@ -127,6 +136,10 @@ def load_inventory(path: str | Path) -> Inventory:
 
 
 def _load_inventory(root: Path) -> Inventory:
+    # validation only: an inventory from the cache (op25b_cfg.inventory_cache) needs none of it
+    from pydantic import ValidationError
+
+    from op25b_cfg.inventory_checks import check_exemption_scopes, check_policy, problems_from
     from op25b_cfg.platforms import PLATFORMS, get_platform
 
     problems: list[Problem] = []
@@ -208,13 +221,12 @@ def _load_inventory(root: Path) -> Inventory:
             if defaults is not None:
                 chain.append(defaults)
 
-            def resolve(key: str, chain: list[_Layer] = chain) -> tuple[Any, str]:
-                for layer in chain:
-                    if key in layer.entry.data.model_fields_set:
-                        return getattr(layer.entry.data, key), f"{layer.file}: {layer.path}.data.{key}"
-                    if key in layer.entry.model_fields_set and key != "data":
-                        return getattr(layer.entry, key), f"{layer.file}: {layer.path}.{key}"
-                return None, f"{POLICY_FILE}: {key}"
+            resolved: dict[str, tuple[Any, str]] = {}  # host -> groups -> defaults: the first layer setting a key
+            for layer in reversed(chain):
+                resolved.update(layer.keys())
+
+            def resolve(key: str, resolved: dict[str, tuple[Any, str]] = resolved) -> tuple[Any, str]:
+                return resolved.get(key) or (None, f"{POLICY_FILE}: {key}")
 
             conn_opts: dict[str, PluginOptions] = {}
             for plugin in ("napalm", "netmiko"):

@@ -96,6 +96,11 @@ def _line(e: Any) -> int:
     return int(e.start_mark.line) + 1
 
 
+def _mark_line(mark: Any) -> int:
+    """The 1-based line of a libyaml mark (kept instead of the line itself until a message needs it)."""
+    return int(mark.line) + 1
+
+
 def _size(value: Any, sizes: dict[int, int]) -> int:
     return sizes.get(id(value), 1)
 
@@ -122,12 +127,16 @@ def load_yaml(text: str) -> Any:
 def _build(get_event: Any) -> Any:
     anchors: dict[str, Any] = {}
     sizes: dict[int, int] = {}  # id(container) -> values inside it, aliases expanded
-    # frames: [container, pending key, key line, anchor, size, first lines of keys, merged mappings]
+    # plain (unquoted, untagged) scalar text -> its value: the resolution (a regular expression per candidate
+    # type) depends on the text alone, and an inventory repeats its keys and most of its values
+    plain: dict[str, Any] = {}
+    # frames: [container, pending key, key mark, anchor, size, first marks of keys, merged mappings]; marks
+    # (libyaml's, of the events) become line numbers only in a message
     stack: list[list[Any]] = []
     root: Any = None
     documents = 0
 
-    def add(value: Any, size: int, line: int) -> None:
+    def add(value: Any, size: int, mark: Any) -> None:
         nonlocal root
         if not stack:
             root = value
@@ -136,7 +145,7 @@ def _build(get_event: Any) -> Any:
         frame[4] += size
         if frame[4] > MAX_NODES:
             raise YamlProblem(
-                line,
+                _mark_line(mark),
                 f"the document expands to more than {MAX_NODES:,} values (aliases nested inside aliases).",
                 "write the data out instead of nesting aliases (&anchor / *alias)",
             )
@@ -147,21 +156,23 @@ def _build(get_event: Any) -> Any:
         key = frame[1]
         if key is _NOKEY:
             if isinstance(value, dict | list):
-                raise YamlProblem(line, "a mapping or list is used as a key.", "use text as the key")
-            frame[1], frame[2] = value, line
+                raise YamlProblem(_mark_line(mark), "a mapping or list is used as a key.", "use text as the key")
+            frame[1], frame[2] = value, mark
             return
         frame[1] = _NOKEY
         if key is _MERGE:
             merged = value if isinstance(value, list) else [value]
             if not all(isinstance(m, dict) for m in merged):
-                raise YamlProblem(frame[2], "'<<' merges only mappings.", "merge a mapping anchor: <<: *defaults")
+                raise YamlProblem(
+                    _mark_line(frame[2]), "'<<' merges only mappings.", "merge a mapping anchor: <<: *defaults"
+                )
             frame[6].extend(merged)
             return
         first = frame[5].get(key)
         if first is not None:
             raise YamlProblem(
-                frame[2],
-                f"key {cut(key, 60)!r} is given twice (first on line {first}).",
+                _mark_line(frame[2]),
+                f"key {cut(key, 60)!r} is given twice (first on line {_mark_line(first)}).",
                 "keep one of them (YAML would silently use the last)",
             )
         frame[5][key] = frame[2]
@@ -171,7 +182,14 @@ def _build(get_event: Any) -> Any:
         e = get_event()
         cls = type(e)
         if cls is ScalarEvent:
-            value = e.value if e.style and e.tag is None else _scalar(e)
+            if e.tag is not None:
+                value = _scalar(e)
+            elif e.style:
+                value = e.value  # quoted or block scalar: always text
+            else:
+                value = plain.get(e.value, _NOKEY)
+                if value is _NOKEY:
+                    value = plain[e.value] = _scalar(e)
             if e.anchor is not None:
                 anchors[e.anchor] = value
             if stack:  # the common case inline: a key, or a scalar value under a new key
@@ -182,7 +200,7 @@ def _build(get_event: Any) -> Any:
                     frame[4] += 1
                     if key is _NOKEY:
                         frame[1] = value
-                        frame[2] = _line(e)
+                        frame[2] = e.start_mark
                         continue
                     if key not in frame[5] and key is not _MERGE:
                         frame[1] = _NOKEY
@@ -190,14 +208,14 @@ def _build(get_event: Any) -> Any:
                         container[key] = value
                         continue
                     frame[4] -= 1
-            add(value, 1, _line(e))
+            add(value, 1, e.start_mark)
         elif cls is ev.MappingStartEvent or cls is ev.SequenceStartEvent:
             new: Any = {} if cls is ev.MappingStartEvent else []
             if e.tag not in (None, "!", _CORE + "map", _CORE + "seq"):
                 raise YamlProblem(_line(e), f"the tag {cut(e.tag, 40)!r} is not allowed.", "remove the tag")
             if e.anchor is not None:
                 anchors[e.anchor] = new
-            stack.append([new, _NOKEY, 0, e.anchor, 1, {}, []])
+            stack.append([new, _NOKEY, None, e.anchor, 1, {}, []])
         elif cls is ev.MappingEndEvent or cls is ev.SequenceEndEvent:
             container, _, _, _, size, _, merges = stack.pop()
             if merges:
@@ -208,14 +226,14 @@ def _build(get_event: Any) -> Any:
                 container.update(explicit)
                 size += sum(_size(m, sizes) for m in merges)
             sizes[id(container)] = size
-            add(container, size, _line(e))
+            add(container, size, e.start_mark)
         elif cls is ev.AliasEvent:
             if e.anchor not in anchors:
                 raise YamlProblem(_line(e), f"unknown alias *{cut(e.anchor, 40)}.", "define the anchor first")
             value = anchors[e.anchor]
             if any(frame[0] is value for frame in stack):
                 raise YamlProblem(_line(e), f"alias *{cut(e.anchor, 40)} refers to itself.", "remove the loop")
-            add(value, _size(value, sizes), _line(e))
+            add(value, _size(value, sizes), e.start_mark)
         elif cls is ev.DocumentStartEvent:
             documents += 1
             if documents > 1:

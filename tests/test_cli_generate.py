@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,8 @@ from typer.testing import CliRunner
 
 from op25b_cfg import cli
 from op25b_cfg.cli import app
-from op25b_cfg.inventory import load_inventory
+from op25b_cfg.generate import Rendered
+from op25b_cfg.inventory import Device, load_inventory
 from op25b_cfg.platforms import PLATFORMS, get_platform
 
 REPO = Path(__file__).resolve().parent.parent
@@ -216,3 +218,71 @@ def test_generate_rewrites_only_changed_files(tmp_path: Path) -> None:
     assert {n: t for n, t in after.items() if n != tampered.name} == {
         n: t for n, t in before.items() if n != tampered.name
     }
+
+
+def _mixed_inventory(tmp_path: Path, n: int) -> Path:
+    """The sample inventory with ``n`` hosts cloned round-robin from all its hosts (every platform)."""
+    import yaml
+
+    inv = tmp_path / "inv"
+    shutil.copytree(SAMPLE, inv, ignore=shutil.ignore_patterns("running"))
+    hosts = yaml.safe_load((SAMPLE / "hosts.yaml").read_text(encoding="utf-8"))
+    bodies = list(hosts.values())
+    (inv / "hosts.yaml").write_text(yaml.safe_dump({f"r{i:03d}": bodies[i % len(bodies)] for i in range(n)}))
+    return inv
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_generate_in_forked_workers_writes_what_one_process_writes(tmp_path: Path, workers: int) -> None:
+    from op25b_cfg import generate as gen
+
+    devices = list(load_inventory(_mixed_inventory(tmp_path, 40)).devices.values())
+    (tmp_path / "single").mkdir()
+    (tmp_path / "forked").mkdir()
+    single = gen._generate(devices, tmp_path / "single")
+    forked = gen._generate_forked(devices, tmp_path / "forked", workers)
+    assert [r.device for r in forked] == [d.name for d in devices] and not any(r.failed for r in forked)
+    assert [{**r.to_dict(), "path": Path(r.path).name} for r in forked] == [
+        {**r.to_dict(), "path": Path(r.path).name} for r in single
+    ]
+    files = sorted(p.name for p in (tmp_path / "single").iterdir())
+    assert files == sorted(p.name for p in (tmp_path / "forked").iterdir()) and len(files) == 40
+    for name in files:
+        assert (tmp_path / "forked" / name).read_bytes() == (tmp_path / "single" / name).read_bytes()
+    assert gen._INHERITED == []
+
+
+def test_generate_forks_only_for_many_devices_and_without_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from op25b_cfg import generate as gen
+
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    assert gen.generate_workers(gen.POOL_MIN_DEVICES - 1) == 1
+    cores = len(os.sched_getaffinity(0))
+    assert gen.generate_workers(100 * gen.POOL_MIN_DEVICES) == cores
+    monkeypatch.setattr(threading, "active_count", lambda: 2)  # forking a process with threads is not safe
+    assert gen.generate_workers(100 * gen.POOL_MIN_DEVICES) == 1
+
+
+def test_generate_cli_uses_the_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the command: above the threshold the forked path runs and writes every file."""
+    import threading
+
+    from op25b_cfg import generate as gen
+
+    calls: list[int] = []
+    real = gen._generate_forked
+
+    def spy(devices: list[Device], out_dir: Path | None, workers: int) -> list[Rendered]:
+        calls.append(workers)
+        return real(devices, out_dir, workers)
+
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setattr(gen, "POOL_MIN_DEVICES", 10)
+    monkeypatch.setattr(gen, "_generate_forked", spy)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1})
+    inv = _mixed_inventory(tmp_path, 30)
+    res = runner.invoke(app, ["generate", "-i", str(inv), "-o", str(tmp_path / "out"), "-q"])
+    assert res.exit_code == 0, res.output
+    assert calls == [2] and len(list((tmp_path / "out").iterdir())) == 30

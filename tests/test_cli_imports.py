@@ -127,3 +127,18 @@ def test_builtin_platforms_need_no_plugin_scan(tmp_path: Path) -> None:
     audited = probe("audit", "-i", str(inventory), "--format", "json")
     assert "op25b_cfg.audit.engine" in audited["modules"] and not audited["plugins_scanned"]
     assert probe("platforms")["plugins_scanned"]
+
+
+def test_generate_from_the_inventory_cache_reads_no_yaml_and_validates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second run on an unchanged inventory takes it from the cache: no YAML reader, no validation checks."""
+    inventory = Path(__file__).resolve().parent.parent / "inventory"
+    monkeypatch.delenv("OP25B_NO_CACHE", raising=False)
+    monkeypatch.setenv("OP25B_CACHE_DIR", str(tmp_path / "cache"))
+    args = ("generate", "-i", str(inventory), "-o", str(tmp_path / "out"), "--quiet")
+    code, first = modules_after(*args)
+    assert code == 0 and {"yaml", "op25b_cfg.yamlload", "op25b_cfg.inventory_checks"} <= first
+    code, again = modules_after(*args)
+    assert code == 0 and "op25b_cfg.generate" in again
+    assert not {"yaml", "op25b_cfg.yamlload", "op25b_cfg.inventory_checks"} & again
