@@ -83,7 +83,7 @@ class LinuxNftables(Platform):
 
         if not has_meaningful_line(text, "#"):
             return "no ruleset lines (only comments)"
-        depth, negative_at = brace_balance(text, hash_comments=True)
+        depth, negative_at = brace_balance(text)
         return brace_message(depth, negative_at, "ruleset")
 
     def apply_change(self, running: str, change: str) -> str:
