@@ -644,8 +644,15 @@ def _filter_of(path: tuple[str, ...]) -> str | None:
     return None
 
 
-def read(text: str, extra: frozenset[str] = frozenset(), prune: bool = False, defer: bool = False) -> ReadResult:
-    """Read one Junos config (brace, set, or both); ``extra`` names more top-level sections to keep.
+def read(
+    text: str,
+    extra: frozenset[str] = frozenset(),
+    prune: bool = False,
+    defer: bool = False,
+    sections: frozenset[str] = RELEVANT,
+) -> ReadResult:
+    """Read one Junos config (brace, set, or both): the top-level ``sections`` (by default the auditor's) and
+    ``extra``; the others are skipped.
 
     ``prune`` drops the ``interfaces`` leaves whose path holds neither ``filter`` nor ``disable`` (descriptions,
     addresses, VLAN ids: thousands on a BNG) on the common fast paths. Only for callers that read nothing
@@ -654,4 +661,4 @@ def read(text: str, extra: frozenset[str] = frozenset(), prune: bool = False, de
     ``defer`` leaves top-level firewall filter blocks made of plain lines unread (see :func:`_simple_block_end`):
     each stands in ``stmts`` as one statement of its bare path, is listed in ``deferred``, and
     :func:`reread` gives its statements. Same conditions as ``prune``; see also ``defer_failed``."""
-    return _Reader(text.replace("\r", "").split("\n"), RELEVANT | extra, prune, defer).run()
+    return _Reader(text.replace("\r", "").split("\n"), sections | extra, prune, defer).run()

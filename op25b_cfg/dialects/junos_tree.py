@@ -386,7 +386,9 @@ _JUNOS_DEFS = re.compile(r"^(?P<kind>filter|prefix-list|policer)\s+(?P<name>\S+)
 def _junos_change(rendered: str, running_text: str, changed: set[str], missing: set[tuple[str, str]]) -> list[str]:
     """``delete`` / ``set`` statements for the OP25B objects and attachments that differ."""
     want = [p for s in read(rendered).stmts if not s.inactive for p in _one_value(s.path)]
-    have = {p for s in read(_object_sections(running_text)).stmts if not s.inactive for p in _one_value(s.path)}
+    have = {
+        p for s in read(running_text, sections=_OBJECT_SECTIONS).stmts if not s.inactive for p in _one_value(s.path)
+    }
     objects: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
     leaves: list[tuple[str, ...]] = []
     for path in want:
@@ -409,29 +411,15 @@ def _junos_change(rendered: str, running_text: str, changed: set[str], missing: 
     return out
 
 
+_OBJECT_SECTIONS = frozenset({"policy-options", "firewall"})
+"""What the remediation compares statement by statement (the bindings come from the parsed model)."""
+
+
 def _binds(path: tuple[str, ...], missing: set[tuple[str, str]]) -> bool:
     """Whether the attachment statement ``path`` (``interfaces IFD unit N ... filter input F``, ``dynamic-profiles
     P ... filter input F``) binds a filter the running config does not bind there (from the parsed bindings)."""
     where = {path[1], f"{path[1]}.{path[3]}" if len(path) > 3 else path[1]}
     return any(f == path[-1] and a in where for a, f in missing)
-
-
-def _object_sections(text: str) -> str:
-    """The ``policy-options`` and ``firewall`` parts of a Junos config (brace blocks and set/delete/deactivate
-    commands): all the remediation compares statement by statement. One pass over the lines, so a large BNG
-    config is not read a second time (its bindings come from the parsed model)."""
-    out: list[str] = []
-    inside = False
-    for line in text.splitlines():
-        if inside:
-            out.append(line)
-            inside = line != "}"
-        elif line.startswith(("policy-options {", "firewall {")):
-            out.append(line)
-            inside = True
-        elif line.split(" ", 2)[1:2] in (["policy-options"], ["firewall"]):
-            out.append(line)
-    return "\n".join(out) + "\n"
 
 
 def _one_value(path: tuple[str, ...]) -> list[tuple[str, ...]]:
