@@ -238,15 +238,15 @@ def _quoted_rest(quote: str) -> re.Pattern[str]:
     return re.compile(rf"(?:[^{q}\\\n]|\\.)*{q}?")
 
 
-def brace_balance(text: str, lex: Lexicon = Lexicon()) -> tuple[int, int | None]:
+def brace_balance(text: str, lex: Lexicon) -> tuple[int, int | None]:
     """(final depth, first line number where depth went below zero) of ``{``/``}`` outside quoted strings and
-    comments as ``lex`` defines them (the Junos reader passes its own).
+    comments as ``lex`` (the dialect reader's rules) defines them.
 
     The braces are counted with ``bytes.translate``/``count``; whether the depth ever went below zero is read
     from the braces alone with matched ``{}`` pairs cancelled (what is left is ``}...}{...{``); only then are
     the lines walked, to name the line.
 
-    >>> brace_balance("a {\\n b { c; }\\n}\\n"), brace_balance("a {\\n}}\\n{")
+    >>> brace_balance("a {\\n b { c; }\\n}\\n", Lexicon()), brace_balance("a {\\n}}\\n{", Lexicon())
     ((0, None), (-1, 2))
     """
     markers = (lex.quote, *(lex.block_comment or ())[:1], lex.line_comment or "")

@@ -74,16 +74,18 @@ class LinuxNftables(Platform):
     atomic_replace = True  # the session replaces the whole op25b table with one `nft -f`
 
     def truncation_problem(self, text: str) -> str | None:
-        """``{`` and ``}`` balance (outside strings and comments).
+        """``{`` and ``}`` balance (outside strings and comments, as the reader :mod:`op25b_cfg.dialects.nft`
+        defines them).
 
         >>> LinuxNftables().truncation_problem('table inet f {\\n chain c {\\n  comment "}"\\n')
         "2 unclosed '{' at the end of the file: the ruleset looks truncated"
         """
         from op25b_cfg.dialects.base import brace_balance, brace_message, has_meaningful_line
+        from op25b_cfg.dialects.nft import LEXICON
 
         if not has_meaningful_line(text, "#"):
             return "no ruleset lines (only comments)"
-        depth, negative_at = brace_balance(text)
+        depth, negative_at = brace_balance(text, LEXICON)
         return brace_message(depth, negative_at, "ruleset")
 
     def apply_change(self, running: str, change: str) -> str:
