@@ -20,7 +20,7 @@ from op25b_cfg.errors import cut
 from op25b_cfg.redact import redact
 
 if TYPE_CHECKING:
-    from op25b_cfg.inventory import Attachment
+    from op25b_cfg.intent_protocols import Attachment
 
 OBJECT_NAME = re.compile(r"OP25B-[A-Z0-9]+(?:-[A-Z0-9]+)*?-(?P<version>[0-9a-f]{8})")
 """The name of an object op25b owns: ``OP25B-<KIND...>-<version id>``."""

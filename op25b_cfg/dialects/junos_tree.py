@@ -28,7 +28,7 @@ from op25b_cfg.dialects.base import (
 from op25b_cfg.dialects.junos import JunosSyntaxError, read, statements, truncation_problem
 
 if TYPE_CHECKING:
-    from op25b_cfg.inventory import Attachment
+    from op25b_cfg.intent_protocols import Attachment
 
 # leaves that may repeat with different values under one parent
 MULTI_VALUE = frozenset({"address", "member", "members", "community", "route-filter", "apply-groups"})

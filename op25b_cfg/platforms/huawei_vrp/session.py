@@ -43,7 +43,7 @@ from op25b_cfg.errors import ConnectionError_, Op25bError, PushError
 from op25b_cfg.platforms.huawei_vrp._store import VrpConfig, missing, restore, views
 
 if TYPE_CHECKING:
-    from op25b_cfg.inventory import Device
+    from op25b_cfg.intent_protocols import Device
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from op25b_cfg.rules import Action, FilterPlan, Rule
 if TYPE_CHECKING:
     from op25b_cfg.connection.base import Session
     from op25b_cfg.effect.model import CounterReading
-    from op25b_cfg.inventory import Attachment, Device
+    from op25b_cfg.intent_protocols import Attachment, Device
 
 _IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}\*?")
 TABLE = "op25b"
