@@ -1,4 +1,4 @@
-"""Every process-wide cache of op25b, in one place.
+"""Every process-wide cache of op25b: one lifetime, one :func:`clear`.
 
 Lifetime: a cache lives as long as the process. Each is bounded (it is emptied when it reaches its maximum),
 holds only immutable values (or keeps alive the objects whose ``id()`` is part of its key, so an id is never
@@ -6,69 +6,41 @@ reused while cached), and no result depends on it: a cold run and a warm run giv
 :func:`clear` to forget them all: tests that measure cold behaviour, benchmarks between runs, and long-running
 API callers (a service that loads new intents for days) that want the memory back.
 
-The modules that use a cache refer to it by name here (``caches.EVALS``); caches that are functions
-(``functools.lru_cache``) register their ``cache_clear`` with :func:`on_clear`.
+Each cache is declared, typed and documented at the top of the module that uses it, and registered here with
+:func:`register` (so this module, at the bottom of the import graph, names none of the types they hold):
+``rules.PLANS``; ``platforms.base.PLAN_BLOCKS``, ``RENDERED``, ``VERIFIED_TEMPLATES``; ``dialects.cisco.FAST_ACES``;
+``audit.evaluate.FILTER_IDS``, ``EVALS``; ``audit.checks.QUERIES``, ``POLICY_SETS``, ``PREFERRED``, ``PASSED``.
+Caches that are functions (``functools.lru_cache``) register their ``cache_clear`` with :func:`on_clear`. A
+module not imported has nothing cached.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol, TypeVar
 
-if TYPE_CHECKING:
-    from op25b_cfg.audit.evaluate import Query
-    from op25b_cfg.audit.space import Node
-    from op25b_cfg.dialects.cisco import Parsed
-    from op25b_cfg.inventory import Device
-    from op25b_cfg.netaddr import Network
-    from op25b_cfg.rules import Action, FilterPlan
 
-# ---- generate (op25b_cfg.rules, op25b_cfg.platforms.base)
+class Clearable(Protocol):
+    def clear(self) -> None: ...
 
-PLANS: dict[tuple[object, ...], tuple[object, tuple[object, ...], FilterPlan]] = {}
-"""Rule plans by the intent they are built from (:func:`op25b_cfg.rules.build_plan`); the policy and pools
-objects are kept in the value."""
-PLANS_MAX = 65536
 
-PLAN_BLOCKS: dict[tuple[str, str, int, bool, bool], tuple[FilterPlan, str]] = {}
-"""Rendered ``plan_*`` template blocks per (platform, block, id(plan), log, counters); the plan is kept in the
-value."""
-RENDERED: dict[tuple[str, int], tuple[Device, FilterPlan, str]] = {}
-"""The last render per (platform, id(device)), with the plan it used: push renders the candidate and its
-post-change audit renders the same intent again. Device and plan are kept in the value."""
-RENDER_MAX = 16384
-VERIFIED_TEMPLATES: set[str] = set()
-"""Templates whose blocks were checked to cover the whole template (once per template and process)."""
+C = TypeVar("C", bound=Clearable)
 
-# ---- parse (op25b_cfg.dialects.cisco)
-
-FAST_ACES: dict[tuple[str, int], Parsed] = {}
-"""Cisco-style access-list entries of the common shape, parsed, by (text, family): such an entry names no
-object-group, so what it matches does not depend on the config it is in. Values are never mutated."""
-FAST_ACES_MAX = 100_000
-
-# ---- audit (op25b_cfg.audit.evaluate, op25b_cfg.audit.checks)
-
-FILTER_IDS: dict[tuple[object, ...], int] = {}
-"""Filter contents (default + rule keys) seen by this process, each interned as a small int."""
-EVALS: dict[tuple[object, ...], tuple[Query, list[tuple[Action, int, int | None, Node]]]] = {}
-"""First-match results by (chain contents, query, limit_terminal, interface): the devices of a push or of a
-directory of configs evaluate the same filter against the same questions. Values hold positions, not objects."""
-QUERIES: dict[tuple[object, ...], Query] = {}
-"""Queries by content: the devices of one policy ask the same questions (same pools, MTAs, ports)."""
-QUERIES_MAX = 4096
-POLICY_SETS: dict[
-    tuple[object, ...], tuple[list[tuple[str, list[Network], list[Network]]], list[Network], list[Network]]
-] = {}
-"""The address sets of a policy per family (MTAs, targeted prefixes, pools), by content."""
-PREFERRED: dict[tuple[object, ...], dict[str, list[int]]] = {}
-"""Counterexample preferences (documentation addresses, ports) by content."""
-PASSED: dict[tuple[object, ...], Query] = {}
-"""Must-pass checks already proven for (chain contents, check, question)."""
-MEMO_MAX = 20_000
-"""The bound of the audit memos above."""
-
+_CACHES: list[Clearable] = []
 _CLEARERS: list[Callable[[], None]] = []
+
+
+def register(cache: C) -> C:
+    """Add ``cache`` (a dict or set a module keeps at its top level) to those :func:`clear` empties; returns it.
+
+    >>> MEMO: dict[str, int] = register({})
+    >>> MEMO["k"] = 1
+    >>> clear()
+    >>> MEMO
+    {}
+    """
+    _CACHES.append(cache)
+    return cache
 
 
 def on_clear(fn: Callable[[], None]) -> Callable[[], None]:
@@ -78,26 +50,8 @@ def on_clear(fn: Callable[[], None]) -> Callable[[], None]:
 
 
 def clear() -> None:
-    """Forget every process-wide cache (see the module docstring for when). Results never depend on them.
-
-    >>> QUERIES[("k",)] = None  # type: ignore[assignment]
-    >>> clear()
-    >>> QUERIES
-    {}
-    """
-    for cache in (
-        PLANS,
-        PLAN_BLOCKS,
-        RENDERED,
-        VERIFIED_TEMPLATES,
-        FAST_ACES,
-        FILTER_IDS,
-        EVALS,
-        QUERIES,
-        POLICY_SETS,
-        PREFERRED,
-        PASSED,
-    ):
+    """Forget every process-wide cache (see the module docstring for when). Results never depend on them."""
+    for cache in _CACHES:
         cache.clear()
     for fn in _CLEARERS:
         fn()

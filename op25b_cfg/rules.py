@@ -39,7 +39,7 @@ from op25b_cfg import caches
 from op25b_cfg.netaddr import Network, collapse
 
 if TYPE_CHECKING:
-    from op25b_cfg.inventory import Device
+    from op25b_cfg.intent_protocols import Device
 
 TCP = 6
 UDP = 17
@@ -537,6 +537,12 @@ def _family(
     )
 
 
+PLANS: dict[tuple[object, ...], tuple[object, tuple[object, ...], FilterPlan]] = caches.register({})
+"""Rule plans by the intent they are built from (:func:`op25b_cfg.rules.build_plan`); the policy and pools
+objects are kept in the value."""
+PLANS_MAX = 65536
+
+
 def build_plan(device: Device) -> FilterPlan:
     """The rule list for one device, from its resolved intent. Pure and cached: devices with the same
     pools and settings share one plan.
@@ -565,7 +571,7 @@ def build_plan(device: Device) -> FilterPlan:
         flow_key,
         id(applying),
     )
-    hit = caches.PLANS.get(key)
+    hit = PLANS.get(key)
     if hit is not None and hit[0] is pol and hit[1][1] is applying:
         return hit[2]
     exempt = tuple(prefix for _, prefix in applying)
@@ -582,9 +588,9 @@ def build_plan(device: Device) -> FilterPlan:
         device.counters,
         FlowLimit(*flow_key) if flow_key is not None else None,
     )
-    if len(caches.PLANS) >= caches.PLANS_MAX:
-        caches.PLANS.clear()
-    caches.PLANS[key] = (pol, (device.pools, applying), plan)
+    if len(PLANS) >= PLANS_MAX:
+        PLANS.clear()
+    PLANS[key] = (pol, (device.pools, applying), plan)
     return plan
 
 

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from op25b_cfg.audit import engine, runner
 from op25b_cfg.audit.model import Code, Verdict
-from op25b_cfg.dialects.base import brace_balance
+from op25b_cfg.dialects import junos, nft
+from op25b_cfg.dialects.base import Lexicon, brace_balance
 from op25b_cfg.errors import AuditError
 from op25b_cfg.inventory import Device, Inventory, load_inventory
 
@@ -193,41 +194,48 @@ def test_truncation_checks_ignore_braces_in_strings_and_comments() -> None:
     assert runner.truncation_problem("cisco_ios", "! only\n!\n") == "no configuration lines (only comments)"
 
 
-def _brace_balance_by_character(text: str) -> tuple[int, int | None]:
+def _brace_balance_by_character(text: str, token_start: bool, blocks: bool = True) -> tuple[int, int | None]:
     """The specification of dialects.base.brace_balance, one character at a time (the implementation it replaced,
     which cost more than parsing a Junos config): braces outside quoted strings (to the closing quote or the
-    end of the line, backslash escapes), ``/* */`` comments (across lines) and ``#`` comments."""
+    end of the line, backslash escapes), ``/* */`` comments (across lines; with ``blocks``) and ``#`` comments (with
+    ``token_start``, as Junos reads them, only a ``#`` at a token's start: not inside a word)."""
     depth, in_block = 0, False
     for lineno, line in enumerate(text.split("\n"), 1):
-        i, in_quote = 0, False
+        i, in_quote, after_mask = 0, False, True
         while i < len(line):
             c = line[i]
             if in_block:
                 if line.startswith("*/", i):
-                    in_block, i = False, i + 1
+                    in_block, i, after_mask = False, i + 1, True
             elif in_quote:
                 if c == "\\":
                     i += 1
                 elif c == '"':
-                    in_quote = False
+                    in_quote, after_mask = False, True
             elif c == '"':
                 in_quote = True
-            elif line.startswith("/*", i):
+            elif blocks and line.startswith("/*", i):
                 in_block, i = True, i + 1
-            elif c == "#":
+            elif c == "#" and (not token_start or after_mask or line[i - 1] in " {};"):
                 break
-            elif c in "{}":
-                depth += 1 if c == "{" else -1
-                if depth < 0:
-                    return depth, lineno
+            else:
+                after_mask = False
+                if c in "{}":
+                    depth += 1 if c == "{" else -1
+                    if depth < 0:
+                        return depth, lineno
             i += 1
     return depth, None
 
 
 @settings(max_examples=400, deadline=None, derandomize=True)
-@given(st.text(alphabet='{}"#/*\\\n ab', max_size=60))
-def test_brace_scan_matches_the_character_walk(text: str) -> None:
-    assert brace_balance(text, hash_comments=True) == _brace_balance_by_character(text)
+@given(st.text(alphabet='{}"#/*\\\n ab', max_size=60), st.sampled_from(["junos", "nft", "both comments"]))
+def test_brace_scan_matches_the_character_walk(text: str, rules: str) -> None:
+    """The Junos reader's rules (``#`` at a token's start, ``/* */``), the nftables reader's (``#`` anywhere, no
+    block comments) and both kinds of comment anywhere."""
+    lex = {"junos": junos.LEXICON, "nft": nft.LEXICON, "both comments": Lexicon()}[rules]
+    walk = _brace_balance_by_character(text, token_start=rules == "junos", blocks=rules != "nft")
+    assert brace_balance(text, lex) == walk
 
 
 def test_brace_scan_on_a_junos_config_with_strings_and_comments() -> None:
@@ -235,8 +243,8 @@ def test_brace_scan_on_a_junos_config_with_strings_and_comments() -> None:
         '/* header { */\nsystem {\n    host-name r1; # {\n    login {\n        message "a } \\" {";\n'
         "    }\n}\ninterfaces {\n    /* two\n    lines } */\n    ge-0/0/0 {\n"
     )
-    assert brace_balance(text, hash_comments=True) == (2, None)
-    assert brace_balance(text + "    }\n}\n}\n", hash_comments=True) == (-1, 14)
+    assert brace_balance(text, junos.LEXICON) == (2, None)
+    assert brace_balance(text + "    }\n}\n}\n", junos.LEXICON) == (-1, 14)
 
 
 def test_truncation_message_redacts_the_last_line(inv: Inventory, configs: Path) -> None:

@@ -1,12 +1,17 @@
-"""One reader of Junos brace text (``op25b_cfg.dialects.junos_tree.statements``): the emulator's configuration tree
-and the clean-up planner's lines (``JunosDialect.lines``) read a config the same way."""
+"""One reader of Junos text (``op25b_cfg.dialects.junos``): the emulator's configuration tree, the clean-up
+planner's lines (``JunosDialect.lines``), the audit parser and the truncation check read a config the same way."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from op25b_cfg.cleanup import cleanup_plan
+from op25b_cfg.dialects import junos
 from op25b_cfg.dialects import junos_tree as jt
+from op25b_cfg.dialects.base import brace_balance
 from op25b_cfg.inventory import Attachment
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,3 +48,33 @@ def test_emulator_tree_and_clean_up_read_the_same_statements() -> None:
     lines = jt.JunosDialect().lines(text)
     assert [(ln.text, ln.parents) for ln in lines] == _tree_lines(jt.parse(text), ())
     assert len(lines) > 50
+
+
+@settings(max_examples=1500, deadline=None, derandomize=True)
+@given(st.text(alphabet='{}"#/*\\\n ab;[]', max_size=50))
+def test_the_truncation_scan_sees_the_braces_the_reader_sees(text: str) -> None:
+    """Strings and comments start and end in the same places for both: the brace depth the scan finds at the end
+    is the number of blocks the reader's statements leave open (when no ``}`` came too early)."""
+    depth, negative_at = brace_balance(text, junos.LEXICON)
+    if negative_at is None:
+        kinds = [st.kind for st in junos.statements(text, strict=False)]
+        assert kinds.count("open") - kinds.count("close") == depth
+
+
+def test_the_audit_reader_and_the_statements_agree_on_the_sample_config() -> None:
+    """The flat view (``read``, the audit parser's) and the statements (the emulator's, the clean-up's) give the
+    same leaf statements of the kept sections, with quotes removed."""
+    text = (REPO / "inventory" / "running" / "bng-tyo-mx1.cfg").read_text(encoding="utf-8")
+    flat: list[tuple[str, ...]] = []
+    stack: list[tuple[str, ...]] = [()]
+    for st_ in junos.statements(text):
+        if st_.kind == "close":
+            stack.pop()
+            continue
+        words = tuple(junos.tokens(" ".join(w for w in st_.words if w not in junos.TAGS)))
+        if st_.kind == "open":
+            stack.append(stack[-1] + words)
+        elif (stack[-1] + words)[0] in junos.RELEVANT:
+            flat.append(stack[-1] + words)
+    assert [s.path for s in junos.read(text).stmts] == flat
+    assert len(flat) > 50

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from op25b_cfg import caches
 from op25b_cfg.audit.evaluate import (
     CONNECTION,
+    MEMO_MAX,
     MEMO_RULES,
     REPLY,
     SENTINEL,
@@ -47,6 +48,21 @@ if TYPE_CHECKING:
     from op25b_cfg.inventory import Device, FlowControl
 
 log = logging.getLogger(__name__)
+
+# Process-wide caches (registered with :mod:`op25b_cfg.caches`, which empties them all)
+
+QUERIES: dict[tuple[object, ...], Query] = caches.register({})
+"""Queries by content: the devices of one policy ask the same questions (same pools, MTAs, ports)."""
+QUERIES_MAX = 4096
+POLICY_SETS: dict[
+    tuple[object, ...], tuple[list[tuple[str, list[Network], list[Network]]], list[Network], list[Network]]
+] = caches.register({})
+"""The address sets of a policy per family (MTAs, targeted prefixes, pools), by content."""
+PREFERRED: dict[tuple[object, ...], dict[str, list[int]]] = caches.register({})
+"""Counterexample preferences (documentation addresses, ports) by content."""
+PASSED: dict[tuple[object, ...], Query] = caches.register({})
+"""Must-pass checks already proven for (chain contents, check, question)."""
+
 
 SEVERITY: dict[Code, Severity] = {
     Code.SMTP_LEAK: Severity.CRITICAL,
@@ -86,12 +102,12 @@ def preferred(src: Sequence[Network], dst: Sequence[Network], family: int, sport
     """Counterexample preferences: an address inside the pool, a documentation destination, a SYN (memoised by
     content; callers must not mutate the result)."""
     key = (tuple(src), tuple(dst), family, sport)
-    hit = caches.PREFERRED.get(key)
+    hit = PREFERRED.get(key)
     if hit is None:
         hit = _prefer_new(src, dst, family, sport)
-        if len(caches.PREFERRED) >= caches.QUERIES_MAX:
-            caches.PREFERRED.clear()
-        caches.PREFERRED[key] = hit
+        if len(PREFERRED) >= QUERIES_MAX:
+            PREFERRED.clear()
+        PREFERRED[key] = hit
     return hit
 
 
@@ -469,9 +485,9 @@ def _ok_key(ev: Evaluator, check: str, t: _Target, q: Query, limit_terminal: boo
 
 def _remember_ok(key: tuple[object, ...] | None, q: Query) -> None:
     if key is not None:
-        if len(caches.PASSED) >= caches.MEMO_MAX:
-            caches.PASSED.clear()
-        caches.PASSED[key] = q  # the query is kept alive, so its id in the key is not reused
+        if len(PASSED) >= MEMO_MAX:
+            PASSED.clear()
+        PASSED[key] = q  # the query is kept alive, so its id in the key is not reused
 
 
 def leak_check(
@@ -487,7 +503,7 @@ def leak_check(
     """SMTP_LEAK (or, when no rule looks at the pool's packets, NOT_APPLIED / FILTER_MISSING / WRONG_DIRECTION)
     findings for one pool; True when nothing leaks."""
     ok_key = _ok_key(ev, "leak", t, q, limit_terminal)
-    if ok_key is not None and caches.PASSED.get(ok_key) is q:
+    if ok_key is not None and PASSED.get(ok_key) is q:
         return True
     hs = ev.hs
     for iface in _iface_reps(t.kind, t.name, t.direction, t.chains, t.uplinks):
@@ -637,7 +653,7 @@ def open_check(
     server's answers, which must pass too (nft-forward, see :func:`_reply_check`)."""
     # the notrack lines are not in the chains' contents, and the replies depend on them (see _reply_unsure)
     ok_key = None if ctx.parsed.notrack else _ok_key(ev, "open", t, q, False)
-    if ok_key is not None and caches.PASSED.get(ok_key) is q:
+    if ok_key is not None and PASSED.get(ok_key) is q:
         return True
     hs = ev.hs
     drop = _first_drop(ev, t, q, _iface_reps(t.kind, t.name, t.direction, t.chains, t.uplinks))
@@ -833,7 +849,7 @@ def replies(
     """The server's replies to the connections tcp ``src``:``sports`` -> ``dst`` minus ``dst_except``:``port``:
     from the server side and ``port`` to ``src`` and ``sports``, SYN-ACK then ACK (memoised like :func:`query_of`)."""
     key = ("reply", ev.family, tuple(src), tuple(dst), tuple(dst_except), port, sports)
-    hit = caches.QUERIES.get(key)
+    hit = QUERIES.get(key)
     if hit is None:
         s, d, de = _matches(dst), _matches(src), _matches(dst_except)
         node = ev.hs.box(
@@ -846,9 +862,9 @@ def replies(
             flags=REPLY,
         )
         hit = Query(ev.family, node, s, d, (), REPLY, (PortRange(*sports),))
-        if len(caches.QUERIES) >= caches.QUERIES_MAX:
-            caches.QUERIES.clear()
-        caches.QUERIES[key] = hit
+        if len(QUERIES) >= QUERIES_MAX:
+            QUERIES.clear()
+        QUERIES[key] = hit
     fwd = preferred(src, dst, ev.family)
     prefer = {SRC: fwd[DST], DST: fwd[SRC], SPORT: [port], DPORT: [max(sports[0], min(40000, sports[1]))]}
     return _Reply(hit, {**prefer, "flags": [SYN | ACK, ACK]})
@@ -869,7 +885,7 @@ def exempt_check(
     q = query_of(ev, src=prefixes, dst_except=mtas, ports=(SMTP,), flags=CONNECTION, sports=sports)
     # the notrack lines are not in the chains' contents, and the replies depend on them (see _reply_unsure)
     ok_key = None if ctx.parsed.notrack else _ok_key(ev, "open", t, q, False)
-    if ok_key is not None and caches.PASSED.get(ok_key) is q:
+    if ok_key is not None and PASSED.get(ok_key) is q:
         return True
     before = len(ctx.findings)
     for name, prefix in exempts:
@@ -995,12 +1011,12 @@ def policy_sets(
         tuple(pol.mtas.family(fam)),
         tuple(pol.targeted.family(fam)),
     )
-    hit = caches.POLICY_SETS.get(key)
+    hit = POLICY_SETS.get(key)
     if hit is None:
         hit = (_pool_sets(device, fam), collapse(pol.mtas.family(fam)), collapse(pol.targeted.family(fam)))
-        if len(caches.POLICY_SETS) >= caches.QUERIES_MAX:
-            caches.POLICY_SETS.clear()
-        caches.POLICY_SETS[key] = hit
+        if len(POLICY_SETS) >= QUERIES_MAX:
+            POLICY_SETS.clear()
+        POLICY_SETS[key] = hit
     return hit
 
 
@@ -1018,7 +1034,7 @@ def query_of(
     """The question as a set of packets: tcp from ``src`` minus ``src_except`` to ``dst`` (empty: any) minus
     ``dst_except``, to one of ``ports``, with ``flags``, from source ports ``sports`` (None: any)."""
     key = (ev.family, tuple(src), tuple(src_except), tuple(dst), tuple(dst_except), tuple(ports), flags, sports)
-    hit = caches.QUERIES.get(key)
+    hit = QUERIES.get(key)
     if hit is not None:
         return hit
     s, se, d, de = _matches(src), _matches(src_except), _matches(dst), _matches(dst_except)
@@ -1033,7 +1049,7 @@ def query_of(
         flags=flags,
     )
     q = Query(ev.family, node, s, d, tuple(ports), flags)
-    if len(caches.QUERIES) >= caches.QUERIES_MAX:
-        caches.QUERIES.clear()
-    caches.QUERIES[key] = q
+    if len(QUERIES) >= QUERIES_MAX:
+        QUERIES.clear()
+    QUERIES[key] = q
     return q

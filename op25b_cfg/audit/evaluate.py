@@ -23,6 +23,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Process-wide caches (registered with :mod:`op25b_cfg.caches`, which empties them all)
+
+FILTER_IDS: dict[tuple[object, ...], int] = caches.register({})
+"""Filter contents (default + rule keys) seen by this process, each interned as a small int."""
+EVALS: dict[tuple[object, ...], tuple[Query, list[tuple[Action, int, int | None, Node]]]] = caches.register({})
+"""First-match results by (chain contents, query, limit_terminal, interface): the devices of a push or of a
+directory of configs evaluate the same filter against the same questions. Values hold positions, not objects."""
+MEMO_MAX = 20_000
+"""The bound of the audit memos (here and in :mod:`op25b_cfg.audit.checks`)."""
+
 
 SYN_ONLY: FlagMatch = ((SYN | ACK | RST | FIN, SYN),)
 """A connection-opening SYN: SYN set; ACK, RST and FIN clear; other bits any."""
@@ -218,7 +228,7 @@ def _clear_rule_caches() -> None:
 
 class Evaluator:
     """First-match evaluation of filter chains over one family's header space, with a per-audit cache of the
-    packet set of each rule and a process-wide memo of results by content (:data:`caches.EVALS`)."""
+    packet set of each rule and a process-wide memo of results by content (:data:`EVALS`)."""
 
     def __init__(self, family: int) -> None:
         self.family = family
@@ -235,11 +245,11 @@ class Evaluator:
         key: tuple[object, ...] = (flt.default, tuple(rule_key(r) for r in flt.rules))
         if flt.calls:  # nftables: a chain's meaning includes the chains it calls
             key = (*key, tuple((p, c.verdict, c.target and self.filter_id(c.target)) for p, c in flt.calls.items()))
-        fid = caches.FILTER_IDS.get(key)
+        fid = FILTER_IDS.get(key)
         if fid is None:
-            if len(caches.FILTER_IDS) >= caches.MEMO_MAX:
-                caches.FILTER_IDS.clear()  # ids are never reused, so the memo's keys stay unambiguous
-            fid = caches.FILTER_IDS[key] = next(_NEXT_FILTER_ID)
+            if len(FILTER_IDS) >= MEMO_MAX:
+                FILTER_IDS.clear()  # ids are never reused, so the memo's keys stay unambiguous
+            fid = FILTER_IDS[key] = next(_NEXT_FILTER_ID)
         self._filter_ids[id(flt)] = (flt, fid)
         return fid
 
@@ -259,7 +269,7 @@ class Evaluator:
         if sum(len(f.rules) for f in chain) > MEMO_RULES:
             return self._evaluate(chain, q, limit_terminal=limit_terminal, iface=iface)
         key = (tuple(self.filter_id(f) for f in chain), id(q), limit_terminal, iface)
-        hit = caches.EVALS.get(key)
+        hit = EVALS.get(key)
         reach = reachable_filters(chain)  # decisions may come from chains the filters call (nftables)
         if hit is not None and hit[0] is q:
             return ChainResult(
@@ -282,9 +292,9 @@ class Evaluator:
                     index = rpos_of[fpos] = {id(r): i for i, r in enumerate(reach[fpos].rules)}
                 rpos = index[id(d.rule)]
             compact.append((d.action, fpos, rpos, d.region))
-        if len(caches.EVALS) >= caches.MEMO_MAX:
-            caches.EVALS.clear()
-        caches.EVALS[key] = (q, compact)
+        if len(EVALS) >= MEMO_MAX:
+            EVALS.clear()
+        EVALS[key] = (q, compact)
         return res
 
     def _evaluate(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from op25b_cfg.connection.devlock import DeviceLock
-    from op25b_cfg.inventory import Device
+    from op25b_cfg.intent_protocols import Device
 
 
 T = TypeVar("T")

@@ -25,7 +25,7 @@ from op25b_cfg.connection.base import Credentials
 from op25b_cfg.errors import Op25bError
 
 if TYPE_CHECKING:
-    from op25b_cfg.inventory import Device
+    from op25b_cfg.intent_protocols import Device
 
 log = logging.getLogger(__name__)
 

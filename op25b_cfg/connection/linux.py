@@ -45,15 +45,13 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from op25b_cfg.connection.base import ConnectOptions, Credentials, OperationTimeout, Session, run_within
 from op25b_cfg.connection.credentials import scrub
 from op25b_cfg.connection.hostkey import with_offered_key
 from op25b_cfg.errors import ConnectionError_, PushError
-
-if TYPE_CHECKING:
-    from op25b_cfg.inventory import Device
+from op25b_cfg.intent_protocols import Device
 
 log = logging.getLogger(__name__)
 
@@ -176,11 +174,27 @@ def nft_error(stderr: str, path: str, name: str = "candidate") -> str:
 # ---------------------------------------------------------------- the session
 
 
+class NetmikoSpec(Protocol):
+    """What the session reads from its device's platform spec (:class:`~op25b_cfg.platforms.base.Platform` is
+    one; a Protocol here, so this layer does not import the platforms above it)."""
+
+    @property
+    def netmiko_device_type(self) -> str: ...
+
+
+class NetmikoDevice(Device, Protocol):
+    """A device whose platform spec names its netmiko device type (the inventory's ``Device`` is one)."""
+
+    @property
+    def spec(self) -> NetmikoSpec: ...
+
+
 class LinuxNftSession(Session):
     """One SSH session to a Linux nftables host. See the module docstring for what each step runs."""
 
-    def __init__(self, device: Device, creds: Credentials, opts: ConnectOptions) -> None:
+    def __init__(self, device: NetmikoDevice, creds: Credentials, opts: ConnectOptions) -> None:
         super().__init__(device, creds, opts)
+        self._device_type = device.spec.netmiko_device_type
         self._conn: Any = None
         self._sudo = ""
         self._dir = ""
@@ -214,7 +228,7 @@ class LinuxNftSession(Session):
         o = self.opts
         key_auth = not self.creds.password
         args: dict[str, Any] = {
-            "device_type": self.device.spec.netmiko_device_type,
+            "device_type": self._device_type,
             "host": self.device.hostname,
             "port": self._port,
             "username": self.creds.username,

@@ -37,15 +37,13 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from op25b_cfg.connection.base import ConnectOptions, Credentials, OperationTimeout, Session, run_within
 from op25b_cfg.connection.credentials import scrub
 from op25b_cfg.connection.hostkey import with_offered_key
 from op25b_cfg.errors import ConnectionError_, Op25bError, PushError
-
-if TYPE_CHECKING:
-    from op25b_cfg.inventory import Device
+from op25b_cfg.intent_protocols import Device
 
 log = logging.getLogger(__name__)
 
@@ -202,10 +200,32 @@ def map_exception(
     return PushError(f"{prefix}: {type(exc).__name__}: {text}")
 
 
+class NapalmSpec(Protocol):
+    """What a napalm session reads from its device's platform spec (the hooks of
+    :class:`~op25b_cfg.platforms.base.Platform`, which is one; a Protocol here, so this layer does not import the
+    platforms above it)."""
+
+    @property
+    def napalm_driver(self) -> str | None: ...
+    @property
+    def commit_confirm(self) -> bool: ...
+    def napalm_optional_args(self, session: NapalmSession, extra: dict[str, Any]) -> dict[str, Any]: ...
+    def napalm_port(self, session: NapalmSession, extra: dict[str, Any], port: int | None) -> int | None: ...
+    def after_napalm_connect(self, driver: Any, session: NapalmSession) -> None: ...
+    def revert_in(self, seconds: int) -> int: ...
+
+
+class NapalmDevice(Device, Protocol):
+    """A device whose platform spec has the napalm hooks (the inventory's ``Device`` is one)."""
+
+    @property
+    def spec(self) -> NapalmSpec: ...
+
+
 class NapalmSession(Session):
     """One napalm driver connection to one device. ``driver`` defaults to the platform's napalm driver."""
 
-    def __init__(self, device: Device, creds: Credentials, opts: ConnectOptions) -> None:
+    def __init__(self, device: NapalmDevice, creds: Credentials, opts: ConnectOptions) -> None:
         super().__init__(device, creds, opts)
         self.spec = device.spec
         name = self.spec.napalm_driver

@@ -10,6 +10,7 @@ never per platform name.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from op25b_cfg.errors import cut
 from op25b_cfg.redact import redact
 
 if TYPE_CHECKING:
-    from op25b_cfg.inventory import Attachment
+    from op25b_cfg.intent_protocols import Attachment
 
 OBJECT_NAME = re.compile(r"OP25B-[A-Z0-9]+(?:-[A-Z0-9]+)*?-(?P<version>[0-9a-f]{8})")
 """The name of an object op25b owns: ``OP25B-<KIND...>-<version id>``."""
@@ -140,9 +141,6 @@ class ConfigDialect:
 # ---------------------------------------------------------------------------------------------------------------
 # Scans for the truncation checks (each costs a small fraction of parsing)
 
-_QUOTED_REST = re.compile(r'(?:[^"\\\n]|\\.)*"?')
-"""The rest of a quoted string after its opening quote: up to the closing quote or the end of the line
-(a backslash escapes the next character)."""
 _NOT_BRACES = bytes(c for c in range(256) if c not in b"{}")
 _MEANINGFUL = {comment: re.compile(rf"^[^\S\n]*[^{re.escape(comment)}\s]", re.M) for comment in ("#", "!")}
 
@@ -165,60 +163,94 @@ def last_meaningful_line(text: str, comment: str) -> str | None:
     return None
 
 
-def _unmasked(text: str, hash_comments: bool) -> str:
-    """``text`` without quoted strings, ``/* */`` comments and (``hash_comments``) ``#`` comments; a removed
-    block comment leaves its newlines, so line numbers stay.
+@dataclass(frozen=True)
+class Lexicon:
+    """Where a dialect's quoted strings and comments start and end (what :func:`brace_balance` masks).
+
+    ``quote`` runs to the next unescaped ``quote`` or the end of the line (a backslash escapes the next
+    character); ``block_comment`` (opening, closing) may span lines; ``line_comment`` runs to the end of the line,
+    and with ``comment_at_token_start`` only starts one at a token's start (the line's start, after a blank, a
+    brace, a semicolon, a quoted string or a block comment), not inside a word."""
+
+    quote: str = '"'
+    block_comment: tuple[str, str] | None = ("/*", "*/")
+    line_comment: str | None = "#"
+    comment_at_token_start: bool = False
+
+
+def _unmasked(text: str, lex: Lexicon) -> str:
+    """``text`` without the quoted strings and comments of ``lex``; a removed block comment leaves its newlines,
+    so line numbers stay.
 
     Jumps from one quote or comment start to the next with ``str.find`` (C speed), so the cost is that of a
     few scans of the text plus one step per quoted string or comment, not one per character.
 
-    >>> _unmasked('a "x{" { /* }\\n */ } # {\\nb', hash_comments=True)
+    >>> _unmasked('a "x{" { /* }\\n */ } # {\\nb', Lexicon())
     'a  { \\n }  \\nb'
+    >>> _unmasked('a#{ "x"#{\\n#{', Lexicon(comment_at_token_start=True))
+    'a#{ \\n'
     """
     n = len(text)
+    quoted_rest = _quoted_rest(lex.quote)
+    opening, closing = lex.block_comment or ("", "")
+    line_marker = lex.line_comment or ""
+    boundary = " \t\r\n{};" + lex.quote if lex.comment_at_token_start else ""
 
     def find(marker: str, pos: int) -> int:
-        found = text.find(marker, pos)
+        found = text.find(marker, pos) if marker else -1
         return n if found < 0 else found
 
     parts: list[str] = []
     pos = 0
-    quote, block, hash_ = find('"', 0), find("/*", 0), find("#", 0) if hash_comments else n
+    at_quote, block, hash_ = find(lex.quote, 0), find(opening, 0), find(line_marker, 0)
     while True:
-        if quote < pos:
-            quote = find('"', pos)
+        if at_quote < pos:
+            at_quote = find(lex.quote, pos)
         if block < pos:
-            block = find("/*", pos)
+            block = find(opening, pos)
         if hash_ < pos:
-            hash_ = find("#", pos)
-        at = min(quote, block, hash_)
+            hash_ = find(line_marker, pos)
+        at = min(at_quote, block, hash_)
         if at >= n:
             break
-        parts.append(text[pos:at])
-        if at == quote:
-            pos = _QUOTED_REST.match(text, at + 1).end()  # type: ignore[union-attr]  # matches the empty string
+        if at == at_quote:
+            parts.append(text[pos:at])
+            pos = quoted_rest.match(text, at + 1).end()  # type: ignore[union-attr]  # matches the empty string
         elif at == block:
-            close = text.find("*/", at + 2)
-            pos = n if close < 0 else close + 2
+            parts.append(text[pos:at])
+            close = text.find(closing, at + len(opening))
+            pos = n if close < 0 else close + len(closing)
             parts.append("\n" * text.count("\n", at, pos))
+        elif boundary and at != pos and text[at - 1] not in boundary:
+            hash_ = find(line_marker, at + 1)  # inside a word: not a comment
         else:
+            parts.append(text[pos:at])
             pos = find("\n", at)
     parts.append(text[pos:])
     return "".join(parts)
 
 
-def brace_balance(text: str, hash_comments: bool) -> tuple[int, int | None]:
-    """(final depth, first line number where depth went below zero) of ``{``/``}`` outside quoted strings,
-    ``/* */`` comments and (``hash_comments``) ``#`` comments.
+@functools.cache
+def _quoted_rest(quote: str) -> re.Pattern[str]:
+    """The rest of a quoted string after its opening ``quote``: up to the closing quote or the end of the line
+    (a backslash escapes the next character)."""
+    q = re.escape(quote)
+    return re.compile(rf"(?:[^{q}\\\n]|\\.)*{q}?")
+
+
+def brace_balance(text: str, lex: Lexicon) -> tuple[int, int | None]:
+    """(final depth, first line number where depth went below zero) of ``{``/``}`` outside quoted strings and
+    comments as ``lex`` (the dialect reader's rules) defines them.
 
     The braces are counted with ``bytes.translate``/``count``; whether the depth ever went below zero is read
     from the braces alone with matched ``{}`` pairs cancelled (what is left is ``}...}{...{``); only then are
     the lines walked, to name the line.
 
-    >>> brace_balance("a {\\n b { c; }\\n}\\n", True), brace_balance("a {\\n}}\\n{", True)
+    >>> brace_balance("a {\\n b { c; }\\n}\\n", Lexicon()), brace_balance("a {\\n}}\\n{", Lexicon())
     ((0, None), (-1, 2))
     """
-    clean = _unmasked(text, hash_comments) if ('"' in text or "/*" in text or "#" in text) else text
+    markers = (lex.quote, *(lex.block_comment or ())[:1], lex.line_comment or "")
+    clean = _unmasked(text, lex) if any(m and m in text for m in markers) else text
     braces = clean.encode("utf-8", "surrogatepass").translate(None, _NOT_BRACES)
     depth = braces.count(b"{") - braces.count(b"}")
     while b"{}" in braces:

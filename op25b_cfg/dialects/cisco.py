@@ -12,7 +12,7 @@ The blocks that matter are then parsed in detail:
   every entry it cannot model exactly into an :class:`~op25b_cfg.audit.model.Unparsed` (never widened, never
   silently dropped). Entries are tokenised when a filter's rules are first read (:mod:`._lazy`): at once for
   referenced filters by default, on demand for every filter on the audit path (``parse(text, lazy=True)``).
-  Entries of the common shape are memoised process-wide (:data:`op25b_cfg.caches.FAST_ACES`): they name no object-group.
+  Entries of the common shape are memoised process-wide (:data:`op25b_cfg.FAST_ACES`): they name no object-group.
 
 Nothing here raises on bad input: :class:`AceError` is internal and always caught per line.
 """
@@ -42,6 +42,14 @@ from op25b_cfg.gc_pause import paused_gc
 from op25b_cfg.rules import ACK, ESTABLISHED, FIN, PSH, RST, SYN, URG, Action, AddrMatch, FlagMatch, PortRange, Rule
 
 log = logging.getLogger(__name__)
+
+# Process-wide caches (registered with :mod:`op25b_cfg.caches`, which empties them all)
+
+FAST_ACES: dict[tuple[str, int], Parsed] = caches.register({})
+"""Cisco-style access-list entries of the common shape, parsed, by (text, family): such an entry names no
+object-group, so what it matches does not depend on the config it is in. Values are never mutated."""
+FAST_ACES_MAX = 100_000
+
 
 _inet_pton = socket.inet_pton
 _AF_INET = socket.AF_INET
@@ -595,7 +603,7 @@ class AceParser:
     def _parse(self, text: str, family: int, standard: bool) -> Parsed:
         if not standard:
             memo_key = (text, family)
-            known = caches.FAST_ACES.get(memo_key)
+            known = FAST_ACES.get(memo_key)
             if known is not None:
                 return known
             m = _FAST_ACE.match(text)
@@ -605,9 +613,9 @@ class AceParser:
                 except AceError:
                     pass  # the general path below gives the precise reason
                 else:
-                    if len(caches.FAST_ACES) >= caches.FAST_ACES_MAX:
-                        caches.FAST_ACES.clear()
-                    caches.FAST_ACES[memo_key] = known
+                    if len(FAST_ACES) >= FAST_ACES_MAX:
+                        FAST_ACES.clear()
+                    FAST_ACES[memo_key] = known
                     return known
         toks = text.split()
         seq = ""

@@ -30,7 +30,7 @@ from op25b_cfg.dialects.cisco_reader import config_lines
 from op25b_cfg.redact import redact
 
 if TYPE_CHECKING:
-    from op25b_cfg.inventory import Attachment
+    from op25b_cfg.intent_protocols import Attachment
 
 # A stripped line starting with one of these opens a section (sub-mode).
 SECTION_RE = re.compile(

@@ -1,13 +1,23 @@
-"""Junos configuration text -> flat statements (the ``display set`` view), for brace and ``set`` formats.
+"""The one reader of Junos configuration text: brace format (``show configuration``) and ``set`` commands.
 
-Both formats become one list of :class:`Stmt`: the full hierarchy path of each leaf statement (``firewall
-family inet filter F term T from protocol tcp``), its line number, and whether it is inactive (``inactive:``
-in brace format, ``deactivate`` in set format). Lines of the two formats may even be mixed: a line starting
-with ``set``/``deactivate`` at the top level is a set command, anything else is brace syntax.
+Everything that reads Junos text reads it here, with one definition of the lexical rules (:data:`QUOTE`,
+:data:`LINE_COMMENT`, :data:`BLOCK_COMMENT`, :data:`TAGS`, :data:`SET_VERBS`, :func:`tokens`,
+:func:`strip_comments`) and two views of the result:
 
-Only the top-level sections the auditor needs are kept (:data:`RELEVANT`); the others are skipped by brace
-counting, which keeps the reader fast on large configs. ``/* */`` annotations and ``#`` comments are dropped.
-Nothing here raises on bad input: unbalanced braces and unknown set verbs become :class:`Unparsed` entries.
+* :func:`read` (the audit parser): flat statements (the ``display set`` view): the full hierarchy path of each
+  leaf statement (``firewall family inet filter F term T from protocol tcp``), its line number, and whether it is
+  inactive (``inactive:`` in brace format, ``deactivate`` in set format). Lines of the two formats may even be
+  mixed: a line starting with ``set``/``deactivate`` at the top level is a set command, anything else is brace
+  syntax. Only the top-level sections the auditor needs are kept (:data:`RELEVANT`); the others are skipped by
+  brace counting, which keeps the reader fast on large configs. ``/* */`` annotations and ``#`` comments are
+  dropped. Nothing here raises on bad input: unbalanced braces and unknown set verbs become :class:`Unparsed`
+  entries.
+* :func:`statements` (the emulator's configuration tree, the clean-up planner's lines and the emulator's ``load
+  set``): every statement in order, as ``open``/``leaf``/``close``, with its quoted words as written, its ``/* */``
+  annotation and its ``replace:``/``delete:``/``inactive:``/``protect:`` tag.
+
+:func:`truncation_problem` (the truncation check) counts braces outside the strings and comments these rules
+define, with ``str.find``/``bytes.count`` (:func:`op25b_cfg.dialects.base.brace_balance`).
 """
 
 from __future__ import annotations
@@ -15,11 +25,35 @@ from __future__ import annotations
 import itertools
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from op25b_cfg.audit.model import Unparsed
+from op25b_cfg.dialects.base import Lexicon, brace_balance, brace_message, has_meaningful_line
 
 log = logging.getLogger(__name__)
+
+# -- the lexical rules: the one definition -------------------------------------------------------------------------
+QUOTE = '"'
+"""A quoted string runs to the next unescaped quote or the end of its line (``\\`` escapes)."""
+LINE_COMMENT = "#"
+"""Starts a comment that runs to the end of the line."""
+BLOCK_COMMENT = ("/*", "*/")
+"""An annotation (``/* ... */``, across lines); :func:`statements` attaches it to the next statement."""
+TAGS = frozenset({"inactive:", "replace:", "protect:", "active:", "merge:", "update:", "delete:"})
+"""Prefixes of a statement (``inactive: unit 100 { ... }``)."""
+SET_VERBS = ("set", "deactivate", "activate", "delete", "insert", "rename", "annotate", "protect", "unprotect")
+"""The first word of a ``set``-format command at the top level."""
+LEXICON = Lexicon(QUOTE, BLOCK_COMMENT, LINE_COMMENT, comment_at_token_start=True)
+"""The rules above, for the brace scan of :func:`truncation_problem` (a ``#`` starts a comment at a token's start,
+as in :data:`_TOKEN`)."""
+_SET_PREFIXES = tuple(v + " " for v in SET_VERBS)
+_SET_VERB_SET = frozenset(SET_VERBS)
+_TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"?|([{};])|(#.*)|([^\s{};"]+)')
+"""One token: a quoted string, a brace or semicolon, a ``#`` comment (at a token's start), or a word."""
+_COMMENT_SCAN = re.compile(r'"(?:[^"\\]|\\.)*"?|/\*|(?<![^\s{};"])#')
+"""What :func:`strip_comments` looks for: a quoted string (skipped), a block comment, a ``#`` at a token's start."""
 
 RELEVANT = frozenset(
     {
@@ -34,21 +68,11 @@ RELEVANT = frozenset(
         "forwarding-options",
     }
 )
-"""Top-level sections kept; every other section is skipped by brace counting."""
+"""Top-level sections :func:`read` keeps; every other section is skipped by brace counting."""
 
-_MARKERS = frozenset({"inactive:", "replace:", "protect:", "active:", "merge:", "update:"})
-_SET_VERBS = (
-    "set ",
-    "deactivate ",
-    "activate ",
-    "delete ",
-    "insert ",
-    "rename ",
-    "annotate ",
-    "protect ",
-    "unprotect ",
-)
-_TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"?|([{};])|(#.*)|([^\s{};"]+)')
+_MARKERS = TAGS - {"delete:"}
+"""The tags :func:`read` drops from a path (``delete:`` is a ``load`` instruction, never in a running config: it
+stays a word, so the statement names nothing the auditor looks for)."""
 _PLAIN_LEAF = re.compile(r'[^"#{};]+;').fullmatch
 """A (stripped) leaf statement without anything the slow path must see: quotes, comments, braces."""
 _PLAIN_OPEN = re.compile(r'[^"#{};]+\{').fullmatch
@@ -57,6 +81,190 @@ _PRUNABLE = frozenset({"filter", "disable"})
 _PROMPT = re.compile(r"\{(master|backup|primary|secondary|linecard|local|hidden)[^{}]*\}")
 
 
+def tokens(s: str, raw: bool = False) -> list[str]:
+    """Split one line (without ``/* */`` comments) into tokens: quoted strings (unquoted, or as written with
+    ``raw``), braces, semicolons, words; ``#`` at a token's start ends the line.
+
+    >>> tokens('description "a \\\\"b\\\\"";  # note'), tokens('x "a b" {', raw=True)
+    (['description', 'a "b"', ';'], ['x', '"a b"', '{'])
+    """
+    out: list[str] = []
+    for m in _TOKEN.finditer(s):
+        q, punct, comment, word = m.groups()
+        if comment is not None:
+            break
+        if punct is not None:
+            out.append(punct)
+        elif word is not None:
+            out.append(word)
+        elif raw:
+            out.append(m.group(0))
+        else:
+            out.append((q or "").replace('\\"', '"'))
+    return out
+
+
+def strip_comments(s: str, pending: list[str] | None) -> tuple[str, list[str], list[str] | None]:
+    """Split the ``/* */`` comments out of one line. ``pending`` holds the pieces (one per line) of a comment
+    opened on an earlier line, or None. Returns the line without its comments (each becomes a blank), the text
+    of the comments that end on this line, and the pieces of a comment still open at its end (or None). A
+    ``/*`` inside a quoted string or after a ``#`` comment starts nothing.
+
+    >>> strip_comments('a /* x */ b "/*" c /* y', None)
+    ('a   b "/*" c ', ['x'], [' y'])
+    >>> strip_comments("z */ d; # /* e", [" y"])
+    (' d; # /* e', ['y\\nz'], None)
+    """
+    opening, closing = BLOCK_COMMENT
+    done: list[str] = []
+    if pending is not None:
+        j = s.find(closing)
+        if j < 0:
+            pending.append(s)
+            return "", done, pending
+        pending.append(s[:j])
+        done.append("\n".join(pending).strip())
+        s = s[j + len(closing) :]
+    pos = 0
+    while (m := _COMMENT_SCAN.search(s, pos)) is not None:
+        found = m.group()
+        if found == LINE_COMMENT:
+            break
+        if found != opening:
+            pos = m.end()  # a quoted string
+            continue
+        i = m.start()
+        j = s.find(closing, i + len(opening))
+        if j < 0:
+            return s[:i], done, [s[i + len(opening) :]]
+        done.append(s[i + len(opening) : j].strip())
+        s = s[:i] + " " + s[j + len(closing) :]
+        pos = i + 1
+    return s, done, None
+
+
+def truncation_problem(text: str) -> str | None:
+    """Brace format: ``{`` and ``}`` balance outside strings and comments; ``display set`` format has no end
+    marker and is not checked.
+
+    >>> truncation_problem("set system host-name r1\\n") is None
+    True
+    >>> truncation_problem('system {\\n host-name "r1 {";\\n')
+    "1 unclosed '{' at the end of the file: the configuration looks truncated"
+    """
+    if not has_meaningful_line(text, LINE_COMMENT):
+        return "no configuration lines (only comments)"
+    if "{" not in text and "}" not in text:
+        return None  # display set format: no end marker
+    depth, negative_at = brace_balance(text, LEXICON)
+    return brace_message(depth, negative_at, "configuration")
+
+
+# -- the structural view: statements -------------------------------------------------------------------------------
+class JunosSyntaxError(ValueError):
+    """The text is not valid Junos brace or set configuration."""
+
+
+class Statement(NamedTuple):
+    """One statement: ``kind`` is ``open`` (``words {``), ``leaf`` (``words;``) or ``close`` (``}``); ``words`` as
+    written (quoted strings keep their quotes); ``line`` (1-based) is where its first word is; ``comment`` the
+    ``/* */`` annotation before it; ``tag`` a :data:`TAGS` prefix without its colon."""
+
+    kind: str
+    words: tuple[str, ...]
+    line: int
+    comment: str | None = None
+    tag: str | None = None
+
+
+def statements(text: str, *, strict: bool = True) -> Iterator[Statement]:
+    """The statements of ``text`` in order. ``strict`` raises :class:`JunosSyntaxError` on what Junos would refuse;
+    otherwise the reader goes on: a stray ``}`` is skipped, a top-level ``set``/``delete``... command ends at its
+    line's end (``display set`` format), and an unterminated statement at the end is a leaf.
+
+    >>> [(s.kind, " ".join(s.words), s.line) for s in statements("a {\\n  inactive: b c;\\n}\\n")]
+    [('open', 'a', 1), ('leaf', 'b c', 2), ('close', '', 3)]
+    >>> [" ".join(s.words) for s in statements('set a b\\nset c "d e"\\n', strict=False)]
+    ['set a b', 'set c "d e"']
+    """
+    depth = 0
+    words: list[str] = []
+    first = 0  # line of the first word of ``words``
+    comment: str | None = None
+    tag: str | None = None
+    pending: list[str] | None = None  # the pieces of a /* */ annotation that spans lines
+    opening = BLOCK_COMMENT[0]
+    for lineno, raw in enumerate(text.split("\n"), 1):
+        s = raw.strip()
+        if not s:
+            continue
+        if pending is not None or opening in s:
+            rest, done, pending = strip_comments(raw, pending)
+            if done:
+                comment = done[-1]
+            s = rest.strip()
+            if not s:
+                continue
+        if not words and tag is None and QUOTE not in s and LINE_COMMENT not in s:
+            # the common line: one plain statement, an opening or a closing (no quotes, no comments)
+            last = s[-1]
+            if last == ";":
+                leaf = s[:-1].split()
+                if leaf and s.count(";") == 1 and "{" not in s and "}" not in s and leaf[0] not in TAGS:
+                    yield Statement("leaf", tuple(leaf), lineno, comment)
+                    comment = None
+                    continue
+            elif last == "{":
+                head = s[:-1].split()
+                if head and s.count("{") == 1 and ";" not in s and "}" not in s and head[0] not in TAGS:
+                    yield Statement("open", tuple(head), lineno, comment)
+                    depth += 1
+                    comment = None
+                    continue
+            elif s == "}" and depth:
+                yield Statement("close", (), lineno)
+                depth -= 1
+                continue
+        if not strict and words and not depth and words[0] in _SET_VERB_SET:
+            yield Statement("leaf", tuple(words), first, comment, tag)  # a set command ends at its line's end
+            words, comment, tag = [], None, None
+        for tok in tokens(s, raw=True):
+            if tok in TAGS and not words:
+                tag = tok[:-1]
+                first = lineno
+            elif tok == ";":
+                if words:
+                    yield Statement("leaf", tuple(words), first, comment, tag)
+                words, comment, tag = [], None, None
+            elif tok == "{":
+                if not words and strict:
+                    raise JunosSyntaxError("'{' without a statement")
+                yield Statement("open", tuple(words), first if words else lineno, comment, tag)
+                depth += 1
+                words, comment, tag = [], None, None
+            elif tok == "}":
+                if words or depth == 0:
+                    if strict:
+                        raise JunosSyntaxError(f"unexpected '}}' after {' '.join(words) or 'top level'}")
+                    if words:
+                        yield Statement("leaf", tuple(words), first, comment, tag)
+                        words, comment, tag = [], None, None
+                    if depth == 0:
+                        continue
+                yield Statement("close", (), lineno)
+                depth -= 1
+            else:
+                if not words and tag is None:
+                    first = lineno
+                words.append(tok)
+    if words or depth:
+        if strict:
+            raise JunosSyntaxError("missing ';' or '}' at end of configuration")
+        if words:
+            yield Statement("leaf", tuple(words), first, comment, tag)
+
+
+# -- the flat view: read (the audit parser) ------------------------------------------------------------------------
 @dataclass(slots=True)
 class Stmt:
     """One leaf statement: its full path, line (1-based) and state."""
@@ -87,39 +295,6 @@ class ReadResult:
     """With ``defer``: filter blocks not read; each stands in ``stmts`` as one statement of its bare path."""
     defer_failed: bool = False
     """With ``defer``: set commands deactivate or delete statements; the caller must read again without it."""
-
-
-def _tokens(s: str) -> list[str]:
-    """Split one line into tokens: quoted strings (unquoted), braces, semicolons, words; ``#`` ends the line."""
-    out: list[str] = []
-    for m in _TOKEN.finditer(s):
-        q, punct, comment, word = m.groups()
-        if comment is not None:
-            break
-        if punct is not None:
-            out.append(punct)
-        elif word is not None:
-            out.append(word)
-        else:
-            out.append((q or "").replace('\\"', '"'))
-    return out
-
-
-def _strip_comments(s: str, in_comment: bool) -> tuple[str, bool]:
-    """Remove ``/* ... */`` parts of a line; returns the rest and whether a comment is still open."""
-    if in_comment:
-        j = s.find("*/")
-        if j < 0:
-            return "", True
-        s = s[j + 2 :]
-    while True:
-        i = s.find("/*")
-        if i < 0 or s.count('"', 0, i) % 2:
-            return s, False
-        j = s.find("*/", i + 2)
-        if j < 0:
-            return s[:i], True
-        s = s[:i] + " " + s[j + 2 :]
 
 
 class _Reader:
@@ -194,7 +369,7 @@ class _Reader:
     # -- set format ----------------------------------------------------------------------------------------
     def set_line(self, s: str, line: int) -> None:
         if '"' in s or "#" in s or "{" in s or "}" in s or ";" in s:
-            toks = _tokens(s)
+            toks = tokens(s)
             path = tuple(t for t in toks[1:] if t not in ("{", "}", ";"))
         else:
             toks = s.split()
@@ -220,7 +395,7 @@ class _Reader:
     # -- main loop -----------------------------------------------------------------------------------------
     def run(self, start: int = 0, stop: int | None = None) -> ReadResult:
         """Read ``lines[start:stop]`` (all of them by default)."""
-        in_comment = False
+        pending: list[str] | None = None  # a /* */ comment open from an earlier line
         lines = self.res.lines
         stack = self.stack
         defer = self.defer
@@ -235,8 +410,8 @@ class _Reader:
             s = raw.strip()
             if not s:
                 continue
-            if in_comment or "/*" in s:
-                s, in_comment = _strip_comments(s, in_comment)
+            if pending is not None or "/*" in s:
+                s, _, pending = strip_comments(s, pending)
                 s = s.strip()
                 if not s:
                     continue
@@ -263,7 +438,7 @@ class _Reader:
                             path = top[0] + tuple(toks)
                             if path not in block_lines:
                                 block_lines[path] = line
-                            if defer and not top[1] and not in_comment and _deferrable(path):
+                            if defer and not top[1] and pending is None and _deferrable(path):
                                 close = _simple_block_end(lines, line)
                                 if close is not None:
                                     self.res.deferred.append(DeferredBlock(path, line, close))
@@ -311,7 +486,7 @@ class _Reader:
                 elif s == "}":
                     stack.pop()
                     continue
-            if not self.stack and not self.skip and not self.pending and s.startswith(_SET_VERBS):
+            if not self.stack and not self.skip and not self.pending and s.startswith(_SET_PREFIXES):
                 self.set_line(s, line)
                 continue
             last = s[-1]
@@ -348,7 +523,7 @@ class _Reader:
 
     def slow(self, s: str, line: int) -> None:
         """General tokenizer path: several statements on one line, quotes, statements spanning lines."""
-        for tok in _tokens(s):
+        for tok in tokens(s):
             if tok == "{":
                 self.open(self.pending, self.pending_line or line)
                 self.pending = []
@@ -469,8 +644,15 @@ def _filter_of(path: tuple[str, ...]) -> str | None:
     return None
 
 
-def read(text: str, extra: frozenset[str] = frozenset(), prune: bool = False, defer: bool = False) -> ReadResult:
-    """Read one Junos config (brace, set, or both); ``extra`` names more top-level sections to keep.
+def read(
+    text: str,
+    extra: frozenset[str] = frozenset(),
+    prune: bool = False,
+    defer: bool = False,
+    sections: frozenset[str] = RELEVANT,
+) -> ReadResult:
+    """Read one Junos config (brace, set, or both): the top-level ``sections`` (by default the auditor's) and
+    ``extra``; the others are skipped.
 
     ``prune`` drops the ``interfaces`` leaves whose path holds neither ``filter`` nor ``disable`` (descriptions,
     addresses, VLAN ids: thousands on a BNG) on the common fast paths. Only for callers that read nothing
@@ -479,4 +661,4 @@ def read(text: str, extra: frozenset[str] = frozenset(), prune: bool = False, de
     ``defer`` leaves top-level firewall filter blocks made of plain lines unread (see :func:`_simple_block_end`):
     each stands in ``stmts`` as one statement of its bare path, is listed in ``deferred``, and
     :func:`reread` gives its statements. Same conditions as ``prune``; see also ``defer_failed``."""
-    return _Reader(text.replace("\r", "").split("\n"), RELEVANT | extra, prune, defer).run()
+    return _Reader(text.replace("\r", "").split("\n"), sections | extra, prune, defer).run()

@@ -1,9 +1,7 @@
-"""Junos configuration as a tree: brace-text parser, set-command loader, merge/override, renderer, diff.
-
-:func:`statements` is the one reader of brace text for everything but the audit parser: the emulator's tree
-(:func:`parse`) and the clean-up planner's lines (:meth:`JunosDialect.lines`) are built from it. The audit parser
-(:mod:`op25b_cfg.dialects.junos`) keeps its own reader: it skips irrelevant sections and defers filter blocks,
-which is what makes it fast on large BNG configs.
+"""Junos configuration as a tree (the emulator's configuration store): the tree built from the statements of the
+one Junos reader (:func:`op25b_cfg.dialects.junos.statements`), merge/override, ``set``-command loader, renderer,
+diff; and :class:`JunosDialect`, how op25b removes its own objects from a Junos config (its lines come from the
+same reader).
 
 Without the Junos schema, identity is inferred: a container is known by its whole header
 (``filter OP25B-V4-x``), a leaf with a value by its first word (``input X`` replaces ``input Y``), a
@@ -15,9 +13,9 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, ClassVar
 
 from op25b_cfg.dialects.base import (
     OBJECT_NAME,
@@ -26,13 +24,11 @@ from op25b_cfg.dialects.base import (
     Need,
     Reference,
     block_end,
-    brace_balance,
-    brace_message,
-    has_meaningful_line,
 )
+from op25b_cfg.dialects.junos import JunosSyntaxError, read, statements, truncation_problem
 
 if TYPE_CHECKING:
-    from op25b_cfg.inventory import Attachment
+    from op25b_cfg.intent_protocols import Attachment
 
 # leaves that may repeat with different values under one parent
 MULTI_VALUE = frozenset({"address", "member", "members", "community", "route-filter", "apply-groups"})
@@ -60,12 +56,6 @@ LIST_CONTAINERS = frozenset(
     {"source-prefix-list", "destination-prefix-list", "prefix-list", "source-address", "destination-address"}
 )
 
-_TOKEN_RE = re.compile(r'/\*.*?\*/|"(?:[^"\\]|\\.)*"|#[^\n]*|[{};\[\]]|[^\s{};\[\]"]+', re.S)
-
-
-class JunosSyntaxError(ValueError):
-    """The text is not valid Junos brace or set configuration."""
-
 
 @dataclass
 class JNode:
@@ -91,140 +81,6 @@ class JNode:
             if child.key == key:
                 return child
         return None
-
-
-class Statement(NamedTuple):
-    """One statement of Junos text, as the one reader of the dialect sees it: ``kind`` is ``open`` (``words {``),
-    ``leaf`` (``words;``) or ``close`` (``}``); ``line`` (1-based) is where its first word is; ``comment`` the
-    ``/* */`` annotation before it; ``tag`` a ``replace:``/``delete:``/``inactive:``/``protect:`` prefix."""
-
-    kind: str
-    words: tuple[str, ...]
-    line: int
-    comment: str | None = None
-    tag: str | None = None
-
-
-_TAGS = frozenset({"replace:", "delete:", "inactive:", "protect:"})
-_SET_VERBS = frozenset({"set", "delete", "deactivate", "activate", "insert", "rename", "annotate", "protect"})
-
-
-def statements(text: str, *, strict: bool = True) -> Iterator[Statement]:
-    """The statements of brace-format ``text`` in order (the dialect's one reader: the emulator's tree, the
-    clean-up planner's lines). ``strict`` raises :class:`JunosSyntaxError` on what Junos would refuse; otherwise
-    the reader goes on: a stray ``}`` is skipped, a top-level ``set``/``delete``... command ends at its line's
-    end (``display set`` format), and an unterminated statement at the end is a leaf.
-
-    >>> [(s.kind, " ".join(s.words), s.line) for s in statements("a {\\n  inactive: b c;\\n}\\n")]
-    [('open', 'a', 1), ('leaf', 'b c', 2), ('close', '', 3)]
-    >>> [" ".join(s.words) for s in statements("set a b\\nset c d\\n", strict=False)]
-    ['set a b', 'set c d']
-    """
-    depth = 0
-    words: list[str] = []
-    first = 0  # line of the first word of ``words``
-    comment: str | None = None
-    tag: str | None = None
-    in_list = False
-    open_comment: list[str] | None = None  # the lines of a /* */ annotation that spans lines
-    for lineno, raw in enumerate(text.split("\n"), 1):
-        s = raw.strip()
-        if not s:
-            continue
-        if open_comment is not None:
-            end = raw.find("*/")
-            if end < 0:
-                open_comment.append(raw)
-                continue
-            open_comment.append(raw[:end])
-            comment = "\n".join(open_comment).strip()
-            open_comment = None
-            s = raw[end + 2 :].strip()
-            if not s:
-                continue
-        if (
-            not words
-            and not in_list
-            and tag is None
-            and '"' not in s
-            and "#" not in s
-            and "/" not in s
-            and "[" not in s
-        ):
-            # the common line: one plain statement, an opening or a closing (no quotes, comments, lists)
-            last = s[-1]
-            if last == ";":
-                leaf = s[:-1].split()
-                if leaf and s.count(";") == 1 and "{" not in s and "}" not in s and leaf[0] not in _TAGS:
-                    yield Statement("leaf", tuple(leaf), lineno, comment)
-                    comment = None
-                    continue
-            elif last == "{":
-                head = s[:-1].split()
-                if head and s.count("{") == 1 and ";" not in s and "}" not in s and head[0] not in _TAGS:
-                    yield Statement("open", tuple(head), lineno, comment)
-                    depth += 1
-                    comment = None
-                    continue
-            elif s == "}" and depth:
-                yield Statement("close", (), lineno)
-                depth -= 1
-                continue
-        if not strict and words and not depth and not in_list and words[0] in _SET_VERBS:
-            yield Statement("leaf", tuple(words), first, comment, tag)  # a set command ends at its line's end
-            words, comment, tag = [], None, None
-        start = s.rfind("/*")
-        if start >= 0 and s.find("*/", start) < 0 and not s.count('"', 0, start) % 2:
-            open_comment = [s[start + 2 :]]  # an annotation that goes on below
-            s = s[:start]
-        for tok in _TOKEN_RE.findall(s):
-            c = tok[0]
-            if c == "#":
-                break
-            if c == "/" and tok.startswith("/*"):
-                comment = tok[2:-2].strip()
-                continue
-            if in_list:
-                words.append(tok)
-                if tok == "]":
-                    in_list = False
-                continue
-            if tok == "[":
-                words.append(tok)
-                in_list = True
-            elif tok in _TAGS and not words:
-                tag = tok[:-1]
-                first = lineno
-            elif tok == ";":
-                if words:
-                    yield Statement("leaf", tuple(words), first, comment, tag)
-                words, comment, tag = [], None, None
-            elif tok == "{":
-                if not words and strict:
-                    raise JunosSyntaxError("'{' without a statement")
-                yield Statement("open", tuple(words), first if words else lineno, comment, tag)
-                depth += 1
-                words, comment, tag = [], None, None
-            elif tok == "}":
-                if words or depth == 0:
-                    if strict:
-                        raise JunosSyntaxError(f"unexpected '}}' after {' '.join(words) or 'top level'}")
-                    if words:
-                        yield Statement("leaf", tuple(words), first, comment, tag)
-                        words, comment, tag = [], None, None
-                    if depth == 0:
-                        continue
-                yield Statement("close", (), lineno)
-                depth -= 1
-            else:
-                if not words and tag is None:
-                    first = lineno
-                words.append(tok)
-    if words or depth or in_list:
-        if strict:
-            raise JunosSyntaxError("missing ';' or '}' at end of configuration")
-        if words:
-            yield Statement("leaf", tuple(words), first, comment, tag)
 
 
 def parse(text: str) -> JNode:
@@ -301,15 +157,24 @@ def merge(target: JNode, source: JNode) -> None:
 
 
 def load_set(target: JNode, text: str) -> None:
-    """Apply ``set``/``delete`` commands to ``target`` in place."""
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        words = re.findall(r'"(?:[^"\\]|\\.)*"|\S+', line)
-        verb, path = words[0], words[1:]
-        if verb not in ("set", "delete") or not path:
-            raise JunosSyntaxError(f"unknown command: {line}")
+    """Apply ``set``/``delete`` commands (one a line, read by :func:`statements`) to ``target`` in place.
+
+    >>> root = JNode([], [])
+    >>> load_set(root, 'set system host-name r1\\nset interfaces ge-0/0/1 description "a b"\\n')
+    >>> print(render(root), end="")
+    system {
+        host-name r1;
+    }
+    interfaces {
+        ge-0/0/1 {
+            description "a b";
+        }
+    }
+    """
+    for st in statements(text, strict=False):
+        verb, path = (st.words[0], list(st.words[1:])) if st.words else ("", [])
+        if st.kind != "leaf" or st.tag is not None or verb not in ("set", "delete") or not path:
+            raise JunosSyntaxError(f"unknown command: {' '.join(st.words) or st.kind}")
         _walk_set(target, path, verb == "delete")
 
 
@@ -511,20 +376,8 @@ class JunosDialect(ConfigDialect):
         return _junos_change(rendered, running_text, need.changed, need.missing)
 
     def truncation_problem(self, text: str) -> str | None:
-        """Brace format: ``{`` and ``}`` balance (outside strings and comments); ``display set`` format has no
-        end marker and is not checked.
-
-        >>> JunosDialect().truncation_problem("set system host-name r1\\n") is None
-        True
-        >>> JunosDialect().truncation_problem("system {\\n host-name r1;\\n")
-        "1 unclosed '{' at the end of the file: the configuration looks truncated"
-        """
-        if not has_meaningful_line(text, "#"):
-            return "no configuration lines (only comments)"
-        if "{" not in text and "}" not in text:
-            return None  # display set format: no end marker
-        depth, negative_at = brace_balance(text, hash_comments=True)
-        return brace_message(depth, negative_at, "configuration")
+        """The reader's brace check (:func:`op25b_cfg.dialects.junos.truncation_problem`)."""
+        return truncation_problem(text)
 
 
 _JUNOS_DEFS = re.compile(r"^(?P<kind>filter|prefix-list|policer)\s+(?P<name>\S+)$")
@@ -532,10 +385,10 @@ _JUNOS_DEFS = re.compile(r"^(?P<kind>filter|prefix-list|policer)\s+(?P<name>\S+)
 
 def _junos_change(rendered: str, running_text: str, changed: set[str], missing: set[tuple[str, str]]) -> list[str]:
     """``delete`` / ``set`` statements for the OP25B objects and attachments that differ."""
-    from op25b_cfg.dialects.junos import read  # the statement reader (imports the audit model)
-
     want = [p for s in read(rendered).stmts if not s.inactive for p in _one_value(s.path)]
-    have = {p for s in read(_object_sections(running_text)).stmts if not s.inactive for p in _one_value(s.path)}
+    have = {
+        p for s in read(running_text, sections=_OBJECT_SECTIONS).stmts if not s.inactive for p in _one_value(s.path)
+    }
     objects: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
     leaves: list[tuple[str, ...]] = []
     for path in want:
@@ -558,29 +411,15 @@ def _junos_change(rendered: str, running_text: str, changed: set[str], missing: 
     return out
 
 
+_OBJECT_SECTIONS = frozenset({"policy-options", "firewall"})
+"""What the remediation compares statement by statement (the bindings come from the parsed model)."""
+
+
 def _binds(path: tuple[str, ...], missing: set[tuple[str, str]]) -> bool:
     """Whether the attachment statement ``path`` (``interfaces IFD unit N ... filter input F``, ``dynamic-profiles
     P ... filter input F``) binds a filter the running config does not bind there (from the parsed bindings)."""
     where = {path[1], f"{path[1]}.{path[3]}" if len(path) > 3 else path[1]}
     return any(f == path[-1] and a in where for a, f in missing)
-
-
-def _object_sections(text: str) -> str:
-    """The ``policy-options`` and ``firewall`` parts of a Junos config (brace blocks and set/delete/deactivate
-    commands): all the remediation compares statement by statement. One pass over the lines, so a large BNG
-    config is not read a second time (its bindings come from the parsed model)."""
-    out: list[str] = []
-    inside = False
-    for line in text.splitlines():
-        if inside:
-            out.append(line)
-            inside = line != "}"
-        elif line.startswith(("policy-options {", "firewall {")):
-            out.append(line)
-            inside = True
-        elif line.split(" ", 2)[1:2] in (["policy-options"], ["firewall"]):
-            out.append(line)
-    return "\n".join(out) + "\n"
 
 
 def _one_value(path: tuple[str, ...]) -> list[tuple[str, ...]]:

@@ -13,6 +13,11 @@ import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from op25b_cfg.dialects.base import Lexicon
+
+LEXICON = Lexicon(block_comment=None)
+"""Where :data:`_TOK`'s strings and comments start and end, for the truncation check's brace scan: ``"`` strings to
+the closing quote or the end of the line, ``#`` comments anywhere outside them, no block comments."""
 _TOK = re.compile(
     r"(?P<nl>\n)|(?P<ws>[ \t\r\f\v]+|\\\r?\n)|(?P<comment>\#[^\n]*)"
     r'|(?P<str>"(?:[^"\\\n]|\\.)*"?)|(?P<p>[{};,])|(?P<w>[^\s{};,"#]+)'

@@ -44,10 +44,22 @@ if TYPE_CHECKING:
     from op25b_cfg.connection.napalm_session import NapalmSession
     from op25b_cfg.dialects.base import ConfigDialect
     from op25b_cfg.effect.model import CounterReading
-    from op25b_cfg.inventory import Attachment, Device
+    from op25b_cfg.intent_protocols import Attachment, Device
     from op25b_cfg.lab.emulators.base import EmulatorBase
 
 log = logging.getLogger(__name__)
+
+# Process-wide caches (registered with :mod:`op25b_cfg.caches`, which empties them all)
+
+PLAN_BLOCKS: dict[tuple[str, str, int, bool, bool], tuple[FilterPlan, str]] = caches.register({})
+"""Rendered ``plan_*`` template blocks per (platform, block, id(plan), log, counters); the plan is kept in the
+value."""
+RENDERED: dict[tuple[str, int], tuple[Device, FilterPlan, str]] = caches.register({})
+"""The last render per (platform, id(device)), with the plan it used: push renders the candidate and its
+post-change audit renders the same intent again. Device and plan are kept in the value."""
+RENDER_MAX = 16384
+VERIFIED_TEMPLATES: set[str] = caches.register(set())
+"""Templates whose blocks were checked to cover the whole template (once per template and process)."""
 
 
 def data_dir(name: str) -> Path | None:
@@ -449,15 +461,15 @@ class Platform:
         exactly, also for a :class:`Device` built without :func:`~op25b_cfg.inventory.load_inventory`: a
         config that silently does less than asked is never rendered."""
         key = (self.name, id(device))
-        hit = caches.RENDERED.get(key)  # a hit means this very device object passed check() before
+        hit = RENDERED.get(key)  # a hit means this very device object passed check() before
         if hit is not None and hit[0] is device and hit[1] is (plan if plan is not None else build_plan(device)):
             return hit[2]
         self.check(device)
         plan = plan if plan is not None else build_plan(device)
         text = self._render(device, plan)
-        if len(caches.RENDERED) >= caches.RENDER_MAX:
-            caches.RENDERED.clear()
-        caches.RENDERED[key] = (device, plan, text)
+        if len(RENDERED) >= RENDER_MAX:
+            RENDERED.clear()
+        RENDERED[key] = (device, plan, text)
         return text
 
     def _render(self, device: Device, plan: FilterPlan) -> str:
@@ -469,11 +481,11 @@ class Platform:
         if not tmpl.blocks:
             return tmpl.render(ctx)
         text = self._render_blocks(tmpl, ctx, device, plan)
-        if tmpl.name not in caches.VERIFIED_TEMPLATES:
+        if tmpl.name not in VERIFIED_TEMPLATES:
             # once per template and process: the blocks must cover the whole template (no text between them)
             if text != tmpl.render(ctx):
                 raise PlatformError(f"template {tmpl.name}: text outside its blocks; reinstall op25b")
-            caches.VERIFIED_TEMPLATES.add(str(tmpl.name))
+            VERIFIED_TEMPLATES.add(str(tmpl.name))
         return text
 
     def _render_blocks(self, tmpl: jinja2.Template, ctx: dict[str, Any], device: Device, plan: FilterPlan) -> str:
@@ -487,11 +499,11 @@ class Platform:
                 out.append("".join(block(context)))
                 continue
             key = (self.name, name, id(plan), device.counters, device.log)
-            hit = caches.PLAN_BLOCKS.get(key)
+            hit = PLAN_BLOCKS.get(key)
             if hit is None or hit[0] is not plan:  # the plan object is kept alive, so its id is not reused
-                if len(caches.PLAN_BLOCKS) >= caches.RENDER_MAX:
-                    caches.PLAN_BLOCKS.clear()
-                hit = caches.PLAN_BLOCKS[key] = (plan, "".join(block(context)))
+                if len(PLAN_BLOCKS) >= RENDER_MAX:
+                    PLAN_BLOCKS.clear()
+                hit = PLAN_BLOCKS[key] = (plan, "".join(block(context)))
             out.append(hit[1])
         return "".join(out)
 

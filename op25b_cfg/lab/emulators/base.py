@@ -15,7 +15,7 @@ from op25b_cfg.lab.emulators.faults import Faults
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from op25b_cfg.inventory import Device
+    from op25b_cfg.intent_protocols import Device
 
 LOOPBACK = "127.0.0.1"
 

@@ -29,7 +29,7 @@ from op25b_cfg.lab.emulators.base import LOOPBACK, AclCounters, EmulatorBase, Re
 from op25b_cfg.lab.emulators.faults import EmulatorDropped, Faults
 
 if TYPE_CHECKING:
-    from op25b_cfg.inventory import Device
+    from op25b_cfg.intent_protocols import Device
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from op25b_cfg.connection.napalm_session import NapalmSession
     from op25b_cfg.dialects.base import ConfigDialect
     from op25b_cfg.effect.model import CounterReading
-    from op25b_cfg.inventory import Attachment, Device
+    from op25b_cfg.intent_protocols import Attachment, Device
 
 _VT = re.compile(r"Virtual-Template\d{1,4}")
 

@@ -23,7 +23,7 @@ from op25b_cfg.dialects.cisco_blocks import CliConfig, acl_entries
 from op25b_cfg.platforms.cisco_ios.emulator import INVALID, IosEmulator, _Shell, ios_uptime
 
 if TYPE_CHECKING:
-    from op25b_cfg.inventory import Device
+    from op25b_cfg.intent_protocols import Device
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from op25b_cfg.connection.base import Session
     from op25b_cfg.dialects.base import ConfigDialect
     from op25b_cfg.effect.model import CounterReading
-    from op25b_cfg.inventory import Device
+    from op25b_cfg.intent_protocols import Device
     from op25b_cfg.rules import AddrMatch
 
 RULE_STEP = 5

@@ -1,8 +1,9 @@
 """VRP configuration as a tree of views, read and written the way VRP shows and applies it.
 
-One reader for the emulator's running config, the session's diff and its VRP5 roll-back: a line at column 0
-opens a view (``acl ...``, ``interface ...``) whose indented lines are its children; ``#`` separates views,
-``!`` lines are comments, ``return`` ends the config. :func:`key` says which lines replace each other in one
+The emulator's running config, the session's diff and its VRP5 roll-back read a config with the one reader of
+Cisco-style blocks (:func:`op25b_cfg.dialects.cisco_reader.scan`, as the clean-up planner does): a line at column 0
+opens a view (``acl ...``, ``interface ...``) whose indented lines are its children; ``#`` and ``!`` lines are
+comments, ``return`` ends the config. :func:`key` says which lines replace each other in one
 view (``rule 5 ...`` replaces ``rule 5 ...``; a second ``traffic-filter inbound acl ...`` replaces the first
 for that direction and family), and :func:`shown` writes a line as ``display current-configuration`` prints it.
 """
@@ -13,10 +14,16 @@ import copy
 import re
 from dataclasses import dataclass, field
 
+from op25b_cfg.dialects.cisco_reader import scan, split_lines
 from op25b_cfg.platforms.huawei_vrp.parser import PORT_NAMES
 
 SHOWN_PORTS = {str(v): k for k, v in PORT_NAMES.items() if k in ("smtp", "www", "pop3", "telnet", "ftp", "domain")}
 _TF = re.compile(r"^traffic-filter (inbound|outbound) (?:(ipv4|ipv6) )?acl ")
+
+
+def views(toks: list[str]) -> str | None:
+    """Every line at column 0 opens a view (its indented lines are its children), except ``return``."""
+    return None if toks == ["return"] else "view"
 
 
 def key(text: str) -> str:
@@ -84,19 +91,12 @@ class VrpConfig:
 
     def __init__(self, text: str = "") -> None:
         self.root = Node("")
-        cur: Node | None = None
-        for raw in text.splitlines():
-            line = raw.rstrip()
-            s = line.strip()
-            if not s or s.startswith(("#", "!")) or s == "return":
-                if not line.startswith(" "):
-                    cur = None
-                continue
-            if line.startswith(" ") and cur is not None:
-                cur.children.append(Node(shown(line[1:])))  # deeper views keep their extra indentation
-                continue
-            cur = Node(s)
-            self.root.children.append(cur)
+        lines = split_lines(text)
+        for blk in scan(lines, views).blocks:
+            view = Node(blk.text)
+            # deeper views keep their extra indentation
+            view.children = [Node(shown(lines[i - 1].rstrip()[1:])) for i, _ in blk.children]
+            self.root.children.append(view)
 
     def copy(self) -> VrpConfig:
         new = VrpConfig()

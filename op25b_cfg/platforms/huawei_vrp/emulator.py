@@ -30,7 +30,7 @@ from op25b_cfg.platforms.huawei_vrp._store import Node, VrpConfig, key, shown
 from op25b_cfg.platforms.huawei_vrp.parser import _traffic_filter, parse_header, rule_body
 
 if TYPE_CHECKING:
-    from op25b_cfg.inventory import Device
+    from op25b_cfg.intent_protocols import Device
 
 log = logging.getLogger(__name__)
 

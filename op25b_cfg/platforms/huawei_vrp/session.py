@@ -38,11 +38,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from op25b_cfg.connection.base import ConnectOptions, Credentials, OperationTimeout, Session, run_within
 from op25b_cfg.connection.hostkey import with_offered_key
 from op25b_cfg.connection.napalm_session import map_exception
+from op25b_cfg.dialects.cisco_reader import scan, split_lines
 from op25b_cfg.errors import ConnectionError_, Op25bError, PushError
-from op25b_cfg.platforms.huawei_vrp._store import VrpConfig, missing, restore
+from op25b_cfg.platforms.huawei_vrp._store import VrpConfig, missing, restore, views
 
 if TYPE_CHECKING:
-    from op25b_cfg.inventory import Device
+    from op25b_cfg.intent_protocols import Device
 
 log = logging.getLogger(__name__)
 
@@ -61,20 +62,11 @@ def commands(text: str) -> list[str]:
     ['acl name A advance', 'rule 5 deny tcp', 'quit', 'interface E1', 'traffic-filter inbound acl name A', 'quit']
     """
     out: list[str] = []
-    in_view = False
-    for raw in text.splitlines():
-        s = raw.strip()
-        if not s or s.startswith(("#", "!")) or s == "return":
-            continue
-        if raw.startswith(" "):
-            out.append(s)
-            continue
-        if in_view:
+    for blk in scan(split_lines(text), views).blocks:
+        out.append(blk.text)
+        out.extend(body for _, body in blk.children)
+        if blk.tokens[0] != "undo":
             out.append("quit")
-        out.append(s)
-        in_view = not s.startswith("undo ")
-    if in_view:
-        out.append("quit")
     return out
 
 

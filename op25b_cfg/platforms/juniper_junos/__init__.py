@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from op25b_cfg.connection.napalm_session import NapalmSession
     from op25b_cfg.dialects.base import ConfigDialect
     from op25b_cfg.effect.model import CounterReading
-    from op25b_cfg.inventory import Attachment, Device
+    from op25b_cfg.intent_protocols import Attachment, Device
     from op25b_cfg.rules import FilterPlan, PrefixSet
 
 _UNIT = re.compile(r"([a-z]{2,5}-?[0-9/:]*|[a-z]+[0-9]+)\.([0-9]{1,5})")

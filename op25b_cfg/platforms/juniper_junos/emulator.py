@@ -23,11 +23,12 @@ import paramiko
 from lxml import etree
 
 from op25b_cfg.dialects import junos_tree as jt
+from op25b_cfg.dialects.junos import JunosSyntaxError
 from op25b_cfg.lab.emulators.base import AclCounters, RevertTimer
 from op25b_cfg.lab.emulators.sshserver import SshEmulator
 
 if TYPE_CHECKING:
-    from op25b_cfg.inventory import Device
+    from op25b_cfg.intent_protocols import Device
 
 log = logging.getLogger(__name__)
 
@@ -353,7 +354,7 @@ class JunosEmulator(SshEmulator):
                 jt.merge(work, jt.parse(text))
             else:
                 raise RpcFailed(f"unsupported load action {action}", bad_element=action)
-        except jt.JunosSyntaxError as exc:
+        except JunosSyntaxError as exc:
             raise RpcFailed(f"syntax error: {exc}", bad_element="configuration") from exc
         self.candidate = work
 

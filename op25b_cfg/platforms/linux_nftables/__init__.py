@@ -13,7 +13,7 @@ from op25b_cfg.rules import Action, FilterPlan, Rule
 if TYPE_CHECKING:
     from op25b_cfg.connection.base import Session
     from op25b_cfg.effect.model import CounterReading
-    from op25b_cfg.inventory import Attachment, Device
+    from op25b_cfg.intent_protocols import Attachment, Device
 
 _IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}\*?")
 TABLE = "op25b"
@@ -74,16 +74,18 @@ class LinuxNftables(Platform):
     atomic_replace = True  # the session replaces the whole op25b table with one `nft -f`
 
     def truncation_problem(self, text: str) -> str | None:
-        """``{`` and ``}`` balance (outside strings and comments).
+        """``{`` and ``}`` balance (outside strings and comments, as the reader :mod:`op25b_cfg.dialects.nft`
+        defines them).
 
         >>> LinuxNftables().truncation_problem('table inet f {\\n chain c {\\n  comment "}"\\n')
         "2 unclosed '{' at the end of the file: the ruleset looks truncated"
         """
         from op25b_cfg.dialects.base import brace_balance, brace_message, has_meaningful_line
+        from op25b_cfg.dialects.nft import LEXICON
 
         if not has_meaningful_line(text, "#"):
             return "no ruleset lines (only comments)"
-        depth, negative_at = brace_balance(text, hash_comments=True)
+        depth, negative_at = brace_balance(text, LEXICON)
         return brace_message(depth, negative_at, "ruleset")
 
     def apply_change(self, running: str, change: str) -> str:

@@ -35,7 +35,7 @@ from op25b_cfg.rules import Action, FilterPlan, Rule
 if TYPE_CHECKING:
     from op25b_cfg.connection.base import Session
     from op25b_cfg.effect.model import CounterReading
-    from op25b_cfg.inventory import Attachment, Device
+    from op25b_cfg.intent_protocols import Attachment, Device
 
 BLOCK_LOG_PREFIX = "op25b-block"
 """The ``log-prefix`` of the ``action=log`` rule before each OP25B reject (:meth:`MikrotikRouteros.ros_rules`)."""

@@ -40,7 +40,7 @@ from op25b_cfg.platforms.mikrotik_routeros.syntax import _ACTIONS, owner_version
 if TYPE_CHECKING:
     import paramiko
 
-    from op25b_cfg.inventory import Device
+    from op25b_cfg.intent_protocols import Device
 
 log = logging.getLogger(__name__)
 
