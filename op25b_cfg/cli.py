@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from op25b_cfg import api
 from op25b_cfg.cli_common import (
     EXIT_ERROR,
     EXIT_FINDINGS,
@@ -46,7 +47,7 @@ from op25b_cfg.cli_common import (
 from op25b_cfg.errors import InventoryError, Op25bError, Problem
 
 if TYPE_CHECKING:
-    from op25b_cfg.generate import Rendered
+    from op25b_cfg.api import Rendered
 
 
 def _generate_table(results: list[Rendered], out_dir: Path, all_rows: bool) -> None:
@@ -92,12 +93,10 @@ def generate(
     verbose: VerboseOpt = False,
 ) -> None:
     """Render the OP25B config of every device (or --device / --filter) to OUT/<device>.<ext>."""
-    from op25b_cfg.generate import generate as generate_devices
-
     _setup_logging(verbose)
     try:
         _, devices = _load(inventory, device, filter_)
-        results = generate_devices(devices, out_dir)
+        results = api.generate(devices, out_dir)
     except Op25bError as exc:
         raise _fail(exc) from None
     failed = [r for r in results if r.failed]
@@ -118,10 +117,8 @@ def generate(
 @inventory_app.command("validate")
 def inventory_validate(inventory: InventoryOpt = Path("inventory"), fmt: FormatOpt = Format.table) -> None:
     """Check the inventory and policy; print every problem with file, field and fix."""
-    from op25b_cfg.inventory import load_inventory
-
     try:
-        inv = load_inventory(inventory)
+        inv = api.load(inventory)
     except Op25bError as exc:
         if fmt is not Format.json:
             raise _fail(exc) from None
@@ -207,8 +204,7 @@ def _short_source(source: str) -> str:
 @app.command()
 def platforms(fmt: FormatOpt = Format.table) -> None:
     """List the supported platforms and what each can do."""
-    from op25b_cfg.platforms import PLATFORMS
-
+    registry = api.platforms()
     if fmt is Format.json:
         rows = [
             {
@@ -222,12 +218,12 @@ def platforms(fmt: FormatOpt = Format.table) -> None:
                 "flow_control_delay": cls.flow_delay,
                 "commit_confirm": cls.commit_confirm,
             }
-            for name, cls in PLATFORMS.items()
+            for name, cls in registry.items()
         ]
         print(json.dumps(rows, indent=2))
         return
     cells: list[tuple[str, ...]] = []
-    for name, cls in PLATFORMS.items():
+    for name, cls in registry.items():
         if cls.flow_sessions:
             fc = "sessions + rate"
         elif cls.flow_rate_kinds:
