@@ -314,14 +314,12 @@ def connect(
     Raises :class:`Op25bError` when no credentials can be had or a driver argument is refused, before any
     device is touched. ``connect().session(device)`` opens nothing until used in a ``with`` block.
     """
-    from op25b_cfg.cli_options import Connection, OptionError
+    from op25b_cfg.cli_options import Connection, refuse_unsafe
     from op25b_cfg.connection.base import ConnectOptions
-    from op25b_cfg.connection.credentials import load_credentials, unsafe_args
+    from op25b_cfg.connection.credentials import load_credentials
 
     args = dict(driver_args or {})
-    bad = unsafe_args(args, verify_host_key)
-    if bad:
-        raise OptionError("\n".join(f"--driver-arg {key}=...: {what}. Fix: {fix}" for key, what, fix in bad))
+    refuse_unsafe(args, verify_host_key)
     options = ConnectOptions(
         timeout=timeout,
         verify_host_key=verify_host_key,

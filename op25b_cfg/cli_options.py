@@ -97,10 +97,16 @@ def driver_args(items: list[str], verify_host_key: bool = True) -> dict[str, obj
         elif raw.isdigit():
             value = int(raw)
         out[key.strip()] = value
-    bad = unsafe_args(out, verify_host_key)
+    refuse_unsafe(out, verify_host_key)
+    return out
+
+
+def refuse_unsafe(args: dict[str, object], verify_host_key: bool) -> None:
+    """Raise :class:`OptionError` naming every driver argument that is a secret, or a host-key switch while
+    ``verify_host_key`` is on (:func:`op25b_cfg.connection.credentials.unsafe_args`)."""
+    bad = unsafe_args(args, verify_host_key)
     if bad:
         raise OptionError("\n".join(f"--driver-arg {key}=...: {what}. Fix: {fix}" for key, what, fix in bad))
-    return out
 
 
 @dataclass(frozen=True)
@@ -143,22 +149,23 @@ def connection_setup(
     driver_arg: list[str] | None,
     allow_cleartext: bool = False,
 ) -> Connection:
-    """Credentials (environment or prompt) and connection options from the shared options' values.
+    """Credentials (environment or prompt) and connection options from the shared options' values:
+    :func:`op25b_cfg.api.connect` with ``--driver-arg KEY=VALUE`` parsed.
 
     Raises :class:`Op25bError` (no credentials, malformed ``--driver-arg``) before any device is touched.
     """
-    from op25b_cfg.connection.credentials import load_credentials
+    from op25b_cfg import api
 
-    options = ConnectOptions(
+    return api.connect(
+        username,
         timeout=timeout,
         verify_host_key=verify_host_key,
-        known_hosts=str(known_hosts) if known_hosts else None,
+        known_hosts=known_hosts,
+        ssh_config=ssh_config,
         port=port,
-        ssh_config=str(ssh_config) if ssh_config else None,
         driver_args=driver_args(driver_arg or [], verify_host_key),
+        allow_cleartext=allow_cleartext,
     )
-    creds = load_credentials(username=username)
-    return Connection(creds, options, override_username=bool(username), allow_cleartext=allow_cleartext)
 
 
 def warn_unverified(console: Console, verify_host_key: bool) -> None:
