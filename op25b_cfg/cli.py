@@ -1,4 +1,5 @@
-"""The ``op25b`` command line. Commands are thin: the logic lives in importable modules.
+"""The ``op25b`` command line. Commands are thin: each parses its options, calls :mod:`op25b_cfg.api` (the
+supported Python surface, which does the work) and prints the result (tables, JSON, progress bars, exit codes).
 
 Exit codes (every command):
 
@@ -7,8 +8,9 @@ Exit codes (every command):
 * 2: bad input or an error that stopped the job (invalid inventory, unreadable file; ``audit``: UNKNOWN)
 
 Start-up is part of every command's cost: this module and the command modules import only typer, rich's console
-and light op25b modules at the top. Whatever a command needs beyond that (the inventory's pydantic models, Jinja,
-the audit engine, push, napalm, nornir, the lab) is imported inside the command function, so ``op25b --help``,
+and light op25b modules (``api`` among them: it imports its logic inside each function) at the top. Whatever a
+command needs beyond that (the inventory's pydantic models, Jinja, the audit engine, push, napalm, nornir, the lab)
+is imported when the command calls it, so ``op25b --help``,
 ``--version`` and ``op25b platforms`` load none of it (tests/test_cli_imports.py checks the module set).
 """
 
