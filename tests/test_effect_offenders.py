@@ -302,10 +302,6 @@ _FORMATS = {p: contract(p)["log_format"] for p in PLATFORMS if contract(p).get("
 """Per platform: one logged deny (``log_format`` in tests/platforms/<platform>/contract.yaml)."""
 
 
-def test_every_platform_with_log_patterns_has_a_log_format() -> None:
-    assert {p for p in PLATFORMS if get_platform(p).log_patterns} <= set(_FORMATS)
-
-
 @given(
     st.sampled_from(sorted(_FORMATS)),
     st.lists(st.tuples(_V4 | _V6, _V4, st.integers(0, 65535), st.integers(1, 10**9)), min_size=1, max_size=20),
