@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from op25b_cfg.audit.model import DeviceReport, ParsedConfig, Verdict
     from op25b_cfg.audit.runner import SessionFactory
-    from op25b_cfg.cli_options import Connection
+    from op25b_cfg.connection.setup import Connection
     from op25b_cfg.generate import Rendered
     from op25b_cfg.inventory import Device, Inventory
     from op25b_cfg.platforms.base import Platform
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 # Importing this module stays light (what ``op25b --help`` loads): every function imports the logic it calls, and
 # the types named in ``__all__`` are loaded on first access (PEP 562 ``__getattr__`` below).
 _LAZY = {
-    "Connection": "op25b_cfg.cli_options",
+    "Connection": "op25b_cfg.connection.setup",
     "Device": "op25b_cfg.inventory",
     "DeviceReport": "op25b_cfg.audit.model",
     "DeviceResult": "op25b_cfg.results",
@@ -314,9 +314,9 @@ def connect(
     Raises :class:`Op25bError` when no credentials can be had or a driver argument is refused, before any
     device is touched. ``connect().session(device)`` opens nothing until used in a ``with`` block.
     """
-    from op25b_cfg.cli_options import Connection, refuse_unsafe
     from op25b_cfg.connection.base import ConnectOptions
     from op25b_cfg.connection.credentials import load_credentials
+    from op25b_cfg.connection.setup import Connection, refuse_unsafe
 
     args = dict(driver_args or {})
     refuse_unsafe(args, verify_host_key)
