@@ -2,9 +2,13 @@
 
 Everything a runbook needs is here: load the intent, build a device's rule plan, render it, parse a running config
 into the vendor-neutral model, audit a running config (a text, a saved file, a directory of saved configs, or the
-live device), and push (dry run or commit).
+live device), write the audit reports, and push (dry run or commit). Long runs report each device as it finishes
+(``on_done`` callbacks, :func:`iter_audit_saved`) and stop starting devices when a ``stop`` event is set.
 These names and signatures are the stable surface; every other module of ``op25b_cfg`` is internal and may
-change. The Nornir tasks in :mod:`op25b_cfg.nornir_tasks` are built on these functions.
+change. The ``op25b`` commands and the Nornir tasks in :mod:`op25b_cfg.nornir_tasks` are built on these functions.
+
+Importing this module is light (the commands import it at start-up): each function imports what it uses, and the
+types below are loaded on first use.
 
 Errors: a bad inventory raises :class:`~op25b_cfg.errors.InventoryError` (every problem with file, field and fix);
 a device its platform cannot enforce raises :class:`~op25b_cfg.errors.Op25bError` from :func:`render`. The audit
