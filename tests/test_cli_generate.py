@@ -11,10 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from op25b_cfg import cli
+from op25b_cfg import api, cli
 from op25b_cfg.cli import app
-from op25b_cfg.inventory import load_inventory
-from op25b_cfg.platforms import PLATFORMS, get_platform
 from tests.platform_data import sample_files, sample_hosts
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,10 +29,10 @@ def test_generate_sample_writes_one_file_per_platform(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert {p.name for p in out.iterdir()} == EXPECTED
     assert f"{len(EXPECTED)} rendered, 0 failed" in res.stdout
-    inv = load_inventory(SAMPLE)
+    inv = api.load(SAMPLE)
     for dev in inv.devices.values():
-        f = out / f"{dev.name}.{get_platform(dev.platform).file_extension}"
-        assert f.read_text(encoding="utf-8") == get_platform(dev.platform).render(dev)
+        f = out / f"{dev.name}.{api.platforms()[dev.platform].file_extension}"
+        assert f.read_text(encoding="utf-8") == api.render(dev)
 
 
 def test_generate_json(tmp_path: Path) -> None:
@@ -50,7 +48,7 @@ def test_generate_json(tmp_path: Path) -> None:
         assert Path(r["path"]).is_file()
         assert r["version"] and r["version"] in r["filters"]
         assert r["rules"] > 0 and r["lines"] > 0
-        assert r["platform"] in PLATFORMS
+        assert r["platform"] in api.platforms()
     assert rows["edge-osa-eos1"]["mode"] == "targeted"
     assert rows["bras-tyo-lnx1"]["mode"] == "flow-control"
 
@@ -80,7 +78,7 @@ def test_generate_large_run_shows_a_summary(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_large_table_lists_the_failing_devices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from op25b_cfg.generate import Rendered
+    from op25b_cfg.api import Rendered
 
     monkeypatch.setattr(cli.out, "_width", 200)
     ok = [Rendered(f"r{i:03d}", "cisco_ios", "block", rules=5, lines=20, path=f"out/r{i:03d}.ios") for i in range(60)]
@@ -159,7 +157,7 @@ def test_platforms_json() -> None:
     res = runner.invoke(app, ["platforms", "--format", "json"])
     assert res.exit_code == 0, res.output
     rows = {r["platform"]: r for r in json.loads(res.stdout)}
-    assert set(rows) == set(PLATFORMS)
+    assert set(rows) == set(api.platforms())
     assert rows["linux_nftables"]["flow_control_sessions"] is True
     assert "flow-control" not in rows["cisco_iosxr"]["modes"]
     assert "flow-control" not in rows["arista_eos"]["modes"]
@@ -175,7 +173,7 @@ def test_platforms_table(monkeypatch: pytest.MonkeyPatch) -> None:
     res = runner.invoke(app, ["platforms"])
     assert res.exit_code == 0
     rows = {line.split("│")[1].strip(): line for line in res.stdout.splitlines() if line.startswith("│")}
-    assert set(rows) == set(PLATFORMS)
+    assert set(rows) == set(api.platforms())
     assert "sessions + rate" in rows["linux_nftables"]
     assert "rate only, on virtual-template" in rows["cisco_ios"]
     assert "refused" not in rows["linux_nftables"] and "refused" in rows["arista_eos"]
