@@ -1,4 +1,5 @@
-"""The ``op25b`` command line. Commands are thin: the logic lives in importable modules.
+"""The ``op25b`` command line. Commands are thin: each parses its options, calls :mod:`op25b_cfg.api` (the
+supported Python surface, which does the work) and prints the result (tables, JSON, progress bars, exit codes).
 
 Exit codes (every command):
 
@@ -7,8 +8,9 @@ Exit codes (every command):
 * 2: bad input or an error that stopped the job (invalid inventory, unreadable file; ``audit``: UNKNOWN)
 
 Start-up is part of every command's cost: this module and the command modules import only typer, rich's console
-and light op25b modules at the top. Whatever a command needs beyond that (the inventory's pydantic models, Jinja,
-the audit engine, push, napalm, nornir, the lab) is imported inside the command function, so ``op25b --help``,
+and light op25b modules (``api`` among them: it imports its logic inside each function) at the top. Whatever a
+command needs beyond that (the inventory's pydantic models, Jinja, the audit engine, push, napalm, nornir, the lab)
+is imported when the command calls it, so ``op25b --help``,
 ``--version`` and ``op25b platforms`` load none of it (tests/test_cli_imports.py checks the module set).
 """
 
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from op25b_cfg import api
 from op25b_cfg.cli_common import (
     EXIT_ERROR,
     EXIT_FINDINGS,
@@ -46,7 +49,7 @@ from op25b_cfg.cli_common import (
 from op25b_cfg.errors import InventoryError, Op25bError, Problem
 
 if TYPE_CHECKING:
-    from op25b_cfg.generate import Rendered
+    from op25b_cfg.api import Rendered
 
 
 def _generate_table(results: list[Rendered], out_dir: Path, all_rows: bool) -> None:
@@ -93,7 +96,6 @@ def generate(
 ) -> None:
     """Render the OP25B config of every device (or --device / --filter) to OUT/<device>.<ext>."""
     from op25b_cfg.gc_pause import paused_gc
-    from op25b_cfg.generate import generate as generate_devices
 
     _setup_logging(verbose)
     try:
@@ -101,7 +103,7 @@ def generate(
         # walks every object of the inventory just built (0.05 s per pass for 10,000 devices)
         with paused_gc():
             _, devices = _load(inventory, device, filter_)
-            results = generate_devices(devices, out_dir)
+            results = api.generate(devices, out_dir)
     except Op25bError as exc:
         raise _fail(exc) from None
     failed = [r for r in results if r.failed]
@@ -122,10 +124,8 @@ def generate(
 @inventory_app.command("validate")
 def inventory_validate(inventory: InventoryOpt = Path("inventory"), fmt: FormatOpt = Format.table) -> None:
     """Check the inventory and policy; print every problem with file, field and fix."""
-    from op25b_cfg.inventory import load_inventory
-
     try:
-        inv = load_inventory(inventory)
+        inv = api.load(inventory)
     except Op25bError as exc:
         if fmt is not Format.json:
             raise _fail(exc) from None
@@ -211,8 +211,7 @@ def _short_source(source: str) -> str:
 @app.command()
 def platforms(fmt: FormatOpt = Format.table) -> None:
     """List the supported platforms and what each can do."""
-    from op25b_cfg.platforms import PLATFORMS
-
+    registry = api.platforms()
     if fmt is Format.json:
         rows = [
             {
@@ -226,12 +225,12 @@ def platforms(fmt: FormatOpt = Format.table) -> None:
                 "flow_control_delay": cls.flow_delay,
                 "commit_confirm": cls.commit_confirm,
             }
-            for name, cls in PLATFORMS.items()
+            for name, cls in registry.items()
         ]
         print(json.dumps(rows, indent=2))
         return
     cells: list[tuple[str, ...]] = []
-    for name, cls in PLATFORMS.items():
+    for name, cls in registry.items():
         if cls.flow_sessions:
             fc = "sessions + rate"
         elif cls.flow_rate_kinds:

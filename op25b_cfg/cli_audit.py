@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from op25b_cfg import api
 from op25b_cfg import cli_options as opt
 from op25b_cfg.cli_common import (
     EXIT_ERROR,
@@ -32,10 +33,7 @@ from op25b_cfg.errors import Op25bError
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from op25b_cfg.audit.model import DeviceReport
-    from op25b_cfg.audit.report import AuditMeta
-    from op25b_cfg.audit.runner import SessionFactory
-    from op25b_cfg.inventory import Device
+    from op25b_cfg.api import Connection, Device, DeviceReport
 
 DEFAULT_HTML = Path("op25b-audit.html")
 
@@ -68,19 +66,18 @@ def _refuse_without_live(given: dict[str, object]) -> None:
 
 
 def _audit_live(
-    devices: list[Device], session: SessionFactory, workers: int, save: Path | None, quiet: bool
+    devices: list[Device], conn: Connection, workers: int, save: Path | None, quiet: bool
 ) -> list[DeviceReport]:
     """Fetch and audit every device with a progress bar; the first Ctrl-C starts no new device."""
-    from op25b_cfg.audit.runner import audit_live
     from op25b_cfg.fanout import ctrl_c_sets
 
     stop = threading.Event()
     progress = opt.device_progress(err, "audit --live", disable=quiet)
     with progress, ctrl_c_sets(stop, opt.stop_notice(err)):
         bar = progress.add_task("fetching", total=len(devices))
-        return audit_live(
+        return api.audit_devices(
             devices,
-            session,
+            conn,
             workers=workers,
             save_dir=save,
             stop=stop,
@@ -89,30 +86,29 @@ def _audit_live(
 
 
 def _write_report(
-    fmt: AuditFormat, reports: Iterable[DeviceReport], meta: AuditMeta, target: Path | None, all_rows: bool
+    fmt: AuditFormat, reports: Iterable[DeviceReport], meta: tuple[str, str, str], target: Path | None, all_rows: bool
 ) -> tuple[int, int]:
-    """Write the report to ``target`` (stdout when None); returns (exit code, devices).
+    """Write the report (``meta``: policy, inventory, configs) to ``target`` (stdout when None); returns (exit
+    code, devices).
 
-    JSON, JUnit and HTML are written as each device's report arrives (:class:`op25b_cfg.audit.report.ReportWriter`),
+    JSON, JUnit and HTML are written as each device's report arrives (:func:`op25b_cfg.api.write_audit_report`),
     so a large run does not hold them all; the table needs every row first and, above
-    :data:`~op25b_cfg.cli.SUMMARY_ABOVE` devices (without ``--all-rows``), lists only those not COMPLIANT."""
+    :data:`~op25b_cfg.cli_common.SUMMARY_ABOVE` devices (without ``--all-rows``), lists only those not COMPLIANT."""
     from rich.console import Console
 
-    from op25b_cfg.audit import report as rep
     from op25b_cfg.paths import atomic_open
 
+    policy, inventory, configs = meta
     # a file is written whole or not at all (a full disk leaves the old report), stdout as it comes
     with atomic_open(target) if target is not None else contextlib.nullcontext(sys.stdout) as fh:
         if fmt is AuditFormat.table:
             rows = list(reports)
             console = Console() if target is None else Console(file=fh, width=160, no_color=True, highlight=False)
-            rep.render_table(rows, console, meta, summarise=len(rows) > SUMMARY_ABOVE and not all_rows)
-            return rep.exit_code(rows), len(rows)
-        with rep.WRITERS[fmt.value](fh, meta) as writer:
-            for report in reports:
-                writer.add(report)
-            writer.close()
-        return writer.tally.exit_code(), writer.tally.devices
+            summarise = len(rows) > SUMMARY_ABOVE and not all_rows
+            return api.write_audit_report(
+                rows, console, "table", policy=policy, inventory=inventory, configs=configs, summarise=summarise
+            )
+        return api.write_audit_report(reports, fh, fmt.value, policy=policy, inventory=inventory, configs=configs)
 
 
 @app.command(help=AUDIT_HELP)
@@ -170,24 +166,16 @@ def audit(
     verbose: VerboseOpt = False,
 ) -> None:
     """Prove OP25B on each device's running config (see AUDIT_HELP)."""
-    from op25b_cfg.audit import report as rep
-    from op25b_cfg.audit.model import set_time_budget
-    from op25b_cfg.audit.runner import iter_saved, prepare_save_dir
-    from op25b_cfg.connection.factory import quiet_library_logs
-
-    _setup_logging(verbose)
-    set_time_budget(time_budget)
+    _setup_logging(verbose, devices=live)
+    api.set_time_budget(time_budget)
     try:
         inv, devices = _load(inventory, device, filter_)
         if live:
             if configs is not None:
                 raise Op25bError("--configs and --live exclude each other: audit saved configs or the devices")
-            quiet_library_logs(verbose)
             conn = opt.connection_setup(
                 username, timeout, known_hosts, verify_host_key, ssh_config, port, driver_arg, allow_cleartext
             )
-            if save is not None:
-                prepare_save_dir(save)
             source = "live"
         else:
             _refuse_without_live(
@@ -203,13 +191,16 @@ def audit(
                 }
             )
             source = str(configs if configs is not None else inventory / "running")
-            reports: Iterable[DeviceReport] = iter_saved(devices, Path(source))
+            reports: Iterable[DeviceReport] = api.iter_audit_saved(devices, source)
     except Op25bError as exc:
         raise _fail(exc) from None
     if live:
         opt.warn_unverified(err, verify_host_key)
-        reports = _audit_live(devices, conn.session, workers, save, quiet=fmt is not AuditFormat.table)
-    meta = rep.AuditMeta(policy=inv.policy.name, inventory=str(inventory), configs=source)
+        try:
+            reports = _audit_live(devices, conn, workers, save, quiet=fmt is not AuditFormat.table)
+        except Op25bError as exc:
+            raise _fail(exc) from None
+    meta = (inv.policy.name, str(inventory), source)
     target = output if output is not None else (DEFAULT_HTML if fmt is AuditFormat.html else None)
     try:
         code, count = _write_report(fmt, reports, meta, target, all_rows)

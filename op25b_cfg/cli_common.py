@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from op25b_cfg import __version__
+from op25b_cfg import __version__, api
 from op25b_cfg.errors import InventoryError, Op25bError
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from rich.table import Table
 
-    from op25b_cfg.inventory import Device, Inventory
+    from op25b_cfg.api import Device, Inventory
 
 
 class HelpGroup(TyperGroup):
@@ -114,10 +114,16 @@ def _main(
     """Generate, push and audit Outbound Port 25 Blocking (OP25B) on ISP routers, BRAS and Linux hosts."""
 
 
-def _setup_logging(verbose: bool) -> None:
+def _setup_logging(verbose: bool, devices: bool = False) -> None:
+    """Log to stderr (INFO with ``--verbose``). ``devices``: a command that talks to devices also quiets the
+    device libraries' own chatter (paramiko logs every client that hangs up as an ERROR) unless ``verbose``."""
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    if devices:
+        from op25b_cfg.connection.factory import quiet_library_logs
+
+        quiet_library_logs(verbose)
 
 
 def _fail(exc: Op25bError) -> typer.Exit:
@@ -135,9 +141,7 @@ def _fail(exc: Op25bError) -> typer.Exit:
 
 def _load(path: Path, names: list[str] | None, where: str | None) -> tuple[Inventory, list[Device]]:
     """The inventory and the selected devices; nothing selected is an error (exit 2) in every command."""
-    from op25b_cfg.inventory import load_inventory
-
-    inv = load_inventory(path)
+    inv = api.load(path)
     devices = inv.select(names, where)
     if not devices:
         raise Op25bError(

@@ -10,26 +10,17 @@ factory. A command declares them with these ``Annotated`` types and the ``DEFAUL
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from op25b_cfg.connection.base import ConnectOptions, Credentials
-from op25b_cfg.connection.credentials import for_device, is_cleartext, unsafe_args
-from op25b_cfg.errors import ConnectionError_, Op25bError
+from op25b_cfg.connection.setup import Connection, OptionError, refuse_unsafe
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
-
-    from op25b_cfg.connection.base import Session
-    from op25b_cfg.inventory import Device
-
-log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_WORKERS = 10
@@ -69,10 +60,6 @@ DriverArgOpt = Annotated[
 CREDENTIALS_HELP = "Credentials: OP25B_USERNAME / OP25B_PASSWORD (/ OP25B_SECRET) or a prompt; never inventory files."
 
 
-class OptionError(Op25bError):
-    """A command-line option value is malformed."""
-
-
 def driver_args(items: list[str], verify_host_key: bool = True) -> dict[str, object]:
     """``KEY=VALUE`` strings as napalm optional_args (whole numbers and true/false converted).
 
@@ -84,7 +71,7 @@ def driver_args(items: list[str], verify_host_key: bool = True) -> dict[str, obj
     >>> driver_args(["secret=hunter2"])
     Traceback (most recent call last):
     ...
-    op25b_cfg.cli_options.OptionError: --driver-arg secret=...: is a secret: on a command line every local ...
+    op25b_cfg.connection.setup.OptionError: --driver-arg secret=...: is a secret: on a command line every local ...
     """
     out: dict[str, object] = {}
     for item in items:
@@ -97,40 +84,8 @@ def driver_args(items: list[str], verify_host_key: bool = True) -> dict[str, obj
         elif raw.isdigit():
             value = int(raw)
         out[key.strip()] = value
-    bad = unsafe_args(out, verify_host_key)
-    if bad:
-        raise OptionError("\n".join(f"--driver-arg {key}=...: {what}. Fix: {fix}" for key, what, fix in bad))
+    refuse_unsafe(out, verify_host_key)
     return out
-
-
-@dataclass(frozen=True)
-class Connection:
-    """What the connection options resolve to: credentials (never printed), options, and a session factory."""
-
-    creds: Credentials
-    options: ConnectOptions
-    override_username: bool
-    allow_cleartext: bool = False
-
-    def session(self, device: Device) -> Session:
-        """An unopened session to ``device`` (use it in a ``with`` block).
-
-        Raises :class:`ConnectionError_` when the device's transport (inventory or ``--driver-arg``) is clear
-        text and ``--allow-cleartext`` was not given; logs a warning for every such device when it was."""
-        from op25b_cfg.connection.factory import make_session
-
-        plugin = device.connection_options.get("napalm")
-        merged = {**(plugin.extras.get("optional_args", {}) if plugin else {}), **self.options.driver_args}
-        if is_cleartext(merged):
-            if not self.allow_cleartext:
-                raise ConnectionError_(
-                    f"{device.name}: transport {merged['transport']} sends the password in clear text; not"
-                    " connecting. Fix: use transport https (eAPI) or ssh, or pass --allow-cleartext for a lab"
-                )
-            log.warning(
-                "%s: transport %s: the password crosses the network unencrypted", device.name, merged["transport"]
-            )
-        return make_session(device, for_device(self.creds, device, self.override_username), self.options)
 
 
 def connection_setup(
@@ -143,22 +98,23 @@ def connection_setup(
     driver_arg: list[str] | None,
     allow_cleartext: bool = False,
 ) -> Connection:
-    """Credentials (environment or prompt) and connection options from the shared options' values.
+    """Credentials (environment or prompt) and connection options from the shared options' values:
+    :func:`op25b_cfg.api.connect` with ``--driver-arg KEY=VALUE`` parsed.
 
     Raises :class:`Op25bError` (no credentials, malformed ``--driver-arg``) before any device is touched.
     """
-    from op25b_cfg.connection.credentials import load_credentials
+    from op25b_cfg import api
 
-    options = ConnectOptions(
+    return api.connect(
+        username,
         timeout=timeout,
         verify_host_key=verify_host_key,
-        known_hosts=str(known_hosts) if known_hosts else None,
+        known_hosts=known_hosts,
+        ssh_config=ssh_config,
         port=port,
-        ssh_config=str(ssh_config) if ssh_config else None,
         driver_args=driver_args(driver_arg or [], verify_host_key),
+        allow_cleartext=allow_cleartext,
     )
-    creds = load_credentials(username=username)
-    return Connection(creds, options, override_username=bool(username), allow_cleartext=allow_cleartext)
 
 
 def warn_unverified(console: Console, verify_host_key: bool) -> None:
@@ -185,3 +141,6 @@ def device_progress(console: Console, command: str, disable: bool) -> Progress:
 def stop_notice(console: Console) -> Callable[[str], None]:
     """What :func:`op25b_cfg.fanout.ctrl_c_sets` prints on the first Ctrl-C."""
     return lambda msg: console.print(f"[yellow]{msg}[/]", highlight=False)
+
+
+__all__ = ["Connection", "OptionError", "connection_setup", "driver_args"]  # Connection, OptionError: connection.setup

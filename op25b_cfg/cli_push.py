@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from op25b_cfg import api
 from op25b_cfg import cli_options as opt
 from op25b_cfg.cli_common import (
     EXIT_ERROR,
@@ -34,7 +35,7 @@ from op25b_cfg.errors import Op25bError
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from op25b_cfg.results import DeviceResult
+    from op25b_cfg.api import DeviceResult
 
 PUSH_HELP = (
     "Put the OP25B intent on devices: dry-run (show the diff) unless --commit."
@@ -173,37 +174,18 @@ def push(
     ),
     verbose: VerboseOpt = False,
 ) -> None:
-    from op25b_cfg.connection.credentials import os_user
-    from op25b_cfg.connection.factory import quiet_library_logs
     from op25b_cfg.fanout import ctrl_c_sets
-    from op25b_cfg.push import InFlight, PushOptions, default_auditor, run_push
-    from op25b_cfg.window import check_window, parse_window
 
-    _setup_logging(verbose)
-    quiet_library_logs(verbose)
+    _setup_logging(verbose, devices=True)
     try:
         _, devices = _load(inventory, device, filter_)
         if not devices:
             err.print("error: no device selected", highlight=False)
             raise typer.Exit(EXIT_ERROR)
-        win = parse_window(window) if window else None
-        status = check_window(win, force) if commit else (f"dry-run; window '{win}' not enforced" if win else "")
+        win = api.change_window(window) if window else None
+        status = api.window_status(win, commit=commit, force=force)
         conn = opt.connection_setup(
             username, timeout, known_hosts, verify_host_key, ssh_config, port, driver_arg, allow_cleartext
-        )
-        if commit:
-            default_auditor()
-        opts = PushOptions(
-            commit=commit,
-            confirm_timeout=confirm_timeout,
-            workers=workers,
-            backup_dir=backup_dir,
-            changelog=changelog,
-            cleanup=cleanup,
-            window=win,
-            force=force,
-            os_user=os_user(),
-            username=conn.creds.username,
         )
     except Op25bError as exc:
         raise _fail(exc) from None
@@ -212,7 +194,7 @@ def push(
     opt.warn_unverified(err, verify_host_key)
     stop = threading.Event()
     progress = opt.device_progress(err, "push", disable=fmt is PushFormat.json)
-    inflight = InFlight()
+    inflight = api.InFlight()
 
     def abort(signum: int) -> None:
         """A second stop signal: log every in-flight device as interrupted, then exit at once."""
@@ -230,10 +212,17 @@ def push(
     try:
         with progress, ctrl_c_sets(stop, opt.stop_notice(err), abort):
             bar = progress.add_task("commit" if commit else "dry-run", total=len(devices))
-            report = run_push(
+            report = api.push(
                 devices,
-                opts,
-                conn.session,
+                conn,
+                commit=commit,
+                confirm_timeout=confirm_timeout,
+                backup_dir=backup_dir,
+                changelog=changelog,
+                cleanup=cleanup,
+                workers=workers,
+                window=win,
+                force=force,
                 stop=stop,
                 on_done=lambda r: progress.update(bar, advance=1, description=f"{r.device}: {r.outcome}"),
                 inflight=inflight,

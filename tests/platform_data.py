@@ -139,3 +139,52 @@ def flow_summary(flow: FlowControlSeen) -> dict[str, Any]:
     """A flow-control construct as parser-case ``expected.json`` files hold it: its fields, the connection delay
     (nftables) only where one was found, as in the plan document."""
     return {k: v for k, v in asdict(flow).items() if v is not None or k != "connect_delay_s"}
+
+
+# ------------------------------------------------------------------------------------------ the sample inventory
+# What the shared tests expect of inventory/: derived from the sample itself, so adding a platform (one sample
+# device + its saved running config) or removing one touches no shared test.
+
+SAMPLE_RUNNING = SAMPLE_INVENTORY / "running"
+SAMPLE_LEAKS = ("bras-tyo-ios1", "bng-tyo-mx1")
+"""The sample devices whose saved running config (inventory/running/) is seeded with a leak: NONCOMPLIANT.
+Every other sample device's saved config is COMPLIANT."""
+
+
+@cache
+def sample_hosts() -> dict[str, dict[str, Any]]:
+    """inventory/hosts.yaml as plain YAML (name -> entry, in file order): read without op25b's loader, so a test
+    comparing what op25b loads or writes with it can fail."""
+    hosts = yaml.safe_load((SAMPLE_INVENTORY / "hosts.yaml").read_text(encoding="utf-8"))
+    assert isinstance(hosts, dict) and hosts, "inventory/hosts.yaml: a mapping of devices is expected"
+    return hosts
+
+
+def sample_names() -> list[str]:
+    """The sample devices' names in hosts.yaml order (the order of every report)."""
+    return list(sample_hosts())
+
+
+def sample_platforms() -> dict[str, str]:
+    """Sample device -> platform, as op25b resolves it (host, groups, defaults)."""
+    return {name: dev.platform for name, dev in _sample_devices().items()}
+
+
+def sample_verdicts() -> dict[str, str]:
+    """Sample device -> the verdict of its saved running config (:data:`SAMPLE_LEAKS` NONCOMPLIANT, others
+    COMPLIANT), in hosts.yaml order."""
+    return {name: "NONCOMPLIANT" if name in SAMPLE_LEAKS else "COMPLIANT" for name in sample_names()}
+
+
+def sample_summary() -> str:
+    """The audit summary line of the sample's saved configs: ``N device(s): C compliant, 2 noncompliant, ...``."""
+    verdicts = list(sample_verdicts().values())
+    return (
+        f"{len(verdicts)} device(s): {verdicts.count('COMPLIANT')} compliant,"
+        f" {verdicts.count('NONCOMPLIANT')} noncompliant, 0 unknown, 0 error"
+    )
+
+
+def sample_files() -> dict[str, str]:
+    """Sample device -> the file ``op25b generate`` writes for it (``<device>.<platform extension>``)."""
+    return {name: f"{name}.{get_platform(p).file_extension}" for name, p in sample_platforms().items()}

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,7 @@ from op25b_cfg.nornir_tasks import op25b_audit, op25b_generate, op25b_push
 from op25b_cfg.platforms import get_platform
 from op25b_cfg.platforms.cisco_ios.emulator import IosEmulator
 from tests.labutil import REPO
+from tests.platform_data import SAMPLE_LEAKS, sample_files, sample_verdicts
 from tests.test_push_napalm import IOS_BRAS
 
 SAMPLE = REPO / "inventory"
@@ -55,7 +59,7 @@ def test_render_equals_what_op25b_generate_writes(intent: api.Inventory, tmp_pat
     res = runner.invoke(app, ["generate", "-i", str(SAMPLE), "-o", str(tmp_path)])
     assert res.exit_code == 0, res.output
     written = sorted(p.name for p in tmp_path.iterdir())
-    assert len(written) == len(intent.devices) == 7
+    assert written == sorted(sample_files().values())
     for name, dev in intent.devices.items():
         path = tmp_path / f"{name}.{get_platform(dev.platform).file_extension}"
         assert api.render(dev) == path.read_text(encoding="utf-8"), name
@@ -69,15 +73,7 @@ def test_audit_saved_equals_what_op25b_audit_reports(intent: api.Inventory) -> N
     cli = json.loads(res.output)["devices"]
     reports = api.audit_saved(list(intent.devices.values()), SAMPLE / "running")
     assert [device_dict(r) for r in reports] == cli
-    assert {d["device"]: d["verdict"] for d in cli} == {
-        "bras-tyo-ios1": "NONCOMPLIANT",
-        "bras-osa-xr1": "COMPLIANT",
-        "bng-tyo-mx1": "NONCOMPLIANT",
-        "edge-osa-eos1": "COMPLIANT",
-        "bras-tyo-lnx1": "COMPLIANT",
-        "edge-osa-vrp1": "COMPLIANT",
-        "bras-osa-ros1": "COMPLIANT",
-    }
+    assert {d["device"]: d["verdict"] for d in cli} == sample_verdicts()
     one = api.audit_file(intent.devices["bras-tyo-ios1"], SAMPLE / "running" / "bras-tyo-ios1.cfg")
     assert device_dict(one) == cli[0]
     text = (SAMPLE / "running" / "bras-tyo-ios1.cfg").read_text(encoding="utf-8")
@@ -153,7 +149,7 @@ def test_nornir_audit_of_saved_configs(intent: api.Inventory) -> None:
     want = {r.device: r for r in api.audit_saved(list(intent.devices.values()), SAMPLE / "running")}
     got = {h: m[0] for h, m in agg.items()}
     assert {h: device_dict(r.result) for h, r in got.items()} == {h: device_dict(r) for h, r in want.items()}
-    assert sorted(agg.failed_hosts) == ["bng-tyo-mx1", "bras-tyo-ios1"], "failed = not COMPLIANT"
+    assert sorted(agg.failed_hosts) == sorted(SAMPLE_LEAKS), "failed = not COMPLIANT"
     assert all(m[0].exception is None for m in agg.values())
     assert "deny   tcp 100.64.0.0 0.0.255.255 any eq smtp log" not in got["bras-osa-xr1"].diff
     assert got["bng-tyo-mx1"].diff, "the remediation of the missing IPv6 filter"
@@ -183,9 +179,8 @@ def ios_emulator() -> Iterator[IosEmulator]:
         emu.stop()
 
 
-def test_nornir_push_dry_run_commit_and_rerun_against_the_ios_emulator(
-    ios_emulator: IosEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def emulated_ios(tmp_path: Path, emu: IosEmulator, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, api.Connection]:
+    """An inventory with the one device ``ios-e`` served by ``emu``, and a connection to it."""
     inv = tmp_path / "inventory"
     inv.mkdir()
     (inv / "policy.yaml").write_text((SAMPLE / "policy.yaml").read_text())
@@ -196,8 +191,6 @@ def test_nornir_push_dry_run_commit_and_rerun_against_the_ios_emulator(
         "data": {"attach": [{"kind": "virtual-template", "name": "Virtual-Template1", "direction": "in"}]},
     }
     (inv / "hosts.yaml").write_text(yaml.safe_dump({"ios-e": host}))
-    intent = api.load(inv)
-    emu = ios_emulator
     monkeypatch.setenv("OP25B_USERNAME", emu.username)
     monkeypatch.setenv("OP25B_PASSWORD", emu.password)
     conn = api.connect(
@@ -206,6 +199,15 @@ def test_nornir_push_dry_run_commit_and_rerun_against_the_ios_emulator(
         timeout=15,
         driver_args=dict(type(emu).lab_optional_args()),  # what the emulator lab writes for it
     )
+    return inv, conn
+
+
+def test_nornir_push_dry_run_commit_and_rerun_against_the_ios_emulator(
+    ios_emulator: IosEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emu = ios_emulator
+    inv, conn = emulated_ios(tmp_path, emu, monkeypatch)
+    intent = api.load(inv)
     opts: dict[str, Any] = {"backup_dir": tmp_path / "backups", "changelog": tmp_path / "changes.jsonl"}
     version = api.plan(intent.devices["ios-e"]).version
     nr = nornir_over(inv)
@@ -250,3 +252,84 @@ def test_nornir_generate_into_an_unwritable_place_fails_that_host_with_a_message
     assert res.failed and res.exception is None
     path = blocker / "out" / "bras-osa-xr1.iosxr"
     assert str(res.result) == f"{path}: cannot be written (Not a directory). Fix: check out_dir"
+
+
+def test_api_live_audit_and_push_report_each_device_as_it_finishes(
+    ios_emulator: IosEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What ``op25b audit --live`` and ``op25b push`` build on: per-device callbacks, ``--save``, the change
+    window refused before any device is touched, and a set ``stop`` that starts no device."""
+    emu = ios_emulator
+    inv, conn = emulated_ios(tmp_path, emu, monkeypatch)
+    devices = list(api.load(inv).devices.values())
+    seen: list[str] = []
+    reports = api.audit_devices(devices, conn, save_dir=tmp_path / "saved", on_done=lambda r: seen.append(r.device))
+    assert seen == ["ios-e"] and reports[0].verdict is api.Verdict.NONCOMPLIANT  # no OP25B filter yet
+    assert [p.name for p in (tmp_path / "saved").iterdir()] == ["ios-e"]
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(api.Op25bError, match="--save"):
+        api.audit_devices(devices, conn, save_dir=blocker / "saved")
+
+    before = emu.running_config
+    opts: dict[str, Any] = {"backup_dir": tmp_path / "backups", "changelog": tmp_path / "changes.jsonl"}
+    closed = "Mon 00:00-00:01 UTC" if datetime.now(UTC).strftime("%a") != "Mon" else "Tue 00:00-00:01 UTC"
+    with pytest.raises(api.Op25bError, match="outside the change window"):
+        api.push(devices, conn, commit=True, window=closed, **opts)
+    assert "dry-run; window" in api.window_status(api.change_window(closed), commit=False)
+    assert not (tmp_path / "changes.jsonl").exists() and emu.running_config == before
+
+    stop = threading.Event()
+    stop.set()
+    skipped = api.push(devices, conn, commit=True, stop=stop, **opts)
+    assert [r.outcome for r in skipped.results] == [api.Outcome.SKIPPED] and emu.running_config == before
+    done: list[str] = []
+    report = api.push(devices, conn, commit=True, confirm_timeout=60, on_done=lambda r: done.append(r.outcome), **opts)
+    assert done == [api.Outcome.COMMITTED] and report.exit_code == 0
+    assert api.audit_devices(devices, conn)[0].verdict is api.Verdict.COMPLIANT
+
+
+def test_api_connect_refuses_what_the_command_line_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OP25B_USERNAME", "ops")
+    monkeypatch.setenv("OP25B_PASSWORD", "s3cret-value")
+    with pytest.raises(api.Op25bError, match="secret"):
+        api.connect(driver_args={"secret": "enable-pw"})
+    with pytest.raises(api.Op25bError, match="ssh_strict"):
+        api.connect(driver_args={"ssh_strict": False})
+    assert api.connect(verify_host_key=False, driver_args={"ssh_strict": False}).options.driver_args
+
+
+def test_api_reports_equal_the_command_s(intent: api.Inventory, tmp_path: Path) -> None:
+    """``iter_audit_saved`` + ``write_audit_report`` give the file ``op25b audit --format F -o FILE`` writes
+    (but the time stamp), with the command's exit code."""
+    devices = list(intent.devices.values())
+    for fmt in ("json", "junit"):
+        res = runner.invoke(app, ["audit", "-i", str(SAMPLE), "--format", fmt, "-o", str(tmp_path / f"cli.{fmt}")])
+        with (tmp_path / f"api.{fmt}").open("w", encoding="utf-8") as fh:
+            meta = {"policy": intent.policy.name, "inventory": str(SAMPLE), "configs": str(SAMPLE / "running")}
+            code, count = api.write_audit_report(api.iter_audit_saved(devices, SAMPLE / "running"), fh, fmt, **meta)
+        assert (code, count) == (res.exit_code, len(devices)) == (1, len(sample_verdicts()))
+        stamp = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\+00:00|Z)?")
+        cli_text, api_text = ((tmp_path / f"{w}.{fmt}").read_text(encoding="utf-8") for w in ("cli", "api"))
+        assert stamp.sub("T", api_text) == stamp.sub("T", cli_text) and "bras-tyo-ios1" in api_text
+    with pytest.raises(api.Op25bError, match="unknown audit report format"):
+        api.write_audit_report([], io.StringIO(), "yaml")
+
+
+LIGHT = """
+import json, sys
+import op25b_cfg.api as api
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_importing_the_api_loads_nothing_heavy() -> None:
+    """The commands import ``op25b_cfg.api`` at start-up: it must not cost them (tests/test_cli_imports.py)."""
+    from tests.test_cli_imports import heavy
+
+    proc = subprocess.run([sys.executable, "-c", LIGHT], capture_output=True, text=True, check=True)
+    modules = set(json.loads(proc.stdout))
+    assert heavy(modules) == [] and "pydantic" not in modules
+    assert api.Verdict.COMPLIANT.value == "COMPLIANT" and api.Device.__name__ == "Device"  # loaded on first use
+    with pytest.raises(AttributeError):
+        api.no_such_name  # noqa: B018

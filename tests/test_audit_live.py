@@ -29,9 +29,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from op25b_cfg.api import Connection
 from op25b_cfg.audit.runner import audit_live
 from op25b_cfg.cli import app
-from op25b_cfg.cli_options import Connection
 from op25b_cfg.connection.base import ConnectOptions, Credentials
 from op25b_cfg.dialects import junos_tree as junostree
 from op25b_cfg.generate import render_device

@@ -18,19 +18,12 @@ from op25b_cfg.dialects import junos, nft
 from op25b_cfg.dialects.base import Lexicon, brace_balance
 from op25b_cfg.errors import AuditError
 from op25b_cfg.inventory import Device, Inventory, load_inventory
+from tests.platform_data import sample_verdicts
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "inventory"
 RUNNING = SAMPLE / "running"
-EXPECTED = {
-    "bras-tyo-ios1": Verdict.NONCOMPLIANT,
-    "bras-osa-xr1": Verdict.COMPLIANT,
-    "bng-tyo-mx1": Verdict.NONCOMPLIANT,
-    "edge-osa-eos1": Verdict.COMPLIANT,
-    "bras-tyo-lnx1": Verdict.COMPLIANT,
-    "edge-osa-vrp1": Verdict.COMPLIANT,
-    "bras-osa-ros1": Verdict.COMPLIANT,
-}
+EXPECTED = {name: Verdict(verdict) for name, verdict in sample_verdicts().items()}
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +109,7 @@ def test_missing_empty_binary_are_per_device_errors(inv: Inventory, configs: Pat
     (configs / "bng-tyo-mx1.cfg").write_bytes(b"\n  \n\t\n")
     (configs / "edge-osa-eos1.cfg").write_bytes(b"\x1f\x8b\x08\x00" + os.urandom(200))
     reports = _by_name(runner.audit_saved(list(inv.devices.values()), configs))
-    assert len(reports) == 7
+    assert list(reports) == list(EXPECTED)
     missing = reports["bras-tyo-ios1"]
     assert missing.verdict == Verdict.ERROR
     assert "no saved running config for bras-tyo-ios1" in missing.error

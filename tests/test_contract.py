@@ -88,7 +88,9 @@ MUTATIONS: dict[str, Expect] = {
 """The mutations every platform's contract.yaml writes in its own syntax, and what the audit must say."""
 
 MODE_KEYS = ("default", *MODES)
-TOP_KEYS = {"running", "host", "mutations", "push", "corpus"}
+TOP_KEYS = {"running", "host", "mutations", "push", "corpus", "lab", "properties", "log_format"}
+"""``lab``, ``properties`` and ``log_format`` are the data of tests/test_lab_emulators.py, tests/test_properties.py
+and tests/test_effect_offenders.py (tests/platforms/README.md)."""
 PUSH_KEYS = {"covered_by", "drift"}
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from op25b_cfg.cli_options import Connection, driver_args
+from op25b_cfg.api import Connection
+from op25b_cfg.cli_options import driver_args
 from op25b_cfg.connection.base import ConnectOptions, Credentials
 from op25b_cfg.connection.credentials import CredentialsError, for_device, load_credentials, scrub
 from op25b_cfg.connection.napalm_session import NapalmSession, map_exception

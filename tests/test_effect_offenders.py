@@ -23,7 +23,7 @@ from op25b_cfg.effect.radius import Sessions
 from op25b_cfg.netaddr import parse_prefix
 from op25b_cfg.platforms import PLATFORMS, get_platform
 from op25b_cfg.platforms.base import LogLineError
-from tests.platform_data import PLATFORM_DATA
+from tests.platform_data import PLATFORM_DATA, contract
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = PLATFORM_DATA
@@ -298,19 +298,8 @@ def test_reader_never_raises_and_classifies_every_line(lines: list[str]) -> None
 
 _V4 = st.integers(0, 2**32 - 1).map(lambda n: str(ipaddress.IPv4Address(n)))
 _V6 = st.integers(0, 2**128 - 1).map(lambda n: str(ipaddress.IPv6Address(n)))
-_FORMATS = {
-    "cisco_ios": "%SEC-6-IPACCESSLOGP: list OP25B-V4-x denied tcp {s}({sp}) -> {d}(25), {n} packets",
-    "cisco_iosxr": "%ACL-IPV4_ACL-6-IPACCESSLOGP : access-list OP25B-V4-x (40) deny tcp {s}({sp}) -> {d}(25),"
-    " {n} packets",
-    "arista_eos": "Acl: %ACL-6-IPACCESS: list OP25B-V4-x Ethernet1 denied tcp {s}({sp}) -> {d}(25), {n} packets",
-    "juniper_junos": "fpc0 PFE_FW_SYSLOG_IP: FW: ge-0/0/1.0 D tcp {s} {d} {sp} 25 ({n} packets)",
-    "huawei_vrp": "%%01ACLE/4/ACLLOG(l)[1]: Acl 3999 deny GigabitEthernet0/0/1 00e0-fc12-3456 -> 00e0-fc12-3457"
-    " tcp {s}({sp}) -> {d}(25) ({n} packets).",
-    # one line per packet: the count is not in the line
-    "linux_nftables": "kernel: op25b-block: IN=ppp0 OUT=ext0 SRC={s} DST={d} LEN=60 PROTO=TCP SPT={sp} DPT=25 SYN",
-    "mikrotik_routeros": "firewall,info op25b-block forward: in:<pppoe-u1> out:ether1, connection-state:new"
-    " proto TCP (SYN), {sb}:{sp}->{d}:25, len 60",
-}
+_FORMATS = {p: contract(p)["log_format"] for p in PLATFORMS if contract(p).get("log_format")}
+"""Per platform: one logged deny (``log_format`` in tests/platforms/<platform>/contract.yaml)."""
 
 
 @given(

@@ -29,17 +29,16 @@ from op25b_cfg.audit.runner import audit_text
 from op25b_cfg.cli import app
 from op25b_cfg.inventory import load_inventory
 from op25b_cfg.lab.emulated import READY, emulated_platforms, starting_config
+from op25b_cfg.lab.emulators.sshserver import SshEmulator
+from op25b_cfg.platforms import get_platform
 from op25b_cfg.platforms.juniper_junos.emulator import JunosEmulator
 from tests.labutil import REPO
+from tests.platform_data import contract, sample_platforms
 
-ROUTERS = {
-    "bras-tyo-ios1": "cisco_ios",
-    "bras-osa-xr1": "cisco_iosxr",
-    "bng-tyo-mx1": "juniper_junos",
-    "edge-osa-eos1": "arista_eos",
-    "edge-osa-vrp1": "huawei_vrp",
-    "bras-osa-ros1": "mikrotik_routeros",
-}
+ROUTERS = {name: platform for name, platform in sample_platforms().items() if platform in emulated_platforms()}
+"""The sample devices the emulator lab serves: those of a platform with an emulator (hosts.yaml order)."""
+SSH_ROUTERS = [n for n, p in ROUTERS.items() if issubclass(get_platform(p).emulator() or object, SshEmulator)]
+"""Those served over SSH (their host keys go into known_hosts; eos: eAPI)."""
 
 
 # ------------------------------------------------------------------------------------------ starting configs
@@ -131,14 +130,8 @@ def test_without_a_saved_config_the_emulator_default_is_used(name: str, tmp_path
     device = load_inventory(REPO / "inventory").devices[name]
     text, source = starting_config(device, tmp_path)
     assert source.endswith("default config") and f"{name}" in text
-    needs = {
-        "cisco_ios": ["archive", " path flash:archive", "ip scp server enable", " virtual-template 1"],
-        "cisco_iosxr": ["xml agent tty"],
-        "juniper_junos": ["netconf {"],
-        "arista_eos": ["management api http-commands"],
-        "huawei_vrp": ["stelnet server enable", "interface GigabitEthernet0/1/0.100"],
-        "mikrotik_routeros": ["/ip service set ssh disabled=no", "/interface list add name=pppoe-subscribers"],
-    }[device.platform]
+    needs = contract(device.platform)["lab"]["default_needs"]  # tests/platforms/<platform>/contract.yaml
+    assert needs, device.platform
     assert all(any(ln.rstrip() == n.rstrip() or ln.strip() == n.strip() for ln in text.splitlines()) for n in needs)
     assert audit_text(device, text, "start").verdict == "NONCOMPLIANT"
 
@@ -265,7 +258,7 @@ def test_printed_commands_work_end_to_end(lab: LabProcess, tmp_path: Path) -> No
     assert all(h["hostname"] == "127.0.0.1" and h["username"] == username for h in hosts.values())
     assert all(password not in p.read_text() for p in (workdir / "inventory").iterdir())
     ports = {n: h["connection_options"]["napalm"]["port"] for n, h in hosts.items()}
-    assert len((workdir / "known_hosts").read_text().splitlines()) == 5  # ios, iosxr, junos, vrp, routeros (eos: eAPI)
+    assert len((workdir / "known_hosts").read_text().splitlines()) == len(SSH_ROUTERS) > 0
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("OP25B_")}
     env.update(PATH=f"{shim(tmp_path)}{os.pathsep}{env.get('PATH', '')}", COLUMNS="200")
@@ -279,23 +272,24 @@ def test_printed_commands_work_end_to_end(lab: LabProcess, tmp_path: Path) -> No
     before, dry, commit, again, after = outputs
 
     # before: every router lacks its filters (the starting configs are the samples minus OP25B)
-    assert "6 device(s): 0 compliant, 6 noncompliant, 0 unknown, 0 error" in before
+    n = len(ROUTERS)
+    assert f"{n} device(s): 0 compliant, {n} noncompliant, 0 unknown, 0 error" in before
     # (RouterOS: chain forward, which every forwarded packet traverses, accepts port 25: a leak, not a missing filter)
     assert all(re.search(rf"{n}\s.*(FILTER_MISSING|SMTP_LEAK)", before) for n in ROUTERS), before
-    # dry run: a diff adding this version's filters on all six, nothing changed
-    assert "6 device(s), dry-run: 6 dry-run; 0 changed" in dry
+    # dry run: a diff adding this version's filters on every router, nothing changed
+    assert f"{n} device(s), dry-run: {n} dry-run; 0 changed" in dry
     sections = device_sections(dry)
     assert sorted(sections) == sorted(ROUTERS)
     for name, diff in sections.items():
         added = [ln for ln in diff.splitlines() if ln.startswith("+")]
         assert any("OP25B-V4-" in ln for ln in added) and any("OP25B-V6-" in ln for ln in added), (name, diff)
     # commit: post-audit COMPLIANT and confirmed on every device
-    assert "6 device(s), commit: 6 committed; 6 changed" in commit
+    assert f"{n} device(s), commit: {n} committed; {n} changed" in commit
     assert all(re.search(rf"{n}\s.*committed.*COMPLIANT", commit) for n in ROUTERS), commit
     # idempotent
-    assert "6 device(s), dry-run: 6 unchanged; 0 changed" in again
+    assert f"{n} device(s), dry-run: {n} unchanged; 0 changed" in again
     # after: what the devices now run is compliant
-    assert "6 device(s): 6 compliant, 0 noncompliant, 0 unknown, 0 error; 0 finding(s)" in after
+    assert f"{n} device(s): {n} compliant, 0 noncompliant, 0 unknown, 0 error; 0 finding(s)" in after
 
     log = [json.loads(x) for x in (workdir / "logs" / "changes.jsonl").read_text().splitlines()]
     assert sorted(e["device"] for e in log if e["result"] == "committed") == sorted(ROUTERS)
@@ -305,7 +299,7 @@ def test_printed_commands_work_end_to_end(lab: LabProcess, tmp_path: Path) -> No
     lab.proc.send_signal(signal.SIGINT)
     assert lab.proc.wait(30) == 0
     text = "\n".join(lab.rest())
-    assert "stopped 6 emulator(s)" in text and str(workdir) in text
+    assert f"stopped {n} emulator(s)" in text and str(workdir) in text
     assert not any(port_open(p) for p in ports.values())
     assert (workdir / "inventory" / "hosts.yaml").is_file()  # the work directory stays
     for out in [text, *outputs]:

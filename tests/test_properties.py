@@ -30,6 +30,7 @@ from op25b_cfg.paths import DEVICE_NAME_RE
 from op25b_cfg.platforms import PLATFORMS, get_platform
 from op25b_cfg.rules import _carve, build_plan
 from tests.labutil import need_nft
+from tests.platform_data import contract
 from tests.test_rules import assert_plan_invariants, expected_verdict, packets_for, verdict
 
 # at least 150 examples; more under a longer profile (tests/conftest.py: --hypothesis-profile=long)
@@ -37,34 +38,37 @@ SETTINGS = settings(
     max_examples=max(150, settings.default.max_examples), deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
+
 SAFE_NAME = r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,20}"
+
+
+def _properties(platform: str) -> dict[str, Any]:
+    """``properties:`` of the platform's contract.yaml (tests/platforms/<platform>/): what this file draws."""
+    props: dict[str, Any] = contract(platform).get("properties") or {}
+    return props
+
+
 ATTACH_NAMES: dict[tuple[str, str], str] = {
-    ("cisco_ios", "interface"): r"(GigabitEthernet|TenGigabitEthernet)[0-9]/[0-9]/[0-9]{1,2}(\.[0-9]{1,4})?",
-    ("cisco_ios", "virtual-template"): r"Virtual-Template[0-9]{1,3}",
-    ("cisco_iosxr", "interface"): r"(Bundle-Ether[0-9]{1,3}|TenGigE0/0/0/[0-9])(\.[0-9]{1,4})?",
-    ("cisco_iosxr", "dynamic-template"): SAFE_NAME,
-    ("juniper_junos", "unit"): r"((ge|xe|et)-[0-9]/[0-9]/[0-9]{1,2}|ae[0-9]{1,2})\.[0-9]{1,4}",
-    ("juniper_junos", "dynamic-profile"): SAFE_NAME,
-    ("arista_eos", "interface"): r"(Ethernet[0-9]{1,2}(/[0-9])?|Port-Channel[0-9]{1,3})",
-    ("linux_nftables", "nft-forward"): r"[A-Za-z0-9][A-Za-z0-9_.-]{0,13}\*?",
-    ("huawei_vrp", "interface"): r"(GigabitEthernet[0-9]/[0-9]/[0-9]{1,2}|Eth-Trunk[0-9]{1,3})(\.[0-9]{1,4})?",
-    ("mikrotik_routeros", "interface"): r"(ether[0-9]{1,2}|vlan[0-9]{1,4}|bridge-[a-z]{1,8})",
-    ("mikrotik_routeros", "interface-list"): r"[A-Za-z][A-Za-z0-9_-]{0,15}",
+    (p, kind): spec["draw"] for p in PLATFORMS for kind, spec in (_properties(p).get("names") or {}).items()
 }
-ONE_KIND_IN = frozenset({"mikrotik_routeros"})
+"""(platform, attachment kind) -> the regex its names are drawn from."""
+ONE_KIND_IN = frozenset(p for p in PLATFORMS if _properties(p).get("one_kind_in"))
 """Platforms that attach interfaces or one interface list, direction in only, and rate-limit IPv6 per /128 only."""
 PLACEHOLDER_NAMES: dict[tuple[str, str], str] = {
-    ("cisco_ios", "interface"): "GigabitEthernet0/0/{i}",
-    ("cisco_ios", "virtual-template"): "Virtual-Template{i}",
-    ("cisco_iosxr", "interface"): "Bundle-Ether{i}",
-    ("cisco_iosxr", "dynamic-template"): "TEMPLATE{i}",
-    ("juniper_junos", "dynamic-profile"): "PROFILE{i}",
-    ("arista_eos", "interface"): "Ethernet{i}",
-    ("linux_nftables", "nft-forward"): "eth{i}",
-    ("huawei_vrp", "interface"): "Eth-Trunk{i}",
-    ("mikrotik_routeros", "interface"): "vlan{i}",
-    ("mikrotik_routeros", "interface-list"): "LIST{i}",
+    (p, kind): spec["placeholder"]
+    for p in PLATFORMS
+    for kind, spec in (_properties(p).get("names") or {}).items()
+    if spec.get("placeholder")
 }
+
+
+def test_every_attachment_kind_has_names_to_draw() -> None:
+    """A platform's contract.yaml names a regex for each of its attachment kinds (else the properties below
+    would never draw it)."""
+    missing = [
+        f"{p}: {k}" for p in sorted(PLATFORMS) for k in sorted(PLATFORMS[p].attach_kinds) if (p, k) not in ATTACH_NAMES
+    ]
+    assert not missing, f"add properties.names.<kind>.draw to tests/platforms/<platform>/contract.yaml: {missing}"
 
 
 def names(regex: str, n_min: int, n_max: int) -> st.SearchStrategy[list[str]]:
