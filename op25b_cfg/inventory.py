@@ -25,31 +25,25 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from op25b_cfg.errors import InventoryError, PlatformError, Problem, cut
 from op25b_cfg.gc_pause import paused_gc
-from op25b_cfg.inventory_checks import check_exemption_scopes, check_policy, problems_from
-from op25b_cfg.inventory_model import (
+from op25b_cfg.inventory_model import Attachment, Device, FlowControl, Inventory, PluginOptions, Policy, from_model
+from op25b_cfg.inventory_values import (
     DEFAULTS_FILE,
     GROUPS_FILE,
     HOSTS_FILE,
     MODES,
     POLICY_FILE,
-    Attachment,
-    Device,
-    FlowControl,
-    HostEntry,
-    Inventory,
     Mode,
-    PluginOptions,
-    Policy,
     not_text,
     safe_name,
 )
 from op25b_cfg.paths import device_file_name
+
+if TYPE_CHECKING:
+    from op25b_cfg.inventory_schema import HostEntry
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +121,11 @@ def load_inventory(path: str | Path) -> Inventory:
 
 
 def _load_inventory(root: Path) -> Inventory:
+    # validation (pydantic) is imported only here: a cached inventory needs none of it
+    from pydantic import ValidationError
+
+    from op25b_cfg.inventory_checks import check_exemption_scopes, check_policy, problems_from
+    from op25b_cfg.inventory_schema import HostEntry
     from op25b_cfg.platforms import PLATFORMS, get_platform
 
     problems: list[Problem] = []
@@ -200,6 +199,7 @@ def _load_inventory(root: Path) -> Inventory:
     if policy is not None:
         problems += check_exemption_scopes(policy, pol_file, hosts, groups)
     devices: dict[str, Device] = {}
+    memo: dict[int, tuple[Any, Any]] = {}  # validated models -> runtime objects (one per model, shared)
     if policy is not None:
         pools_by_name = {p.name: p for p in reversed(policy.pools)}  # the first of a name, as Policy.pool
         pool_names = set(pools_by_name)
@@ -221,7 +221,7 @@ def _load_inventory(root: Path) -> Inventory:
                 for layer in chain:
                     found = getattr(layer.entry.connection_options, plugin)
                     if found is not None:
-                        conn_opts[plugin] = found
+                        conn_opts[plugin] = from_model(found, memo)
                         break
             hostname, hostname_src = resolve("hostname")
             port, _ = resolve("port")
@@ -240,7 +240,7 @@ def _load_inventory(root: Path) -> Inventory:
             for layer in reversed(chain):
                 ov = layer.entry.data.flow_control
                 if ov is not None:
-                    fc = policy.flow_control.model_dump() if fc is None else fc
+                    fc = policy.flow_control.as_dict() if fc is None else fc
                     fc.update({k: getattr(ov, k) for k in ov.model_fields_set})
                     fc_src = f"{layer.file}: {layer.path}.data.flow_control"
             hfile = host.file
@@ -345,7 +345,7 @@ def _load_inventory(root: Path) -> Inventory:
                 platform=platform,
                 groups=tuple(g.path for g in chain if g.file.endswith(GROUPS_FILE)),
                 pools=tuple(pools_by_name[p] for p in pools_v),
-                attach=tuple(attach_v),
+                attach=tuple(from_model(attach_v, memo)),
                 mode=mode,
                 log=policy.log if log_v is None else log_v,
                 counters=policy.counters if counters_v is None else counters_v,
