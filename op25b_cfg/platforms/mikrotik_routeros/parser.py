@@ -114,6 +114,13 @@ def tokens(line: str) -> list[str]:
     >>> tokens('add comment="a \\\\"b\\\\" c" chain=forward')
     ['add', 'comment=a "b" c', 'chain=forward']
     """
+    if '"' not in line:  # escapes act only inside quotes: the words are the blank-separated runs
+        return line.split()
+    return _walk(line)
+
+
+def _walk(line: str) -> list[str]:
+    """:func:`tokens` character by character (what a line with quotes needs)."""
     out: list[str] = []
     cur: list[str] = []
     i, n = 0, len(line)
