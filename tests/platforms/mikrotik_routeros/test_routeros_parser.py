@@ -16,7 +16,13 @@ from op25b_cfg.audit.engine import audit_text
 from op25b_cfg.audit.model import Code, ParsedConfig, Verdict
 from op25b_cfg.inventory import Device, load_inventory
 from op25b_cfg.platforms import get_platform
-from op25b_cfg.platforms.mikrotik_routeros.parser import _walk, logical_lines, tokens
+from op25b_cfg.platforms.mikrotik_routeros.parser import (
+    _walk,
+    commands,
+    last_command,
+    logical_lines,
+    tokens,
+)
 from tests.platform_data import data_dir
 
 PLATFORM = "mikrotik_routeros"
@@ -162,3 +168,14 @@ def test_split_fast_path_equals_the_character_walk(line: str) -> None:
     except ValueError as exc:
         got = str(exc)
     assert got == walked
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
+def test_last_command_from_the_last_menu_line_equals_the_whole_pass(case: Path) -> None:
+    """The truncation check reads only the commands after the last menu path line: for every prefix of every
+    case config (a cut after each line), its last command is the whole pass's last command."""
+    lines = (case / "config").read_text(encoding="utf-8").split("\n")
+    for cut in range(1, len(lines) + 1):
+        text = "\n".join(lines[:cut])
+        whole = commands(text)[0]
+        assert last_command(logical_lines(text)) == (whole[-1] if whole else None), cut
