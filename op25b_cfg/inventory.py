@@ -13,10 +13,12 @@ Files in an inventory directory:
 every problem (file, field, what is wrong, how to fix it). Nothing that reaches a device config escapes
 validation: names and descriptions are restricted to a character set that cannot inject a command.
 
-Layout: the data model (field types, pydantic models, :class:`Device`, :class:`Inventory`) is in
-:mod:`op25b_cfg.inventory_model`, the checks across fields and files in :mod:`op25b_cfg.inventory_checks`; this
-module reads the files, resolves host -> groups -> defaults -> policy and is where callers import the model's
-names from.
+Layout: the runtime types every command uses (:class:`Policy`, :class:`Device`, :class:`Inventory`, ...; plain
+dataclasses) are in :mod:`op25b_cfg.inventory_model`, the pydantic models that validate the files in
+:mod:`op25b_cfg.inventory_schema` (converted into the runtime types once per load), the checks of single values
+in :mod:`op25b_cfg.inventory_values`, the checks across fields and files in :mod:`op25b_cfg.inventory_checks`;
+this module reads the files, resolves host -> groups -> defaults -> policy and is where callers import the
+model's names from. Validation (pydantic) is imported only when the files are read, not on a cache hit.
 """
 
 from __future__ import annotations
