@@ -13,10 +13,12 @@ Files in an inventory directory:
 every problem (file, field, what is wrong, how to fix it). Nothing that reaches a device config escapes
 validation: names and descriptions are restricted to a character set that cannot inject a command.
 
-Layout: the data model (field types, pydantic models, :class:`Device`, :class:`Inventory`) is in
-:mod:`op25b_cfg.inventory_model`, the checks across fields and files in :mod:`op25b_cfg.inventory_checks`; this
-module reads the files, resolves host -> groups -> defaults -> policy and is where callers import the model's
-names from.
+Layout: the runtime types every command uses (:class:`Policy`, :class:`Device`, :class:`Inventory`, ...; plain
+dataclasses) are in :mod:`op25b_cfg.inventory_model`, the pydantic models that validate the files in
+:mod:`op25b_cfg.inventory_schema` (converted into the runtime types once per load), the checks of single values
+in :mod:`op25b_cfg.inventory_values`, the checks across fields and files in :mod:`op25b_cfg.inventory_checks`;
+this module reads the files, resolves host -> groups -> defaults -> policy and is where callers import the
+model's names from. Validation (pydantic) is imported only when the files are read, not on a cache hit.
 """
 
 from __future__ import annotations
@@ -25,28 +27,25 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from op25b_cfg.errors import InventoryError, PlatformError, Problem, cut
 from op25b_cfg.gc_pause import paused_gc
-from op25b_cfg.inventory_model import (
+from op25b_cfg.inventory_model import Attachment, Device, FlowControl, Inventory, PluginOptions, Policy, from_model
+from op25b_cfg.inventory_values import (
     DEFAULTS_FILE,
     GROUPS_FILE,
     HOSTS_FILE,
     MODES,
     POLICY_FILE,
-    Attachment,
-    Device,
-    FlowControl,
-    HostEntry,
-    Inventory,
     Mode,
-    PluginOptions,
-    Policy,
     not_text,
     safe_name,
 )
 from op25b_cfg.paths import device_file_name
+
+if TYPE_CHECKING:
+    from op25b_cfg.inventory_schema import HostEntry
 
 log = logging.getLogger(__name__)
 
@@ -136,10 +135,11 @@ def load_inventory(path: str | Path) -> Inventory:
 
 
 def _load_inventory(root: Path) -> Inventory:
-    # validation only: an inventory from the cache (op25b_cfg.inventory_cache) needs none of it
+    # validation (pydantic) is imported only here: a cached inventory needs none of it
     from pydantic import ValidationError
 
     from op25b_cfg.inventory_checks import check_exemption_scopes, check_policy, problems_from
+    from op25b_cfg.inventory_schema import HostEntry
     from op25b_cfg.platforms import PLATFORMS, get_platform
 
     problems: list[Problem] = []
@@ -213,6 +213,7 @@ def _load_inventory(root: Path) -> Inventory:
     if policy is not None:
         problems += check_exemption_scopes(policy, pol_file, hosts, groups)
     devices: dict[str, Device] = {}
+    memo: dict[int, tuple[Any, Any]] = {}  # validated models -> runtime objects (one per model, shared)
     if policy is not None:
         pools_by_name = {p.name: p for p in reversed(policy.pools)}  # the first of a name, as Policy.pool
         pool_names = set(pools_by_name)
@@ -233,7 +234,7 @@ def _load_inventory(root: Path) -> Inventory:
                 for layer in chain:
                     found = getattr(layer.entry.connection_options, plugin)
                     if found is not None:
-                        conn_opts[plugin] = found
+                        conn_opts[plugin] = from_model(found, memo)
                         break
             hostname, hostname_src = resolve("hostname")
             port, _ = resolve("port")
@@ -252,7 +253,7 @@ def _load_inventory(root: Path) -> Inventory:
             for layer in reversed(chain):
                 ov = layer.entry.data.flow_control
                 if ov is not None:
-                    fc = policy.flow_control.model_dump() if fc is None else fc
+                    fc = policy.flow_control.as_dict() if fc is None else fc
                     fc.update({k: getattr(ov, k) for k in ov.model_fields_set})
                     fc_src = f"{layer.file}: {layer.path}.data.flow_control"
             hfile = host.file
@@ -357,7 +358,7 @@ def _load_inventory(root: Path) -> Inventory:
                 platform=platform,
                 groups=tuple(g.path for g in chain if g.file.endswith(GROUPS_FILE)),
                 pools=tuple(pools_by_name[p] for p in pools_v),
-                attach=tuple(attach_v),
+                attach=tuple(from_model(attach_v, memo)),
                 mode=mode,
                 log=policy.log if log_v is None else log_v,
                 counters=policy.counters if counters_v is None else counters_v,

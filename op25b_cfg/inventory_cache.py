@@ -3,8 +3,9 @@
 After :func:`~op25b_cfg.inventory.load_inventory` validated an inventory, :func:`store` writes the resolved
 result as plain JSON (never pickle): every model once in an object table (equal models, immutable, become one
 object; devices keep sharing their policy and its pools, which the plan cache keys on), every device as one
-row. :func:`load` rebuilds the same objects with ``model_construct`` (no validation, no pydantic schema build)
-when the cache entry matches.
+row. :func:`load` rebuilds the same runtime objects with
+:meth:`~op25b_cfg.inventory_model.Record.trusted` (no validation; neither pydantic nor the validating models
+are imported) when the cache entry matches.
 
 The key of an entry is a SHA-256 over: the schema version below, op25b's version, size and modification time of
 op25b's validating modules (so an edited checkout never reads a stale entry), the inventory path as given (it
@@ -33,12 +34,7 @@ from typing import Any
 
 from op25b_cfg import __version__
 from op25b_cfg.inventory_model import (
-    DEFAULTS_FILE,
-    GROUPS_FILE,
-    HOSTS_FILE,
-    POLICY_FILE,
     Attachment,
-    ConnectionOptions,
     Device,
     Exemptions,
     FamilyPrefixes,
@@ -50,17 +46,17 @@ from op25b_cfg.inventory_model import (
     Pool,
     StaticExemption,
 )
+from op25b_cfg.inventory_values import DEFAULTS_FILE, GROUPS_FILE, HOSTS_FILE, POLICY_FILE
 from op25b_cfg.paths import atomic_write
 
 log = logging.getLogger(__name__)
 
-SCHEMA = "op25b.inventory-cache/1"
+SCHEMA = "op25b.inventory-cache/2"
 _FILES = (POLICY_FILE, HOSTS_FILE, GROUPS_FILE, DEFAULTS_FILE)
 _MODELS: dict[str, Any] = {
     cls.__name__: cls
     for cls in (
         Attachment,
-        ConnectionOptions,
         Exemptions,
         FamilyPrefixes,
         FlowControl,
@@ -76,6 +72,8 @@ _CODE = (
     "__init__.py",
     "inventory.py",
     "inventory_model.py",
+    "inventory_schema.py",
+    "inventory_values.py",
     "inventory_checks.py",
     "rules.py",
     "inventory_cache.py",
@@ -181,7 +179,7 @@ class _Encoder:
             kind = type(obj).__name__
             if _MODELS.get(kind) is not type(obj):
                 raise _Bad(f"a value of type {kind}")
-            entry = [kind, {k: self.value(getattr(obj, k)) for k in type(obj).model_fields}]
+            entry = [kind, {k: self.value(getattr(obj, k)) for k in obj.field_names()}]
             text = json.dumps(entry, sort_keys=True)
             at = self.by_value.get(text)
             if at is None:
@@ -294,9 +292,9 @@ class _Decoder:
             self.built[at] = _BUILDING
             name, fields = self.objects[at]
             cls = _MODELS.get(name) if isinstance(name, str) else None
-            if cls is None or not isinstance(fields, dict) or set(fields) != set(cls.model_fields):
+            if cls is None or not isinstance(fields, dict) or set(fields) != set(cls.field_names()):
                 raise _Bad(f"object of kind {name!r}")
-            built = self.built[at] = cls.model_construct(**{k: self.value(x) for k, x in fields.items()})
+            built = self.built[at] = cls.trusted(**{k: self.value(x) for k, x in fields.items()})
         if kind is not None and type(built) is not kind:
             raise _Bad(f"a {type(built).__name__} where a {kind.__name__} belongs")
         return built

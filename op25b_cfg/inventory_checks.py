@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from op25b_cfg.connection.credentials import is_secret_key
 from op25b_cfg.errors import Problem, cut
-from op25b_cfg.inventory_model import GROUPS_FILE, HOSTS_FILE, Policy, Scoped, not_text
+from op25b_cfg.inventory_model import Policy, Scoped
+from op25b_cfg.inventory_values import GROUPS_FILE, HOSTS_FILE, not_text
 from op25b_cfg.netaddr import overlaps
 
 log = logging.getLogger(__name__)

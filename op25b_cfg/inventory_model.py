@@ -1,264 +1,153 @@
-"""The intent's data model: the validated field types (safe names and texts, prefixes, ports), the pydantic
-models of ``policy.yaml`` and the Nornir-layout host/group/defaults entries, and the resolved :class:`Device` and
-:class:`Inventory` that every command works on. Loaded by :func:`op25b_cfg.inventory.load_inventory`."""
+"""The intent's data model as every command uses it: the checks of single values (safe names and texts,
+prefixes, ports), the runtime types of ``policy.yaml``'s parts (:class:`Policy`, :class:`Pool`, exemptions,
+:class:`FlowControl`, :class:`Attachment`, :class:`PluginOptions`) and the resolved :class:`Device` and
+:class:`Inventory`. Loaded by :func:`op25b_cfg.inventory.load_inventory`.
+
+The runtime types are frozen, slotted dataclasses: importing and rebuilding them needs no pydantic (a command on
+a cached inventory, :mod:`op25b_cfg.inventory_cache`, never imports it). Validation is pydantic's, in
+:mod:`op25b_cfg.inventory_schema` (models of the same names, the host/group/defaults entries): the loader
+converts what it validated once per load, and a runtime type built from raw values (``Pool(name=...,
+ipv4=[...])``, ``Policy.model_validate(data)``) is validated there, with the same errors."""
 
 from __future__ import annotations
 
 import ipaddress
 import logging
-import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PlainSerializer,
-    PlainValidator,
-    WithJsonSchema,
-    field_validator,
-)
-
-from op25b_cfg.connection.credentials import HOST_KEY_ARGS, is_secret_key
-from op25b_cfg.errors import InventoryError, Problem, cut
-from op25b_cfg.netaddr import Network, parse_prefix
-from op25b_cfg.rules import MAX_CONNECT_DELAY, SYN_RETRANSMISSIONS
+from op25b_cfg.errors import InventoryError, Problem
+from op25b_cfg.inventory_values import HOSTS_FILE, AttachKind, Direction, Mode
+from op25b_cfg.netaddr import Network
 
 if TYPE_CHECKING:
     from op25b_cfg.platforms.base import Platform
 
 log = logging.getLogger(__name__)
 
-POLICY_FILE = "policy.yaml"
-HOSTS_FILE = "hosts.yaml"
-GROUPS_FILE = "groups.yaml"
-DEFAULTS_FILE = "defaults.yaml"
+# ---------------------------------------------------------------- runtime types
 
-Mode = Literal["block", "targeted", "flow-control"]
-MODES: tuple[str, ...] = ("block", "targeted", "flow-control")
-Direction = Literal["in", "out"]
-AttachKind = Literal[
-    "interface", "interface-list", "virtual-template", "dynamic-template", "unit", "dynamic-profile", "nft-forward"
-]
-
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}")
-_SAFE_TEXT = re.compile(r"[A-Za-z0-9 _.:/,()+#@=-]{0,120}")
-_DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+R = TypeVar("R", bound="Record")
 
 
-def not_text(what: str, value: object) -> str:
-    """The message for a value YAML did not read as text (``no`` -> False, ``1:30`` -> 90, ``on`` -> True).
+class Record:
+    """Base of the runtime types: frozen, slotted dataclasses (``init=False``) whose constructor validates.
 
-    >>> not_text("a name", False)
-    'expected a name (text), but YAML read False (bool). Fix: quote it ("no", "on", "1:30" are not text to YAML)'
-    """
-    return (
-        f"expected {what} (text), but YAML read {cut(value)} ({type(value).__name__}). Fix: quote it"
-        ' ("no", "on", "1:30" are not text to YAML)'
-    )
+    ``Type(**raw)`` and ``Type.model_validate(raw)`` validate with the pydantic model of the same name
+    (:data:`op25b_cfg.inventory_schema.MODELS`, imported then); :meth:`trusted` builds from values already
+    validated (the loader's conversion, the inventory cache) without it. ``model_copy(update=...)`` replaces
+    fields without validation and ``model_dump`` dumps through the model, as pydantic's methods of those names
+    do."""
+
+    __slots__ = ()
+    _fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, **data: Any) -> None:
+        from op25b_cfg.inventory_schema import MODELS
+
+        model = MODELS[type(self).__name__](**_raw(data))
+        memo: dict[int, tuple[Any, Any]] = {}
+        for k in self._fields:
+            object.__setattr__(self, k, from_model(getattr(model, k), memo))
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        """The fields, in declaration order (inherited ones first)."""
+        return cls._fields
+
+    @classmethod
+    def trusted(cls: type[R], **values: Any) -> R:
+        """An object of values that are already valid, every field given (no validation)."""
+        obj = object.__new__(cls)
+        for k in cls._fields:
+            object.__setattr__(obj, k, values[k])
+        return obj
+
+    @classmethod
+    def model_validate(cls: type[R], data: Any) -> R:
+        """Validate raw ``data`` (a mapping) into this type (pydantic's ``ValidationError`` if it is not valid)."""
+        from op25b_cfg.inventory_schema import MODELS
+
+        built: R = from_model(MODELS[cls.__name__].model_validate(_raw(data)))
+        return built
+
+    def model_copy(self: R, update: dict[str, Any] | None = None) -> R:
+        """A copy with the fields in ``update`` replaced, not validated (as pydantic's ``model_copy``)."""
+        return type(self).trusted(**{k: getattr(self, k) for k in self._fields} | (update or {}))
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        """pydantic's ``model_dump`` of this object (``mode="json"``, ``exclude_none``, ...), through its model."""
+        dumped: dict[str, Any] = _to_model(self).model_dump(**kwargs)
+        return dumped
+
+    def as_dict(self) -> dict[str, Any]:
+        """The field values (not copied, not converted)."""
+        return {k: getattr(self, k) for k in self._fields}
 
 
-def safe_name(value: object) -> str:
-    """Validate a name that reaches device config (ACL names, interface names, pool names).
-
-    >>> safe_name("GigabitEthernet0/0/1.100")
-    'GigabitEthernet0/0/1.100'
-    >>> safe_name("x\\nno ip access-list")
-    Traceback (most recent call last):
-    ...
-    ValueError: 'x\\nno ip access-list' is not a safe name. Fix: use 1-64 letters, digits and _ . : / - ...
-    """
-    if not isinstance(value, str):
-        raise ValueError(not_text("a name", value))
-    if not _SAFE_NAME.fullmatch(value):
-        raise ValueError(
-            f"{cut(value)!r} is not a safe name. Fix: use 1-64 letters, digits and _ . : / - starting with a letter or"
-            " digit (spaces, newlines, quotes, braces and semicolons could inject device commands)"
-        )
+def from_model(value: Any, memo: dict[int, tuple[Any, Any]] | None = None) -> Any:
+    """``value`` with every validated model in it (:mod:`op25b_cfg.inventory_schema`) replaced by the runtime
+    type of the same name (lists, tuples and dicts copied). ``memo`` (by ``id``; it keeps the models alive)
+    makes a model that several devices share (the policy's pools, a group's attachments) one runtime object."""
+    cls = _RUNTIME.get(type(value).__name__)
+    if cls is not None and type(value).__module__ == _SCHEMA:
+        if memo is None:
+            memo = {}
+        hit = memo.get(id(value))
+        if hit is None:
+            built = cls.trusted(**{k: from_model(getattr(value, k), memo) for k in cls._fields})
+            hit = memo[id(value)] = (value, built)
+        return hit[1]
+    if isinstance(value, list):
+        return [from_model(v, memo) for v in value]
+    if isinstance(value, tuple):
+        return tuple(from_model(v, memo) for v in value)
+    if isinstance(value, dict):
+        return {k: from_model(v, memo) for k, v in value.items()}
     return value
 
 
-def safe_text(value: object) -> str:
-    """Validate free text (descriptions, remarks) that reaches device config.
-
-    >>> safe_text("Tokyo east BRAS (PPPoE)")
-    'Tokyo east BRAS (PPPoE)'
-    >>> safe_text('evil"; flush ruleset')
-    Traceback (most recent call last):
-    ...
-    ValueError: 'evil"; flush ruleset' is not safe description text. Fix: ...
-    """
-    if not isinstance(value, str):
-        raise ValueError(not_text("text", value))
-    if not _SAFE_TEXT.fullmatch(value):
-        raise ValueError(
-            f"{cut(value)!r} is not safe description text. Fix: use up to 120 letters, digits, spaces and"
-            " _ . : / , ( ) + # @ = - (no newlines, quotes, braces or semicolons)"
-        )
+def _raw(value: Any) -> Any:
+    """Raw values to validate, with any runtime object in them as the mapping of its fields (its networks and
+    port ranges are accepted as they are): ``dataclasses.replace`` passes them back."""
+    if isinstance(value, Record):
+        return {k: _raw(getattr(value, k)) for k in value._fields}
+    if isinstance(value, list):
+        return [_raw(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _raw(v) for k, v in value.items()}
     return value
 
 
-def _hostname(value: object) -> str:
-    """A management address: an IPv4/IPv6 address or a DNS name (RFC 1123 labels; not all-numeric at the end).
+def _to_model(value: Any) -> Any:
+    """A runtime object as its validating model, not validated again (``model_construct``): for dumping."""
+    if isinstance(value, Record):
+        from op25b_cfg.inventory_schema import MODELS
 
-    >>> _hostname("bras1.tokyo.example.net"), _hostname("2001:db8::11")
-    ('bras1.tokyo.example.net', '2001:db8::11')
-    >>> _hostname("192.0.2.300")
-    Traceback (most recent call last):
-    ...
-    ValueError: '192.0.2.300' is neither an IP address nor a DNS name (an all-numeric last label). Fix: ...
-    """
-    if not isinstance(value, str):
-        raise ValueError(not_text("a host name or address", value))
-    try:
-        ipaddress.ip_address(value)
-        return value
-    except ValueError:
-        pass
-    name = value.removesuffix(".")
-    labels = name.split(".")
-    why = ""
-    if not name or len(name) > 253:
-        why = "1-253 characters"
-    elif any(not _DNS_LABEL.fullmatch(label) for label in labels):
-        why = "labels of 1-63 letters, digits and -, not starting or ending with -"
-    elif labels[-1].isdigit():
-        why = "an all-numeric last label"
-    if why:
-        raise ValueError(
-            f"{cut(value)!r} is neither an IP address nor a DNS name ({why}). Fix: give the management address"
-            " (192.0.2.11, 2001:db8::11) or its DNS name"
-        )
+        fields_ = {k: _to_model(getattr(value, k)) for k in value._fields}
+        return MODELS[type(value).__name__].model_construct(**fields_)
+    if isinstance(value, list):
+        return [_to_model(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _to_model(v) for k, v in value.items()}
     return value
 
 
-def _prefix_validator(family: int | None) -> Any:
-    def check(value: object) -> Network:
-        if isinstance(value, ipaddress.IPv4Network | ipaddress.IPv6Network):
-            value = str(value)
-        if not isinstance(value, str):
-            raise ValueError(
-                f"expected a prefix, got {type(value).__name__} {cut(value)!r}. Fix: write a prefix such as"
-                " 192.0.2.0/24 or 2001:db8::/32 (quote IPv6 prefixes in YAML)"
-            )
-        try:
-            return parse_prefix(value, family)
-        except ValueError as exc:
-            raise ValueError(_with_fix(str(exc))) from None
-
-    return check
+def record(cls: type[R]) -> type[R]:
+    """Declare a runtime type: a frozen, slotted dataclass with :class:`Record`'s constructor."""
+    built: type[R] = dataclass(frozen=True, slots=True, init=False)(cls)
+    built._fields = tuple(f.name for f in fields(built))  # type: ignore[arg-type]
+    return built
 
 
-def _with_fix(msg: str) -> str:
-    """Turn a :func:`parse_prefix` message into ``what. Fix: how`` (the form :class:`Problem` splits on)."""
-    what, sep, how = msg.partition("; ")
-    if "host bits set" in what and sep:
-        net = how.removeprefix("the network is ")
-        return f"{what}. Fix: write the network {net}, or the bare address for a single host"
-    if sep:
-        return f"{what}. Fix: {how}"
-    return f"{msg}. Fix: write a prefix such as 192.0.2.0/24 or 2001:db8::/32, or a single address"
-
-
-def port_range(value: object) -> tuple[int, int]:
-    """``"LO-HI"`` (or one port) -> ``(LO, HI)`` with 1 <= LO <= HI <= 65535.
-
-    >>> port_range("1024-65535"), port_range(25)
-    ((1024, 65535), (25, 25))
-    """
-    if isinstance(value, tuple) and len(value) == 2:  # the default, or a value already validated
-        value = f"{value[0]}-{value[1]}"
-    text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
-    m = re.fullmatch(r"(\d{1,5})(?:\s*-\s*(\d{1,5}))?", text)
-    lo, hi = (int(m.group(1)), int(m.group(2) or m.group(1))) if m else (0, -1)
-    if not 1 <= lo <= hi <= 65535:
-        raise ValueError(
-            f"{value!r} is not a port range. Fix: write LO-HI with 1 <= LO <= HI <= 65535, e.g. 1024-65535"
-        )
-    return lo, hi
-
-
-_ser = PlainSerializer(str, return_type=str)
-PortRangeText = Annotated[
-    tuple[int, int],
-    PlainValidator(port_range),
-    PlainSerializer(lambda v: f"{v[0]}-{v[1]}", return_type=str),
-    WithJsonSchema({"type": "string"}),
-]
-V4Prefix = Annotated[
-    ipaddress.IPv4Network, PlainValidator(_prefix_validator(4)), _ser, WithJsonSchema({"type": "string"})
-]
-V6Prefix = Annotated[
-    ipaddress.IPv6Network, PlainValidator(_prefix_validator(6)), _ser, WithJsonSchema({"type": "string"})
-]
-AnyPrefix = Annotated[Network, PlainValidator(_prefix_validator(None)), _ser, WithJsonSchema({"type": "string"})]
-SafeName = Annotated[str, PlainValidator(safe_name), WithJsonSchema({"type": "string"})]
-SafeText = Annotated[str, PlainValidator(safe_text), WithJsonSchema({"type": "string"})]
-HostName = Annotated[str, PlainValidator(_hostname), WithJsonSchema({"type": "string"})]
-Port = Annotated[int, Field(ge=1, le=65535, strict=True)]
-
-
-def _attach_name(value: object) -> str:
-    if isinstance(value, str) and value.endswith("*"):
-        return safe_name(value[:-1]) + "*"
-    return safe_name(value)
-
-
-AttachName = Annotated[str, PlainValidator(_attach_name), WithJsonSchema({"type": "string"})]
-
-
-def connect_delay(value: object) -> int | None:
-    """``flow_control.connect_delay_s``: whole seconds, 1 to :data:`MAX_CONNECT_DELAY`, or None (no delay).
-
-    >>> connect_delay(3), connect_delay(None)
-    (3, None)
-    >>> connect_delay(64)  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    ValueError: connect_delay_s 64 is longer than a Linux client keeps sending its SYN ... Fix: use 1 to 63 seconds; ...
-    """
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(
-            f"connect_delay_s must be a whole number of seconds, not {cut(value, 40)!r}."
-            f" Fix: write e.g. 3 (1 to {MAX_CONNECT_DELAY}), or null for no delay"
-        )
-    steps = ", ".join(str(s) for s in SYN_RETRANSMISSIONS[:-1]) + f" or {SYN_RETRANSMISSIONS[-1]} s"
-    if value < 1:
-        raise ValueError(
-            f"connect_delay_s {value} is not a delay. Fix: use 1 to {MAX_CONNECT_DELAY} seconds, or null (or leave"
-            " it out) for no delay"
-        )
-    if value > MAX_CONNECT_DELAY:
-        raise ValueError(
-            f"connect_delay_s {value} is longer than a Linux client keeps sending its SYN (the last retransmission"
-            f" is {MAX_CONNECT_DELAY} s after the first SYN with the default tcp_syn_retries=6): every delayed"
-            f" connection would fail. Fix: use 1 to {MAX_CONNECT_DELAY} seconds; the client gets through at its"
-            f" first SYN retransmission at or after the delay ({steps} on Linux before 6.5; 1-5, 7, 11, 19 or 35 s"
-            " on 6.5 and later)"
-        )
-    return value
-
-
-ConnectDelay = Annotated[
-    int | None, PlainValidator(connect_delay), WithJsonSchema({"type": ["integer", "null"], "minimum": 1})
-]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-
-class FamilyPrefixes(Strict):
+@record
+class FamilyPrefixes(Record):
     """Prefixes split by address family, so an IPv6 prefix in an IPv4 list is caught."""
 
-    ipv4: list[V4Prefix] = Field(default_factory=list)
-    ipv6: list[V6Prefix] = Field(default_factory=list)
+    ipv4: list[ipaddress.IPv4Network]
+    ipv6: list[ipaddress.IPv6Network]
 
     def all(self) -> list[Network]:
         return [*self.ipv4, *self.ipv6]
@@ -267,19 +156,21 @@ class FamilyPrefixes(Strict):
         return list(self.ipv4) if fam == 4 else list(self.ipv6)
 
 
+@record
 class Pool(FamilyPrefixes):
     """A named dynamic subscriber pool (IPv4 and/or IPv6)."""
 
-    name: SafeName
-    description: SafeText = ""
+    name: str
+    description: str
 
 
-class Scoped(Strict):
+@record
+class Scoped(Record):
     """Where an exemption applies: on the ``devices`` listed and the devices of the ``groups`` listed; both
     absent (the default): on every device."""
 
-    devices: list[SafeName] | None = None
-    groups: list[SafeName] | None = None
+    devices: list[str] | None
+    groups: list[str] | None
 
     def applies_to(self, device: str, groups: tuple[str, ...]) -> bool:
         """Whether this exemption applies on ``device`` (a member of ``groups``).
@@ -294,26 +185,29 @@ class Scoped(Strict):
         return device in (self.devices or ()) or any(g in (self.groups or ()) for g in groups)
 
 
+@record
 class StaticExemption(Scoped):
     """A static-IP customer prefix that is never blocked where it applies (carved out of any pool it lies in;
     the audit checks it wherever it lies)."""
 
-    name: SafeName
-    prefix: AnyPrefix
-    description: SafeText = ""
+    name: str
+    prefix: Network
+    description: str
 
 
+@record
 class OptOut(Scoped):
     """A per-subscriber opt-out: the subscriber's address (or delegated prefix) is not blocked where it
     applies."""
 
-    subscriber: SafeName
-    prefix: AnyPrefix
+    subscriber: str
+    prefix: Network
 
 
-class Exemptions(Strict):
-    static: list[StaticExemption] = Field(default_factory=list)
-    opt_out: list[OptOut] = Field(default_factory=list)
+@record
+class Exemptions(Record):
+    static: list[StaticExemption]
+    opt_out: list[OptOut]
 
     def applying(self, device: str, groups: tuple[str, ...]) -> tuple[tuple[str, Network], ...]:
         """(name, prefix) of every exemption that applies on ``device`` (a member of ``groups``), static ones
@@ -345,12 +239,13 @@ _APPLYING: dict[
     int,
     tuple[Exemptions, tuple[tuple[str, Network, Scoped], ...], dict[tuple[int, ...], tuple[tuple[str, Network], ...]]],
 ] = {}
-"""Per :class:`Exemptions` object (by identity; a model copy is another object): its entries and one shared tuple
+"""Per :class:`Exemptions` object (by identity; a copy is another object): its entries and one shared tuple
 per applying set. Not a cached property: ``model_copy(update=...)`` would carry it over to changed exemptions."""
 _APPLYING_MAX = 1024
 
 
-class FlowControl(Strict):
+@record
+class FlowControl(Record):
     """Per-subscriber limits for ``flow-control`` mode.
 
     ``max_sessions``: concurrent port-25 sessions per subscriber (a spam tool opens 100-1000; the default 10 is
@@ -363,38 +258,31 @@ class FlowControl(Strict):
     it in at 1, 3, 7, 15, 31 or 63 s). ``null`` (the default): no delay.
     """
 
-    max_sessions: int | None = Field(default=10, ge=1, le=65535)
-    new_per_second: int = Field(default=1, ge=1, le=100000)
-    burst: int = Field(default=5, ge=1, le=100000)
-    ipv6_subscriber_length: int = Field(default=64, ge=32, le=128)
-    connect_delay_s: ConnectDelay = None
+    max_sessions: int | None
+    new_per_second: int
+    burst: int
+    ipv6_subscriber_length: int
+    connect_delay_s: int | None
 
 
-class FlowControlOverride(Strict):
-    max_sessions: int | None = Field(default=None, ge=1, le=65535)
-    new_per_second: int | None = Field(default=None, ge=1, le=100000)
-    burst: int | None = Field(default=None, ge=1, le=100000)
-    ipv6_subscriber_length: int | None = Field(default=None, ge=32, le=128)
-    connect_delay_s: ConnectDelay = None
-
-
-class Policy(Strict):
+@record
+class Policy(Record):
     """``policy.yaml``: the ISP-wide OP25B policy."""
 
-    name: SafeName
-    description: SafeText = ""
-    mode: Mode = "block"
-    submission_ports: list[Port] = Field(default_factory=lambda: [587, 465])
-    must_pass_source_ports: PortRangeText = (1024, 65535)
+    name: str
+    description: str
+    mode: Mode
+    submission_ports: list[int]
+    must_pass_source_ports: tuple[int, int]
     """Source ports of the connections that must pass (to the MTAs, submission, exemptions): mail clients and
     relays use ephemeral ports. The audit's leak check still covers every source port."""
-    log: bool = True
-    counters: bool = True
-    flow_control: FlowControl = Field(default_factory=FlowControl)
-    pools: list[Pool] = Field(min_length=1)
-    mtas: FamilyPrefixes = Field(default_factory=FamilyPrefixes)
-    exemptions: Exemptions = Field(default_factory=Exemptions)
-    targeted: FamilyPrefixes = Field(default_factory=FamilyPrefixes)
+    log: bool
+    counters: bool
+    flow_control: FlowControl
+    pools: list[Pool]
+    mtas: FamilyPrefixes
+    exemptions: Exemptions
+    targeted: FamilyPrefixes
 
     def pool(self, name: str) -> Pool:
         for p in self.pools:
@@ -403,7 +291,8 @@ class Policy(Strict):
         raise KeyError(name)
 
 
-class Attachment(Strict):
+@record
+class Attachment(Record):
     """Where a filter attaches: an interface, a BRAS template/profile, or the nftables forward hook.
 
     ``kind`` per platform: cisco_ios ``interface`` | ``virtual-template``; cisco_iosxr ``interface`` |
@@ -415,89 +304,40 @@ class Attachment(Strict):
     """
 
     kind: AttachKind
-    name: AttachName
-    direction: Direction = "in"
-    template_type: Literal["ppp", "ipsubscriber"] | None = None
-    profile_interface: SafeName | None = None
+    name: str
+    direction: Direction
+    template_type: Literal["ppp", "ipsubscriber"] | None
+    profile_interface: str | None
 
 
-class DeviceData(Strict):
-    """Keys allowed under ``data:`` in hosts, groups and defaults (each optional; resolved by inheritance)."""
-
-    pools: list[SafeName] | None = None
-    attach: list[Attachment] | None = None
-    uplinks: list[AttachName] | None = None
-    """linux_nftables: the interfaces toward the Internet and the ISP's MTAs (``eth0``, ``bond*``); the audit
-    then checks the packets that leave through them (default: through any interface)."""
-    mode: Mode | None = None
-    log: bool | None = None
-    counters: bool | None = None
-    flow_control: FlowControlOverride | None = None
-    description: SafeText | None = None
-    site: SafeText | None = None
-
-
-class PluginOptions(Strict):
+@record
+class PluginOptions(Record):
     """Nornir ``connection_options.<plugin>``: a port and driver extras (never credentials).
 
     ``napalm.extras.optional_args`` are passed to the napalm driver (e.g. ``{transport: https}`` for eAPI);
     ``--driver-arg`` on the command line overrides them.
     """
 
-    port: Port | None = None
-    extras: dict[str, Any] = Field(default_factory=dict)
+    port: int | None
+    extras: dict[str, Any]
 
 
-class ConnectionOptions(Strict):
-    napalm: PluginOptions | None = None
-    netmiko: PluginOptions | None = None
-
-
-class HostEntry(Strict):
-    """A host, group or defaults entry in Nornir's SimpleInventory format."""
-
-    hostname: HostName | None = None
-    port: Port | None = None
-    username: SafeName | None = None
-    platform: str | None = None
-    groups: list[str] = Field(default_factory=list)
-    data: DeviceData = Field(default_factory=DeviceData)
-    connection_options: ConnectionOptions = Field(default_factory=ConnectionOptions)
-
-    @field_validator("connection_options", mode="before")
-    @classmethod
-    def _no_secrets(cls, value: Any) -> Any:
-        """Nornir allows passwords under ``connection_options``; op25b never keeps them in files, and a file
-        never switches host-key verification off (only ``--no-verify-host-key`` does, with a warning)."""
-        secrets = _key_paths(value, "connection_options", is_secret_key)
-        if secrets:
-            raise ValueError(
-                f"credentials never live in inventory files ({', '.join(secrets)}). Fix: remove them; push reads"
-                " OP25B_PASSWORD from the environment or prompts for it"
-            )
-        switches = _key_paths(value, "connection_options", HOST_KEY_ARGS.__contains__)
-        if switches:
-            raise ValueError(
-                f"{', '.join(switches)} would switch SSH host-key verification off without a word. Fix: remove"
-                " it; for a lab pass --no-verify-host-key on the command line (it warns on every run)"
-            )
-        return value
-
-
-def _key_paths(value: object, path: str, match: Callable[[str], bool]) -> list[str]:
-    """Dotted paths of the keys anywhere inside ``value`` that ``match`` (never their values)."""
-    found: list[str] = []
-    if isinstance(value, dict):
-        for k, v in value.items():
-            sub = f"{path}.{k}"
-            if match(str(k)):
-                found.append(sub)
-            else:
-                found += _key_paths(v, sub, match)
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            found += _key_paths(v, f"{path}[{i}]", match)
-    return found
+_SCHEMA = "op25b_cfg.inventory_schema"
+_RUNTIME: dict[str, type[Record]] = {
+    cls.__name__: cls
+    for cls in (
+        FamilyPrefixes,
+        Pool,
+        StaticExemption,
+        OptOut,
+        Exemptions,
+        FlowControl,
+        Policy,
+        Attachment,
+        PluginOptions,
+    )
+}
+"""The runtime types, by name (each has the validating model of that name)."""
 
 
 @dataclass(frozen=True, eq=False)

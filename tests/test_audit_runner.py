@@ -315,6 +315,19 @@ def test_process_pool_gives_the_same_reports_in_inventory_order(inv: Inventory, 
     assert {r.verdict for r in pooled} == {Verdict.COMPLIANT, Verdict.NONCOMPLIANT, Verdict.ERROR}
 
 
+@pytest.mark.parametrize("method", ["spawn", "fork"])
+def test_workers_freeze_what_they_start_with(method: str) -> None:
+    """The pool's workers move what they inherit or import at start out of the collector's reach (gc.freeze):
+    the collection after each chunk then walks only that chunk's survivors."""
+    import gc
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context(method)
+    with ProcessPoolExecutor(1, mp_context=ctx, initializer=runner._init_worker, initargs=(None,)) as pool:
+        assert pool.submit(gc.get_freeze_count).result() > 1000
+
+
 def test_pool_only_for_enough_configs() -> None:
     assert runner.audit_workers(1) == runner.audit_workers(runner.POOL_MIN_CONFIGS - 1) == 1
     assert 1 <= runner.audit_workers(10 * runner.POOL_MIN_CONFIGS) <= len(os.sched_getaffinity(0))

@@ -6,6 +6,7 @@ times it)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -50,11 +51,15 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules), "plugins_scanned
 """
 
 
-def probe(*args: str) -> dict[str, Any]:
-    """``op25b ARGS`` in a fresh interpreter: its exit code, loaded modules, and whether the platform plugins
-    (entry points) were scanned."""
+def probe(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """``op25b ARGS`` in a fresh interpreter (with ``env`` added to the environment): its exit code, loaded
+    modules, and whether the platform plugins (entry points) were scanned."""
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(list(args))], capture_output=True, text=True, check=True
+        [sys.executable, "-c", PROBE, json.dumps(list(args))],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **(env or {})},
     )
     result: dict[str, Any] = json.loads(proc.stdout.splitlines()[-1])
     return result
@@ -142,3 +147,22 @@ def test_generate_from_the_inventory_cache_reads_no_yaml_and_validates_nothing(
     code, again = modules_after(*args)
     assert code == 0 and "op25b_cfg.generate" in again
     assert not {"yaml", "op25b_cfg.yamlload", "op25b_cfg.inventory_checks"} & again
+@pytest.mark.parametrize("command", ["audit", "generate"])
+def test_cached_inventory_needs_no_pydantic(command: str, tmp_path: Path) -> None:
+    """On an inventory the cache holds (the second run), ``audit`` and ``generate`` rebuild the intent's runtime
+    types without validation: neither pydantic nor the validating models nor the YAML reader is imported. The
+    first run (a miss) validates, so it does import them."""
+    inventory = Path(__file__).resolve().parent.parent / "inventory"
+    args = {
+        "audit": ("audit", "-i", str(inventory), "--format", "json"),
+        "generate": ("generate", "-i", str(inventory), "-o", str(tmp_path / "out"), "--quiet"),
+    }[command]
+    env = {"OP25B_NO_CACHE": "", "OP25B_CACHE_DIR": str(tmp_path / "cache")}
+    miss, hit = probe(*args, env=env), probe(*args, env=env)
+    assert miss["code"] == hit["code"]
+    assert {"pydantic", "op25b_cfg.inventory_schema", "yaml"} <= set(miss["modules"])
+    loaded = set(hit["modules"])
+    assert (
+        not {"pydantic", "pydantic_core", "op25b_cfg.inventory_schema", "op25b_cfg.inventory_checks", "yaml"} & loaded
+    )
+    assert {"op25b_cfg.inventory_model", "op25b_cfg.inventory_cache"} <= loaded

@@ -78,9 +78,10 @@ class MikrotikRouteros(Platform):
         >>> MikrotikRouteros().truncation_problem("/system identity set name=r1\\n") is None
         True
         """
-        from op25b_cfg.platforms.mikrotik_routeros.parser import commands, logical_lines, tokens
+        from op25b_cfg.platforms.mikrotik_routeros.parser import last_command, logical_lines, tokens
 
-        lines = [t for _, t in logical_lines(text) if t.strip() and not t.lstrip().startswith("#")]
+        logical = logical_lines(text)
+        lines = [t for _, t in logical if t.strip() and not t.lstrip().startswith("#")]
         if not lines:
             return "no configuration lines (only comments)"
         if text.rstrip("\r\n").endswith("\\"):
@@ -93,8 +94,7 @@ class MikrotikRouteros(Platform):
         pos = next((i for i, w in enumerate(words) if w in verbs), None)
         if pos is None:
             return "the last line is a menu path without a command: the export looks truncated"
-        cmds, _ = commands(text)
-        last = cmds[-1] if cmds else None
+        last = last_command(logical)
         if (
             last is not None
             and last.verb == "add"

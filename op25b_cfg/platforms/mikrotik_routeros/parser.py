@@ -33,6 +33,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from op25b_cfg.audit.model import Binding, Call, Filter, FlowControlSeen, ParsedConfig, Unparsed
@@ -114,6 +115,39 @@ def tokens(line: str) -> list[str]:
     >>> tokens('add comment="a \\\\"b\\\\" c" chain=forward')
     ['add', 'comment=a "b" c', 'chain=forward']
     """
+    if '"' not in line:  # escapes act only inside quotes: the words are the blank-separated runs
+        return line.split()
+    out: list[str] = []
+    cur: list[str] = []
+    in_word = False
+    for m in _PART.finditer(line):
+        blank, plain, quoted = m.groups()
+        if blank is not None:
+            if in_word:
+                out.append("".join(cur))
+                cur, in_word = [], False
+            continue
+        if plain is None and quoted is None:
+            raise ValueError("unterminated quote")
+        cur.append(plain if plain is not None else _ESCAPE.sub(_unescape, quoted) if "\\" in quoted else quoted)
+        in_word = True
+    if in_word:
+        out.append("".join(cur))
+    return out
+
+
+_PART = re.compile(r'(\s+)|([^\s"]+)|"((?:[^"\\]|\\.)*)"|"', re.S)
+"""One part of a line: blanks, a run of other characters outside quotes, a quoted value (escapes inside), or a
+quote that is never closed. A word is a run of adjacent parts that are not blanks."""
+_ESCAPE = re.compile(r"\\(.)", re.S)
+
+
+def _unescape(m: re.Match[str]) -> str:
+    return " " if m.group(1) == "_" else m.group(1)
+
+
+def _walk(line: str) -> list[str]:
+    """:func:`tokens` character by character: the definition the tests compare the fast paths with."""
     out: list[str] = []
     cur: list[str] = []
     i, n = 0, len(line)
@@ -164,10 +198,38 @@ class _Cmd:
 def commands(text: str) -> tuple[list[_Cmd], list[Unparsed]]:
     """Every command of an export with its menu path; lines that cannot be read (an unterminated quote, a
     script statement) as Unparsed (filter None)."""
+    return commands_of(logical_lines(text))
+
+
+def last_command(lines: list[tuple[int, str]]) -> _Cmd | None:
+    """The last command of these logical lines (:func:`logical_lines`) in its menu, as :func:`commands_of` of
+    them all gives it, read from the last line that sets a menu path that has a command after it (a config's
+    tail, not the whole export).
+
+    >>> last_command([(1, "/ip address"), (2, "add address=192.0.2.1/24"), (3, "/ip firewall filter")]).path
+    ('ip', 'address')
+    """
+    for at in range(len(lines) - 1, -1, -1):
+        s = lines[at][1].strip()
+        if s[:1] not in ("/", '"'):  # the first word starts with "/" only then (a quote: maybe, once unquoted)
+            continue
+        try:
+            words = tokens(s)
+        except ValueError:
+            continue  # not read at all: leaves the path as it was
+        if words[0].startswith("/"):
+            cmds = commands_of(lines[at:])[0]
+            if cmds:
+                return cmds[-1]
+    return None
+
+
+def commands_of(lines: Iterable[tuple[int, str]]) -> tuple[list[_Cmd], list[Unparsed]]:
+    """:func:`commands` of these logical lines (:func:`logical_lines`), starting at the root menu."""
     path: tuple[str, ...] = ()
     out: list[_Cmd] = []
     bad: list[Unparsed] = []
-    for num, line in logical_lines(text):
+    for num, line in lines:
         s = line.strip()
         if not s or s.startswith("#"):
             continue

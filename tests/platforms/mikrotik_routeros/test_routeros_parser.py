@@ -9,12 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from op25b_cfg.audit.engine import audit_text
 from op25b_cfg.audit.model import Code, ParsedConfig, Verdict
 from op25b_cfg.inventory import Device, load_inventory
 from op25b_cfg.platforms import get_platform
-from op25b_cfg.platforms.mikrotik_routeros.parser import logical_lines, tokens
+from op25b_cfg.platforms.mikrotik_routeros.parser import (
+    _walk,
+    commands,
+    last_command,
+    logical_lines,
+    tokens,
+)
 from tests.platform_data import data_dir
 
 PLATFORM = "mikrotik_routeros"
@@ -145,3 +153,29 @@ def test_line_numbers_count_newlines_only() -> None:
         text + "/interface list add name=l\n/ip firewall filter add chain=forward in-interface-list=l action=mark\n"
     )
     assert pc.unparsed and all(1 <= u.line <= 5 for u in pc.unparsed), [(u.line, u.reason) for u in pc.unparsed]
+
+
+@given(st.text(alphabet=st.sampled_from(' \t\x0b\x0c\x1c\x85\xa0\u2003\u3000ab=/[]\\$_#"'), max_size=40) | st.text())
+def test_split_fast_path_equals_the_character_walk(line: str) -> None:
+    """A line without quotes is split on blanks (escapes act only inside quotes): same words as the walk, for
+    every Unicode blank."""
+    try:
+        walked: list[str] | str = _walk(line)
+    except ValueError as exc:
+        walked = str(exc)
+    try:
+        got: list[str] | str = tokens(line)
+    except ValueError as exc:
+        got = str(exc)
+    assert got == walked
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
+def test_last_command_from_the_last_menu_line_equals_the_whole_pass(case: Path) -> None:
+    """The truncation check reads only the commands after the last menu path line: for every prefix of every
+    case config (a cut after each line), its last command is the whole pass's last command."""
+    lines = (case / "config").read_text(encoding="utf-8").split("\n")
+    for cut in range(1, len(lines) + 1):
+        text = "\n".join(lines[:cut])
+        whole = commands(text)[0]
+        assert last_command(logical_lines(text)) == (whole[-1] if whole else None), cut
