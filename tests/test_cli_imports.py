@@ -147,6 +147,8 @@ def test_generate_from_the_inventory_cache_reads_no_yaml_and_validates_nothing(
     code, again = modules_after(*args)
     assert code == 0 and "op25b_cfg.generate" in again
     assert not {"yaml", "op25b_cfg.yamlload", "op25b_cfg.inventory_checks"} & again
+
+
 @pytest.mark.parametrize("command", ["audit", "generate"])
 def test_cached_inventory_needs_no_pydantic(command: str, tmp_path: Path) -> None:
     """On an inventory the cache holds (the second run), ``audit`` and ``generate`` rebuild the intent's runtime
