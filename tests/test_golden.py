@@ -40,7 +40,6 @@ import yaml
 from op25b_cfg.errors import InventoryError
 from op25b_cfg.inventory import load_inventory
 from op25b_cfg.platforms import PLATFORMS, get_platform
-from op25b_cfg.platforms.base import jinja_env
 from op25b_cfg.rules import build_plan
 from tests.platform_data import PLATFORM_DATA, data_dir, platforms_with_data
 
@@ -167,7 +166,7 @@ def test_cached_rendering_is_transparent(case: Case, tmp_path: Path) -> None:
     plat = get_platform(dev.platform)
     plan = build_plan(dev)
     ctx = {"device": dev, "plan": plan, "platform": plat, "rule_line": plat.rule_line, **plat.context(dev, plan)}
-    plain = jinja_env().get_template(f"{plat.name}/{plat.template}").render(ctx)
+    plain = plat.load_template().render(ctx)
     assert plat.render(dev) == plain
     assert plat.render(dev) == plain
     other = dataclasses.replace(dev, name="another-device")

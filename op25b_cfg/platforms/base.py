@@ -472,10 +472,15 @@ class Platform:
         RENDERED[key] = (device, plan, text)
         return text
 
-    def _render(self, device: Device, plan: FilterPlan) -> str:
+    def load_template(self) -> jinja2.Template:
+        """This platform's compiled template (``template`` in its package directory), from the shared
+        environment."""
         if self.name not in _TEMPLATE_DIRS:
             _TEMPLATE_DIRS[self.name] = self.package_dir()
-        tmpl = jinja_env().get_template(f"{self.name}/{self.template}")
+        return jinja_env().get_template(f"{self.name}/{self.template}")
+
+    def _render(self, device: Device, plan: FilterPlan) -> str:
+        tmpl = self.load_template()
         ctx: dict[str, Any] = {"device": device, "plan": plan, "platform": self, "rule_line": self.rule_line}
         ctx.update(self.context(device, plan))
         if not tmpl.blocks:
