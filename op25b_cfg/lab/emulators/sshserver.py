@@ -233,6 +233,7 @@ def typed_lines(
 
 
 EmuT = TypeVar("EmuT", bound=SshEmulator)
+_T = TypeVar("_T")
 
 
 class CliShell(Generic[EmuT]):
@@ -267,6 +268,18 @@ class CliShell(Generic[EmuT]):
         """The fault phase (``load``, ``commit``, ``confirm``) the command ``cmd`` starts, if any."""
         return None
 
+    def in_phase(self, phase: str | None, work: Callable[[], _T]) -> _T:
+        """``work()`` under the emulator's lock, between the fault strikes of ``phase`` (before it applies and
+        after), where a phase is given."""
+        emu = self.emu
+        if phase:
+            emu.faults.strike(phase, emu.stop_event, applied=False)
+        with emu.lock:
+            result = work()
+        if phase:
+            emu.faults.strike(phase, emu.stop_event, applied=True)
+        return result
+
     def send(self, text: str) -> None:
         assert self.chan is not None
         self.chan.sendall(text.replace("\r\n", "\n").replace("\n", "\r\n").encode())
@@ -286,13 +299,7 @@ class CliShell(Generic[EmuT]):
         cmd = line.strip()
         if cmd:
             emu.record(cmd)
-        phase = self.phase(cmd)
-        if phase:
-            emu.faults.strike(phase, emu.stop_event, applied=False)
-        with emu.lock:
-            out, keep = self.respond(line)
-        if phase:
-            emu.faults.strike(phase, emu.stop_event, applied=True)
+        out, keep = self.in_phase(self.phase(cmd), lambda: self.respond(line))
         if not keep:
             return False
         if out:
