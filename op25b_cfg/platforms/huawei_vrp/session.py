@@ -35,7 +35,14 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from op25b_cfg.connection.base import ConnectOptions, Credentials, OperationTimeout, Session, run_within
+from op25b_cfg.connection.base import (
+    ConnectOptions,
+    Credentials,
+    OperationTimeout,
+    Session,
+    library_timeout,
+    run_within,
+)
 from op25b_cfg.connection.hostkey import with_offered_key
 from op25b_cfg.connection.napalm_session import map_exception
 from op25b_cfg.errors import ConnectionError_, Op25bError, PushError
@@ -136,7 +143,11 @@ class VrpSession(Session):
         out: str = self._call(
             step,
             lambda: self._conn.send_command(
-                cmd, expect_string=expect, read_timeout=self.opts.timeout, strip_prompt=False, strip_command=False
+                cmd,
+                expect_string=expect,
+                read_timeout=library_timeout(self.opts.timeout),
+                strip_prompt=False,
+                strip_command=False,
             ),
         )
         return out
@@ -151,11 +162,12 @@ class VrpSession(Session):
             "password": self.creds.password,
             "use_keys": False,
             "allow_agent": False,
-            "conn_timeout": o.timeout,
-            "auth_timeout": o.timeout,
-            "banner_timeout": o.timeout,
-            "timeout": o.timeout,
-            "read_timeout_override": o.timeout,
+            # every call runs under op25b's --timeout deadline (_call); the library's own timeouts come later
+            "conn_timeout": library_timeout(o.timeout),
+            "auth_timeout": library_timeout(o.timeout),
+            "banner_timeout": library_timeout(o.timeout),
+            "timeout": library_timeout(o.timeout),
+            "read_timeout_override": library_timeout(o.timeout),
             "ssh_strict": o.verify_host_key,
             "system_host_keys": o.verify_host_key and not o.known_hosts,
             "alt_host_keys": bool(o.verify_host_key and o.known_hosts),
@@ -295,7 +307,10 @@ class VrpSession(Session):
 
         def run(cmd: str) -> str:
             out: str = self._call(
-                step, lambda: self._conn.send_command(cmd, expect_string=PROMPT, read_timeout=self.opts.timeout)
+                step,
+                lambda: self._conn.send_command(
+                    cmd, expect_string=PROMPT, read_timeout=library_timeout(self.opts.timeout)
+                ),
             )
             return out
 
