@@ -145,3 +145,22 @@ def test_line_numbers_count_newlines_only() -> None:
         text + "/interface list add name=l\n/ip firewall filter add chain=forward in-interface-list=l action=mark\n"
     )
     assert pc.unparsed and all(1 <= u.line <= 5 for u in pc.unparsed), [(u.line, u.reason) for u in pc.unparsed]
+
+
+@pytest.mark.parametrize("case", ["block", "flow_control"])
+def test_each_log_rule_logs_what_the_next_rule_refuses(case: str) -> None:
+    """Every rendered ``action=log`` rule sits right before a reject that matches the very same packets (the
+    limit's connection-limit included), so its lines are the refused connections, never the ones let through."""
+    text = (data_dir("mikrotik_routeros", "golden") / case / "expected.rsc").read_text(encoding="utf-8")
+    adds = [
+        dict(w.split("=", 1) for w in tokens(t)[1:] if "=" in w) for _, t in logical_lines(text) if t.startswith("add ")
+    ]
+    verdict_free = {"action", "comment", "limit", "log-prefix", "reject-with"}
+    logs = [i for i, p in enumerate(adds) if p.get("action") == "log"]
+    assert logs
+    for i in logs:
+        log, nxt = adds[i], adds[i + 1]
+        assert nxt["action"] == "reject", (log, nxt)
+        assert {k: v for k, v in log.items() if k not in verdict_free} == {
+            k: v for k, v in nxt.items() if k not in verdict_free
+        }, (log, nxt)
