@@ -908,6 +908,13 @@ def flow_check(ctx: AuditCtx, kind: str, name: str, direction: str, fam: int, fc
             problems.append(f"burst {sorted(bursts) or 'none'} (intended {want_burst})")
         if want_sess is not None and want_sess not in sess:
             problems.append(f"max sessions {sorted(sess) or 'none'} (intended {want_sess})")
+        keys = {k for f in seen for k in f.ipv6_keys} if fam == 6 else set()
+        if keys and keys != {fc.ipv6_subscriber_length}:
+            have = " and ".join(f"/{k}" for k in sorted(keys))
+            problems.append(
+                f"limits counted per source {have} (intended per subscriber /{fc.ipv6_subscriber_length}:"
+                f" {_key_effect(min(keys), fc.ipv6_subscriber_length)})"
+            )
         delays = {f.connect_delay_s for f in seen if f.connect_delay_s is not None}
         if fc.connect_delay_s is not None and fc.connect_delay_s not in delays:
             have = ", ".join(f"{d} s" for d in sorted(delays)) or "none"
@@ -923,6 +930,19 @@ def flow_check(ctx: AuditCtx, kind: str, name: str, direction: str, fam: int, fc
             lines=[(f.line, f.text) for f in seen],
         )
     return not problems
+
+
+def _key_effect(have: int, want: int) -> str:
+    """What an IPv6 limit counted per source /``have`` does to subscribers of /``want``.
+
+    >>> _key_effect(128, 64)
+    'a subscriber gets the limit once per address it uses'
+    >>> _key_effect(56, 64)
+    'the subscribers in one /56 share one limit'
+    """
+    if have > want:
+        return "a subscriber gets the limit once per address it uses"
+    return f"the subscribers in one /{have} share one limit"
 
 
 def delay_check(

@@ -800,6 +800,8 @@ def _flow_seen(pc: ParsedConfig, point: Point, fam: int, fwd: Filter) -> None:
             seen = FlowControlSeen(point[0], point[1], "in", fam, line=rule.line, text=rule.text)
             pc.flow.append(seen)
         lim = rule.limit
+        if fam == 6:
+            seen.counts_per(lim.ipv6_subscriber_length)  # connection-limit's mask; dst-limit: per address
         if lim.max_sessions is not None and seen.max_sessions is None:
             seen.max_sessions = lim.max_sessions
         if lim.new_per_second and seen.new_per_second is None:
