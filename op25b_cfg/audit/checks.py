@@ -770,7 +770,8 @@ def _reply_check(
             code,
             f"IPv{t.family} {what}{f' from pool {pool}' if pool else ''} through {t.label}: the replies to {syn}"
             f" are not proven to pass: line {u.line} `{u.text}` can leave the connection untracked, and its"
-            " replies are then `ct state invalid`, which a `ct` match on the path may treat otherwise",
+            " replies are then `ct state invalid` (the SYN-ACK) or `new` (later segments, picked up mid-stream), which"
+            " a `ct` match on the path may treat otherwise",
             family=t.family,
             pool=pool,
             binding=t.label,
@@ -788,7 +789,8 @@ _CT_MATCH = re.compile(r"\bct\s+(?:state|status|count|direction)\b")
 def _reply_unsure(ctx: AuditCtx, ev: Evaluator, t: _Target, fwd: Query, reply: Query) -> tuple[list[Unparsed], Node]:
     """The ``notrack`` lines that can leave packets of the connections ``fwd`` untracked while a rule on the
     path that may see their replies ``reply`` matches the connection state (the replies of such a connection
-    are ``ct state invalid``, not modelled), and the packets of ``fwd`` they touch."""
+    are ``ct state invalid``, the SYN-ACK, or ``new``, later segments conntrack picks up mid-stream: not
+    modelled), and the packets of ``fwd`` they touch."""
     hs = ev.hs
     touched = hs.false
     anyflags = replace(reply, flags=())  # the reply's state is the question: its flags say nothing here

@@ -25,18 +25,6 @@ class OperationTimeout(Exception):
     """:func:`run_within`: the operation did not finish in time (it may still be running in its thread)."""
 
 
-def library_timeout(deadline: float) -> float:
-    """The timeout op25b gives a library's own waits (a netmiko read, a PyEZ RPC, the eAPI socket, an SSH
-    channel) inside an operation bounded by op25b's ``--timeout`` ``deadline`` (:func:`run_within`): the
-    deadline plus a margin, so op25b's deadline always fires first and reports the one message it owns
-    ("no answer within Ns (--timeout)"); the library's own timeout only ends what op25b no longer waits for.
-
-    >>> library_timeout(3), library_timeout(30)
-    (5.0, 37.5)
-    """
-    return deadline + max(2.0, deadline / 4)
-
-
 def run_within(seconds: float, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)``, but give up after ``seconds``: raises :class:`OperationTimeout` then, whatever
     the library inside does (a driver that waits 150 s on a hung commit). The call keeps running in a daemon
@@ -86,6 +74,18 @@ class ConnectOptions:
     ssh_config: str | None = None  # OpenSSH client config file (paramiko/ncclient read it)
     # Extra driver arguments (napalm optional_args, e.g. {"transport": "http"} for an eAPI emulator).
     driver_args: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def library_timeout(self) -> float:
+        """The timeout op25b gives a library's own waits (a netmiko read, a PyEZ RPC, the eAPI socket, an SSH
+        channel) inside an operation bounded by op25b's ``--timeout`` deadline (:func:`run_within`): the deadline
+        plus a margin, so op25b's deadline always fires first and reports the one message it owns ("no answer
+        within Ns (--timeout)"); the library's own timeout only ends what op25b no longer waits for.
+
+        >>> ConnectOptions(timeout=3).library_timeout, ConnectOptions(timeout=30).library_timeout
+        (5.0, 37.5)
+        """
+        return self.timeout + max(2.0, self.timeout / 4)
 
 
 class Session(abc.ABC):

@@ -47,14 +47,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from op25b_cfg.connection.base import (
-    ConnectOptions,
-    Credentials,
-    OperationTimeout,
-    Session,
-    library_timeout,
-    run_within,
-)
+from op25b_cfg.connection.base import ConnectOptions, Credentials, OperationTimeout, Session, run_within
 from op25b_cfg.connection.credentials import scrub
 from op25b_cfg.connection.hostkey import with_offered_key
 from op25b_cfg.errors import ConnectionError_, PushError
@@ -329,9 +322,9 @@ class LinuxNftSession(Session):
             transport = self._conn.remote_conn_pre.get_transport() if self._conn is not None else None
             if transport is None or not transport.is_active():
                 raise ConnectionError_(f"{self._where}: the SSH connection was lost before {step}")
-            chan = transport.open_session(timeout=library_timeout(self.opts.timeout))
+            chan = transport.open_session(timeout=self.opts.library_timeout)
             channels.append(chan)
-            chan.settimeout(library_timeout(self.opts.timeout))  # run_within's deadline fires first
+            chan.settimeout(self.opts.library_timeout)  # run_within's deadline fires first
             chan.exec_command(cmd)
             if stdin is not None:
                 chan.sendall(stdin)

@@ -39,14 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from op25b_cfg.connection.base import (
-    ConnectOptions,
-    Credentials,
-    OperationTimeout,
-    Session,
-    library_timeout,
-    run_within,
-)
+from op25b_cfg.connection.base import ConnectOptions, Credentials, OperationTimeout, Session, run_within
 from op25b_cfg.connection.credentials import scrub
 from op25b_cfg.connection.hostkey import with_offered_key
 from op25b_cfg.errors import ConnectionError_, Op25bError, PushError
@@ -296,10 +289,10 @@ class NapalmSession(Session):
             "alt_host_keys": bool(o.verify_host_key and o.known_hosts),
             "alt_key_file": o.known_hosts or "",
             # every call runs under op25b's --timeout deadline (_call); the library's own timeouts come later
-            "conn_timeout": library_timeout(o.timeout),
-            "auth_timeout": library_timeout(o.timeout),
-            "banner_timeout": library_timeout(o.timeout),
-            "read_timeout_override": library_timeout(o.timeout),  # every read (napalm's commit waits 90-150 s)
+            "conn_timeout": o.library_timeout,
+            "auth_timeout": o.library_timeout,
+            "banner_timeout": o.library_timeout,
+            "read_timeout_override": o.library_timeout,  # every read (napalm's commit waits 90-150 s)
             "allow_agent": False,
             "use_keys": False,
         }
@@ -356,7 +349,7 @@ class NapalmSession(Session):
                 hostname=self.device.hostname,
                 username=self.creds.username,
                 password=self.creds.password,
-                timeout=math.ceil(library_timeout(self.opts.timeout)),  # PyEZ RPCs, the eAPI socket
+                timeout=math.ceil(self.opts.library_timeout),  # PyEZ RPCs, the eAPI socket
                 optional_args=self.optional_args(),
             )
             self.spec.after_napalm_connect(driver, self)

@@ -35,14 +35,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from op25b_cfg.connection.base import (
-    ConnectOptions,
-    Credentials,
-    OperationTimeout,
-    Session,
-    library_timeout,
-    run_within,
-)
+from op25b_cfg.connection.base import ConnectOptions, Credentials, OperationTimeout, Session, run_within
 from op25b_cfg.connection.hostkey import with_offered_key
 from op25b_cfg.connection.napalm_session import map_exception
 from op25b_cfg.errors import ConnectionError_, Op25bError, PushError
@@ -145,7 +138,7 @@ class VrpSession(Session):
             lambda: self._conn.send_command(
                 cmd,
                 expect_string=expect,
-                read_timeout=library_timeout(self.opts.timeout),
+                read_timeout=self.opts.library_timeout,
                 strip_prompt=False,
                 strip_command=False,
             ),
@@ -163,11 +156,11 @@ class VrpSession(Session):
             "use_keys": False,
             "allow_agent": False,
             # every call runs under op25b's --timeout deadline (_call); the library's own timeouts come later
-            "conn_timeout": library_timeout(o.timeout),
-            "auth_timeout": library_timeout(o.timeout),
-            "banner_timeout": library_timeout(o.timeout),
-            "timeout": library_timeout(o.timeout),
-            "read_timeout_override": library_timeout(o.timeout),
+            "conn_timeout": o.library_timeout,
+            "auth_timeout": o.library_timeout,
+            "banner_timeout": o.library_timeout,
+            "timeout": o.library_timeout,
+            "read_timeout_override": o.library_timeout,
             "ssh_strict": o.verify_host_key,
             "system_host_keys": o.verify_host_key and not o.known_hosts,
             "alt_host_keys": bool(o.verify_host_key and o.known_hosts),
@@ -308,9 +301,7 @@ class VrpSession(Session):
         def run(cmd: str) -> str:
             out: str = self._call(
                 step,
-                lambda: self._conn.send_command(
-                    cmd, expect_string=PROMPT, read_timeout=library_timeout(self.opts.timeout)
-                ),
+                lambda: self._conn.send_command(cmd, expect_string=PROMPT, read_timeout=self.opts.library_timeout),
             )
             return out
 
