@@ -12,26 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from op25b_cfg import cli_common as com
 from op25b_cfg import cli_options as opt
-from op25b_cfg.cli_common import (
-    EXIT_ERROR,
-    EXIT_FINDINGS,
-    EXIT_OK,
-    SUMMARY_ABOVE,
-    AllRowsOpt,
-    DeviceOpt,
-    FilterOpt,
-    HelpGroup,
-    InventoryOpt,
-    VerboseOpt,
-    _fail,
-    _load,
-    _setup_logging,
-    _table,
-    app,
-    err,
-    out,
-)
 from op25b_cfg.defaults import DEFAULT_CHANGELOG
 from op25b_cfg.errors import Op25bError
 
@@ -42,13 +24,13 @@ if TYPE_CHECKING:
     from op25b_cfg.netaddr import Network
 
 effect_app = typer.Typer(
-    cls=HelpGroup,
+    cls=com.HelpGroup,
     help="Measure what OP25B does: read the filters' counters into a database and report them per pool; rank the"
     " top offenders from the rules' log lines.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-app.add_typer(effect_app, name="effect")
+com.app.add_typer(effect_app, name="effect")
 
 DEFAULT_DB = "op25b.db"  # == op25b_cfg.effect.db.DEFAULT_DB (not imported: --help loads no SQLAlchemy)
 DbOpt = Annotated[
@@ -97,62 +79,54 @@ def _collect_rows(results: list[Collected]) -> None:
             printable(", ".join(r.filters)),
             Text(printable(r.error), style="red"),
         )
-    out.print(table)
+    com.out.print(table)
 
 
 @effect_app.command("collect", help=COLLECT_HELP)
+@opt.connection_options
 def collect(
-    inventory: InventoryOpt = Path("inventory"),
-    device: DeviceOpt = None,
-    filter_: FilterOpt = None,
+    inventory: com.InventoryOpt = Path("inventory"),
+    device: com.DeviceOpt = None,
+    filter_: com.FilterOpt = None,
     db: DbOpt = DEFAULT_DB,
-    workers: opt.WorkersOpt = opt.DEFAULT_WORKERS,
-    username: opt.UsernameOpt = None,
-    timeout: opt.TimeoutOpt = opt.DEFAULT_TIMEOUT,
-    known_hosts: opt.KnownHostsOpt = None,
-    verify_host_key: opt.VerifyHostKeyOpt = True,
-    ssh_config: opt.SshConfigOpt = None,
-    port: opt.PortOpt = None,
-    driver_arg: opt.DriverArgOpt = None,
-    allow_cleartext: opt.AllowCleartextOpt = False,
+    *,
+    conn: opt.ConnectionArgs,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only devices that failed.")] = False,
-    verbose: VerboseOpt = False,
+    verbose: com.VerboseOpt = False,
 ) -> None:
     from op25b_cfg.connection.factory import quiet_library_logs
     from op25b_cfg.effect.collect import collect as run_collect
     from op25b_cfg.effect.db import EffectDB
     from op25b_cfg.fanout import ctrl_c_sets
 
-    _setup_logging(verbose)
+    com._setup_logging(verbose)
     try:
-        _, devices = _load(inventory, device, filter_)
+        _, devices = com._load(inventory, device, filter_)
         quiet_library_logs(verbose)
-        conn = opt.connection_setup(
-            username, timeout, known_hosts, verify_host_key, ssh_config, port, driver_arg, allow_cleartext
-        )
+        connection = conn.setup()
         store = EffectDB.open(db)
     except Op25bError as exc:
-        raise _fail(exc) from None
-    opt.warn_unverified(err, verify_host_key)
+        raise com._fail(exc) from None
+    opt.warn_unverified(com.err, conn.verify_host_key)
     stop = threading.Event()
-    progress = opt.device_progress(err, "effect collect", disable=quiet)
-    with store, progress, ctrl_c_sets(stop, opt.stop_notice(err)):
+    progress = opt.device_progress(com.err, "effect collect", disable=quiet)
+    with store, progress, ctrl_c_sets(stop, opt.stop_notice(com.err)):
         bar = progress.add_task("reading", total=len(devices))
         results = run_collect(
             devices,
-            conn.session,
+            connection.session,
             store,
-            workers=workers,
+            workers=conn.workers,
             stop=stop,
             on_done=lambda r: progress.update(bar, advance=1, description=f"{r.device}: {len(r.samples)} counter(s)"),
         )
     failed = [r for r in results if not r.ok]
     if quiet:
         for r in failed:
-            err.print(r.error, highlight=False, markup=False)
+            com.err.print(r.error, highlight=False, markup=False)
     else:
         _collect_rows(results)
-    raise typer.Exit(EXIT_FINDINGS if failed else EXIT_OK)
+    raise typer.Exit(com.EXIT_FINDINGS if failed else com.EXIT_OK)
 
 
 class ReportFormat(StrEnum):
@@ -191,8 +165,8 @@ def report(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to FILE (default: stdout; html: op25b-effect.html).")
     ] = None,
-    all_rows: AllRowsOpt = False,
-    verbose: VerboseOpt = False,
+    all_rows: com.AllRowsOpt = False,
+    verbose: com.VerboseOpt = False,
 ) -> None:
     from rich.console import Console
 
@@ -201,7 +175,7 @@ def report(
     from op25b_cfg.effect.db import EffectDB
     from op25b_cfg.paths import atomic_open
 
-    _setup_logging(verbose)
+    com._setup_logging(verbose)
     now = time.time()
     try:
         start, end = rep.parse_time(since, now), rep.parse_time(until, now)
@@ -217,22 +191,22 @@ def report(
                 mark = rep.find_change(list(ChangeLog(changelog).records()), change, start, end)
             result = rep.build(store, start, end, chosen, mark, span)
     except Op25bError as exc:
-        raise _fail(exc) from None
+        raise com._fail(exc) from None
     target = output if output is not None else (Path("op25b-effect.html") if fmt is ReportFormat.html else None)
     try:
         with atomic_open(target) if target is not None else contextlib.nullcontext(sys.stdout) as fh:
             if fmt is ReportFormat.table:
-                console = out if target is None else Console(file=fh, width=160, no_color=True, highlight=False)
-                many = len({d.device for d in result.devices}) > SUMMARY_ABOVE
+                console = com.out if target is None else Console(file=fh, width=160, no_color=True, highlight=False)
+                many = len({d.device for d in result.devices}) > com.SUMMARY_ABOVE
                 rep.render_table(result, console, summarise=many and not all_rows)
             else:
                 fh.write({"json": rep.to_json, "html": rep.to_html, "csv": rep.to_csv}[fmt.value](result))
     except OSError as exc:
-        err.print(f"error: cannot write {target}: {exc.strerror or exc}", markup=False, highlight=False)
-        raise typer.Exit(EXIT_ERROR) from None
+        com.err.print(f"error: cannot write {target}: {exc.strerror or exc}", markup=False, highlight=False)
+        raise typer.Exit(com.EXIT_ERROR) from None
     if target is not None:
-        err.print(f"{fmt} report written to {target}", markup=False, highlight=False)
-    raise typer.Exit(EXIT_FINDINGS if result.gaps else EXIT_OK)
+        com.err.print(f"{fmt} report written to {target}", markup=False, highlight=False)
+    raise typer.Exit(com.EXIT_FINDINGS if result.gaps else com.EXIT_OK)
 
 
 class OffendersFormat(StrEnum):
@@ -278,13 +252,13 @@ def effect_offenders(
         ),
     ] = None,
     fmt: Annotated[OffendersFormat, typer.Option("--format", help="Output format.")] = OffendersFormat.table,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")] = False,
+    verbose: com.VerboseOpt = False,
 ) -> None:
     """Top sources of blocked port-25 attempts per pool, from the log lines the OP25B rules write.
 
     Reads IOS, IOS-XR, EOS, Junos and nftables (kernel log) lines, counting the packets each line reports, and
     ranks the sources per pool and period. Lines that cannot be read are counted and shown, never fatal."""
-    _setup_logging(verbose)
+    com._setup_logging(verbose)
     from op25b_cfg.effect import offenders as off
     from op25b_cfg.platforms import PLATFORMS, get_platform
 
@@ -306,14 +280,14 @@ def effect_offenders(
         tally = off.read_logs(logs or ["-"], plats, period=period.value, year=year, sessions=sessions)
         ranked = off.rank(tally, pools, top)
     except Op25bError as exc:
-        raise _fail(exc) from exc
+        raise com._fail(exc) from exc
     if fmt is OffendersFormat.json:
         print(off.to_json(tally, ranked))
     elif fmt is OffendersFormat.csv:
         print(off.to_csv(ranked), end="")
     else:
         _print_table(tally, ranked, time.perf_counter() - started, sessions)
-    raise typer.Exit(EXIT_OK)
+    raise typer.Exit(com.EXIT_OK)
 
 
 def _print_table(tally: Tally, ranked: list[Offender], elapsed: float, sessions: Sessions | None) -> None:
@@ -322,12 +296,12 @@ def _print_table(tally: Tally, ranked: list[Offender], elapsed: float, sessions:
     from op25b_cfg.effect import offenders as mod
     from op25b_cfg.redact import printable
 
-    table = _table("op25b effect offenders", mod.TABLE_COLUMNS, ())
+    table = com._table("op25b effect offenders", mod.TABLE_COLUMNS, ())
     for row in mod.table_rows(ranked):
         table.add_row(*(Text(printable(c)) for c in row))  # Text: a RADIUS user name is never rich markup
-    out.print(table)
+    com.out.print(table)
     s = mod.summary(tally)
-    err.print(
+    com.err.print(
         f"{s['lines']} lines in {elapsed:.1f}s: {s['counted']} OP25B drop lines ({s['attempts']} attempts),"
         f" {s['other']} other rules, {s['unrecognised']} unrecognised, {s['malformed']} malformed"
         + (f", {s['untimed']} without a time" if s["untimed"] else ""),
@@ -335,8 +309,10 @@ def _print_table(tally: Tally, ranked: list[Offender], elapsed: float, sessions:
         highlight=False,
     )
     for ex in s["malformed_examples"]:
-        err.print(f"  malformed: {ex['file']}:{ex['line']}: {printable(ex['reason'])}", markup=False, highlight=False)
+        com.err.print(
+            f"  malformed: {ex['file']}:{ex['line']}: {printable(ex['reason'])}", markup=False, highlight=False
+        )
     if sessions is not None:
         unmapped = sum(1 for o in ranked if o.subscriber is None)
         if unmapped:
-            err.print(f"{unmapped} ranked address(es) held by no RADIUS session at that time", markup=False)
+            com.err.print(f"{unmapped} ranked address(es) held by no RADIUS session at that time", markup=False)

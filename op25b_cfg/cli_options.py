@@ -6,13 +6,22 @@ factory. A command declares them with these ``Annotated`` types and the ``DEFAUL
 
     def push(..., username: UsernameOpt = None, timeout: TimeoutOpt = DEFAULT_TIMEOUT, ...):
         conn = connection_setup(username, timeout, known_hosts, verify_host_key, ssh_config, port, driver_arg)
+
+or all of them at once with :func:`connection_options`, which hands the command one :class:`ConnectionArgs`::
+
+    @connection_options
+    def collect(..., conn: ConnectionArgs) -> None:
+        connection = conn.setup()
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_type_hints
 
 import typer
 
@@ -144,3 +153,58 @@ def stop_notice(console: Console) -> Callable[[str], None]:
 
 
 __all__ = ["Connection", "OptionError", "connection_setup", "driver_args"]  # Connection, OptionError: connection.setup
+
+
+@dataclass(frozen=True)
+class ConnectionArgs:
+    """The values of every shared connection option, as :func:`connection_options` hands them to a command."""
+
+    workers: WorkersOpt = DEFAULT_WORKERS
+    username: UsernameOpt = None
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT
+    known_hosts: KnownHostsOpt = None
+    verify_host_key: VerifyHostKeyOpt = True
+    ssh_config: SshConfigOpt = None
+    port: PortOpt = None
+    driver_arg: DriverArgOpt = None
+    allow_cleartext: AllowCleartextOpt = False
+
+    def setup(self) -> Connection:
+        """:func:`connection_setup` of these values."""
+        return connection_setup(
+            self.username,
+            self.timeout,
+            self.known_hosts,
+            self.verify_host_key,
+            self.ssh_config,
+            self.port,
+            self.driver_arg,
+            self.allow_cleartext,
+        )
+
+
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def connection_options(command: _Command) -> _Command:
+    """A typer command whose ``conn: ConnectionArgs`` parameter is, on the command line, every shared connection
+    option (``--workers``, ``--username``, ``--timeout``, ... with their names, help and defaults from this
+    module), after the command's own options."""
+    sig = inspect.signature(command, eval_str=True)
+    own = [p for p in sig.parameters.values() if p.name != "conn"]
+    hints = get_type_hints(ConnectionArgs, include_extras=True)
+    shared = [
+        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=hints[f.name])
+        for f in fields(ConnectionArgs)
+    ]
+    names = [f.name for f in fields(ConnectionArgs)]
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        conn = ConnectionArgs(**{n: kwargs.pop(n) for n in names})
+        return command(*args, conn=conn, **kwargs)
+
+    params = own + shared
+    run.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in params} | {"return": sig.return_annotation}
+    return run  # type: ignore[return-value]

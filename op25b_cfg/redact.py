@@ -49,6 +49,8 @@ secret does. It is idempotent: ``redact(redact(t)) == redact(t)``.
 '    community <redacted> {'
 >>> redact("wpa_passphrase=hunter22")
 'wpa_passphrase=<redacted>'
+>>> redact("/ppp secret add name=sub1 password=Pw1 profile=subscribers")
+'/ppp secret add name=sub1 password=<redacted> profile=subscribers'
 >>> redact("service password-encryption")
 'service password-encryption'
 >>> redact(" permit tcp 100.64.0.0 0.0.255.255 any eq 25")
@@ -136,6 +138,11 @@ _STOP_TOKENS = frozenset(
         "profile",
     }
 )
+# RouterOS commands: after a menu path (``/ppp secret add name=x password=y``) a keyword names a menu, and the
+# word after it is the command, not a value (the values are ``key=value``: :data:`_ASSIGN_RE`).
+_ROUTEROS_COMMANDS = frozenset(
+    {"add", "set", "remove", "print", "export", "edit", "find", "get", "unset", "enable", "disable", "comment", "move"}
+)
 # A value: a double-quoted string or a run of non-blank characters (a trailing ';' is kept).
 _VALUE_RE = re.compile(r'"(?:[^"\\]|\\.)*"|[^\s;]+')
 _TOKEN_RE = re.compile(r'[ \t]+("(?:[^"\\]|\\.)*"|[^\s;]+)')
@@ -165,7 +172,7 @@ _SNMP_V3_RE = re.compile(
 _JUNOS_COMMUNITY_RE = re.compile(r"^(\s*(?:set\s+snmp\s+)?community\s+)(\"[^\"]*\"|[^\s;{]+)(?=\s*(?:\{|;|$|\s))")
 _ASSIGN_RE = re.compile(
     r"(\b(?:[\w-]*pass(?:word|wd|phrase)?|[\w-]*secret|[\w-]*token|api[-_]?key|access[-_]?key|authorization|psk"
-    r"|pre_shared_key|wpa_psk|auth_pass|community)\s*[=:]\s*)"
+    r"|[\w-]*pre[-_]shared[-_]key|wpa_psk|auth_pass|community)\s*[=:]\s*)"
     r"(\"[^\"]*\"|'[^']*'|[^\s,;]+)",
     re.IGNORECASE,
 )
@@ -211,7 +218,7 @@ def _redact_keywords(line: str) -> str:
                 continue
             target = t
             break
-        if target is None:
+        if target is None or (target.group(1) in _ROUTEROS_COMMANDS and line.lstrip().startswith("/")):
             continue
         value = target.group(1)
         if value.strip("\"'") == MASK:

@@ -22,8 +22,9 @@ Comparison (:func:`compare`), per ruleset:
 * COMPLIANT must hold in the kernel: no SYN from a pool address (ports of the ruleset included as source ports,
   through every subscriber interface the attachment covers) reaches a foreign port 25, and every must-pass
   connection (pool to MTA port 25, pool to a foreign 587/465, exempt to a foreign 25) connects;
-* UNKNOWN is counted, never a disagreement. A claim the lab cannot send as printed (a source outside the client's
-  nets, a destination on the client side, an egress other than the uplink) is counted as not replayable.
+* UNKNOWN is counted, never a disagreement; nor is a finding the audit marks "not proven" (:data:`UNPROVEN`).
+  A claim the lab cannot send as printed (a source outside the client's nets, a destination on the client side,
+  an egress other than the uplink) is counted as not replayable.
 
 A disagreement is kept only if a second fresh load shows it again. Rulesets with ``limit``/``ct count`` are
 replayed one connection at a time (see :func:`_send`).
@@ -408,6 +409,11 @@ def claim_iif(message: str, ruleset: str = "") -> str | None:
     return None if iif is None else iif + egress
 
 
+UNPROVEN = "(not proven: line"
+"""What the audit appends to a finding that something it does not model could overturn (checks.AuditCtx.add):
+its counterexample is the packet it could not prove, not one it claims is blocked. (An untracked connection's
+replies, for one: the lab's handshake with a server on the uplink cannot show a data segment conntrack picks up
+as ``new``, or a reply that enters through a subscriber interface.)"""
 REPLY_CLAIM = re.compile(r"is accepted, but the reply tcp .* is dropped")
 """A must-pass finding whose counterexample SYN passes while the server's reply is dropped."""
 
@@ -444,7 +450,7 @@ def compare(lab: KernelLab, case: Case, report: DeviceReport) -> Outcome:
     skipped: list[str] = []
     for f in report.findings:
         p = f.counterexample
-        if p is None:
+        if p is None or UNPROVEN in f.message:  # a doubt (the UNKNOWN part of a report), not a claim to refute
             continue
         iif = claim_iif(f.message, case.ruleset)
         if replayable(p) and iif is not None:

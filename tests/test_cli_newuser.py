@@ -133,3 +133,28 @@ def test_inventory_validate_json(tmp_path: Path) -> None:
     assert bad.returncode == 2 and doc["valid"] is False and "Traceback" not in bad.stderr
     [p] = doc["problems"]
     assert p["file"].endswith("policy.yaml") and p["field"] == "mode" and "'blok'" in p["message"] and p["fix"]
+
+
+def _options(*command: str) -> dict[str, tuple[tuple[str, ...], str | None, object]]:
+    """The command's options as click holds them: name -> (flags, help, default)."""
+    import typer.main
+
+    cmd = typer.main.get_command(app)
+    for name in command:
+        cmd = cmd.commands[name]  # type: ignore[attr-defined]
+    return {p.name: (tuple(p.opts + p.secondary_opts), p.help, p.default) for p in cmd.params if p.name}
+
+
+def test_every_device_command_offers_the_shared_connection_options() -> None:
+    """push, audit and effect collect take the same connection options (names, help, defaults): those of
+    op25b_cfg.cli_options, declared once (effect collect takes them all through ``connection_options``)."""
+    from dataclasses import fields
+
+    from op25b_cfg.cli_options import ConnectionArgs
+
+    shared = [f.name for f in fields(ConnectionArgs)]
+    push, audit, collect = _options("push"), _options("audit"), _options("effect", "collect")
+    for name in shared:
+        assert collect[name] == push[name] == audit[name], name
+    result = CliRunner().invoke(app, ["effect", "collect", "-i", "nowhere", "--timeout", "0"], prog_name="op25b")
+    assert result.exit_code == 2 and "--timeout" in result.output  # typer checks the shared option's range

@@ -51,8 +51,10 @@ def test_every_platform_has_log_cases() -> None:
 
 
 def test_routeros_log_marker_is_the_rendered_log_prefix() -> None:
-    """The RouterOS pattern reads the lines of the prefix op25b renders before each reject (golden block case)."""
-    rendered = (CASES / "mikrotik_routeros" / "golden" / "block" / "expected.rsc").read_text(encoding="utf-8")
+    """The RouterOS patterns read the lines of the prefixes op25b renders before each reject (golden block and
+    flow-control cases)."""
+    golden = CASES / "mikrotik_routeros" / "golden"
+    rendered = "".join((golden / c / "expected.rsc").read_text(encoding="utf-8") for c in ("block", "flow_control"))
     prefixes = {line.split("log-prefix=")[1].split()[0] for line in rendered.splitlines() if "log-prefix=" in line}
     assert prefixes == {p.marker.strip() for p in get_platform("mikrotik_routeros").log_patterns}
 

@@ -28,7 +28,7 @@ from typer.testing import CliRunner
 from op25b_cfg.audit.runner import audit_text
 from op25b_cfg.cli import app
 from op25b_cfg.inventory import load_inventory
-from op25b_cfg.lab.emulated import READY, emulated_platforms, starting_config
+from op25b_cfg.lab.emulated import READY, EmulatorLab, emulated_platforms, starting_config
 from op25b_cfg.lab.emulators.sshserver import SshEmulator
 from op25b_cfg.platforms import get_platform
 from op25b_cfg.platforms.juniper_junos.emulator import JunosEmulator
@@ -147,6 +147,27 @@ def test_no_router_in_the_inventory_is_a_clear_error(tmp_path: Path) -> None:
     assert res.exit_code == 2, res.output
     assert "no device with a router platform" in res.output and "Traceback" not in res.output
     assert not (tmp_path / "w" / "password").exists()
+
+
+def test_the_guide_names_what_each_session_really_uses(tmp_path: Path) -> None:
+    """Each row of the guide names the library and driver the device's session talks through: napalm's
+    driver for the napalm platforms, the netmiko device type for VRP and RouterOS (never "None")."""
+    from op25b_cfg.connection.napalm_session import NapalmSession
+    from op25b_cfg.platforms import get_platform
+
+    lab = EmulatorLab(tmp_path / "w", REPO / "inventory")
+    try:
+        lab.start()
+        rows = {ln.split()[0]: ln.split() for ln in lab.guide().splitlines() if ln.startswith("  ")}
+    finally:
+        lab.stop()
+    assert {n: rows[n][1] for n in ROUTERS} == ROUTERS
+    for name, platform in ROUTERS.items():
+        spec = get_platform(platform)
+        session = spec.session_class()
+        used = ("napalm", spec.napalm_driver) if session is NapalmSession else ("netmiko", spec.netmiko_device_type)
+        assert tuple(rows[name][2:4]) == used, rows[name]
+    assert "None" not in lab.guide()
 
 
 # ------------------------------------------------------------------------------------------ end to end

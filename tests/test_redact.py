@@ -83,6 +83,13 @@ CRAFTED = [
     ("wpa_passphrase=hunter22", "hunter22", "wpa_passphrase="),
     ("PSK = 'abc def'", "abc def", "PSK = "),
     ("chap-secret: Ch4pS3cret", "Ch4pS3cret", "chap-secret: "),
+    # RouterOS: the menu path keeps its command word; the key=value secrets go
+    ("/ppp secret add name=sub1 password=Pp0eSub1 profile=subs", "Pp0eSub1", "/ppp secret add name=sub1 password="),
+    ('/ppp secret set [ find name=sub1 ] password="a b"', "a b", "/ppp secret set [ find name=sub1 ] password="),
+    ("/radius add address=192.0.2.5 secret=R4d1usS3c service=ppp", "R4d1usS3c", "/radius add address=192.0.2.5"),
+    ("/user add group=full name=noc password=Us3rPw", "Us3rPw", "/user add group=full name=noc password="),
+    ("/ip ipsec peer add address=203.0.113.9 secret=Ps3cPsk", "Ps3cPsk", "/ip ipsec peer add"),
+    ("/interface wireless security-profiles set wpa2-pre-shared-key=W1f1Psk", "W1f1Psk", "security-profiles set"),
 ]
 
 # Lines that must come out unchanged (no secret, and OP25B-relevant lines must never be touched).
@@ -102,6 +109,9 @@ UNCHANGED = [
     "username cvpadmin ssh-key ssh-rsa AAAAB3NzaC1yc2E cvpadmin@host",
     "    community CUST-A members 64500:100;",
     'comment "Key (Aug 2013)"',
+    "/ppp secret",
+    "/ppp secret print",
+    "/ppp secret remove [ find name=sub1 ]",
     "",
 ]
 

@@ -786,7 +786,8 @@ def _reply_check(
             code,
             f"IPv{t.family} {what}{f' from pool {pool}' if pool else ''} through {t.label}: the replies to {syn}"
             f" are not proven to pass: line {u.line} `{u.text}` can leave the connection untracked, and its"
-            " replies are then `ct state invalid`, which a `ct` match on the path may treat otherwise",
+            " replies are then `ct state invalid` (the SYN-ACK) or `new` (later segments, picked up mid-stream), which"
+            " a `ct` match on the path may treat otherwise",
             family=t.family,
             pool=pool,
             binding=t.label,
@@ -804,7 +805,8 @@ _CT_MATCH = re.compile(r"\bct\s+(?:state|status|count|direction)\b")
 def _reply_unsure(ctx: AuditCtx, ev: Evaluator, t: _Target, fwd: Query, reply: Query) -> tuple[list[Unparsed], Node]:
     """The ``notrack`` lines that can leave packets of the connections ``fwd`` untracked while a rule on the
     path that may see their replies ``reply`` matches the connection state (the replies of such a connection
-    are ``ct state invalid``, not modelled), and the packets of ``fwd`` they touch."""
+    are ``ct state invalid``, the SYN-ACK, or ``new``, later segments conntrack picks up mid-stream: not
+    modelled), and the packets of ``fwd`` they touch."""
     hs = ev.hs
     touched = hs.false
     anyflags = replace(reply, flags=())  # the reply's state is the question: its flags say nothing here
@@ -924,6 +926,13 @@ def flow_check(ctx: AuditCtx, kind: str, name: str, direction: str, fam: int, fc
             problems.append(f"burst {sorted(bursts) or 'none'} (intended {want_burst})")
         if want_sess is not None and want_sess not in sess:
             problems.append(f"max sessions {sorted(sess) or 'none'} (intended {want_sess})")
+        keys = {k for f in seen for k in f.ipv6_keys} if fam == 6 else set()
+        if keys and keys != {fc.ipv6_subscriber_length}:
+            have = " and ".join(f"/{k}" for k in sorted(keys))
+            problems.append(
+                f"limits counted per source {have} (intended per subscriber /{fc.ipv6_subscriber_length}:"
+                f" {_key_effect(min(keys), fc.ipv6_subscriber_length)})"
+            )
         delays = {f.connect_delay_s for f in seen if f.connect_delay_s is not None}
         if fc.connect_delay_s is not None and fc.connect_delay_s not in delays:
             have = ", ".join(f"{d} s" for d in sorted(delays)) or "none"
@@ -939,6 +948,19 @@ def flow_check(ctx: AuditCtx, kind: str, name: str, direction: str, fam: int, fc
             lines=[(f.line, f.text) for f in seen],
         )
     return not problems
+
+
+def _key_effect(have: int, want: int) -> str:
+    """What an IPv6 limit counted per source /``have`` does to subscribers of /``want``.
+
+    >>> _key_effect(128, 64)
+    'a subscriber gets the limit once per address it uses'
+    >>> _key_effect(56, 64)
+    'the subscribers in one /56 share one limit'
+    """
+    if have > want:
+        return "a subscriber gets the limit once per address it uses"
+    return f"the subscribers in one /{have} share one limit"
 
 
 def delay_check(

@@ -107,6 +107,13 @@ class FlowControlSeen:
     line: int | None = None
     text: str = ""
     connect_delay_s: int | None = None
+    ipv6_keys: list[int] = field(default_factory=list)
+    """IPv6: the source prefix lengths the limits count per (``connection-limit=N,64``: /64; a per-address meter:
+    /128); empty where the construct is not keyed on the source address (a policer on a subscriber interface)."""
+
+    def counts_per(self, length: int) -> None:
+        """One of its IPv6 limits counts per source /``length`` (:attr:`ipv6_keys`)."""
+        self.ipv6_keys = sorted({*self.ipv6_keys, length})
 
 
 @dataclass

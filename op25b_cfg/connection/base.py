@@ -75,6 +75,18 @@ class ConnectOptions:
     # Extra driver arguments (napalm optional_args, e.g. {"transport": "http"} for an eAPI emulator).
     driver_args: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
+    @property
+    def library_timeout(self) -> float:
+        """The timeout op25b gives a library's own waits (a netmiko read, a PyEZ RPC, the eAPI socket, an SSH
+        channel) inside an operation bounded by op25b's ``--timeout`` deadline (:func:`run_within`): the deadline
+        plus a margin, so op25b's deadline always fires first and reports the one message it owns ("no answer
+        within Ns (--timeout)"); the library's own timeout only ends what op25b no longer waits for.
+
+        >>> ConnectOptions(timeout=3).library_timeout, ConnectOptions(timeout=30).library_timeout
+        (5.0, 37.5)
+        """
+        return self.timeout + max(2.0, self.timeout / 4)
+
 
 class Session(abc.ABC):
     """One open management session to one device. Use as a context manager."""

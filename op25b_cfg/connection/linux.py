@@ -336,9 +336,9 @@ class LinuxNftSession(Session):
             transport = self._conn.remote_conn_pre.get_transport() if self._conn is not None else None
             if transport is None or not transport.is_active():
                 raise ConnectionError_(f"{self._where}: the SSH connection was lost before {step}")
-            chan = transport.open_session(timeout=self.opts.timeout)
+            chan = transport.open_session(timeout=self.opts.library_timeout)
             channels.append(chan)
-            chan.settimeout(self.opts.timeout)
+            chan.settimeout(self.opts.library_timeout)  # run_within's deadline fires first
             chan.exec_command(cmd)
             if stdin is not None:
                 chan.sendall(stdin)

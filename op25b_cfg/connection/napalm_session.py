@@ -308,10 +308,11 @@ class NapalmSession(Session):
             "system_host_keys": o.verify_host_key and not o.known_hosts,
             "alt_host_keys": bool(o.verify_host_key and o.known_hosts),
             "alt_key_file": o.known_hosts or "",
-            "conn_timeout": o.timeout,
-            "auth_timeout": o.timeout,
-            "banner_timeout": o.timeout,
-            "read_timeout_override": o.timeout,  # every netmiko read (napalm's commit waits 90-150 s otherwise)
+            # every call runs under op25b's --timeout deadline (_call); the library's own timeouts come later
+            "conn_timeout": o.library_timeout,
+            "auth_timeout": o.library_timeout,
+            "banner_timeout": o.library_timeout,
+            "read_timeout_override": o.library_timeout,  # every read (napalm's commit waits 90-150 s)
             "allow_agent": False,
             "use_keys": False,
         }
@@ -368,7 +369,7 @@ class NapalmSession(Session):
                 hostname=self.device.hostname,
                 username=self.creds.username,
                 password=self.creds.password,
-                timeout=int(max(1, math.ceil(self.opts.timeout))),
+                timeout=math.ceil(self.opts.library_timeout),  # PyEZ RPCs, the eAPI socket
                 optional_args=self.optional_args(),
             )
             self.spec.after_napalm_connect(driver, self)

@@ -14,7 +14,7 @@ import copy
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Self
 
 from op25b_cfg.dialects.base import (
     OBJECT_NAME,
@@ -124,18 +124,19 @@ class Node:
     """One config line and its indented children."""
 
     text: str
-    children: list[Node] = field(default_factory=list)
+    children: list[Self] = field(default_factory=list)
 
-    def find(self, text: str) -> Node | None:
-        """The child with exactly this text, else the child with the same :func:`line_key`."""
+    def key(self, text: str) -> str:
+        """Identity of a line among this node's children (:func:`line_key`; another store's node sets its own)."""
+        return line_key(text)
+
+    def find(self, text: str) -> Self | None:
+        """The child with exactly this text, else the child with the same :meth:`key`."""
         for child in self.children:
             if child.text == text:
                 return child
-        key = line_key(text)
-        for child in self.children:
-            if line_key(child.text) == key:
-                return child
-        return None
+        key = self.key(text)
+        return next((c for c in self.children if self.key(c.text) == key), None)
 
     def render(self, indent: str, depth: int = 0) -> list[str]:
         out = [indent * depth + self.text]

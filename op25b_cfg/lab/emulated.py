@@ -112,7 +112,7 @@ class EmulatedDevice:
 
     device: Device
     driver: str
-    """The napalm driver the lab's hosts.yaml names."""
+    """What the device's session talks through: ``napalm ios``, ``netmiko huawei`` (``Platform.session_library``)."""
     config_source: str
     start_text: str
     emulator: EmulatorBase
@@ -190,7 +190,7 @@ class EmulatorLab:
         picked = self.pick_devices()
         try:
             for dev in picked:
-                driver = str(get_platform(dev.platform).napalm_driver)
+                driver = get_platform(dev.platform).session_library()
                 text, source = starting_config(dev, self.inventory)
                 emulator = get_platform(dev.platform).emulator()
                 assert emulator is not None  # pick_devices() takes only platforms with an emulator
@@ -284,14 +284,14 @@ class EmulatorLab:
     def guide(self) -> str:
         """What runs where, and the commands to try."""
         rows = [
-            f"  {d.device.name:<16} {d.device.platform:<14} {d.driver:<6} {LOOPBACK}:{d.emulator.port:<6}"
+            f"  {d.device.name:<16} {d.device.platform:<18} {d.driver:<26} {LOOPBACK}:{d.emulator.port:<6}"
             f" start: {d.config_source}"
             for d in self.devices
         ]
         skipped = [f"  {name}: skipped ({why})" for name, why in self.skipped.items()]
         return "\n".join(
             [
-                "emulated routers (device, platform, napalm driver, address, starting config):",
+                "emulated routers (device, platform, session, address, starting config):",
                 *rows,
                 *skipped,
                 f"work directory:  {self.workdir}",

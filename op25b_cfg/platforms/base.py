@@ -322,6 +322,18 @@ class Platform:
 
     # ------------------------------------------------------------------ connection
 
+    def session_library(self) -> str:
+        """What this platform's session talks to a device through, as the user reads it: ``napalm <driver>``, or
+        ``netmiko <device_type>`` where the platform has no napalm driver (its own session over netmiko).
+
+        >>> from op25b_cfg.platforms import get_platform
+        >>> get_platform("cisco_ios").session_library(), get_platform("huawei_vrp").session_library()
+        ('napalm ios', 'netmiko huawei')
+        """
+        if self.napalm_driver:
+            return f"napalm {self.napalm_driver}"
+        return f"netmiko {self.netmiko_device_type}"
+
     def session_class(self) -> type[Session]:
         """The :class:`~op25b_cfg.connection.base.Session` subclass that connects to, reads and changes a device
         of this platform. Default: the napalm session when ``napalm_driver`` is set; a platform pushed another

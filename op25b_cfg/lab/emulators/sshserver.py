@@ -6,10 +6,12 @@ import contextlib
 import hmac
 import logging
 import queue
+import re
 import socket
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import paramiko
 
@@ -196,3 +198,143 @@ class SshEmulator(EmulatorBase):
 
     def handle_channel(self, kind: str, chan: paramiko.Channel, arg: str) -> None:  # pragma: no cover
         raise NotImplementedError
+
+
+def typed_lines(
+    chan: paramiko.Channel, stop: threading.Event, echo: Callable[[], bool] = lambda: True
+) -> Iterator[str]:
+    """The lines a client types into an interactive shell, echoed (while ``echo()``) as a terminal echoes them.
+
+    A line ends at CR, LF or CR LF (one end); backspace and DEL erase; other control characters but tab are
+    dropped. Ends when the client closes the channel or the emulator stops.
+    """
+    buf = ""
+    last = ""
+    while not stop.is_set():
+        data = chan.recv(4096)
+        if not data:
+            return
+        for ch in data.decode(errors="replace"):
+            if ch == "\n" and last == "\r":
+                last = ch
+                continue
+            last = ch
+            if ch in "\r\n":
+                if echo():
+                    chan.sendall(b"\r\n")
+                line, buf = buf, ""
+                yield line
+            elif ch in ("\x08", "\x7f"):
+                buf = buf[:-1]
+            elif ch == "\t" or ch.isprintable():
+                buf += ch
+                if echo():
+                    chan.sendall(ch.encode())
+
+
+EmuT = TypeVar("EmuT", bound=SshEmulator)
+_T = TypeVar("_T")
+
+
+class CliShell(Generic[EmuT]):
+    """One interactive CLI session of a line-by-line device CLI (IOS, VRP): the typed lines, each recorded and
+    run under the emulator's lock between the fault strikes of its phase, its output and the next prompt.
+
+    Subclasses give :attr:`prompt`, :meth:`respond` and, where a line starts a fault phase, :meth:`phase`.
+    """
+
+    echo = True
+    greeting = "\n"
+    """What the device prints before the first prompt."""
+
+    def __init__(self, emu: EmuT, chan: paramiko.Channel | None) -> None:
+        self.emu = emu
+        self.chan = chan
+
+    @property
+    def prompt(self) -> str:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @property
+    def answering(self) -> bool:
+        """True while the device waits for the answer to a question it printed (no prompt then)."""
+        return False
+
+    def respond(self, line: str) -> tuple[str, bool]:  # pragma: no cover - overridden
+        """The output of one typed line (called under the emulator's lock), and False where it ends the session."""
+        raise NotImplementedError
+
+    def phase(self, cmd: str) -> str | None:
+        """The fault phase (``load``, ``commit``, ``confirm``) the command ``cmd`` starts, if any."""
+        return None
+
+    def in_phase(self, phase: str | None, work: Callable[[], _T]) -> _T:
+        """``work()`` under the emulator's lock, between the fault strikes of ``phase`` (before it applies and
+        after), where a phase is given."""
+        emu = self.emu
+        if phase:
+            emu.faults.strike(phase, emu.stop_event, applied=False)
+        with emu.lock:
+            result = work()
+        if phase:
+            emu.faults.strike(phase, emu.stop_event, applied=True)
+        return result
+
+    def send(self, text: str) -> None:
+        assert self.chan is not None
+        self.chan.sendall(text.replace("\r\n", "\n").replace("\n", "\r\n").encode())
+
+    def run(self) -> None:
+        emu = self.emu
+        assert self.chan is not None
+        emu.faults.strike("open", emu.stop_event, applied=False)
+        self.send(f"{self.greeting}{self.prompt}")
+        for line in typed_lines(self.chan, emu.stop_event, lambda: self.echo):
+            if not self.line(line):
+                return
+
+    def line(self, line: str) -> bool:
+        """Run one line; write its output and the next prompt. False ends the session."""
+        emu = self.emu
+        cmd = line.strip()
+        if cmd:
+            emu.record(cmd)
+        out, keep = self.in_phase(self.phase(cmd), lambda: self.respond(line))
+        if not keep:
+            return False
+        if out:
+            self.send(out if out.endswith("\n") else out + "\n")
+        if not self.answering:
+            self.send(self.prompt)
+        return True
+
+
+def output_filter(text: str, pipe: str, verbs: str = "include exclude begin section") -> str:
+    """``text`` through a CLI output filter ``pipe`` (``include|exclude|begin|section X``, abbreviated as the
+    device takes it; only the ``verbs`` the device has), unfiltered when ``pipe`` is empty or not one.
+
+    >>> output_filter("a 1\\n b\\nc 2\\n d", "i c"), output_filter("a 1\\n b\\nc 2", "s a")
+    ('c 2', 'a 1\\n b')
+    >>> output_filter("a\\nb\\nc", "begin b"), output_filter("a\\nb", "section a", verbs="include begin")
+    ('b\\nc', 'a\\nb')
+    """
+    verb, _, arg = pipe.strip().partition(" ")
+    verb = next((v for v in verbs.split() if verb and v.startswith(verb)), "")
+    lines = text.splitlines()
+    if verb == "include":
+        return "\n".join(ln for ln in lines if re.search(arg, ln))
+    if verb == "exclude":
+        return "\n".join(ln for ln in lines if not re.search(arg, ln))
+    if verb == "begin":
+        start = next((i for i, ln in enumerate(lines) if re.search(arg, ln)), len(lines))
+        return "\n".join(lines[start:])
+    if verb == "section":
+        out: list[str] = []
+        take = False
+        for ln in lines:
+            if not ln.startswith(" "):
+                take = re.search(arg, ln) is not None
+            if take:
+                out.append(ln)
+        return "\n".join(out)
+    return text

@@ -26,7 +26,7 @@ import paramiko
 
 from op25b_cfg.dialects.cisco_blocks import CiscoStyleLab, CliConfig, ModeSession, acl_entries, missing_lines, shown_ace
 from op25b_cfg.lab.emulators.base import AclCounters, RevertTimer
-from op25b_cfg.lab.emulators.sshserver import SshEmulator
+from op25b_cfg.lab.emulators.sshserver import CliShell, SshEmulator, output_filter
 
 if TYPE_CHECKING:
     from op25b_cfg.intent_protocols import Device
@@ -216,14 +216,12 @@ class IosEmulator(CiscoStyleLab, SshEmulator):
         return errors
 
 
-class _Shell:
+class _Shell(CliShell["IosEmulator"]):
     """One interactive CLI session."""
 
     def __init__(self, emu: IosEmulator, chan: paramiko.Channel) -> None:
-        self.emu = emu
-        self.chan = chan
+        super().__init__(emu, chan)
         self.mode: ModeSession | None = None
-        self.echo = True
 
     @property
     def prompt(self) -> str:
@@ -232,63 +230,15 @@ class _Shell:
             return f"{host}#"
         return f"{host}({self.mode.mode})#"
 
-    def send(self, text: str) -> None:
-        self.chan.sendall(text.replace("\r\n", "\n").replace("\n", "\r\n").encode())
-
-    def run(self) -> None:
-        emu = self.emu
-        emu.faults.strike("open", emu.stop_event, applied=False)
-        self.send(f"\n{self.prompt}")
-        buf = ""
-        last = ""
-        while not emu.stop_event.is_set():
-            data = self.chan.recv(4096)
-            if not data:
-                return
-            for ch in data.decode(errors="replace"):
-                if ch == "\n" and last == "\r":
-                    last = ch
-                    continue
-                last = ch
-                if ch in "\r\n":
-                    if self.echo:
-                        self.send("\n")
-                    line, buf = buf, ""
-                    if not self.line(line):
-                        return
-                elif ch in ("\x00",):
-                    continue
-                elif ch in ("\x08", "\x7f"):
-                    buf = buf[:-1]
-                else:
-                    buf += ch
-                    if self.echo:
-                        self.chan.sendall(ch.encode())
-
-    def line(self, line: str) -> bool:
-        """Run one line; write its output and the next prompt. False ends the session."""
-        emu = self.emu
+    def respond(self, line: str) -> tuple[str, bool]:
+        if self.mode is not None:
+            return self.config_line(line), True
         cmd = line.strip()
-        if cmd:
-            emu.record(cmd)
-        phase = self._phase(cmd)
-        if phase:
-            emu.faults.strike(phase, emu.stop_event, applied=False)
-        with emu.lock:
-            if self.mode is not None:
-                out = self.config_line(line)
-            elif cmd in ("exit", "logout", "quit"):
-                return False
-            else:
-                out = self.exec_line(cmd)
-        if phase:
-            emu.faults.strike(phase, emu.stop_event, applied=True)
-        if out:
-            self.send(out if out.endswith("\n") else out + "\n")
-        self.send(self.prompt)
-        return True
+        if cmd in ("exit", "logout", "quit"):
+            return "", False
+        return self.exec_line(cmd), True
 
-    def _phase(self, cmd: str) -> str | None:
+    def phase(self, cmd: str) -> str | None:
         m = re.match(r"^copy (\S+) running-config$", cmd)
         if m and _norm(m.group(1)) not in (None, ROLLBACK_FILE):
             return "commit"
@@ -329,14 +279,14 @@ class _Shell:
             return "Enter configuration commands, one per line.  End with CNTL/Z."
         if cmd in ("show running-config", "show run", "show startup-config"):
             text = emu.running.render() if "run" in cmd else emu.startup
-            return _pipe(self._show_run(text), pipe)
+            return output_filter(self._show_run(text), pipe)
         m = re.match(r"^show (?:(ip|ipv6) )?access-lists?(?: (\S+))?$", cmd)
         if m:
             family = {"ip": 4, "ipv6": 6}.get(m.group(1) or "")
-            return _pipe(show_access_lists(emu, family, m.group(2)), pipe)
+            return output_filter(show_access_lists(emu, family, m.group(2)), pipe)
         m = re.match(r"^show policy-map interface(?: (\S+))?$", cmd)
         if m:
-            return _pipe(show_policy_map_interface(emu, m.group(1)), pipe)
+            return output_filter(show_policy_map_interface(emu, m.group(1)), pipe)
         if cmd == "show version":
             return f"Cisco IOS XE Software, Version 17.09.04a\n{emu.hostname} uptime is {ios_uptime(emu.uptime)}\n"
         if cmd == "show archive":
@@ -583,33 +533,6 @@ def ios_uptime(seconds: float) -> str:
         if n:
             parts.append(f"{n} {unit}{'s' if n != 1 else ''}")
     return ", ".join(parts) or "0 minutes"
-
-
-def _pipe(text: str, pipe: str) -> str:
-    """``| include|exclude|begin|section X`` filters."""
-    if not pipe:
-        return text
-    verb, _, arg = pipe.strip().partition(" ")
-    lines = text.splitlines()
-    if verb.startswith("i"):
-        return "\n".join(ln for ln in lines if re.search(arg, ln))
-    if verb.startswith("e"):
-        return "\n".join(ln for ln in lines if not re.search(arg, ln))
-    if verb.startswith("b"):
-        for i, ln in enumerate(lines):
-            if re.search(arg, ln):
-                return "\n".join(lines[i:])
-        return ""
-    if verb.startswith("s"):
-        out: list[str] = []
-        take = False
-        for ln in lines:
-            if not ln.startswith(" "):
-                take = re.search(arg, ln) is not None
-            if take:
-                out.append(ln)
-        return "\n".join(out)
-    return text
 
 
 def _scp_sink(chan: paramiko.Channel) -> bytes | None:

@@ -12,6 +12,7 @@ confirm (``revert_in`` raises NotImplementedError), so a push commits, audits an
 from __future__ import annotations
 
 import difflib
+import functools
 import logging
 import re
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -113,13 +114,7 @@ class _XrShell(_Shell):
         for op in root:
             tag = str(op.tag)
             emu.record(f"<{tag}>")
-            phase = self._xml_phase(op)
-            if phase:
-                emu.faults.strike(phase, emu.stop_event, applied=False)
-            with emu.lock:
-                text, failed = self._op(op)
-            if phase:
-                emu.faults.strike(phase, emu.stop_event, applied=True)
+            text, failed = self.in_phase(self._xml_phase(op), functools.partial(self._op, op))
             out.append(text)
             errors += failed
         return HEAD + "".join(out) + f'<ResultSummary ErrorCount="{errors}"/></Response>'

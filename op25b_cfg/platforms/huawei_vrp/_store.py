@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass, field
 
+from op25b_cfg.dialects import cisco_blocks
 from op25b_cfg.dialects.cisco_reader import scan, split_lines
 from op25b_cfg.platforms.huawei_vrp.parser import PORT_NAMES
 
@@ -70,20 +70,11 @@ def shown(text: str) -> str:
     return " ".join(out)
 
 
-@dataclass
-class Node:
-    """One line and its children."""
+class Node(cisco_blocks.Node):
+    """One line and its children; a child is found by its text, else by its VRP :func:`key`."""
 
-    text: str
-    children: list[Node] = field(default_factory=list)
-
-    def find(self, text: str) -> Node | None:
-        """The child with this text, else the child with the same :func:`key`."""
-        for child in self.children:
-            if child.text == text:
-                return child
-        k = key(text)
-        return next((c for c in self.children if key(c.text) == k), None)
+    def key(self, text: str) -> str:
+        return key(text)
 
 
 class VrpConfig:

@@ -25,7 +25,7 @@ import paramiko
 
 from op25b_cfg.dialects.cisco_blocks import strip_op25b
 from op25b_cfg.lab.emulators.base import AclCounters
-from op25b_cfg.lab.emulators.sshserver import SshEmulator
+from op25b_cfg.lab.emulators.sshserver import CliShell, SshEmulator, output_filter
 from op25b_cfg.platforms.huawei_vrp._store import Node, VrpConfig, key, shown
 from op25b_cfg.platforms.huawei_vrp.parser import _traffic_filter, parse_header, rule_body
 
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 UNRECOGNIZED = "Error: Unrecognized command found at '^' position."
+_FILTERS = "include exclude begin"
+"""The output filters (``| include X``) the emulated VRP takes."""
 _UNCOMMITTED = (
     "Warning: Uncommitted configurations found. Are you sure to commit them before exiting? [Y(yes)/N(no)/C(cancel)]:"
 )
@@ -122,12 +124,13 @@ class VrpEmulator(SshEmulator):
         return AclCounters()
 
 
-class _Shell:
+class _Shell(CliShell["VrpEmulator"]):
     """One interactive CLI session."""
 
+    greeting = "\nInfo: The max number of VTY users is 10.\n"
+
     def __init__(self, emu: VrpEmulator, chan: paramiko.Channel | None) -> None:
-        self.emu = emu
-        self.chan = chan
+        super().__init__(emu, chan)
         self.system = False  # in system view
         self.view: Node | None = None  # the current sub-view
         self.view_name = ""
@@ -146,67 +149,20 @@ class _Shell:
         mark = ("*" if self.dirty else "~") if self.emu.version == 8 else ""
         return f"[{mark}{host}{'-' + self.view_name if self.view_name else ''}]"
 
-    def send(self, text: str) -> None:
-        assert self.chan is not None
-        self.chan.sendall(text.replace("\r\n", "\n").replace("\n", "\r\n").encode())
-
-    def run(self) -> None:
-        emu = self.emu
-        chan = self.chan
-        assert chan is not None
-        emu.faults.strike("open", emu.stop_event, applied=False)
-        self.send(f"\nInfo: The max number of VTY users is 10.\n{self.prompt}")
-        buf = ""
-        last = ""
-        while not emu.stop_event.is_set():
-            data = chan.recv(4096)
-            if not data:
-                return
-            for ch in data.decode(errors="replace"):
-                if ch == "\n" and last == "\r":
-                    last = ch
-                    continue
-                last = ch
-                if ch in "\r\n":
-                    self.send("\n")
-                    line, buf = buf, ""
-                    if not self.line(line):
-                        return
-                elif ch in ("\x00",):
-                    continue
-                elif ch in ("\x08", "\x7f"):
-                    buf = buf[:-1]
-                else:
-                    buf += ch
-                    chan.sendall(ch.encode())
+    @property
+    def answering(self) -> bool:
+        return self.asking is not None
 
     # -- one line -----------------------------------------------------------------------------------------
-    def line(self, line: str) -> bool:
-        emu = self.emu
+    def respond(self, line: str) -> tuple[str, bool]:
         cmd = line.strip()
-        if cmd:
-            emu.record(cmd)
-        phase = self._phase(cmd)
-        if phase:
-            emu.faults.strike(phase, emu.stop_event, applied=False)
-        with emu.lock:
-            if self.asking is not None:
-                out, keep = self.answer(cmd)
-            elif self.system:
-                out, keep = self.config_line(cmd)
-            else:
-                out, keep = self.user_line(cmd)
-        if phase:
-            emu.faults.strike(phase, emu.stop_event, applied=True)
-        if not keep:
-            return False
-        if out:
-            self.send(out if out.endswith("\n") else out + "\n")
-        if self.asking is None:
-            self.send(self.prompt)
-        return True
+        if self.asking is not None:
+            return self.answer(cmd)
+        if self.system:
+            return self.config_line(cmd)
+        return self.user_line(cmd)
 
-    def _phase(self, cmd: str) -> str | None:
+    def phase(self, cmd: str) -> str | None:
         if self.asking is not None or not cmd:
             return None
         if not self.system:
@@ -251,11 +207,11 @@ class _Shell:
             return "Info: The configuration takes effect on the current user terminal interface only.", True
         body, _, pipe = cmd.partition(" | ")
         if body.strip() in ("display current-configuration", "display current"):
-            return _pipe(self._current(), pipe), True
+            return output_filter(self._current(), pipe, _FILTERS), True
         if body.strip() == "display version":
             return _version(emu), True
         if (acls := display_acl(emu, body.strip())) is not None:
-            return _pipe(acls, pipe), True
+            return output_filter(acls, pipe, _FILTERS), True
         if cmd in ("system-view", "system-view immediately"):
             self.system = True
             self.cfg = emu.running.copy() if emu.version == 8 else emu.running
@@ -489,24 +445,6 @@ def _version(emu: VrpEmulator) -> str:
         "VRP (R) software, Version 5.160 (AR2200 V200R010C10SPC700)\n"
         "Copyright (C) 2011-2026 HUAWEI TECH CO., LTD\nHuawei AR2220E Router uptime is 7 days, 1 hour, 2 minutes"
     )
-
-
-def _pipe(text: str, pipe: str) -> str:
-    """``| include X`` / ``| exclude X`` / ``| begin X``."""
-    if not pipe:
-        return text
-    verb, _, arg = pipe.strip().partition(" ")
-    lines = text.splitlines()
-    if verb.startswith("i"):
-        return "\n".join(ln for ln in lines if re.search(arg, ln))
-    if verb.startswith("e"):
-        return "\n".join(ln for ln in lines if not re.search(arg, ln))
-    if verb.startswith("b"):
-        for i, ln in enumerate(lines):
-            if re.search(arg, ln):
-                return "\n".join(lines[i:])
-        return ""
-    return text
 
 
 _DISPLAY_ACL = re.compile(r"display acl (?:(?P<v6>ipv6) )?(?:all|name (?P<name>\S+)|(?P<number>\d+))")

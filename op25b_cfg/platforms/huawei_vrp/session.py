@@ -128,7 +128,11 @@ class VrpSession(Session):
         out: str = self._call(
             step,
             lambda: self._conn.send_command(
-                cmd, expect_string=expect, read_timeout=self.opts.timeout, strip_prompt=False, strip_command=False
+                cmd,
+                expect_string=expect,
+                read_timeout=self.opts.library_timeout,
+                strip_prompt=False,
+                strip_command=False,
             ),
         )
         return out
@@ -143,11 +147,12 @@ class VrpSession(Session):
             "password": self.creds.password,
             "use_keys": False,
             "allow_agent": False,
-            "conn_timeout": o.timeout,
-            "auth_timeout": o.timeout,
-            "banner_timeout": o.timeout,
-            "timeout": o.timeout,
-            "read_timeout_override": o.timeout,
+            # every call runs under op25b's --timeout deadline (_call); the library's own timeouts come later
+            "conn_timeout": o.library_timeout,
+            "auth_timeout": o.library_timeout,
+            "banner_timeout": o.library_timeout,
+            "timeout": o.library_timeout,
+            "read_timeout_override": o.library_timeout,
             "ssh_strict": o.verify_host_key,
             "system_host_keys": o.verify_host_key and not o.known_hosts,
             "alt_host_keys": bool(o.verify_host_key and o.known_hosts),
@@ -287,7 +292,8 @@ class VrpSession(Session):
 
         def run(cmd: str) -> str:
             out: str = self._call(
-                step, lambda: self._conn.send_command(cmd, expect_string=PROMPT, read_timeout=self.opts.timeout)
+                step,
+                lambda: self._conn.send_command(cmd, expect_string=PROMPT, read_timeout=self.opts.library_timeout),
             )
             return out
 

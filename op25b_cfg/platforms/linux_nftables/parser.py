@@ -695,6 +695,8 @@ class _Parser(ParserState):
                     )
                     self.pc.flow.append(fc)
                 lim = rule.limit
+                if rule.family == 6 and (lim.max_sessions is not None or lim.new_per_second):
+                    fc.counts_per(lim.ipv6_subscriber_length)  # the meter's key: ip6 saddr [& mask]
                 if lim.max_sessions is not None and fc.max_sessions is None:
                     fc.max_sessions = lim.max_sessions
                 if lim.new_per_second and fc.new_per_second is None:

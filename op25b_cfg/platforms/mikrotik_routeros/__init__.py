@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 BLOCK_LOG_PREFIX = "op25b-block"
 """The ``log-prefix`` of the ``action=log`` rule before each OP25B reject (:meth:`MikrotikRouteros.ros_rules`)."""
+LIMIT_LOG_PREFIX = "op25b-limit"
+"""The ``log-prefix`` of the flow-control log rules, each right before the reject of what is over a limit."""
 _FIREWALL_LOG = re.compile(  # searched from the prefix on (LogPattern.parse)
     r"\S+ \w+: in:.*?\bproto (?P<proto>\w+)(?: \([^)]*\))?,"
     r" \[?(?P<src>[0-9A-Fa-f.:]+?)\]?:\d+->\[?(?P<dst>[0-9A-Fa-f.:]+?)\]?:(?P<dport>\d+)(?:,|$)"
@@ -64,9 +66,12 @@ class MikrotikRouteros(Platform):
     # packet, at most LOG_LIMIT of them: a lower bound), topics firewall,info:
     # op25b-block forward: in:<pppoe-u1> out:ether1, connection-state:new proto TCP (SYN),
     #     100.64.1.10:40000->203.0.113.25:25, len 60          (IPv6: [2001:db8::10]:40000->[2001:db8::25]:25)
-    # The flow-control ``op25b-limit`` log rule sits before the session and rate checks, so its lines are every
-    # new port-25 connection, not the limited ones: no pattern reads them.
-    log_patterns: ClassVar[tuple[LogPattern, ...]] = (LogPattern(f"{BLOCK_LOG_PREFIX} ", _FIREWALL_LOG),)
+    # The flow-control ``op25b-limit`` log rules sit right before the rejects of what is over the session or rate
+    # limit: their lines (same format) are the limited connections.
+    log_patterns: ClassVar[tuple[LogPattern, ...]] = (
+        LogPattern(f"{BLOCK_LOG_PREFIX} ", _FIREWALL_LOG),
+        LogPattern(f"{LIMIT_LOG_PREFIX} ", _FIREWALL_LOG, purpose="limited"),
+    )
 
     def truncation_problem(self, text: str) -> str | None:
         """A config whose last line is not a whole command (cut inside a ``\\`` continuation, a quoted value or
@@ -192,18 +197,21 @@ class MikrotikRouteros(Platform):
         assert rule.action is Action.LIMIT and rule.limit is not None
         lim = rule.limit
         new = {**base, "connection-state": "new"}
+        log = {"action": "log", "log-prefix": LIMIT_LOG_PREFIX, "limit": LOG_LIMIT}
+
+        def refused(match: dict[str, str], what: str) -> list[str]:
+            """The reject of ``match`` and, logging, a log rule of the same match right before it: the log lines
+            are the limited connections, never the ones let through."""
+            logged = [command({**match, **log, "comment": f"{note}: {what}: log"})] if rule.log else []
+            return [*logged, command({**match, **reject, "comment": f"{note}: {what}"})]
+
         out = []
-        if rule.log:
-            log = {"action": "log", "log-prefix": "op25b-limit", "limit": LOG_LIMIT}
-            out.append(command({**new, **log, "comment": f"{note}: log"}))
         if lim.max_sessions is not None:
             mask = 32 if rule.family == 4 else lim.ipv6_subscriber_length
-            sessions = {"connection-limit": f"{lim.max_sessions},{mask}", "comment": f"{note}: sessions"}
-            out.append(command({**new, **reject, **sessions}))
+            out += refused({**new, "connection-limit": f"{lim.max_sessions},{mask}"}, "sessions")
         rate = f"{lim.new_per_second},{lim.burst},src-address/{RATE_EXPIRE}"
         out.append(command({**new, "action": "return", "dst-limit": rate, "comment": f"{note}: rate"}))
-        out.append(command({**new, **reject, "comment": f"{note}: over the rate"}))
-        return out
+        return out + refused(new, "over the rate")
 
     def context(self, device: Device, plan: FilterPlan) -> dict[str, Any]:
         ver = plan.version

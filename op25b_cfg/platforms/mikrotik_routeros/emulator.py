@@ -33,7 +33,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from op25b_cfg.lab.emulators.base import AclCounters
-from op25b_cfg.lab.emulators.sshserver import SshEmulator
+from op25b_cfg.lab.emulators.sshserver import SshEmulator, typed_lines
 from op25b_cfg.platforms.mikrotik_routeros.parser import commands
 from op25b_cfg.platforms.mikrotik_routeros.syntax import _ACTIONS, owner_version, quote
 
@@ -264,28 +264,13 @@ class RouterosEmulator(SshEmulator):
             f"\r\n\r\n  MikroTik RouterOS {ROS_VERSION} (c) 1999-2026       https://www.mikrotik.com/\r\n\r\n".encode()
         )
         chan.sendall(prompt.encode())
-        buf = ""
-        while not self.stop_event.is_set():
-            data = chan.recv(4096)
-            if not data:
+        for line in typed_lines(chan, self.stop_event):
+            if line.strip() in ("/quit", "quit"):
                 return
-            for ch in data.decode(errors="replace"):
-                if ch == "\n":
-                    continue
-                if ch == "\r":
-                    chan.sendall(b"\r\n")
-                    line, buf = buf, ""
-                    if line.strip() in ("/quit", "quit"):
-                        return
-                    out = self.run(line)
-                    if out:
-                        chan.sendall(out.replace("\n", "\r\n").encode())
-                    chan.sendall(prompt.encode())
-                elif ch in ("\x08", "\x7f"):
-                    buf = buf[:-1]
-                elif ch.isprintable():
-                    buf += ch
-                    chan.sendall(ch.encode())
+            out = self.run(line)
+            if out:
+                chan.sendall(out.replace("\n", "\r\n").encode())
+            chan.sendall(prompt.encode())
 
 
 _PUT_STATS = re.compile(r':put \[/((?:ip|ipv6) firewall filter) print as-value stats(?: where chain~"([^"]*)")?\]')

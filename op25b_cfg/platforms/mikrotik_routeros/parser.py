@@ -726,7 +726,8 @@ class _Projector:
         i = 0
         while i < len(raws):
             raw = raws[i]
-            nxt = raws[i + 1] if i + 1 < len(raws) else None
+            # the next rule with a verdict (a log rule between a rate's return and its reject decides nothing)
+            nxt = next((r for r in raws[i + 1 :] if r.props.get("action", "accept") not in _NO_VERDICT), None)
             i += 1
             where = _iface_match(self.cfg, self.point, raw.props)
             if where is False:
@@ -750,7 +751,9 @@ class _Projector:
         """Add the rules of ``raw`` to ``flt``; returns how many following raw rules it consumed (0)."""
         p = raw.props
         act = p.get("action", "accept")
-        if "limit" in p and act not in ("log", "passthrough"):
+        if act in _NO_VERDICT:
+            return 0  # whatever it matches (a log rule before a limit's reject has the limit's matchers)
+        if "limit" in p:
             raise _NotUnderstood("a global limit on a verdict is not modelled")
         if "connection-limit" in p:
             return self._sessions(flt, raw, act)
@@ -760,8 +763,6 @@ class _Projector:
             flt.rules.append(_rule(self.cfg, raw, Action.PERMIT))
         elif act in _DENY:
             flt.rules.append(_rule(self.cfg, raw, Action.DENY))
-        elif act in _NO_VERDICT:
-            return 0
         elif act == "fasttrack-connection":
             # no verdict on the packet itself; the later packets of a connection it marks skip the firewall,
             # which concerns established packets only when it is limited to them
@@ -861,6 +862,8 @@ def _flow_seen(pc: ParsedConfig, point: Point, fam: int, fwd: Filter) -> None:
             seen = FlowControlSeen(point[0], point[1], "in", fam, line=rule.line, text=rule.text)
             pc.flow.append(seen)
         lim = rule.limit
+        if fam == 6:
+            seen.counts_per(lim.ipv6_subscriber_length)  # connection-limit's mask; dst-limit: per address
         if lim.max_sessions is not None and seen.max_sessions is None:
             seen.max_sessions = lim.max_sessions
         if lim.new_per_second and seen.new_per_second is None:

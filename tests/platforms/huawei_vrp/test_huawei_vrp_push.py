@@ -124,6 +124,6 @@ def test_commit_hang_is_bounded_by_the_timeout(emu: VrpEmulator, tmp_path: Path)
     emu.faults.hang_on = {"commit"}
     before = emu.running_config
     res = push_device(device(emu), factory(emu, tmp_path, timeout=8), popts(tmp_path, commit=True))
-    assert res.failed and re.search(r"(no answer within|timed out after) 8s", res.error), res.error
+    assert res.failed and re.search(r"no answer within 8s", res.error), res.error
     emu.faults.release()
     assert emu.running_config == before

@@ -95,7 +95,7 @@ def test_hung_commit_is_cut_by_the_deadline(emu: VrpEmulator) -> None:
     emu.faults.hang_on = {"commit"}
     with _session(emu, timeout=8) as s:
         s.load_candidate(api.render(_device(emu)))
-        with pytest.raises(ConnectionError_, match=r"(no answer within|timed out after) 8s"):
+        with pytest.raises(ConnectionError_, match=r"no answer within 8s"):
             s.commit(None)
     emu.faults.release()
 

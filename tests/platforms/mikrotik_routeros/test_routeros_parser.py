@@ -179,3 +179,22 @@ def test_last_command_from_the_last_menu_line_equals_the_whole_pass(case: Path) 
         text = "\n".join(lines[:cut])
         whole = commands(text)[0]
         assert last_command(logical_lines(text)) == (whole[-1] if whole else None), cut
+
+
+@pytest.mark.parametrize("case", ["block", "flow_control"])
+def test_each_log_rule_logs_what_the_next_rule_refuses(case: str) -> None:
+    """Every rendered ``action=log`` rule sits right before a reject that matches the very same packets (the
+    limit's connection-limit included), so its lines are the refused connections, never the ones let through."""
+    text = (data_dir("mikrotik_routeros", "golden") / case / "expected.rsc").read_text(encoding="utf-8")
+    adds = [
+        dict(w.split("=", 1) for w in tokens(t)[1:] if "=" in w) for _, t in logical_lines(text) if t.startswith("add ")
+    ]
+    verdict_free = {"action", "comment", "limit", "log-prefix", "reject-with"}
+    logs = [i for i, p in enumerate(adds) if p.get("action") == "log"]
+    assert logs
+    for i in logs:
+        log, nxt = adds[i], adds[i + 1]
+        assert nxt["action"] == "reject", (log, nxt)
+        assert {k: v for k, v in log.items() if k not in verdict_free} == {
+            k: v for k, v in nxt.items() if k not in verdict_free
+        }, (log, nxt)
