@@ -73,12 +73,15 @@ _STYLE = {
 
 
 def _print_diffs(results: list[DeviceResult]) -> None:
+    from rich.rule import Rule
+
     from op25b_cfg.redact import printable
 
     for r in results:
         if not (r.diff or r.cleanup_diff):
             continue
-        out.rule(f"{r.device} ({r.platform})", style="cyan")
+        # piped output has no width (tables as wide as their content): a rule there is one short line, not 10,000
+        out.print(Rule(f"{r.device} ({r.platform})", style="cyan"), width=out.width if out.is_terminal else 80)
         for text in (r.diff, r.cleanup_diff):
             if text:
                 out.print(printable(text), markup=False, highlight=False)
@@ -115,6 +118,8 @@ def _table(results: list[DeviceResult], title: str) -> Table:
 
 def _print_errors(results: list[DeviceResult]) -> None:
     from rich.text import Text
+
+    from rich.rule import Rule
 
     from op25b_cfg.redact import printable
 

@@ -241,6 +241,8 @@ def shim(tmp_path: Path) -> Path:
 def device_sections(output: str) -> dict[str, str]:
     """The per-device diff sections of ``op25b push`` (each starts with a rule titled ``device (platform)``)."""
     titles = list(re.finditer(r"^─+ (\S+) \((\w+)\) ─+$", output, re.M))
+    # piped (no terminal, no COLUMNS): each title is a short line, not as wide as the piped console (10,000)
+    assert titles and all(len(m[0]) <= 80 for m in titles), [len(m[0]) for m in titles]
     return {
         m[1]: output[m.end() : (titles[i + 1].start() if i + 1 < len(titles) else len(output))]
         for i, m in enumerate(titles)
