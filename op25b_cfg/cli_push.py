@@ -119,8 +119,6 @@ def _table(results: list[DeviceResult], title: str) -> Table:
 def _print_errors(results: list[DeviceResult]) -> None:
     from rich.text import Text
 
-    from rich.rule import Rule
-
     from op25b_cfg.redact import printable
 
     for r in results:
