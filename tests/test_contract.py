@@ -37,15 +37,13 @@ from typing import Any
 
 import pytest
 
-from op25b_cfg.audit import runner as audit_runner
-from op25b_cfg.audit.engine import audit_text
+from op25b_cfg import api
 from op25b_cfg.audit.model import Code, DeviceReport, Verdict
 from op25b_cfg.cleanup import cleanup_plan, removal_config
 from op25b_cfg.dialects.base import OBJECT_NAME
 from op25b_cfg.inventory import MODES, Device
 from op25b_cfg.platforms import PLATFORMS, get_platform
 from op25b_cfg.push import Outcome, push_device
-from op25b_cfg.rules import build_plan
 from tests import test_golden, test_parser_fuzz
 from tests.platform_data import (
     REPO,
@@ -203,7 +201,7 @@ def test_rendered_config_audits_compliant(platform: str, mode: str) -> None:
     """parse(render(intent)): the generator's own output proves COMPLIANT, with no finding at all (not even
     DRIFT: the running config is the intent) and every check passed."""
     dev = contract_device(platform, mode)
-    rep = audit_text(dev, running_text(dev), source="rendered")
+    rep = api.audit_text(dev, running_text(dev), source="rendered")
     assert rep.verdict is Verdict.COMPLIANT, [f.message for f in rep.findings]
     assert rep.findings == []
     assert rep.checks and all(ok for _, ok in rep.checks)
@@ -236,7 +234,7 @@ def test_mutation_is_caught(platform: str, mode: str, mutation: str) -> None:
     want = MUTATIONS[mutation]
     dev = contract_device(platform, mode)
     text = apply_edits(running_text(dev), edits, f"{platform} {mode} {mutation}")
-    rep = audit_text(dev, text, source=mutation)
+    rep = api.audit_text(dev, text, source=mutation)
     assert rep.verdict is Verdict.NONCOMPLIANT, (want.what, [f.message for f in rep.findings])
     hits = [
         f
@@ -251,7 +249,7 @@ def test_mutation_is_caught(platform: str, mode: str, mutation: str) -> None:
             assert f.counterexample is not None and f.lines and f.config_lines, f.message
     assert any(f.code is Code.DRIFT for f in rep.findings), "a changed OP25B object is DRIFT too"
     assert rep.remediation and all(f.remediation == "" for f in rep.findings), "one remediation per device"
-    fixed = audit_text(dev, apply_remediation(platform, text, rep.remediation), source=f"{mutation}, remediated")
+    fixed = api.audit_text(dev, apply_remediation(platform, text, rep.remediation), source=f"{mutation}, remediated")
     assert fixed.verdict is Verdict.COMPLIANT, (rep.remediation, [f.message for f in fixed.findings])
 
 
@@ -278,7 +276,7 @@ def test_cut_config_is_reported_truncated(platform: str, mode: str) -> None:
     assert check(text) is None, check(text)
     cut = text[: len(text) // 2]
     assert check(cut), f"{platform}: the first half of the rendered config passes as complete"
-    rep = audit_runner.audit_text(dev, cut, source="cut.cfg")
+    rep = api.audit_text(dev, cut, source="cut.cfg")
     assert rep.verdict is Verdict.ERROR and "truncated" in (rep.error or ""), (rep.verdict, rep.error)
 
 
@@ -291,7 +289,7 @@ def old_and_new(platform: str) -> tuple[Device, Device]:
     modes = supported_modes(platform)
     new = contract_device(platform, modes[0])
     old = contract_device(platform, modes[1]) if len(modes) > 1 else dataclasses.replace(new, pools=new.pools[:-1])
-    assert build_plan(old).version != build_plan(new).version
+    assert api.plan(old).version != api.plan(new).version
     return old, new
 
 
@@ -305,7 +303,7 @@ def test_cleanup_removes_exactly_the_old_version(platform: str) -> None:
     the new filter: the clean-up plan removes exactly the old objects, and applied it leaves the device
     COMPLIANT with nothing of the old version left."""
     old, new = old_and_new(platform)
-    old_v, new_v = build_plan(old).version, build_plan(new).version
+    old_v, new_v = api.plan(old).version, api.plan(new).version
     if PLATFORMS[platform].atomic_replace:  # one transaction replaces all op25b owns (the nftables table)
         assert cleanup_plan(platform, running_text(old) + running_text(new), new_v, new.attach) == ([], [])
         assert old_v not in running_text(new), "the replacement carries nothing of the old version"
@@ -313,7 +311,7 @@ def test_cleanup_removes_exactly_the_old_version(platform: str) -> None:
     old_objects = get_platform(platform).render(dataclasses.replace(old, attach=()))
     assert object_names(old_objects, old_v), f"{platform}: the old version's objects carry no OP25B name"
     running = old_objects + running_text(new)
-    assert audit_text(new, running).verdict is Verdict.COMPLIANT
+    assert api.audit_text(new, running).verdict is Verdict.COMPLIANT
     refs, objects = cleanup_plan(platform, running, new_v, new.attach)
     assert refs == []
     assert {o.name for o in objects} == object_names(old_objects, old_v)
@@ -322,7 +320,7 @@ def test_cleanup_removes_exactly_the_old_version(platform: str) -> None:
     after = apply_remediation(platform, running, removal)
     assert not object_names(after, old_v), after
     assert object_names(after, new_v) == object_names(running_text(new), new_v)
-    rep = audit_text(new, after, source="cleaned up")
+    rep = api.audit_text(new, after, source="cleaned up")
     assert rep.verdict is Verdict.COMPLIANT and rep.findings == [], [f.message for f in rep.findings]
 
 
@@ -407,12 +405,12 @@ def test_push_cycle(
     emu = emulators[platform]
     make = session_factory(emu, tmp_path)
     old, new = (_on(emu, d) for d in old_and_new(platform))
-    old_v, new_v = build_plan(old).version, build_plan(new).version
+    old_v, new_v = api.plan(old).version, api.plan(new).version
 
     first = _push(old, make, tmp_path, commit=True)
     assert first.outcome in (Outcome.COMMITTED, Outcome.UNCHANGED), f"old version: {first.error} / {first.state}"
     before = emu.running_config
-    assert object_names(before, old_v) and audit_text(old, before, "emulator").verdict is Verdict.COMPLIANT
+    assert object_names(before, old_v) and api.audit_text(old, before, "emulator").verdict is Verdict.COMPLIANT
 
     dry = _push(new, make, tmp_path, commit=False)
     assert dry.outcome is Outcome.DRY_RUN, f"{dry.error} / {dry.state}"
@@ -429,7 +427,7 @@ def test_push_cycle(
     after = emu.running_config
     assert set(res.cleanup_removed) == (set() if atomic else object_names(before, old_v)), res.cleanup_removed
     assert old_v not in after and object_names(after, new_v), after
-    assert audit_text(new, after, "emulator").verdict is Verdict.COMPLIANT and not emu.pending_commit()
+    assert api.audit_text(new, after, "emulator").verdict is Verdict.COMPLIANT and not emu.pending_commit()
 
     sent = len(emu.commands)
     again = _push(new, make, tmp_path, commit=True)
@@ -453,7 +451,7 @@ def test_push_repairs_drift(
         first = _push(_on(emu, new), session_factory(emu, tmp_path), tmp_path, commit=True)
         assert first.outcome in (Outcome.COMMITTED, Outcome.UNCHANGED), f"{first.error} / {first.state}"
         in_place[platform] = emu.running_config
-    version = build_plan(new).version
+    version = api.plan(new).version
     edits = (contract(platform).get("push") or {}).get("drift") or recipe(platform, new.mode, "shadowing-permit")
     assert isinstance(edits, list), f"{contract_file(platform)}: give 'push: {{drift: [edits]}}'"
     drifted = apply_edits(in_place[platform], edits, f"{platform} drift (on the config the emulator prints)")
@@ -461,7 +459,7 @@ def test_push_repairs_drift(
     with emulated(platform, drifted) as device:
         dev, make = _on(device, new), session_factory(device, tmp_path)
         start = device.running_config
-        assert audit_text(dev, start, "emulator").verdict is Verdict.NONCOMPLIANT
+        assert api.audit_text(dev, start, "emulator").verdict is Verdict.NONCOMPLIANT
         dry = _push(dev, make, tmp_path, commit=False)
         assert dry.outcome is Outcome.DRY_RUN and dry.diff, (dry.outcome, dry.error, dry.state)
         atomic = PLATFORMS[platform].atomic_replace  # the whole op25b part is replaced: nothing to rename
@@ -473,7 +471,7 @@ def test_push_repairs_drift(
         assert fixed.repaired == dry.repaired and (fixed.version != version) is not atomic
         after = device.running_config
         assert not set(fixed.repaired) & object_names(after, version), after  # the drifted objects are gone
-        assert audit_text(dev, after, "emulator").verdict is Verdict.COMPLIANT and not device.pending_commit()
+        assert api.audit_text(dev, after, "emulator").verdict is Verdict.COMPLIANT and not device.pending_commit()
 
         sent = len(device.commands)
         again = _push(dev, make, tmp_path, commit=True)
