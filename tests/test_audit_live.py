@@ -35,7 +35,6 @@ from op25b_cfg.audit.runner import audit_live
 from op25b_cfg.cli import app
 from op25b_cfg.connection.base import ConnectOptions, Credentials
 from op25b_cfg.dialects import junos_tree as junostree
-from op25b_cfg.generate import render_device
 from op25b_cfg.lab.netns import EXTERNAL_V4, ISP_MTA_V4, Lab
 from op25b_cfg.platforms import get_platform
 from op25b_cfg.platforms.arista_eos.emulator import EosEmulator
@@ -71,8 +70,7 @@ def without(text: str, needle: str) -> str:
 def junos_compliant() -> str:
     """The sample Junos config (IPv6 filters missing) with the rendered intent merged in, as Junos would."""
     device = api.load(BUNDLED).devices[MX]
-    intent, res = render_device(device)
-    assert not res.failed, res.error
+    intent = api.render(device)
     tree = junostree.parse(bundled(MX))
     junostree.merge(tree, junostree.parse(intent))
     return junostree.render(tree)

@@ -182,7 +182,6 @@ def test_flow_control_class_acl_entries_are_not_blocks(tmp_path: Path) -> None:
 
     from op25b_cfg.dialects.cisco_counters import parse_show_access_lists
     from op25b_cfg.effect.attribute import attribute
-    from op25b_cfg.generate import render_device
     from op25b_cfg.platforms.cisco_ios.emulator import IosEmulator, show_access_lists
     from tests.labutil import REPO
 
@@ -195,8 +194,7 @@ def test_flow_control_class_acl_entries_are_not_blocks(tmp_path: Path) -> None:
     host["data"] |= {"mode": "flow-control", "flow_control": {"max_sessions": None, "new_per_second": 1, "burst": 5}}
     (inv / "hosts.yaml").write_text(yaml.safe_dump({IOS: host}), encoding="utf-8")
     device = api.load(inv).devices[IOS]
-    text, res = render_device(device)
-    assert not res.failed, res.error
+    text = api.render(device)
     emu = IosEmulator(initial_config=text, hostname=IOS)
     for fam, acl, entries in acl_entries(emu.running.root):
         for seq, _ in entries:

@@ -17,7 +17,6 @@ from op25b_cfg import api
 from op25b_cfg.cli import app
 from op25b_cfg.dialects.cisco_blocks import acl_entries
 from op25b_cfg.effect.db import EffectDB
-from op25b_cfg.generate import render_device
 from tests.labutil import REPO
 from tests.test_audit_live import IOS, MX
 from tests.test_effect_collect import Bench, started
@@ -38,8 +37,7 @@ class FlowBench(Bench):
         for name in ("policy.yaml", "groups.yaml", "defaults.yaml"):
             (draft / name).write_text((REPO / "inventory" / name).read_text(encoding="utf-8"), encoding="utf-8")
         (draft / "hosts.yaml").write_text(yaml.safe_dump({device: host}), encoding="utf-8")
-        text, res = render_device(api.load(draft).devices[device])
-        assert not res.failed, res.error
+        text = api.render(api.load(draft).devices[device])
         self.start({device: text})
         emu = self.emus[device]
         (self.inventory / "hosts.yaml").write_text(
@@ -144,8 +142,7 @@ def test_nft_limit_rule_counters_are_hits(tmp_path: Path) -> None:
         (inv / name).write_text((REPO / "inventory" / name).read_text(encoding="utf-8"), encoding="utf-8")
     (inv / "hosts.yaml").write_text(yaml.safe_dump({"bras-tyo-lnx1": host}), encoding="utf-8")
     device = api.load(inv).devices["bras-tyo-lnx1"]
-    text, res = render_device(device)
-    assert not res.failed, res.error
+    text = api.render(device)
     (tmp_path / "op25b.nft").write_text(text, encoding="utf-8")
     listing = subprocess.run(
         ["unshare", "-n", "sh", "-c", '"$0" -f "$1" && "$0" -j list table inet op25b', nft, tmp_path / "op25b.nft"],

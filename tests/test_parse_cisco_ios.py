@@ -18,7 +18,6 @@ from op25b_cfg import api
 from op25b_cfg.audit.model import ParsedConfig
 from op25b_cfg.audit.parsers import parse
 from op25b_cfg.dialects.cisco import DeferredFilter, resolve_all
-from op25b_cfg.generate import render_device
 from op25b_cfg.inventory import Device, Mode
 from op25b_cfg.rules import ACK, RST, SYN, Action, Rule
 from tests.platform_data import data_dir, flow_summary
@@ -121,8 +120,7 @@ def check_round_trip(platform: str, mode: Mode) -> ParsedConfig:
     """Render the sample device in ``mode``, parse it back: the filters hold the plan's rules in order, each
     attachment is bound with the right filter per family, nothing is unparsed."""
     dev = sample_device(platform, mode)
-    text, res = render_device(dev)
-    assert not res.error
+    text = api.render(dev)
     parsed = parse(platform, text)
     plan = api.plan(dev)
     assert parsed.unparsed == []
@@ -158,7 +156,7 @@ def test_round_trip_flow_control() -> None:
     """Flow-control: the class ACL reads as the plan's port-25 rules (exempt/MTA pass, pool SYNs are limited,
     everything else passes), bound through the service-policy, with the policer's values."""
     dev = sample_device(PLATFORM, "flow-control")
-    text, _ = render_device(dev)
+    text = api.render(dev)
     parsed = parse(PLATFORM, text)
     plan = api.plan(dev)
     assert parsed.unparsed == []
