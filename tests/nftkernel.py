@@ -534,10 +534,8 @@ class RunStats:
 
 def audit_case(case: Case, workdir: Path) -> DeviceReport:
     """op25b's audit of the case's ruleset text: the function ``op25b audit`` calls, on the case's inventory."""
-    from op25b_cfg.audit.runner import audit_text
-
     inv = api.load(case.write_inventory(workdir / f"inv-{case.seed}"))
-    return audit_text(inv.devices["gen"], case.ruleset, source=f"nftgen seed {case.seed}")
+    return api.audit_text(inv.devices["gen"], case.ruleset, source=f"nftgen seed {case.seed}")
 
 
 def check(lab: KernelLab, case: Case) -> tuple[DeviceReport, Outcome]:

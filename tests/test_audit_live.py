@@ -31,7 +31,6 @@ from typer.testing import CliRunner
 
 from op25b_cfg import api
 from op25b_cfg.api import Connection
-from op25b_cfg.audit.runner import audit_live
 from op25b_cfg.cli import app
 from op25b_cfg.connection.base import ConnectOptions, Credentials
 from op25b_cfg.dialects import junos_tree as junostree
@@ -287,8 +286,8 @@ def test_ctrl_c_starts_no_new_device(fleet: Callable[[str], Fleet]) -> None:
     options = ConnectOptions(timeout=15, known_hosts=str(f.known_hosts), driver_args={"read_timeout_override": 4})
     conn = Connection(Credentials(USERNAME, PASSWORD), options, override_username=False)
     stop = threading.Event()
-    reports = audit_live(
-        [devices[d] for d in SSH_DEVICES], conn.session, workers=1, stop=stop, on_done=lambda r: stop.set()
+    reports = api.audit_devices(
+        [devices[d] for d in SSH_DEVICES], conn, workers=1, stop=stop, on_done=lambda r: stop.set()
     )
     assert [r.device for r in reports] == list(SSH_DEVICES)
     assert str(reports[0].verdict) == "COMPLIANT" and f.emus[SSH_DEVICES[0]].commands  # it was contacted

@@ -92,10 +92,9 @@ def test_lookup_prefers_bare_name_then_suffixes(inv: Inventory, tmp_path: Path) 
 
 def test_generated_configs_are_found(inv: Inventory, tmp_path: Path) -> None:
     """`op25b generate -o DIR` output (<device>.<ext>) can be audited directly."""
-    from op25b_cfg.generate import generate
     from op25b_cfg.platforms import get_platform
 
-    generate(list(inv.devices.values()), tmp_path)
+    api.generate(list(inv.devices.values()), tmp_path)
     reports = _by_name(api.audit_saved(list(inv.devices.values()), tmp_path))
     for name, r in reports.items():
         ext = get_platform(inv.devices[name].platform).file_extension

@@ -38,6 +38,7 @@ from typing import Any
 import pytest
 
 from op25b_cfg import api
+from op25b_cfg.audit.engine import audit_text
 from op25b_cfg.audit.model import Code, DeviceReport, Verdict
 from op25b_cfg.cleanup import cleanup_plan, removal_config
 from op25b_cfg.dialects.base import OBJECT_NAME
@@ -201,7 +202,7 @@ def test_rendered_config_audits_compliant(platform: str, mode: str) -> None:
     """parse(render(intent)): the generator's own output proves COMPLIANT, with no finding at all (not even
     DRIFT: the running config is the intent) and every check passed."""
     dev = contract_device(platform, mode)
-    rep = api.audit_text(dev, running_text(dev), source="rendered")
+    rep = audit_text(dev, running_text(dev), source="rendered")
     assert rep.verdict is Verdict.COMPLIANT, [f.message for f in rep.findings]
     assert rep.findings == []
     assert rep.checks and all(ok for _, ok in rep.checks)
@@ -234,7 +235,7 @@ def test_mutation_is_caught(platform: str, mode: str, mutation: str) -> None:
     want = MUTATIONS[mutation]
     dev = contract_device(platform, mode)
     text = apply_edits(running_text(dev), edits, f"{platform} {mode} {mutation}")
-    rep = api.audit_text(dev, text, source=mutation)
+    rep = audit_text(dev, text, source=mutation)
     assert rep.verdict is Verdict.NONCOMPLIANT, (want.what, [f.message for f in rep.findings])
     hits = [
         f
@@ -249,7 +250,7 @@ def test_mutation_is_caught(platform: str, mode: str, mutation: str) -> None:
             assert f.counterexample is not None and f.lines and f.config_lines, f.message
     assert any(f.code is Code.DRIFT for f in rep.findings), "a changed OP25B object is DRIFT too"
     assert rep.remediation and all(f.remediation == "" for f in rep.findings), "one remediation per device"
-    fixed = api.audit_text(dev, apply_remediation(platform, text, rep.remediation), source=f"{mutation}, remediated")
+    fixed = audit_text(dev, apply_remediation(platform, text, rep.remediation), source=f"{mutation}, remediated")
     assert fixed.verdict is Verdict.COMPLIANT, (rep.remediation, [f.message for f in fixed.findings])
 
 
@@ -311,7 +312,7 @@ def test_cleanup_removes_exactly_the_old_version(platform: str) -> None:
     old_objects = get_platform(platform).render(dataclasses.replace(old, attach=()))
     assert object_names(old_objects, old_v), f"{platform}: the old version's objects carry no OP25B name"
     running = old_objects + running_text(new)
-    assert api.audit_text(new, running).verdict is Verdict.COMPLIANT
+    assert audit_text(new, running).verdict is Verdict.COMPLIANT
     refs, objects = cleanup_plan(platform, running, new_v, new.attach)
     assert refs == []
     assert {o.name for o in objects} == object_names(old_objects, old_v)
@@ -320,7 +321,7 @@ def test_cleanup_removes_exactly_the_old_version(platform: str) -> None:
     after = apply_remediation(platform, running, removal)
     assert not object_names(after, old_v), after
     assert object_names(after, new_v) == object_names(running_text(new), new_v)
-    rep = api.audit_text(new, after, source="cleaned up")
+    rep = audit_text(new, after, source="cleaned up")
     assert rep.verdict is Verdict.COMPLIANT and rep.findings == [], [f.message for f in rep.findings]
 
 
@@ -410,7 +411,7 @@ def test_push_cycle(
     first = _push(old, make, tmp_path, commit=True)
     assert first.outcome in (Outcome.COMMITTED, Outcome.UNCHANGED), f"old version: {first.error} / {first.state}"
     before = emu.running_config
-    assert object_names(before, old_v) and api.audit_text(old, before, "emulator").verdict is Verdict.COMPLIANT
+    assert object_names(before, old_v) and audit_text(old, before, "emulator").verdict is Verdict.COMPLIANT
 
     dry = _push(new, make, tmp_path, commit=False)
     assert dry.outcome is Outcome.DRY_RUN, f"{dry.error} / {dry.state}"
@@ -427,7 +428,7 @@ def test_push_cycle(
     after = emu.running_config
     assert set(res.cleanup_removed) == (set() if atomic else object_names(before, old_v)), res.cleanup_removed
     assert old_v not in after and object_names(after, new_v), after
-    assert api.audit_text(new, after, "emulator").verdict is Verdict.COMPLIANT and not emu.pending_commit()
+    assert audit_text(new, after, "emulator").verdict is Verdict.COMPLIANT and not emu.pending_commit()
 
     sent = len(emu.commands)
     again = _push(new, make, tmp_path, commit=True)
@@ -459,7 +460,7 @@ def test_push_repairs_drift(
     with emulated(platform, drifted) as device:
         dev, make = _on(device, new), session_factory(device, tmp_path)
         start = device.running_config
-        assert api.audit_text(dev, start, "emulator").verdict is Verdict.NONCOMPLIANT
+        assert audit_text(dev, start, "emulator").verdict is Verdict.NONCOMPLIANT
         dry = _push(dev, make, tmp_path, commit=False)
         assert dry.outcome is Outcome.DRY_RUN and dry.diff, (dry.outcome, dry.error, dry.state)
         atomic = PLATFORMS[platform].atomic_replace  # the whole op25b part is replaced: nothing to rename
@@ -471,7 +472,7 @@ def test_push_repairs_drift(
         assert fixed.repaired == dry.repaired and (fixed.version != version) is not atomic
         after = device.running_config
         assert not set(fixed.repaired) & object_names(after, version), after  # the drifted objects are gone
-        assert api.audit_text(dev, after, "emulator").verdict is Verdict.COMPLIANT and not device.pending_commit()
+        assert audit_text(dev, after, "emulator").verdict is Verdict.COMPLIANT and not device.pending_commit()
 
         sent = len(device.commands)
         again = _push(dev, make, tmp_path, commit=True)

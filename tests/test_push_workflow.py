@@ -27,7 +27,6 @@ from op25b_cfg.inventory import Device
 from op25b_cfg.platforms import get_platform
 from op25b_cfg.push import PushOptions, ctrl_c_sets, push_device, run_push
 from op25b_cfg.results import Outcome
-from op25b_cfg.window import parse_window
 from tests.labutil import REPO
 from tests.pushfake import FakeDevice, FakeSession, parse_blocks
 
@@ -376,7 +375,7 @@ def test_cleanup_plan_junos_family_left_the_intent() -> None:
     old = api.render(dev).replace(version, "0123abcd")
     v4_only = dataclasses.replace(dev, pools=tuple(p for p in dev.pools if p.ipv4))
     cur = api.plan(v4_only).version
-    candidate = get_platform(dev.platform).render(v4_only)
+    candidate = api.render(v4_only)
     assert cur != "0123abcd" and "inet6" not in candidate.split("dynamic-profiles")[-1]
 
     refs, objs = cleanup_plan("juniper_junos", old, cur, dev.attach, candidate)
@@ -590,7 +589,7 @@ def test_real_sigint_sets_the_stop_event(tmp_path: Path, fleet_of, auditor) -> N
 
 def test_window_closing_mid_run_skips_devices_not_started(tmp_path: Path, fleet_of, auditor) -> None:
     devs, fleet = fleet_of(3)
-    window = parse_window("daily 01:00-05:00 UTC")
+    window = api.change_window("daily 01:00-05:00 UTC")
     inside = datetime(2024, 6, 1, 4, 59, tzinfo=UTC)
     clock = iter([inside, inside, inside + timedelta(minutes=2)] + [inside + timedelta(minutes=3)] * 20)
     o = opts(tmp_path, commit=True, workers=1, window=window)

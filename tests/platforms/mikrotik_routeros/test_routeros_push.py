@@ -18,7 +18,6 @@ from op25b_cfg.errors import ConnectionError_
 from op25b_cfg.inventory import Device
 from op25b_cfg.lab.emulators import Faults
 from op25b_cfg.lab.emulators.faults import EmulatorDropped
-from op25b_cfg.platforms import get_platform
 from op25b_cfg.platforms.mikrotik_routeros.emulator import RouterosEmulator
 from op25b_cfg.platforms.mikrotik_routeros.session import RouterosSession
 from op25b_cfg.push import Outcome, PushOptions, push_device
@@ -196,6 +195,6 @@ def test_emulator_prints_what_the_parser_reads(emu: RouterosEmulator, dev: Devic
     """The emulator's export round-trips through the parser with nothing left unparsed."""
     text = api.render(dev)
     fresh = RouterosEmulator(text, hostname="x", faults=Faults())
-    pc = get_platform(dev.platform).parse(fresh.running_config)
+    pc = api.parse(dev, fresh.running_config)
     assert not pc.unparsed
     assert api.audit_text(dev, fresh.running_config).verdict == "COMPLIANT"
