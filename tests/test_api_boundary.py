@@ -56,6 +56,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("bench/push.py", "op25b_cfg.push.run_push"): _PUSH_SEAM,
     ("tests/test_push_napalm.py", "op25b_cfg.push.run_push"): _PUSH_SEAM,
     ("tests/test_push_napalm.py", "op25b_cfg.audit.runner.audit_live_device"): _PUSH_SEAM,
+    ("tests/test_push_napalm.py", "op25b_cfg.audit.engine.audit_text"): _MODEL_TEXT,
     ("tests/test_push_workflow.py", "op25b_cfg.push.run_push"): _PUSH_SEAM,
     ("tests/test_push_workflow.py", "op25b_cfg.audit.engine.audit_text"): "the auditor injected into run_push",
     ("tests/test_contract.py", "op25b_cfg.audit.engine.audit_text"): _MODEL_TEXT,

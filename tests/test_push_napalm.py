@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from op25b_cfg import api
+from op25b_cfg.audit.engine import audit_text
 from op25b_cfg.connection.base import ConnectOptions, Credentials, Session
 from op25b_cfg.connection.napalm_session import NapalmSession
 from op25b_cfg.inventory import Device
@@ -144,7 +145,7 @@ def test_ios_mode_switch_leaves_no_stale_policy(lab, devices, tmp_path: Path) ->
     after = emu.running_config
     assert fc_v not in after and not emu.pending_commit()
     assert f" ip access-group OP25B-V4-{block_v} in" in after.splitlines()
-    assert api.audit_text(block, after, "emulator").verdict == "COMPLIANT"
+    assert audit_text(block, after, "emulator").verdict == "COMPLIANT"
     again = push_device(block, make, popts(tmp_path, commit=True, confirm_timeout=60))
     assert again.outcome is Outcome.UNCHANGED and not again.cleanup_diff, f"{again.error} {again.diff}"
 
