@@ -48,19 +48,18 @@ def collect_child(devices: int, latency: float, workers: int) -> dict[str, float
     """One measured ``effect collect`` run in this (fresh) process."""
     from push import BASE, CREDS, inventory  # bench/push.py: the same 200 IOS BRAS
 
+    from op25b_cfg import api
     from op25b_cfg.connection.base import ConnectOptions, Session
     from op25b_cfg.dialects.cisco_blocks import acl_entries
     from op25b_cfg.effect.collect import collect
     from op25b_cfg.effect.db import EffectDB
-    from op25b_cfg.generate import render_device
     from op25b_cfg.inventory import Device
     from op25b_cfg.platforms.cisco_ios.counters import ACL_COMMANDS, POLICY_COMMAND
     from op25b_cfg.platforms.cisco_ios.emulator import IosEmulator
     from tests.pushfake import FakeDevice, FakeSession
 
     def emulated(device: Device, seed: int) -> FakeDevice:
-        text, res = render_device(device)
-        assert not res.failed, res.error
+        text = api.render(device)
         emu = IosEmulator(initial_config=text, hostname=device.name)
         for fam, acl, entries in acl_entries(emu.running.root):
             for seq, _ in entries:

@@ -17,14 +17,14 @@ import random
 import time
 from pathlib import Path
 
-from op25b_cfg import caches
+from op25b_cfg import api
 from op25b_cfg.audit.engine import audit_parsed
 from op25b_cfg.audit.evaluate import SYN_ONLY, Evaluator, Query
 from op25b_cfg.audit.model import Binding, Filter, ParsedConfig
 from op25b_cfg.audit.space import BACKEND
-from op25b_cfg.inventory import Device, load_inventory
+from op25b_cfg.inventory import Device
 from op25b_cfg.netaddr import parse_prefix
-from op25b_cfg.rules import TCP, UDP, Action, AddrMatch, PortRange, Rule, build_plan
+from op25b_cfg.rules import TCP, UDP, Action, AddrMatch, PortRange, Rule
 
 REPO = Path(__file__).resolve().parent.parent
 ALL4 = 0xFFFFFFFF
@@ -50,7 +50,7 @@ def big_acl(dev: Device, n: int, seed: int = 25) -> list[Rule]:
         else:
             r = Rule(Action.DENY, 4, UDP, src=(host,), dst_ports=(PortRange(1, 1024),))
         rules.append(Rule(**{**r.__dict__, "line": i + 2, "text": f"entry {i}"}))
-    plan = build_plan(dev)
+    plan = api.plan(dev)
     rules += [Rule(**{**r.__dict__, "line": n + 2 + k}) for k, r in enumerate(plan.family_rules(4))]
     return rules
 
@@ -66,7 +66,7 @@ def timed(fn: object, repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):
         gc.collect()
-        caches.clear()  # every run is a cold audit: no result of the previous run is reused
+        api.clear_caches()  # every run is a cold audit: no result of the previous run is reused
         t0 = time.perf_counter()
         fn()  # type: ignore[operator]
         best = min(best, time.perf_counter() - t0)
@@ -78,7 +78,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    inv = load_inventory(REPO / "inventory")
+    inv = api.load(REPO / "inventory")
     base = inv.devices["bras-tyo-ios1"]
     import dataclasses
 

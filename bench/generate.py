@@ -44,7 +44,6 @@ from _common import REPO, finish, header, median_call, run_interleaved, run_proc
 
 from op25b_cfg import api as op25b
 from op25b_cfg.inventory import Device
-from op25b_cfg.rules import build_plan
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +115,7 @@ def aerleon_inputs(devices: list[Device]) -> tuple[list[dict[str, Any]], dict[st
     networks: dict[str, Any] = {}
     policies = []
     for k, dev in enumerate(devices):
-        plan = build_plan(dev)
+        plan = op25b.plan(dev)
         nets: dict[str, list[str]] = {"POOL": [], "EXEMPT": [], "MTA": []}
         for s in plan.sets.values():
             kind = s.name.split("-")[1]

@@ -28,8 +28,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from op25b_cfg import api  # noqa: E402
 from op25b_cfg.connection.base import ConnectOptions, Credentials, Session  # noqa: E402
-from op25b_cfg.inventory import Device, load_inventory  # noqa: E402
+from op25b_cfg.inventory import Device  # noqa: E402
 from op25b_cfg.push import PushOptions, run_push  # noqa: E402
 from op25b_cfg.results import Outcome  # noqa: E402
 from tests.pushfake import FakeDevice, FakeSession  # noqa: E402
@@ -62,7 +63,7 @@ def inventory(root: Path, n: int) -> list[Device]:
         for i in range(n)
     }
     (inv / "hosts.yaml").write_text(yaml.safe_dump(hosts))
-    return list(load_inventory(inv).devices.values())
+    return list(api.load(inv).devices.values())
 
 
 def child(devices: int, latency: float, workers: int, mode: str) -> dict[str, float]:

@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
+from op25b_cfg import api
 from op25b_cfg.connection.base import ConnectOptions, Credentials
 from op25b_cfg.connection.linux import LinuxNftSession
-from op25b_cfg.generate import render_device
 from op25b_cfg.inventory import Device
 from op25b_cfg.lab.netns import SSHD, Lab, running_lab
 from op25b_cfg.lab.target import push_target
@@ -69,8 +69,7 @@ def session(lab: Lab, device: str = "lab-bras", extra: dict[str, dict[str, Any]]
 def rendered(lab: Lab, device: str = "lab-bras", extra: dict[str, dict[str, Any]] | None = None) -> str:
     """The rendered nft ruleset of one lab device."""
     dev, _c, _o = target(lab, device, extra)
-    text, res = render_device(dev)
-    assert not res.failed, res.error
+    text = api.render(dev)
     return text
 
 

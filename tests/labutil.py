@@ -76,12 +76,9 @@ def need_corpus() -> Path:
 def sample_render(device: str) -> str:
     """The rendered OP25B configuration of one device of the bundled sample inventory (what the emulator
     tests load as a candidate)."""
-    from op25b_cfg.generate import render_device
-    from op25b_cfg.inventory import load_inventory
+    from op25b_cfg import api
 
-    text, res = render_device(load_inventory(REPO / "inventory").devices[device])
-    assert not res.failed, res.error
-    return text
+    return api.render(api.load(REPO / "inventory").devices[device])
 
 
 def napalm_driver(

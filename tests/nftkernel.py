@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from op25b_cfg import api
 from op25b_cfg.audit.model import Code, DeviceReport, Packet, Verdict
 from tests.nftgen import EXEMPT_BASES, FOREIGN, POOL_BASES, ROUTER_SUB_IF, ROUTER_UP_IF, Case, pass_source
 
@@ -533,11 +534,8 @@ class RunStats:
 
 def audit_case(case: Case, workdir: Path) -> DeviceReport:
     """op25b's audit of the case's ruleset text: the function ``op25b audit`` calls, on the case's inventory."""
-    from op25b_cfg.audit.runner import audit_text
-    from op25b_cfg.inventory import load_inventory
-
-    inv = load_inventory(case.write_inventory(workdir / f"inv-{case.seed}"))
-    return audit_text(inv.devices["gen"], case.ruleset, source=f"nftgen seed {case.seed}")
+    inv = api.load(case.write_inventory(workdir / f"inv-{case.seed}"))
+    return api.audit_text(inv.devices["gen"], case.ruleset, source=f"nftgen seed {case.seed}")
 
 
 def check(lab: KernelLab, case: Case) -> tuple[DeviceReport, Outcome]:

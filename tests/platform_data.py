@@ -18,9 +18,10 @@ from typing import Any
 
 import yaml
 
+from op25b_cfg import api
 from op25b_cfg.audit.model import FlowControlSeen
 from op25b_cfg.errors import PlatformError
-from op25b_cfg.inventory import MODES, Device, FlowControl, load_inventory
+from op25b_cfg.inventory import MODES, Device, FlowControl
 from op25b_cfg.platforms import PLATFORMS, get_platform
 
 PLATFORM_DATA = Path(__file__).resolve().parent / "platforms"
@@ -65,7 +66,7 @@ def contract(platform: str) -> dict[str, Any]:
 
 @cache
 def _sample_devices() -> dict[str, Device]:
-    return dict(load_inventory(SAMPLE_INVENTORY).devices)
+    return dict(api.load(SAMPLE_INVENTORY).devices)
 
 
 @cache
@@ -87,7 +88,7 @@ def base_device(platform: str) -> Device:
             if (SAMPLE_INVENTORY / name).is_file():
                 shutil.copyfile(SAMPLE_INVENTORY / name, inv / name)
         (inv / "hosts.yaml").write_text(yaml.safe_dump({f"contract-{platform}": {"platform": platform, **host}}))
-        return load_inventory(inv).devices[f"contract-{platform}"]
+        return api.load(inv).devices[f"contract-{platform}"]
 
 
 def in_mode(dev: Device, mode: str) -> Device:
@@ -122,7 +123,7 @@ def running_text(dev: Device) -> str:
     contract.yaml around it (what the device holds besides op25b's part, e.g. the PPPoE group that uses a
     Virtual-Template)."""
     wrap = contract(dev.platform).get("running") or {}
-    return str(wrap.get("head", "")) + get_platform(dev.platform).render(dev) + str(wrap.get("tail", ""))
+    return str(wrap.get("head", "")) + api.render(dev) + str(wrap.get("tail", ""))
 
 
 def supported_modes(platform: str) -> list[str]:

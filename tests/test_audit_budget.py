@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from op25b_cfg import api
 from op25b_cfg.audit.engine import audit_text
 from op25b_cfg.audit.model import DEFAULT_TIME_BUDGET, Verdict, default_time_budget, set_time_budget
 from op25b_cfg.cli import app
-from op25b_cfg.inventory import Device, load_inventory
+from op25b_cfg.inventory import Device
 
 REPO = Path(__file__).resolve().parent.parent
 JUMPS = ["ip daddr 10.0.0.0/8", "tcp sport 1024-65535", "ip saddr 100.64.0.0/10", "tcp flags syn", "tcp dport != 80"]
@@ -40,7 +41,7 @@ def slow_ruleset(width: int = 5, depth: int = 10, rules: int = 1000) -> str:
 
 @pytest.fixture(scope="module")
 def lnx() -> Device:
-    dev = load_inventory(REPO / "inventory").devices["bras-tyo-lnx1"]
+    dev = api.load(REPO / "inventory").devices["bras-tyo-lnx1"]
     return dataclasses.replace(dev, mode="block")
 
 

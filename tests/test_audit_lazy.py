@@ -23,12 +23,12 @@ from op25b_cfg.audit.model import DeviceReport, ParsedConfig
 from op25b_cfg.audit.parsers import parse, resolve_all
 from op25b_cfg.dialects.junos import read
 from op25b_cfg.errors import PlatformError
-from op25b_cfg.inventory import Attachment, Device, Mode, load_inventory
+from op25b_cfg.inventory import Attachment, Device, Mode
 from op25b_cfg.platforms import get_platform
 from tests.labutil import CORPUS, need_corpus
 
 REPO = Path(__file__).resolve().parent.parent
-INV = load_inventory(REPO / "inventory")
+INV = api.load(REPO / "inventory")
 SAMPLE = {d.platform: d for d in INV.devices.values()}
 CORPUS_DIRS = {
     "cisco_ios": "cisco_ios",
@@ -79,7 +79,7 @@ def _renders(dev: Device) -> bool:
 )
 def test_rendered_intent_and_a_broken_copy(name: str, mode: Mode) -> None:
     dev = _variant(name, mode)
-    text = get_platform(dev.platform).render(dev)
+    text = api.render(dev)
     _same(dev, text)
     lines = text.splitlines()
     block = re.compile(
@@ -97,7 +97,7 @@ def _cases() -> list[Path]:
 def test_audit_cases(case: Path) -> None:
     spec = yaml.safe_load((case / "case.yaml").read_text())
     inv_dir = case / spec.get("inventory", "inventory")
-    inv = load_inventory(inv_dir if inv_dir.is_dir() else REPO / spec.get("inventory", "inventory"))
+    inv = api.load(inv_dir if inv_dir.is_dir() else REPO / spec.get("inventory", "inventory"))
     dev = inv.devices[spec["device"]]
     over = spec.get("override") or {}
     if "attach" in over:
@@ -219,7 +219,7 @@ def test_memo_gives_the_cold_answer() -> None:
     cold = dataclasses.asdict(audit_text(dev, IOS_UNPARSED))
     for name, other in INV.devices.items():
         audit_text(other, (REPO / "inventory" / "running" / f"{name}.cfg").read_text())
-        audit_text(other, get_platform(other.platform).render(other))
+        audit_text(other, api.render(other))
     assert dataclasses.asdict(audit_text(dev, IOS_UNPARSED)) == cold
 
 
@@ -227,7 +227,7 @@ def test_memo_tells_filters_apart_by_their_default() -> None:
     """Two forward chains with the same rules but another policy must not share memoised results: without
     its accept rules for submission, the chain's policy decides tcp/587."""
     dev = SAMPLE["linux_nftables"]
-    text = get_platform(dev.platform).render(dev)
+    text = api.render(dev)
     keep = [ln for ln in text.splitlines() if "mail submission stays open" not in ln and "all other traffic" not in ln]
     accept = "\n".join(keep) + "\n"
     assert "hook forward priority filter; policy accept;" in accept
@@ -312,7 +312,7 @@ def test_junos_deferred_filter_blocks(extra: str) -> None:
 @pytest.mark.parametrize("name", sorted(INV.devices))
 def test_lazy_parse_of_rendered_configs_resolves_to_the_full_parse(name: str) -> None:
     dev = INV.devices[name]
-    text = get_platform(dev.platform).render(dev)
+    text = api.render(dev)
     _lazy_parse_is_complete(dev.platform, text)
     for cut in (len(text) // 3, len(text) // 2, 2 * len(text) // 3):  # truncated copies
         _lazy_parse_is_complete(dev.platform, text[:cut])

@@ -29,13 +29,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from op25b_cfg import api
 from op25b_cfg.api import Connection
-from op25b_cfg.audit.runner import audit_live
 from op25b_cfg.cli import app
 from op25b_cfg.connection.base import ConnectOptions, Credentials
 from op25b_cfg.dialects import junos_tree as junostree
-from op25b_cfg.generate import render_device
-from op25b_cfg.inventory import load_inventory
 from op25b_cfg.lab.netns import EXTERNAL_V4, ISP_MTA_V4, Lab
 from op25b_cfg.platforms import get_platform
 from op25b_cfg.platforms.arista_eos.emulator import EosEmulator
@@ -70,9 +68,8 @@ def without(text: str, needle: str) -> str:
 
 def junos_compliant() -> str:
     """The sample Junos config (IPv6 filters missing) with the rendered intent merged in, as Junos would."""
-    device = load_inventory(BUNDLED).devices[MX]
-    intent, res = render_device(device)
-    assert not res.failed, res.error
+    device = api.load(BUNDLED).devices[MX]
+    intent = api.render(device)
     tree = junostree.parse(bundled(MX))
     junostree.merge(tree, junostree.parse(intent))
     return junostree.render(tree)
@@ -285,12 +282,12 @@ def test_ctrl_c_starts_no_new_device(fleet: Callable[[str], Fleet]) -> None:
     """Once the stop event is set (the first Ctrl-C) no device starts; the ones not started are ERROR and
     were never contacted. One worker, stop set when the first device is done."""
     f = fleet("compliant")
-    devices = load_inventory(f.inventory).devices
+    devices = api.load(f.inventory).devices
     options = ConnectOptions(timeout=15, known_hosts=str(f.known_hosts), driver_args={"read_timeout_override": 4})
     conn = Connection(Credentials(USERNAME, PASSWORD), options, override_username=False)
     stop = threading.Event()
-    reports = audit_live(
-        [devices[d] for d in SSH_DEVICES], conn.session, workers=1, stop=stop, on_done=lambda r: stop.set()
+    reports = api.audit_devices(
+        [devices[d] for d in SSH_DEVICES], conn, workers=1, stop=stop, on_done=lambda r: stop.set()
     )
     assert [r.device for r in reports] == list(SSH_DEVICES)
     assert str(reports[0].verdict) == "COMPLIANT" and f.emus[SSH_DEVICES[0]].commands  # it was contacted

@@ -12,12 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from op25b_cfg import api
 from op25b_cfg.audit import engine, runner
 from op25b_cfg.audit.model import Code, Verdict
 from op25b_cfg.dialects import junos, nft
 from op25b_cfg.dialects.base import Lexicon, brace_balance
 from op25b_cfg.errors import AuditError
-from op25b_cfg.inventory import Device, Inventory, load_inventory
+from op25b_cfg.inventory import Device, Inventory
 from tests.platform_data import sample_verdicts
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,7 +29,7 @@ EXPECTED = {name: Verdict(verdict) for name, verdict in sample_verdicts().items(
 
 @pytest.fixture(scope="module")
 def inv() -> Inventory:
-    return load_inventory(SAMPLE)
+    return api.load(SAMPLE)
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def _by_name(reports: list[runner.DeviceReport]) -> dict[str, runner.DeviceRepor
 
 
 def test_sample_running_configs_verdicts(inv: Inventory) -> None:
-    reports = _by_name(runner.audit_saved(list(inv.devices.values()), RUNNING))
+    reports = _by_name(api.audit_saved(list(inv.devices.values()), RUNNING))
     assert {n: r.verdict for n, r in reports.items()} == EXPECTED, {n: r.error for n, r in reports.items()}
     ios = reports["bras-tyo-ios1"]
     leaks = [f for f in ios.findings if f.code == Code.SMTP_LEAK]
@@ -84,18 +85,17 @@ def test_lookup_prefers_bare_name_then_suffixes(inv: Inventory, tmp_path: Path) 
     assert runner.find_config(tmp_path, dev) == tmp_path / "bras-osa-xr1.conf"
     (tmp_path / "bras-osa-xr1").write_text(text)  # Oxidized: no extension
     assert runner.find_config(tmp_path, dev) == tmp_path / "bras-osa-xr1"
-    report = runner.audit_saved([dev], tmp_path)[0]
+    report = api.audit_saved([dev], tmp_path)[0]
     assert report.verdict == Verdict.COMPLIANT
     assert report.source == str(tmp_path / "bras-osa-xr1")
 
 
 def test_generated_configs_are_found(inv: Inventory, tmp_path: Path) -> None:
     """`op25b generate -o DIR` output (<device>.<ext>) can be audited directly."""
-    from op25b_cfg.generate import generate
     from op25b_cfg.platforms import get_platform
 
-    generate(list(inv.devices.values()), tmp_path)
-    reports = _by_name(runner.audit_saved(list(inv.devices.values()), tmp_path))
+    api.generate(list(inv.devices.values()), tmp_path)
+    reports = _by_name(api.audit_saved(list(inv.devices.values()), tmp_path))
     for name, r in reports.items():
         ext = get_platform(inv.devices[name].platform).file_extension
         assert r.source == str(tmp_path / f"{name}.{ext}")
@@ -108,7 +108,7 @@ def test_missing_empty_binary_are_per_device_errors(inv: Inventory, configs: Pat
     (configs / "bras-osa-xr1.cfg").write_bytes(b"")
     (configs / "bng-tyo-mx1.cfg").write_bytes(b"\n  \n\t\n")
     (configs / "edge-osa-eos1.cfg").write_bytes(b"\x1f\x8b\x08\x00" + os.urandom(200))
-    reports = _by_name(runner.audit_saved(list(inv.devices.values()), configs))
+    reports = _by_name(api.audit_saved(list(inv.devices.values()), configs))
     assert list(reports) == list(EXPECTED)
     missing = reports["bras-tyo-ios1"]
     assert missing.verdict == Verdict.ERROR
@@ -140,14 +140,14 @@ def test_non_utf8_banner_is_read(inv: Inventory, configs: Path) -> None:
         b"hostname bras-osa-xr1\n", b"hostname bras-osa-xr1\nbanner motd ^Caf\xe9 \x93\x8c\x8b\x9e^C\n"
     )
     path.write_bytes(text)
-    report = runner.audit_saved([inv.devices["bras-osa-xr1"]], configs)[0]
+    report = api.audit_saved([inv.devices["bras-osa-xr1"]], configs)[0]
     assert report.verdict == Verdict.COMPLIANT, report.error
 
 
 def test_crlf_and_bom_are_accepted(inv: Inventory, configs: Path) -> None:
     path = configs / "edge-osa-eos1.cfg"
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
-    report = runner.audit_saved([inv.devices["edge-osa-eos1"]], configs)[0]
+    report = api.audit_saved([inv.devices["edge-osa-eos1"]], configs)[0]
     assert report.verdict == Verdict.COMPLIANT, report.error
 
 
@@ -168,7 +168,7 @@ def _cut(path: Path, keep: float) -> None:
 )
 def test_truncated_configs_are_errors(inv: Inventory, configs: Path, device: str, expect: str) -> None:
     _cut(configs / f"{device}.cfg", 0.6)
-    report = runner.audit_saved([inv.devices[device]], configs)[0]
+    report = api.audit_saved([inv.devices[device]], configs)[0]
     assert report.verdict == Verdict.ERROR
     assert expect in report.error
     assert "Fix: save the complete running config" in report.error
@@ -243,26 +243,26 @@ def test_brace_scan_on_a_junos_config_with_strings_and_comments() -> None:
 def test_truncation_message_redacts_the_last_line(inv: Inventory, configs: Path) -> None:
     path = configs / "bras-tyo-ios1.cfg"
     path.write_text("hostname bras-tyo-ios1\nsnmp-server community TopS3cret RO\n")
-    report = runner.audit_saved([inv.devices["bras-tyo-ios1"]], configs)[0]
+    report = api.audit_saved([inv.devices["bras-tyo-ios1"]], configs)[0]
     assert report.verdict == Verdict.ERROR
     assert "TopS3cret" not in report.error and "<redacted>" in report.error
 
 
 def test_configs_dir_must_exist(inv: Inventory, tmp_path: Path) -> None:
     with pytest.raises(AuditError, match="not a directory of saved running configs"):
-        runner.audit_saved(list(inv.devices.values()), tmp_path / "nope")
+        api.audit_saved(list(inv.devices.values()), tmp_path / "nope")
 
 
 def test_live_entry_point_gives_the_same_verdict(inv: Inventory) -> None:
     """The live path (`--live`, push post-check) calls audit_text with the fetched text and a 'live' source."""
     dev = inv.devices["bras-tyo-ios1"]
     text = (RUNNING / "bras-tyo-ios1.cfg").read_text()
-    live = runner.audit_text(dev, text, "live 192.0.2.11")
-    saved = runner.audit_saved([dev], RUNNING)[0]
+    live = api.audit_text(dev, text, "live 192.0.2.11")
+    saved = api.audit_saved([dev], RUNNING)[0]
     assert live.source == "live 192.0.2.11"
     assert live.verdict == saved.verdict == Verdict.NONCOMPLIANT
     assert [f.code for f in live.findings] == [f.code for f in saved.findings]
-    cut = runner.audit_text(dev, text[: len(text) // 2], "live 192.0.2.11")
+    cut = api.audit_text(dev, text[: len(text) // 2], "live 192.0.2.11")
     assert cut.verdict == Verdict.ERROR and cut.error.startswith("live 192.0.2.11: ")
 
 
@@ -277,7 +277,7 @@ def test_engine_bug_is_isolated_to_its_device(inv: Inventory, monkeypatch: pytes
         return real(device, text, source)
 
     monkeypatch.setattr(engine, "audit_text", buggy)
-    reports = _by_name(runner.audit_saved(list(inv.devices.values()), RUNNING))
+    reports = _by_name(api.audit_saved(list(inv.devices.values()), RUNNING))
     bad = reports["bras-osa-xr1"]
     assert bad.verdict == Verdict.ERROR
     assert "internal error in op25b (RuntimeError at test_audit_runner.py:" in bad.error
@@ -308,7 +308,7 @@ def _summary(reports: list[runner.DeviceReport]) -> list[tuple[str, str, list[st
 def test_process_pool_gives_the_same_reports_in_inventory_order(inv: Inventory, tmp_path: Path, method: str) -> None:
     devices, configs = _many(inv, tmp_path, 3)
     (configs / "bras-osa-xr1-1.cfg").unlink()  # a missing file is an ERROR report from a worker too
-    alone = runner.audit_saved(devices, configs, workers=1)
+    alone = api.audit_saved(devices, configs, workers=1)
     pooled = list(runner._pooled(devices, configs, 2, method))
     assert [r.device for r in pooled] == [d.name for d in devices]
     assert _summary(pooled) == _summary(alone)

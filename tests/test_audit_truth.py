@@ -16,10 +16,11 @@ import dataclasses
 
 import pytest
 
+from op25b_cfg import api
 from op25b_cfg.audit.engine import audit_parsed
 from op25b_cfg.audit.model import Code, Filter, Unparsed, Verdict
 from op25b_cfg.errors import InventoryError
-from op25b_cfg.inventory import Device, Inventory, Policy, load_inventory
+from op25b_cfg.inventory import Device, Inventory, Policy
 from op25b_cfg.rules import Action, Rule
 from tests.test_engine import ACL4, INVENTORY, Lines, codes, config, good_v4, port
 
@@ -28,7 +29,7 @@ BGP = 179
 
 @pytest.fixture(scope="module")
 def inv() -> Inventory:
-    return load_inventory(INVENTORY)
+    return api.load(INVENTORY)
 
 
 @pytest.fixture
@@ -130,7 +131,7 @@ def test_must_pass_source_ports_is_validated(tmp_path, bad: object) -> None:  # 
     pol["must_pass_source_ports"] = bad
     (tmp_path / "inv" / "policy.yaml").write_text(yaml.safe_dump(pol))
     with pytest.raises(InventoryError) as err:
-        load_inventory(tmp_path / "inv")
+        api.load(tmp_path / "inv")
     [problem] = err.value.problems
     assert problem.field == "must_pass_source_ports" and "policy.yaml" in problem.file and "LO-HI" in problem.fix
 
@@ -186,12 +187,11 @@ def test_exemption_scope_devices_and_groups(ios: Device) -> None:
 def test_exemption_not_applying_here_is_blocked_in_the_pool(ios: Device) -> None:
     """An in-pool exemption scoped to another device is pool space here: permitting it is a leak, and the
     rendered filter of this device does not carve it out."""
-    from op25b_cfg.rules import build_plan
 
     pol = ios.policy.model_dump(mode="json")
     pol["exemptions"]["static"][0]["groups"] = ["osaka"]  # ACME-STATIC, inside DYN-TOKYO
     dev = dataclasses.replace(ios, policy=Policy.model_validate(pol))
-    assert not any(r.name == "exempt" and r.family == 4 for r in build_plan(dev).rules)
+    assert not any(r.name == "exempt" and r.family == 4 for r in api.plan(dev).rules)
     rep = audit_parsed(dev, config(good_v4(Lines())), "")  # permits ACME's SMTP first
     leak = [f for f in rep.findings if f.code is Code.SMTP_LEAK]
     assert leak and leak[0].counterexample is not None and leak[0].counterexample.src.startswith("100.64.200.")
@@ -214,7 +214,7 @@ def test_exemption_scope_names_are_validated(tmp_path, entry: dict[str, object],
     pol["exemptions"]["static"].append(entry)
     (tmp_path / "inv" / "policy.yaml").write_text(yaml.safe_dump(pol))
     with pytest.raises(InventoryError) as err:
-        load_inventory(tmp_path / "inv")
+        api.load(tmp_path / "inv")
     [problem] = err.value.problems
     assert problem.field == field and problem.file.endswith("policy.yaml")
     assert "unknown" in problem.message and "defined in" in problem.fix

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from op25b_cfg import api, cli
 from op25b_cfg.cli import app
 from op25b_cfg.generate import Rendered
-from op25b_cfg.inventory import Device, load_inventory
+from op25b_cfg.inventory import Device
 from tests.platform_data import sample_files, sample_hosts
 
 REPO = Path(__file__).resolve().parent.parent
@@ -229,7 +229,7 @@ def _mixed_inventory(tmp_path: Path, n: int) -> Path:
 def test_generate_in_forked_workers_writes_what_one_process_writes(tmp_path: Path, workers: int) -> None:
     from op25b_cfg import generate as gen
 
-    devices = list(load_inventory(_mixed_inventory(tmp_path, 40)).devices.values())
+    devices = list(api.load(_mixed_inventory(tmp_path, 40)).devices.values())
     (tmp_path / "single").mkdir()
     (tmp_path / "forked").mkdir()
     single = gen._generate(devices, tmp_path / "single")

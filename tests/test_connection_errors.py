@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from op25b_cfg import api
 from op25b_cfg.connection.base import ConnectOptions, Credentials
 from op25b_cfg.connection.factory import make_session
 from op25b_cfg.connection.napalm_session import map_exception
 from op25b_cfg.errors import ConnectionError_
-from op25b_cfg.inventory import Device, load_inventory
+from op25b_cfg.inventory import Device
 from op25b_cfg.lab.emulators.faults import Faults
 from op25b_cfg.platforms.arista_eos.emulator import EosEmulator
 from op25b_cfg.platforms.cisco_ios.emulator import IosEmulator
@@ -26,7 +27,7 @@ from tests.labutil import REPO, need
 
 
 def _device(name: str) -> Device:
-    return dataclasses.replace(load_inventory(REPO / "inventory").devices[name], hostname="127.0.0.1")
+    return dataclasses.replace(api.load(REPO / "inventory").devices[name], hostname="127.0.0.1")
 
 
 def _open(device: Device, creds: Credentials, opts: ConnectOptions) -> str:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from op25b_cfg import api
 from op25b_cfg.connection.base import ConnectOptions, Credentials
 from op25b_cfg.connection.factory import make_session
 from op25b_cfg.errors import InventoryError
-from op25b_cfg.inventory import load_inventory
 from op25b_cfg.platforms.arista_eos.emulator import EosEmulator
 from tests.labutil import REPO
 
@@ -39,7 +39,7 @@ def test_napalm_optional_args_from_the_inventory_reach_the_eos_driver(tmp_path: 
         inv = inventory_with(
             tmp_path, {"napalm": {"port": emu.port, "extras": {"optional_args": {"transport": "http"}}}}, where
         )
-        device = load_inventory(inv).devices[DEVICE]
+        device = api.load(inv).devices[DEVICE]
         creds = Credentials(emu.username, emu.password)
         # no --port and no --driver-arg: everything comes from the inventory
         with make_session(device, creds, ConnectOptions(timeout=10)) as session:
@@ -51,7 +51,7 @@ def test_napalm_optional_args_from_the_inventory_reach_the_eos_driver(tmp_path: 
 def test_command_line_driver_args_override_the_inventory(tmp_path: Path) -> None:
     with EosEmulator(hostname=DEVICE) as emu:
         inv = inventory_with(tmp_path, {"napalm": {"port": 1, "extras": {"optional_args": {"transport": "https"}}}})
-        device = load_inventory(inv).devices[DEVICE]
+        device = api.load(inv).devices[DEVICE]
         opts = ConnectOptions(timeout=10, port=emu.port, driver_args={"transport": "http"})
         with make_session(device, Credentials(emu.username, emu.password), opts) as session:
             assert f"hostname {DEVICE}" in session.get_running()
@@ -68,7 +68,7 @@ def test_command_line_driver_args_override_the_inventory(tmp_path: Path) -> None
 def test_bad_connection_options_are_refused(tmp_path: Path, options: dict[str, object], expected: str) -> None:
     inv = inventory_with(tmp_path, options)
     with pytest.raises(InventoryError) as err:
-        load_inventory(inv)
+        api.load(inv)
     text = str(err.value)
     assert expected in text and "hosts.yaml" in text
     assert "hunter2" not in text

@@ -37,7 +37,7 @@ from typing import Any
 
 import pytest
 
-from op25b_cfg.audit import runner as audit_runner
+from op25b_cfg import api
 from op25b_cfg.audit.engine import audit_text
 from op25b_cfg.audit.model import Code, DeviceReport, Verdict
 from op25b_cfg.cleanup import cleanup_plan, removal_config
@@ -45,7 +45,6 @@ from op25b_cfg.dialects.base import OBJECT_NAME
 from op25b_cfg.inventory import MODES, Device
 from op25b_cfg.platforms import PLATFORMS, get_platform
 from op25b_cfg.push import Outcome, push_device
-from op25b_cfg.rules import build_plan
 from tests import test_golden, test_parser_fuzz
 from tests.platform_data import (
     REPO,
@@ -278,7 +277,7 @@ def test_cut_config_is_reported_truncated(platform: str, mode: str) -> None:
     assert check(text) is None, check(text)
     cut = text[: len(text) // 2]
     assert check(cut), f"{platform}: the first half of the rendered config passes as complete"
-    rep = audit_runner.audit_text(dev, cut, source="cut.cfg")
+    rep = api.audit_text(dev, cut, source="cut.cfg")
     assert rep.verdict is Verdict.ERROR and "truncated" in (rep.error or ""), (rep.verdict, rep.error)
 
 
@@ -291,7 +290,7 @@ def old_and_new(platform: str) -> tuple[Device, Device]:
     modes = supported_modes(platform)
     new = contract_device(platform, modes[0])
     old = contract_device(platform, modes[1]) if len(modes) > 1 else dataclasses.replace(new, pools=new.pools[:-1])
-    assert build_plan(old).version != build_plan(new).version
+    assert api.plan(old).version != api.plan(new).version
     return old, new
 
 
@@ -305,7 +304,7 @@ def test_cleanup_removes_exactly_the_old_version(platform: str) -> None:
     the new filter: the clean-up plan removes exactly the old objects, and applied it leaves the device
     COMPLIANT with nothing of the old version left."""
     old, new = old_and_new(platform)
-    old_v, new_v = build_plan(old).version, build_plan(new).version
+    old_v, new_v = api.plan(old).version, api.plan(new).version
     if PLATFORMS[platform].atomic_replace:  # one transaction replaces all op25b owns (the nftables table)
         assert cleanup_plan(platform, running_text(old) + running_text(new), new_v, new.attach) == ([], [])
         assert old_v not in running_text(new), "the replacement carries nothing of the old version"
@@ -407,7 +406,7 @@ def test_push_cycle(
     emu = emulators[platform]
     make = session_factory(emu, tmp_path)
     old, new = (_on(emu, d) for d in old_and_new(platform))
-    old_v, new_v = build_plan(old).version, build_plan(new).version
+    old_v, new_v = api.plan(old).version, api.plan(new).version
 
     first = _push(old, make, tmp_path, commit=True)
     assert first.outcome in (Outcome.COMMITTED, Outcome.UNCHANGED), f"old version: {first.error} / {first.state}"
@@ -453,7 +452,7 @@ def test_push_repairs_drift(
         first = _push(_on(emu, new), session_factory(emu, tmp_path), tmp_path, commit=True)
         assert first.outcome in (Outcome.COMMITTED, Outcome.UNCHANGED), f"{first.error} / {first.state}"
         in_place[platform] = emu.running_config
-    version = build_plan(new).version
+    version = api.plan(new).version
     edits = (contract(platform).get("push") or {}).get("drift") or recipe(platform, new.mode, "shadowing-permit")
     assert isinstance(edits, list), f"{contract_file(platform)}: give 'push: {{drift: [edits]}}'"
     drifted = apply_edits(in_place[platform], edits, f"{platform} drift (on the config the emulator prints)")

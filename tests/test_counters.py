@@ -25,12 +25,13 @@ from typing import Any
 
 import pytest
 
+from op25b_cfg import api
 from op25b_cfg.audit.model import ParsedConfig
 from op25b_cfg.effect.attribute import attribute
 from op25b_cfg.effect.model import CounterReading
-from op25b_cfg.inventory import Device, load_inventory
+from op25b_cfg.inventory import Device
 from op25b_cfg.platforms import get_platform
-from op25b_cfg.rules import Action, FilterPlan, Rule, build_plan, counter_purpose
+from op25b_cfg.rules import Action, FilterPlan, Rule, counter_purpose
 from tests.labutil import need, need_nft
 from tests.test_golden import Case, discover, materialise
 
@@ -52,7 +53,7 @@ def _cases() -> list[Any]:
 
 def _device(case: Case, tmp_path: Path) -> Device:
     inv_dir, name = materialise(case, tmp_path)
-    return load_inventory(inv_dir).devices[name]
+    return api.load(inv_dir).devices[name]
 
 
 def test_every_platform_has_a_multi_pool_case() -> None:
@@ -107,7 +108,7 @@ def _by_name(device: Device, plan: FilterPlan) -> dict[tuple[int, str], tuple[st
 @pytest.mark.parametrize("case", _cases())
 def test_one_counter_per_pool_and_purpose(case: Case, tmp_path: Path) -> None:
     dev = _device(case, tmp_path)
-    plan = build_plan(dev)
+    plan = api.plan(dev)
     named = _by_name(dev, plan)
     want = {(4, pool, purpose) for pool in ("DYN-A", "DYN-B") for purpose in PURPOSES}
     want |= {(6, "DYN-V6", purpose) for purpose in PURPOSES}
@@ -125,9 +126,9 @@ def test_one_counter_per_pool_and_purpose(case: Case, tmp_path: Path) -> None:
 def test_single_pool_families_keep_their_plan(tmp_path: Path) -> None:
     """One pool per family (the sample inventory): the same rules, sets and counter names as before, so the same
     version id (tests/test_plan_version.py pins b1a88b08); the pool is known to the counter all the same."""
-    inv = load_inventory(Path(__file__).resolve().parent.parent / "inventory")
+    inv = api.load(Path(__file__).resolve().parent.parent / "inventory")
     dev = inv.devices["bras-tyo-ios1"]
-    plan = build_plan(dev)
+    plan = api.plan(dev)
     assert plan.version == "b1a88b08"
     assert [r.name for r in plan.rules if r.family == 4] == ["exempt", "mta", "submission", "block", "default"]
     assert {(name, *v) for (fam, name), v in _by_name(dev, plan).items() if fam == 4} == {
@@ -146,7 +147,7 @@ def test_long_and_odd_pool_names_give_safe_distinct_names_that_read_back() -> No
     from op25b_cfg.netaddr import parse_prefix
     from op25b_cfg.rules import _plan
 
-    sample = load_inventory(Path(__file__).resolve().parent.parent / "inventory").devices["bras-tyo-ios1"]
+    sample = api.load(Path(__file__).resolve().parent.parent / "inventory").devices["bras-tyo-ios1"]
     long_a = "a" * 30 + ".b/c:" + "d" * 29  # 64 characters
     long_b = "a" * 30 + "_b_c_" + "d" * 29  # the same token
     pools = ((long_a, (parse_prefix("100.64.0.0/16"),)), (long_b, (parse_prefix("100.65.0.0/16"),)))
@@ -319,7 +320,7 @@ def test_every_counter_the_device_shows_is_attributed_to_exactly_its_pool_and_pu
     case: Case, tmp_path: Path
 ) -> None:
     dev = _device(case, tmp_path)
-    plan = build_plan(dev)
+    plan = api.plan(dev)
     text = case.expected_config.read_text(encoding="utf-8")
     readings = READ[case.platform](text, plan, iter(range(1001, 100_000, 7)))
     # the oracle: each entry as the platform's config parser reads it (by counter name where it has one)
@@ -372,7 +373,7 @@ def test_flow_control_counters_are_limit_counts_or_what_their_entry_passes(case:
     the exemption, relay and submission entries count their own purpose, never a limit's. With counters off no
     reading is attributed."""
     dev = _device(case, tmp_path)
-    plan = build_plan(dev)
+    plan = api.plan(dev)
     text = case.expected_config.read_text(encoding="utf-8")
     readings = READ[case.platform](text, plan, iter(range(1001, 100_000, 7)))
     samples = [(r, s) for r in readings if (s := attribute(dev, plan, r, 0.0)) is not None]

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from op25b_cfg import api
 from op25b_cfg.api import Connection
 from op25b_cfg.cli_options import driver_args
 from op25b_cfg.connection.base import ConnectOptions, Credentials
 from op25b_cfg.connection.credentials import CredentialsError, for_device, load_credentials, scrub
 from op25b_cfg.connection.napalm_session import NapalmSession, map_exception
 from op25b_cfg.errors import ConnectionError_, InventoryError, PushError
-from op25b_cfg.inventory import load_inventory
 from tests.labutil import REPO
 
 PW = "Tr0ub4dor&3-secret"
@@ -49,7 +49,7 @@ def test_missing_without_terminal_names_the_variable() -> None:
 
 
 def test_inventory_username_but_never_password(tmp_path: Path) -> None:
-    inv = load_inventory(REPO / "inventory")
+    inv = api.load(REPO / "inventory")
     dev = inv.devices["bras-tyo-ios1"]
     base = Credentials("noc", PW)
     assert for_device(base, dev) is base  # no per-device username in the example inventory
@@ -96,7 +96,7 @@ def test_real_napalm_driver_refused_port_is_connection_error() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again when the block ends: nothing listens there
-    inv = load_inventory(REPO / "inventory")
+    inv = api.load(REPO / "inventory")
     dev = inv.devices["bras-tyo-ios1"]
     import dataclasses
 
@@ -110,7 +110,7 @@ def test_real_napalm_driver_refused_port_is_connection_error() -> None:
 
 
 def test_optional_args_verify_host_keys_by_default() -> None:
-    inv = load_inventory(REPO / "inventory")
+    inv = api.load(REPO / "inventory")
     ios = NapalmSession(inv.devices["bras-tyo-ios1"], Credentials("n", PW, "en"), ConnectOptions())
     a = ios.optional_args()
     assert a["ssh_strict"] is True and a["system_host_keys"] is True and a["secret"] == "en" and a["port"] == 22
@@ -195,7 +195,7 @@ def test_inventory_cannot_switch_host_keys_off_or_hold_secrets(tmp_path: Path, o
     from tests.test_connection_options import inventory_with
 
     with pytest.raises(InventoryError) as err:
-        load_inventory(inventory_with(tmp_path, options))
+        api.load(inventory_with(tmp_path, options))
     text = str(err.value)
     assert "hosts.yaml" in text and "Fix:" in text and "hunter2secret" not in text
     assert ("host-key verification off" in text) or ("credentials never live" in text)
@@ -204,7 +204,7 @@ def test_inventory_cannot_switch_host_keys_off_or_hold_secrets(tmp_path: Path, o
 def test_cleartext_transport_needs_allow_cleartext(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from tests.test_connection_options import inventory_with
 
-    device = load_inventory(
+    device = api.load(
         inventory_with(tmp_path, {"napalm": {"extras": {"optional_args": {"transport": "http"}}}})
     ).devices["edge-osa-eos1"]
     creds = Credentials("noc", PW)

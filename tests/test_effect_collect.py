@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import pytest
 from typer.testing import CliRunner
 
+from op25b_cfg import api
 from op25b_cfg.cli import app
 from op25b_cfg.dialects.cisco_blocks import acl_entries
 from op25b_cfg.effect.db import EffectDB
@@ -181,10 +182,7 @@ def test_flow_control_class_acl_entries_are_not_blocks(tmp_path: Path) -> None:
 
     from op25b_cfg.dialects.cisco_counters import parse_show_access_lists
     from op25b_cfg.effect.attribute import attribute
-    from op25b_cfg.generate import render_device
-    from op25b_cfg.inventory import load_inventory
     from op25b_cfg.platforms.cisco_ios.emulator import IosEmulator, show_access_lists
-    from op25b_cfg.rules import build_plan
     from tests.labutil import REPO
 
     inv = tmp_path / "inventory"
@@ -195,16 +193,15 @@ def test_flow_control_class_acl_entries_are_not_blocks(tmp_path: Path) -> None:
     host = hosts[IOS]
     host["data"] |= {"mode": "flow-control", "flow_control": {"max_sessions": None, "new_per_second": 1, "burst": 5}}
     (inv / "hosts.yaml").write_text(yaml.safe_dump({IOS: host}), encoding="utf-8")
-    device = load_inventory(inv).devices[IOS]
-    text, res = render_device(device)
-    assert not res.failed, res.error
+    device = api.load(inv).devices[IOS]
+    text = api.render(device)
     emu = IosEmulator(initial_config=text, hostname=IOS)
     for fam, acl, entries in acl_entries(emu.running.root):
         for seq, _ in entries:
             emu.counters.add(acl, seq, 10 * fam + seq)
     readings = parse_show_access_lists(show_access_lists(emu, None), "ios")
     assert readings and all(r.rule is not None for r in readings)
-    samples = [s for r in readings if (s := attribute(device, build_plan(device), r, 0.0)) is not None]
+    samples = [s for r in readings if (s := attribute(device, api.plan(device), r, 0.0)) is not None]
     purposes = {s.purpose for s in samples}
     assert purposes == {"exempt", "mta", "flow_applies"}, purposes  # no "blocked": the denies are not blocks
     assert any(r.rule is not None and r.rule.action.value == "deny" for r in readings)

@@ -13,11 +13,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from op25b_cfg import api
 from op25b_cfg.cli import app
 from op25b_cfg.dialects.cisco_blocks import acl_entries
 from op25b_cfg.effect.db import EffectDB
-from op25b_cfg.generate import render_device
-from op25b_cfg.inventory import load_inventory
 from tests.labutil import REPO
 from tests.test_audit_live import IOS, MX
 from tests.test_effect_collect import Bench, started
@@ -38,8 +37,7 @@ class FlowBench(Bench):
         for name in ("policy.yaml", "groups.yaml", "defaults.yaml"):
             (draft / name).write_text((REPO / "inventory" / name).read_text(encoding="utf-8"), encoding="utf-8")
         (draft / "hosts.yaml").write_text(yaml.safe_dump({device: host}), encoding="utf-8")
-        text, res = render_device(load_inventory(draft).devices[device])
-        assert not res.failed, res.error
+        text = api.render(api.load(draft).devices[device])
         self.start({device: text})
         emu = self.emus[device]
         (self.inventory / "hosts.yaml").write_text(
@@ -132,7 +130,6 @@ def test_nft_limit_rule_counters_are_hits(tmp_path: Path) -> None:
 
     from op25b_cfg.effect.attribute import attribute
     from op25b_cfg.platforms.linux_nftables.counters import parse_json_listing
-    from op25b_cfg.rules import build_plan
     from tests.labutil import need_nft
 
     nft = need_nft()
@@ -144,9 +141,8 @@ def test_nft_limit_rule_counters_are_hits(tmp_path: Path) -> None:
     for name in ("policy.yaml", "groups.yaml", "defaults.yaml"):
         (inv / name).write_text((REPO / "inventory" / name).read_text(encoding="utf-8"), encoding="utf-8")
     (inv / "hosts.yaml").write_text(yaml.safe_dump({"bras-tyo-lnx1": host}), encoding="utf-8")
-    device = load_inventory(inv).devices["bras-tyo-lnx1"]
-    text, res = render_device(device)
-    assert not res.failed, res.error
+    device = api.load(inv).devices["bras-tyo-lnx1"]
+    text = api.render(device)
     (tmp_path / "op25b.nft").write_text(text, encoding="utf-8")
     listing = subprocess.run(
         ["unshare", "-n", "sh", "-c", '"$0" -f "$1" && "$0" -j list table inet op25b', nft, tmp_path / "op25b.nft"],
@@ -156,7 +152,7 @@ def test_nft_limit_rule_counters_are_hits(tmp_path: Path) -> None:
         check=True,
     ).stdout
     readings = parse_json_listing(listing)
-    plan = build_plan(device)
+    plan = api.plan(device)
     samples = [s for r in readings if (s := attribute(device, plan, r, 0.0)) is not None]
     limits = [s for s in samples if s.purpose in ("limited", "flow_applies")]
     assert limits and {s.purpose for s in limits} == {"limited"}, [(s.counter, s.purpose) for s in samples]

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from op25b_cfg import api
 from op25b_cfg.audit.checks import SEVERITY
 from op25b_cfg.audit.drift import intent_drift
 from op25b_cfg.audit.engine import audit_parsed
@@ -26,7 +27,7 @@ from op25b_cfg.audit.model import (
     Verdict,
 )
 from op25b_cfg.audit.space import Point
-from op25b_cfg.inventory import Device, FlowControl, load_inventory
+from op25b_cfg.inventory import Device, FlowControl
 from op25b_cfg.netaddr import parse_prefix
 from op25b_cfg.rules import ACK, ESTABLISHED, RST, SYN, TCP, UDP, Action, AddrMatch, FlowLimit, PortRange, Rule
 
@@ -58,7 +59,7 @@ class Lines:
 
 @pytest.fixture(scope="module")
 def inv():  # type: ignore[no-untyped-def]
-    return load_inventory(INVENTORY)
+    return api.load(INVENTORY)
 
 
 @pytest.fixture

@@ -37,10 +37,9 @@ from typing import Any
 import pytest
 import yaml
 
+from op25b_cfg import api
 from op25b_cfg.errors import InventoryError
-from op25b_cfg.inventory import load_inventory
 from op25b_cfg.platforms import PLATFORMS, get_platform
-from op25b_cfg.rules import build_plan
 from tests.platform_data import PLATFORM_DATA, data_dir, platforms_with_data
 
 GOLDEN = PLATFORM_DATA
@@ -111,13 +110,13 @@ def render_case(case: Case, tmp: Path) -> tuple[str, str | None]:
     """(rendered config, None) or ("", error text with the temporary path replaced by a placeholder)."""
     inv_dir, device = materialise(case, tmp)
     try:
-        inv = load_inventory(inv_dir)
+        inv = api.load(inv_dir)
     except InventoryError as exc:
         return "", str(exc).replace(str(inv_dir), PLACEHOLDER)
     dev = inv.devices[device]
     assert dev.platform == case.platform, f"case {case.id} is filed under the wrong platform folder"
     assert dev.mode == case_mode(case), f"case {case.id} declares mode {case_mode(case)}, the device has {dev.mode}"
-    return get_platform(dev.platform).render(dev), None
+    return api.render(dev), None
 
 
 def case_mode(case: Case) -> str:
@@ -162,9 +161,9 @@ def test_cached_rendering_is_transparent(case: Case, tmp_path: Path) -> None:
     """Platform.render reuses plan-only template blocks across devices; the result must equal a plain,
     uncached render of the whole template, and a second (cached) render must equal the first."""
     inv_dir, name = materialise(case, tmp_path)
-    dev = load_inventory(inv_dir).devices[name]
+    dev = api.load(inv_dir).devices[name]
     plat = get_platform(dev.platform)
-    plan = build_plan(dev)
+    plan = api.plan(dev)
     ctx = {"device": dev, "plan": plan, "platform": plat, "rule_line": plat.rule_line, **plat.context(dev, plan)}
     plain = plat.load_template().render(ctx)
     assert plat.render(dev) == plain

@@ -17,10 +17,9 @@ from typing import Any
 
 import pytest
 
-from op25b_cfg import inventory_cache
+from op25b_cfg import api, inventory_cache
 from op25b_cfg.inventory import Inventory, load_inventory
 from op25b_cfg.inventory_model import Record
-from op25b_cfg.platforms import get_platform
 from tests.test_golden import CASES, Case, materialise
 
 REPO = Path(__file__).resolve().parent.parent
@@ -95,7 +94,7 @@ def test_goldens_render_the_same_from_the_cache(case: Case, cache: Path, tmp_pat
     assert dev is not None, "the entry was written and is used"
     device = dev.devices[name]
     expected = case.expected_config.read_text(encoding="utf-8")
-    assert get_platform(device.platform).render(device) == expected
+    assert api.render(device) == expected
 
 
 @pytest.mark.parametrize(

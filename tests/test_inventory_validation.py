@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from op25b_cfg import api
 from op25b_cfg.errors import InventoryError, Problem
-from op25b_cfg.inventory import load_inventory
 from op25b_cfg.platforms import PLATFORMS
 
 SAMPLE = Path(__file__).resolve().parent.parent / "inventory"
@@ -43,7 +43,7 @@ def problems(tmp: Path, mutate: Callable[[Inv], None]) -> list[Problem]:
     inv = copy.deepcopy(sample())
     mutate(inv)
     with pytest.raises(InventoryError) as info:
-        load_inventory(write(tmp, inv))
+        api.load(write(tmp, inv))
     assert info.value.problems, "an InventoryError always carries problems"
     for p in info.value.problems:
         assert str(p) in str(info.value)
@@ -65,7 +65,7 @@ def only(found: list[Problem], file: str, field: str, *words: str) -> Problem:
 
 
 def test_sample_inventory_is_valid() -> None:
-    inv = load_inventory(SAMPLE)
+    inv = api.load(SAMPLE)
     assert {d.platform for d in inv.devices.values()} == set(PLATFORMS), "one sample device per platform"
 
 
@@ -336,7 +336,7 @@ def test_yaml_syntax_error(tmp_path: Path) -> None:
     d = write(tmp_path, sample())
     (d / "groups.yaml").write_text("tokyo:\n  data:\n    pools: [DYN-TOKYO\nosaka: {\n", encoding="utf-8")
     with pytest.raises(InventoryError) as info:
-        load_inventory(d)
+        api.load(d)
     hits = [p for p in info.value.problems if p.file.endswith("groups.yaml")]
     assert len(hits) == 1
     assert hits[0].field.startswith("line ") and "column" in hits[0].field
@@ -347,14 +347,14 @@ def test_missing_policy_file(tmp_path: Path) -> None:
     d = write(tmp_path, sample())
     (d / "policy.yaml").unlink()
     with pytest.raises(InventoryError) as info:
-        load_inventory(d)
+        api.load(d)
     p = only(info.value.problems, "policy.yaml", "", "file not found")
     assert "create policy.yaml" in p.fix
 
 
 def test_not_a_directory(tmp_path: Path) -> None:
     with pytest.raises(InventoryError, match="is not a directory"):
-        load_inventory(tmp_path / "nope")
+        api.load(tmp_path / "nope")
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:

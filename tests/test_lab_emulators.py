@@ -25,9 +25,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from op25b_cfg.audit.runner import audit_text
+from op25b_cfg import api
 from op25b_cfg.cli import app
-from op25b_cfg.inventory import load_inventory
 from op25b_cfg.lab.emulated import READY, EmulatorLab, emulated_platforms, starting_config
 from op25b_cfg.lab.emulators.sshserver import SshEmulator
 from op25b_cfg.platforms import get_platform
@@ -48,7 +47,7 @@ SSH_ROUTERS = [n for n, p in ROUTERS.items() if issubclass(get_platform(p).emula
 def test_starting_config_is_the_sample_router_before_op25b(name: str) -> None:
     """The sample running config minus its OP25B part: parses cleanly, every filter is missing, and
     everything unrelated to OP25B is still there (a push must show only the OP25B lines)."""
-    inv = load_inventory(REPO / "inventory")
+    inv = api.load(REPO / "inventory")
     device = inv.devices[name]
     sample = (REPO / "inventory" / "running" / f"{name}.cfg").read_text()
     text, source = starting_config(device, REPO / "inventory")
@@ -63,7 +62,7 @@ def test_starting_config_is_the_sample_router_before_op25b(name: str) -> None:
     # every unrelated statement of the sample survives (OP25B blocks' own children excepted)
     missing = [ln for ln in unrelated if ln not in kept]
     assert all(_inside_op25b_block(sample, ln) for ln in missing), missing[:5]
-    report = audit_text(device, text, "start")
+    report = api.audit_text(device, text, "start")
     assert report.verdict == "NONCOMPLIANT", [f.code for f in report.findings]
     # nothing protects the subscribers yet: no filter, or only an unrelated ACL (MGMT-VTY) that is not bound
     # (RouterOS: chain forward, which every forwarded packet traverses, lets port 25 through: SMTP_LEAK "not
@@ -127,13 +126,13 @@ firewall {
 def test_without_a_saved_config_the_emulator_default_is_used(name: str, tmp_path: Path) -> None:
     """No ``running/<device>.cfg``: the emulator's default config plus what the driver needs; for ios a
     PPPoE bba-group uses the attached Virtual-Template (else the filter would protect nobody)."""
-    device = load_inventory(REPO / "inventory").devices[name]
+    device = api.load(REPO / "inventory").devices[name]
     text, source = starting_config(device, tmp_path)
     assert source.endswith("default config") and f"{name}" in text
     needs = contract(device.platform)["lab"]["default_needs"]  # tests/platforms/<platform>/contract.yaml
     assert needs, device.platform
     assert all(any(ln.rstrip() == n.rstrip() or ln.strip() == n.strip() for ln in text.splitlines()) for n in needs)
-    assert audit_text(device, text, "start").verdict == "NONCOMPLIANT"
+    assert api.audit_text(device, text, "start").verdict == "NONCOMPLIANT"
 
 
 def test_no_router_in_the_inventory_is_a_clear_error(tmp_path: Path) -> None:
@@ -332,12 +331,11 @@ def test_printed_commands_work_end_to_end(lab: LabProcess, tmp_path: Path) -> No
 def test_every_napalm_platform_has_an_emulator_the_lab_can_start() -> None:
     """Each router platform brings an emulator whose lab hooks give a starting config that already has what the
     driver needs (adding the prerequisites again changes nothing) and no OP25B part."""
-    from op25b_cfg.inventory import load_inventory
     from op25b_cfg.platforms import PLATFORMS, get_platform
 
     routers = [p for p in PLATFORMS if get_platform(p).napalm_driver]
     assert set(routers) <= set(emulated_platforms())
-    inv = load_inventory(REPO / "inventory")
+    inv = api.load(REPO / "inventory")
     for platform in emulated_platforms():
         emulator = get_platform(platform).emulator()
         assert emulator is not None

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from op25b_cfg.audit.engine import audit_text
+from op25b_cfg import api
 from op25b_cfg.audit.model import Code, DeviceReport, Verdict
-from op25b_cfg.inventory import Device, load_inventory
+from op25b_cfg.inventory import Device
 from tests.test_inventory_validation import Inv, only, problems, sample, write
 
 REPO = Path(__file__).resolve().parent.parent
@@ -60,7 +60,7 @@ def deep_ruleset(width: int, depth: int, middle: str = "") -> str:
 
 
 def device(**over: object) -> Device:
-    dev = load_inventory(REPO / "inventory").devices["bras-tyo-lnx1"]
+    dev = api.load(REPO / "inventory").devices["bras-tyo-lnx1"]
     return dataclasses.replace(dev, **({"mode": "block"} | over))  # type: ignore[arg-type]
 
 
@@ -73,13 +73,13 @@ def test_chains_that_jump_many_ways_are_evaluated_exactly(width: int, depth: int
     """Defect 12: 3 ways x 15 chains took 72 s and ended UNKNOWN (flattening gave up); 10x10 did not finish. Each
     chain is now evaluated once per question, so this audit finishes and proves the block. (15 chains below the
     base chain is the deepest the kernel loads.)"""
-    rep = audit_text(device(), deep_ruleset(width, depth))
+    rep = api.audit_text(device(), deep_ruleset(width, depth))
     assert rep.verdict is Verdict.COMPLIANT, [f.message for f in rep.findings]
 
 
 def test_deep_jumps_leak_is_found_with_its_packet() -> None:
     """An accept in the middle of the jump ladder leaks exactly its /24; the counterexample is in it."""
-    rep = audit_text(device(), deep_ruleset(3, 14, "ip saddr 100.64.7.0/24 tcp dport 25 accept"))
+    rep = api.audit_text(device(), deep_ruleset(3, 14, "ip saddr 100.64.7.0/24 tcp dport 25 accept"))
     assert rep.verdict is Verdict.NONCOMPLIANT
     leaks = [f for f in rep.findings if f.code is Code.SMTP_LEAK]
     assert leaks and codes(rep) == ["SMTP_LEAK"] * len(leaks)
@@ -92,16 +92,16 @@ def test_without_uplinks_the_finding_names_the_egress_it_assumes() -> None:
     """Defect 7: an accept limited to the uplink in a later chain; without ``uplinks`` the finding says which
     egress its packet leaves through, with ``uplinks: [eth0]`` the must-pass checks hold."""
     text = (REPO / "tests/platforms/linux_nftables/audit_cases/uplink-accept-later-chain/running.cfg").read_text()
-    rep = audit_text(device(), text)
+    rep = api.audit_text(device(), text)
     blocked = [f for f in rep.findings if f.code is Code.MTA_BLOCKED]
     assert blocked and all("oifname <any interface no rule names" in f.message for f in blocked)
-    assert audit_text(device(uplinks=("eth0",)), text).verdict is Verdict.COMPLIANT
-    assert audit_text(device(uplinks=("eth*",)), text).verdict is Verdict.NONCOMPLIANT  # eth1 is not accepted
+    assert api.audit_text(device(uplinks=("eth0",)), text).verdict is Verdict.COMPLIANT
+    assert api.audit_text(device(uplinks=("eth*",)), text).verdict is Verdict.NONCOMPLIANT  # eth1 is not accepted
 
 
 def test_jumps_deeper_than_the_kernel_loads_are_not_understood() -> None:
     """The kernel refuses a 16th nested jump (``Too many links``): such a ruleset never runs."""
-    rep = audit_text(device(), deep_ruleset(1, 15))
+    rep = api.audit_text(device(), deep_ruleset(1, 15))
     assert rep.verdict is not Verdict.COMPLIANT
     assert any(f.code is Code.UNPARSED and "nested jumps" in f.message for f in rep.findings)
 
@@ -124,14 +124,14 @@ def test_uplinks_are_validated(tmp_path: Path) -> None:
     )
     inv = copy.deepcopy(sample())
     put("bras-tyo-lnx1", ["eth0", "bond*"])(inv)
-    assert load_inventory(write(tmp_path, inv)).devices["bras-tyo-lnx1"].uplinks == ("eth0", "bond*")
+    assert api.load(write(tmp_path, inv)).devices["bras-tyo-lnx1"].uplinks == ("eth0", "bond*")
 
 
 def test_unparsed_line_of_an_inet_chain_belongs_to_both_families() -> None:
     """Defect 11c: a line not understood in an inet chain was reported as IPv4 only; it belongs to both (None)."""
     text = (REPO / "tests/platforms/linux_nftables/audit_cases/vmap-jump-smtp/running.cfg").read_text()
     text = text.replace("\t\tct state established,related accept\n", "\t\tip6 hoplimit 1 drop\n")
-    rep = audit_text(device(), text)
+    rep = api.audit_text(device(), text)
     unparsed = [f for f in rep.findings if f.code is Code.UNPARSED]
     assert rep.verdict is Verdict.UNKNOWN and [f.family for f in unparsed] == [None]  # None: both families
 
@@ -139,7 +139,7 @@ def test_unparsed_line_of_an_inet_chain_belongs_to_both_families() -> None:
 def test_line_outside_every_chain_makes_the_verdict_unknown() -> None:
     """A command op25b does not evaluate (here a rule added at a position) may change any chain."""
     text = (REPO / "tests/platforms/linux_nftables/audit_cases/vmap-jump-smtp/running.cfg").read_text()
-    rep = audit_text(device(), text + "add rule inet filter smtp index 0 tcp dport 25 accept\n")
+    rep = api.audit_text(device(), text + "add rule inet filter smtp index 0 tcp dport 25 accept\n")
     assert rep.verdict is Verdict.UNKNOWN, [f.message for f in rep.findings]
     assert codes(rep) == ["UNPARSED"]
 
@@ -162,7 +162,7 @@ def test_a_line_not_understood_anywhere_on_the_path_leaves_a_failure_uncertain(e
         "\t\tip daddr { 192.0.2.25, 192.0.2.26 } accept\n\t\tip saddr 100.64.200.0/24 accept\n"
         "\t\tip saddr 100.64.0.0/17 tcp dport 25 drop\n\t}\n}\n"
     )
-    rep = audit_text(device(pools=(load_inventory(REPO / "inventory").policy.pool("DYN-TOKYO"),)), text)
+    rep = api.audit_text(device(pools=(api.load(REPO / "inventory").policy.pool("DYN-TOKYO"),)), text)
     assert rep.verdict is Verdict.UNKNOWN, [f.message for f in rep.findings]
 
 
@@ -173,8 +173,8 @@ def test_blocked_handshake_ack_is_the_counterexample() -> None:
         ("limit-accept-then-drop-465", Code.SUBMISSION_BLOCKED),
         ("ct-not-established-exempt-ack", Code.EXEMPT_BLOCKED),
     ):
-        rep = audit_text(
-            device(attach=load_inventory(REPO / "inventory").devices["bras-tyo-lnx1"].attach[:1]),
+        rep = api.audit_text(
+            device(attach=api.load(REPO / "inventory").devices["bras-tyo-lnx1"].attach[:1]),
             (REPO / "tests/platforms/linux_nftables/audit_cases" / case / "running.cfg").read_text(),
         )
         # (replies dropped by the vmap for client port 9999 are another finding, with the SYN as its packet)
@@ -187,5 +187,5 @@ def test_accept_above_a_rate_does_not_pass_a_single_connection() -> None:
     text = (REPO / "tests/platforms/linux_nftables/audit_cases/vmap-jump-smtp/running.cfg").read_text()
     text = text.replace("\t\tdrop\n", "\t\ttcp dport 25 limit rate over 10/second accept\n\t\tdrop\n")
     assert "limit rate over" in text
-    rep = audit_text(device(), text)
+    rep = api.audit_text(device(), text)
     assert rep.verdict is Verdict.COMPLIANT, [f.message for f in rep.findings]

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from op25b_cfg.inventory import Device, FlowControl, load_inventory
+from op25b_cfg import api
+from op25b_cfg.inventory import Device, FlowControl
 from op25b_cfg.platforms import get_platform
 from op25b_cfg.platforms.linux_nftables import TABLE
 from tests.labutil import need_nft
@@ -23,7 +24,7 @@ GOLDEN_NFT = sorted((REPO / "tests" / "platforms" / "linux_nftables" / "golden")
 
 
 def _variants() -> dict[str, str]:
-    inv = load_inventory(REPO / "inventory")
+    inv = api.load(REPO / "inventory")
     dev = inv.devices["bras-tyo-lnx1"]
     pol = dev.policy
     plat = get_platform("linux_nftables")

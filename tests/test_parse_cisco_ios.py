@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
+from op25b_cfg import api
 from op25b_cfg.audit.model import ParsedConfig
 from op25b_cfg.audit.parsers import parse
 from op25b_cfg.dialects.cisco import DeferredFilter, resolve_all
-from op25b_cfg.generate import render_device
-from op25b_cfg.inventory import Device, Mode, load_inventory
-from op25b_cfg.rules import ACK, RST, SYN, Action, Rule, build_plan
+from op25b_cfg.inventory import Device, Mode
+from op25b_cfg.rules import ACK, RST, SYN, Action, Rule
 from tests.platform_data import data_dir, flow_summary
 
 REPO = Path(__file__).resolve().parent.parent
@@ -110,7 +110,7 @@ def atoms(rules: list[Rule] | tuple[Rule, ...]) -> list[tuple[object, ...]]:
 
 def sample_device(platform: str, mode: Mode) -> Device:
     """The sample inventory's device of ``platform``, switched to ``mode``."""
-    inv = load_inventory(REPO / "inventory")
+    inv = api.load(REPO / "inventory")
     dev = next(d for d in inv.select() if d.platform == platform)
     fc = dev.flow_control.model_copy(update={"max_sessions": None})
     return dataclasses.replace(dev, mode=mode, flow_control=fc)
@@ -120,10 +120,9 @@ def check_round_trip(platform: str, mode: Mode) -> ParsedConfig:
     """Render the sample device in ``mode``, parse it back: the filters hold the plan's rules in order, each
     attachment is bound with the right filter per family, nothing is unparsed."""
     dev = sample_device(platform, mode)
-    text, res = render_device(dev)
-    assert not res.error
+    text = api.render(dev)
     parsed = parse(platform, text)
-    plan = build_plan(dev)
+    plan = api.plan(dev)
     assert parsed.unparsed == []
     for fam in plan.families:
         flt = parsed.filter(fam, plan.filter_name(fam))
@@ -157,9 +156,9 @@ def test_round_trip_flow_control() -> None:
     """Flow-control: the class ACL reads as the plan's port-25 rules (exempt/MTA pass, pool SYNs are limited,
     everything else passes), bound through the service-policy, with the policer's values."""
     dev = sample_device(PLATFORM, "flow-control")
-    text, _ = render_device(dev)
+    text = api.render(dev)
     parsed = parse(PLATFORM, text)
-    plan = build_plan(dev)
+    plan = api.plan(dev)
     assert parsed.unparsed == []
     for fam in plan.families:
         flt = parsed.filter(fam, plan.filter_name(fam))

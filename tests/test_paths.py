@@ -17,11 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from op25b_cfg.audit import runner
+from op25b_cfg import api
 from op25b_cfg.audit.model import Verdict
 from op25b_cfg.backups import write_backup
 from op25b_cfg.errors import InventoryError, PushError
-from op25b_cfg.inventory import load_inventory
 from op25b_cfg.paths import PathError, atomic_write, under
 from tests.labutil import have_root, need
 
@@ -48,7 +47,7 @@ def _inventory_with_host(tmp: Path, name: str) -> Path:
 @pytest.mark.parametrize("bad", ["a/../../victim", "../victim", "r1/sub", ".hidden", "r1\\x", "-r1"])
 def test_device_names_are_single_safe_path_components(tmp_path: Path, bad: str) -> None:
     with pytest.raises(InventoryError) as info:
-        load_inventory(_inventory_with_host(tmp_path, bad))
+        api.load(_inventory_with_host(tmp_path, bad))
     [p] = [p for p in info.value.problems if p.file.endswith("hosts.yaml") and p.field == repr(bad)]
     assert "not a valid device name" in p.message and "letters, digits" in p.fix
 
@@ -92,13 +91,13 @@ def test_backup_is_whole_0600_and_never_overwritten(tmp_path: Path) -> None:
 
 
 def test_configs_lookup_does_not_follow_a_link_out_of_the_directory(tmp_path: Path) -> None:
-    inv = load_inventory(SAMPLE)
+    inv = api.load(SAMPLE)
     secret = tmp_path / "shadow"
     secret.write_text("root:$6$x:1:0\nlast-line-of-a-private-file\n")
     configs = tmp_path / "configs"
     configs.mkdir()
     (configs / "bras-tyo-ios1.cfg").symlink_to(secret)
-    [report] = runner.audit_saved([inv.devices["bras-tyo-ios1"]], configs)
+    [report] = api.audit_saved([inv.devices["bras-tyo-ios1"]], configs)
     assert report.verdict == Verdict.ERROR and "outside" in report.error
     assert "last-line-of-a-private-file" not in report.error
 

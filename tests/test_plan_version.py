@@ -15,8 +15,9 @@ from typing import Any, cast
 
 import pytest
 
+from op25b_cfg import api
 from op25b_cfg.errors import InventoryError
-from op25b_cfg.inventory import Inventory, load_inventory
+from op25b_cfg.inventory import Inventory
 from op25b_cfg.rules import PLAN_FORMAT, FilterPlan, Rule, build_plan, canonical_plan, plan_document, version_id
 from tests.test_golden import CASES, materialise
 
@@ -36,7 +37,7 @@ GOLDEN_IDS = {
 
 @pytest.fixture(scope="module")
 def sample() -> Inventory:
-    return load_inventory(SAMPLE)
+    return api.load(SAMPLE)
 
 
 def test_sample_inventory_ids_are_pinned(sample: Inventory) -> None:
@@ -146,7 +147,7 @@ def test_fast_assembly_equals_the_reference_serialisation(case: Any, tmp_path: P
     canonical_plan() for every golden intent."""
     inv_dir, device = materialise(case, tmp_path)
     try:
-        dev = load_inventory(inv_dir).devices[device]
+        dev = api.load(inv_dir).devices[device]
     except InventoryError:
         pytest.fail(f"{case.id} renders but its inventory does not load")
     plan = build_plan(dev)

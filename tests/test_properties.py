@@ -23,8 +23,9 @@ import yaml
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
+from op25b_cfg import api
 from op25b_cfg.errors import InventoryError, PlatformError
-from op25b_cfg.inventory import MODES, Device, load_inventory
+from op25b_cfg.inventory import MODES, Device
 from op25b_cfg.netaddr import collapse, intersect
 from op25b_cfg.paths import DEVICE_NAME_RE
 from op25b_cfg.platforms import PLATFORMS, get_platform
@@ -189,7 +190,7 @@ def load_one(policy: dict[str, Any], name: str, host: dict[str, Any]) -> Device:
         d = Path(tmp)
         (d / "policy.yaml").write_text(yaml.safe_dump(policy), encoding="utf-8")
         (d / "hosts.yaml").write_text(yaml.safe_dump({name: host}), encoding="utf-8")
-        return load_inventory(d).devices[name]
+        return api.load(d).devices[name]
 
 
 def supported(device: Device) -> bool:
@@ -355,7 +356,7 @@ def test_names_with_unsafe_characters_never_load(bad: str, prefix: str, where: s
 
 def test_placeholder_rendering_is_a_real_comparison() -> None:
     """Control for the structure check: an injected newline in a name does change the signature."""
-    dev = load_inventory(Path(__file__).resolve().parent.parent / "inventory").devices["bras-tyo-ios1"]
+    dev = api.load(Path(__file__).resolve().parent.parent / "inventory").devices["bras-tyo-ios1"]
     plat = get_platform(dev.platform)
     evil = dataclasses.replace(dev, policy=dev.policy.model_copy(update={"name": "x\n no ip access-list"}))
     assert signature(plat.render(evil)) != signature(plat.render(with_placeholder_names(dev)))

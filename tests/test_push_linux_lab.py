@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
+from op25b_cfg import api
 from op25b_cfg.cli import app
 from op25b_cfg.connection.linux import normalise_table
 from op25b_cfg.lab.netns import EXTERNAL_V4, ISP_MTA_V4, Lab
@@ -387,10 +388,9 @@ def test_a_command_that_trickles_is_bounded_by_the_timeout(lab: Lab) -> None:
     from op25b_cfg.connection.base import ConnectOptions, Credentials
     from op25b_cfg.connection.linux import LinuxNftSession
     from op25b_cfg.errors import ConnectionError_
-    from op25b_cfg.inventory import load_inventory
 
     write_inventory(lab)
-    device = load_inventory(lab.inventory_dir).devices["lab-bras"]
+    device = api.load(lab.inventory_dir).devices["lab-bras"]
     opts = ConnectOptions(timeout=2, known_hosts=str(lab.known_hosts))
     with LinuxNftSession(device, Credentials(lab.username, lab.password()), opts) as session:
         # op25b's own deadline ended it (the message is run_within's), not the 8 s loop

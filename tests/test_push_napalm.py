@@ -20,10 +20,11 @@ from typing import Any
 import pytest
 import yaml
 
+from op25b_cfg import api
 from op25b_cfg.audit.engine import audit_text
 from op25b_cfg.connection.base import ConnectOptions, Credentials, Session
 from op25b_cfg.connection.napalm_session import NapalmSession
-from op25b_cfg.inventory import Device, load_inventory
+from op25b_cfg.inventory import Device
 from op25b_cfg.lab.emulators import Faults
 from op25b_cfg.platforms.arista_eos.emulator import EosEmulator
 from op25b_cfg.platforms.cisco_ios.emulator import IosEmulator
@@ -32,7 +33,6 @@ from op25b_cfg.platforms.cisco_iosxr.emulator import IosxrEmulator
 from op25b_cfg.platforms.juniper_junos.emulator import JunosEmulator
 from op25b_cfg.push import push_device, run_push
 from op25b_cfg.results import Outcome
-from op25b_cfg.rules import build_plan
 from tests.labutil import REPO
 from tests.pushlab import popts
 from tests.pushlab import session_factory as factory
@@ -88,7 +88,7 @@ def devices(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Device]:
     (inv / "policy.yaml").write_text((REPO / "inventory" / "policy.yaml").read_text())
     (inv / "defaults.yaml").write_text(yaml.safe_dump({"port": 22, "data": {"pools": ["DYN-TOKYO", "DYN-V6"]}}))
     (inv / "hosts.yaml").write_text(yaml.safe_dump(HOSTS))
-    return dict(load_inventory(inv).devices)
+    return dict(api.load(inv).devices)
 
 
 EMULATORS: dict[str, Callable[..., Any]] = {
@@ -132,7 +132,7 @@ def test_ios_mode_switch_leaves_no_stale_policy(lab, devices, tmp_path: Path) ->
     emu = lab("ios-e", timer_scale=0.2)
     make = factory(emu, tmp_path)
     fc, block = devices["ios-fc"], devices["ios-e"]
-    fc_v, block_v = build_plan(fc).version, build_plan(block).version
+    fc_v, block_v = api.plan(fc).version, api.plan(block).version
     first = push_device(fc, make, popts(tmp_path, commit=True, confirm_timeout=60))
     assert first.outcome is Outcome.COMMITTED, f"{first.error} / {first.state}"
     assert f" service-policy input OP25B-FC-{fc_v}" in emu.running_config.splitlines()
@@ -298,10 +298,9 @@ def test_fault_during_push_leaves_old_or_reverted_config(name: str, fault: str, 
 def test_in_place_but_not_compliant_is_never_unchanged(devices, tmp_path: Path) -> None:
     """The intent is on the device, but the Virtual-Template serves no PPPoE group: the device protects
     nobody, so op25b reports it (FAILED, nothing committed) instead of 'unchanged'."""
-    from op25b_cfg.platforms import get_platform
 
     dev = devices["ios-e"]
-    emu = IosEmulator(ios_default("ios-e") + get_platform(dev.platform).render(dev), hostname="ios-e")
+    emu = IosEmulator(ios_default("ios-e") + api.render(dev), hostname="ios-e")
     emu.start()
     try:
         before = emu.running_config

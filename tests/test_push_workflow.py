@@ -18,16 +18,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from op25b_cfg import api
 from op25b_cfg.changelog import ChangeLog, sha256
 from op25b_cfg.cleanup import cleanup_plan, removal_config
 from op25b_cfg.connection.base import ConnectOptions, Credentials, Session
 from op25b_cfg.errors import ConnectionError_, PushError
-from op25b_cfg.inventory import Device, load_inventory
+from op25b_cfg.inventory import Device
 from op25b_cfg.platforms import get_platform
 from op25b_cfg.push import PushOptions, ctrl_c_sets, push_device, run_push
 from op25b_cfg.results import Outcome
-from op25b_cfg.rules import build_plan
-from op25b_cfg.window import parse_window
 from tests.labutil import REPO
 from tests.pushfake import FakeDevice, FakeSession, parse_blocks
 
@@ -136,7 +135,7 @@ def fleet_of(tmp_path: Path) -> Callable[..., tuple[list[Device], Fleet]]:
     def build(n_ios: int = 1, extra: tuple[str, ...] = (), policy_patch: dict[str, object] | None = None):
         hosts = {f"ios{i}": ios_host(i) for i in range(1, n_ios + 1)}
         hosts.update({k: HOST_SPECS[k] for k in extra})
-        inv = load_inventory(make_inventory(tmp_path, hosts, policy_patch))
+        inv = api.load(make_inventory(tmp_path, hosts, policy_patch))
         devs = list(inv.devices.values())
         return devs, Fleet(devs)
 
@@ -178,7 +177,7 @@ def test_dry_run_shows_diff_and_changes_nothing(tmp_path: Path, fleet_of, audito
     dev, fake = devs[0], fleet.fakes["ios1"]
     before = fake.config
     res = push_device(dev, fleet.session, opts(tmp_path), auditor)
-    version = build_plan(dev).version
+    version = api.plan(dev).version
     assert res.outcome is Outcome.DRY_RUN and not res.failed and not res.changed
     assert f"+ip access-list extended OP25B-V4-{version}" in res.diff
     assert f"+ ip access-group OP25B-V4-{version} in" in res.diff
@@ -199,7 +198,7 @@ def test_dry_run_shows_diff_and_changes_nothing(tmp_path: Path, fleet_of, audito
 def test_commit_compliant_confirms_and_rerun_is_noop(tmp_path: Path, fleet_of, auditor) -> None:
     devs, fleet = fleet_of(1)
     dev, fake = devs[0], fleet.fakes["ios1"]
-    version = build_plan(dev).version
+    version = api.plan(dev).version
     res = push_device(dev, fleet.session, opts(tmp_path, commit=True), auditor)
     assert res.outcome is Outcome.COMMITTED, res.error
     assert res.changed and not res.failed and res.verdict == "COMPLIANT"
@@ -265,11 +264,11 @@ def test_make_before_break_and_cleanup(tmp_path: Path, fleet_of, auditor) -> Non
     old_dev, old_fleet = _old_policy_fleet(fleet_of)
     fake = old_fleet.fakes["ios1"]
     assert push_device(old_dev, old_fleet.session, opts(tmp_path, commit=True), auditor).outcome is Outcome.COMMITTED
-    old_version = build_plan(old_dev).version
+    old_version = api.plan(old_dev).version
 
     devs, fleet = fleet_of(1)  # the current intent
     dev = devs[0]
-    new_version = build_plan(dev).version
+    new_version = api.plan(dev).version
     assert new_version != old_version
     fleet.fakes["ios1"] = fake  # same device, new intent
     snapshots: list[str] = []
@@ -313,11 +312,11 @@ def test_mode_switch_removes_the_other_modes_attachment(tmp_path: Path, fleet_of
     fc_dev, fake = fc_devs[0], fc_fleet.fakes["ios1"]
     first = push_device(fc_dev, fc_fleet.session, opts(tmp_path, commit=True), auditor)
     assert first.outcome is Outcome.COMMITTED, first.error
-    fc_version = build_plan(fc_dev).version
+    fc_version = api.plan(fc_dev).version
     assert f"service-policy input OP25B-FC-{fc_version}" in vt_lines(fake.config)
 
     devs, fleet = fleet_of(1)  # block mode
-    dev, block_version = devs[0], build_plan(devs[0]).version
+    dev, block_version = devs[0], api.plan(devs[0]).version
     fleet.fakes["ios1"] = fake
     snapshots: list[str] = []
     fake.on_call = lambda step: snapshots.append(fake.config)
@@ -370,13 +369,13 @@ def test_cleanup_plan_junos_family_left_the_intent() -> None:
     that slot any more, so the clean-up deletes the statement, then the old IPv6 filter and prefix lists."""
     from op25b_cfg.dialects.junos_tree import load_set, parse, render
 
-    inv = load_inventory(REPO / "inventory")
+    inv = api.load(REPO / "inventory")
     dev = inv.devices["bng-tyo-mx1"]
-    version = build_plan(dev).version
-    old = get_platform(dev.platform).render(dev).replace(version, "0123abcd")
+    version = api.plan(dev).version
+    old = api.render(dev).replace(version, "0123abcd")
     v4_only = dataclasses.replace(dev, pools=tuple(p for p in dev.pools if p.ipv4))
-    cur = build_plan(v4_only).version
-    candidate = get_platform(dev.platform).render(v4_only)
+    cur = api.plan(v4_only).version
+    candidate = api.render(v4_only)
     assert cur != "0123abcd" and "inet6" not in candidate.split("dynamic-profiles")[-1]
 
     refs, objs = cleanup_plan("juniper_junos", old, cur, dev.attach, candidate)
@@ -427,10 +426,10 @@ end
 
 
 def test_cleanup_plan_junos_objects() -> None:
-    inv = load_inventory(REPO / "inventory")
+    inv = api.load(REPO / "inventory")
     dev = inv.devices["bng-tyo-mx1"]
-    text = get_platform(dev.platform).render(dev)
-    version = build_plan(dev).version
+    text = api.render(dev)
+    version = api.plan(dev).version
     old = text.replace(version, "0123abcd")
     assert cleanup_plan("juniper_junos", old, version) == ([], [])  # still attached
     preview = cleanup_plan("juniper_junos", old, version, dev.attach)[1]
@@ -590,7 +589,7 @@ def test_real_sigint_sets_the_stop_event(tmp_path: Path, fleet_of, auditor) -> N
 
 def test_window_closing_mid_run_skips_devices_not_started(tmp_path: Path, fleet_of, auditor) -> None:
     devs, fleet = fleet_of(3)
-    window = parse_window("daily 01:00-05:00 UTC")
+    window = api.change_window("daily 01:00-05:00 UTC")
     inside = datetime(2024, 6, 1, 4, 59, tzinfo=UTC)
     clock = iter([inside, inside, inside + timedelta(minutes=2)] + [inside + timedelta(minutes=3)] * 20)
     o = opts(tmp_path, commit=True, workers=1, window=window)
@@ -632,7 +631,7 @@ def test_factory_picks_the_session_by_platform() -> None:
     from op25b_cfg.connection.linux import LinuxNftSession
     from op25b_cfg.connection.napalm_session import NapalmSession
 
-    inv = load_inventory(REPO / "inventory")
+    inv = api.load(REPO / "inventory")
     kinds = {name: session_class(d) for name, d in inv.devices.items()}
     assert kinds["bras-tyo-lnx1"] is LinuxNftSession
     assert {kinds[n] for n in ("bras-tyo-ios1", "bras-osa-xr1", "bng-tyo-mx1", "edge-osa-eos1")} == {NapalmSession}

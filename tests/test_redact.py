@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from op25b_cfg import api
 from op25b_cfg.redact import MASK, redact
 from tests.labutil import need_corpus
 
@@ -231,13 +232,11 @@ def test_sample_running_configs_secrets_removed() -> None:
 
 def test_truncated_file_last_line_is_redacted_with_its_context(tmp_path: Path) -> None:
     """A file cut inside a private-key block ends on a bare key line: the error message must not quote it."""
-    from op25b_cfg.audit import runner
-    from op25b_cfg.inventory import load_inventory
 
-    inv = load_inventory(REPO / "inventory")
+    inv = api.load(REPO / "inventory")
     (tmp_path / "bras-tyo-ios1.cfg").write_text(
         "hostname bras-tyo-ios1\ncrypto key import rsa K\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAuPr1v4t3\n"
     )
-    [report] = runner.audit_saved([inv.devices["bras-tyo-ios1"]], tmp_path)
+    [report] = api.audit_saved([inv.devices["bras-tyo-ios1"]], tmp_path)
     assert "truncated" in report.error and "MIIEowIBAAKCAQEAuPr1v4t3" not in report.error
     assert MASK in report.error

@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from op25b_cfg.audit.engine import audit_text
+from op25b_cfg import api
+from op25b_cfg.audit import engine  # the model text apply_change returns has no trailing 'end': not a saved config
 from op25b_cfg.audit.model import DeviceReport, Verdict
 from op25b_cfg.audit.report import AuditMeta, to_html, to_json, to_junit
-from op25b_cfg.inventory import Device, load_inventory
+from op25b_cfg.inventory import Device
 from op25b_cfg.platforms import get_platform
 
 REPO = Path(__file__).resolve().parent.parent
-INV = load_inventory(REPO / "inventory")
+INV = api.load(REPO / "inventory")
 DEV = {d.platform: d for d in INV.devices.values()}
 
 
@@ -44,10 +45,10 @@ def _drifted(dev: Device) -> str:
 def test_remediation_applied_to_the_drifted_config_audits_compliant(platform: str) -> None:
     dev = DEV[platform]
     running = _drifted(dev)
-    before = audit_text(dev, running)
+    before = api.audit_text(dev, running)
     assert before.verdict == Verdict.NONCOMPLIANT, [f.message for f in before.findings]
     assert before.remediation and all(f.remediation == "" for f in before.findings)
-    after = audit_text(dev, apply_remediation(dev.platform, running, before.remediation))
+    after = engine.audit_text(dev, apply_remediation(dev.platform, running, before.remediation))
     assert after.verdict == Verdict.COMPLIANT, (before.remediation, [f.message for f in after.findings])
     assert after.remediation == ""
 
@@ -56,17 +57,17 @@ def test_remediation_applied_to_the_drifted_config_audits_compliant(platform: st
 def test_remediation_of_the_shipped_configs(name: str) -> None:
     """The shipped configs (a leak on IOS, IPv6 filters missing on Junos, ...) are fixed by their remediation."""
     dev = INV.devices[name]
-    before = audit_text(dev, _running(dev))
+    before = api.audit_text(dev, _running(dev))
     if before.verdict == Verdict.COMPLIANT:
         assert before.remediation == ""
         return
-    after = audit_text(dev, apply_remediation(dev.platform, _running(dev), before.remediation))
+    after = engine.audit_text(dev, apply_remediation(dev.platform, _running(dev), before.remediation))
     assert after.verdict == Verdict.COMPLIANT, (before.remediation, [f.message for f in after.findings])
 
 
 def test_junos_remediation_leaves_present_prefix_lists_and_filters_alone() -> None:
     dev = DEV["juniper_junos"]
-    fix = audit_text(dev, _running(dev)).remediation
+    fix = api.audit_text(dev, _running(dev)).remediation
     assert "OP25B-POOL-V4" not in fix and "filter OP25B-V4" not in fix.replace("filter input", "")
     assert "set policy-options prefix-list OP25B-POOL-V6" in fix
     assert 'unit "$junos-interface-unit" family inet6 filter input OP25B-V6-' in fix
@@ -74,7 +75,7 @@ def test_junos_remediation_leaves_present_prefix_lists_and_filters_alone() -> No
 
 def test_ios_remediation_replaces_only_the_drifted_acl() -> None:
     dev = DEV["cisco_ios"]
-    fix = audit_text(dev, _running(dev)).remediation.splitlines()
+    fix = api.audit_text(dev, _running(dev)).remediation.splitlines()
     assert fix[0] == "no ip access-list extended OP25B-V4-b1a88b08" and fix[-1] == "end"
     assert not any("ipv6" in ln or ln.startswith("interface") for ln in fix)
 
@@ -94,13 +95,13 @@ def test_spelling_differences_are_no_change(platform: str) -> None:
     dev = DEV[platform]
     text = _respelled(dev)
     assert "eq smtp" in text and "2001:DB8:" in text
-    rep = audit_text(dev, text)
+    rep = api.audit_text(dev, text)
     assert rep.verdict == Verdict.COMPLIANT and rep.remediation == "", rep.remediation
 
 
 def test_remediation_appears_once_per_device_in_every_format() -> None:
     dev = DEV["cisco_ios"]
-    rep = audit_text(dev, _running(dev))
+    rep = api.audit_text(dev, _running(dev))
     assert len(rep.findings) >= 2 and rep.remediation
     marker = rep.remediation.splitlines()[0]
     two = [rep, DeviceReport(**{**rep.__dict__, "device": "other"})]

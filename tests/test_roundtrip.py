@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from op25b_cfg.audit.engine import audit_text
+from op25b_cfg import api
 from op25b_cfg.audit.model import Code, DeviceReport, Verdict
-from op25b_cfg.inventory import MODES, Device, FlowControl, load_inventory
-from op25b_cfg.platforms import get_platform
+from op25b_cfg.inventory import MODES, Device, FlowControl
 from tests.labutil import need_nft
 from tests.platform_data import PLATFORM_DATA, base_device, in_mode, running_text, variants
 
@@ -32,7 +31,7 @@ def test_removed_ipv6_pool_is_caught(platform: str, mode: str) -> None:
     if len(v4_only) == len(dev.pools):
         pytest.skip(f"{dev.name} serves no IPv6-only pool")
     old = dataclasses.replace(dev, pools=v4_only)
-    rep = audit_text(dev, running_text(old), source="old")
+    rep = api.audit_text(dev, running_text(old), source="old")
     assert rep.verdict is Verdict.NONCOMPLIANT
     assert any(f.code is Code.FILTER_MISSING and f.family == 6 for f in rep.findings), _codes(rep)
     assert not any(f.family == 4 and f.code is not Code.DRIFT for f in rep.findings)
@@ -45,7 +44,7 @@ def test_nft_kernel_listing_round_trip(mode: str, tmp_path: Path) -> None:
     dev = in_mode(base_device("linux_nftables"), mode)
     nft = need_nft()
     rendered = tmp_path / "op25b.nft"
-    rendered.write_text(get_platform(dev.platform).render(dev))
+    rendered.write_text(api.render(dev))
     proc = subprocess.run(
         ["unshare", "-n", "sh", "-c", f'"{nft}" -f "{rendered}" && "{nft}" list ruleset'],
         capture_output=True,
@@ -55,12 +54,12 @@ def test_nft_kernel_listing_round_trip(mode: str, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     listing = proc.stdout
     assert "table inet op25b" in listing
-    rep = audit_text(dev, listing, source="nft list ruleset")
+    rep = api.audit_text(dev, listing, source="nft list ruleset")
     assert rep.verdict is Verdict.COMPLIANT, [f.message for f in rep.findings]
     # and a mutation made in the kernel's own listing format is still caught
     leaked = re.sub(r"^.*tcp dport 25 .*reject.*\n", "", listing, flags=re.M)
     assert leaked != listing
-    rep = audit_text(dev, leaked, source="nft list ruleset, mutated")
+    rep = api.audit_text(dev, leaked, source="nft list ruleset, mutated")
     assert any(f.code is Code.SMTP_LEAK for f in rep.findings), _codes(rep)
 
 
@@ -77,7 +76,7 @@ def _case_dirs() -> list[Path]:
 def _case_device(case: Path, spec: dict[str, object]) -> Device:
     inv_dir = str(spec.get("inventory", "inventory"))
     inv_path = case / inv_dir if (case / inv_dir).is_dir() else REPO / inv_dir
-    inv = load_inventory(inv_path)
+    inv = api.load(inv_path)
     dev = inv.devices[str(spec["device"])]
     over = dict(spec.get("override") or {})  # type: ignore[call-overload]
     if "pools" in over:
@@ -102,7 +101,7 @@ def test_audit_case(case: Path) -> None:
     assert dev.platform == case.parent.parent.name, "a case lives in the folder of its device's platform"
     running = case / "running.cfg" if (case / "running.cfg").exists() else REPO / str(spec["running"])
     expected = json.loads((case / "expected.json").read_text())
-    rep = audit_text(dev, running.read_text(), source=str(running))
+    rep = api.audit_text(dev, running.read_text(), source=str(running))
     got = sorted((f.code.value, f.family, f.cause or "") for f in rep.findings if f.code is not Code.DRIFT)
     want = sorted((e["code"], e.get("family"), e.get("cause", "")) for e in expected["findings"])
     assert (rep.verdict.value, got) == (expected["verdict"], want), [f.message for f in rep.findings]

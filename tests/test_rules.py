@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from op25b_cfg.inventory import Device, FlowControl, Inventory, load_inventory
+from op25b_cfg import api
+from op25b_cfg.inventory import Device, FlowControl, Inventory
 from op25b_cfg.netaddr import Network, collapse, parse_prefix
 from op25b_cfg.rules import ACK, SYN, Action, FilterPlan, Rule, build_plan, canonical_plan, version_id
 
@@ -209,7 +210,7 @@ def assert_plan_invariants(device: Device, plan: FilterPlan) -> None:
 
 @pytest.fixture(scope="module")
 def sample() -> Inventory:
-    return load_inventory(SAMPLE)
+    return api.load(SAMPLE)
 
 
 def with_policy(device: Device, **changes: Any) -> Device:
@@ -298,7 +299,7 @@ def test_no_submission_ports_means_no_submission_rule(sample: Inventory) -> None
 
 def test_version_is_stable_for_same_intent(sample: Inventory) -> None:
     dev = sample.devices["bras-tyo-ios1"]
-    again = load_inventory(SAMPLE).devices["bras-tyo-ios1"]
+    again = api.load(SAMPLE).devices["bras-tyo-ios1"]
     assert build_plan(dev).version == build_plan(again).version
     reordered = dataclasses.replace(dev, pools=tuple(reversed(dev.pools)))
     assert build_plan(reordered).version == build_plan(dev).version, "pool order is not intent"

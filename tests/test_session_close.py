@@ -6,9 +6,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from op25b_cfg import api
 from op25b_cfg.connection.base import ConnectOptions, Credentials
 from op25b_cfg.connection.factory import make_session
-from op25b_cfg.inventory import load_inventory
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -29,7 +29,7 @@ class _StuckDriver:
 
 def test_close_returns_within_the_timeout_whatever_the_driver_does(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("OP25B_LOCK_DIR", str(tmp_path / "locks"))
-    device = load_inventory(REPO / "inventory").devices["bras-osa-xr1"]
+    device = api.load(REPO / "inventory").devices["bras-osa-xr1"]
     session = make_session(device, Credentials("netops", "pw"), ConnectOptions(timeout=0.3))
     stuck = _StuckDriver()
     session._driver = stuck  # as after a successful open

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from op25b_cfg import api
 from op25b_cfg.errors import InventoryError, Problem
-from op25b_cfg.inventory import load_inventory
 from op25b_cfg.yamlload import YamlProblem, load_yaml
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,7 +32,7 @@ def copy_sample(tmp: Path) -> Path:
 
 def problems_of(inv: Path) -> list[Problem]:
     with pytest.raises(InventoryError) as info:
-        load_inventory(inv)
+        api.load(inv)
     return info.value.problems
 
 
@@ -91,7 +91,7 @@ def test_yaml11_host_names_must_be_quoted(tmp_path: Path, key: str, read: str) -
     assert "quote it" in found[0].fix
     (inv / "hosts.yaml").write_text(hosts.replace(f"{key}:", f'"{key}":', 1))
     if key != "1:30":  # quoted, "no" and "on" are valid device names
-        assert key in load_inventory(inv).devices
+        assert key in api.load(inv).devices
 
 
 def test_yaml11_value_where_a_name_is_expected(tmp_path: Path) -> None:

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from op25b_cfg.audit.engine import audit_text
+from op25b_cfg import api
 from op25b_cfg.connection.base import ConnectOptions, Credentials, Session
-from op25b_cfg.inventory import Device, load_inventory
+from op25b_cfg.inventory import Device
 from op25b_cfg.platforms import get_platform
 from op25b_cfg.platforms.huawei_vrp._store import Node
 from op25b_cfg.platforms.huawei_vrp.emulator import VrpEmulator
 from op25b_cfg.push import Outcome, PushOptions, push_device
-from op25b_cfg.rules import build_plan
 from tests.labutil import REPO
 
 DEVICE = "edge-osa-vrp1"
@@ -30,7 +29,7 @@ def _lock_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def device(emu: VrpEmulator, **changes: object) -> Device:
-    dev = load_inventory(REPO / "inventory").devices[DEVICE]
+    dev = api.load(REPO / "inventory").devices[DEVICE]
     return dataclasses.replace(dev, hostname=emu.host, port=emu.port, **changes)  # type: ignore[arg-type]
 
 
@@ -48,7 +47,7 @@ def popts(tmp_path: Path, **kw: object) -> PushOptions:
 
 def test_dry_run_commit_and_rerun(emu: VrpEmulator, tmp_path: Path) -> None:
     dev, make = device(emu), factory(emu, tmp_path)
-    version = build_plan(dev).version
+    version = api.plan(dev).version
     before = emu.running_config
 
     dry = push_device(dev, make, popts(tmp_path))
@@ -62,7 +61,7 @@ def test_dry_run_commit_and_rerun(emu: VrpEmulator, tmp_path: Path) -> None:
     assert res.verdict == "COMPLIANT"
     after = emu.running_config
     assert f"traffic-filter inbound ipv6 acl name OP25B-V6-{version}" in after
-    assert audit_text(dev, after, "emulator").verdict == "COMPLIANT"
+    assert api.audit_text(dev, after, "emulator").verdict == "COMPLIANT"
 
     sent = len(emu.commands)
     again = push_device(dev, make, popts(tmp_path, commit=True))
@@ -73,13 +72,13 @@ def test_dry_run_commit_and_rerun(emu: VrpEmulator, tmp_path: Path) -> None:
 
 def test_drifted_filter_is_repaired_make_before_break_then_unchanged(emu: VrpEmulator, tmp_path: Path) -> None:
     dev, make = device(emu), factory(emu, tmp_path)
-    version = build_plan(dev).version
+    version = api.plan(dev).version
     assert push_device(dev, make, popts(tmp_path, commit=True)).outcome is Outcome.COMMITTED
     with emu.lock:  # someone's hand edit: rule 1 permits SMTP before op25b's rules
         acl = emu.running.view(f"acl name OP25B-V4-{version} advance")
         assert acl is not None
         acl.children.append(Node("rule 1 permit tcp destination-port eq smtp"))
-    assert audit_text(dev, emu.running_config, "emulator").verdict == "NONCOMPLIANT"
+    assert api.audit_text(dev, emu.running_config, "emulator").verdict == "NONCOMPLIANT"
 
     dry = push_device(dev, make, popts(tmp_path))
     assert dry.outcome is Outcome.DRY_RUN and dry.repaired == [f"OP25B-V4-{version}"], (dry.outcome, dry.state)
@@ -90,7 +89,7 @@ def test_drifted_filter_is_repaired_make_before_break_then_unchanged(emu: VrpEmu
     after = emu.running_config
     assert f"OP25B-V4-{fixed.version}" in after and version not in after, after  # the drifted ACLs are gone
     assert f"undo acl name OP25B-V4-{version}" in emu.commands
-    assert audit_text(dev, after, "emulator").verdict == "COMPLIANT"
+    assert api.audit_text(dev, after, "emulator").verdict == "COMPLIANT"
 
     again = push_device(dev, make, popts(tmp_path, commit=True))
     assert again.outcome is Outcome.UNCHANGED, f"{again.error} / {again.state} {again.diff}"
@@ -103,13 +102,13 @@ def test_older_version_is_cleaned_up(emu: VrpEmulator, tmp_path: Path) -> None:
     old = device(emu, mode="targeted")
     assert push_device(old, make, popts(tmp_path, commit=True)).outcome is Outcome.COMMITTED
     new = device(emu)
-    old_v, new_v = build_plan(old).version, build_plan(new).version
+    old_v, new_v = api.plan(old).version, api.plan(new).version
     res = push_device(new, make, popts(tmp_path, commit=True))
     assert res.outcome is Outcome.COMMITTED, f"{res.error} / {res.state}"
     assert sorted(res.cleanup_removed) == [f"OP25B-V4-{old_v}", f"OP25B-V6-{old_v}"]
     after = emu.running_config
     assert old_v not in after and f"traffic-filter inbound acl name OP25B-V4-{new_v}" in after
-    assert audit_text(new, after, "emulator").verdict == "COMPLIANT"
+    assert api.audit_text(new, after, "emulator").verdict == "COMPLIANT"
 
 
 def test_refused_line_leaves_the_old_config(emu: VrpEmulator, tmp_path: Path) -> None:

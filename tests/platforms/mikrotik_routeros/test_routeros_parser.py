@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from op25b_cfg.audit.engine import audit_text
+from op25b_cfg import api
 from op25b_cfg.audit.model import Code, ParsedConfig, Verdict
-from op25b_cfg.inventory import Device, load_inventory
+from op25b_cfg.inventory import Device
 from op25b_cfg.platforms import get_platform
 from op25b_cfg.platforms.mikrotik_routeros.parser import (
     _walk,
@@ -93,7 +93,7 @@ def test_parser_never_raises_on_garbage() -> None:
 
 
 def _sample(mode: str) -> Device:
-    inv = load_inventory(REPO / "inventory")
+    inv = api.load(REPO / "inventory")
     dev = inv.devices["bras-osa-ros1"]
     pools = dev.pools if mode != "flow-control" else tuple(p for p in dev.pools if p.ipv4)
     return dataclasses.replace(dev, mode=mode, pools=pools)
@@ -103,7 +103,7 @@ def _sample(mode: str) -> Device:
 def test_rendered_intent_audits_compliant(mode: str) -> None:
     """parse(render(intent)) is COMPLIANT with no drift, in every mode."""
     dev = _sample(mode)
-    rep = audit_text(dev, get_platform(PLATFORM).render(dev))
+    rep = api.audit_text(dev, get_platform(PLATFORM).render(dev))
     assert rep.verdict is Verdict.COMPLIANT, [f.message for f in rep.findings]
     assert not [f for f in rep.findings if f.code is Code.DRIFT]
 
@@ -113,7 +113,7 @@ def test_disabled_reject_is_a_leak() -> None:
     dev = _sample("block")
     text = get_platform(PLATFORM).render(dev)
     leaked = text.replace("add action=reject chain=OP25B-V4", "add action=reject disabled=yes chain=OP25B-V4")
-    rep = audit_text(dev, leaked)
+    rep = api.audit_text(dev, leaked)
     assert rep.verdict is Verdict.NONCOMPLIANT
     assert [f.family for f in rep.findings if f.code is Code.SMTP_LEAK] == [4]
 

@@ -12,17 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from op25b_cfg.audit.engine import audit_text
+from op25b_cfg import api
 from op25b_cfg.connection.base import ConnectOptions, Credentials
 from op25b_cfg.errors import ConnectionError_
-from op25b_cfg.inventory import Device, load_inventory
+from op25b_cfg.inventory import Device
 from op25b_cfg.lab.emulators import Faults
 from op25b_cfg.lab.emulators.faults import EmulatorDropped
-from op25b_cfg.platforms import get_platform
 from op25b_cfg.platforms.mikrotik_routeros.emulator import RouterosEmulator
 from op25b_cfg.platforms.mikrotik_routeros.session import RouterosSession
 from op25b_cfg.push import Outcome, PushOptions, push_device
-from op25b_cfg.rules import build_plan
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -34,7 +32,7 @@ def _lock_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def dev() -> Device:
-    inv = load_inventory(REPO / "inventory")
+    inv = api.load(REPO / "inventory")
     return dataclasses.replace(inv.devices["bras-osa-ros1"], hostname="127.0.0.1")
 
 
@@ -64,7 +62,7 @@ def popts(tmp_path: Path, **kw: bool) -> PushOptions:
 
 def test_dry_run_commit_post_audit_and_rerun(emu: RouterosEmulator, dev: Device, tmp_path: Path) -> None:
     make = factory(emu, tmp_path)
-    version = build_plan(dev).version
+    version = api.plan(dev).version
     before = emu.op25b_items()
     assert before == []
 
@@ -78,7 +76,7 @@ def test_dry_run_commit_post_audit_and_rerun(emu: RouterosEmulator, dev: Device,
     assert res.outcome is Outcome.COMMITTED, f"{res.error} / {res.state}"
     assert res.verdict == "COMPLIANT"
     after = emu.running_config
-    assert audit_text(dev, after, "emulator").verdict == "COMPLIANT"
+    assert api.audit_text(dev, after, "emulator").verdict == "COMPLIANT"
     # the jumps sit before every other forward rule
     forward = [ln for ln in after.splitlines() if "/ip firewall filter add" in ln and "chain=forward" in ln]
     assert f"jump-target=OP25B-V4-{version}" in forward[0]
@@ -107,11 +105,11 @@ def test_what_the_router_prints_differently_is_unchanged(emu: RouterosEmulator, 
 
 def test_new_version_is_made_before_the_old_one_breaks(emu: RouterosEmulator, dev: Device, tmp_path: Path) -> None:
     make = factory(emu, tmp_path)
-    old = build_plan(dev).version
+    old = api.plan(dev).version
     assert push_device(dev, make, popts(tmp_path, commit=True)).outcome is Outcome.COMMITTED
     emu.commands.clear()
     targeted = dataclasses.replace(dev, mode="targeted")
-    new = build_plan(targeted).version
+    new = api.plan(targeted).version
     res = push_device(targeted, make, popts(tmp_path, commit=True))
     assert res.outcome is Outcome.COMMITTED, f"{res.error} / {res.state}"
     changes = [c for c in emu.commands if " add " in c or " remove " in c]
@@ -120,7 +118,7 @@ def test_new_version_is_made_before_the_old_one_breaks(emu: RouterosEmulator, de
     first_remove = next(i for i, c in enumerate(changes) if " remove " in c)
     assert last_new_rule < first_new_jump < first_remove  # chain complete, then jumps, then the old goes
     assert all(old not in item for item in emu.op25b_items())
-    assert audit_text(targeted, emu.running_config).verdict == "COMPLIANT"
+    assert api.audit_text(targeted, emu.running_config).verdict == "COMPLIANT"
 
 
 def test_same_version_drift_is_repaired_without_a_gap(emu: RouterosEmulator, dev: Device, tmp_path: Path) -> None:
@@ -129,11 +127,11 @@ def test_same_version_drift_is_repaired_without_a_gap(emu: RouterosEmulator, dev
     with emu.lock:  # someone turned op25b's reject into an accept on the router
         rule = next(it for it in emu.items[("ip", "firewall", "filter")] if it.get("action") == "reject")
         rule["action"] = "accept"
-    assert audit_text(dev, emu.running_config).verdict == "NONCOMPLIANT"
+    assert api.audit_text(dev, emu.running_config).verdict == "NONCOMPLIANT"
     res = push_device(dev, make, popts(tmp_path, commit=True))
     assert res.outcome is Outcome.COMMITTED, f"{res.error} / {res.state}"
-    assert audit_text(dev, emu.running_config).verdict == "COMPLIANT"
-    version = build_plan(dev).version
+    assert api.audit_text(dev, emu.running_config).verdict == "COMPLIANT"
+    version = api.plan(dev).version
     assert {i.split("comment=")[1].split()[1].rstrip('"') for i in emu.op25b_items()} == {version}  # no temporary
     assert push_device(dev, make, popts(tmp_path, commit=True)).outcome is Outcome.UNCHANGED
 
@@ -143,13 +141,13 @@ def test_refused_line_rolls_back_to_the_old_block(emu: RouterosEmulator, dev: De
     assert push_device(dev, make, popts(tmp_path, commit=True)).outcome is Outcome.COMMITTED
     before = emu.op25b_items()
     targeted = dataclasses.replace(dev, mode="targeted")
-    new = build_plan(targeted).version
+    new = api.plan(targeted).version
     emu.faults.reject_pattern = rf"chain=forward .*jump-target=OP25B-V6-{new}"  # the router refuses the new jump
     res = push_device(targeted, make, popts(tmp_path, commit=True))
     assert res.failed and "refused" in res.error, res.error
     assert res.state.startswith("old config"), res.state
     assert emu.op25b_items() == before
-    assert audit_text(dev, emu.running_config).verdict == "COMPLIANT"
+    assert api.audit_text(dev, emu.running_config).verdict == "COMPLIANT"
 
 
 def test_connection_lost_mid_commit_is_rolled_back_over_a_new_session(
@@ -195,8 +193,8 @@ def test_wrong_password_is_a_clear_error(emu: RouterosEmulator, dev: Device, tmp
 
 def test_emulator_prints_what_the_parser_reads(emu: RouterosEmulator, dev: Device) -> None:
     """The emulator's export round-trips through the parser with nothing left unparsed."""
-    text = get_platform(dev.platform).render(dev)
+    text = api.render(dev)
     fresh = RouterosEmulator(text, hostname="x", faults=Faults())
-    pc = get_platform(dev.platform).parse(fresh.running_config)
+    pc = api.parse(dev, fresh.running_config)
     assert not pc.unparsed
-    assert audit_text(dev, fresh.running_config).verdict == "COMPLIANT"
+    assert api.audit_text(dev, fresh.running_config).verdict == "COMPLIANT"
