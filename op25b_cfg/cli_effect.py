@@ -273,9 +273,9 @@ def effect_offenders(
                 sessions.read(path)
         pools: list[tuple[str, list[Network]]] = []
         if inventory is not None:
-            from op25b_cfg.inventory import load_inventory
+            from op25b_cfg import api
 
-            pools = [(p.name, p.all()) for p in load_inventory(inventory).policy.pools]
+            pools = [(p.name, p.all()) for p in api.load(inventory).policy.pools]
         started = time.perf_counter()
         tally = off.read_logs(logs or ["-"], plats, period=period.value, year=year, sessions=sessions)
         ranked = off.rank(tally, pools, top)

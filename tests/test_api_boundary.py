@@ -55,10 +55,6 @@ _MODEL_TEXT = (
 _RULES_UNIT = "a test of the rules unit (plan construction, version id, properties of build_plan itself)"
 _LOADER_UNIT = "a test of the inventory loader unit (its cache and runtime model), not of a workflow"
 ALLOWED: dict[tuple[str, str], str] = {
-    ("op25b_cfg/cli_effect.py", "op25b_cfg.inventory.load_inventory"): (
-        "to convert to api.load (one line in `op25b effect offenders --inventory`);"
-        " op25b_cfg/ was outside this change's scope"
-    ),
     ("bench/push.py", "op25b_cfg.push.run_push"): _PUSH_SEAM,
     ("tests/test_push_napalm.py", "op25b_cfg.push.run_push"): _PUSH_SEAM,
     ("tests/test_push_napalm.py", "op25b_cfg.audit.runner.audit_live_device"): _PUSH_SEAM,
