@@ -91,6 +91,8 @@ def from_model(value: Any, memo: dict[int, tuple[Any, Any]] | None = None) -> An
     """``value`` with every validated model in it (:mod:`op25b_cfg.inventory_schema`) replaced by the runtime
     type of the same name (lists, tuples and dicts copied). ``memo`` (by ``id``; it keeps the models alive)
     makes a model that several devices share (the policy's pools, a group's attachments) one runtime object."""
+    if type(value) in _PLAIN:  # most fields: nothing to convert
+        return value
     cls = _RUNTIME.get(type(value).__name__)
     if cls is not None and type(value).__module__ == _SCHEMA:
         if memo is None:
@@ -107,6 +109,9 @@ def from_model(value: Any, memo: dict[int, tuple[Any, Any]] | None = None) -> An
     if isinstance(value, dict):
         return {k: from_model(v, memo) for k, v in value.items()}
     return value
+
+
+_PLAIN = frozenset({str, int, bool, float, type(None)})
 
 
 def _raw(value: Any) -> Any:
