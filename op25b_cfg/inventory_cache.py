@@ -170,21 +170,33 @@ class _Encoder:
         self.objects: list[list[Any]] = []
         self.by_id: dict[int, int] = {}
         self.by_value: dict[str, int] = {}
+        self.by_flat: dict[tuple[str, tuple[Any, ...], tuple[type, ...]], int] = {}
         self.alive: list[object] = []  # keeps ids unique while encoding
 
     def ref(self, obj: Any) -> int:
-        """The index of model ``obj`` in ``objects``."""
+        """The index of model ``obj`` in ``objects``.
+
+        A model whose fields are all plain scalars (an attachment, the flow control: one per device in a
+        10,000-host inventory) is looked up by its field values and their types (``1``, ``1.0`` and ``True``
+        stay apart) before it is encoded; any other by its JSON text."""
         at = self.by_id.get(id(obj))
         if at is None:
             kind = type(obj).__name__
             if _MODELS.get(kind) is not type(obj):
                 raise _Bad(f"a value of type {kind}")
-            entry = [kind, {k: self.value(getattr(obj, k)) for k in obj.field_names()}]
-            text = json.dumps(entry, sort_keys=True)
-            at = self.by_value.get(text)
+            values = tuple(getattr(obj, k) for k in obj.field_names())
+            types = tuple(map(type, values))
+            flat = (kind, values, types) if _SCALARS.issuperset(types) else None
+            at = self.by_flat.get(flat) if flat else None
             if at is None:
-                at = self.by_value[text] = len(self.objects)
-                self.objects.append(entry)
+                entry = [kind, dict(zip(obj.field_names(), map(self.value, values), strict=True))]
+                text = json.dumps(entry, sort_keys=True)
+                at = self.by_value.get(text)
+                if at is None:
+                    at = self.by_value[text] = len(self.objects)
+                    self.objects.append(entry)
+                if flat:
+                    self.by_flat[flat] = at
             self.by_id[id(obj)] = at
             self.alive.append(obj)
         return at
@@ -256,6 +268,8 @@ _ROW = (
 """A device row's columns: every :class:`Device` field but ``policy``."""
 
 _BUILDING = object()
+_SCALARS = frozenset({str, int, bool, float, type(None)})
+"""Field value types a model is looked up by directly when it has no other (:meth:`_Encoder.ref`)."""
 
 
 class _Decoder:

@@ -91,6 +91,8 @@ def from_model(value: Any, memo: dict[int, tuple[Any, Any]] | None = None) -> An
     """``value`` with every validated model in it (:mod:`op25b_cfg.inventory_schema`) replaced by the runtime
     type of the same name (lists, tuples and dicts copied). ``memo`` (by ``id``; it keeps the models alive)
     makes a model that several devices share (the policy's pools, a group's attachments) one runtime object."""
+    if type(value) in _PLAIN:  # most fields: nothing to convert
+        return value
     cls = _RUNTIME.get(type(value).__name__)
     if cls is not None and type(value).__module__ == _SCHEMA:
         if memo is None:
@@ -107,6 +109,9 @@ def from_model(value: Any, memo: dict[int, tuple[Any, Any]] | None = None) -> An
     if isinstance(value, dict):
         return {k: from_model(v, memo) for k, v in value.items()}
     return value
+
+
+_PLAIN = frozenset({str, int, bool, float, type(None)})
 
 
 def _raw(value: Any) -> Any:
@@ -222,25 +227,56 @@ class Exemptions(Record):
         True
         """
         hit = _APPLYING.get(id(self))
-        if hit is None or hit[0] is not self:  # the object is kept alive in the value: its id is not reused
+        if hit is None or hit.exemptions is not self:  # the object is kept alive in the value: its id is not reused
             if len(_APPLYING) >= _APPLYING_MAX:
                 _APPLYING.clear()
-            entries = [(s.name, s.prefix, s) for s in self.static] + [(o.subscriber, o.prefix, o) for o in self.opt_out]
-            hit = _APPLYING[id(self)] = (self, tuple(entries), {})
-        _, entries_t, shared = hit
-        key = tuple(i for i, (_, _, e) in enumerate(entries_t) if e.applies_to(device, groups))
-        found = shared.get(key)
+            hit = _APPLYING[id(self)] = _Applying.index(self)
+        return hit.on(device, groups)
+
+
+@dataclass(slots=True)
+class _Applying:
+    """One :class:`Exemptions` object's entries indexed by where they apply: a device's set is the unscoped
+    entries plus those naming the device or one of its groups (dictionary look-ups, not a walk of every entry
+    per device: 11 µs per device with 28 entries, more with every per-device opt-out)."""
+
+    exemptions: Exemptions
+    entries: tuple[tuple[str, Network], ...]
+    everywhere: tuple[int, ...]
+    by_device: dict[str, list[int]]
+    by_group: dict[str, list[int]]
+    shared: dict[tuple[int, ...], tuple[tuple[str, Network], ...]]
+
+    @classmethod
+    def index(cls, ex: Exemptions) -> _Applying:
+        scoped: list[Scoped] = [*ex.static, *ex.opt_out]
+        entries = tuple((s.name, s.prefix) for s in ex.static) + tuple((o.subscriber, o.prefix) for o in ex.opt_out)
+        by_device: dict[str, list[int]] = {}
+        by_group: dict[str, list[int]] = {}
+        for i, e in enumerate(scoped):
+            for name in e.devices or ():
+                by_device.setdefault(name, []).append(i)
+            for name in e.groups or ():
+                by_group.setdefault(name, []).append(i)
+        everywhere = tuple(i for i, e in enumerate(scoped) if e.devices is None and e.groups is None)
+        return cls(ex, entries, everywhere, by_device, by_group, {})
+
+    def on(self, device: str, groups: tuple[str, ...]) -> tuple[tuple[str, Network], ...]:
+        """The applying entries of ``device`` (a member of ``groups``), one shared tuple per set."""
+        named = [self.by_group[g] for g in groups if g in self.by_group]
+        if device in self.by_device:
+            named.append(self.by_device[device])
+        key = tuple(sorted({*self.everywhere, *(i for ids in named for i in ids)})) if named else self.everywhere
+        found = self.shared.get(key)
         if found is None:
-            found = shared[key] = tuple((entries_t[i][0], entries_t[i][1]) for i in key)
+            found = self.shared[key] = tuple(self.entries[i] for i in key)
         return found
 
 
-_APPLYING: dict[
-    int,
-    tuple[Exemptions, tuple[tuple[str, Network, Scoped], ...], dict[tuple[int, ...], tuple[tuple[str, Network], ...]]],
-] = {}
-"""Per :class:`Exemptions` object (by identity; a copy is another object): its entries and one shared tuple
-per applying set. Not a cached property: ``model_copy(update=...)`` would carry it over to changed exemptions."""
+_APPLYING: dict[int, _Applying] = {}
+"""Per :class:`Exemptions` object (by identity; a copy is another object): its entries indexed, and one shared
+tuple per applying set. Not a cached property: ``model_copy(update=...)`` would carry it over to changed
+exemptions."""
 _APPLYING_MAX = 1024
 
 

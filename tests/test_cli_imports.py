@@ -168,3 +168,44 @@ def test_cached_inventory_needs_no_pydantic(command: str, tmp_path: Path) -> Non
         not {"pydantic", "pydantic_core", "op25b_cfg.inventory_schema", "op25b_cfg.inventory_checks", "yaml"} & loaded
     )
     assert {"op25b_cfg.inventory_model", "op25b_cfg.inventory_cache"} <= loaded
+
+
+BUILT = """
+import json, sys
+import typer.main
+built = []
+real = typer.main.get_command_from_info
+def counting(command_info, **kw):
+    cmd = real(command_info, **kw)
+    built.append(cmd.name)
+    return cmd
+typer.main.get_command_from_info = counting
+from op25b_cfg.cli import app
+try:
+    app(json.loads(sys.argv[1]))
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "built": sorted(built)}))
+"""
+
+
+def commands_built(*args: str) -> tuple[int, list[str]]:
+    """Exit code of ``op25b ARGS`` in a fresh interpreter, and the click commands typer built for it."""
+    proc = subprocess.run(
+        [sys.executable, "-c", BUILT, json.dumps(list(args))], capture_output=True, text=True, check=True
+    )
+    result = json.loads(proc.stdout.splitlines()[-1])
+    return result["code"], result["built"]
+
+
+def test_a_command_builds_only_itself() -> None:
+    """typer converts the parameters of every command it builds: a call builds the one it runs (a group: its
+    own commands); help and a mistyped name get every command (the list, the suggestion)."""
+    assert commands_built("platforms", "--format", "json") == (0, ["platforms"])
+    assert commands_built("--version", "platforms") == (0, ["platforms"])
+    code, built = commands_built("inventory", "--help")
+    assert (code, built) == (0, ["show", "validate"])
+    code, everything = commands_built("--help")
+    assert code == 0 and {"generate", "platforms", "audit", "push", "show", "validate"} <= set(everything)
+    code, built = commands_built("platfroms")
+    assert code == 2 and built == everything

@@ -291,3 +291,27 @@ def test_no_cache_switch(cache: Path, tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("OP25B_NO_CACHE", "1")
     load_inventory(copy_sample(tmp_path))
     assert not cache.exists()
+
+
+def test_equal_scalar_models_are_one_object_and_values_of_other_types_stay_apart() -> None:
+    """The encoder's look-up by field values (attachments, flow control) merges equal models only: ``1``,
+    ``1.0`` and ``True`` are equal in Python but not the same value in a config."""
+    from op25b_cfg.inventory_model import Attachment, FlowControl
+
+    def fc(delay: Any) -> FlowControl:
+        return FlowControl.trusted(
+            max_sessions=10, new_per_second=1, burst=5, ipv6_subscriber_length=64, connect_delay_s=delay
+        )
+
+    def att(name: str) -> Attachment:
+        return Attachment.trusted(
+            kind="interface", name=name, direction="in", template_type=None, profile_interface=None
+        )
+
+    enc = inventory_cache._Encoder()
+    one, one_again, one_float, one_bool = (enc.ref(x) for x in (fc(1), fc(1), fc(1.0), fc(True)))
+    assert one == one_again
+    assert len({one, one_float, one_bool}) == 3
+    assert [enc.objects[i][1]["connect_delay_s"] for i in (one, one_float, one_bool)] == [1, 1.0, True]
+    assert [type(enc.objects[i][1]["connect_delay_s"]) for i in (one, one_float, one_bool)] == [int, float, bool]
+    assert enc.ref(att("Gi0/0")) == enc.ref(att("Gi0/0")) != enc.ref(att("Gi0/1"))

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from op25b_cfg import inventory_model as rt
@@ -131,3 +133,36 @@ def test_a_loaded_inventory_holds_runtime_objects_sharing_the_policys_pools() ->
         assert dev.policy is inv.policy
         assert all(any(p is q for q in inv.policy.pools) for p in dev.pools)
     assert {type(v) for v in seen} >= {rt.Policy, rt.Pool, rt.Attachment, rt.FlowControl, rt.Exemptions}
+
+
+_NAMES = st.sampled_from(["r1", "r2", "r3", "tokyo", "osaka"])
+_SCOPE = st.one_of(st.none(), st.lists(_NAMES, max_size=3))
+
+
+@given(
+    scopes=st.lists(st.tuples(st.booleans(), _SCOPE, _SCOPE), max_size=8),
+    device=_NAMES,
+    groups=st.lists(_NAMES, max_size=3).map(tuple),
+)
+def test_applying_exemptions_are_those_whose_scope_names_the_device(
+    scopes: list[tuple[bool, list[str] | None, list[str] | None]], device: str, groups: tuple[str, ...]
+) -> None:
+    """The index by device and group gives exactly the walk of every entry through ``applies_to``, in policy
+    order (static first), and the same tuple object for the same set."""
+    static = [
+        rt.StaticExemption(name=f"s{i}", prefix=f"192.0.2.{i}", devices=d, groups=g)
+        for i, (is_static, d, g) in enumerate(scopes)
+        if is_static
+    ]
+    opt_out = [
+        rt.OptOut(subscriber=f"o{i}", prefix=f"198.51.100.{i}", devices=d, groups=g)
+        for i, (is_static, d, g) in enumerate(scopes)
+        if not is_static
+    ]
+    ex = rt.Exemptions(static=static, opt_out=opt_out)
+    walk = tuple((s.name, s.prefix) for s in static if s.applies_to(device, groups)) + tuple(
+        (o.subscriber, o.prefix) for o in opt_out if o.applies_to(device, groups)
+    )
+    got = ex.applying(device, groups)
+    assert got == walk
+    assert ex.applying(device, tuple(reversed(groups))) is got
