@@ -261,7 +261,6 @@ def platforms(fmt: FormatOpt = Format.table) -> None:
 from op25b_cfg import cli_audit, cli_effect, cli_lab, cli_push  # noqa: E402,F401
 
 
-
 def main() -> None:
     """The console script (pyproject.toml: ``op25b = "op25b_cfg.cli:main"``): :data:`app`, then
     :func:`exit_fast`. Tests and ``python -m op25b_cfg`` call ``app()``, which exits the ordinary way."""
