@@ -86,3 +86,69 @@ def test_main_takes_the_ordinary_exit_while_another_thread_runs(tmp_path: Path) 
     proc = run("main", "--version", prelude=prelude)
     assert proc.returncode == 0
     assert mark.read_text() == "done"
+
+
+FULL = """
+import sys
+sys.argv = ["op25b", *sys.argv[2:]]
+from op25b_cfg import cli
+import typer.main
+sys.exit(typer.main.get_command(cli.app)())
+"""
+
+BUILT = """
+import sys
+sys.argv = ["op25b", *sys.argv[2:]]
+import typer.main
+built = []
+real = typer.main.get_command_from_info
+def counting(*a, **kw):
+    cmd = real(*a, **kw)
+    built.append(cmd.name)
+    return cmd
+typer.main.get_command_from_info = counting
+from op25b_cfg import cli
+try:
+    cli.app()
+finally:
+    print("BUILT", sorted(built))
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("audit", "--help"),
+        ("audit", "--no-such-option"),
+        ("effect", "collect", "--help"),
+        ("inventory", "show", "--help"),
+        ("lab", "up", "--help"),
+        ("audt",),
+        ("--help",),
+        ("--version",),
+        (),
+    ],
+)
+def test_one_command_built_prints_as_the_whole_group(args: tuple[str, ...]) -> None:
+    """``app()`` builds only the named command; what it prints and its exit code are the whole group's."""
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120", "TERM": "dumb"}
+    lazy, full = (
+        subprocess.run([sys.executable, "-c", code, "-", *args], capture_output=True, text=True, env=env, cwd=REPO)
+        for code in (RUN.replace("sys.argv_entry", "'app'"), FULL)
+    )
+    assert (lazy.returncode, lazy.stdout, lazy.stderr) == (full.returncode, full.stdout, full.stderr)
+
+
+@pytest.mark.parametrize(
+    ("args", "built"),
+    [
+        (("audit", "--help"), ["audit"]),
+        (("effect", "collect", "--help"), ["collect", "offenders", "report"]),
+        (("generate", "--help"), ["generate"]),
+    ],
+)
+def test_app_builds_only_the_command_it_runs(args: tuple[str, ...], built: list[str]) -> None:
+    proc = subprocess.run([sys.executable, "-c", BUILT, "-", *args], capture_output=True, text=True, cwd=REPO)
+    assert proc.stdout.splitlines()[-1] == f"BUILT {built}"
+    whole = subprocess.run([sys.executable, "-c", BUILT, "-", "--help"], capture_output=True, text=True, cwd=REPO)
+    assert len(eval(whole.stdout.splitlines()[-1].removeprefix("BUILT "))) > 10
