@@ -170,3 +170,4 @@ def test_cached_inventory_needs_no_pydantic(command: str, tmp_path: Path) -> Non
     assert {"op25b_cfg.inventory_model", "op25b_cfg.inventory_cache"} <= loaded
     if command == "audit":  # the rendered intent of the drift check comes from op25b_cfg.rendered_cache
         assert "jinja2" in miss["modules"] and "jinja2" not in loaded
+        assert "xml.etree.ElementTree" not in loaded  # only JUnit reports need it
