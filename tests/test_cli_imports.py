@@ -171,3 +171,4 @@ def test_cached_inventory_needs_no_pydantic(command: str, tmp_path: Path) -> Non
     if command == "audit":  # the rendered intent of the drift check comes from op25b_cfg.rendered_cache
         assert "jinja2" in miss["modules"] and "jinja2" not in loaded
         assert "xml.etree.ElementTree" not in loaded  # only JUnit reports need it
+        assert "op25b_cfg.connection.setup" not in loaded  # only --live connects
