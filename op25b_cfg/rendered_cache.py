@@ -43,6 +43,10 @@ SCHEMA = "op25b.rendered-cache/1"
 _ORIGIN: dict[int, tuple[Device, Path, str]] = {}
 """``id(device)`` -> (that device, kept alive so the id is not reused; its inventory root; the inventory key)."""
 
+_TEXT: dict[int, str] = {}
+"""``id(device)`` -> its rendered intent once read or stored (a device of :data:`_ORIGIN`): many audits of one
+device in a process (``audit -c`` over many saved configs) read its file once."""
+
 
 def remember(inventory: Inventory, root: Path, key: str) -> None:
     """The devices of ``inventory`` were loaded from the files at ``root`` whose cache key is ``key``. Devices
@@ -58,6 +62,7 @@ def remember(inventory: Inventory, root: Path, key: str) -> None:
 def forget() -> None:
     """Look nothing up for the devices loaded so far (:func:`op25b_cfg.caches.clear` calls it)."""
     _ORIGIN.clear()
+    _TEXT.clear()
 
 
 caches.on_clear(forget)
@@ -68,6 +73,9 @@ def get(device: Device) -> str | None:
     where = _where(device)
     if where is None:
         return None
+    known = _TEXT.get(id(device))
+    if known is not None:
+        return known
     path, key = where
     if not inventory_cache.safe_dir(path.parent, create=False):
         return None
@@ -91,7 +99,8 @@ def get(device: Device) -> str | None:
             or meta.get("digest") != hashlib.sha256(body).hexdigest()
         ):
             return None
-        return body.decode("utf-8")
+        text = _TEXT[id(device)] = body.decode("utf-8")
+        return text
     except (OSError, ValueError) as exc:
         log.debug("rendered intent cache entry %s ignored: %s", path, exc)
         return None
@@ -103,6 +112,7 @@ def put(device: Device, text: str) -> None:
     if where is None:
         return
     path, key = where
+    _TEXT[id(device)] = text
     if not inventory_cache.safe_dir(path.parent, create=True):
         return
     body = text.encode("utf-8")
