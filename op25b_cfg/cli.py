@@ -16,10 +16,14 @@ is imported when the command calls it, so ``op25b --help``,
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
+import os
+import sys
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -256,4 +260,46 @@ def platforms(fmt: FormatOpt = Format.table) -> None:
 # this module).
 from op25b_cfg import cli_audit, cli_effect, cli_lab, cli_push  # noqa: E402,F401
 
-__all__ = ["app"]  # the console script entry point (pyproject.toml: op25b = "op25b_cfg.cli:app")
+
+def main() -> None:
+    """The console script (pyproject.toml: ``op25b = "op25b_cfg.cli:main"``): :data:`app`, then
+    :func:`exit_fast`. Tests and ``python -m op25b_cfg`` call ``app()``, which exits the ordinary way."""
+    try:
+        app()
+    except SystemExit as exc:
+        exit_fast(exc.code)
+    exit_fast(0)
+
+
+def exit_fast(code: object) -> NoReturn:
+    """Exit with ``code`` once the command has finished, without the interpreter's teardown.
+
+    Tearing down frees every object one by one (a parsed 60k-line config, the inventory): 68 M instructions
+    of a 1,450 M-instruction 60k-line audit. What teardown does that a user can see is done here first: the
+    ``atexit`` functions (``logging.shutdown`` flushes and closes every handler, ``concurrent.futures`` joins
+    its workers, ``tempfile`` finalizers remove their files), then standard output and error are flushed.
+    Anything unusual takes the ordinary exit instead, so the exit code and every message stay those of
+    ``sys.exit(code)``: a code that is not an int (a message to print), a thread other than this one or a
+    child process still alive, or a flush that fails (a closed pipe: Python's own message and status 120).
+    Files op25b writes are closed by ``with`` blocks before the command returns (``paths.atomic_write``)."""
+    if code is not None and not isinstance(code, int):
+        raise SystemExit(code)
+    children = sys.modules.get("multiprocessing")
+    if threading.active_count() > 1 or (children is not None and children.active_children()):
+        raise SystemExit(code)
+    try:
+        _flush()
+        atexit._run_exitfuncs()
+        _flush()
+    except Exception:  # a closed pipe: let the interpreter report it as it always does
+        raise SystemExit(code) from None
+    os._exit(code or 0)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+
+
+__all__ = ["app", "main"]  # main: the console script entry point (pyproject.toml: op25b = "op25b_cfg.cli:main")

@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_type_hints
 
 import typer
 
-from op25b_cfg.connection.setup import Connection, OptionError, refuse_unsafe
-
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
+
+    from op25b_cfg.connection.setup import Connection, OptionError
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_WORKERS = 10
@@ -82,6 +82,8 @@ def driver_args(items: list[str], verify_host_key: bool = True) -> dict[str, obj
     ...
     op25b_cfg.connection.setup.OptionError: --driver-arg secret=...: is a secret: on a command line every local ...
     """
+    from op25b_cfg.connection.setup import OptionError, refuse_unsafe  # only commands that connect use it
+
     out: dict[str, object] = {}
     for item in items:
         key, sep, raw = item.partition("=")
@@ -150,6 +152,16 @@ def device_progress(console: Console, command: str, disable: bool) -> Progress:
 def stop_notice(console: Console) -> Callable[[str], None]:
     """What :func:`op25b_cfg.fanout.ctrl_c_sets` prints on the first Ctrl-C."""
     return lambda msg: console.print(f"[yellow]{msg}[/]", highlight=False)
+
+
+def __getattr__(name: str) -> Any:
+    """``Connection`` and ``OptionError`` (re-exported from :mod:`op25b_cfg.connection.setup`), imported when
+    first asked for: a saved-config audit, which declares these options, never connects (17 M instructions)."""
+    if name in ("Connection", "OptionError"):
+        from op25b_cfg.connection import setup
+
+        return getattr(setup, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["Connection", "OptionError", "connection_setup", "driver_args"]  # Connection, OptionError: connection.setup

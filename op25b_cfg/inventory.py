@@ -120,17 +120,19 @@ def load_inventory(path: str | Path) -> Inventory:
     again rebuilds the same objects from it without YAML or validation (``OP25B_NO_CACHE=1`` bypasses it)."""
     root = Path(path)
     with paused_gc():
-        from op25b_cfg import inventory_cache
+        from op25b_cfg import inventory_cache, rendered_cache
 
         if inventory_cache.disabled() or not root.is_dir():
             return _load_inventory(root)
         key = inventory_cache.entry_key(root)
         hit = inventory_cache.load(root, key)
         if hit is not None:
+            rendered_cache.remember(hit, root, key)
             return hit
         inventory = _load_inventory(root)
         if inventory_cache.entry_key(root) == key:  # not edited while it was read
             inventory_cache.store(root, inventory, key)
+            rendered_cache.remember(inventory, root, key)
         return inventory
 
 

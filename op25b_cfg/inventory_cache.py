@@ -142,7 +142,7 @@ def _entry_path(root: Path) -> Path:
     return cache_dir() / (hashlib.sha256(str(root.absolute()).encode()).hexdigest()[:40] + ".json")
 
 
-def _safe_dir(path: Path, create: bool) -> bool:
+def safe_dir(path: Path, create: bool) -> bool:
     """``path`` is a real directory of this user, not open to group or others (created 0700 when asked)."""
     if create:
         try:
@@ -366,7 +366,7 @@ def store(root: Path, inventory: Inventory, key: str) -> None:
         separators=(",", ":"),
     )
     where = cache_dir()
-    if not _safe_dir(where, create=True):
+    if not safe_dir(where, create=True):
         log.debug("inventory not cached: %s is not a private directory of this user", where)
         return
     try:
@@ -378,7 +378,7 @@ def store(root: Path, inventory: Inventory, key: str) -> None:
 def load(root: Path, key: str) -> Inventory | None:
     """The cached inventory of ``root`` if its entry passes every check and has ``key``; else None."""
     where = cache_dir()
-    if not _safe_dir(where, create=False):
+    if not safe_dir(where, create=False):
         return None
     path = _entry_path(root)
     try:

@@ -168,6 +168,10 @@ def test_cached_inventory_needs_no_pydantic(command: str, tmp_path: Path) -> Non
         not {"pydantic", "pydantic_core", "op25b_cfg.inventory_schema", "op25b_cfg.inventory_checks", "yaml"} & loaded
     )
     assert {"op25b_cfg.inventory_model", "op25b_cfg.inventory_cache"} <= loaded
+    if command == "audit":  # the rendered intent of the drift check comes from op25b_cfg.rendered_cache
+        assert "jinja2" in miss["modules"] and "jinja2" not in loaded
+        assert "xml.etree.ElementTree" not in loaded  # only JUnit reports need it
+        assert "op25b_cfg.connection.setup" not in loaded  # only --live connects
 
 
 BUILT = """

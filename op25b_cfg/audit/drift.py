@@ -33,9 +33,16 @@ class Intent:
 
 
 def render_intent(device: Device) -> str:
+    """The rendered intent of ``device``; from :mod:`op25b_cfg.rendered_cache` when an unchanged inventory
+    rendered it before (no Jinja), else rendered (and kept there)."""
+    from op25b_cfg import rendered_cache
     from op25b_cfg.platforms import get_platform
 
-    return get_platform(device.platform).render(device)
+    text = rendered_cache.get(device)
+    if text is None:
+        text = get_platform(device.platform).render(device)
+        rendered_cache.put(device, text)
+    return text
 
 
 @lru_cache(maxsize=256)

@@ -16,7 +16,6 @@ import logging
 import re
 import shutil
 import tempfile
-import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -36,6 +35,8 @@ from op25b_cfg.platforms.base import data_dir
 from op25b_cfg.redact import printable, redact
 
 if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
+
     import jinja2
 
 log = logging.getLogger(__name__)
@@ -445,6 +446,8 @@ class _JunitCases:
 
 def _junit_cases(r: DeviceReport) -> _JunitCases:
     """One ``<testcase>`` per check of ``r`` (classname = device); see :func:`to_junit`."""
+    import xml.etree.ElementTree as ET  # only JUnit reports need it
+
     out = _JunitCases()
 
     def case(name: str) -> ET.Element:
@@ -582,6 +585,8 @@ class JunitWriter(ReportWriter):
         self.tests = self.failures = self.errors = 0
 
     def _write_device(self, r: DeviceReport) -> None:
+        import xml.etree.ElementTree as ET
+
         got = _junit_cases(r)
         self.tests += len(got.cases)
         self.failures += got.failures
@@ -591,6 +596,8 @@ class JunitWriter(ReportWriter):
             self._spool.write("    " + ET.tostring(tc, encoding="unicode") + "\n")
 
     def close(self) -> None:
+        import xml.etree.ElementTree as ET
+
         # JUnit's timestamp is an xs:dateTime without zone (UTC here), as Ant/Jenkins/GitLab write it
         stamp = self.meta.generated_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
         totals = {"tests": str(self.tests), "failures": str(self.failures), "errors": str(self.errors)}

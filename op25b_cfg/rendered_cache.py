@@ -1,0 +1,156 @@
+"""A per-user cache of each device's rendered intent, so ``op25b audit`` on an unchanged inventory checks the
+drift without Jinja (issue 10: importing Jinja and rendering cost 79 M of the 1,393 M instructions of a 60k-line
+audit).
+
+Only devices of an inventory that :func:`~op25b_cfg.inventory.load_inventory` loaded with a cache key
+(:func:`remember`) are looked up; anything else (a :class:`Device` an API caller built, ``OP25B_NO_CACHE=1``, an
+inventory edited while it was read) renders as before. The rendered text depends on the device's intent and on
+the code that renders it, so the key of an entry is a SHA-256 over: the schema below, the inventory's cache key
+(:func:`~op25b_cfg.inventory_cache.entry_key`: op25b's version, its validating modules, the inventory path and
+every inventory file's bytes), size and modification time of every module and template of op25b (any of them
+may take part in rendering: the plan, the platform, its template), and size and modification time of Jinja's
+and MarkupSafe's ``__init__.py`` (which a new version rewrites), found without importing them. The device name
+picks the file. A second digest over the text detects a cut or damaged file.
+
+Where: the inventory cache's directory (same checks: our own, private, no symbolic link), one file per inventory
+directory and device (0600, written atomically when the device is first rendered). An entry that fails any check
+is rendered again and overwritten: a bad entry costs a render, never a wrong drift verdict. Files of devices
+renamed or removed stay until the directory is cleared (one small file per device name ever audited).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import stat
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from op25b_cfg import caches, inventory_cache
+from op25b_cfg.paths import atomic_write
+
+if TYPE_CHECKING:
+    from op25b_cfg.inventory_model import Device, Inventory
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "op25b.rendered-cache/1"
+
+_ORIGIN: dict[int, tuple[Device, Path, str]] = {}
+"""``id(device)`` -> (that device, kept alive so the id is not reused; its inventory root; the inventory key)."""
+
+_TEXT: dict[int, str] = {}
+"""``id(device)`` -> its rendered intent once read or stored (a device of :data:`_ORIGIN`): many audits of one
+device in a process (``audit -c`` over many saved configs) read its file once."""
+
+
+def remember(inventory: Inventory, root: Path, key: str) -> None:
+    """The devices of ``inventory`` were loaded from the files at ``root`` whose cache key is ``key``. Devices
+    of a plugin's platform are left out: its code may change without the key changing."""
+    from op25b_cfg.platforms import BUILTIN
+
+    builtin = {cls.name for cls in BUILTIN}
+    for device in inventory.devices.values():
+        if device.platform in builtin:
+            _ORIGIN[id(device)] = (device, root, key)
+
+
+def forget() -> None:
+    """Look nothing up for the devices loaded so far (:func:`op25b_cfg.caches.clear` calls it)."""
+    _ORIGIN.clear()
+    _TEXT.clear()
+
+
+caches.on_clear(forget)
+
+
+def get(device: Device) -> str | None:
+    """The cached rendered intent of ``device``, or None (not cached, or any check fails)."""
+    where = _where(device)
+    if where is None:
+        return None
+    known = _TEXT.get(id(device))
+    if known is not None:
+        return known
+    path, key = where
+    if not inventory_cache.safe_dir(path.parent, create=False):
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+                return None
+            raw = fh.read()
+        head, sep, body = raw.partition(b"\n")
+        meta = json.loads(head)
+        if (
+            not sep
+            or not isinstance(meta, dict)
+            or meta.get("schema") != SCHEMA
+            or meta.get("key") != key
+            or meta.get("digest") != hashlib.sha256(body).hexdigest()
+        ):
+            return None
+        text = _TEXT[id(device)] = body.decode("utf-8")
+        return text
+    except (OSError, ValueError) as exc:
+        log.debug("rendered intent cache entry %s ignored: %s", path, exc)
+        return None
+
+
+def put(device: Device, text: str) -> None:
+    """Keep ``text``, just rendered for ``device``; silently nothing when it cannot be cached or written."""
+    where = _where(device)
+    if where is None:
+        return
+    path, key = where
+    _TEXT[id(device)] = text
+    if not inventory_cache.safe_dir(path.parent, create=True):
+        return
+    body = text.encode("utf-8")
+    head = json.dumps({"schema": SCHEMA, "key": key, "digest": hashlib.sha256(body).hexdigest()})
+    try:
+        atomic_write(path, head.encode() + b"\n" + body, 0o600, durable=False)
+    except OSError as exc:
+        log.debug("rendered intent not cached: %s", exc)
+
+
+def _where(device: Device) -> tuple[Path, str] | None:
+    """The entry file of ``device`` and the key it must carry; None when the device is not cacheable."""
+    origin = _ORIGIN.get(id(device))
+    if origin is None or origin[0] is not device or inventory_cache.disabled():
+        return None
+    _, root, inventory_key = origin
+    name = hashlib.sha256(f"{root.absolute()}\0{device.name}".encode()).hexdigest()[:40]
+    return inventory_cache.cache_dir() / "rendered" / f"{name}.txt", _key(inventory_key)
+
+
+@lru_cache(maxsize=8)
+def _key(inventory_key: str) -> str:
+    return hashlib.sha256(json.dumps([SCHEMA, inventory_key, _code_stamp()]).encode()).hexdigest()
+
+
+def _code_stamp() -> list[tuple[str, int, int]]:
+    """Size and mtime of every op25b module and template, and of Jinja's and MarkupSafe's ``__init__.py``."""
+    pkg = Path(__file__).resolve().parent
+    out: list[tuple[str, int, int]] = []
+    for dirpath, dirnames, filenames in os.walk(pkg):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+        for f in sorted(filenames):
+            if f.endswith((".py", ".j2")):
+                st = os.stat(os.path.join(dirpath, f))
+                out.append((os.path.relpath(os.path.join(dirpath, f), pkg), st.st_size, st.st_mtime_ns))
+    for lib in ("jinja2", "markupsafe"):
+        spec = importlib.util.find_spec(lib)
+        origin = spec.origin if spec is not None else None
+        lib_st = os.stat(origin) if origin else None
+        out.append((origin or lib, lib_st.st_size if lib_st else -1, lib_st.st_mtime_ns if lib_st else -1))
+    return out
