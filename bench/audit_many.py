@@ -7,9 +7,10 @@ RSS and the verdicts; PASS/FAIL against the targets.
 
 The configs are written to a temporary directory first, one file per device as Oxidized/RANCID keep them: every
 platform of the sample inventory, each the rendered OP25B configuration inside ``--noise`` lines of other
-configuration; every 7th has its port-25 deny removed and every 11th its attachment, so the reports are not all
-the same. The inventory is the sample's policy, groups and defaults with ``--configs`` hosts cloned round-robin
-from its five hosts.
+configuration in that platform's syntax. Hosts are cloned round-robin; the clones of each sample host are counted
+separately, so every platform has the same mix: of each host's clones every 7th has its port-25 deny removed and
+every 11th its attachment (where the platform's config has such a line), and the reports are not all the same.
+The inventory is the sample's policy, groups and defaults with ``--configs`` hosts cloned from its hosts.
 
 Targets (issue 10): 5,000 configs (about 934k lines) in at most 4 s and at most 150 MiB peak RSS.
 """
@@ -59,19 +60,33 @@ def noise(platform: str, n: int, seed: int) -> str:
         return "table ip other {\n\tchain input {\n\t\ttype filter hook input priority 0; policy accept;\n" + (
             "\n".join(rules) + "\n\t}\n}\n"
         )
+    if platform == "mikrotik_routeros":
+        body = [f"add dst-address=10.{seed % 250}.{i % 250}.0/24 gateway=192.0.2.1" for i in range(n - 1)]
+        return "/ip route\n" + "\n".join(body) + "\n"
     out = []
+    sep, loop = ("#", "LoopBack") if platform == "huawei_vrp" else ("!", "Loopback")
     for i in range(n // 4):
         addr = f"10.{seed % 250}.{i % 250}.1"
-        out += [f"interface Loopback{i + 100}", f" description noise {seed}-{i}", f" ip address {addr} 255.255.255.255"]
-        out.append("!")
+        out += [f"interface {loop}{i + 100}", f" description noise {seed}-{i}", f" ip address {addr} 255.255.255.255"]
+        out.append(sep)
     return "\n".join(out) + "\n"
 
 
-def mutate(platform: str, text: str, i: int) -> str:
-    if i % 7 == 0:
-        return re.sub(r"^.*(deny tcp .* eq 25|tcp dport 25 .*reject).*\n", "", text, count=1, flags=re.M)
-    if i % 11 == 0:
-        return re.sub(r"^.*(access-group|traffic-filter|input OP25B|jump subscriber).*\n", "", text, flags=re.M)
+def mutate(text: str, k: int) -> str:
+    """The ``k``-th clone of a sample host's config: every 7th without its first port-25 deny, every 11th
+    without its attachment lines."""
+    if k % 7 == 0:
+        return re.sub(
+            r"^.*(deny tcp .* eq 25|tcp dport 25 .*reject|action=reject .*dst-port=25).*\n",
+            "",
+            text,
+            count=1,
+            flags=re.M,
+        )
+    if k % 11 == 0:
+        return re.sub(
+            r"^.*(access-group|traffic-filter|input OP25B|jump subscriber|jump-target=OP25B).*\n", "", text, flags=re.M
+        )
     return text
 
 
@@ -81,7 +96,7 @@ def write_configs(devices: list[Device], n: int, lines: int, root: Path) -> list
         base = devices[i % len(devices)]
         dev = dataclasses.replace(base, name=f"{base.name}-{i:04d}")
         rendered = api.render(base)
-        text = PREFIX.get(dev.platform, "") + noise(dev.platform, lines, i) + mutate(dev.platform, rendered, i)
+        text = PREFIX.get(dev.platform, "") + noise(dev.platform, lines, i) + mutate(rendered, i // len(devices))
         path = root / f"{dev.name}.cfg"
         path.write_text(text)
         out.append((dev, path))

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import random
+import re
 from pathlib import Path
 
 from op25b_cfg import api, caches, rules
-from op25b_cfg.audit import checks, evaluate
+from op25b_cfg.audit import checks, drift, evaluate
 from op25b_cfg.dialects import cisco
 from op25b_cfg.platforms import base
 
@@ -23,6 +25,7 @@ NAMED = {
     "audit.checks.POLICY_SETS": checks.POLICY_SETS,
     "audit.checks.PREFERRED": checks.PREFERRED,
     "audit.checks.PASSED": checks.PASSED,
+    "audit.drift.INTENDED_RULES": drift.INTENDED_RULES,
 }
 
 
@@ -40,3 +43,32 @@ def test_clear_empties_every_cache_a_render_and_an_audit_filled() -> None:
     assert {"rules.PLANS", "platforms.base.RENDERED", "audit.evaluate.EVALS", "dialects.cisco.FAST_ACES"} <= set(filled)
     api.clear_caches()
     assert [name for name, c in NAMED.items() if c] == []
+
+
+def _variants(text: str) -> list[str]:
+    """The rendered config, without its first port-25 deny, without its attachment lines, each also after
+    some comment lines (every line number shifts)."""
+    deny = re.sub(
+        r"^.*(deny tcp .* eq 25|tcp dport 25 .*reject|action=reject .*dst-port=25).*\n", "", text, count=1, flags=re.M
+    )
+    unbound = re.sub(
+        r"^.*(access-group|traffic-filter|input OP25B|jump subscriber|jump-target=OP25B).*\n", "", text, flags=re.M
+    )
+    return [v for body in (text, deny, unbound) for v in (body, "#\n" * 3 + body)]
+
+
+def test_memos_never_change_a_report() -> None:
+    """The process-wide memos serve devices by content: every sample device's config and its variants (a deny
+    or the attachment removed, every line shifted) audited with every cache emptied first, then all of them
+    warm in a random order, twice: the same reports."""
+    inv = api.load(REPO / "inventory")
+    jobs = [(dev, v) for dev in inv.devices.values() for v in _variants(api.render(dev))]
+    cold = []
+    for dev, text in jobs:
+        api.clear_caches()
+        cold.append(api.audit_text(dev, text))
+    assert {r.verdict.value for r in cold} >= {"COMPLIANT", "NONCOMPLIANT"}
+    order = list(range(len(jobs))) * 2
+    random.Random(7).shuffle(order)
+    for i in order:
+        assert api.audit_text(*jobs[i]) == cold[i], jobs[i][0].name

@@ -133,6 +133,30 @@ def test_pick_prefers_given_values_and_decodes_fields() -> None:
     assert flags_text(SYN | ACK) == "SA"
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    b=box, prefer_src=st.lists(st.integers(0, 15), max_size=3), prefer_port=st.lists(st.integers(10, 45), max_size=3)
+)
+def test_pick_memo_gives_what_a_fresh_walk_gives(
+    b: tuple[list[AddrMatch], list[AddrMatch], list[PortRange]], prefer_src: list[int], prefer_port: list[int]
+) -> None:
+    """``pick`` remembers its answer per (set, preferences): the remembered packet is the one a fresh walk of the
+    BDD picks, for the same set built again and for other preferences of the same set."""
+    hs = space(4)
+    node = hs.box(protocol=TCP, src=b[0], src_except=b[1], dst_ports=b[2])
+    prefer = {SRC: [BASE4 + v for v in prefer_src], DPORT: prefer_port}
+    first = hs.pick(node, prefer)
+    again = hs.pick(
+        hs.box(protocol=TCP, src=b[0], src_except=b[1], dst_ports=b[2]), {k: list(v) for k, v in prefer.items()}
+    )
+    if hs.is_empty(node):
+        assert first is None and again is None
+        return
+    assert first == again == hs._pick(node, prefer)
+    assert hs.pick(node) == hs._pick(node, {})
+    assert first is not None and hs.contains(node, first)
+
+
 def test_first_audits_in_parallel_threads_share_one_bdd_manager() -> None:
     """``audit --live`` audits its first devices in parallel threads: they must all get the one manager (two
     managers made `self.manager != other.manager` errors, an ERROR verdict for a compliant device). Run in a

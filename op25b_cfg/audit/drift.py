@@ -74,8 +74,24 @@ def flat_rules(flt: Filter) -> list[tuple[Rule, tuple[object, ...]]]:
     ]
 
 
+INTENDED_RULES: dict[int, tuple[Filter, list[tuple[Rule, tuple[object, ...]]]]] = caches.register({})
+""":func:`flat_rules` of the filters of rendered intents (:func:`intent_of` keeps those parsed configs, and every
+device of a platform and policy compares with the same ones), by ``id``; the filter is kept in the value, so its
+id is not reused while cached."""
+
+
+def _intended_rules(flt: Filter) -> list[tuple[Rule, tuple[object, ...]]]:
+    hit = INTENDED_RULES.get(id(flt))
+    if hit is None or hit[0] is not flt:
+        if len(INTENDED_RULES) >= 4096:
+            INTENDED_RULES.clear()
+        hit = INTENDED_RULES[id(flt)] = (flt, flat_rules(flt))
+    return hit[1]
+
+
 def intent_drift(intended: ParsedConfig, running: ParsedConfig) -> list[tuple[str, int | None]]:
-    """What of the intended OP25B configuration is absent or different in the running config."""
+    """What of the intended OP25B configuration is absent or different in the running config. ``intended`` is a
+    rendered intent (:func:`intent_of`), never changed once parsed: its filters' rules are remembered."""
     out: list[tuple[str, int | None]] = []
     for key, want in intended.filters.items():
         if want.shared:
@@ -84,7 +100,7 @@ def intent_drift(intended: ParsedConfig, running: ParsedConfig) -> list[tuple[st
         if have is None:
             out.append((f"filter {want.name} (IPv{want.family or '4+6'}) is not in the running config", None))
             continue
-        want_rules, have_rules = flat_rules(want), flat_rules(have)
+        want_rules, have_rules = _intended_rules(want), flat_rules(have)
         w, h = [k for _, k in want_rules], [k for _, k in have_rules]
         if w != h:
             i = next((k for k, (a, b) in enumerate(zip(w, h, strict=False)) if a != b), min(len(w), len(h)))

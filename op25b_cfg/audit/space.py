@@ -162,6 +162,7 @@ class HeaderSpace:
         self._flags_cache: dict[FlagMatch, Node] = {}
         self._addr_cache: dict[tuple[str, tuple[AddrMatch, ...], tuple[AddrMatch, ...]], Node] = {}
         self._rule_cache: dict[tuple[object, ...], Node] = {}
+        self._pick_cache: dict[tuple[Node, tuple[tuple[str, tuple[int, ...]], ...]], Point] = {}
 
     # ------------------------------------------------------------------ builders
 
@@ -328,8 +329,21 @@ class HeaderSpace:
         real traffic (a pool address, a documentation destination, a SYN) wherever the set allows."""
         if self.is_empty(node):
             return None
+        # A node of the one manager (reordering off) stands for exactly one set while it is alive (the key keeps
+        # it so), and the result depends on nothing else: the devices whose leaking region is the same set (the
+        # same filter, the same pool) get their counterexample without walking the BDD again (1-2 ms each).
+        key = (node, tuple((f, tuple(v)) for f, v in (prefer or {}).items()))
+        hit = self._pick_cache.get(key)
+        if hit is None:
+            hit = self._pick(node, prefer or {})
+            if len(self._pick_cache) >= 10_000:
+                self._pick_cache.clear()
+            self._pick_cache[key] = hit
+        return hit
+
+    def _pick(self, node: Node, prefer: Mapping[str, Sequence[int]]) -> Point:
         for field in FIELDS:
-            for cand in (prefer or {}).get(field, ()):
+            for cand in prefer.get(field, ()):
                 if cand < 0 or cand >= 1 << field_bits(field, self.family):
                     continue
                 narrowed = node & self.value(field, cand)

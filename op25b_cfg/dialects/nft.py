@@ -52,6 +52,10 @@ class Tree:
     problems: list[tuple[int, str]] = field(default_factory=list)
 
 
+_new_tok = tuple.__new__
+"""``Tok(text, line, quoted)`` without the named tuple's Python-level ``__new__`` (one interpreter frame per
+word: half the cost of splitting a line; tens of thousands of words per ruleset). Pass all three fields."""
+
 _SPECIAL = re.compile(r'[{};,"#\\]')
 """Characters after which a line needs the full tokenizer; a line without them is words and blanks."""
 
@@ -76,9 +80,9 @@ def _scan_regex(text: str, first_line: int = 1) -> list[Tok | str]:
         elif kind == "str":
             s = m.group()
             body = s[1:-1] if len(s) > 1 and s.endswith('"') else s[1:]
-            out.append(Tok(body.replace('\\"', '"'), line, True))
+            out.append(_new_tok(Tok, (body.replace('\\"', '"'), line, True)))
         else:
-            out.append(Tok(m.group(), line))
+            out.append(_new_tok(Tok, (m.group(), line, False)))
     return out
 
 
@@ -210,7 +214,7 @@ def parse_tree(text: str) -> Tree:
         if special(raw) is None:
             words = raw.split()
             if words:  # the statement before ended with the previous line: this line is a statement
-                b.stack[-1].stmts.append([Tok(w, line) for w in words])
+                b.stack[-1].stmts.append([_new_tok(Tok, (w, line, False)) for w in words])
                 b.last_line = line
         else:
             b.feed(_scan_regex(raw, line))

@@ -33,7 +33,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from op25b_cfg.audit.model import Binding, Call, Filter, FlowControlSeen, ParsedConfig, Unparsed
@@ -224,11 +224,18 @@ def last_command(lines: list[tuple[int, str]]) -> _Cmd | None:
     return None
 
 
-def commands_of(lines: Iterable[tuple[int, str]]) -> tuple[list[_Cmd], list[Unparsed]]:
-    """:func:`commands` of these logical lines (:func:`logical_lines`), starting at the root menu."""
+def commands_of(
+    lines: Iterable[tuple[int, str]], menus: Callable[[tuple[str, ...]], bool] | None = None
+) -> tuple[list[_Cmd], list[Unparsed]]:
+    """:func:`commands` of these logical lines (:func:`logical_lines`), starting at the root menu.
+
+    With ``menus``, a command in a menu it refuses is left out when nothing of it can matter to :func:`_read`
+    (no ``address-list`` in the line) and it cannot be unreadable (no quote); menu lines, script statements and
+    every line not read are handled as without it."""
     path: tuple[str, ...] = ()
     out: list[_Cmd] = []
     bad: list[Unparsed] = []
+    wanted = True
     for num, line in lines:
         s = line.strip()
         if not s or s.startswith("#"):
@@ -236,6 +243,8 @@ def commands_of(lines: Iterable[tuple[int, str]]) -> tuple[list[_Cmd], list[Unpa
         if s.startswith(":") or s.startswith("{"):
             bad.append(Unparsed(num, s, "a script statement is not evaluated by op25b"))
             continue
+        if not wanted and s[0] != "/" and '"' not in s and "address-list" not in s:
+            continue  # a command of a menu the caller does not read (a route, an address, ...)
         try:
             words = tokens(s)
         except ValueError as exc:
@@ -248,6 +257,7 @@ def commands_of(lines: Iterable[tuple[int, str]]) -> tuple[list[_Cmd], list[Unpa
                 new.extend(w for w in rest[0].split("/") if w)
                 rest = rest[1:]
             path = tuple(new)
+            wanted = menus is None or menus(path)
             words = rest
             if not words:
                 continue
@@ -314,6 +324,24 @@ class _Config:
 
 def _family_of(path: tuple[str, ...]) -> int | None:
     return {"ip": 4, "ipv6": 6}.get(path[0]) if path else None
+
+
+def _read_menu(path: tuple[str, ...]) -> bool:
+    """Whether :func:`_read` reads the commands of this menu for what they are (every menu's ``address-list``
+    properties are read too: :func:`commands_of` keeps those lines whatever this says).
+
+    >>> [_read_menu(p) for p in [("ip", "firewall", "filter"), ("interface", "list"), ("ip", "route")]]
+    [True, True, False]
+    """
+    return (
+        (_family_of(path) is not None and path[1:2] == ("firewall",))
+        or path[:1] == ("interface",)
+        or path
+        == (
+            "ppp",
+            "profile",
+        )
+    )
 
 
 def _read(cmds: list[_Cmd]) -> _Config:
@@ -891,7 +919,7 @@ def parse(text: str, *, lazy: bool = False) -> ParsedConfig:
 
 
 def _parse(text: str, pc: ParsedConfig) -> None:
-    cmds, bad = commands(text)
+    cmds, bad = commands_of(logical_lines(text), _read_menu)
     pc.unparsed.extend(bad)
     cfg = _read(cmds)
     points = _points(cfg)

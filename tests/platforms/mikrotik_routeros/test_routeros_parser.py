@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,11 @@ from op25b_cfg.audit.model import Code, ParsedConfig, Verdict
 from op25b_cfg.inventory import Device
 from op25b_cfg.platforms import get_platform
 from op25b_cfg.platforms.mikrotik_routeros.parser import (
+    _read,
+    _read_menu,
     _walk,
     commands,
+    commands_of,
     last_command,
     logical_lines,
     tokens,
@@ -179,6 +183,54 @@ def test_last_command_from_the_last_menu_line_equals_the_whole_pass(case: Path) 
         text = "\n".join(lines[:cut])
         whole = commands(text)[0]
         assert last_command(logical_lines(text)) == (whole[-1] if whole else None), cut
+
+
+EXPORTS = sorted(
+    [
+        *(c / "config" for c in CASES),
+        *data_dir(PLATFORM, "audit_cases").glob("*/running.cfg"),
+        *data_dir(PLATFORM, "golden").glob("*/expected.rsc"),
+    ]
+)
+_LINES = st.sampled_from(
+    [
+        "/ip route",
+        "add dst-address=10.0.0.0/8 gateway=192.0.2.1",
+        'add comment="a \\"b" dst-address=10.1.0.0/16',
+        'add comment="open',
+        "/ip dhcp-server",
+        "add address-pool=p address-list=SUBS name=d1",
+        "/ip firewall filter",
+        "add action=drop chain=forward dst-port=25 protocol=tcp src-address-list=SUBS",
+        "/ip firewall address-list",
+        "add address=100.64.0.0/10 list=SUBS",
+        "/interface list member",
+        "add interface=ether2 list=LAN",
+        "/ppp profile",
+        "set default interface-list=LAN",
+        ":put x",
+        "/ip route add dst-address=0.0.0.0/0 gateway=192.0.2.1",
+    ]
+)
+
+
+def _model(text: str, menus: Callable[[tuple[str, ...]], bool] | None) -> tuple[object, ...]:
+    cmds, bad = commands_of(logical_lines(text), menus)
+    return _read(cmds), bad
+
+
+@pytest.mark.parametrize("path", EXPORTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_leaving_out_unread_menus_reads_the_same_model(path: Path) -> None:
+    """The parser leaves out the commands of menus it does not read: every case export gives the same model
+    (rules, lists, interfaces, dynamic lists) and the same lines not read as the full pass."""
+    text = path.read_text(encoding="utf-8")
+    assert _model(text, _read_menu) == _model(text, None)
+
+
+@given(st.lists(_LINES, max_size=12))
+def test_leaving_out_unread_menus_reads_the_same_model_in_any_order(lines: list[str]) -> None:
+    text = "\n".join(lines)
+    assert _model(text, _read_menu) == _model(text, None)
 
 
 @pytest.mark.parametrize("case", ["block", "flow_control"])
