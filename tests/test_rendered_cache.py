@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from op25b_cfg import api, caches, rendered_cache
+from op25b_cfg import api, rendered_cache
 from op25b_cfg.audit.drift import render_intent
 from op25b_cfg.audit.report import device_dict
-from op25b_cfg.platforms import get_platform
 
 INVENTORY = Path(__file__).resolve().parent.parent / "inventory"
 DEVICE = "bras-tyo-ios1"
@@ -23,9 +22,9 @@ DEVICE = "bras-tyo-ios1"
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.delenv("OP25B_NO_CACHE", raising=False)
     monkeypatch.setenv("OP25B_CACHE_DIR", str(tmp_path / "cache"))
-    caches.clear()
+    api.clear_caches()
     yield tmp_path / "cache"
-    caches.clear()
+    api.clear_caches()
 
 
 def entries(cache: Path) -> list[Path]:
@@ -34,12 +33,12 @@ def entries(cache: Path) -> list[Path]:
 
 def test_a_second_audit_reads_the_rendered_intent_and_reports_the_same(cache: Path) -> None:
     first = api.load(INVENTORY).devices[DEVICE]
-    rendered = get_platform(first.platform).render(first)
+    rendered = api.render(first)
     drifted = rendered.replace("eq 25", "eq 26", 1)
     assert drifted != rendered
     reports = [device_dict(api.audit_text(first, text)) for text in (rendered, drifted)]
     assert len(entries(cache)) == 1 and entries(cache)[0].read_bytes().endswith(rendered.encode())
-    caches.clear()
+    api.clear_caches()
     again = api.load(INVENTORY).devices[DEVICE]
     assert rendered_cache.get(again) == rendered
     assert [device_dict(api.audit_text(again, text)) for text in (rendered, drifted)] == reports
@@ -53,12 +52,12 @@ def test_a_changed_inventory_is_rendered_again(cache: Path, tmp_path: Path) -> N
     old = render_intent(api.load(inv).devices[DEVICE])
     policy = inv / "policy.yaml"
     policy.write_text(policy.read_text().replace("100.64.0.0/16", "100.66.0.0/16"))
-    caches.clear()
+    api.clear_caches()
     device = api.load(inv).devices[DEVICE]
     assert rendered_cache.get(device) is None
     new = render_intent(device)
     assert new != old and "100.66.0.0" in new
-    assert new == get_platform(device.platform).render(device)
+    assert new == api.render(device)
 
 
 def test_a_damaged_entry_is_ignored_and_rewritten(cache: Path) -> None:
@@ -67,16 +66,16 @@ def test_a_damaged_entry_is_ignored_and_rewritten(cache: Path) -> None:
     (entry,) = entries(cache)
     entry.write_bytes(entry.read_bytes().replace(b"deny", b"permit", 1))
     assert rendered_cache.get(device) == rendered  # this process keeps what it rendered
-    caches.clear()
+    api.clear_caches()
     device = api.load(INVENTORY).devices[DEVICE]
     assert rendered_cache.get(device) is None
     assert render_intent(device) == rendered
-    caches.clear()
+    api.clear_caches()
     assert rendered_cache.get(api.load(INVENTORY).devices[DEVICE]) == rendered
 
 
 def test_devices_not_loaded_through_the_cache_are_rendered(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OP25B_NO_CACHE", "1")
     device = api.load(INVENTORY).devices[DEVICE]
-    assert render_intent(device) == get_platform(device.platform).render(device)
+    assert render_intent(device) == api.render(device)
     assert not (cache / "rendered").exists()
