@@ -22,6 +22,7 @@ import cProfile
 import pstats
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from _common import REPO, finish, header, median_call, run_interleaved, script, verdict
@@ -30,6 +31,7 @@ from op25b_cfg import api
 from op25b_cfg.audit.engine import audit_parsed  # internal: the breakdown's engine stage
 from op25b_cfg.audit.model import Verdict
 from op25b_cfg.audit.runner import truncation_problem  # internal: the breakdown's first stage
+from op25b_cfg.gc_pause import paused_gc  # internal: the breakdown runs as audit_text does
 from op25b_cfg.inventory import Device
 
 LINE_SCAN = (
@@ -153,6 +155,12 @@ def junos_config(dev: Device, target: int) -> str:
     return "\n".join(out) + "\n"
 
 
+def paused(fn: Callable[[], object]) -> object:
+    """``fn()`` with the garbage collector paused, as :func:`op25b_cfg.api.audit_text` parses and audits."""
+    with paused_gc():
+        return fn()
+
+
 def run(label: str, dev: Device, text: str, syntax: str, tmp: Path, args: argparse.Namespace) -> None:
     lines = text.count("\n")
     rep = api.audit_text(dev, text)
@@ -175,8 +183,12 @@ def run(label: str, dev: Device, text: str, syntax: str, tmp: Path, args: argpar
     )
     cli, scan = got["op25b"], got["scan"]
     t_trunc = median_call(lambda: truncation_problem(dev.platform, text), args.runs)
-    t_parse = median_call(lambda: api.parse(dev, text, lazy=True), args.runs)
-    t_engine = median_call(lambda: audit_parsed(dev, api.parse(dev, text, lazy=True), text), args.runs) - t_parse
+    # the parse and the engine as audit_text runs them: with the garbage collector paused (engine.audit_text)
+    t_parse = median_call(lambda: paused(lambda: api.parse(dev, text, lazy=True)), args.runs)
+    t_engine = (
+        median_call(lambda: paused(lambda: audit_parsed(dev, api.parse(dev, text, lazy=True), text)), args.runs)
+        - t_parse
+    )
     t_total = median_call(lambda: api.audit_text(dev, text), args.runs)
     t_file = median_call(lambda: api.audit_file(dev, path), args.runs)
     rate = lines / cli.wall
