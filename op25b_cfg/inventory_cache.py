@@ -375,6 +375,32 @@ def store(root: Path, inventory: Inventory, key: str) -> None:
         log.debug("inventory not cached: %s", exc)
 
 
+def read_entry(path: Path, schema: str, key: str) -> bytes | None:
+    """The payload of the cache entry file ``path`` (a JSON header line, then the payload) when the file is a
+    regular file of this user's, 0600 or stricter, not reached through a link, and its header names ``schema``,
+    ``key`` and the payload's SHA-256; else None. A header that is not JSON raises ``ValueError``."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+            return None
+        raw = fh.read()
+    head, sep, payload = raw.partition(b"\n")
+    meta = json.loads(head)
+    if (
+        not sep
+        or not isinstance(meta, dict)
+        or meta.get("schema") != schema
+        or meta.get("key") != key
+        or meta.get("digest") != hashlib.sha256(payload).hexdigest()
+    ):
+        return None
+    return payload
+
+
 def load(root: Path, key: str) -> Inventory | None:
     """The cached inventory of ``root`` if its entry passes every check and has ``key``; else None."""
     where = cache_dir()
@@ -382,24 +408,8 @@ def load(root: Path, key: str) -> Inventory | None:
         return None
     path = _entry_path(root)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return None
-    try:
-        with os.fdopen(fd, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
-                return None
-            raw = fh.read()
-        head, sep, payload = raw.partition(b"\n")
-        meta = json.loads(head)
-        if (
-            not sep
-            or not isinstance(meta, dict)
-            or meta.get("schema") != SCHEMA
-            or meta.get("key") != key
-            or meta.get("digest") != hashlib.sha256(payload).hexdigest()
-        ):
+        payload = read_entry(path, SCHEMA, key)
+        if payload is None:
             return None
         doc = json.loads(payload)
         dec = _Decoder(doc["objects"])

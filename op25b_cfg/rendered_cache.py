@@ -25,7 +25,6 @@ import importlib.util
 import json
 import logging
 import os
-import stat
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -80,24 +79,8 @@ def get(device: Device) -> str | None:
     if not inventory_cache.safe_dir(path.parent, create=False):
         return None
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return None
-    try:
-        with os.fdopen(fd, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
-                return None
-            raw = fh.read()
-        head, sep, body = raw.partition(b"\n")
-        meta = json.loads(head)
-        if (
-            not sep
-            or not isinstance(meta, dict)
-            or meta.get("schema") != SCHEMA
-            or meta.get("key") != key
-            or meta.get("digest") != hashlib.sha256(body).hexdigest()
-        ):
+        body = inventory_cache.read_entry(path, SCHEMA, key)
+        if body is None:
             return None
         text = _TEXT[id(device)] = body.decode("utf-8")
         return text
