@@ -315,3 +315,46 @@ def test_equal_scalar_models_are_one_object_and_values_of_other_types_stay_apart
     assert [enc.objects[i][1]["connect_delay_s"] for i in (one, one_float, one_bool)] == [1, 1.0, True]
     assert [type(enc.objects[i][1]["connect_delay_s"]) for i in (one, one_float, one_bool)] == [int, float, bool]
     assert enc.ref(att("Gi0/0")) == enc.ref(att("Gi0/0")) != enc.ref(att("Gi0/1"))
+
+
+def test_entry_written_meanwhile_is_the_entry_a_load_writes(cache: Path, tmp_path: Path) -> None:
+    """Inside ``stored_meanwhile`` (what ``op25b generate`` runs in) a forked child writes the entry while the
+    process goes on; when the block ends the entry is there, byte for byte and mode as a plain load writes it.
+    In a process of its own: forking needs a process without threads."""
+    inv_dir = copy_sample(tmp_path)
+    load_inventory(inv_dir)  # here, without the block: the entry written in this process
+    reference = entry(cache)
+    probe = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from op25b_cfg import inventory_cache\n"
+        "from op25b_cfg.inventory import load_inventory\n"
+        "with inventory_cache.stored_meanwhile():\n"
+        "    load_inventory(Path(sys.argv[1]))\n"
+        "    assert len(inventory_cache._PENDING) == 1, 'written by a child'\n"
+        "assert not inventory_cache._PENDING\n"
+    )
+    meanwhile = tmp_path / "cache-meanwhile"
+    subprocess.run(
+        [sys.executable, "-c", probe, str(inv_dir)], env={**os.environ, "OP25B_CACHE_DIR": str(meanwhile)}, check=True
+    )
+    written = entry(meanwhile)
+    assert written.name == reference.name
+    assert written.read_bytes() == reference.read_bytes()
+    assert written.stat().st_mode == reference.stat().st_mode
+    assert [p.name for p in meanwhile.iterdir()] == [written.name]  # no temporary file left
+
+
+def test_generate_leaves_the_entry_written_when_it_returns(cache: Path, tmp_path: Path) -> None:
+    """``op25b generate`` as a process: its entry (written by a child while it renders) is complete when the
+    command has returned, the same bytes as a plain load's."""
+    inv_dir = copy_sample(tmp_path)
+    load_inventory(inv_dir)
+    reference = entry(cache).read_bytes()
+    by_cli = tmp_path / "cache-cli"
+    subprocess.run(
+        [sys.executable, "-m", "op25b_cfg", "generate", "-i", str(inv_dir), "-o", str(tmp_path / "out"), "--quiet"],
+        env={**os.environ, "OP25B_CACHE_DIR": str(by_cli)},
+        check=True,
+    )
+    assert entry(by_cli).read_bytes() == reference
