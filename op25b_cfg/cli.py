@@ -99,16 +99,13 @@ def generate(
     verbose: VerboseOpt = False,
 ) -> None:
     """Render the OP25B config of every device (or --device / --filter) to OUT/<device>.<ext>."""
-    from op25b_cfg import inventory_cache
     from op25b_cfg.gc_pause import paused_gc
 
     _setup_logging(verbose)
     try:
         # one pause for loading and rendering, not one each: switching the collector back on between them
         # walks every object of the inventory just built (0.05 s per pass for 10,000 devices)
-        # a new inventory cache entry is written by a forked child while this process renders (0.15-0.2 s of
-        # a first run's load on 10,000 devices); the block waits for it
-        with paused_gc(), inventory_cache.stored_meanwhile():
+        with paused_gc():
             _, devices = _load(inventory, device, filter_)
             results = api.generate(devices, out_dir)
     except Op25bError as exc:

@@ -131,7 +131,7 @@ def load_inventory(path: str | Path) -> Inventory:
             return hit
         inventory = _load_inventory(root)
         if inventory_cache.entry_key(root) == key:  # not edited while it was read
-            inventory_cache.store_soon(root, inventory, key)
+            inventory_cache.store(root, inventory, key)
             rendered_cache.remember(inventory, root, key)
         return inventory
 

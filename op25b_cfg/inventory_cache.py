@@ -22,19 +22,13 @@ entry costs the full load, never a wrong config. ``OP25B_NO_CACHE=1`` bypasses i
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import ipaddress
 import json
 import logging
 import math
 import os
-import signal
 import stat
-import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -379,62 +373,6 @@ def store(root: Path, inventory: Inventory, key: str) -> None:
         atomic_write(_entry_path(root), doc + "\n" + payload, 0o600, durable=False)
     except OSError as exc:
         log.debug("inventory not cached: %s", exc)
-
-
-_MEANWHILE = False
-"""Set by :func:`stored_meanwhile`: :func:`store_soon` may write the entry in a forked child."""
-
-_PENDING: list[tuple[int, int]] = []
-"""(pid of the process that forked, pid of its child) of every entry still being written by a child."""
-
-
-@contextmanager
-def stored_meanwhile() -> Iterator[None]:
-    """Within the block, a new entry (:func:`store_soon`) is written by a forked child process while this one
-    goes on (``op25b generate``: renders); the block ends when every such child has finished, so after it the
-    entry is there exactly as if :func:`store` had written it."""
-    global _MEANWHILE
-    was = _MEANWHILE
-    _MEANWHILE = True
-    try:
-        yield
-    finally:
-        _MEANWHILE = was
-        wait()
-
-
-def store_soon(root: Path, inventory: Inventory, key: str) -> None:
-    """:func:`store`; inside :func:`stored_meanwhile`, on Linux, while this process runs no other thread (forking
-    one with threads is not safe), in a forked child (it inherits the inventory copy-on-write, writes the same
-    entry and exits; a failure to write is ignored, as by :func:`store`), else here."""
-    if _MEANWHILE and sys.platform == "linux" and threading.active_count() == 1:
-        try:
-            pid = os.fork()
-        except OSError as exc:
-            log.debug("writing the inventory cache entry here: cannot fork (%s)", exc)
-            pid = -1
-        if pid == 0:  # pragma: no cover - the child (its entry is what the tests check)
-            code = 1
-            try:
-                signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-                store(root, inventory, key)
-                code = 0
-            finally:
-                os._exit(code)  # no atexit functions, no flush of the parent's buffered output
-        if pid > 0:
-            _PENDING.append((os.getpid(), pid))
-            return
-    store(root, inventory, key)
-
-
-def wait() -> None:
-    """Wait for every entry this process left to a child (:func:`store_soon`)."""
-    me = os.getpid()
-    while _PENDING:
-        parent, pid = _PENDING.pop()
-        if parent == me:  # a forked render worker inherits the list, not the children
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
 
 
 def load(root: Path, key: str) -> Inventory | None:
