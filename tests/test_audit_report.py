@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from rich.console import Console
 
 from op25b_cfg.audit import report as rep
@@ -202,6 +204,30 @@ def test_streamed_json_is_the_document() -> None:
     """The JSON writer spools device by device; the text is the one json.dumps gives for the whole document."""
     for rs in (reports(), [], reports()[:1]):
         assert rep.to_json(rs, META) == json.dumps(rep.report_dict(rs, META), indent=2) + "\n"
+
+
+_JSON_LEAF = st.none() | st.booleans() | st.integers() | st.floats() | st.text()
+_JSON_TREE = st.recursive(
+    _JSON_LEAF,
+    lambda kids: (
+        st.lists(kids, max_size=4)
+        | st.tuples(kids, kids)
+        | st.dictionaries(st.text(max_size=5) | st.integers() | st.booleans() | st.none(), kids, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@given(value=_JSON_TREE, indent=st.sampled_from(["", "  ", "    "]))
+def test_json_indented_is_json_dumps(value: Any, indent: str) -> None:
+    """The report's encoder gives json.dumps(indent=2)'s text (each later line behind ``indent``) for any tree of
+    JSON values, non-string keys, NaN and control/non-ASCII characters included."""
+    assert rep.json_indented(value, indent) == json.dumps(value, indent=2).replace("\n", "\n" + indent)
+
+
+def test_json_indented_refuses_what_json_refuses() -> None:
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        rep.json_indented({"a": [object()]})
 
 
 def test_streamed_junit_counts_match_its_cases() -> None:

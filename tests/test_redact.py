@@ -6,8 +6,11 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from op25b_cfg import api
+from op25b_cfg import redact as redact_module
 from op25b_cfg.redact import MASK, redact
 from tests.labutil import need_corpus
 
@@ -240,3 +243,23 @@ def test_truncated_file_last_line_is_redacted_with_its_context(tmp_path: Path) -
     [report] = api.audit_saved([inv.devices["bras-tyo-ios1"]], tmp_path)
     assert "truncated" in report.error and "MIIEowIBAAKCAQEAuPr1v4t3" not in report.error
     assert MASK in report.error
+
+
+_FOLDS = {"s": "\u017f", "k": "\u212a"}
+"""Characters the regex's Unicode case folding matches besides upper and lower case (long s, Kelvin sign)."""
+_WORD_CASES = st.sampled_from(redact_module._SECRET_WORDS).flatmap(
+    lambda w: st.tuples(*(st.sampled_from([c, c.upper(), _FOLDS.get(c, c)]) for c in w)).map("".join)
+)
+_NEAR_WORDS = st.lists(
+    _WORD_CASES
+    | st.text(max_size=6)
+    | st.sampled_from(["\u212a", "\u017f", "\u0130", "K", "s", "SS", "\u00df", "ke", "y"]),
+    max_size=6,
+).map("".join)
+
+
+@given(text=_NEAR_WORDS)
+def test_maybe_secret_is_the_regex(text: str) -> None:
+    """The prefilter of every redaction answers as the case-insensitive regex it stands for, on ASCII and on
+    Unicode text (case-folding characters, split and mixed-case words)."""
+    assert redact_module.maybe_secret(text) is (redact_module._MAYBE_SECRET_RE.search(text) is not None)

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
+from json.encoder import encode_basestring_ascii as _encode_str  # C, as json.dumps uses
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -557,13 +558,82 @@ class ReportWriter:
         self._spool.close()
 
 
+_JSON_WORDS: dict[object, str] = {None: "null", True: "true", False: "false"}
+
+
+def json_indented(value: Any, indent: str = "") -> str:
+    """``json.dumps(value, indent=2)`` with every line after the first prefixed by ``indent``: the same text,
+    about four times faster. Python 3.11's ``json`` encodes with ``indent`` in pure Python (a generator per
+    dict and list, most of the JSON report's time); here strings, numbers and constants are encoded by the
+    C parts ``json`` itself uses and joined once per dict or list. Anything else (a key that is not a
+    string, a value ``json`` would refuse) is left to ``json.dumps``, which gives its text or its error.
+
+    >>> print(json_indented({"a": [1, "x\u00e9"], "b": {}, "c": None}, "  "))
+    {
+        "a": [
+          1,
+          "x\\u00e9"
+        ],
+        "b": {},
+        "c": null
+      }
+    >>> json_indented({1: 2.5}, "  ") == json.dumps({1: 2.5}, indent=2).replace("\\n", "\\n  ")
+    True
+    """
+    try:
+        return _indented(value, "\n" + indent)
+    except _NotPlain:
+        return json.dumps(value, indent=2).replace("\n", "\n" + indent)
+
+
+class _NotPlain(Exception):
+    """A value :func:`_indented` leaves to ``json.dumps``."""
+
+
+def _indented(o: Any, nl: str) -> str:
+    t = type(o)
+    if t is str:
+        return _encode_str(o)
+    inner = nl + "  "
+    if t is dict:
+        if not o:
+            return "{}"
+        items = [
+            (_encode_str(k) if type(k) is str else _key(k))
+            + ": "
+            + (_encode_str(v) if type(v) is str else _indented(v, inner))
+            for k, v in o.items()
+        ]
+        return "{" + inner + ("," + inner).join(items) + nl + "}"
+    if t is list or t is tuple:
+        if not o:
+            return "[]"
+        return "[" + inner + ("," + inner).join([_indented(v, inner) for v in o]) + nl + "]"
+    # the order of json.encoder's _iterencode: str, None/True/False, int, float, list/tuple, dict
+    if o is None or o is True or o is False:
+        return _JSON_WORDS[o]
+    if isinstance(o, str):
+        return _encode_str(o)
+    if isinstance(o, int):
+        return int.__repr__(o)
+    if isinstance(o, (list, tuple, dict)):
+        return _indented(dict(o) if isinstance(o, dict) else list(o), nl)
+    raise _NotPlain  # floats (rare) and what json refuses
+
+
+def _key(k: Any) -> str:
+    if isinstance(k, str):
+        return _encode_str(k)
+    raise _NotPlain
+
+
 class JsonWriter(ReportWriter):
     """``op25b.audit/1`` JSON, the same text as ``json.dumps(report_dict(...), indent=2)``."""
 
     _EMPTY = '"devices": []\n}'
 
     def _write_device(self, r: DeviceReport) -> None:
-        text = json.dumps(device_dict(r), indent=2).replace("\n", "\n    ")
+        text = json_indented(device_dict(r), "    ")
         self._spool.write(("    " if self.tally.devices == 1 else ",\n    ") + text)
 
     def close(self) -> None:
