@@ -140,10 +140,16 @@ def _to_model(value: Any) -> Any:
     return value
 
 
+_RUNTIME: dict[str, type[Record]] = {}
+"""The runtime types, by name (each concrete one has the validating model of that name), filled by
+:func:`record`."""
+
+
 def record(cls: type[R]) -> type[R]:
     """Declare a runtime type: a frozen, slotted dataclass with :class:`Record`'s constructor."""
     built: type[R] = dataclass(frozen=True, slots=True, init=False)(cls)
     built._fields = tuple(f.name for f in fields(built))  # type: ignore[arg-type]
+    _RUNTIME[built.__name__] = built
     return built
 
 
@@ -359,21 +365,6 @@ class PluginOptions(Record):
 
 
 _SCHEMA = "op25b_cfg.inventory_schema"
-_RUNTIME: dict[str, type[Record]] = {
-    cls.__name__: cls
-    for cls in (
-        FamilyPrefixes,
-        Pool,
-        StaticExemption,
-        OptOut,
-        Exemptions,
-        FlowControl,
-        Policy,
-        Attachment,
-        PluginOptions,
-    )
-}
-"""The runtime types, by name (each has the validating model of that name)."""
 
 
 @dataclass(frozen=True, eq=False)
