@@ -6,6 +6,8 @@ config, against peers on the same text in the same run.
 Per config (median of ``--runs``):
 
 * ``op25b audit -i INV -c DIR -d DEVICE`` as a whole process (console script; table output), lines/s;
+* ``python -c pass`` and ``python -c "import typer, rich.console, rich.table"`` (the CLI stack
+  ``op25b audit`` imports) as whole processes: the floor under any typer + rich CLI on this machine;
 * a Python line scan as a whole process (``python -c``: read the file, strip each line, look for the filter
   keywords): the floor of any tool that reads the config in Python;
 * in process, the function the CLI calls per device (:func:`op25b_cfg.api.audit_file`: read, decode,
@@ -35,6 +37,8 @@ from op25b_cfg.audit.runner import truncation_problem  # internal: the breakdown
 from op25b_cfg.gc_pause import paused_gc  # internal: the breakdown runs as audit_text does
 from op25b_cfg.inventory import Device
 
+# What ``op25b audit`` imports besides op25b: the decided CLI stack (typer, rich's console and table).
+STACK_IMPORTS = "import typer, rich.console, rich.table"
 LINE_SCAN = (
     "import sys\n"
     "hits = 0\n"
@@ -189,6 +193,8 @@ def run(label: str, dev: Device, text: str, syntax: str, tmp: Path, args: argpar
         {
             "op25b": [script("op25b"), "audit", "-i", str(REPO / "inventory"), "-c", str(configs), "-d", dev.name],
             "scan": [sys.executable, "-c", LINE_SCAN, str(path)],
+            "python": [sys.executable, "-c", "pass"],
+            "stack": [sys.executable, "-c", STACK_IMPORTS],
         },
         args.runs,
     )
@@ -207,6 +213,12 @@ def run(label: str, dev: Device, text: str, syntax: str, tmp: Path, args: argpar
         f"  Python line scan (whole process): {scan.wall * 1e3:7.1f} ms  {lines / scan.wall:10,.0f} lines/s"
         f"  (CPU {scan.cpu * 1e3:.1f} ms); op25b takes {cli.wall / scan.wall:.1f}x its wall time,"
         f" {cli.cpu / scan.cpu:.1f}x its CPU"
+    )
+    budget = lines / 300_000
+    print(
+        f"  floor: python -c pass {got['python'].wall * 1e3:.1f} ms; importing the CLI stack alone"
+        f" ({STACK_IMPORTS!r}) {got['stack'].wall * 1e3:.1f} ms, {got['stack'].wall / budget:.0%} of the"
+        f" {budget * 1e3:.0f} ms that 300,000 lines/s allows"
     )
     print(f"  in process: audit_file (read, decode, audit) {t_file * 1e3:6.1f} ms ({lines / t_file:,.0f} lines/s)")
     print(
