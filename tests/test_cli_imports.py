@@ -213,3 +213,40 @@ def test_a_command_builds_only_itself() -> None:
     assert code == 0 and {"generate", "platforms", "audit", "push", "show", "validate"} <= set(everything)
     code, built = commands_built("platfroms")
     assert code == 2 and built == everything
+
+
+COMPILED = """
+import json, sys
+sys.argv = ["op25b", *json.loads(sys.argv[1])]
+from op25b_cfg.cli import app
+try:
+    app()
+except SystemExit as exc:
+    code = exc.code
+import op25b_cfg.redact as redact
+lazy = [n for n, v in vars(redact).items() if hasattr(v, "cache_info")]
+print(json.dumps({"code": code, "lazy": lazy, "compiled": [n for n in lazy if getattr(redact, n).cache_info().currsize]}))
+"""
+
+
+def test_a_clean_audit_compiles_no_redaction_pattern(tmp_path: Path) -> None:
+    """Redaction's secret patterns (21 M instructions to compile) are compiled on first use: a compliant
+    audit (five platforms) prints nothing with a secret word, so it compiles none of them; redacting a secret
+    compiles them."""
+    inventory = Path(__file__).resolve().parent.parent / "inventory"
+    compliant = ("bras-osa-xr1", "edge-osa-eos1", "bras-tyo-lnx1", "edge-osa-vrp1", "bras-osa-ros1")
+    args = ["audit", "-i", str(inventory), *(a for name in compliant for a in ("-d", name))]
+    proc = subprocess.run(
+        [sys.executable, "-c", COMPILED, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "OP25B_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result["code"] == 0 and len(result["lazy"]) >= 15
+    assert result["compiled"] == []
+    import op25b_cfg.redact as redact
+
+    assert redact.redact("snmp-server community S3cret RO") == "snmp-server community <redacted> RO"
+    assert redact._SNMP_COMMUNITY_RE.cache_info().currsize == 1
