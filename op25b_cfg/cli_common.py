@@ -50,6 +50,8 @@ class App(typer.Typer):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         argv = args[0] if args else kwargs.get("args")  # click's main(args=None): the command line
+        if list(sys.argv[1:] if argv is None else argv) in ([], ["--help"], ["--version"]):
+            return typer.Typer.__call__(_listing(self), *args, **kwargs)
         name = next((a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")), None)
         commands = [c for c in self.registered_commands if command_name(c) == name]
         groups = [g for g in self.registered_groups if g.name == name]
@@ -58,6 +60,32 @@ class App(typer.Typer):
         one = copy.copy(self)  # the group's callback (--version) and settings, with only that command
         one.registered_commands, one.registered_groups = commands, groups
         return typer.Typer.__call__(one, *args, **kwargs)
+
+
+def _listing(group: typer.Typer) -> typer.Typer:
+    """A copy of ``group`` for ``op25b``, ``--help`` and ``--version``, which run no command and print at most
+    each command's name and help: its commands (and those of its groups) get a callback without parameters of
+    the same name and docstring, so typer does not convert every command's parameters (building them all: 60 M
+    instructions of a 460 M ``op25b --help``). Help text, order and flags come from the same command infos."""
+
+    def stub(info: Any) -> Any:
+        callback = info.callback
+
+        def command() -> None:  # never called: only its name and docstring are read
+            raise AssertionError("a listing runs no command")
+
+        command.__name__, command.__doc__ = callback.__name__, callback.__doc__
+        listed = copy.copy(info)
+        listed.callback = command
+        return listed
+
+    one = copy.copy(group)
+    one.registered_commands = [stub(c) for c in group.registered_commands]
+    one.registered_groups = [copy.copy(g) for g in group.registered_groups]
+    for g in one.registered_groups:
+        if g.typer_instance is not None:
+            g.typer_instance = _listing(g.typer_instance)
+    return one
 
 
 def command_name(info: Any) -> str:

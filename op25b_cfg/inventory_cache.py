@@ -346,9 +346,9 @@ class _Decoder:
 def store(root: Path, inventory: Inventory, key: str) -> None:
     """Write ``inventory`` (just validated from ``root``, whose files had ``key``) as the entry of ``root``;
     silently nothing when it cannot be cached or written."""
-    from op25b_cfg.platforms import BUILTIN
+    from op25b_cfg.platforms import BUILTIN_NAMES
 
-    builtin = {cls.name for cls in BUILTIN}
+    builtin = set(BUILTIN_NAMES)
     if any(d.platform not in builtin for d in inventory.devices.values()):
         return
     enc = _Encoder()

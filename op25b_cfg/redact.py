@@ -63,6 +63,8 @@ from __future__ import annotations
 
 import re
 
+from op25b_cfg.caches import lazy_regex
+
 MASK = "<redacted>"
 
 # Keywords whose next value (after optional type tokens) is a secret. Matched case-sensitively (device keywords
@@ -84,7 +86,7 @@ _KEYWORDS = (
     "password-encrypt",
     "shared-secret",
 )
-_KEYWORD_RE = re.compile(
+_KEYWORD_RE = lazy_regex(
     r"(?<![\w.$])(?<!ssh-)(" + "|".join(re.escape(k) for k in sorted(_KEYWORDS, key=len, reverse=True)) + r")(?=[ \t])"
 )
 # Tokens between a keyword and its value that say how the value is written, not what it is.
@@ -143,40 +145,39 @@ _STOP_TOKENS = frozenset(
 _ROUTEROS_COMMANDS = frozenset(
     {"add", "set", "remove", "print", "export", "edit", "find", "get", "unset", "enable", "disable", "comment", "move"}
 )
-# A value: a double-quoted string or a run of non-blank characters (a trailing ';' is kept).
-_VALUE_RE = re.compile(r'"(?:[^"\\]|\\.)*"|[^\s;]+')
-_TOKEN_RE = re.compile(r'[ \t]+("(?:[^"\\]|\\.)*"|[^\s;]+)')
+# Blanks, then a value: a double-quoted string or a run of non-blank characters (a trailing ";" ends it).
+_TOKEN_RE = lazy_regex(r'[ \t]+("(?:[^"\\]|\\.)*"|[^\s;]+)')
 
-_HASH_RE = re.compile(r"\$(?:1|2[abxy]?|5|6|7|8|9|y|sha1|md5)\$[^\s\";']+")
-_SNMP_COMMUNITY_RE = re.compile(r"(\bsnmp(?:-server)?\s+community\s+)([^\s;]+)", re.IGNORECASE)
+_HASH_RE = lazy_regex(r"\$(?:1|2[abxy]?|5|6|7|8|9|y|sha1|md5)\$[^\s\";']+")
+_SNMP_COMMUNITY_RE = lazy_regex(r"(\bsnmp(?:-server)?\s+community\s+)([^\s;]+)", re.IGNORECASE)
 # HSRP/VRRP/GLBP: "standby 1 authentication <pw>", "vrrp 5 authentication text <pw>", "... md5 key-string 7 <pw>"
-_FHRP_RE = re.compile(
+_FHRP_RE = lazy_regex(
     r"(\b(?:standby|vrrp|glbp|hsrp)\s+(?:\d+\s+)?(?:ipv[46]\s+)?authentication\s+"
     r"(?:text\s+|md5\s+key-(?:string|chain)\s+(?:\d+\s+)?)?)([^\s;]+)",
     re.IGNORECASE,
 )
 # OSPFv3 IPsec manual keys: "authentication ipsec spi 256 sha1 [0|7] <hex>", "... esp aes-cbc 128 <hex>"
-_IPSEC_KEY_RE = re.compile(
+_IPSEC_KEY_RE = lazy_regex(
     r"(\b(?:md5|sha1|3des|des|aes-cbc(?:\s+\d{3})?)\s+(?:[07]\s+)?)([0-9A-Fa-f]{8,})", re.IGNORECASE
 )
-_BEARER_RE = re.compile(r"(\b(?:Bearer|Basic)\s+)([A-Za-z0-9._~+/=-]{6,})", re.IGNORECASE)
-_SNMP_HOST_RE = re.compile(
+_BEARER_RE = lazy_regex(r"(\b(?:Bearer|Basic)\s+)([A-Za-z0-9._~+/=-]{6,})", re.IGNORECASE)
+_SNMP_HOST_RE = lazy_regex(
     r"(\bsnmp-server\s+host\s+\S+(?:\s+vrf\s+\S+)?(?:\s+(?:traps|informs))?"
     r"(?:\s+version\s+(?:1|2c|3\s+(?:auth|noauth|priv)))?(?:\s+encrypted)?\s+)([^\s;]+)",
     re.IGNORECASE,
 )
-_SNMP_V3_RE = re.compile(
+_SNMP_V3_RE = lazy_regex(
     r"(\b(?:auth\s+(?:md5|sha\S*)|priv\s+(?:des56|3des|des|aes\d*(?:\s+\d{3})?))\s+(?:encrypted\s+)?)([^\s;]+)",
     re.IGNORECASE,
 )
-_JUNOS_COMMUNITY_RE = re.compile(r"^(\s*(?:set\s+snmp\s+)?community\s+)(\"[^\"]*\"|[^\s;{]+)(?=\s*(?:\{|;|$|\s))")
-_ASSIGN_RE = re.compile(
+_JUNOS_COMMUNITY_RE = lazy_regex(r"^(\s*(?:set\s+snmp\s+)?community\s+)(\"[^\"]*\"|[^\s;{]+)(?=\s*(?:\{|;|$|\s))")
+_ASSIGN_RE = lazy_regex(
     r"(\b(?:[\w-]*pass(?:word|wd|phrase)?|[\w-]*secret|[\w-]*token|api[-_]?key|access[-_]?key|authorization|psk"
     r"|[\w-]*pre[-_]shared[-_]key|wpa_psk|auth_pass|community)\s*[=:]\s*)"
     r"(\"[^\"]*\"|'[^']*'|[^\s,;]+)",
     re.IGNORECASE,
 )
-_QUOTED_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
+_QUOTED_RE = lazy_regex(r'"(?:[^"\\]|\\.)*"')
 # Every pattern above needs one of these words (case-insensitively) on the line: a line without any is returned
 # as it is, which is most of a config (ACL entries, interfaces) and most of the time redaction takes.
 _SECRET_WORDS = (
@@ -194,7 +195,7 @@ _SECRET_WORDS = (
     "basic",
     "ipsec",
 )
-_MAYBE_SECRET_RE = re.compile("|".join(map(re.escape, _SECRET_WORDS)), re.IGNORECASE)
+_MAYBE_SECRET_RE = lazy_regex("|".join(map(re.escape, _SECRET_WORDS)), re.IGNORECASE)
 _KEYWORD_SET = frozenset(_KEYWORDS)
 
 
@@ -212,11 +213,11 @@ def maybe_secret(text: str) -> bool:
     if text.isascii():
         low = text.lower()
         return any(word in low for word in _SECRET_WORDS)
-    return _MAYBE_SECRET_RE.search(text) is not None
+    return _MAYBE_SECRET_RE().search(text) is not None
 
 
-_PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
-_PEM_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY-----")
+_PEM_BEGIN = lazy_regex(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+_PEM_END = lazy_regex(r"-----END [A-Z0-9 ]*PRIVATE KEY-----")
 
 
 def _mask_value(token: str) -> str:
@@ -230,14 +231,14 @@ def _redact_keywords(line: str) -> str:
     """Mask the value after each secret keyword on ``line``."""
     out: list[str] = []
     pos = 0
-    for m in _KEYWORD_RE.finditer(line):
+    for m in _KEYWORD_RE().finditer(line):
         if m.start() < pos:
             continue
         # Walk the tokens after the keyword: skip type tokens while another token follows.
         tokens: list[re.Match[str]] = []
         scan = m.end()
         while len(tokens) < 6:
-            t = _TOKEN_RE.match(line, scan)
+            t = _TOKEN_RE().match(line, scan)
             if t is None:
                 break
             tokens.append(t)
@@ -268,21 +269,21 @@ def redact_line(line: str) -> str:
     """Redact one line (no newline inside). See :func:`redact`."""
     if not maybe_secret(line):
         return line
-    new = _HASH_RE.sub(MASK, line)
-    new = _SNMP_COMMUNITY_RE.sub(lambda m: m.group(1) + _mask_value(m.group(2)), new)
-    new = _SNMP_HOST_RE.sub(lambda m: m.group(1) + _mask_value(m.group(2)), new)
-    new = _SNMP_V3_RE.sub(lambda m: m.group(1) + _mask_value(m.group(2)), new)
-    new = _FHRP_RE.sub(lambda m: m.group(1) + _mask_value(m.group(2)), new)
+    new = _HASH_RE().sub(MASK, line)
+    new = _SNMP_COMMUNITY_RE().sub(lambda m: m.group(1) + _mask_value(m.group(2)), new)
+    new = _SNMP_HOST_RE().sub(lambda m: m.group(1) + _mask_value(m.group(2)), new)
+    new = _SNMP_V3_RE().sub(lambda m: m.group(1) + _mask_value(m.group(2)), new)
+    new = _FHRP_RE().sub(lambda m: m.group(1) + _mask_value(m.group(2)), new)
     if "ipsec" in new.lower():
-        new = _IPSEC_KEY_RE.sub(lambda m: m.group(1) + MASK, new)
-    new = _BEARER_RE.sub(lambda m: m.group(1) + MASK, new)
+        new = _IPSEC_KEY_RE().sub(lambda m: m.group(1) + MASK, new)
+    new = _BEARER_RE().sub(lambda m: m.group(1) + MASK, new)
     if "members" not in new:
-        new = _JUNOS_COMMUNITY_RE.sub(lambda m: m.group(1) + _mask_value(m.group(2)), new)
-    new = _ASSIGN_RE.sub(lambda m: m.group(1) + _mask_value(m.group(2)), new)
+        new = _JUNOS_COMMUNITY_RE().sub(lambda m: m.group(1) + _mask_value(m.group(2)), new)
+    new = _ASSIGN_RE().sub(lambda m: m.group(1) + _mask_value(m.group(2)), new)
     new = _redact_keywords(new)
     if "SECRET-DATA" in new:
         head, sep, tail = new.partition("##")
-        new = _QUOTED_RE.sub(f'"{MASK}"', head) + sep + tail
+        new = _QUOTED_RE().sub(f'"{MASK}"', head) + sep + tail
     return new
 
 
@@ -308,13 +309,13 @@ def redact(text: str) -> str:
         body = raw.rstrip("\r\n")
         ending = raw[len(body) :]
         if in_pem:
-            if _PEM_END.search(body):
+            if _PEM_END().search(body):
                 in_pem = False
                 out.append(raw)
             else:
                 out.append(MASK + ending)
             continue
-        if _PEM_BEGIN.search(body) and not _PEM_END.search(body):
+        if _PEM_BEGIN().search(body) and not _PEM_END().search(body):
             in_pem = True
             out.append(raw)
             continue
@@ -325,7 +326,7 @@ def redact(text: str) -> str:
 # Terminal control: ESC sequences (CSI ``ESC [ ... final``, OSC ``ESC ] ... BEL|ST``, DCS/APC/PM/SOS strings, any
 # other ``ESC x``), the 8-bit CSI/OSC forms, every other C0/C1 control but tab and newline, and Unicode bidi
 # overrides (which reorder what a reader sees).
-_TERMINAL_RE = re.compile(
+_TERMINAL_RE = lazy_regex(
     r"\x1b\[[0-?]*[ -/]*[@-~]?"
     r"|\x1b[\]PX^_][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
     r"|\x9b[0-?]*[ -/]*[@-~]?"
@@ -346,4 +347,4 @@ def printable(text: str) -> str:
     """
     if text.isprintable():
         return text
-    return _TERMINAL_RE.sub("", text)
+    return _TERMINAL_RE().sub("", text)

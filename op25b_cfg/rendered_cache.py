@@ -50,9 +50,9 @@ device in a process (``audit -c`` over many saved configs) read its file once.""
 def remember(inventory: Inventory, root: Path, key: str) -> None:
     """The devices of ``inventory`` were loaded from the files at ``root`` whose cache key is ``key``. Devices
     of a plugin's platform are left out: its code may change without the key changing."""
-    from op25b_cfg.platforms import BUILTIN
+    from op25b_cfg.platforms import BUILTIN_NAMES
 
-    builtin = {cls.name for cls in BUILTIN}
+    builtin = set(BUILTIN_NAMES)
     for device in inventory.devices.values():
         if device.platform in builtin:
             _ORIGIN[id(device)] = (device, root, key)

@@ -17,7 +17,7 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-from op25b_cfg.platforms import BUILTIN
+from op25b_cfg.platforms import builtin_classes
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "op25b_cfg"
@@ -136,7 +136,7 @@ def test_the_cycle_check_sees_function_level_and_type_only_imports(tmp_path: Pat
 
 def _vendor_names() -> set[str]:
     names: set[str] = set()
-    for cls in BUILTIN:
+    for cls in builtin_classes():
         names.add(cls.name)
         names.update(n for n in (cls.napalm_driver, cls.netmiko_device_type) if n)
     return names

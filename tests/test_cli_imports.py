@@ -213,3 +213,60 @@ def test_a_command_builds_only_itself() -> None:
     assert code == 0 and {"generate", "platforms", "audit", "push", "show", "validate"} <= set(everything)
     code, built = commands_built("platfroms")
     assert code == 2 and built == everything
+
+
+COMPILED = """
+import json, sys
+sys.argv = ["op25b", *json.loads(sys.argv[1])]
+from op25b_cfg.cli import app
+try:
+    app()
+except SystemExit as exc:
+    code = exc.code
+import op25b_cfg.redact as redact
+lazy = [n for n, v in vars(redact).items() if hasattr(v, "cache_info")]
+compiled = [n for n in lazy if getattr(redact, n).cache_info().currsize]
+print(json.dumps({"code": code, "lazy": lazy, "compiled": compiled}))
+"""
+
+
+def test_a_clean_audit_compiles_no_redaction_pattern(tmp_path: Path) -> None:
+    """Redaction's secret patterns (21 M instructions to compile) are compiled on first use: a compliant
+    audit (five platforms) prints nothing with a secret word, so it compiles none of them; redacting a secret
+    compiles them."""
+    inventory = Path(__file__).resolve().parent.parent / "inventory"
+    compliant = ("bras-osa-xr1", "edge-osa-eos1", "bras-tyo-lnx1", "edge-osa-vrp1", "bras-osa-ros1")
+    args = ["audit", "-i", str(inventory), *(a for name in compliant for a in ("-d", name))]
+    proc = subprocess.run(
+        [sys.executable, "-c", COMPILED, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "OP25B_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result["code"] == 0 and len(result["lazy"]) >= 15
+    assert result["compiled"] == []
+    import op25b_cfg.redact as redact
+
+    assert redact.redact("snmp-server community S3cret RO") == "snmp-server community <redacted> RO"
+    assert redact._SNMP_COMMUNITY_RE.cache_info().currsize == 1
+
+
+def test_an_audit_imports_only_its_devices_platforms(tmp_path: Path) -> None:
+    """The built-in platform packages are imported on first lookup: auditing an IOS device of a cached
+    inventory loads cisco_ios's package and no other platform's (importing all seven cost every audit about
+    20 M instructions). Validating the inventory (a miss) checks every host against its platform."""
+    inventory = Path(__file__).resolve().parent.parent / "inventory"
+    env = {"OP25B_NO_CACHE": "", "OP25B_CACHE_DIR": str(tmp_path / "cache")}
+    probe("audit", "-i", str(inventory), "-d", "bras-tyo-ios1", env=env)
+    modules = set(probe("audit", "-i", str(inventory), "-d", "bras-tyo-ios1", env=env)["modules"])
+    packages = {m.split(".")[2] for m in modules if m.startswith("op25b_cfg.platforms.")}
+    assert packages == {"base", "cisco_ios"}
+
+
+def test_every_builtin_name_is_its_class_name() -> None:
+    """The lazy registry's names are the classes' own (the check the eager imports used to make at import)."""
+    from op25b_cfg.platforms import BUILTIN_NAMES, PLATFORMS, builtin_classes
+
+    assert [cls.name for cls in builtin_classes()] == list(BUILTIN_NAMES) == list(PLATFORMS)[: len(BUILTIN_NAMES)]

@@ -101,16 +101,19 @@ import sys
 sys.argv = ["op25b", *sys.argv[2:]]
 import typer.main
 built = []
+params = []
 real = typer.main.get_command_from_info
 def counting(*a, **kw):
     cmd = real(*a, **kw)
     built.append(cmd.name)
+    params.append(len(cmd.params))
     return cmd
 typer.main.get_command_from_info = counting
 from op25b_cfg import cli
 try:
     cli.app()
 finally:
+    print("PARAMS", sum(params))
     print("BUILT", sorted(built))
 """
 
@@ -152,3 +155,17 @@ def test_app_builds_only_the_command_it_runs(args: tuple[str, ...], built: list[
     assert proc.stdout.splitlines()[-1] == f"BUILT {built}"
     whole = subprocess.run([sys.executable, "-c", BUILT, "-", "--help"], capture_output=True, text=True, cwd=REPO)
     assert len(eval(whole.stdout.splitlines()[-1].removeprefix("BUILT "))) > 10
+
+
+@pytest.mark.parametrize("args", [("--help",), ("--version",), ()])
+def test_listing_converts_no_command_parameters(args: tuple[str, ...]) -> None:
+    """``op25b``, ``--help`` and ``--version`` list the commands (their output is the whole group's: above)
+    without building any command's parameters; a typo builds them all (its message is click's)."""
+    listing, typo = (
+        subprocess.run(
+            [sys.executable, "-c", BUILT, "-", *a], capture_output=True, text=True, cwd=REPO
+        ).stdout.splitlines()[-2:]
+        for a in (args, ("audt",))
+    )
+    assert listing[0] == "PARAMS 0" and listing[1] == typo[1] and len(eval(listing[1].removeprefix("BUILT "))) > 10
+    assert int(typo[0].removeprefix("PARAMS ")) > 50

@@ -11,31 +11,39 @@ host whose filter is nftables); see docs/decisions.md.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Iterator, Mapping
 
 from op25b_cfg.errors import PlatformError
-from op25b_cfg.platforms.arista_eos import AristaEos
 from op25b_cfg.platforms.base import Platform
-from op25b_cfg.platforms.cisco_ios import CiscoIos
-from op25b_cfg.platforms.cisco_iosxr import CiscoIosxr
-from op25b_cfg.platforms.huawei_vrp import HuaweiVrp
-from op25b_cfg.platforms.juniper_junos import JuniperJunos
-from op25b_cfg.platforms.linux_nftables import LinuxNftables
-from op25b_cfg.platforms.mikrotik_routeros import MikrotikRouteros
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "op25b.platforms"
-BUILTIN: tuple[type[Platform], ...] = (
-    CiscoIos,
-    CiscoIosxr,
-    JuniperJunos,
-    AristaEos,
-    LinuxNftables,
-    HuaweiVrp,
-    MikrotikRouteros,
-)
+_BUILTIN: dict[str, str] = {
+    "cisco_ios": "CiscoIos",
+    "cisco_iosxr": "CiscoIosxr",
+    "juniper_junos": "JuniperJunos",
+    "arista_eos": "AristaEos",
+    "linux_nftables": "LinuxNftables",
+    "huawei_vrp": "HuaweiVrp",
+    "mikrotik_routeros": "MikrotikRouteros",
+}
+"""The built-in platforms: name (= package ``op25b_cfg.platforms.<name>``) -> class name, in listing order."""
+BUILTIN_NAMES: tuple[str, ...] = tuple(_BUILTIN)
+"""The names of the built-in platforms. Their packages are imported when a platform is first looked up, so a
+command on one platform loads only that one's (importing all seven cost every audit about 20 M instructions)."""
+
+
+def _import_builtin(name: str) -> type[Platform]:
+    cls: type[Platform] = getattr(importlib.import_module(f"{__name__}.{name}"), _BUILTIN[name])
+    return cls
+
+
+def builtin_classes() -> tuple[type[Platform], ...]:
+    """The built-in platform classes, in :data:`BUILTIN_NAMES` order (imports every built-in package)."""
+    return tuple(PLATFORMS[name] for name in BUILTIN_NAMES)
 
 
 def _plugins() -> list[type[Platform]]:
@@ -55,7 +63,7 @@ def _plugins() -> list[type[Platform]]:
                 "platform plugin %s (%s) is not a Platform subclass named %r; skipped", ep.name, ep.value, ep.name
             )
             continue
-        if any(b.name == ep.name for b in BUILTIN):
+        if ep.name in _BUILTIN:
             log.warning("platform plugin %s (%s) reuses a built-in platform name; skipped", ep.name, ep.value)
             continue
         out.append(cls)
@@ -67,21 +75,25 @@ class _Registry(Mapping[str, type[Platform]]):
     the entry points of every installed distribution, 25-40 ms of start-up) only when a name that is not built
     in is looked up, or the registry is listed. A command on built-in platforms never scans them."""
 
-    def __init__(self, builtin: tuple[type[Platform], ...]) -> None:
-        self._builtin = {cls.name: cls for cls in builtin}
+    def __init__(self) -> None:
+        self._builtin: dict[str, type[Platform]] = {}  # the built-in classes imported so far
         self._all: dict[str, type[Platform]] | None = None
 
     def _every(self) -> dict[str, type[Platform]]:
         if self._all is None:
-            self._all = {**self._builtin, **{cls.name: cls for cls in _plugins()}}
+            self._all = {**{name: self[name] for name in _BUILTIN}, **{cls.name: cls for cls in _plugins()}}
         return self._all
 
     def __getitem__(self, name: str) -> type[Platform]:
         cls = self._builtin.get(name)
-        return cls if cls is not None else self._every()[name]
+        if cls is None:
+            if name not in _BUILTIN:
+                return self._every()[name]
+            cls = self._builtin[name] = _import_builtin(name)
+        return cls
 
     def __contains__(self, name: object) -> bool:
-        return name in self._builtin or name in self._every()
+        return name in _BUILTIN or name in self._every()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._every())
@@ -90,7 +102,7 @@ class _Registry(Mapping[str, type[Platform]]):
         return len(self._every())
 
 
-PLATFORMS: Mapping[str, type[Platform]] = _Registry(BUILTIN)
+PLATFORMS: Mapping[str, type[Platform]] = _Registry()
 """Every platform class by name, built-in ones first (a read-only mapping)."""
 
 _INSTANCES: dict[str, Platform] = {}
@@ -108,4 +120,4 @@ def get_platform(name: str) -> Platform:
     return inst
 
 
-__all__ = ["ENTRY_POINT_GROUP", "PLATFORMS", "Platform", "get_platform"]
+__all__ = ["BUILTIN_NAMES", "ENTRY_POINT_GROUP", "PLATFORMS", "Platform", "builtin_classes", "get_platform"]
