@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "cisco_ios"
 _VT_REF = re.compile(r"(?:^|\s)virtual-template\s+(\d+)(?:\s|$)")
+_IFACE_READ = ("shutdown", "ip access-group ", "ipv6 traffic-filter ", "service-policy ")
+"""The interface lines :meth:`_IosParser._interface` reads (``shutdown`` only when it is the whole line)."""
 _ACL_GLOBAL = frozenset({"logging", "log-update", "resequence", "role-based", "persistent", "fqdn", "counters"})
 
 
@@ -364,8 +366,11 @@ class _IosParser:
         policies: list[tuple[str, str, int, str]] = []
         shutdown = ""  # why the interface may be shut down: "" = not, "shutdown" = certainly
         shut_line = blk.line
+        unsure_lines = blk.unsure
         for line, s in blk.children:
-            unsure = blk.unsure.get(line, "")
+            if not s.startswith(_IFACE_READ):
+                continue  # most lines: description, encapsulation, pppoe, ...
+            unsure = unsure_lines.get(line, "") if unsure_lines else ""
             if s == "shutdown":
                 if shutdown != "shutdown":
                     shutdown, shut_line = unsure or "shutdown", line
