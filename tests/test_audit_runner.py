@@ -231,6 +231,20 @@ def test_brace_scan_matches_the_character_walk(text: str, rules: str) -> None:
     assert brace_balance(text, lex) == walk
 
 
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.text(alphabet="\"'\\\nab{", max_size=40), st.sampled_from(['"', "'"]))
+def test_quoted_string_end_matches_the_alternation(text: str, quote: str) -> None:
+    """The unrolled pattern that finds a quoted string's end gives the end the plain alternation gives."""
+    import re
+
+    from op25b_cfg.dialects.base import _quoted_rest
+
+    q = re.escape(quote)
+    plain = re.compile(rf"(?:[^{q}\\\n]|\\.)*{q}?")
+    for start in range(len(text) + 1):
+        assert _quoted_rest(quote).match(text, start).end() == plain.match(text, start).end()  # type: ignore[union-attr]
+
+
 def test_brace_scan_on_a_junos_config_with_strings_and_comments() -> None:
     text = (
         '/* header { */\nsystem {\n    host-name r1; # {\n    login {\n        message "a } \\" {";\n'

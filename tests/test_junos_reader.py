@@ -78,3 +78,42 @@ def test_the_audit_reader_and_the_statements_agree_on_the_sample_config() -> Non
             flat.append(stack[-1] + words)
     assert [s.path for s in junos.read(text).stmts] == flat
     assert len(flat) > 50
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "filter F {",
+                "term t {",
+                "from {",
+                "protocol tcp;",
+                "then accept;",
+                "then discard;",
+                "}",
+                "",
+                "  ",
+                'description "a";',
+                "# note",
+                "/* c */ x;",
+                "inactive: term u {",
+                "protect: x;",
+                "then policer P;",
+                "a { b; }",
+                "x {{",
+                "y;;",
+                "z",
+                "w inactive: v;",
+            ]
+        ),
+        max_size=25,
+    ),
+    st.integers(min_value=0, max_value=4),
+)
+def test_simple_block_end_matches_the_line_check(lines: list[str], indent: int) -> None:
+    """The block-end finder that looks for quotes, comments, markers and policers once in the block's text
+    gives the answer of the one that checks every line as it goes."""
+    lines = [" " * indent + s for s in lines]
+    for open_line in range(len(lines) + 1):
+        assert junos._simple_block_end(lines, open_line) == junos._simple_block_end(lines, open_line, by_line=True)

@@ -282,3 +282,47 @@ def test_large_config_is_linear() -> None:
     )
     pc = parse(PLATFORM, units)
     assert len(pc.bindings) == 20000
+
+
+def test_dynamic_profile_stanza_without_a_filter_is_an_unfiltered_binding() -> None:
+    """A profile stanza with a family but no filter, beside a stanza that filters that family inbound, is an
+    unfiltered binding (inbound only: no stanza filters outbound); the inet6-only family has no filtered peer."""
+    text = """dynamic-profiles {
+    PPPOE-A {
+        interfaces {
+            pp0 {
+                unit "$junos-interface-unit" {
+                    family inet {
+                        filter {
+                            input OP25B-IN;
+                        }
+                    }
+                }
+            }
+            "$junos-interface-ifd-name" {
+                unit "$junos-interface-unit" {
+                    family inet {
+                        address 192.0.2.1/32;
+                    }
+                    family inet6;
+                }
+            }
+        }
+    }
+}
+firewall {
+    family inet {
+        filter OP25B-IN {
+            term a {
+                then accept;
+            }
+        }
+    }
+}
+"""
+    parsed = parse(PLATFORM, text)
+    got = sorted((b.kind, b.name, b.direction, b.family, b.filters, b.line) for b in parsed.bindings)
+    assert got == [
+        ("dynamic-profile", "PPPOE-A", "in", 4, (), 16),
+        ("dynamic-profile", "PPPOE-A", "in", 4, ("OP25B-IN",), 8),
+    ]

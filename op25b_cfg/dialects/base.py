@@ -235,7 +235,9 @@ def _quoted_rest(quote: str) -> re.Pattern[str]:
     """The rest of a quoted string after its opening ``quote``: up to the closing quote or the end of the line
     (a backslash escapes the next character)."""
     q = re.escape(quote)
-    return re.compile(rf"(?:[^{q}\\\n]|\\.)*{q}?")
+    # unrolled (plain characters taken as one run between escapes): the same matches as ``(?:[^q\\\n]|\\.)*q?``
+    # at a fraction of the regex engine's steps per character
+    return re.compile(rf"[^{q}\\\n]*(?:\\.[^{q}\\\n]*)*{q}?")
 
 
 def brace_balance(text: str, lex: Lexicon) -> tuple[int, int | None]:

@@ -39,6 +39,7 @@ from op25b_cfg.audit.lazy import ResultRef
 from op25b_cfg.audit.lazy import resolve_all as resolve_all  # re-exported
 from op25b_cfg.audit.model import Filter, ParsedConfig, Unparsed
 from op25b_cfg.dialects.cisco_reader import Block as Block  # re-exported for the platform parsers
+from op25b_cfg.dialects.cisco_reader import run_lines
 from op25b_cfg.dialects.cisco_reader import scan as scan  # re-exported
 from op25b_cfg.dialects.cisco_reader import split_lines as split_lines  # re-exported
 from op25b_cfg.gc_pause import paused_gc
@@ -910,6 +911,24 @@ class AclBlock:
     """(line, original line stripped)"""
     bodies: dict[int, str] = field(default_factory=dict)
     """line -> the entry to parse where it differs from the line (``access-list 101 permit ...``)"""
+    runs: list[tuple[int, int]] = field(default_factory=list)
+    """Entries still as line ranges of ``lines`` (:attr:`Block.runs`), read when the rules are built."""
+    lines: list[str] = field(default_factory=list)
+    """The scanned lines ``runs`` refers to."""
+
+    def add(self, blk: Block, lines: list[str]) -> None:
+        """Append the entries of the scanned block ``blk`` (its ranges are read only when the rules are)."""
+        self.entries.extend(blk.children)
+        if blk.runs:
+            self.runs.extend(blk.runs)
+            self.lines = lines
+
+    def all_entries(self) -> list[tuple[int, str]]:
+        """Every entry in line order (each scanned block's entries follow its header, so merging by line gives
+        the order they were written): ``entries`` with the lines of ``runs``."""
+        if not self.runs:
+            return self.entries
+        return sorted(self.entries + run_lines(self.runs, self.lines))
 
 
 class FilterBuilder:
@@ -971,7 +990,7 @@ class FilterBuilder:
         new = object.__new__
         defaults = _RULE_DEFAULTS
         cache = self.ace.line_cache(fam, std)
-        for line, text in blk.entries:
+        for line, text in blk.all_entries():
             body = bodies.get(line, text) if bodies else text
             if settings and body.split(None, 1)[0] in settings:
                 continue

@@ -36,6 +36,9 @@ class Block:
     unsure: dict[int, str] = field(default_factory=dict)
     """Unindented children that belong to this block only if an unrecognised line before them did not leave
     its configuration mode: line -> the reason (see :func:`scan` ``submode``)."""
+    runs: list[tuple[int, int]] = field(default_factory=list)
+    """Indented lines not collected into ``children`` (a kind in :func:`scan`'s ``defer``): 0-based ``[start,
+    end)`` ranges of the scanned lines; :func:`children_of` gives them with ``children``."""
 
 
 @dataclass
@@ -59,6 +62,7 @@ def scan(
     watch: str | None = None,
     eos_banners: bool = False,
     submode: SubMode | None = None,
+    defer: frozenset[str] = frozenset(),
 ) -> ScanResult:
     """One pass over ``lines``: the blocks ``classify`` names (from the tokens of a top-level line), plus
     every line containing ``watch``. Banners (IOS delimiter style, or EOS ``EOF`` style) and IOS macros are
@@ -68,13 +72,25 @@ def scan(
     device's configuration mode does: after a block's header, an unindented line that is a sub-command of
     that mode stays in it (a child of the block) until a global command, ``exit``/``end`` or a ``!`` line
     leaves it. Once a line ``submode`` does not know was read in the mode, later unindented children are kept
-    with the reason they are not certain (:attr:`Block.unsure`)."""
+    with the reason they are not certain (:attr:`Block.unsure`).
+
+    Blocks of a kind in ``defer`` keep their indented lines as ranges (:attr:`Block.runs`), not stripped and
+    numbered one by one: a parser that may never read them (customer ACLs) reads them with :func:`children_of`.
+
+    >>> lines = ["ip access-list extended A", " permit ip any any", " !", "", " deny ip any any", "!"]
+    >>> acl = lambda t: "acl" if t[0] == "ip" else None
+    >>> blk = scan(lines, acl, defer=frozenset({"acl"})).blocks[0]
+    >>> blk.children, blk.runs, children_of(blk, lines) == scan(lines, acl).blocks[0].children
+    ([], [(1, 5)], True)
+    """
     blocks: list[Block] = []
     watched: list[tuple[int, str]] = []
     notes: list[str] = []
     cur: list[tuple[int, str]] | None = None
     mode: Block | None = None  # the block whose configuration mode unindented lines may still be in
     doubt = ""  # why that mode is no longer certain ("" = certain)
+    lazy: Block | None = None  # the block of a ``defer`` kind whose indented lines are kept as ranges
+    run_at = -1  # index of the first line of the open range (-1: none)
     n = len(lines)
     i = 0
     while i < n:
@@ -87,10 +103,18 @@ def scan(
             if watch is not None and watch in raw:
                 watched.append((i, raw.strip()))
             if cur is not None:
+                if lazy is not None:
+                    if run_at < 0:
+                        run_at = i - 1
+                    continue
                 s = raw.strip()
                 if s and s[0] != "!":
                     cur.append((i, s))
             continue
+        if run_at >= 0:
+            assert lazy is not None
+            lazy.runs.append((run_at, i - 1))
+            run_at = -1
         if c == "!" or c == "#":
             mode = None
             continue
@@ -100,11 +124,11 @@ def scan(
         first = toks[0]
         if first == "banner":
             i = _skip_banner(lines, i - 1, raw, eos_banners, notes)
-            cur = mode = None
+            cur = mode = lazy = None
             continue
         if first == "macro" and len(toks) > 1 and toks[1] == "name":
             i = _skip_until(lines, i, "@", i - 1, "macro", notes)
-            cur = mode = None
+            cur = mode = lazy = None
             continue
         if watch is not None and watch in raw:
             watched.append((i, raw.strip()))
@@ -112,7 +136,7 @@ def scan(
         if kind is None:
             where = "global" if mode is None or submode is None else submode(mode.kind, toks)
             if where == "global":
-                cur = mode = None
+                cur = mode = lazy = None
                 continue
             s = raw.strip()
             assert mode is not None
@@ -121,18 +145,38 @@ def scan(
                 if doubt:
                     mode.unsure[i] = doubt
                 cur = mode.children
+                lazy = mode if mode.kind in defer else None
             else:  # unknown: IOS keeps the mode if the line is a sub-command, else leaves it
                 doubt = doubt or (
                     f"the indentation is lost and line {i} (`{s[:60]}`) is not known as a sub-command or a global"
                     f" command, so it is not certain that this line still belongs to `{mode.text}`"
                 )
-                cur = None
+                cur = lazy = None
             continue
         blk = Block(kind, raw.split(), i, raw.strip())
         blocks.append(blk)
         cur = blk.children
         mode, doubt = blk, ""
+        lazy = blk if kind in defer else None
+    if run_at >= 0:
+        assert lazy is not None
+        lazy.runs.append((run_at, n))
     return ScanResult(blocks, watched, notes)
+
+
+def children_of(blk: Block, lines: list[str]) -> list[tuple[int, str]]:
+    """Every child of ``blk`` in line order, as :func:`scan` without ``defer`` collects them (``lines``: the
+    lines scanned): ``children`` merged with the lines of ``runs``, blank and ``!`` lines left out."""
+    if not blk.runs:
+        return blk.children
+    ranged = run_lines(blk.runs, lines)
+    return sorted(blk.children + ranged) if blk.children else ranged
+
+
+def run_lines(runs: list[tuple[int, int]], lines: list[str]) -> list[tuple[int, str]]:
+    """``(line, stripped text)`` of the lines in ``runs`` (see :attr:`Block.runs`), blank and ``!`` lines left
+    out, as :func:`scan` collects children."""
+    return [(k + 1, s) for a, b in runs for k in range(a, b) if (s := lines[k].strip()) and s[0] != "!"]
 
 
 def _skip_until(lines: list[str], start: int, end: str, header: int, what: str, notes: list[str]) -> int:

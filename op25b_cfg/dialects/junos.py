@@ -589,19 +589,29 @@ def _deferrable(path: tuple[str, ...]) -> bool:
 _MARKER_PREFIXES = tuple(_MARKERS)
 
 
-def _simple_block_end(lines: list[str], open_line: int) -> int | None:
+def _simple_block_end(lines: list[str], open_line: int, by_line: bool = False) -> int | None:
     """The line of the ``}`` closing the block opened at ``open_line`` when every line of it is a plain leaf
     (``words;``), a plain block opening (``words {``), ``}`` or blank, none names a policer (building such a
     filter records flow control, so it is read at once), and no statement inherits a marker; else None.
     Negative when the block holds no statement at all. Reading the block later gives exactly what reading it
-    now would: plain lines carry no state (quotes, comments, pending words) across the block's end."""
+    now would: plain lines carry no state (quotes, comments, pending words) across the block's end.
+
+    The lines' shapes are checked one by one; quotes, comments, policers and markers are looked for once in
+    the block's joined text, and only when it holds one of them is each line checked for them (``by_line``,
+    also the reference the tests compare with).
+
+    >>> _simple_block_end(["filter F {", "  term t { then accept; }", "}"], 1) is None
+    True
+    >>> _simple_block_end(["filter F {", "  term t {", "    then accept;", "  }", "}"], 1)
+    5
+    """
     depth = 1
     leaf = False
     for i in range(open_line, len(lines)):
         s = lines[i].strip()
         if not s:
             continue
-        if '"' in s or "#" in s or "/*" in s or s.startswith(_MARKER_PREFIXES) or "policer" in s:
+        if by_line and ('"' in s or "#" in s or "/*" in s or s.startswith(_MARKER_PREFIXES) or "policer" in s):
             return None
         last = s[-1]
         if last == ";":
@@ -615,6 +625,12 @@ def _simple_block_end(lines: list[str], open_line: int) -> int | None:
         elif s == "}":
             depth -= 1
             if depth == 0:
+                if not by_line:
+                    block = "\n".join(lines[open_line : i + 1])
+                    if '"' in block or "#" in block or "/*" in block or "policer" in block:
+                        return _simple_block_end(lines, open_line, by_line=True)
+                    if any(m in block for m in _MARKER_PREFIXES):
+                        return _simple_block_end(lines, open_line, by_line=True)
                 return i + 1 if leaf else -(i + 1)
         else:
             return None

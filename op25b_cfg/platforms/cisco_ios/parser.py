@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "cisco_ios"
 _VT_REF = re.compile(r"(?:^|\s)virtual-template\s+(\d+)(?:\s|$)")
+_DEFERRED = frozenset({"acl4", "acl6"})
+"""Block kinds whose indented lines :func:`scan` keeps as ranges (see :meth:`AclBlock.add`)."""
+_IFACE_READ = ("shutdown", "ip access-group ", "ipv6 traffic-filter ", "service-policy ")
+"""The interface lines :meth:`_IosParser._interface` reads (``shutdown`` only when it is the whole line)."""
 _ACL_GLOBAL = frozenset({"logging", "log-update", "resequence", "role-based", "persistent", "fqdn", "counters"})
 
 
@@ -232,11 +236,14 @@ class _IosParser:
         self.class_maps: dict[str, _Class] = {}
         self.policies: dict[str, list[_PolicyClass]] = {}
         self.vt_refs: set[str] = set()
+        self.lines: list[str] = []
         # service-policy attachments: (kind, name, direction, policy, line, shutdown, why not certain)
         self.service_policies: list[tuple[str, str, str, str, int, bool, str]] = []
 
     def run(self, text: str) -> ParsedConfig:
-        res = scan(split_lines(text), _classify, watch="virtual-template", submode=_submode)
+        # the ACLs' entries stay line ranges until an ACL's rules are read (most customer ACLs never are)
+        self.lines = split_lines(text)
+        res = scan(self.lines, _classify, watch="virtual-template", submode=_submode, defer=_DEFERRED)
         self.result.notes.extend(res.notes)
         for _, s in res.watched:
             if s.startswith(("description", "remark", "interface")):
@@ -272,7 +279,7 @@ class _IosParser:
         else:
             name = toks[2]
         acl = self.filters.acl(family, name, blk.line, standard)
-        acl.entries.extend(blk.children)
+        acl.add(blk, self.lines)
 
     def _numbered(self, blk: Block) -> None:
         """``access-list N permit|deny|remark ...`` (one entry per line; ASA-style ``NAME extended``)."""
@@ -364,8 +371,11 @@ class _IosParser:
         policies: list[tuple[str, str, int, str]] = []
         shutdown = ""  # why the interface may be shut down: "" = not, "shutdown" = certainly
         shut_line = blk.line
+        unsure_lines = blk.unsure
         for line, s in blk.children:
-            unsure = blk.unsure.get(line, "")
+            if not s.startswith(_IFACE_READ):
+                continue  # most lines: description, encapsulation, pppoe, ...
+            unsure = unsure_lines.get(line, "") if unsure_lines else ""
             if s == "shutdown":
                 if shutdown != "shutdown":
                     shutdown, shut_line = unsure or "shutdown", line

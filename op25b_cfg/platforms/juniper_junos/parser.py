@@ -874,9 +874,15 @@ class _Parser(ParserState):
         """A dynamic-profile stanza that has a family but no filter, while another stanza of the same profile
         filters that family and direction: subscribers created on it are unfiltered (a Binding with no
         filters, which the engine reports). A profile with no filter at all needs no such entry."""
+        if not self.profile_stanzas:
+            return
+        by_profile: dict[tuple[str, int, str], set[str]] = {}  # (profile, family, direction) -> filtered stanzas
+        for kind, name, fam, direction, stanza in self.slots:
+            if kind == "dynamic-profile":
+                by_profile.setdefault((name, fam, direction), set()).add(stanza)
         for (prof, fam), stanzas in self.profile_stanzas.items():
             for direction in ("in", "out"):
-                filtered = {k[4] for k in self.slots if k[:4] == ("dynamic-profile", prof, fam, direction)}
+                filtered = by_profile.get((prof, fam, direction))
                 if not filtered:
                     continue
                 for stanza, line in stanzas.items():
