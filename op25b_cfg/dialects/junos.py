@@ -277,7 +277,8 @@ class Stmt:
 
 @dataclass(frozen=True)
 class DeferredBlock:
-    """A firewall filter block read later (``defer``): its path and the lines of its ``{`` and ``}``."""
+    """A firewall filter or prefix-list block read later (``defer``): its path and the lines of its ``{`` and
+    ``}``."""
 
     path: tuple[str, ...]
     open_line: int
@@ -292,7 +293,8 @@ class ReadResult:
     notes: list[str] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
     deferred: list[DeferredBlock] = field(default_factory=list)
-    """With ``defer``: filter blocks not read; each stands in ``stmts`` as one statement of its bare path."""
+    """With ``defer``: filter and prefix-list blocks not read; each stands in ``stmts`` as one statement of its bare
+    path."""
     defer_failed: bool = False
     """With ``defer``: set commands deactivate or delete statements; the caller must read again without it."""
 
@@ -579,8 +581,15 @@ class _Reader:
 
 
 def _deferrable(path: tuple[str, ...]) -> bool:
-    """A top-level ``firewall family F filter NAME`` or ``firewall filter NAME`` block."""
+    """A top-level ``firewall family F filter NAME``, ``firewall filter NAME`` or ``policy-options prefix-list
+    NAME`` block.
+
+    >>> _deferrable(("policy-options", "prefix-list", "P")), _deferrable(("policy-options", "policy-statement", "P"))
+    (True, False)
+    """
     n = len(path)
+    if path[0] == "policy-options":
+        return n == 3 and path[1] == "prefix-list"
     return path[0] == "firewall" and (
         (n == 5 and path[1] == "family" and path[3] == "filter") or (n == 3 and path[1] == "filter")
     )
@@ -674,7 +683,7 @@ def read(
     addresses, VLAN ids: thousands on a BNG) on the common fast paths. Only for callers that read nothing
     else of that section: not with configuration groups (wildcards match existing names) or ``apply-path``.
 
-    ``defer`` leaves top-level firewall filter blocks made of plain lines unread (see :func:`_simple_block_end`):
-    each stands in ``stmts`` as one statement of its bare path, is listed in ``deferred``, and
-    :func:`reread` gives its statements. Same conditions as ``prune``; see also ``defer_failed``."""
+    ``defer`` leaves top-level firewall filter and prefix-list blocks made of plain lines unread (see
+    :func:`_simple_block_end`): each stands in ``stmts`` as one statement of its bare path, is listed in
+    ``deferred``, and :func:`reread` gives its statements. Same conditions as ``prune``; see also ``defer_failed``."""
     return _Reader(text.replace("\r", "").split("\n"), sections | extra, prune, defer).run()
