@@ -288,6 +288,8 @@ firewall {
         "deactivate firewall family inet filter F term a\n",
         "delete firewall family inet filter F term b\n",
         "firewall {\n    family inet {\n        filter E {\n        }\n    }\n}\n",  # empty filter block
+        # a block of `;` lines holds no statement: the filter is not defined, read now or later
+        "firewall {\n    filter S {\n        ;\n        term t {\n            ; ;\n        }\n    }\n}\n",
         "firewall {\n    family any {\n        filter A {\n            term t {\n                then accept;\n"
         "            }\n        }\n    }\n}\n",
         "firewall {\n    filter G {\n        term t {\n            from {\n                protocol tcp;\n"

@@ -602,8 +602,9 @@ def _simple_block_end(lines: list[str], open_line: int, by_line: bool = False) -
     """The line of the ``}`` closing the block opened at ``open_line`` when every line of it is a plain leaf
     (``words;``), a plain block opening (``words {``), ``}`` or blank, none names a policer (building such a
     filter records flow control, so it is read at once), and no statement inherits a marker; else None.
-    Negative when the block holds no statement at all. Reading the block later gives exactly what reading it
-    now would: plain lines carry no state (quotes, comments, pending words) across the block's end.
+    Negative when the block holds no statement at all (``;`` lines are none). Reading the block later gives
+    exactly what reading it now would: plain lines carry no state (quotes, comments, pending words) across the
+    block's end.
 
     The lines' shapes are checked one by one; quotes, comments, policers and markers are looked for once in
     the block's joined text, and only when it holds one of them is each line checked for them (``by_line``,
@@ -626,7 +627,7 @@ def _simple_block_end(lines: list[str], open_line: int, by_line: bool = False) -
         if last == ";":
             if "{" in s or "}" in s:
                 return None
-            leaf = True
+            leaf = leaf or bool(s.replace(";", "").strip())  # a statement needs a word: `;` alone is none
         elif last == "{":
             if "}" in s or ";" in s or s.count("{") != 1:
                 return None
