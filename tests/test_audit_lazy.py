@@ -333,6 +333,8 @@ _PL_LINES = [
     "   ",
 ]
 _PL_EXTRA = [
+    "routing-options {\n    static {\n        route 192.0.2.0/24 discard;\n    }\n}",
+    "routing-options {\n    static {\n        route 192.0.2.0/24 discard;\n",
     "set policy-options prefix-list P0 10.7.0.0/16",
     "set policy-options prefix-list P0 also-not-a-prefix",
     "deactivate policy-options prefix-list P1",
@@ -346,9 +348,10 @@ _PL_EXTRA = [
 
 
 def _junos_with_prefix_lists(bodies: list[list[str]], extra: list[str]) -> str:
-    """Prefix-lists P0.. with the given body lines, a filter whose terms name P0, P1 and P2 (the last may not
-    exist), bound to a unit, and ``extra`` statements after them."""
-    out = ["policy-options {"]
+    """Prefix-lists P0.. with the given body lines (the last one's also in a skipped section before them), a
+    filter whose terms name P0, P1 and P2 (the last may not exist), bound to a unit, and ``extra`` statements
+    after them."""
+    out = ["system {", *(f"    {ln}" for ln in bodies[-1]), "}", "policy-options {"]  # a skipped section
     for i, body in enumerate(bodies):
         out += [f"    prefix-list P{i} {{", *(f"        {ln}" for ln in body), "    }"]
     out += ["}", "firewall {", "    family inet {", "        filter F {"]

@@ -511,6 +511,13 @@ class _Reader:
                     continue
                 if last == "{" and s.count("{") == 1 and "}" not in s and ";" not in s and not self.pending:
                     self.open(s[:-1].split(), line)
+                    if defer and not stack and pending is None:
+                        # (no block opened: a skipped section) of plain lines: it ends where counting its
+                        # braces would end it
+                        close = _simple_block_end(lines, line)
+                        if close is not None:
+                            self.skip = 0
+                            next(itertools.islice(numbered, abs(close) - line - 1, None), None)
                     continue
                 if s == "}" and not self.pending:
                     self.close(line)
@@ -686,5 +693,6 @@ def read(
 
     ``defer`` leaves top-level firewall filter and prefix-list blocks made of plain lines unread (see
     :func:`_simple_block_end`): each stands in ``stmts`` as one statement of its bare path, is listed in
-    ``deferred``, and :func:`reread` gives its statements. Same conditions as ``prune``; see also ``defer_failed``."""
+    ``deferred``, and :func:`reread` gives its statements; skipped sections made of plain lines are passed over
+    in one step. Same conditions as ``prune``; see also ``defer_failed``."""
     return _Reader(text.replace("\r", "").split("\n"), sections | extra, prune, defer).run()
