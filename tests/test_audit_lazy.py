@@ -288,6 +288,8 @@ firewall {
         "deactivate firewall family inet filter F term a\n",
         "delete firewall family inet filter F term b\n",
         "firewall {\n    family inet {\n        filter E {\n        }\n    }\n}\n",  # empty filter block
+        # a block of `;` lines holds no statement: the filter is not defined, read now or later
+        "firewall {\n    filter S {\n        ;\n        term t {\n            ; ;\n        }\n    }\n}\n",
         "firewall {\n    family any {\n        filter A {\n            term t {\n                then accept;\n"
         "            }\n        }\n    }\n}\n",
         "firewall {\n    filter G {\n        term t {\n            from {\n                protocol tcp;\n"
@@ -307,6 +309,91 @@ def test_junos_deferred_filter_blocks(extra: str) -> None:
     lazy = parse("juniper_junos", text, lazy=True)
     assert lazy.filter(4, "F") is not None
     assert [r.action for r in resolve_all(lazy).filters[(4, "F")].rules][:1] in (["deny"], ["permit"])
+
+
+_PL_LINES = [
+    "192.0.2.0/24;",
+    "2001:db8::/32;",
+    "198.51.100.0/255.255.255.0;",
+    '"203.0.113.0/24";',
+    'x "a { b } ;";',
+    "10.0.0.0/8; 10.1.0.0/16;",
+    "/* note */",
+    "/* open",
+    "*/ 10.2.0.0/16;",
+    "# 10.3.0.0/16;",
+    "inactive: 10.4.0.0/16;",
+    "protect: 10.5.0.0/16;",
+    "not-a-prefix;",
+    "10.6.0.0/16",
+    "{",
+    "}",
+    "a { b; }",
+    "",
+    "   ",
+]
+_PL_EXTRA = [
+    "routing-options {\n    static {\n        route 192.0.2.0/24 discard;\n    }\n}",
+    "routing-options {\n    static {\n        route 192.0.2.0/24 discard;\n",
+    "set policy-options prefix-list P0 10.7.0.0/16",
+    "set policy-options prefix-list P0 also-not-a-prefix",
+    "deactivate policy-options prefix-list P1",
+    "delete policy-options prefix-list P0 192.0.2.0/24",
+    "policy-options {\n    prefix-list P1 {\n        10.8.0.0/16;\n    }\n}",
+    "policy-options {\n    prefix-list P2 {\n    }\n}",
+    "policy-options {\n    inactive: prefix-list P0 {\n        10.9.0.0/16;\n    }\n}",
+    'policy-options {\n    prefix-list P1 {\n        apply-path "interfaces <*> unit <*> family inet address <*>";'
+    "\n    }\n}",
+]
+
+
+def _junos_with_prefix_lists(bodies: list[list[str]], extra: list[str]) -> str:
+    """Prefix-lists P0.. with the given body lines (the last one's also in a skipped section before them), a
+    filter whose terms name P0, P1 and P2 (the last may not exist), bound to a unit, and ``extra`` statements
+    after them."""
+    out = ["system {", *(f"    {ln}" for ln in bodies[-1]), "}", "policy-options {"]  # a skipped section
+    for i, body in enumerate(bodies):
+        out += [f"    prefix-list P{i} {{", *(f"        {ln}" for ln in body), "    }"]
+    out += ["}", "firewall {", "    family inet {", "        filter F {"]
+    for i in range(3):
+        out += [f"            term t{i} {{", "                from {", f"                    source-prefix-list P{i};"]
+        out += ["                    protocol tcp;", "                }", "                then discard;"]
+        out += ["            }"]
+    out += ["            term z {", "                then accept;", "            }", "        }", "    }", "}"]
+    out += ["interfaces {", "    ge-0/0/0 {", "        unit 0 {", "            family inet {"]
+    out += ["                filter {", "                    input F;", "                }", "            }"]
+    out += ["        }", "    }", "}", *extra]
+    return "\n".join(out) + "\n"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.lists(st.sampled_from(_PL_LINES), max_size=6), min_size=1, max_size=3),
+    st.lists(st.sampled_from(_PL_EXTRA), max_size=2),
+)
+def test_junos_deferred_prefix_lists_resolve_to_the_full_parse(bodies: list[list[str]], extra: list[str]) -> None:
+    """Prefix-list blocks left unread until a filter names them (plain ones, without groups or apply-path) give
+    the parse of reading them at once: quotes, comments, annotations across lines, markers, braces in strings,
+    several statements on a line, a list also defined elsewhere, deactivated or deleted, a truncated block."""
+    text = _junos_with_prefix_lists(bodies, extra)
+    _lazy_parse_is_complete("juniper_junos", text)
+    _lazy_parse_is_complete("juniper_junos", text[: len(text) // 3])
+
+
+def test_junos_plain_prefix_list_is_read_when_a_filter_names_it() -> None:
+    """A plain prefix-list block is left unread by the first pass; the filter naming it gets its entries."""
+    text = _junos_with_prefix_lists([["192.0.2.0/24;", "2001:db8::/32;"], ["198.51.100.0/24;"], []], [])
+    assert [b.path for b in read(text, prune=True, defer=True).deferred] == [
+        ("policy-options", "prefix-list", "P0"),
+        ("policy-options", "prefix-list", "P1"),
+        ("policy-options", "prefix-list", "P2"),
+        ("firewall", "family", "inet", "filter", "F"),
+    ]
+    _lazy_parse_is_complete("juniper_junos", text)
+    parsed = resolve_all(parse("juniper_junos", text, lazy=True))
+    got = [(r.name, r.src_set, [(a.value, a.mask) for a in r.src]) for r in parsed.filters[(4, "F")].rules]
+    assert got == [("t0", "P0", [(0xC0000200, 0xFFFFFF00)]), ("t1", "P1", [(0xC6336400, 0xFFFFFF00)]), ("z", None, [])]
+    assert [u.reason for u in parsed.unparsed] == ["term t2: prefix-list P2 is not defined"]  # an empty block
 
 
 @pytest.mark.parametrize("name", sorted(INV.devices))

@@ -277,7 +277,8 @@ class Stmt:
 
 @dataclass(frozen=True)
 class DeferredBlock:
-    """A firewall filter block read later (``defer``): its path and the lines of its ``{`` and ``}``."""
+    """A firewall filter or prefix-list block read later (``defer``): its path and the lines of its ``{`` and
+    ``}``."""
 
     path: tuple[str, ...]
     open_line: int
@@ -292,7 +293,8 @@ class ReadResult:
     notes: list[str] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
     deferred: list[DeferredBlock] = field(default_factory=list)
-    """With ``defer``: filter blocks not read; each stands in ``stmts`` as one statement of its bare path."""
+    """With ``defer``: filter and prefix-list blocks not read; each stands in ``stmts`` as one statement of its bare
+    path."""
     defer_failed: bool = False
     """With ``defer``: set commands deactivate or delete statements; the caller must read again without it."""
 
@@ -509,6 +511,13 @@ class _Reader:
                     continue
                 if last == "{" and s.count("{") == 1 and "}" not in s and ";" not in s and not self.pending:
                     self.open(s[:-1].split(), line)
+                    if defer and not stack and pending is None:
+                        # (no block opened: a skipped section) of plain lines: it ends where counting its
+                        # braces would end it
+                        close = _simple_block_end(lines, line)
+                        if close is not None:
+                            self.skip = 0
+                            next(itertools.islice(numbered, abs(close) - line - 1, None), None)
                     continue
                 if s == "}" and not self.pending:
                     self.close(line)
@@ -579,8 +588,15 @@ class _Reader:
 
 
 def _deferrable(path: tuple[str, ...]) -> bool:
-    """A top-level ``firewall family F filter NAME`` or ``firewall filter NAME`` block."""
+    """A top-level ``firewall family F filter NAME``, ``firewall filter NAME`` or ``policy-options prefix-list
+    NAME`` block.
+
+    >>> _deferrable(("policy-options", "prefix-list", "P")), _deferrable(("policy-options", "policy-statement", "P"))
+    (True, False)
+    """
     n = len(path)
+    if path[0] == "policy-options":
+        return n == 3 and path[1] == "prefix-list"
     return path[0] == "firewall" and (
         (n == 5 and path[1] == "family" and path[3] == "filter") or (n == 3 and path[1] == "filter")
     )
@@ -593,8 +609,9 @@ def _simple_block_end(lines: list[str], open_line: int, by_line: bool = False) -
     """The line of the ``}`` closing the block opened at ``open_line`` when every line of it is a plain leaf
     (``words;``), a plain block opening (``words {``), ``}`` or blank, none names a policer (building such a
     filter records flow control, so it is read at once), and no statement inherits a marker; else None.
-    Negative when the block holds no statement at all. Reading the block later gives exactly what reading it
-    now would: plain lines carry no state (quotes, comments, pending words) across the block's end.
+    Negative when the block holds no statement at all (``;`` lines are none). Reading the block later gives
+    exactly what reading it now would: plain lines carry no state (quotes, comments, pending words) across the
+    block's end.
 
     The lines' shapes are checked one by one; quotes, comments, policers and markers are looked for once in
     the block's joined text, and only when it holds one of them is each line checked for them (``by_line``,
@@ -617,7 +634,7 @@ def _simple_block_end(lines: list[str], open_line: int, by_line: bool = False) -
         if last == ";":
             if "{" in s or "}" in s:
                 return None
-            leaf = True
+            leaf = leaf or bool(s.replace(";", "").strip())  # a statement needs a word: `;` alone is none
         elif last == "{":
             if "}" in s or ";" in s or s.count("{") != 1:
                 return None
@@ -674,7 +691,8 @@ def read(
     addresses, VLAN ids: thousands on a BNG) on the common fast paths. Only for callers that read nothing
     else of that section: not with configuration groups (wildcards match existing names) or ``apply-path``.
 
-    ``defer`` leaves top-level firewall filter blocks made of plain lines unread (see :func:`_simple_block_end`):
-    each stands in ``stmts`` as one statement of its bare path, is listed in ``deferred``, and
-    :func:`reread` gives its statements. Same conditions as ``prune``; see also ``defer_failed``."""
+    ``defer`` leaves top-level firewall filter and prefix-list blocks made of plain lines unread (see
+    :func:`_simple_block_end`): each stands in ``stmts`` as one statement of its bare path, is listed in
+    ``deferred``, and :func:`reread` gives its statements; skipped sections made of plain lines are passed over
+    in one step. Same conditions as ``prune``; see also ``defer_failed``."""
     return _Reader(text.replace("\r", "").split("\n"), sections | extra, prune, defer).run()

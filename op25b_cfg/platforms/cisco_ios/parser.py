@@ -262,10 +262,10 @@ class _IosParser:
         }
         for blk in res.blocks:
             safe_line(self.result, blk.line, blk.text, blk.kind, handlers[blk.kind], blk)
-        referenced = {(b.family, f) for b in self.result.bindings for f in b.filters}
-        referenced |= {(fam, acl) for cls in self.class_maps.values() for acl in cls.acls for fam in (4, 6)}
+        bound = {(b.family, f) for b in self.result.bindings for f in b.filters}
+        referenced = bound | {(fam, acl) for cls in self.class_maps.values() for acl in cls.acls for fam in (4, 6)}
         self.filters.build(referenced, self.lazy)
-        self._flow_control()
+        self._flow_control(bound)
         return self.result
 
     # ------------------------------------------------------------------ ACLs
@@ -372,6 +372,7 @@ class _IosParser:
         shutdown = ""  # why the interface may be shut down: "" = not, "shutdown" = certainly
         shut_line = blk.line
         unsure_lines = blk.unsure
+        in_use = self._in_use(kind, name)  # the templates' references were all seen by the scan
         for line, s in blk.children:
             if not s.startswith(_IFACE_READ):
                 continue  # most lines: description, encapsulation, pppoe, ...
@@ -383,7 +384,7 @@ class _IosParser:
                 t = s.split()
                 if len(t) == 4 and t[3] in ("in", "out"):
                     fam = 4 if t[0] == "ip" else 6
-                    found.append(Binding(kind, name, t[3], fam, (t[2],), line))
+                    found.append(Binding(kind, name, t[3], fam, (t[2],), line, in_use))
                     if unsure:  # bound as IOS would if it stayed in the mode; not understood in that filter
                         self.result.unparsed.append(Unparsed(line, s, f"{kind} {name}: {unsure}", t[2]))
                 else:
@@ -394,13 +395,15 @@ class _IosParser:
                     policies.append(("in" if t[1] == "input" else "out", t[2], line, unsure))
                 elif len(t) == 5 and t[1:3] == ["type", "qos"] and t[3] in ("input", "output"):
                     policies.append(("in" if t[3] == "input" else "out", t[4], line, unsure))
-        if shutdown and shutdown != "shutdown":  # an uncertain shutdown: the filters' verdicts are not certain
-            for b in found:
-                reason = f"{kind} {name} may be shut down: {shutdown}"
-                self.result.unparsed.append(Unparsed(shut_line, "shutdown", reason, b.filters[0]))
-        for b in found:
-            b.shutdown = shutdown == "shutdown"
-            self.result.bindings.append(b)
+        if shutdown:
+            if shutdown != "shutdown":  # an uncertain shutdown: the filters' verdicts are not certain
+                for b in found:
+                    reason = f"{kind} {name} may be shut down: {shutdown}"
+                    self.result.unparsed.append(Unparsed(shut_line, "shutdown", reason, b.filters[0]))
+            else:
+                for b in found:
+                    b.shutdown = True
+        self.result.bindings.extend(found)
         for direction, pm, line, unsure in policies:
             self.service_policies.append((kind, name, direction, pm, line, shutdown == "shutdown", unsure))
 
@@ -410,10 +413,8 @@ class _IosParser:
             return None
         return name[len("Virtual-Template") :] in self.vt_refs
 
-    def _flow_control(self) -> None:
-        for b in self.result.bindings:
-            b.in_use = self._in_use(b.kind, b.name)
-        bound = {(b.family, f) for b in self.result.bindings for f in b.filters}
+    def _flow_control(self, bound: set[tuple[int, str]]) -> None:
+        """The service-policies' policed classes (``bound``: the access-group filters, by family and name)."""
         converted: set[tuple[int, str]] = set()
         for kind, name, direction, pm, line, shutdown, unsure in self.service_policies:
             classes = self.policies.get(pm)

@@ -17,8 +17,8 @@ term is left out), so the engine answers UNKNOWN rather than COMPLIANT. ``parse`
 ``parse(text, lazy=True)`` (the audit path) builds a filter's terms when its rules are first read
 (:mod:`._lazy`); filters that use a policer are built at once (they yield flow control). Without groups and
 ``apply-path``, plain top-level firewall filter blocks are not even tokenised until then
-(:func:`._junos_reader.reread`), and interface leaves other than filters and ``disable`` are dropped while
-reading.
+(:func:`._junos_reader.reread`), nor are plain ``policy-options prefix-list`` blocks until a filter being built
+names the list, and interface leaves other than filters and ``disable`` are dropped while reading.
 """
 
 from __future__ import annotations
@@ -160,7 +160,6 @@ class _Policer:
 
 @dataclass
 class _PrefixList:
-    line: int
     entries: list[tuple[str, int]] = field(default_factory=list)
     apply_paths: list[tuple[str, int]] = field(default_factory=list)
 
@@ -265,6 +264,7 @@ class _Parser(ParserState):
         self.filters: dict[tuple[int, str], _FilterDef] = {}
         self.policers: dict[str, _Policer] = {}
         self.prefix_lists: dict[str, _PrefixList] = {}
+        self.pl_blocks: dict[str, list[DeferredBlock]] = {}  # prefix-lists whose block is read when first used
         # (kind, name, family, direction, stanza): stanza is the dynamic-profile interface stanza ("" for units)
         self.slots: dict[tuple[str, str, int, str, str], _Slot] = {}
         # dynamic-profile interface stanzas that carry a family, with the line that first shows it
@@ -321,11 +321,19 @@ class _Parser(ParserState):
                 self.unparsed(st.line, f"statement not understood ({type(exc).__name__})")
         blocks: dict[tuple[int, str], list[DeferredBlock]] = {}
         for blk in rr.deferred:
+            if blk.close_line <= 0:  # (an empty block yields nothing, read or not)
+                continue
+            if blk.path[0] == "policy-options":
+                self.pl_blocks.setdefault(blk.path[2], []).append(blk)
+                continue
             key = _filter_key(blk.path)
-            if key is not None and blk.close_line > 0:  # (an empty block yields nothing, read or not)
+            if key is not None:
                 blocks.setdefault(key, []).append(blk)
-        if any(len(b) > 1 or self.filters[k].terms or self.filters[k].options for k, b in blocks.items()):
-            # statements of a deferred filter elsewhere too: their order matters, so read everything now
+        if any(len(b) > 1 or self.filters[k].terms or self.filters[k].options for k, b in blocks.items()) or any(
+            len(b) > 1 or (pl := self.prefix_lists.get(n)) is None or pl.entries or pl.apply_paths
+            for n, b in self.pl_blocks.items()
+        ):
+            # statements of a deferred filter or prefix-list elsewhere too: their order matters, so read everything
             fresh = _Parser(self.text, self.lazy, defer_blocks=False)
             pc = fresh.run()
             self.__dict__.update(fresh.__dict__)
@@ -435,7 +443,7 @@ class _Parser(ParserState):
             return
         pl = self.prefix_lists.get(p[2])
         if pl is None:
-            pl = self.prefix_lists[p[2]] = _PrefixList(st.line)
+            pl = self.prefix_lists[p[2]] = _PrefixList()
         if len(p) == 3:
             return
         if p[3] == "apply-path":
@@ -511,6 +519,9 @@ class _Parser(ParserState):
         return cached
 
     def _prefix_list(self, name: str, fam: int) -> list[Network]:
+        blocks = self.pl_blocks.pop(name, None)
+        if blocks is not None:  # its block was left unread by the first pass (the only place it is defined)
+            self.read_blocks(blocks)
         pl = self.prefix_lists.get(name)
         if pl is None:
             raise Unrepresentable(f"prefix-list {name} is not defined")
@@ -553,7 +564,12 @@ class _Parser(ParserState):
         return any(toks[0] == "policer" for term in fdef.terms.values() for toks, _ in term.then)
 
     def deferred_rules(self, fdef: _FilterDef, blocks: list[DeferredBlock]) -> list[Rule]:
-        """Read the filter's deferred block (as the first read would have), then build its rules."""
+        """Read the filter's deferred block, then build its rules."""
+        self.read_blocks(blocks)
+        return self.filter_rules(fdef)
+
+    def read_blocks(self, blocks: list[DeferredBlock]) -> None:
+        """Interpret the statements of deferred blocks (as the first read would have given them)."""
         for blk in blocks:
             res = reread(self.rr, blk, self.keep)
             for path, line in res.block_lines.items():
@@ -568,7 +584,6 @@ class _Parser(ParserState):
                 except Exception as exc:  # a parser never raises; report the statement instead
                     log.debug("statement at line %d not understood", st.line, exc_info=True)
                     self.unparsed(st.line, f"statement not understood ({type(exc).__name__})")
-        return self.filter_rules(fdef)
 
     def filter_rules(self, fdef: _FilterDef) -> list[Rule]:
         """The rules of one filter, term by term; a term that is not understood is reported and left out."""
