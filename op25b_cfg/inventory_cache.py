@@ -222,10 +222,10 @@ class _Encoder:
 
     def device(self, d: Device, policy: Policy) -> list[Any]:
         """One device as a row in :data:`_ROW` order (the policy is the inventory's)."""
-        if d.policy is not policy or set(_DEVICE_FIELDS) != {*_ROW, "policy"}:
+        if d.policy is not policy or not _ROW_IS_DEVICE:
             raise _Bad("device layout")
-        texts = (d.name, d.hostname, d.platform, d.mode, d.description, *d.groups, *d.uplinks)
-        if not all(type(t) is str for t in texts) or not all(type(v) is str for v in d.sources.values()):
+        texts = (d.name, d.hostname, d.platform, d.mode, d.description, *d.groups, *d.uplinks, *d.sources.values())
+        if not _ONLY_STR.issuperset(map(type, texts)):
             raise _Bad("device text")
         return [
             d.name,
@@ -266,6 +266,8 @@ _ROW = (
     "uplinks",
 )
 """A device row's columns: every :class:`Device` field but ``policy``."""
+_ROW_IS_DEVICE = set(_DEVICE_FIELDS) == {*_ROW, "policy"}
+_ONLY_STR = frozenset({str})
 
 _BUILDING = object()
 _SCALARS = frozenset({str, int, bool, float, type(None)})
