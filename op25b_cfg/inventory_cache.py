@@ -234,7 +234,7 @@ class _Encoder:
             d.username,
             d.platform,
             list(d.groups),
-            [self.ref(p) for p in d.pools],
+            [self.by_id.get(id(p)) or self.ref(p) for p in d.pools],  # the policy's pools: already encoded
             [self.ref(a) for a in d.attach],
             d.mode,
             d.log,
