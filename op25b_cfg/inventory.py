@@ -392,7 +392,7 @@ def _load_inventory(root: Path) -> Inventory:
                 uplinks=tuple(uplinks_v or ()),
             )
             try:
-                get_platform(platform).check(dev)
+                get_platform(platform).checked(dev)
             except PlatformError as exc:
                 msg, _, fix = str(exc).partition(" Fix: ")
                 problems.append(Problem(hfile, name, msg, fix))
