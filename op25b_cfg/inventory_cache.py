@@ -227,23 +227,27 @@ class _Encoder:
         texts = (d.name, d.hostname, d.platform, d.mode, d.description, *d.groups, *d.uplinks, *d.sources.values())
         if not _ONLY_STR.issuperset(map(type, texts)):
             raise _Bad("device text")
+        # models already encoded (the policy's pools, a shared attachment or flow control) by id, without a call;
+        # tuples and the sources mapping as they are (JSON writes a tuple as a list): the same payload
+        by_id = self.by_id
+        fc = by_id.get(id(d.flow_control))
         return [
             d.name,
             d.hostname,
             d.port,
             d.username,
             d.platform,
-            list(d.groups),
-            [self.by_id.get(id(p)) or self.ref(p) for p in d.pools],  # the policy's pools: already encoded
-            [self.ref(a) for a in d.attach],
+            d.groups,
+            [at if (at := by_id.get(id(p))) is not None else self.ref(p) for p in d.pools],
+            [at if (at := by_id.get(id(a))) is not None else self.ref(a) for a in d.attach],
             d.mode,
             d.log,
             d.counters,
-            self.ref(d.flow_control),
+            fc if fc is not None else self.ref(d.flow_control),
             d.description,
-            dict(d.sources),
-            {k: self.ref(v) for k, v in d.connection_options.items()},
-            list(d.uplinks),
+            d.sources,
+            {k: self.ref(v) for k, v in d.connection_options.items()} if d.connection_options else {},
+            d.uplinks,
         ]
 
 
