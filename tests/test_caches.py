@@ -21,6 +21,7 @@ NAMED = {
     "platforms.base.PLAN_BLOCKS": base.PLAN_BLOCKS,
     "platforms.base.RENDERED": base.RENDERED,
     "platforms.base.CHECKED": base.CHECKED,
+    "platforms.base.TEMPLATES": base.TEMPLATES,
     "platforms.base.VERIFIED_TEMPLATES": base.VERIFIED_TEMPLATES,
     "dialects.cisco.FAST_ACES": cisco.FAST_ACES,
     "audit.evaluate.FILTER_IDS": evaluate.FILTER_IDS,

@@ -61,6 +61,9 @@ CHECKED: dict[tuple[str, int], Device] = caches.register({})
 """Devices that passed :meth:`Platform.check` per (platform, id(device)), the device kept in the value (so its id
 is not reused): the loader checks every device, and rendering it does not check it a second time."""
 RENDER_MAX = 16384
+TEMPLATES: dict[str, jinja2.Template] = caches.register({})
+"""Compiled templates by name (``<platform>/<file>``), as :func:`jinja_env` loaded them: Jinja's own look-up
+(its cache key, a lock) cost about 10,000 instructions per render."""
 VERIFIED_TEMPLATES: set[str] = caches.register(set())
 """Templates whose blocks were checked to cover the whole template (once per template and process)."""
 
@@ -501,14 +504,17 @@ class Platform:
     def load_template(self) -> jinja2.Template:
         """This platform's compiled template (``template`` in its package directory), from the shared
         environment."""
-        if self.name not in _TEMPLATE_DIRS:
-            _TEMPLATE_DIRS[self.name] = self.package_dir()
-        tmpl = jinja_env().get_template(f"{self.name}/{self.template}")
-        if type(tmpl.globals) is not dict:
+        name = f"{self.name}/{self.template}"
+        tmpl = TEMPLATES.get(name)
+        if tmpl is None:
+            if self.name not in _TEMPLATE_DIRS:
+                _TEMPLATE_DIRS[self.name] = self.package_dir()
+            tmpl = jinja_env().get_template(name)
             # Jinja gives a template its globals as a ChainMap over the environment's, which each new context
             # walks twice (copied into the context, its keys into a set): 12 Python calls per render. The
             # environment's globals never change after jinja_env() built it, so a plain copy holds the same names.
             tmpl.globals = dict(tmpl.globals)
+            TEMPLATES[name] = tmpl
         return tmpl
 
     def _render(self, device: Device, plan: FilterPlan) -> str:
