@@ -73,7 +73,7 @@ def write_if_changed(path: Path, text: str) -> bool:
     """
     data = text.encode("utf-8")
     try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
+        if os.stat(path).st_size == len(data) and path.read_bytes() == data:
             return False
     except FileNotFoundError:
         pass

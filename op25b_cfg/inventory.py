@@ -110,6 +110,27 @@ def _walk_groups(names: list[str], groups: dict[str, _Layer], seen: tuple[str, .
         yield from _walk_groups(layer.entry.groups, groups, (*seen, name))
 
 
+_FROM_POLICY: dict[str, tuple[Any, str]] = {
+    key: (None, f"{POLICY_FILE}: {key}")
+    for key in (
+        "hostname",
+        "port",
+        "username",
+        "platform",
+        "pools",
+        "attach",
+        "uplinks",
+        "mode",
+        "log",
+        "counters",
+        "description",
+        "site",
+    )
+}
+"""What a device resolves when no host, group or defaults entry sets the key: no value of its own (the policy's,
+where the policy has one), and where that is written."""
+
+
 def load_inventory(path: str | Path) -> Inventory:
     """Load and validate an inventory directory. Raises InventoryError listing every problem.
 
@@ -224,12 +245,11 @@ def _load_inventory(root: Path) -> Inventory:
             if defaults is not None:
                 chain.append(defaults)
 
-            resolved: dict[str, tuple[Any, str]] = {}  # host -> groups -> defaults: the first layer setting a key
+            # host -> groups -> defaults: the first layer setting a key; else the policy's value (None here)
+            resolved = dict(_FROM_POLICY)
             for layer in reversed(chain):
                 resolved.update(layer.keys())
-
-            def resolve(key: str, resolved: dict[str, tuple[Any, str]] = resolved) -> tuple[Any, str]:
-                return resolved.get(key) or (None, f"{POLICY_FILE}: {key}")
+            resolve = resolved.__getitem__
 
             conn_opts: dict[str, PluginOptions] = {}
             for plugin in ("napalm", "netmiko"):
@@ -372,7 +392,7 @@ def _load_inventory(root: Path) -> Inventory:
                 uplinks=tuple(uplinks_v or ()),
             )
             try:
-                get_platform(platform).check(dev)
+                get_platform(platform).checked(dev)
             except PlatformError as exc:
                 msg, _, fix = str(exc).partition(" Fix: ")
                 problems.append(Problem(hfile, name, msg, fix))

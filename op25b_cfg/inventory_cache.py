@@ -222,28 +222,32 @@ class _Encoder:
 
     def device(self, d: Device, policy: Policy) -> list[Any]:
         """One device as a row in :data:`_ROW` order (the policy is the inventory's)."""
-        if d.policy is not policy or set(_DEVICE_FIELDS) != {*_ROW, "policy"}:
+        if d.policy is not policy or not _ROW_IS_DEVICE:
             raise _Bad("device layout")
-        texts = (d.name, d.hostname, d.platform, d.mode, d.description, *d.groups, *d.uplinks)
-        if not all(type(t) is str for t in texts) or not all(type(v) is str for v in d.sources.values()):
+        texts = (d.name, d.hostname, d.platform, d.mode, d.description, *d.groups, *d.uplinks, *d.sources.values())
+        if not _ONLY_STR.issuperset(map(type, texts)):
             raise _Bad("device text")
+        # models already encoded (the policy's pools, a shared attachment or flow control) by id, without a call;
+        # tuples and the sources mapping as they are (JSON writes a tuple as a list): the same payload
+        by_id = self.by_id
+        fc = by_id.get(id(d.flow_control))
         return [
             d.name,
             d.hostname,
             d.port,
             d.username,
             d.platform,
-            list(d.groups),
-            [self.ref(p) for p in d.pools],
-            [self.ref(a) for a in d.attach],
+            d.groups,
+            [at if (at := by_id.get(id(p))) is not None else self.ref(p) for p in d.pools],
+            [at if (at := by_id.get(id(a))) is not None else self.ref(a) for a in d.attach],
             d.mode,
             d.log,
             d.counters,
-            self.ref(d.flow_control),
+            fc if fc is not None else self.ref(d.flow_control),
             d.description,
-            dict(d.sources),
-            {k: self.ref(v) for k, v in d.connection_options.items()},
-            list(d.uplinks),
+            d.sources,
+            {k: self.ref(v) for k, v in d.connection_options.items()} if d.connection_options else {},
+            d.uplinks,
         ]
 
 
@@ -266,6 +270,8 @@ _ROW = (
     "uplinks",
 )
 """A device row's columns: every :class:`Device` field but ``policy``."""
+_ROW_IS_DEVICE = set(_DEVICE_FIELDS) == {*_ROW, "policy"}
+_ONLY_STR = frozenset({str})
 
 _BUILDING = object()
 _SCALARS = frozenset({str, int, bool, float, type(None)})

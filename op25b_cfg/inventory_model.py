@@ -99,7 +99,11 @@ def from_model(value: Any, memo: dict[int, tuple[Any, Any]] | None = None) -> An
             memo = {}
         hit = memo.get(id(value))
         if hit is None:
-            built = cls.trusted(**{k: from_model(getattr(value, k), memo) for k in cls._fields})
+            fields = {}
+            for k in cls._fields:  # most fields are plain: no call for them
+                v = getattr(value, k)
+                fields[k] = v if type(v) in _PLAIN else from_model(v, memo)
+            built = cls.trusted(**fields)
             hit = memo[id(value)] = (value, built)
         return hit[1]
     if isinstance(value, list):

@@ -27,6 +27,11 @@ AttachKind = Literal[
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}")
 _SAFE_TEXT = re.compile(r"[A-Za-z0-9 _.:/,()+#@=-]{0,120}")
 _DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
+"""Dotted-quad IPv4 text that :func:`ipaddress.ip_address` accepts (no leading zeros, ASCII digits): a match is
+an address without the call (a 10,000-host inventory's hostnames: 0.1 s of CPU)."""
+_NOT_IPV4_CHAR = re.compile(r"[^0-9.]")
 
 
 def not_text(what: str, value: object) -> str:
@@ -93,11 +98,20 @@ def host_name(value: object) -> str:
     """
     if not isinstance(value, str):
         raise ValueError(not_text("a host name or address", value))
-    try:
-        ipaddress.ip_address(value)
+    if _IPV4.fullmatch(value):
         return value
-    except ValueError:
-        pass
+    # ipaddress reads IPv6 only with a colon, IPv4 only from ASCII digits and dots: other text is no address
+    if ":" in value or not _NOT_IPV4_CHAR.search(value):
+        try:
+            ipaddress.ip_address(value)
+            return value
+        except ValueError:
+            pass
+    return _dns_name(value)
+
+
+def _dns_name(value: str) -> str:
+    """``value`` when it is a DNS name :func:`host_name` accepts, else a ValueError saying why and the fix."""
     name = value.removesuffix(".")
     labels = name.split(".")
     why = ""

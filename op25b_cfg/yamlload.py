@@ -192,7 +192,7 @@ def _build(get_event: Any) -> Any:
                     value = plain[e.value] = _scalar(e)
             if e.anchor is not None:
                 anchors[e.anchor] = value
-            if stack:  # the common case inline: a key, or a scalar value under a new key
+            if stack:  # the common cases inline: a key, a scalar value under a new key, a list item
                 frame = stack[-1]
                 container = frame[0]
                 key = frame[1]
@@ -208,6 +208,10 @@ def _build(get_event: Any) -> Any:
                         container[key] = value
                         continue
                     frame[4] -= 1
+                elif type(container) is list and frame[4] < MAX_NODES:  # a list item below the bound
+                    frame[4] += 1
+                    container.append(value)
+                    continue
             add(value, 1, e.start_mark)
         elif cls is ev.MappingStartEvent or cls is ev.SequenceStartEvent:
             new: Any = {} if cls is ev.MappingStartEvent else []

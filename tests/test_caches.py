@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 from pathlib import Path
+
+import pytest
 
 from op25b_cfg import api, caches, rules
 from op25b_cfg.audit import checks, drift, evaluate
@@ -17,6 +20,8 @@ NAMED = {
     "rules.PLANS": rules.PLANS,
     "platforms.base.PLAN_BLOCKS": base.PLAN_BLOCKS,
     "platforms.base.RENDERED": base.RENDERED,
+    "platforms.base.CHECKED": base.CHECKED,
+    "platforms.base.TEMPLATES": base.TEMPLATES,
     "platforms.base.VERIFIED_TEMPLATES": base.VERIFIED_TEMPLATES,
     "dialects.cisco.FAST_ACES": cisco.FAST_ACES,
     "audit.evaluate.FILTER_IDS": evaluate.FILTER_IDS,
@@ -40,9 +45,34 @@ def test_clear_empties_every_cache_a_render_and_an_audit_filled() -> None:
         text = api.render(dev)
         api.audit_text(dev, text)
     filled = [name for name, c in NAMED.items() if c]
-    assert {"rules.PLANS", "platforms.base.RENDERED", "audit.evaluate.EVALS", "dialects.cisco.FAST_ACES"} <= set(filled)
+    assert {
+        "rules.PLANS",
+        "platforms.base.RENDERED",
+        "platforms.base.CHECKED",
+        "audit.evaluate.EVALS",
+        "dialects.cisco.FAST_ACES",
+    } <= set(filled)
     api.clear_caches()
     assert [name for name, c in NAMED.items() if c] == []
+
+
+def test_a_loaded_device_is_checked_once_and_a_changed_copy_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loader checks every device it validates (``CHECKED`` holds it: rendering does not check it again); a
+    copy with another value is another object, checked when rendered: an attachment its platform cannot take is
+    refused, though the device it was copied from passed."""
+    monkeypatch.setenv("OP25B_NO_CACHE", "1")  # the validating load, not the cache's
+    api.clear_caches()
+    inv = api.load(REPO / "inventory")
+    assert all(base.CHECKED[(d.platform, id(d))] is d for d in inv.devices.values())
+    dev = next(d for d in inv.devices.values() if d.platform == "cisco_ios")
+    copy = dataclasses.replace(dev, attach=dev.attach[:1])
+    assert (copy.platform, id(copy)) not in base.CHECKED
+    api.render(copy)  # an attachment it can take: checked and rendered
+    assert base.CHECKED[(copy.platform, id(copy))] is copy
+    unit = type(dev.attach[0])(kind="unit", name="ge-0/0/1.100", direction="in")
+    with pytest.raises(api.Op25bError, match=r"cannot attach a filter to a unit .*Fix: "):
+        api.render(dataclasses.replace(dev, attach=(unit,)))
+    assert (dev.platform, id(dev)) in base.CHECKED
 
 
 def _variants(text: str) -> list[str]:

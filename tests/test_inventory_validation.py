@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from op25b_cfg import api
 from op25b_cfg.errors import InventoryError, Problem
@@ -489,3 +491,35 @@ def test_connect_delay_switched_off_per_device(tmp_path: Path) -> None:
     found = problems(tmp_path, m)
     assert not [p for p in found if p.field in ("bras-tyo-ios1", "bras-tyo-lnx1")], [str(p) for p in found]
     only(found, "hosts.yaml", "bng-tyo-mx1", "platform juniper_junos cannot delay")  # still set there
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=40),
+        st.text(alphabet="0123456789.:", max_size=20),
+        st.ip_addresses().map(str),
+        st.builds(lambda *o: ".".join(o), *[st.integers(0, 400).map(str) | st.text("0123456789", max_size=4)] * 4),
+    )
+)
+def test_host_name_matches_ipaddress_then_dns(value: str) -> None:
+    """``host_name`` skips :func:`ipaddress.ip_address` for dotted quads it can read itself and for text that
+    cannot be an address: on any text it answers as the address check followed by the DNS-name check."""
+    import ipaddress
+
+    from op25b_cfg.inventory_values import _dns_name, host_name
+
+    def outcome(check: Callable[[str], str]) -> str:
+        try:
+            return "ok " + check(value)
+        except ValueError as exc:
+            return "error " + str(exc)
+
+    def by_ipaddress(v: str) -> str:
+        try:
+            ipaddress.ip_address(v)
+        except ValueError:
+            return _dns_name(v)
+        return v
+
+    assert outcome(host_name) == outcome(by_ipaddress)

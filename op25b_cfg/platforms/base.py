@@ -57,7 +57,13 @@ value."""
 RENDERED: dict[tuple[str, int], tuple[Device, FilterPlan, str]] = caches.register({})
 """The last render per (platform, id(device)), with the plan it used: push renders the candidate and its
 post-change audit renders the same intent again. Device and plan are kept in the value."""
+CHECKED: dict[tuple[str, int], Device] = caches.register({})
+"""Devices that passed :meth:`Platform.check` per (platform, id(device)), the device kept in the value (so its id
+is not reused): the loader checks every device, and rendering it does not check it a second time."""
 RENDER_MAX = 16384
+TEMPLATES: dict[str, jinja2.Template] = caches.register({})
+"""Compiled templates by name (``<platform>/<file>``), as :func:`jinja_env` loaded them: Jinja's own look-up
+(its cache key, a lock) cost about 10,000 instructions per render."""
 VERIFIED_TEMPLATES: set[str] = caches.register(set())
 """Templates whose blocks were checked to cover the whole template (once per template and process)."""
 
@@ -437,6 +443,17 @@ class Platform:
                     f" Fix: attach flow control to a {' or '.join(sorted(self.flow_rate_kinds))}, or use mode block"
                 )
 
+    def checked(self, device: Device) -> None:
+        """:meth:`check` once per device object: a device (frozen) that passed it on this platform before is not
+        checked again (the inventory loader checks every device; rendering, the audit and push ask again)."""
+        key = (self.name, id(device))
+        if CHECKED.get(key) is device:
+            return
+        self.check(device)
+        if len(CHECKED) >= RENDER_MAX:
+            CHECKED.clear()
+        CHECKED[key] = device
+
     def check_attachment(self, att: Attachment) -> None:
         """Platform-specific checks of one attachment (name syntax). Raise PlatformError with a Fix."""
         if att.name.endswith("*"):
@@ -476,7 +493,7 @@ class Platform:
         hit = RENDERED.get(key)  # a hit means this very device object passed check() before
         if hit is not None and hit[0] is device and hit[1] is (plan if plan is not None else build_plan(device)):
             return hit[2]
-        self.check(device)
+        self.checked(device)
         plan = plan if plan is not None else build_plan(device)
         text = self._render(device, plan)
         if len(RENDERED) >= RENDER_MAX:
@@ -487,9 +504,18 @@ class Platform:
     def load_template(self) -> jinja2.Template:
         """This platform's compiled template (``template`` in its package directory), from the shared
         environment."""
-        if self.name not in _TEMPLATE_DIRS:
-            _TEMPLATE_DIRS[self.name] = self.package_dir()
-        return jinja_env().get_template(f"{self.name}/{self.template}")
+        name = f"{self.name}/{self.template}"
+        tmpl = TEMPLATES.get(name)
+        if tmpl is None:
+            if self.name not in _TEMPLATE_DIRS:
+                _TEMPLATE_DIRS[self.name] = self.package_dir()
+            tmpl = jinja_env().get_template(name)
+            # Jinja gives a template its globals as a ChainMap over the environment's, which each new context
+            # walks twice (copied into the context, its keys into a set): 12 Python calls per render. The
+            # environment's globals never change after jinja_env() built it, so a plain copy holds the same names.
+            tmpl.globals = dict(tmpl.globals)
+            TEMPLATES[name] = tmpl
+        return tmpl
 
     def _render(self, device: Device, plan: FilterPlan) -> str:
         tmpl = self.load_template()
