@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import Any, SupportsIndex
 
 import pytest
 from hypothesis import given, settings
@@ -313,6 +314,27 @@ def test_process_pool_gives_the_same_reports_in_inventory_order(inv: Inventory, 
     assert [r.device for r in pooled] == [d.name for d in devices]
     assert _summary(pooled) == _summary(alone)
     assert {r.verdict for r in pooled} == {Verdict.COMPLIANT, Verdict.NONCOMPLIANT, Verdict.ERROR}
+
+
+def test_forked_workers_read_their_devices_from_memory(
+    inv: Inventory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under ``fork`` a chunk is sent as its bounds: the workers inherited the devices, none is pickled."""
+    devices, configs = _many(inv, tmp_path, 3)
+    alone = api.audit_saved(devices, configs, workers=1)
+
+    pickled: list[str] = []
+    reduce_ex = Device.__reduce_ex__
+
+    def counted(self: Device, protocol: SupportsIndex) -> str | tuple[Any, ...]:
+        pickled.append(self.name)
+        return reduce_ex(self, protocol)
+
+    monkeypatch.setattr(Device, "__reduce_ex__", counted)
+    pooled = list(runner._pooled(devices, configs, 2, "fork"))
+    assert _summary(pooled) == _summary(alone)
+    assert pickled == []
+    assert not runner._FORKED  # not kept after the pool
 
 
 @pytest.mark.parametrize("method", ["spawn", "fork"])
