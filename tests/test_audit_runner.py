@@ -350,6 +350,19 @@ def test_workers_freeze_what_they_start_with(method: str) -> None:
         assert pool.submit(gc.get_freeze_count).result() > 1000
 
 
+def test_forked_workers_collect_while_the_parent_pauses() -> None:
+    """api.write_audit_report pauses the collector while the pool streams; workers forked meanwhile turn it on."""
+    import gc
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from op25b_cfg.gc_pause import paused_gc
+
+    ctx = multiprocessing.get_context("fork")
+    with paused_gc(), ProcessPoolExecutor(1, mp_context=ctx, initializer=runner._init_worker, initargs=(None,)) as pool:
+        assert pool.submit(gc.isenabled).result()
+
+
 def test_pool_only_for_enough_configs() -> None:
     assert runner.audit_workers(1) == runner.audit_workers(runner.POOL_MIN_CONFIGS - 1) == 1
     assert 1 <= runner.audit_workers(10 * runner.POOL_MIN_CONFIGS) <= len(os.sched_getaffinity(0))

@@ -316,6 +316,7 @@ def audit_workers(configs: int) -> int:
 
 def _init_worker(time_budget: float | None) -> None:  # pragma: no cover - runs in the worker processes
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    gc.enable()  # a forked worker has the parent's state, which may be paused (api.write_audit_report)
     set_time_budget(time_budget)  # the parent's --time-budget (spawned workers start with the default)
     # What the worker starts with (the parent's modules and inventory under fork, the imports under spawn)
     # lives until it exits: frozen, the collector never walks it again (the pass after each chunk walked it
