@@ -225,6 +225,15 @@ def test_json_indented_is_json_dumps(value: Any, indent: str) -> None:
     assert rep.json_indented(value, indent) == json.dumps(value, indent=2).replace("\n", "\n" + indent)
 
 
+@given(st.permutations([{"a": 1}, {"a": True}, {"a": "1"}, {"a": None}, {"a": False}, {"a": 0}, {"a": 1.0}]))
+def test_json_indented_keeps_equal_dicts_of_other_types_apart(dicts: list[dict[str, Any]]) -> None:
+    """Flat dicts' texts are kept by their items and value types: ``{"a": 1}`` and ``{"a": True}`` are equal
+    (and hash alike) but are different JSON, in whichever order they come."""
+    for d in dicts:
+        for indent in ("", "    "):
+            assert rep.json_indented(d, indent) == json.dumps(d, indent=2).replace("\n", "\n" + indent)
+
+
 def test_json_indented_refuses_what_json_refuses() -> None:
     with pytest.raises(TypeError, match="not JSON serializable"):
         rep.json_indented({"a": [object()]})

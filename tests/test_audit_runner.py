@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import Any, SupportsIndex
 
 import pytest
 from hypothesis import given, settings
@@ -329,6 +330,27 @@ def test_process_pool_gives_the_same_reports_in_inventory_order(inv: Inventory, 
     assert {r.verdict for r in pooled} == {Verdict.COMPLIANT, Verdict.NONCOMPLIANT, Verdict.ERROR}
 
 
+def test_forked_workers_read_their_devices_from_memory(
+    inv: Inventory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under ``fork`` a chunk is sent as its bounds: the workers inherited the devices, none is pickled."""
+    devices, configs = _many(inv, tmp_path, 3)
+    alone = api.audit_saved(devices, configs, workers=1)
+
+    pickled: list[str] = []
+    reduce_ex = Device.__reduce_ex__
+
+    def counted(self: Device, protocol: SupportsIndex) -> str | tuple[Any, ...]:
+        pickled.append(self.name)
+        return reduce_ex(self, protocol)
+
+    monkeypatch.setattr(Device, "__reduce_ex__", counted)
+    pooled = list(runner._pooled(devices, configs, 2, "fork"))
+    assert _summary(pooled) == _summary(alone)
+    assert pickled == []
+    assert not runner._FORKED  # not kept after the pool
+
+
 @pytest.mark.parametrize("method", ["spawn", "fork"])
 def test_workers_freeze_what_they_start_with(method: str) -> None:
     """The pool's workers move what they inherit or import at start out of the collector's reach (gc.freeze):
@@ -340,6 +362,19 @@ def test_workers_freeze_what_they_start_with(method: str) -> None:
     ctx = multiprocessing.get_context(method)
     with ProcessPoolExecutor(1, mp_context=ctx, initializer=runner._init_worker, initargs=(None,)) as pool:
         assert pool.submit(gc.get_freeze_count).result() > 1000
+
+
+def test_forked_workers_collect_while_the_parent_pauses() -> None:
+    """api.write_audit_report pauses the collector while the pool streams; workers forked meanwhile turn it on."""
+    import gc
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from op25b_cfg.gc_pause import paused_gc
+
+    ctx = multiprocessing.get_context("fork")
+    with paused_gc(), ProcessPoolExecutor(1, mp_context=ctx, initializer=runner._init_worker, initargs=(None,)) as pool:
+        assert pool.submit(gc.isenabled).result()
 
 
 def test_pool_only_for_enough_configs() -> None:

@@ -145,14 +145,18 @@ def finding_dict(f: Finding) -> dict[str, Any]:
 
 def device_dict(r: DeviceReport) -> dict[str, Any]:
     """One device as in the JSON schema."""
-    counts = Counter(str(f.severity) for f in r.findings)
+    counts = dict.fromkeys(SEVERITIES, 0)  # a Counter per device cost three times as much (5,000: 19 ms)
+    for f in r.findings:
+        severity = str(f.severity)
+        if severity in counts:
+            counts[severity] += 1
     return {
         "device": r.device,
         "platform": r.platform,
         "verdict": str(r.verdict),
         "source": r.source,
         "error": _redact(r.error),
-        "counts": {s: counts.get(s, 0) for s in SEVERITIES},
+        "counts": counts,
         "checks": [{"id": cid, "passed": ok} for cid, ok in r.checks],
         "findings": [finding_dict(f) for f in sorted_findings(r)],
         "remediation": _redact(r.remediation),
@@ -590,6 +594,15 @@ class _NotPlain(Exception):
     """A value :func:`_indented` leaves to ``json.dumps``."""
 
 
+_FLAT_TYPES = frozenset({str, bool, int, type(None)})
+_FLAT_TEXT: dict[tuple[tuple[tuple[Any, Any], ...], tuple[type, ...], str], str] = {}
+"""The text of a dict whose values are all of :data:`_FLAT_TYPES`, by its items, the exact type of each value
+(``True == 1`` and the two hash alike: the types keep them apart) and its indentation. A report repeats such
+dicts: every device of the same attachments and pools has the same ``{"id": ..., "passed": ...}`` checks,
+most of the JSON writer's work (5,000 devices: 0.29-0.38 -> 0.20 s for the devices' text)."""
+_FLAT_MAX = 4096
+
+
 def _indented(o: Any, nl: str) -> str:
     t = type(o)
     if t is str:
@@ -598,13 +611,22 @@ def _indented(o: Any, nl: str) -> str:
     if t is dict:
         if not o:
             return "{}"
+        flat = _FLAT_TYPES.issuperset(map(type, o.values()))
+        if flat:
+            key = (tuple(o.items()), tuple(map(type, o.values())), nl)
+            text = _FLAT_TEXT.get(key)
+            if text is not None:
+                return text
         items = [
             (_encode_str(k) if type(k) is str else _key(k))
             + ": "
             + (_encode_str(v) if type(v) is str else _indented(v, inner))
             for k, v in o.items()
         ]
-        return "{" + inner + ("," + inner).join(items) + nl + "}"
+        text = "{" + inner + ("," + inner).join(items) + nl + "}"
+        if flat and len(_FLAT_TEXT) < _FLAT_MAX:
+            _FLAT_TEXT[key] = text
+        return text
     if t is list or t is tuple:
         if not o:
             return "[]"
