@@ -24,11 +24,13 @@ the inventory, never from the file.
 
 from __future__ import annotations
 
+import errno
 import gc
 import itertools
 import logging
 import os
 import signal
+import stat
 import sys
 import threading
 import traceback
@@ -40,7 +42,7 @@ from op25b_cfg.audit.model import DeviceReport, Verdict, default_time_budget, se
 from op25b_cfg.errors import AuditError, Op25bError
 from op25b_cfg.gc_pause import paused_gc
 from op25b_cfg.inventory import Device
-from op25b_cfg.paths import PathError, under, writable_dir
+from op25b_cfg.paths import PathError, plain_part, under, writable_dir
 from op25b_cfg.platforms import PLATFORMS, get_platform
 from op25b_cfg.redact import redact
 
@@ -83,12 +85,31 @@ def candidate_names(device: Device) -> list[str]:
 def find_config(configs_dir: Path, device: Device) -> Path | None:
     """The saved config file of ``device`` in ``configs_dir``, or None when there is none.
 
-    Raises :class:`~op25b_cfg.paths.PathError` when a candidate leads outside ``configs_dir``."""
+    Raises :class:`~op25b_cfg.paths.PathError` when a candidate leads outside ``configs_dir``.
+
+    One ``lstat`` per candidate: nothing there is the next candidate, a regular file (not a link) the answer
+    (what :func:`~op25b_cfg.paths.under` and ``is_file`` decide for them, at a third of the cost: 5,000 configs
+    looked up two candidates each); a link, a directory, any other error or a name that would leave the
+    directory take the full check."""
+    base = os.fspath(configs_dir)
     for name in candidate_names(device):
+        if plain_part(name):
+            try:
+                st = os.lstat(os.path.join(base, name))
+            except OSError as exc:
+                if exc.errno in _ABSENT:
+                    continue
+            else:
+                if stat.S_ISREG(st.st_mode):
+                    return configs_dir / name
         path = under(configs_dir, name)
         if path.is_file():
             return path
     return None
+
+
+_ABSENT = frozenset((errno.ENOENT, errno.ENOTDIR))
+"""``lstat`` errors meaning no entry of that name (``Path.is_file`` is False for them)."""
 
 
 # ------------------------------------------------------------------------------------------- checking text
