@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 import random
 import re
 from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from op25b_cfg import api, caches, rules
 from op25b_cfg.audit import checks, drift, evaluate
@@ -23,6 +28,8 @@ NAMED = {
     "audit.evaluate.EVALS": evaluate.EVALS,
     "audit.checks.QUERIES": checks.QUERIES,
     "audit.checks.POLICY_SETS": checks.POLICY_SETS,
+    "audit.checks.POLICY_SETS_BY_ID": checks.POLICY_SETS_BY_ID,
+    "audit.checks.BY_ID": checks.BY_ID,
     "audit.checks.PREFERRED": checks.PREFERRED,
     "audit.checks.PASSED": checks.PASSED,
     "audit.drift.INTENDED_RULES": drift.INTENDED_RULES,
@@ -72,3 +79,59 @@ def test_memos_never_change_a_report() -> None:
     random.Random(7).shuffle(order)
     for i in order:
         assert api.audit_text(*jobs[i]) == cold[i], jobs[i][0].name
+
+
+_PREFIXES = [
+    (ipaddress.ip_network(f"198.51.100.{16 * i}/28"), ipaddress.ip_network(f"203.0.113.{16 * j}/28"))
+    for i in range(3)
+    for j in range(2)
+]
+_MTAS = (ipaddress.ip_network("192.0.2.25/32"),)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(_PREFIXES) - 1), st.booleans()), min_size=1, max_size=40))
+def test_questions_by_identity_are_the_questions_by_content(ops: list[tuple[int, bool]]) -> None:
+    """query_of, replies and preferred keyed on the identity of prefix tuples (checks.BY_ID) answer what they
+    answer for the same prefixes in a new list (content keys only), however tuples of other prefixes are made
+    and dropped in between (a freed tuple's id is reused by the next one of its size)."""
+    ev = evaluate.Evaluator(4)
+    kept = []
+    for which, keep in ops:
+        src = tuple([*_PREFIXES[which]])  # a new object each time
+        got = (
+            checks.query_of(ev, src=src, dst_except=_MTAS, ports=(25,), flags=evaluate.SYN_ONLY),
+            checks.replies(ev, src=src, dst=_MTAS, port=25, sports=(1024, 65535)),
+            checks.preferred(src, _MTAS, 4),
+        )
+        again = (
+            checks.query_of(ev, src=src, dst_except=_MTAS, ports=(25,), flags=evaluate.SYN_ONLY),
+            checks.replies(ev, src=src, dst=_MTAS, port=25, sports=(1024, 65535)),
+            checks.preferred(src, _MTAS, 4),
+        )
+        want = (
+            checks.query_of(ev, src=list(src), dst_except=list(_MTAS), ports=(25,), flags=evaluate.SYN_ONLY),
+            checks.replies(ev, src=list(src), dst=list(_MTAS), port=25, sports=(1024, 65535)),
+            checks.preferred(list(src), list(_MTAS), 4),
+        )
+        assert got == want == again
+        if keep:
+            kept.append(src)
+        del src, got, again, want
+
+
+def test_policy_sets_by_identity_follow_the_device() -> None:
+    """policy_sets keyed on the policy, pool and exemption objects: a device with other pools (a new object)
+    gets its own sets, the same as a cold computation."""
+    inv = api.load(REPO / "inventory")
+    dev = next(iter(inv.devices.values()))
+    first = checks.policy_sets(dev, 4)
+    pool = dev.pools[0]
+    other = dataclasses.replace(pool, ipv4=[ipaddress.ip_network("198.51.100.0/24")])
+    moved = dataclasses.replace(dev, pools=(other, *dev.pools[1:]))
+    got = checks.policy_sets(moved, 4)
+    assert got[0][0][1] == (ipaddress.ip_network("198.51.100.0/24"),)
+    assert checks.policy_sets(dev, 4) is first
+    api.clear_caches()
+    assert checks.policy_sets(moved, 4) == got
+    assert checks.policy_sets(dev, 4) == first

@@ -54,10 +54,19 @@ log = logging.getLogger(__name__)
 QUERIES: dict[tuple[object, ...], Query] = caches.register({})
 """Queries by content: the devices of one policy ask the same questions (same pools, MTAs, ports)."""
 QUERIES_MAX = 4096
-POLICY_SETS: dict[
-    tuple[object, ...], tuple[list[tuple[str, list[Network], list[Network]]], list[Network], list[Network]]
-] = caches.register({})
+PoolSets = tuple[tuple[str, tuple[Network, ...], tuple[Network, ...]], ...]
+PolicySets = tuple[PoolSets, tuple[Network, ...], tuple[Network, ...]]
+POLICY_SETS: dict[tuple[object, ...], PolicySets] = caches.register({})
 """The address sets of a policy per family (MTAs, targeted prefixes, pools), by content."""
+POLICY_SETS_BY_ID: dict[tuple[object, ...], tuple[object, tuple[object, ...], PolicySets]] = caches.register({})
+""":data:`POLICY_SETS` by the identity of the policy, pool and applying-exemptions objects (as
+:func:`op25b_cfg.rules.build_plan`'s cache: the devices of one inventory share them); those objects are kept in
+the value, so an id is never reused while cached."""
+BY_ID: dict[tuple[object, ...], tuple[tuple[tuple[object, ...], ...], object]] = caches.register({})
+""":func:`query_of`, :func:`replies` and :func:`preferred` by the identity of the prefix tuples they are asked
+about (:func:`policy_sets` hands every device of a policy the same tuples): hashing the prefixes again for the
+content key was about 5% of auditing a small config. Only tuples (of immutable prefixes) are keyed so, and they
+are kept in the value: the same object is the same content, and an id is never reused while cached."""
 PREFERRED: dict[tuple[object, ...], dict[str, list[int]]] = caches.register({})
 """Counterexample preferences (documentation addresses, ports) by content."""
 PASSED: dict[tuple[object, ...], Query] = caches.register({})
@@ -101,6 +110,10 @@ def _packet(p: Point) -> Packet:
 def preferred(src: Sequence[Network], dst: Sequence[Network], family: int, sport: int = 40000) -> dict[str, list[int]]:
     """Counterexample preferences: an address inside the pool, a documentation destination, a SYN (memoised by
     content; callers must not mutate the result)."""
+    parts = (src, dst)
+    id_key, known = _by_id(("prefer", family, sport), parts)
+    if known is not None:
+        return known  # type: ignore[return-value]
     key = (tuple(src), tuple(dst), family, sport)
     hit = PREFERRED.get(key)
     if hit is None:
@@ -108,6 +121,7 @@ def preferred(src: Sequence[Network], dst: Sequence[Network], family: int, sport
         if len(PREFERRED) >= QUERIES_MAX:
             PREFERRED.clear()
         PREFERRED[key] = hit
+    _keep_by_id(id_key, parts, hit)
     return hit
 
 
@@ -850,6 +864,10 @@ def replies(
 ) -> _Reply:
     """The server's replies to the connections tcp ``src``:``sports`` -> ``dst`` minus ``dst_except``:``port``:
     from the server side and ``port`` to ``src`` and ``sports``, SYN-ACK then ACK (memoised like :func:`query_of`)."""
+    parts = (src, dst, dst_except)
+    id_key, known = _by_id(("reply", ev.family, port, sports), parts)
+    if known is not None:
+        return known  # type: ignore[return-value]
     key = ("reply", ev.family, tuple(src), tuple(dst), tuple(dst_except), port, sports)
     hit = QUERIES.get(key)
     if hit is None:
@@ -869,7 +887,9 @@ def replies(
         QUERIES[key] = hit
     fwd = preferred(src, dst, ev.family)
     prefer = {SRC: fwd[DST], DST: fwd[SRC], SPORT: [port], DPORT: [max(sports[0], min(40000, sports[1]))]}
-    return _Reply(hit, {**prefer, "flags": [SYN | ACK, ACK]})
+    reply = _Reply(hit, {**prefer, "flags": [SYN | ACK, ACK]})
+    _keep_by_id(id_key, parts, reply)
+    return reply
 
 
 def exempt_check(
@@ -1007,39 +1027,66 @@ def delay_check(
     return True
 
 
-def _pool_sets(device: Device, fam: int) -> list[tuple[str, list[Network], list[Network]]]:
+def _pool_sets(device: Device, fam: int) -> PoolSets:
     """(pool name, its prefixes of ``fam``, the exempt parts of them) per pool with prefixes of ``fam``."""
     exempt = [prefix for _, prefix in device.exemptions]
     out = []
     for pool in device.pools:
-        nets = [n for n in pool.family(fam)]
+        nets = tuple(pool.family(fam))
         if not nets:
             continue
         carved = collapse(x for e in exempt if e.version == fam for p in nets if (x := intersect(e, p)) is not None)
-        out.append((pool.name, nets, carved))
-    return out
+        out.append((pool.name, nets, tuple(carved)))
+    return tuple(out)
 
 
-def policy_sets(
-    device: Device, fam: int
-) -> tuple[list[tuple[str, list[Network], list[Network]]], list[Network], list[Network]]:
-    """(:func:`_pool_sets`, the MTAs, the targeted destinations) of ``fam``, memoised by their inputs: the
-    devices of one policy share them. Callers must not mutate the lists."""
-    pol = device.policy
+def policy_sets(device: Device, fam: int) -> PolicySets:
+    """(:func:`_pool_sets`, the MTAs, the targeted destinations) of ``fam``, memoised by the identity of the
+    objects they come from (:data:`POLICY_SETS_BY_ID`), then by their inputs: the devices of one policy share
+    them (the same tuples, which :func:`query_of` and the others key on)."""
+    pol, applying = device.policy, device.exemptions
+    id_key = (fam, id(pol), tuple(map(id, device.pools)), id(applying))
+    known = POLICY_SETS_BY_ID.get(id_key)
+    if known is not None and known[0] is pol and known[1][1] is applying:
+        return known[2]
     key = (
         fam,
         tuple((p.name, tuple(p.ipv4), tuple(p.ipv6)) for p in device.pools),
-        tuple(prefix for _, prefix in device.exemptions),
+        tuple(prefix for _, prefix in applying),
         tuple(pol.mtas.family(fam)),
         tuple(pol.targeted.family(fam)),
     )
     hit = POLICY_SETS.get(key)
     if hit is None:
-        hit = (_pool_sets(device, fam), collapse(pol.mtas.family(fam)), collapse(pol.targeted.family(fam)))
+        hit = (
+            _pool_sets(device, fam),
+            tuple(collapse(pol.mtas.family(fam))),
+            tuple(collapse(pol.targeted.family(fam))),
+        )
         if len(POLICY_SETS) >= QUERIES_MAX:
             POLICY_SETS.clear()
         POLICY_SETS[key] = hit
+    if len(POLICY_SETS_BY_ID) >= QUERIES_MAX:
+        POLICY_SETS_BY_ID.clear()
+    POLICY_SETS_BY_ID[id_key] = (pol, (device.pools, applying), hit)
     return hit
+
+
+def _by_id(head: tuple[object, ...], parts: tuple[Sequence[Network], ...]) -> tuple[tuple[object, ...], object]:
+    """The :data:`BY_ID` key of a question about ``parts`` (``head``: its other fields) and what it holds (None:
+    not known). A key names live objects only (they are kept in the value), so a hit means the very objects
+    the value was computed for; only tuples of prefixes are kept (:func:`_keep_by_id`), so the same content."""
+    key = (*head, *map(id, parts))
+    hit = BY_ID.get(key)
+    return key, (hit[1] if hit is not None else None)
+
+
+def _keep_by_id(key: tuple[object, ...], parts: tuple[Sequence[Network], ...], value: object) -> None:
+    """Remember ``value`` under ``key`` when every part is a tuple (immutable: a list could change under its id)."""
+    if all(type(p) is tuple for p in parts):
+        if len(BY_ID) >= QUERIES_MAX:
+            BY_ID.clear()
+        BY_ID[key] = (parts, value)  # type: ignore[assignment]
 
 
 def query_of(
@@ -1055,9 +1102,14 @@ def query_of(
 ) -> Query:
     """The question as a set of packets: tcp from ``src`` minus ``src_except`` to ``dst`` (empty: any) minus
     ``dst_except``, to one of ``ports``, with ``flags``, from source ports ``sports`` (None: any)."""
+    parts = (src, src_except, dst, dst_except)
+    id_key, known = _by_id(("query", ev.family, tuple(ports), flags, sports), parts)
+    if known is not None:
+        return known  # type: ignore[return-value]
     key = (ev.family, tuple(src), tuple(src_except), tuple(dst), tuple(dst_except), tuple(ports), flags, sports)
     hit = QUERIES.get(key)
     if hit is not None:
+        _keep_by_id(id_key, parts, hit)
         return hit
     s, se, d, de = _matches(src), _matches(src_except), _matches(dst), _matches(dst_except)
     node = ev.hs.box(
@@ -1074,4 +1126,5 @@ def query_of(
     if len(QUERIES) >= QUERIES_MAX:
         QUERIES.clear()
     QUERIES[key] = q
+    _keep_by_id(id_key, parts, q)
     return q

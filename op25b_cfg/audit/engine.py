@@ -157,7 +157,7 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
                     dst_pref = targets
                 else:
                     leak_q = query_of(ev, src=nets, src_except=carved, dst_except=mtas, ports=(SMTP,), flags=SYN_ONLY)
-                    dst_pref = []
+                    dst_pref = ()
                 tag = f"{att.kind}:{att.name}:{att.direction} v{fam} pool {pool_name}"
                 if leak_q is not None:
                     prefer = preferred(nets, dst_pref, fam)
@@ -190,7 +190,7 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
                         Code.SUBMISSION_BLOCKED,
                         f"mail submission tcp/{port}",
                         pool_name,
-                        preferred(nets, [], fam),
+                        preferred(nets, (), fam),
                         replies(ev, src=nets, port=port, sports=sports),
                     )
                     ctx.checks.append((f"submission-open tcp/{port} {tag}", ok))
