@@ -280,8 +280,9 @@ def _saved_chunk(devices: list[Device], configs_dir: Path) -> list[DeviceReport]
 
     The garbage collector stays paused for the whole chunk, not only for each parse: re-enabled after every
     device, it walked the objects of that audit each time (about a fifth of the CPU of 5,000 small configs).
-    An audit's objects hold no reference cycles (see :func:`op25b_cfg.audit.engine.audit_text`), so they are
-    freed as each report is made; cycles, if any, are collected after the chunk."""
+    An audit's objects hold no reference cycles (see :func:`op25b_cfg.audit.engine.audit_text`;
+    ``tests/test_audit_lazy.py`` checks every platform), so they are freed as each report is made; cycles, if
+    any, are collected after the chunk."""
     with paused_gc():
         return [_saved_report(d, configs_dir) for d in devices]
 
