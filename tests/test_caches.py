@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from op25b_cfg import api, caches, rules
 from op25b_cfg.audit import checks, drift, evaluate
 from op25b_cfg.dialects import cisco
+from op25b_cfg.inventory_model import Exemptions
 from op25b_cfg.platforms import base
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,6 +31,7 @@ NAMED = {
     "audit.checks.POLICY_SETS": checks.POLICY_SETS,
     "audit.checks.POLICY_SETS_BY_ID": checks.POLICY_SETS_BY_ID,
     "audit.checks.BY_ID": checks.BY_ID,
+    "audit.checks.QUESTIONS": checks.QUESTIONS,
     "audit.checks.PREFERRED": checks.PREFERRED,
     "audit.checks.PASSED": checks.PASSED,
     "audit.drift.INTENDED_RULES": drift.INTENDED_RULES,
@@ -135,3 +137,54 @@ def test_policy_sets_by_identity_follow_the_device() -> None:
     api.clear_caches()
     assert checks.policy_sets(moved, 4) == got
     assert checks.policy_sets(dev, 4) == first
+
+
+_SAMPLE = next(iter(api.load(REPO / "inventory").devices.values()))
+_SCOPED = Exemptions(
+    static=[{"name": "ST", "prefix": "198.51.100.32/29", "devices": ["r1", "r2", "r3"]}],
+    opt_out=[
+        {"subscriber": "c1", "prefix": "198.51.100.7", "devices": ["r1"]},
+        {"subscriber": "c2", "prefix": "198.51.100.7", "devices": ["r3"]},  # r1's prefixes, another name
+        {"subscriber": "c6", "prefix": "2001:db8:8000:4711::/64", "devices": ["r2"]},
+    ],
+)
+_V6 = (ipaddress.ip_network("2001:db8:8000::/48"), ipaddress.ip_network("2001:db8:9000::/48"))
+_SPECS = [
+    (name, picks, mode, ports, fam)
+    for name in ("r1", "r2", "r3")
+    for picks in ((0,), (1,), (0, 1))
+    for mode in ("block", "targeted", "flow-control")
+    for ports in ((), (587,), (587, 465))
+    for fam in (4, 6)
+]
+_COLD: list[checks.Questions] = []
+
+
+def _questions_of(spec: tuple[str, tuple[int, ...], str, tuple[int, ...], int]) -> checks.Questions:
+    """questions() for a sample device renamed (so other exemptions apply), with new pool objects of the given
+    prefixes, mode and ports."""
+    name, picks, mode, ports, fam = spec
+    dev = _SAMPLE
+    policy = dataclasses.replace(dev.policy, exemptions=_SCOPED)
+    pools = tuple(dataclasses.replace(dev.pools[0], name="P", ipv4=[_PREFIXES[i][0]], ipv6=[_V6[i]]) for i in picks)
+    moved = dataclasses.replace(dev, name=name, policy=policy, pools=pools, mode=mode)
+    return checks.questions(moved, evaluate.Evaluator(fam), mode, ports)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.permutations(range(len(_SPECS))), st.lists(st.booleans(), min_size=len(_SPECS), max_size=len(_SPECS)))
+def test_questions_by_identity_are_a_cold_computation(order: list[int], keep: list[bool]) -> None:
+    """checks.questions, memoised on the identity of a device's policy sets and applying exemptions: for devices
+    that differ in name (so in the exemptions that apply), pools (new objects, some dropped so their ids are
+    reused), mode, submission ports and family, asked in any order, a warm process answers what it answers
+    for each one with every cache emptied first."""
+    if not _COLD:
+        for spec in _SPECS:
+            api.clear_caches()
+            _COLD.append(_questions_of(spec))
+    kept = []
+    for i in order:
+        got = _questions_of(_SPECS[i])
+        assert got == _COLD[i], _SPECS[i]
+        if keep[i]:
+            kept.append(got)
