@@ -39,8 +39,9 @@ log = logging.getLogger(__name__)
 
 SCHEMA = "op25b.rendered-cache/1"
 
-_ORIGIN: dict[int, tuple[Device, Path, str]] = {}
-"""``id(device)`` -> (that device, kept alive so the id is not reused; its inventory root; the inventory key)."""
+_ORIGIN: dict[int, tuple[Device, str, str]] = {}
+"""``id(device)`` -> (that device, kept alive so the id is not reused; its inventory root as an absolute path;
+the inventory key)."""
 
 _TEXT: dict[int, str] = {}
 """``id(device)`` -> its rendered intent once read or stored (a device of :data:`_ORIGIN`): many audits of one
@@ -53,15 +54,23 @@ def remember(inventory: Inventory, root: Path, key: str) -> None:
     from op25b_cfg.platforms import BUILTIN
 
     builtin = {cls.name for cls in BUILTIN}
+    where = str(root.absolute())
     for device in inventory.devices.values():
         if device.platform in builtin:
-            _ORIGIN[id(device)] = (device, root, key)
+            _ORIGIN[id(device)] = (device, where, key)
+
+
+_SAFE: set[str] = set()
+"""Entry directories found to be private directories of this user (:func:`_folder`), checked once per process
+(and again after :func:`forget`): each entry file is checked when it is read."""
 
 
 def forget() -> None:
-    """Look nothing up for the devices loaded so far (:func:`op25b_cfg.caches.clear` calls it)."""
+    """Look nothing up for the devices loaded so far, and check the entry directory again
+    (:func:`op25b_cfg.caches.clear` calls it)."""
     _ORIGIN.clear()
     _TEXT.clear()
+    _SAFE.clear()
 
 
 caches.on_clear(forget)
@@ -69,17 +78,18 @@ caches.on_clear(forget)
 
 def get(device: Device) -> str | None:
     """The cached rendered intent of ``device``, or None (not cached, or any check fails)."""
-    where = _where(device)
-    if where is None:
+    origin = _origin(device)
+    if origin is None:
         return None
     known = _TEXT.get(id(device))
     if known is not None:
         return known
-    path, key = where
-    if not inventory_cache.safe_dir(path.parent, create=False):
+    folder = _folder(create=False)
+    if folder is None:
         return None
+    path = os.path.join(folder, _file_name(origin[1], device.name))
     try:
-        body = inventory_cache.read_entry(path, SCHEMA, key)
+        body = inventory_cache.read_entry(path, SCHEMA, _key(origin[2]))
         if body is None:
             return None
         text = _TEXT[id(device)] = body.decode("utf-8")
@@ -91,29 +101,45 @@ def get(device: Device) -> str | None:
 
 def put(device: Device, text: str) -> None:
     """Keep ``text``, just rendered for ``device``; silently nothing when it cannot be cached or written."""
-    where = _where(device)
-    if where is None:
+    origin = _origin(device)
+    if origin is None:
         return
-    path, key = where
     _TEXT[id(device)] = text
-    if not inventory_cache.safe_dir(path.parent, create=True):
+    folder = _folder(create=True)
+    if folder is None:
         return
     body = text.encode("utf-8")
-    head = json.dumps({"schema": SCHEMA, "key": key, "digest": hashlib.sha256(body).hexdigest()})
+    head = json.dumps({"schema": SCHEMA, "key": _key(origin[2]), "digest": hashlib.sha256(body).hexdigest()})
     try:
-        atomic_write(path, head.encode() + b"\n" + body, 0o600, durable=False)
+        atomic_write(
+            Path(folder, _file_name(origin[1], device.name)), head.encode() + b"\n" + body, 0o600, durable=False
+        )
     except OSError as exc:
         log.debug("rendered intent not cached: %s", exc)
 
 
-def _where(device: Device) -> tuple[Path, str] | None:
-    """The entry file of ``device`` and the key it must carry; None when the device is not cacheable."""
+def _origin(device: Device) -> tuple[Device, str, str] | None:
+    """What :func:`remember` noted for ``device``; None when it is not cacheable (or caching is off)."""
     origin = _ORIGIN.get(id(device))
     if origin is None or origin[0] is not device or inventory_cache.disabled():
         return None
-    _, root, inventory_key = origin
-    name = hashlib.sha256(f"{root.absolute()}\0{device.name}".encode()).hexdigest()[:40]
-    return inventory_cache.cache_dir() / "rendered" / f"{name}.txt", _key(inventory_key)
+    return origin
+
+
+def _folder(create: bool) -> str | None:
+    """The entry directory (``rendered`` in the inventory cache's directory) when it is a private directory of
+    this user (:func:`~op25b_cfg.inventory_cache.safe_dir`, created when asked); None otherwise."""
+    folder = os.path.join(inventory_cache.cache_dir(), "rendered")
+    if folder not in _SAFE:
+        if not inventory_cache.safe_dir(Path(folder), create=create):
+            return None
+        _SAFE.add(folder)
+    return folder
+
+
+def _file_name(root: str, device: str) -> str:
+    """The entry file of ``device`` of the inventory at (absolute) ``root``."""
+    return hashlib.sha256(f"{root}\0{device}".encode()).hexdigest()[:40] + ".txt"
 
 
 @lru_cache(maxsize=8)

@@ -79,3 +79,22 @@ def test_devices_not_loaded_through_the_cache_are_rendered(cache: Path, monkeypa
     device = api.load(INVENTORY).devices[DEVICE]
     assert render_intent(device) == api.render(device)
     assert not (cache / "rendered").exists()
+
+
+def test_an_entry_directory_open_to_others_or_an_entry_link_is_not_read(cache: Path, tmp_path: Path) -> None:
+    """The entry directory is checked once per process (again after clear_caches), each entry file at every
+    read: a directory open to others is not used, nor an entry that is a symbolic link."""
+    rendered = render_intent(api.load(INVENTORY).devices[DEVICE])
+    (entry,) = entries(cache)
+    (cache / "rendered").chmod(0o755)
+    api.clear_caches()
+    assert rendered_cache.get(api.load(INVENTORY).devices[DEVICE]) is None
+    (cache / "rendered").chmod(0o700)
+    api.clear_caches()
+    device = api.load(INVENTORY).devices[DEVICE]
+    assert rendered_cache.get(device) == rendered
+    moved = tmp_path / "elsewhere.txt"
+    entry.rename(moved)
+    entry.symlink_to(moved)
+    api.clear_caches()
+    assert rendered_cache.get(api.load(INVENTORY).devices[DEVICE]) is None
