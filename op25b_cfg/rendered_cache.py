@@ -25,6 +25,8 @@ import importlib.util
 import json
 import logging
 import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,9 +41,12 @@ log = logging.getLogger(__name__)
 
 SCHEMA = "op25b.rendered-cache/1"
 
-_ORIGIN: dict[int, tuple[Device, str, str]] = {}
-"""``id(device)`` -> (that device, kept alive so the id is not reused; its inventory root as an absolute path;
-the inventory key)."""
+Origin = tuple[str, str]
+"""Where a device was loaded from: its inventory root as an absolute path, and the inventory key."""
+
+_ORIGIN: dict[int, tuple[Device, Origin]] = {}
+"""``id(device)`` -> (that device, kept alive so the id is not reused; its :data:`Origin`, one object per
+inventory)."""
 
 _TEXT: dict[int, str] = {}
 """``id(device)`` -> its rendered intent once read or stored (a device of :data:`_ORIGIN`): many audits of one
@@ -54,10 +59,37 @@ def remember(inventory: Inventory, root: Path, key: str) -> None:
     from op25b_cfg.platforms import BUILTIN
 
     builtin = {cls.name for cls in BUILTIN}
-    where = str(root.absolute())
+    origin = (str(root.absolute()), key)
     for device in inventory.devices.values():
         if device.platform in builtin:
-            _ORIGIN[id(device)] = (device, where, key)
+            _ORIGIN[id(device)] = (device, origin)
+
+
+def origin_of(device: Device) -> Origin | None:
+    """Where ``device`` (this very object) was loaded from, for a worker process's copy of it (:func:`adopted`);
+    None when it is not looked up."""
+    hit = _ORIGIN.get(id(device))
+    return hit[1] if hit is not None and hit[0] is device else None
+
+
+@contextmanager
+def adopted(devices: Sequence[Device], origins: Sequence[Origin | None]) -> Iterator[None]:
+    """While the block runs, look ``devices`` up as the devices they are copies of, whose :func:`origin_of`
+    was ``origins`` (None: not looked up). A worker process of ``op25b audit`` receives its devices pickled:
+    equal in every field to the devices the inventory's cache key was computed for, so they render the same
+    intent, but new objects that :func:`remember` never saw (each worker rendered every intent with Jinja, 114
+    against 35-48 us per device from the cache). Forgotten (with their texts) when the block ends."""
+    added = []
+    for device, origin in zip(devices, origins, strict=True):
+        if origin is not None and id(device) not in _ORIGIN:
+            _ORIGIN[id(device)] = (device, origin)
+            added.append(id(device))
+    try:
+        yield
+    finally:
+        for at in added:
+            _ORIGIN.pop(at, None)
+            _TEXT.pop(at, None)
 
 
 _SAFE: set[str] = set()
@@ -87,9 +119,9 @@ def get(device: Device) -> str | None:
     folder = _folder(create=False)
     if folder is None:
         return None
-    path = os.path.join(folder, _file_name(origin[1], device.name))
+    path = os.path.join(folder, _file_name(origin[0], device.name))
     try:
-        body = inventory_cache.read_entry(path, SCHEMA, _key(origin[2]))
+        body = inventory_cache.read_entry(path, SCHEMA, _key(origin[1]))
         if body is None:
             return None
         text = _TEXT[id(device)] = body.decode("utf-8")
@@ -109,21 +141,19 @@ def put(device: Device, text: str) -> None:
     if folder is None:
         return
     body = text.encode("utf-8")
-    head = json.dumps({"schema": SCHEMA, "key": _key(origin[2]), "digest": hashlib.sha256(body).hexdigest()})
+    head = json.dumps({"schema": SCHEMA, "key": _key(origin[1]), "digest": hashlib.sha256(body).hexdigest()})
     try:
         atomic_write(
-            Path(folder, _file_name(origin[1], device.name)), head.encode() + b"\n" + body, 0o600, durable=False
+            Path(folder, _file_name(origin[0], device.name)), head.encode() + b"\n" + body, 0o600, durable=False
         )
     except OSError as exc:
         log.debug("rendered intent not cached: %s", exc)
 
 
-def _origin(device: Device) -> tuple[Device, str, str] | None:
-    """What :func:`remember` noted for ``device``; None when it is not cacheable (or caching is off)."""
-    origin = _ORIGIN.get(id(device))
-    if origin is None or origin[0] is not device or inventory_cache.disabled():
-        return None
-    return origin
+def _origin(device: Device) -> Origin | None:
+    """:func:`origin_of` while caching is on."""
+    origin = origin_of(device)
+    return None if origin is None or inventory_cache.disabled() else origin
 
 
 def _folder(create: bool) -> str | None:

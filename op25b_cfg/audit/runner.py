@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from op25b_cfg import rendered_cache
 from op25b_cfg.audit.model import DeviceReport, Verdict, default_time_budget, set_time_budget
 from op25b_cfg.errors import AuditError, Op25bError
 from op25b_cfg.gc_pause import paused_gc
@@ -48,6 +49,7 @@ from op25b_cfg.redact import redact
 
 if TYPE_CHECKING:
     from op25b_cfg.connection.base import Session
+    from op25b_cfg.rendered_cache import Origin
 
 log = logging.getLogger(__name__)
 
@@ -274,16 +276,20 @@ def _saved_report(device: Device, configs_dir: Path) -> DeviceReport:
     return audit_file(device, path)
 
 
-def _saved_chunk(devices: list[Device], configs_dir: Path) -> list[DeviceReport]:
+def _saved_chunk(
+    devices: list[Device], configs_dir: Path, origins: Sequence[Origin | None] | None = None
+) -> list[DeviceReport]:
     """:func:`_saved_report` for a chunk of devices: what a worker process runs (module level, so it can be
-    pickled under the ``spawn`` start method). A chunk shares one pickled policy between its devices.
+    pickled under the ``spawn`` start method). A chunk shares one pickled policy between its devices; with
+    ``origins`` (:func:`~op25b_cfg.rendered_cache.origin_of` of the devices they are copies of) the rendered
+    intents come from the rendered-intent cache, as in the process that loaded the inventory.
 
     The garbage collector stays paused for the whole chunk, not only for each parse: re-enabled after every
     device, it walked the objects of that audit each time (about a fifth of the CPU of 5,000 small configs).
     An audit's objects hold no reference cycles (see :func:`op25b_cfg.audit.engine.audit_text`;
     ``tests/test_audit_lazy.py`` checks every platform), so they are freed as each report is made; cycles, if
     any, are collected after the chunk."""
-    with paused_gc():
+    with paused_gc(), rendered_cache.adopted(devices, origins or [None] * len(devices)):
         return [_saved_report(d, configs_dir) for d in devices]
 
 
@@ -350,6 +356,7 @@ def _pooled(
     stay threaded (:func:`audit_live`)."""
     starts = list(itertools.accumulate(chunk_sizes(len(devices), workers), initial=0))
     chunks = [list(devices[a:b]) for a, b in itertools.pairwise(starts)]
+    origins = [[rendered_cache.origin_of(d) for d in chunk] for chunk in chunks]  # one object per inventory
     import multiprocessing  # here: auditing one config or a few needs no process machinery
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
@@ -362,7 +369,7 @@ def _pooled(
         max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(default_time_budget(),)
     )
     try:
-        for reports in pool.map(_saved_chunk, chunks, itertools.repeat(configs_dir)):
+        for reports in pool.map(_saved_chunk, chunks, itertools.repeat(configs_dir), origins):
             yield from reports
     except BrokenProcessPool as exc:
         raise AuditError(
