@@ -10,7 +10,8 @@ Each cache is declared, typed and documented at the top of the module that uses 
 :func:`register` (so this module, at the bottom of the import graph, names none of the types they hold):
 ``rules.PLANS``; ``platforms.base.PLAN_BLOCKS``, ``RENDERED``, ``CHECKED``, ``TEMPLATES``,
 ``VERIFIED_TEMPLATES``; ``dialects.cisco.FAST_ACES``; ``audit.evaluate.FILTER_IDS``, ``EVALS``;
-``audit.checks.QUERIES``, ``POLICY_SETS``, ``PREFERRED``, ``PASSED``; ``audit.drift.INTENDED_RULES``.
+``audit.checks.QUERIES``, ``POLICY_SETS``, ``POLICY_SETS_BY_ID``, ``BY_ID``, ``QUESTIONS``, ``PREFERRED``,
+``PASSED``; ``audit.drift.INTENDED_RULES``; ``inventory_cache._DIRS``.
 Caches that are functions (``functools.lru_cache``) register their ``cache_clear`` with :func:`on_clear`. A
 module not imported has nothing cached.
 """

@@ -32,7 +32,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from op25b_cfg import __version__
+from op25b_cfg import __version__, caches
 from op25b_cfg.inventory_model import (
     Attachment,
     Device,
@@ -86,6 +86,9 @@ _CODE = (
     "platforms/*/__init__.py",
 )
 """op25b's modules whose change can change a load's result (size and mtime enter the key)."""
+_DIRS: dict[tuple[str | None, str | None, str | None], Path] = caches.register({})
+""":func:`cache_dir` by ``$OP25B_CACHE_DIR``, ``$XDG_CACHE_HOME`` and ``$HOME`` (``Path.home()`` reads ``$HOME``, else
+the user's password entry)."""
 
 
 class _Bad(Exception):
@@ -104,13 +107,20 @@ def disabled() -> bool:
 
 
 def cache_dir() -> Path:
-    """Where entries live (see the module doc)."""
-    env = os.environ.get("OP25B_CACHE_DIR")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
-    return base / "op25b" / "inventory"
+    """Where entries live (see the module doc); the path is made once per value of the variables it depends on
+    (the rendered-intent cache asks once per device)."""
+    env, xdg, home = os.environ.get("OP25B_CACHE_DIR"), os.environ.get("XDG_CACHE_HOME"), os.environ.get("HOME")
+    hit = _DIRS.get((env, xdg, home))
+    if hit is None:
+        if env:
+            hit = Path(env)
+        else:
+            base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+            hit = base / "op25b" / "inventory"
+        if len(_DIRS) >= 64:
+            _DIRS.clear()
+        _DIRS[(env, xdg, home)] = hit
+    return hit
 
 
 def _code_stamp() -> list[tuple[str, int, int]]:
@@ -381,19 +391,29 @@ def store(root: Path, inventory: Inventory, key: str) -> None:
         log.debug("inventory not cached: %s", exc)
 
 
-def read_entry(path: Path, schema: str, key: str) -> bytes | None:
+def read_entry(path: str | Path, schema: str, key: str) -> bytes | None:
     """The payload of the cache entry file ``path`` (a JSON header line, then the payload) when the file is a
     regular file of this user's, 0600 or stricter, not reached through a link, and its header names ``schema``,
-    ``key`` and the payload's SHA-256; else None. A header that is not JSON raises ``ValueError``."""
+    ``key`` and the payload's SHA-256; else None. A header that is not JSON raises ``ValueError``.
+
+    Read with one ``os.read`` on the descriptor: a file object around it (``os.fdopen``) took about twice as
+    long for a 4.6 kB entry (39-61 us against 19-30 us, loaded machine)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
         return None
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fh.fileno())
+    try:
+        st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
             return None
-        raw = fh.read()
+        raw = os.read(fd, st.st_size + 1)  # a regular file: a short read is its end
+        while len(raw) > st.st_size:  # it grew since the fstat (the digest decides whether it is whole)
+            more = os.read(fd, 1 << 16)
+            if not more:
+                break
+            raw += more
+    finally:
+        os.close(fd)
     head, sep, payload = raw.partition(b"\n")
     meta = json.loads(head)
     if (

@@ -48,6 +48,16 @@ def device_file_name(name: object) -> str:
     return name
 
 
+def plain_part(part: str) -> bool:
+    """``part`` names an entry of a directory: not empty, ``.`` or ``..``, without ``/``, ``\\`` or NUL (what
+    :func:`under` accepts).
+
+    >>> plain_part("r1.cfg"), plain_part(".."), plain_part("a/b"), plain_part("")
+    (True, False, False, False)
+    """
+    return bool(part) and part not in (".", "..") and "/" not in part and "\\" not in part and "\x00" not in part
+
+
 def under(base: Path, *parts: str) -> Path:
     """``base / parts...``, refused unless it stays inside ``base`` once symbolic links are resolved.
 
@@ -60,7 +70,7 @@ def under(base: Path, *parts: str) -> Path:
     """
     path = base.joinpath(*parts)
     for part in parts:
-        if not part or part in (".", "..") or "/" in part or "\\" in part or "\x00" in part:
+        if not plain_part(part):
             raise PathError(f"{path}: leaves {base}. Fix: use a device name without / or ..")
     # Without "..", "/" or an empty part, only a symbolic link among the parts can lead outside: one lstat per
     # part, and the whole path is resolved only when one is a link (resolving costs ~0.3 ms: 3 s per 10k files)

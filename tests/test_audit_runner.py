@@ -91,6 +91,63 @@ def test_lookup_prefers_bare_name_then_suffixes(inv: Inventory, tmp_path: Path) 
     assert report.source == str(tmp_path / "bras-osa-xr1")
 
 
+def _full_check(configs_dir: Path, dev: Device) -> Path | str | None:
+    """What find_config answered before its lstat shortcut: under() and is_file() for every candidate."""
+    from op25b_cfg.paths import PathError, under
+
+    try:
+        for name in runner.candidate_names(dev):
+            path = under(configs_dir, name)
+            if path.is_file():
+                return path
+    except PathError as exc:
+        return f"PathError: {exc}"
+    return None
+
+
+def _found(configs_dir: Path, dev: Device) -> Path | str | None:
+    from op25b_cfg.paths import PathError
+
+    try:
+        return runner.find_config(configs_dir, dev)
+    except PathError as exc:
+        return f"PathError: {exc}"
+
+
+KINDS = ("none", "file", "dir", "link-in", "link-out", "link-dangling", "link-dir")
+
+
+@settings(max_examples=60, deadline=None)
+@given(kinds=st.lists(st.sampled_from(KINDS), min_size=9, max_size=9))
+def test_lookup_same_as_the_full_check(
+    inv: Inventory, tmp_path_factory: pytest.TempPathFactory, kinds: list[str]
+) -> None:
+    """Whatever each candidate name is (nothing, a file, a directory, a link inside, outside, dangling, to a
+    directory), find_config answers what under() + is_file() answer, PathError included."""
+    dev = inv.devices["bras-tyo-ios1"]
+    root = tmp_path_factory.mktemp("lookup")
+    configs, outside = root / "running", root / "outside.cfg"
+    configs.mkdir()
+    outside.write_text("hostname x\nend\n")
+    (configs / "target.txt").write_text("hostname x\nend\n")
+    (configs / "sub").mkdir()
+    for name, kind in zip(runner.candidate_names(dev), kinds, strict=True):
+        path = configs / name
+        if kind == "file":
+            path.write_text("hostname x\nend\n")
+        elif kind == "dir":
+            path.mkdir()
+        elif kind == "link-in":
+            path.symlink_to(configs / "target.txt")
+        elif kind == "link-out":
+            path.symlink_to(outside)
+        elif kind == "link-dangling":
+            path.symlink_to(configs / "missing")
+        elif kind == "link-dir":
+            path.symlink_to(configs / "sub")
+    assert _found(configs, dev) == _full_check(configs, dev)
+
+
 def test_generated_configs_are_found(inv: Inventory, tmp_path: Path) -> None:
     """`op25b generate -o DIR` output (<device>.<ext>) can be audited directly."""
     from op25b_cfg.platforms import get_platform

@@ -4,6 +4,7 @@ never read; devices not loaded through the cache are rendered."""
 
 from __future__ import annotations
 
+import pickle
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from op25b_cfg import api, rendered_cache
+from op25b_cfg.audit import runner
 from op25b_cfg.audit.drift import render_intent
 from op25b_cfg.audit.report import device_dict
+from op25b_cfg.platforms.base import Platform
 
 INVENTORY = Path(__file__).resolve().parent.parent / "inventory"
 DEVICE = "bras-tyo-ios1"
@@ -79,3 +82,49 @@ def test_devices_not_loaded_through_the_cache_are_rendered(cache: Path, monkeypa
     device = api.load(INVENTORY).devices[DEVICE]
     assert render_intent(device) == api.render(device)
     assert not (cache / "rendered").exists()
+
+
+def test_an_entry_directory_open_to_others_or_an_entry_link_is_not_read(cache: Path, tmp_path: Path) -> None:
+    """The entry directory is checked once per process (again after clear_caches), each entry file at every
+    read: a directory open to others is not used, nor an entry that is a symbolic link."""
+    rendered = render_intent(api.load(INVENTORY).devices[DEVICE])
+    (entry,) = entries(cache)
+    (cache / "rendered").chmod(0o755)
+    api.clear_caches()
+    assert rendered_cache.get(api.load(INVENTORY).devices[DEVICE]) is None
+    (cache / "rendered").chmod(0o700)
+    api.clear_caches()
+    device = api.load(INVENTORY).devices[DEVICE]
+    assert rendered_cache.get(device) == rendered
+    moved = tmp_path / "elsewhere.txt"
+    entry.rename(moved)
+    entry.symlink_to(moved)
+    api.clear_caches()
+    assert rendered_cache.get(api.load(INVENTORY).devices[DEVICE]) is None
+
+
+@pytest.mark.parametrize("method", ["spawn", "fork"])
+def test_pool_workers_look_up_their_copies_of_the_devices(
+    cache: Path, method: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker processes receive pickled copies of the devices: looked up as the devices they copy, they write
+    every entry on the first run and read them on the next (a forked worker then renders nothing), with the
+    reports of the process that loaded the inventory; the copies are forgotten after each chunk."""
+    devices = list(api.load(INVENTORY).devices.values())
+    configs = INVENTORY / "running"
+    alone = [device_dict(r) for r in api.audit_saved(devices, configs, workers=1)]
+    shutil.rmtree(cache / "rendered")
+    api.clear_caches()
+    devices = list(api.load(INVENTORY).devices.values())
+    first = [device_dict(r) for r in runner._pooled(devices, configs, 2, method)]
+    assert len(entries(cache)) == len(devices)
+    api.clear_caches()
+    devices = list(api.load(INVENTORY).devices.values())
+    if method == "fork":  # what the workers inherit: a render there would give another intent, other reports
+        monkeypatch.setattr(Platform, "render", lambda self, device, plan=None: "rendered after all")
+    again = [device_dict(r) for r in runner._pooled(devices, configs, 2, method)]
+    assert first == again == alone
+    copy = pickle.loads(pickle.dumps(devices[0]))
+    with rendered_cache.adopted([copy], [rendered_cache.origin_of(devices[0])]):
+        assert rendered_cache.get(copy) == rendered_cache.get(devices[0]) is not None
+    assert rendered_cache.origin_of(copy) is None and rendered_cache.get(copy) is None

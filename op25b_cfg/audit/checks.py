@@ -54,10 +54,22 @@ log = logging.getLogger(__name__)
 QUERIES: dict[tuple[object, ...], Query] = caches.register({})
 """Queries by content: the devices of one policy ask the same questions (same pools, MTAs, ports)."""
 QUERIES_MAX = 4096
-POLICY_SETS: dict[
-    tuple[object, ...], tuple[list[tuple[str, list[Network], list[Network]]], list[Network], list[Network]]
-] = caches.register({})
+PoolSets = tuple[tuple[str, tuple[Network, ...], tuple[Network, ...]], ...]
+PolicySets = tuple[PoolSets, tuple[Network, ...], tuple[Network, ...]]
+POLICY_SETS: dict[tuple[object, ...], PolicySets] = caches.register({})
 """The address sets of a policy per family (MTAs, targeted prefixes, pools), by content."""
+POLICY_SETS_BY_ID: dict[tuple[object, ...], tuple[object, tuple[object, ...], PolicySets]] = caches.register({})
+""":data:`POLICY_SETS` by the identity of the policy, pool and applying-exemptions objects (as
+:func:`op25b_cfg.rules.build_plan`'s cache: the devices of one inventory share them); those objects are kept in
+the value, so an id is never reused while cached."""
+BY_ID: dict[tuple[object, ...], tuple[tuple[tuple[object, ...], ...], object]] = caches.register({})
+""":func:`query_of`, :func:`replies` and :func:`preferred` by the identity of the prefix tuples they are asked
+about (:func:`policy_sets` hands every device of a policy the same tuples): hashing the prefixes again for the
+content key was about 5% of auditing a small config. Only tuples (of immutable prefixes) are keyed so, and they
+are kept in the value: the same object is the same content, and an id is never reused while cached."""
+QUESTIONS: dict[tuple[object, ...], tuple[object, object, Questions]] = caches.register({})
+""":func:`questions` by the identity of the policy sets and applying exemptions they are built from (kept in the
+value, so an id is never reused while cached) and the other inputs by value."""
 PREFERRED: dict[tuple[object, ...], dict[str, list[int]]] = caches.register({})
 """Counterexample preferences (documentation addresses, ports) by content."""
 PASSED: dict[tuple[object, ...], Query] = caches.register({})
@@ -101,6 +113,10 @@ def _packet(p: Point) -> Packet:
 def preferred(src: Sequence[Network], dst: Sequence[Network], family: int, sport: int = 40000) -> dict[str, list[int]]:
     """Counterexample preferences: an address inside the pool, a documentation destination, a SYN (memoised by
     content; callers must not mutate the result)."""
+    parts = (src, dst)
+    id_key, known = _by_id(("prefer", family, sport), parts)
+    if known is not None:
+        return known  # type: ignore[return-value]
     key = (tuple(src), tuple(dst), family, sport)
     hit = PREFERRED.get(key)
     if hit is None:
@@ -108,6 +124,7 @@ def preferred(src: Sequence[Network], dst: Sequence[Network], family: int, sport
         if len(PREFERRED) >= QUERIES_MAX:
             PREFERRED.clear()
         PREFERRED[key] = hit
+    _keep_by_id(id_key, parts, hit)
     return hit
 
 
@@ -286,6 +303,19 @@ class _Target:
     chains: list[list[Filter]]
     bindings: list[Binding]
     uplinks: tuple[str, ...] = ()  # nftables: the egress interfaces checked (empty: any)
+    _where: tuple[object, ...] | None = field(default=None, init=False, repr=False)
+
+    def where_key(self, ev: Evaluator) -> tuple[object, ...] | None:
+        """The part of a check's key (:func:`_ok_key`) that is the target's: the attachment, its egress and the
+        interned contents of its chains; None for long chains (see :data:`MEMO_RULES`). Computed at the first
+        check (a target's chains do not change during its audit)."""
+        if self._where is None:
+            if sum(len(f.rules) for chain in self.chains for f in chain) > MEMO_RULES:
+                self._where = ()
+            else:
+                ids = tuple(tuple(ev.filter_id(f) for f in chain) for chain in self.chains)
+                self._where = (self.kind, self.name, self.direction, self.family, self.uplinks, ids)
+        return self._where or None
 
 
 def structural(
@@ -297,9 +327,10 @@ def structural(
     direction: str,
     fam: int,
     pool: Sequence[Network],
+    uplinks: tuple[str, ...] = (),
 ) -> _Target | None:
     """FILTER_MISSING / NOT_APPLIED / WRONG_DIRECTION for one attachment and family; the target to evaluate
-    semantically when the filter is applied."""
+    semantically when the filter is applied (with the device's ``uplinks``)."""
     parsed = ctx.parsed
     label = _att_label(kind, name, direction)
     check = f"applied {kind}:{name}:{direction} v{fam}"
@@ -386,7 +417,7 @@ def structural(
     ctx.checks.append((check, ok))
     if not ok:
         return None
-    return _Target(kind, name, direction, fam, label, chains, usable)
+    return _Target(kind, name, direction, fam, label, chains, usable, uplinks)
 
 
 def _unapplied_op25b(
@@ -477,10 +508,8 @@ def _named_elsewhere(ctx: AuditCtx, flt: Filter, bound: Sequence[Binding]) -> bo
 def _ok_key(ev: Evaluator, check: str, t: _Target, q: Query, limit_terminal: bool) -> tuple[object, ...] | None:
     """Key of a check's outcome: it depends only on the attachment, the chains' contents, the question and
     ``limit_terminal``. None for long chains (see :data:`MEMO_RULES`)."""
-    if sum(len(f.rules) for chain in t.chains for f in chain) > MEMO_RULES:
-        return None
-    chains = tuple(tuple(ev.filter_id(f) for f in chain) for chain in t.chains)
-    return (check, t.kind, t.name, t.direction, t.family, t.uplinks, chains, id(q), limit_terminal)
+    where = t.where_key(ev)
+    return None if where is None else (check, *where, id(q), limit_terminal)
 
 
 def _remember_ok(key: tuple[object, ...] | None, q: Query) -> None:
@@ -850,6 +879,10 @@ def replies(
 ) -> _Reply:
     """The server's replies to the connections tcp ``src``:``sports`` -> ``dst`` minus ``dst_except``:``port``:
     from the server side and ``port`` to ``src`` and ``sports``, SYN-ACK then ACK (memoised like :func:`query_of`)."""
+    parts = (src, dst, dst_except)
+    id_key, known = _by_id(("reply", ev.family, port, sports), parts)
+    if known is not None:
+        return known  # type: ignore[return-value]
     key = ("reply", ev.family, tuple(src), tuple(dst), tuple(dst_except), port, sports)
     hit = QUERIES.get(key)
     if hit is None:
@@ -869,7 +902,9 @@ def replies(
         QUERIES[key] = hit
     fwd = preferred(src, dst, ev.family)
     prefer = {SRC: fwd[DST], DST: fwd[SRC], SPORT: [port], DPORT: [max(sports[0], min(40000, sports[1]))]}
-    return _Reply(hit, {**prefer, "flags": [SYN | ACK, ACK]})
+    reply = _Reply(hit, {**prefer, "flags": [SYN | ACK, ACK]})
+    _keep_by_id(id_key, parts, reply)
+    return reply
 
 
 def exempt_check(
@@ -877,14 +912,13 @@ def exempt_check(
     ev: Evaluator,
     t: _Target,
     exempts: Sequence[tuple[str, Network]],
+    q: Query,
     mtas: Sequence[Network],
     sports: tuple[int, int],
 ) -> bool:
     """tcp/25 from every static exemption and opt-out that applies on the device (wherever its prefix lies: in a
-    pool or not) to any foreign host passes ``t``. One question for all of them; only when it fails, one per
-    exemption, so each blocked one is named (at most :data:`MAX_LEAK_FINDINGS`)."""
-    prefixes = [p for _, p in exempts]
-    q = query_of(ev, src=prefixes, dst_except=mtas, ports=(SMTP,), flags=CONNECTION, sports=sports)
+    pool or not) to any foreign host passes ``t``. One question for all of them (``q``, see :func:`questions`);
+    only when it fails, one per exemption, so each blocked one is named (at most :data:`MAX_LEAK_FINDINGS`)."""
     # the notrack lines are not in the chains' contents, and the replies depend on them (see _reply_unsure)
     ok_key = None if ctx.parsed.notrack else _ok_key(ev, "open", t, q, False)
     if ok_key is not None and PASSED.get(ok_key) is q:
@@ -1007,39 +1041,142 @@ def delay_check(
     return True
 
 
-def _pool_sets(device: Device, fam: int) -> list[tuple[str, list[Network], list[Network]]]:
+def _pool_sets(device: Device, fam: int) -> PoolSets:
     """(pool name, its prefixes of ``fam``, the exempt parts of them) per pool with prefixes of ``fam``."""
     exempt = [prefix for _, prefix in device.exemptions]
     out = []
     for pool in device.pools:
-        nets = [n for n in pool.family(fam)]
+        nets = tuple(pool.family(fam))
         if not nets:
             continue
         carved = collapse(x for e in exempt if e.version == fam for p in nets if (x := intersect(e, p)) is not None)
-        out.append((pool.name, nets, carved))
-    return out
+        out.append((pool.name, nets, tuple(carved)))
+    return tuple(out)
 
 
-def policy_sets(
-    device: Device, fam: int
-) -> tuple[list[tuple[str, list[Network], list[Network]]], list[Network], list[Network]]:
-    """(:func:`_pool_sets`, the MTAs, the targeted destinations) of ``fam``, memoised by their inputs: the
-    devices of one policy share them. Callers must not mutate the lists."""
-    pol = device.policy
+def policy_sets(device: Device, fam: int) -> PolicySets:
+    """(:func:`_pool_sets`, the MTAs, the targeted destinations) of ``fam``, memoised by the identity of the
+    objects they come from (:data:`POLICY_SETS_BY_ID`), then by their inputs: the devices of one policy share
+    them (the same tuples, which :func:`query_of` and the others key on)."""
+    pol, applying = device.policy, device.exemptions
+    id_key = (fam, id(pol), tuple(map(id, device.pools)), id(applying))
+    known = POLICY_SETS_BY_ID.get(id_key)
+    if known is not None and known[0] is pol and known[1][1] is applying:
+        return known[2]
     key = (
         fam,
         tuple((p.name, tuple(p.ipv4), tuple(p.ipv6)) for p in device.pools),
-        tuple(prefix for _, prefix in device.exemptions),
+        tuple(prefix for _, prefix in applying),
         tuple(pol.mtas.family(fam)),
         tuple(pol.targeted.family(fam)),
     )
     hit = POLICY_SETS.get(key)
     if hit is None:
-        hit = (_pool_sets(device, fam), collapse(pol.mtas.family(fam)), collapse(pol.targeted.family(fam)))
+        hit = (
+            _pool_sets(device, fam),
+            tuple(collapse(pol.mtas.family(fam))),
+            tuple(collapse(pol.targeted.family(fam))),
+        )
         if len(POLICY_SETS) >= QUERIES_MAX:
             POLICY_SETS.clear()
         POLICY_SETS[key] = hit
+    if len(POLICY_SETS_BY_ID) >= QUERIES_MAX:
+        POLICY_SETS_BY_ID.clear()
+    POLICY_SETS_BY_ID[id_key] = (pol, (device.pools, applying), hit)
     return hit
+
+
+@dataclass(frozen=True)
+class PoolQuestions:
+    """What the checks ask about one pool (see :func:`questions`); each question with the preferences of its
+    counterexample (and, for must-pass traffic, the server's replies)."""
+
+    name: str
+    nets: tuple[Network, ...]
+    leak: Query | None  # its port-25 SYNs to foreign servers (None: targeted mode without targeted prefixes)
+    leak_prefer: dict[str, list[int]]
+    mta: tuple[Query, dict[str, list[int]], _Reply] | None  # tcp/25 to the ISP's MTAs (None: no MTAs)
+    submission: tuple[tuple[int, Query, dict[str, list[int]], _Reply], ...]  # per submission port
+
+
+@dataclass(frozen=True)
+class Questions:
+    """Every question the checks of one family ask about a device's policy: the same for every device of a
+    policy, mode and pools."""
+
+    pools: tuple[PoolQuestions, ...]
+    all_pool: tuple[Network, ...]  # every pool's prefixes
+    mtas: tuple[Network, ...]
+    exempts: tuple[tuple[str, Network], ...]  # (name, prefix) of the exemptions of the family that apply
+    exempt: Query | None  # tcp/25 from all of them to any non-MTA host (None: no exemption)
+
+
+def questions(device: Device, ev: Evaluator, mode: str, ports: tuple[int, ...]) -> Questions:
+    """The :class:`Questions` of ``device`` for ``ev``'s family, in ``mode`` with submission ``ports``: built
+    from :func:`query_of`, :func:`preferred` and :func:`replies` (the same objects), memoised in
+    :data:`QUESTIONS` by the identity of the device's policy sets and applying exemptions (a device asks a dozen
+    questions per attachment and family; looking each one up cost about as much as the checks themselves)."""
+    fam = ev.family
+    sets, applying = policy_sets(device, fam), device.exemptions
+    sports = device.policy.must_pass_source_ports
+    key = (fam, id(sets), id(applying), mode, sports, ports)
+    hit = QUESTIONS.get(key)
+    if hit is not None and hit[0] is sets and hit[1] is applying:
+        return hit[2]
+    pools, mtas, targets = sets
+    out = []
+    for name, nets, carved in pools:
+        to = targets if mode == "targeted" else ()  # targeted mode asks about the targeted prefixes only
+        leak = (
+            query_of(ev, src=nets, src_except=carved, dst=to, dst_except=mtas, ports=(SMTP,), flags=SYN_ONLY)
+            if to or mode != "targeted"
+            else None
+        )
+        mta = None
+        if mtas:
+            mta = (
+                query_of(ev, src=nets, dst=mtas, ports=(SMTP,), flags=CONNECTION, sports=sports),
+                preferred(nets, mtas, fam),
+                replies(ev, src=nets, dst=mtas, port=SMTP, sports=sports),
+            )
+        submission = tuple(
+            (
+                port,
+                query_of(ev, src=nets, ports=(port,), flags=CONNECTION, sports=sports),
+                preferred(nets, (), fam),
+                replies(ev, src=nets, port=port, sports=sports),
+            )
+            for port in ports
+        )
+        prefer = preferred(nets, to, fam)
+        out.append(PoolQuestions(name, nets, leak, prefer, mta, submission))
+    exempts = tuple((n, p) for n, p in applying if p.version == fam)
+    prefixes = tuple(p for _, p in exempts)
+    exempt = (
+        query_of(ev, src=prefixes, dst_except=mtas, ports=(SMTP,), flags=CONNECTION, sports=sports) if exempts else None
+    )
+    found = Questions(tuple(out), tuple(n for _, nets, _ in pools for n in nets), mtas, exempts, exempt)
+    if len(QUESTIONS) >= QUERIES_MAX:
+        QUESTIONS.clear()
+    QUESTIONS[key] = (sets, applying, found)
+    return found
+
+
+def _by_id(head: tuple[object, ...], parts: tuple[Sequence[Network], ...]) -> tuple[tuple[object, ...], object]:
+    """The :data:`BY_ID` key of a question about ``parts`` (``head``: its other fields) and what it holds (None:
+    not known). A key names live objects only (they are kept in the value), so a hit means the very objects
+    the value was computed for; only tuples of prefixes are kept (:func:`_keep_by_id`), so the same content."""
+    key = (*head, *map(id, parts))
+    hit = BY_ID.get(key)
+    return key, (hit[1] if hit is not None else None)
+
+
+def _keep_by_id(key: tuple[object, ...], parts: tuple[Sequence[Network], ...], value: object) -> None:
+    """Remember ``value`` under ``key`` when every part is a tuple (immutable: a list could change under its id)."""
+    if all(type(p) is tuple for p in parts):
+        if len(BY_ID) >= QUERIES_MAX:
+            BY_ID.clear()
+        BY_ID[key] = (parts, value)  # type: ignore[assignment]
 
 
 def query_of(
@@ -1055,9 +1192,14 @@ def query_of(
 ) -> Query:
     """The question as a set of packets: tcp from ``src`` minus ``src_except`` to ``dst`` (empty: any) minus
     ``dst_except``, to one of ``ports``, with ``flags``, from source ports ``sports`` (None: any)."""
+    parts = (src, src_except, dst, dst_except)
+    id_key, known = _by_id(("query", ev.family, tuple(ports), flags, sports), parts)
+    if known is not None:
+        return known  # type: ignore[return-value]
     key = (ev.family, tuple(src), tuple(src_except), tuple(dst), tuple(dst_except), tuple(ports), flags, sports)
     hit = QUERIES.get(key)
     if hit is not None:
+        _keep_by_id(id_key, parts, hit)
         return hit
     s, se, d, de = _matches(src), _matches(src_except), _matches(dst), _matches(dst_except)
     node = ev.hs.box(
@@ -1074,4 +1216,5 @@ def query_of(
     if len(QUERIES) >= QUERIES_MAX:
         QUERIES.clear()
     QUERIES[key] = q
+    _keep_by_id(id_key, parts, q)
     return q

@@ -47,15 +47,12 @@ from op25b_cfg.audit.checks import (
     flow_check,
     leak_check,
     open_check,
-    policy_sets,
-    preferred,
-    query_of,
-    replies,
+    questions,
     structural,
     unparsed_of,
 )
 from op25b_cfg.audit.drift import Intent, intent_drift, intent_of, render_intent
-from op25b_cfg.audit.evaluate import CONNECTION, SYN_ONLY, Evaluator
+from op25b_cfg.audit.evaluate import Evaluator
 from op25b_cfg.audit.model import (
     BudgetExceeded,
     Code,
@@ -68,7 +65,7 @@ from op25b_cfg.audit.model import (
 )
 from op25b_cfg.errors import Op25bError, PlatformError
 from op25b_cfg.gc_pause import paused_gc
-from op25b_cfg.rules import SMTP, build_plan
+from op25b_cfg.rules import build_plan
 
 if TYPE_CHECKING:
     from op25b_cfg.inventory import Device
@@ -131,72 +128,41 @@ def _audit(device: Device, parsed: ParsedConfig, running_text: str, source: str)
     flow_mode = mode == "flow-control"
     # must-pass checks ask about the source ports mail clients and relays use; the leak check asks about all
     sports = device.policy.must_pass_source_ports
+    uplinks = tuple(device.uplinks)
+    evaluators = {fam: Evaluator(fam) for fam in plan.families}  # one per family: attachments share filters
     for att in device.attach:
         for fam in plan.families:
-            ev = Evaluator(fam)
-            pools, mtas, targets = policy_sets(device, fam)
-            all_pool = [n for _, nets, _ in pools for n in nets]
+            ev = evaluators[fam]
+            asked = questions(device, ev, mode, plan.submission_ports)
             delay = device.flow_control.connect_delay_s if flow_mode else None
             if flow_mode:
                 fc, sessions = device.flow_control, platform.flow_sessions
                 if not flow_check(ctx, att.kind, att.name, att.direction, fam, fc, sessions):
                     delay = None  # already FLOW_CONTROL_MISSING: where it is missing is not asked again
-            target = structural(ctx, ev, plan.filter_name(fam), att.kind, att.name, att.direction, fam, all_pool)
+            target = structural(
+                ctx, ev, plan.filter_name(fam), att.kind, att.name, att.direction, fam, asked.all_pool, uplinks
+            )
             if target is None:
                 continue
-            target.uplinks = tuple(device.uplinks)
-            for pool_name, nets, carved in pools:
-                if mode == "targeted":
-                    leak_q = (
-                        query_of(
-                            ev, src=nets, src_except=carved, dst=targets, dst_except=mtas, ports=(SMTP,), flags=SYN_ONLY
-                        )
-                        if targets
-                        else None
-                    )
-                    dst_pref = targets
-                else:
-                    leak_q = query_of(ev, src=nets, src_except=carved, dst_except=mtas, ports=(SMTP,), flags=SYN_ONLY)
-                    dst_pref = []
-                tag = f"{att.kind}:{att.name}:{att.direction} v{fam} pool {pool_name}"
-                if leak_q is not None:
-                    prefer = preferred(nets, dst_pref, fam)
-                    ok = leak_check(ctx, ev, target, leak_q, pool_name, nets, prefer, limit_terminal=flow_mode)
+            for pq in asked.pools:
+                tag = f"{att.kind}:{att.name}:{att.direction} v{fam} pool {pq.name}"
+                if pq.leak is not None:
+                    ok = leak_check(ctx, ev, target, pq.leak, pq.name, pq.nets, pq.leak_prefer, flow_mode)
                     ctx.checks.append((f"smtp-blocked {tag}", ok))
                     if delay is not None:
-                        ok = delay_check(ctx, ev, target, leak_q, pool_name, prefer, delay)
+                        ok = delay_check(ctx, ev, target, pq.leak, pq.name, pq.leak_prefer, delay)
                         ctx.checks.append((f"connect-delay {tag}", ok))
-                if mtas:
-                    q = query_of(ev, src=nets, dst=mtas, ports=(SMTP,), flags=CONNECTION, sports=sports)
-                    ok = open_check(
-                        ctx,
-                        ev,
-                        target,
-                        q,
-                        Code.MTA_BLOCKED,
-                        "SMTP to the ISP MTAs",
-                        pool_name,
-                        preferred(nets, mtas, fam),
-                        replies(ev, src=nets, dst=mtas, port=SMTP, sports=sports),
-                    )
+                if pq.mta is not None:
+                    q, prefer, reply = pq.mta
+                    what = "SMTP to the ISP MTAs"
+                    ok = open_check(ctx, ev, target, q, Code.MTA_BLOCKED, what, pq.name, prefer, reply)
                     ctx.checks.append((f"mta-open {tag}", ok))
-                for port in plan.submission_ports:
-                    q = query_of(ev, src=nets, ports=(port,), flags=CONNECTION, sports=sports)
-                    ok = open_check(
-                        ctx,
-                        ev,
-                        target,
-                        q,
-                        Code.SUBMISSION_BLOCKED,
-                        f"mail submission tcp/{port}",
-                        pool_name,
-                        preferred(nets, [], fam),
-                        replies(ev, src=nets, port=port, sports=sports),
-                    )
+                for port, q, prefer, reply in pq.submission:
+                    what = f"mail submission tcp/{port}"
+                    ok = open_check(ctx, ev, target, q, Code.SUBMISSION_BLOCKED, what, pq.name, prefer, reply)
                     ctx.checks.append((f"submission-open tcp/{port} {tag}", ok))
-            exempts = [(n, p) for n, p in device.exemptions if p.version == fam]
-            if exempts:
-                ok = exempt_check(ctx, ev, target, exempts, mtas, sports)
+            if asked.exempt is not None:
+                ok = exempt_check(ctx, ev, target, asked.exempts, asked.exempt, asked.mtas, sports)
                 ctx.checks.append((f"exempt-open {att.kind}:{att.name}:{att.direction} v{fam}", ok))
     # lines not understood inside evaluated filters
     seen_unparsed: set[int] = set()

@@ -33,6 +33,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import weakref
 from dataclasses import dataclass, field, replace
 
 from op25b_cfg.audit.lazy import DeferredFilter, ParserState
@@ -234,7 +235,7 @@ class _Parser(ParserState):
                 fam = _FILTER_FAMILY[table.family]
                 if self.lazy:
                     later = DeferredFilter(qname, fam, [], Action.NEXT, chain.line, "nft-chain", None)
-                    later.defer_call(functools.partial(self.chain_rules, table, chain, qname, later))
+                    later.defer_call(functools.partial(self.deferred_rules, table, chain, qname, weakref.ref(later)))
                     filt: Filter = later
                 else:
                     filt = Filter(qname, fam, [], Action.NEXT, chain.line, "nft-chain", None)
@@ -426,7 +427,7 @@ class _Parser(ParserState):
         if self.lazy and chain.hook != "forward":
             # the audit evaluates forward chains; another hook's chain is built if something reads it
             later = DeferredFilter(qname, fam, [], default, chain.line, "nft-chain", chain.hook)
-            later.defer_call(functools.partial(self.chain_rules, table, chain, qname, later))
+            later.defer_call(functools.partial(self.deferred_rules, table, chain, qname, weakref.ref(later)))
             filt: Filter = later
         else:
             filt = Filter(qname, fam, [], default, chain.line, "nft-chain", chain.hook)
@@ -441,6 +442,16 @@ class _Parser(ParserState):
             hit = next((t.text for t in st if isinstance(t, Tok) and not t.quoted and t.text in stop), None)
             if hit is not None:
                 self.unparsed(line_of(st), f"nat chain {chain.name}: '{hit}' on the forwarding path not modeled")
+
+    def deferred_rules(self, table: Table, chain: Chain, qname: str, ref: weakref.ref[DeferredFilter]) -> list[Rule]:
+        """:meth:`chain_rules` of a deferred filter, reached through a weak reference: the filter holds this
+        build, so a strong one would make a reference cycle (filter -> build -> filter) that kept the whole
+        ruleset's tokens alive until a collector pass (about 1,250 objects per config, collected after every
+        chunk of the audit pool). The build runs while its filter reads its rules, so the filter is alive."""
+        filt = ref()
+        if filt is None:  # pragma: no cover - only its own filter runs the build
+            return []
+        return self.chain_rules(table, chain, qname, filt)
 
     def chain_rules(self, table: Table, chain: Chain, qname: str, filt: Filter) -> list[Rule]:
         """The rules of one base chain (setting ``filt.calls``); every line not understood in it or in a chain
