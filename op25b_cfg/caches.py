@@ -61,8 +61,9 @@ def clear() -> None:
         fn()
 
 
-def lazy_regex(pattern: str, flags: int = 0) -> Callable[[], re.Pattern[str]]:
-    """A function returning ``re.compile(pattern, flags)``, compiled on its first call and then kept: for the
+def lazy_regex(pattern: str, flags: int = 0) -> functools._lru_cache_wrapper[re.Pattern[str]]:
+    """A function returning ``re.compile(pattern, flags)``, compiled on its first call and then kept (its
+    ``cache_info()`` tells whether it was): for the
     patterns of a module that only some runs use. Compiling at import costs every process (redaction's 16
     patterns: 21 M instructions of every ``op25b audit``, which needs them only for text with a secret word).
 

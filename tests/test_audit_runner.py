@@ -17,7 +17,7 @@ from op25b_cfg import api
 from op25b_cfg.audit import engine, runner
 from op25b_cfg.audit.model import Code, Verdict
 from op25b_cfg.dialects import junos, nft
-from op25b_cfg.dialects.base import Lexicon, brace_balance
+from op25b_cfg.dialects.base import Lexicon, _quoted_rest, brace_balance
 from op25b_cfg.errors import AuditError
 from op25b_cfg.inventory import Device, Inventory
 from tests.platform_data import sample_verdicts
@@ -293,10 +293,6 @@ def test_brace_scan_matches_the_character_walk(text: str, rules: str) -> None:
 @given(st.text(alphabet="\"'\\\nab{", max_size=40), st.sampled_from(['"', "'"]))
 def test_quoted_string_end_matches_the_alternation(text: str, quote: str) -> None:
     """The unrolled pattern that finds a quoted string's end gives the end the plain alternation gives."""
-    import re
-
-    from op25b_cfg.dialects.base import _quoted_rest
-
     q = re.escape(quote)
     plain = re.compile(rf"(?:[^{q}\\\n]|\\.)*{q}?")
     for start in range(len(text) + 1):

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ HEAVY = (
     "op25b_cfg.effect",
 )
 
-PROBE = """
+RUN_CLI = """
 import json, sys
 sys.argv = ["op25b", *json.loads(sys.argv[1])]
 from op25b_cfg.cli import app
@@ -45,17 +46,24 @@ try:
     app()
 except SystemExit as exc:
     code = exc.code
-registry = getattr(sys.modules.get("op25b_cfg.platforms"), "PLATFORMS", None)
+"""
+"""The start of a probe script: ``op25b ARGS`` (a JSON list in ``argv[1]``) run in this interpreter, leaving its
+exit code in ``code``; the rest of the script prints one JSON line about the process (:func:`run_fresh`)."""
+
+PROBE = (
+    RUN_CLI
+    + """registry = getattr(sys.modules.get("op25b_cfg.platforms"), "PLATFORMS", None)
 scanned = registry is not None and getattr(registry, "_all", True) is not None  # a plain dict: scanned at import
 print(json.dumps({"code": code, "modules": sorted(sys.modules), "plugins_scanned": scanned}))
 """
+)
 
 
-def probe(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """``op25b ARGS`` in a fresh interpreter (with ``env`` added to the environment): its exit code, loaded
-    modules, and whether the platform plugins (entry points) were scanned."""
+def run_fresh(script: str, args: Sequence[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """The JSON line ``script`` prints last, run in a fresh interpreter with ``args`` as a JSON list in
+    ``argv[1]`` (and ``env`` added to the environment)."""
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(list(args))],
+        [sys.executable, "-c", script, json.dumps(list(args))],
         capture_output=True,
         text=True,
         check=True,
@@ -63,6 +71,12 @@ def probe(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     )
     result: dict[str, Any] = json.loads(proc.stdout.splitlines()[-1])
     return result
+
+
+def probe(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """``op25b ARGS`` in a fresh interpreter (with ``env`` added to the environment): its exit code, loaded
+    modules, and whether the platform plugins (entry points) were scanned."""
+    return run_fresh(PROBE, args, env)
 
 
 def modules_after(*args: str) -> tuple[int, set[str]]:
@@ -195,10 +209,7 @@ print(json.dumps({"code": code, "built": sorted(built)}))
 
 def commands_built(*args: str) -> tuple[int, list[str]]:
     """Exit code of ``op25b ARGS`` in a fresh interpreter, and the click commands typer built for it."""
-    proc = subprocess.run(
-        [sys.executable, "-c", BUILT, json.dumps(list(args))], capture_output=True, text=True, check=True
-    )
-    result = json.loads(proc.stdout.splitlines()[-1])
+    result = run_fresh(BUILT, args)
     return result["code"], result["built"]
 
 
@@ -215,19 +226,14 @@ def test_a_command_builds_only_itself() -> None:
     assert code == 2 and built == everything
 
 
-COMPILED = """
-import json, sys
-sys.argv = ["op25b", *json.loads(sys.argv[1])]
-from op25b_cfg.cli import app
-try:
-    app()
-except SystemExit as exc:
-    code = exc.code
-import op25b_cfg.redact as redact
+COMPILED = (
+    RUN_CLI
+    + """import op25b_cfg.redact as redact
 lazy = [n for n, v in vars(redact).items() if hasattr(v, "cache_info")]
 compiled = [n for n in lazy if getattr(redact, n).cache_info().currsize]
 print(json.dumps({"code": code, "lazy": lazy, "compiled": compiled}))
 """
+)
 
 
 def test_a_clean_audit_compiles_no_redaction_pattern(tmp_path: Path) -> None:
@@ -237,14 +243,7 @@ def test_a_clean_audit_compiles_no_redaction_pattern(tmp_path: Path) -> None:
     inventory = Path(__file__).resolve().parent.parent / "inventory"
     compliant = ("bras-osa-xr1", "edge-osa-eos1", "bras-tyo-lnx1", "edge-osa-vrp1", "bras-osa-ros1")
     args = ["audit", "-i", str(inventory), *(a for name in compliant for a in ("-d", name))]
-    proc = subprocess.run(
-        [sys.executable, "-c", COMPILED, json.dumps(args)],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "OP25B_CACHE_DIR": str(tmp_path / "cache")},
-    )
-    result = json.loads(proc.stdout.splitlines()[-1])
+    result = run_fresh(COMPILED, args, {"OP25B_CACHE_DIR": str(tmp_path / "cache")})
     assert result["code"] == 0 and len(result["lazy"]) >= 15
     assert result["compiled"] == []
     import op25b_cfg.redact as redact

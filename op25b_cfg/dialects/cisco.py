@@ -39,9 +39,9 @@ from op25b_cfg.audit.lazy import ResultRef
 from op25b_cfg.audit.lazy import resolve_all as resolve_all  # re-exported
 from op25b_cfg.audit.model import Filter, ParsedConfig, Unparsed
 from op25b_cfg.dialects.cisco_reader import Block as Block  # re-exported for the platform parsers
-from op25b_cfg.dialects.cisco_reader import run_lines
 from op25b_cfg.dialects.cisco_reader import scan as scan  # re-exported
 from op25b_cfg.dialects.cisco_reader import split_lines as split_lines  # re-exported
+from op25b_cfg.dialects.cisco_reader import with_runs
 from op25b_cfg.gc_pause import paused_gc
 from op25b_cfg.rules import ACK, ESTABLISHED, FIN, PSH, RST, SYN, URG, Action, AddrMatch, FlagMatch, PortRange, Rule
 
@@ -926,9 +926,7 @@ class AclBlock:
     def all_entries(self) -> list[tuple[int, str]]:
         """Every entry in line order (each scanned block's entries follow its header, so merging by line gives
         the order they were written): ``entries`` with the lines of ``runs``."""
-        if not self.runs:
-            return self.entries
-        return sorted(self.entries + run_lines(self.runs, self.lines))
+        return with_runs(self.entries, self.runs, self.lines)
 
 
 class FilterBuilder:

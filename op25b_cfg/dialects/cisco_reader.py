@@ -166,17 +166,18 @@ def scan(
 
 def children_of(blk: Block, lines: list[str]) -> list[tuple[int, str]]:
     """Every child of ``blk`` in line order, as :func:`scan` without ``defer`` collects them (``lines``: the
-    lines scanned): ``children`` merged with the lines of ``runs``, blank and ``!`` lines left out."""
-    if not blk.runs:
-        return blk.children
-    ranged = run_lines(blk.runs, lines)
-    return sorted(blk.children + ranged) if blk.children else ranged
+    lines scanned): :func:`with_runs` of its ``children`` and ``runs``."""
+    return with_runs(blk.children, blk.runs, lines)
 
 
-def run_lines(runs: list[tuple[int, int]], lines: list[str]) -> list[tuple[int, str]]:
-    """``(line, stripped text)`` of the lines in ``runs`` (see :attr:`Block.runs`), blank and ``!`` lines left
-    out, as :func:`scan` collects children."""
-    return [(k + 1, s) for a, b in runs for k in range(a, b) if (s := lines[k].strip()) and s[0] != "!"]
+def with_runs(children: list[tuple[int, str]], runs: list[tuple[int, int]], lines: list[str]) -> list[tuple[int, str]]:
+    """``children`` merged in line order with ``(line, stripped text)`` of the lines in ``runs`` (see
+    :attr:`Block.runs`; ranges of the scanned ``lines``), blank and ``!`` lines left out, as :func:`scan`
+    collects children."""
+    if not runs:
+        return children
+    ranged = [(k + 1, s) for a, b in runs for k in range(a, b) if (s := lines[k].strip()) and s[0] != "!"]
+    return sorted(children + ranged) if children else ranged
 
 
 def _skip_until(lines: list[str], start: int, end: str, header: int, what: str, notes: list[str]) -> int:

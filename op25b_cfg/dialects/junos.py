@@ -603,6 +603,8 @@ def _deferrable(path: tuple[str, ...]) -> bool:
 
 
 _MARKER_PREFIXES = tuple(_MARKERS)
+_NOT_PLAIN = ('"', "#", "/*", "policer", *_MARKER_PREFIXES)
+"""What a block's text must not contain anywhere for :func:`_simple_block_end` to skip its per-line checks."""
 
 
 def _simple_block_end(lines: list[str], open_line: int, by_line: bool = False) -> int | None:
@@ -644,9 +646,7 @@ def _simple_block_end(lines: list[str], open_line: int, by_line: bool = False) -
             if depth == 0:
                 if not by_line:
                     block = "\n".join(lines[open_line : i + 1])
-                    if '"' in block or "#" in block or "/*" in block or "policer" in block:
-                        return _simple_block_end(lines, open_line, by_line=True)
-                    if any(m in block for m in _MARKER_PREFIXES):
+                    if any(word in block for word in _NOT_PLAIN):
                         return _simple_block_end(lines, open_line, by_line=True)
                 return i + 1 if leaf else -(i + 1)
         else:
